@@ -1,0 +1,10 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'users-auth',
+  method: 'GET',
+  path: '/api/v1/auth',
+  // The handler reads the token itself: from the header, or ?token= for browser WebSockets.
+  auth: 'none',
+  description: 'Check a user or job token and answer its username (the gateway\'s auth_request).',
+});

@@ -1,0 +1,11 @@
+import { hashPassword } from '../../shared/auth/password.js';
+import { Conflict } from '../../shared/errors.js';
+import { userView } from '../../shared/repos/users.js';
+import type { Handler } from '../../shared/route.js';
+import type route from './route.js';
+
+export const handle: Handler<typeof route> = async ({ body }, deps) => {
+  if (await deps.users.get(body.username)) throw new Conflict(`user ${body.username} already exists`);
+  const created = await deps.users.create(body.username, await hashPassword(body.password));
+  return userView(created);
+};

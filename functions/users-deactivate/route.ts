@@ -1,0 +1,11 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'users-deactivate',
+  method: 'PUT',
+  path: '/api/v1/users/{user}',
+  auth: 'owner',
+  // API.md §2 Decision: the design says this route ignores its body.
+  body: 'ignored',
+  description: 'Deactivate a user: every token stops working at once; objects stay.',
+});

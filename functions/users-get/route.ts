@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'users-get',
+  method: 'GET',
+  path: '/api/v1/users/{user}',
+  auth: 'owner',
+  description: 'The user as the platform knows them: name and state.',
+});

@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'users-logout',
+  method: 'DELETE',
+  path: '/api/v1/users/{user}/token',
+  auth: 'owner',
+  description: 'Log out: revoke the token presented; the user\'s other tokens keep working.',
+});

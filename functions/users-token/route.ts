@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'users-token',
+  method: 'GET',
+  path: '/api/v1/users/{user}/token',
+  auth: 'basic',
+  description: 'Log in: trade Basic credentials for a signed, expiring token.',
+});

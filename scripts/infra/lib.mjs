@@ -1,0 +1,132 @@
+// Shared by up.mjs and down.mjs: where state lives, and how to stop what a
+// state record lists without hitting an unrelated process that reused a pid.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const DEFAULT_STATE_DIR = path.join(REPO_ROOT, '.mlp', 'infra');
+
+export const log = (msg) => process.stderr.write(`infra: ${msg}\n`);
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Alive = exists and is not a zombie. A zombie still answers kill(pid, 0), and
+// in a container whose PID 1 does not reap, detached servers end up as zombies.
+export function isAlive(pid) {
+  if (!pid) return false;
+  let stat;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    if (err.code === 'ENOENT' || err.code === 'ESRCH') return false;
+    throw err;
+  }
+  // Field 3 (state) comes after "(comm)", and comm may itself contain spaces or ")".
+  return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+}
+
+// Only signal a pid whose command line still contains what we started
+// (e.g. "kafka.Kafka"), so a stale state file cannot kill someone else's process.
+function isOurs(proc) {
+  if (!isAlive(proc.pid)) return false;
+  try {
+    return fs.readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').includes(proc.match);
+  } catch (err) {
+    if (err.code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+function signal(pid, sig) {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    if (err.code !== 'ESRCH') throw err; // ESRCH: it exited meanwhile, which is what we want
+  }
+}
+
+// SIGTERM everything, wait up to graceMs, then SIGKILL what is left.
+export async function stopProcesses(procs, { graceMs = 5000 } = {}) {
+  const ours = procs.filter(isOurs);
+  for (const p of ours) signal(p.pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (ours.some((p) => isAlive(p.pid)) && Date.now() < deadline) await sleep(100);
+  for (const p of ours) {
+    if (isAlive(p.pid)) {
+      log(`${p.name} (pid ${p.pid}) ignored SIGTERM for ${graceMs} ms; sending SIGKILL`);
+      signal(p.pid, 'SIGKILL');
+    }
+  }
+  const killDeadline = Date.now() + 5000;
+  while (ours.some((p) => isAlive(p.pid)) && Date.now() < killDeadline) await sleep(50);
+  return ours.length;
+}
+
+// Synchronous variant for process 'exit' handlers, where nothing can be awaited.
+export function killProcessesSync(procs) {
+  for (const p of procs) if (isOurs(p)) signal(p.pid, 'SIGKILL');
+}
+
+export function removeDirs(dirs) {
+  for (const dir of dirs) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    } catch (err) {
+      log(`could not remove ${dir}: ${err.message}`); // reported, not fatal: it is a temp dir
+    }
+  }
+}
+
+export function readJson(file) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    if (err.code === 'ENOENT') return null;
+    throw new Error(`cannot read ${file}: ${err.message}`);
+  }
+}
+
+export function writeJson(file, value) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  fs.renameSync(`${file}.tmp`, file); // atomic: down.mjs never sees half a file
+}
+
+// Stop every process a state record lists and remove its temp data dirs.
+export async function stopRecord(record) {
+  const n = await stopProcesses(record.processes ?? []);
+  removeDirs(record.dataDirs ?? []);
+  return n;
+}
+
+// Runs started as a library record their owner (the test runner's pid). If the
+// owner died without cleaning up (SIGKILL, crash), its servers are orphans.
+export async function reapOrphans(stateDir = DEFAULT_STATE_DIR) {
+  const runsDir = path.join(stateDir, 'runs');
+  if (!fs.existsSync(runsDir)) return 0;
+  let reaped = 0;
+  for (const name of fs.readdirSync(runsDir)) {
+    const file = path.join(runsDir, name, 'state.json');
+    const record = readJson(file);
+    if (!record || record.stopped || !record.owner || isAlive(record.owner)) continue;
+    const n = await stopRecord(record);
+    if (n) log(`stopped ${n} server process(es) left by dead process ${record.owner} (run ${record.runId})`);
+    reaped += n;
+    writeJson(file, { ...record, stopped: new Date().toISOString() });
+  }
+  return reaped;
+}
+
+// Keep the logs of the last few runs for diagnosis; delete older finished runs.
+export function pruneRuns(stateDir = DEFAULT_STATE_DIR, keep = 8) {
+  const runsDir = path.join(stateDir, 'runs');
+  if (!fs.existsSync(runsDir)) return;
+  const finished = fs
+    .readdirSync(runsDir)
+    .filter((name) => {
+      const record = readJson(path.join(runsDir, name, 'state.json'));
+      return !record || !(record.processes ?? []).some((p) => isAlive(p.pid));
+    })
+    .sort(); // run ids start with a timestamp, so this is oldest first
+  removeDirs(finished.slice(0, Math.max(0, finished.length - keep)).map((n) => path.join(runsDir, n)));
+}

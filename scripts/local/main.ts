@@ -1,0 +1,47 @@
+import { loadConfig } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
+import { createLogger, fileSink, stdoutSink } from '../../shared/log.js';
+import { startPlatform } from './platform.js';
+
+/** `npm start`: the platform on embedded defaults (or the servers the environment names). */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mlp: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const files = fileSink(config.root);
+  // Request logs go to MLP_ROOT/log/; the terminal gets warnings and the start-up banner.
+  const quietStdout = (line: string, component: string) => {
+    if (!/"level":"(info|debug)"/.test(line)) stdoutSink(line, component);
+  };
+  const log = createLogger({ component: 'platform', level: config.logLevel, sinks: [quietStdout, files] });
+  const platform = await startPlatform(config, log);
+  process.stdout.write(`\nMLP is running\n  gateway:     ${platform.url}/\n  app gateway: ${platform.appUrl}/\n  data:        ${config.root}\n  logs:        ${config.root}/log/\nPress Ctrl-C to stop.\n`);
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\nstopping (${signal})…\n`);
+    try {
+      await platform.close();
+      await files.close();
+      process.exit(0);
+    } catch (err) {
+      process.stderr.write(`mlp: stopping failed: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`mlp: could not start: ${(err as Error).message}\n`);
+  process.exit(1);
+});

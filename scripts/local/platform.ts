@@ -1,0 +1,67 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../../shared/config.js';
+import { createDeps, type Deps, type Overrides } from '../../shared/deps.js';
+import { Invalid } from '../../shared/errors.js';
+import { createFaasServer } from '../../shared/http/server.js';
+import { createRouter } from '../../shared/http/router.js';
+import type { Logger } from '../../shared/log.js';
+import { loadFunctions } from '../../shared/registry.js';
+
+export interface Platform {
+  url: string;
+  appUrl: string;
+  deps: Deps;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole platform in one process: every registered function behind one router on
+ * MLP_PORT, the app gateway on MLP_APP_PORT, embedded adapters unless configured otherwise.
+ */
+export async function startPlatform(config: Config, log: Logger, overrides: Overrides = {}): Promise<Platform> {
+  const deps = await createDeps(config, log, overrides);
+  try {
+    const fns = await loadFunctions();
+    const gateway = createFaasServer({ dispatch: createRouter(fns, deps), log, ready: () => deps.store.ping() });
+    // Apps arrive with the apps issue; until then the app gateway answers every path in the contract's way.
+    const apps = createFaasServer({
+      dispatch: (method, path) => {
+        throw new Invalid(`no application serves ${method} ${path}`);
+      },
+      log,
+    });
+    const port = await listen(gateway, config.port, config.host);
+    const appPort = await listen(apps, config.appPort, config.host);
+    log.info('platform started', { functions: fns.length, port, app_port: appPort, store: deps.store.kind, bus: deps.bus.kind });
+    return {
+      url: `http://${config.host}:${port}`,
+      appUrl: `http://${config.host}:${appPort}`,
+      deps,
+      async close() {
+        await Promise.all([stop(gateway), stop(apps)]);
+        await deps.close();
+      },
+    };
+  } catch (err) {
+    await deps.close();
+    throw err;
+  }
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is already in use (set MLP_PORT / MLP_APP_PORT to choose others)`) : err),
+    );
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+/** Stops accepting, lets in-flight requests finish, then closes idle keep-alive sockets. */
+function stop(server: http.Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,92 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Forbidden } from '../errors.js';
+import type { UsersRepo } from '../repos/users.js';
+import type { AuthMode } from '../route.js';
+import type { Claims, TokenService } from './tokens.js';
+
+/** Who is calling, as established by the adapter before the handler runs. */
+export type Principal =
+  | { kind: 'anonymous' }
+  | { kind: 'basic'; username: string; password: string }
+  | { kind: 'user'; username: string; claims: Claims }
+  | { kind: 'job'; username: string; job: string; jobId: string; claims: Claims }
+  | { kind: 'service' };
+
+export interface Credentials {
+  authorization?: string;
+  /** `?token=`, for browsers opening WebSockets; honoured only where a route allows it. */
+  queryToken?: string;
+}
+
+export interface Authenticator {
+  authenticate(mode: AuthMode, creds: Credentials, params: Record<string, string>): Promise<Principal>;
+  /** A user or job token, from the header or the query, checked against the user's state and revocations. */
+  verifyBearer(creds: Credentials): Promise<Extract<Principal, { kind: 'user' | 'job' }>>;
+}
+
+export function createAuthenticator(deps: { tokens: TokenService; users: UsersRepo; serviceToken: string; now: () => Date }): Authenticator {
+  const serviceKey = Buffer.from(deps.serviceToken);
+
+  const bearerOf = (creds: Credentials): string => {
+    const header = creds.authorization;
+    if (header) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      if (!m?.[1]) throw new Forbidden('Authorization header must be "Bearer <token>"');
+      return m[1];
+    }
+    if (creds.queryToken) return creds.queryToken;
+    throw new Forbidden('missing token: send "Authorization: Bearer <token>"');
+  };
+
+  const verifyBearer: Authenticator['verifyBearer'] = async (creds) => {
+    const token = bearerOf(creds);
+    if (isServiceToken(token)) throw new Forbidden('the service token is not a user token');
+    const claims = await deps.tokens.verify(token);
+    const user = await deps.users.get(claims.sub);
+    if (!user || user.state !== 'Actived') throw new Forbidden('token is no longer valid: the user is deactivated');
+    if (user.revoked.some((r) => r.jti === claims.jti)) throw new Forbidden('token has been revoked (logged out)');
+    if (claims.kind === 'job') return { kind: 'job', username: claims.sub, job: claims.job ?? '', jobId: claims.job_id ?? '', claims };
+    return { kind: 'user', username: claims.sub, claims };
+  };
+
+  const isServiceToken = (token: string): boolean => {
+    const given = Buffer.from(token);
+    return given.length === serviceKey.length && timingSafeEqual(given, serviceKey);
+  };
+
+  return {
+    verifyBearer,
+    async authenticate(mode, creds, params) {
+      switch (mode) {
+        case 'none':
+          return { kind: 'anonymous' };
+        case 'basic':
+          return basic(creds.authorization);
+        case 'service': {
+          const m = /^Bearer\s+(\S+)\s*$/i.exec(creds.authorization ?? '');
+          if (!m?.[1] || !isServiceToken(m[1])) throw new Forbidden('this route is internal to the platform; it needs the service token');
+          return { kind: 'service' };
+        }
+        case 'user':
+        case 'owner': {
+          // Only the header: query tokens are for the routes that verify on their own (WebSocket, auth).
+          const principal = await verifyBearer({ authorization: creds.authorization ?? '' });
+          if (principal.kind !== 'user') throw new Forbidden('a job token cannot be used here');
+          if (mode === 'owner' && principal.username !== params.user) {
+            throw new Forbidden(`this token belongs to ${principal.username}; it gives no access to user ${params.user ?? ''}`);
+          }
+          return principal;
+        }
+      }
+    },
+  };
+}
+
+function basic(header: string | undefined): Principal {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+  if (!m?.[1]) throw new Forbidden('send "Authorization: Basic base64(user:password)" to get a token');
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw new Forbidden('Basic credentials must be base64(user:password)');
+  return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}

@@ -1,0 +1,65 @@
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { v4 as uuid } from 'uuid';
+import { Forbidden } from '../errors.js';
+
+export type TokenKind = 'user' | 'job';
+
+export interface Claims {
+  sub: string;
+  jti: string;
+  /** Seconds since the epoch. */
+  exp: number;
+  kind: TokenKind;
+  /** Job tokens only: the job's name and its internal id (names are reused after deletion). */
+  job?: string;
+  job_id?: string;
+}
+
+export interface TokenService {
+  issue(subject: { sub: string; kind: TokenKind; job?: string; job_id?: string }, ttlSeconds?: number): Promise<{ token: string; claims: Claims }>;
+  /** Throws Forbidden saying why (malformed, bad signature, expired). */
+  verify(token: string): Promise<Claims>;
+}
+
+const ISSUER = 'mlp';
+
+export function createTokenService(opts: { secret: string; ttlSeconds: number; now?: () => Date }): TokenService {
+  const key = new TextEncoder().encode(opts.secret);
+  const now = opts.now ?? (() => new Date());
+  return {
+    async issue(subject, ttlSeconds = opts.ttlSeconds) {
+      const iat = Math.floor(now().getTime() / 1000);
+      // Every token has its own id, so logout revokes only the token presented.
+      const claims: Claims = { ...subject, jti: uuid(), exp: iat + ttlSeconds };
+      const token = await new SignJWT({ kind: claims.kind, ...(claims.job ? { job: claims.job, job_id: claims.job_id } : {}) })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer(ISSUER)
+        .setSubject(claims.sub)
+        .setJti(claims.jti)
+        .setIssuedAt(iat)
+        .setExpirationTime(claims.exp)
+        .sign(key);
+      return { token, claims };
+    },
+    async verify(token) {
+      try {
+        const { payload } = await jwtVerify(token, key, { issuer: ISSUER, algorithms: ['HS256'], currentDate: now() });
+        const { sub, jti, exp, kind } = payload;
+        if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || (kind !== 'user' && kind !== 'job')) {
+          throw new Forbidden('token is invalid');
+        }
+        const claims: Claims = { sub, jti, exp, kind };
+        if (kind === 'job') {
+          if (typeof payload.job !== 'string' || typeof payload.job_id !== 'string') throw new Forbidden('token is invalid');
+          claims.job = payload.job;
+          claims.job_id = payload.job_id;
+        }
+        return claims;
+      } catch (err) {
+        if (err instanceof Forbidden) throw err;
+        if (err instanceof joseErrors.JWTExpired) throw new Forbidden('token has expired; get a new one');
+        throw new Forbidden('token is invalid');
+      }
+    },
+  };
+}

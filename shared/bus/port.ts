@@ -1,0 +1,36 @@
+/**
+ * The Bus port: topics of keyed messages with consumer groups and at-least-once
+ * delivery. A message's offset is committed only after its handler has finished,
+ * so a crash re-delivers it; handlers must therefore be idempotent.
+ */
+export interface Message {
+  topic: string;
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+  /** Position in the partition, for logs and idempotence checks. */
+  offset: string;
+  partition: number;
+}
+
+export interface Outgoing {
+  key: string;
+  value: string;
+  headers?: Record<string, string>;
+}
+
+export interface Subscription {
+  /** Stops consuming after the in-flight message (if any) has been handled and committed. */
+  stop(): Promise<void>;
+}
+
+export interface Bus {
+  readonly kind: string;
+  /** Creates the topics if missing. */
+  ensureTopics(topics: string[]): Promise<void>;
+  /** Resolves once the messages are durably accepted (Kafka: acks from all in-sync replicas). */
+  publish(topic: string, messages: Outgoing[]): Promise<void>;
+  /** A failing handler is retried with backoff; the offset is not committed until it succeeds. */
+  subscribe(opts: { topic: string; group: string; fromBeginning?: boolean }, handler: (msg: Message) => Promise<void>): Promise<Subscription>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,95 @@
+import path from 'node:path';
+import { ConfigError } from './errors.js';
+
+export interface TenantCapacity {
+  cpu: number;
+  gpu: number;
+  ram: number;
+  rom: number;
+}
+
+export interface Config {
+  root: string;
+  host: string;
+  port: number;
+  appPort: number;
+  mongoUrl?: string;
+  kafkaBrokers?: string[];
+  orchestrator: 'local' | 'kubernetes';
+  secret?: string;
+  serviceToken?: string;
+  tokenTtl: number;
+  tccTimeout: number;
+  datasetStale: number;
+  tenant: TenantCapacity;
+  metricsTopic: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Pure: reads the environment, returns a validated Config or throws ConfigError
+ * naming every problem at once, so a bad start-up says everything wrong in one go.
+ */
+export function loadConfig(env: Env, cwd = process.cwd()): Config {
+  const problems: string[] = [];
+  const num = (name: string, dflt: number, opts: { min: number; max: number; int: boolean }): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return dflt;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || (opts.int && !Number.isInteger(value)) || value < opts.min || value > opts.max) {
+      problems.push(`${name}=${raw}: must be ${opts.int ? 'an integer' : 'a number'} from ${opts.min} to ${opts.max}`);
+      return dflt;
+    }
+    return value;
+  };
+  const int = (name: string, dflt: number, min: number, max: number) => num(name, dflt, { min, max, int: true });
+
+  const orchestrator = env.MLP_ORCHESTRATOR || 'local';
+  if (orchestrator !== 'local' && orchestrator !== 'kubernetes') {
+    problems.push(`MLP_ORCHESTRATOR=${orchestrator}: must be local or kubernetes`);
+  }
+  const logLevel = env.MLP_LOG_LEVEL || 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    problems.push(`MLP_LOG_LEVEL=${logLevel}: must be debug, info, warn or error`);
+  }
+  const mongoUrl = env.MLP_MONGO_URL || undefined;
+  if (mongoUrl && !/^mongodb(\+srv)?:\/\//.test(mongoUrl)) {
+    problems.push(`MLP_MONGO_URL=${mongoUrl}: must start with mongodb://`);
+  }
+  const kafkaBrokers = env.MLP_KAFKA_BROKERS ? env.MLP_KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean) : undefined;
+  for (const broker of kafkaBrokers ?? []) {
+    if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(broker)) problems.push(`MLP_KAFKA_BROKERS: "${broker}" must be host:port`);
+  }
+  const secret = env.MLP_SECRET || undefined;
+  if (secret !== undefined && secret.length < 32) problems.push('MLP_SECRET: must be at least 32 characters');
+  const serviceToken = env.MLP_SERVICE_TOKEN || undefined;
+  if (serviceToken !== undefined && serviceToken.length < 32) problems.push('MLP_SERVICE_TOKEN: must be at least 32 characters');
+
+  const config: Config = {
+    root: path.resolve(cwd, env.MLP_ROOT || '.mlp'),
+    host: env.MLP_HOST || '127.0.0.1',
+    port: int('MLP_PORT', 30001, 0, 65535),
+    appPort: int('MLP_APP_PORT', 30002, 0, 65535),
+    mongoUrl,
+    kafkaBrokers,
+    orchestrator: orchestrator as Config['orchestrator'],
+    secret,
+    serviceToken,
+    tokenTtl: int('MLP_TOKEN_TTL', 86400, 1, 365 * 86400),
+    tccTimeout: int('MLP_TCC_TIMEOUT', 60, 1, 86400),
+    datasetStale: int('MLP_DATASET_STALE', 3600, 1, 30 * 86400),
+    tenant: {
+      // The design's ranges bound the tenant's capacity (API.md §3).
+      cpu: num('MLP_TENANT_CPU', 10, { min: 0.1, max: 10, int: false }),
+      gpu: int('MLP_TENANT_GPU', 16, 0, 16),
+      ram: int('MLP_TENANT_RAM', 10000, 100, 10000),
+      rom: int('MLP_TENANT_ROM', 107374182400, 0, Number.MAX_SAFE_INTEGER),
+    },
+    metricsTopic: env.MLP_METRICS_TOPIC || 'mlp.job-metrics',
+    logLevel: logLevel as Config['logLevel'],
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,73 @@
+import path from 'node:path';
+import { createAuthenticator, type Authenticator } from './auth/principal.js';
+import { createTokenService, type TokenService } from './auth/tokens.js';
+import { createInProcessBus } from './bus/in-process.js';
+import type { Bus } from './bus/port.js';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { usersRepo, type UsersRepo } from './repos/users.js';
+import { resolveSecrets } from './secrets.js';
+import { openEmbeddedStore } from './store/embedded.js';
+import type { Store } from './store/port.js';
+
+/** Everything a handler may use, built once at start and injected (never read from process.env). */
+export interface Deps {
+  config: Config;
+  log: Logger;
+  now: () => Date;
+  store: Store;
+  bus: Bus;
+  tokens: TokenService;
+  auth: Authenticator;
+  users: UsersRepo;
+  serviceToken: string;
+}
+
+export interface Overrides {
+  now?: () => Date;
+  store?: Store;
+  bus?: Bus;
+}
+
+/** Builds the adapters the configuration names: real servers when configured, embedded defaults otherwise. */
+export async function createDeps(config: Config, log: Logger, overrides: Overrides = {}): Promise<Deps & { close(): Promise<void> }> {
+  const now = overrides.now ?? (() => new Date());
+  const secrets = await resolveSecrets(config);
+  const store = overrides.store ?? (await openStore(config, now, log));
+  const bus = overrides.bus ?? (await openBus(config, log));
+  const tokens = createTokenService({ secret: secrets.secret, ttlSeconds: config.tokenTtl, now });
+  const users = usersRepo(store);
+  const auth = createAuthenticator({ tokens, users, serviceToken: secrets.serviceToken, now });
+  return {
+    config,
+    log,
+    now,
+    store,
+    bus,
+    tokens,
+    auth,
+    users,
+    serviceToken: secrets.serviceToken,
+    async close() {
+      // Close only what this call opened; injected adapters belong to the caller.
+      if (!overrides.bus) await bus.close();
+      if (!overrides.store) await store.close();
+    },
+  };
+}
+
+async function openStore(config: Config, now: () => Date, log: Logger): Promise<Store> {
+  if (config.mongoUrl) {
+    const { openMongoStore } = await import('./store/mongo.js');
+    return openMongoStore({ url: config.mongoUrl, log, now });
+  }
+  return openEmbeddedStore({ dir: path.join(config.root, 'store'), now });
+}
+
+async function openBus(config: Config, log: Logger): Promise<Bus> {
+  if (config.kafkaBrokers) {
+    const { createKafkaBus } = await import('./bus/kafka.js');
+    return createKafkaBus({ brokers: config.kafkaBrokers, log, clientId: 'mlp' });
+  }
+  return createInProcessBus({ log });
+}

@@ -1,0 +1,48 @@
+/**
+ * Compiles an API.md path such as `/api/v1/users/{user}/jobs/{job}:heartbeat`.
+ * A {param} matches up to the next `/` or `:`, so literal colon verbs stay literal.
+ */
+export interface PathPattern {
+  regex: RegExp;
+  params: string[];
+  match(path: string): Record<string, string> | null;
+}
+
+export function compilePath(template: string): PathPattern {
+  const params: string[] = [];
+  let source = '';
+  let rest = template;
+  for (;;) {
+    const open = rest.indexOf('{');
+    if (open < 0) {
+      source += escape(rest);
+      break;
+    }
+    const close = rest.indexOf('}', open);
+    if (close < 0) throw new Error(`unclosed { in path ${template}`);
+    const name = rest.slice(open + 1, close);
+    if (!/^[a-z_]+$/.test(name)) throw new Error(`bad parameter name "${name}" in path ${template}`);
+    if (params.includes(name)) throw new Error(`parameter {${name}} twice in path ${template}`);
+    params.push(name);
+    source += escape(rest.slice(0, open)) + '([^/:]+)';
+    rest = rest.slice(close + 1);
+  }
+  const regex = new RegExp(`^${source}$`);
+  return {
+    regex,
+    params,
+    match(path) {
+      const m = regex.exec(path);
+      if (!m) return null;
+      const out: Record<string, string> = {};
+      params.forEach((name, i) => {
+        out[name] = m[i + 1] ?? '';
+      });
+      return out;
+    },
+  };
+}
+
+function escape(literal: string): string {
+  return literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,37 @@
+import type { Deps } from '../deps.js';
+import { Invalid } from '../errors.js';
+import type { LoadedFunction } from './adapter.js';
+import { toFaasHandler } from './adapter.js';
+import type { Dispatch } from './server.js';
+import { compilePath, type PathPattern } from './path-pattern.js';
+
+/** Routes many functions in one process (the local runner), each through its own adapter. */
+export function createRouter(fns: LoadedFunction[], deps: Deps): Dispatch {
+  assertNoDuplicates(fns);
+  const table = fns.map((fn) => ({ method: fn.route.method, pattern: compilePath(fn.route.path), handler: toFaasHandler(fn, deps) }));
+  return (method, path) => {
+    const onPath = table.filter((r) => r.pattern.regex.test(path));
+    const hit = onPath.find((r) => r.method === method);
+    if (hit) return hit.handler;
+    if (onPath.length > 0) throw new Invalid(`method ${method} is not allowed on ${path}; use ${onPath.map((r) => r.method).join(' or ')}`);
+    throw new Invalid(`no route ${method} ${path}`);
+  };
+}
+
+/** Two routes with the same method and path shape are an error (at generation and at start). */
+export function assertNoDuplicates(fns: { route: { name: string; method: string; path: string } }[]): void {
+  const seen = new Map<string, string>();
+  const names = new Set<string>();
+  for (const { route } of fns) {
+    if (names.has(route.name)) throw new Error(`two functions are named ${route.name}`);
+    names.add(route.name);
+    const shape = `${route.method} ${shapeOf(compilePath(route.path))}`;
+    const other = seen.get(shape);
+    if (other) throw new Error(`routes ${other} and ${route.name} both serve ${route.method} ${route.path}`);
+    seen.set(shape, route.name);
+  }
+}
+
+function shapeOf(pattern: PathPattern): string {
+  return pattern.regex.source;
+}

@@ -1,0 +1,92 @@
+import http from 'node:http';
+import { v4 as uuid } from 'uuid';
+import { Invalid } from '../errors.js';
+import type { Logger } from '../log.js';
+import { answerError } from './adapter.js';
+import { FunctionContext, type FaasHandler, type FunctionEvent } from './faas.js';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Picks the handler for a request, or throws a ClientError (unknown route or method). */
+export type Dispatch = (method: string, path: string) => FaasHandler;
+
+/** Serves FaaS handlers over HTTP the way of-watchdog `mode=http` and Knative expect. */
+export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void> }): http.Server {
+  return http.createServer((req, res) => {
+    void serve(req, res, opts).catch((err: unknown) => {
+      // serve() answers every error itself; reaching here means the socket broke mid-answer.
+      opts.log.error('response failed', { err: (err as Error).message });
+      res.destroy();
+    });
+  });
+}
+
+async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void> }): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const context = new FunctionContext();
+  const requestId = header(req, 'x-request-id') ?? uuid();
+  req.headers['x-request-id'] = requestId;
+  try {
+    if (url.pathname === '/_/health') return write(res, context.status(200).headers({ 'content-type': 'text/plain' }), 'OK');
+    if (url.pathname === '/_/ready') {
+      await opts.ready?.();
+      return write(res, context.status(200).headers({ 'content-type': 'text/plain' }), 'OK');
+    }
+    const handler = opts.dispatch(req.method ?? 'GET', url.pathname);
+    const body = await readBody(req, MAX_BODY_BYTES);
+    const event: FunctionEvent = {
+      body,
+      headers: flatHeaders(req.headers),
+      method: req.method ?? 'GET',
+      query: Object.fromEntries(url.searchParams),
+      path: url.pathname,
+    };
+    const returned = await handler(event, context);
+    const outcome = context.outcome();
+    // The OpenFaaS contract: a handler may return its value instead of calling succeed().
+    write(res, context, outcome ? outcome.value : returned);
+  } catch (err) {
+    answerError(err, context, opts.log.child({ request_id: requestId }), requestId);
+    // After a refused oversized body the rest of it is not read; close rather than reuse the socket.
+    if (!req.complete) context.headers({ connection: 'close' });
+    write(res, context, context.outcome()?.value);
+  }
+}
+
+function write(res: http.ServerResponse, context: FunctionContext, value: unknown): void {
+  const payload = typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value ?? '');
+  res.writeHead(context.status(), { ...context.headers(), 'content-length': Buffer.byteLength(payload) });
+  res.end(payload);
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) return reject(new Invalid(`body is larger than ${limit} bytes`));
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.pause();
+        reject(new Invalid(`body is larger than ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function flatHeaders(headers: http.IncomingHttpHeaders): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  return out;
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,65 @@
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
+
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+const rank: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  /** A logger whose lines carry these fields too (e.g. the request id). */
+  child(fields: Record<string, unknown>): Logger;
+}
+
+/** Where log lines go: stdout, a file per component, or memory in tests. */
+export type Sink = (line: string, component: string) => void;
+
+export function createLogger(opts: { component: string; level?: Level; sinks: Sink[] }): Logger {
+  const min = rank[opts.level ?? 'info'];
+  const make = (bound: Record<string, unknown>): Logger => {
+    const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {
+      if (rank[level] < min) return;
+      const line = JSON.stringify({ time: new Date().toISOString(), level, component: opts.component, msg, ...bound, ...fields });
+      for (const sink of opts.sinks) sink(line, opts.component);
+    };
+    return {
+      debug: (m, f) => write('debug', m, f),
+      info: (m, f) => write('info', m, f),
+      warn: (m, f) => write('warn', m, f),
+      error: (m, f) => write('error', m, f),
+      child: (fields) => make({ ...bound, ...fields }),
+    };
+  };
+  return make({});
+}
+
+export const stdoutSink: Sink = (line) => {
+  process.stdout.write(line + '\n');
+};
+
+/** Appends to MLP_ROOT/log/{component}/{component}.log, as the storage plan says (API.md §11). */
+export function fileSink(root: string): Sink & { close(): Promise<void> } {
+  const streams = new Map<string, WriteStream>();
+  const sink = (line: string, component: string) => {
+    let stream = streams.get(component);
+    if (!stream) {
+      const dir = path.join(root, 'log', component);
+      mkdirSync(dir, { recursive: true });
+      stream = createWriteStream(path.join(dir, `${component}.log`), { flags: 'a' });
+      stream.on('error', (err) => process.stderr.write(`log file for ${component} failed: ${err.message}\n`));
+      streams.set(component, stream);
+    }
+    stream.write(line + '\n');
+  };
+  return Object.assign(sink, {
+    close: () => Promise.all([...streams.values()].map((s) => new Promise<void>((r) => s.end(r)))).then(() => undefined),
+  });
+}
+
+/** Collects lines in memory; tests read them. */
+export function memorySink(): Sink & { lines: string[] } {
+  const lines: string[] = [];
+  return Object.assign((line: string) => void lines.push(line), { lines });
+}

@@ -1,0 +1,61 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { Deps } from './deps.js';
+import type { Principal } from './auth/principal.js';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPTIONS';
+
+/**
+ * Who may call a route:
+ * - none: anyone (register, the auth check itself, which reads the token on its own)
+ * - basic: username and password in a Basic header (to get a token)
+ * - owner: a Bearer user token of the path's {user}
+ * - user: any valid Bearer user token
+ * - service: the platform's service token (internal routes)
+ */
+export type AuthMode = 'none' | 'basic' | 'owner' | 'user' | 'service';
+
+export interface RouteDef<B extends TSchema | undefined = TSchema | undefined> {
+  /** Function name: kebab-case, unique; names the folder, the image and the Knative service. */
+  name: string;
+  method: Method;
+  /** Path with {param} placeholders exactly as API.md writes it, colon verbs included. */
+  path: string;
+  auth: AuthMode;
+  /** JSON Schema of the body; 'ignored' for routes whose body the contract says to ignore. */
+  body?: B | 'ignored';
+  /** Patterns of path parameters that differ from the contract's default. */
+  params?: Record<string, string>;
+  /** Status of a successful answer (default 200). */
+  status?: number;
+  /** Internal routes serve the platform's own functions; the public gateway refuses them. */
+  internal?: boolean;
+  description: string;
+}
+
+export type BodyOf<R> = R extends RouteDef<infer B> ? (B extends TSchema ? Static<B> : undefined) : never;
+
+export interface Input<B> {
+  params: Record<string, string>;
+  query: Record<string, string>;
+  headers: Record<string, string | undefined>;
+  body: B;
+  principal: Principal;
+  requestId: string;
+}
+
+export type Handler<R extends RouteDef> = (input: Input<BodyOf<R>>, deps: Deps) => Promise<unknown>;
+
+export function defineRoute<B extends TSchema | undefined = undefined>(def: RouteDef<B>): RouteDef<B> {
+  if (!/^[a-z][a-z0-9-]{1,62}$/.test(def.name)) throw new Error(`route name "${def.name}" must be kebab-case`);
+  if (!def.path.startsWith('/')) throw new Error(`route ${def.name}: path must start with /`);
+  return def;
+}
+
+/** A handler's answer when it needs a status or headers other than the route's. */
+export class Reply {
+  constructor(
+    readonly body: unknown,
+    readonly status?: number,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}

@@ -1,0 +1,97 @@
+import { MongoClient, MongoError, MongoNetworkError, MongoServerSelectionError, type Collection as MongoCollection, type Document, type IndexDescription } from 'mongodb';
+import { Conflict, Unavailable } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Change, Collection, CollectionName, Doc, Filter, New, Store } from './port.js';
+
+// Names are unique per user and kind (API.md §1); _id carries the same key, the index keeps it explicit.
+const INDEXES: Partial<Record<CollectionName, IndexDescription[]>> = {
+  dataset: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }],
+  job: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }],
+  model: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }],
+  app_group: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }],
+  metrics: [{ key: { user: 1, name: 1, epoch: 1 }, unique: true, name: 'user_name_epoch' }],
+};
+const ALL: CollectionName[] = ['user', 'tenant', 'resource_request', 'job', 'metrics', 'model', 'dataset', 'app_group'];
+
+/** The production Store: one MongoClient per process; database `mlp` unless the URL names one. */
+export async function openMongoStore(opts: { url: string; log: Logger; now?: () => Date; serverSelectionTimeoutMS?: number }): Promise<Store> {
+  const now = () => (opts.now ?? (() => new Date()))().toISOString();
+  const client = new MongoClient(opts.url, { serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 5000, retryWrites: true });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new Unavailable(`cannot reach MongoDB at ${redact(opts.url)}: ${(err as Error).message}`);
+  }
+  const db = client.db(dbName(opts.url));
+  await guard(async () => {
+    for (const name of ALL) {
+      await db.collection(name).createIndex({ created_at: 1, _id: 1 }, { name: 'created' });
+      for (const index of INDEXES[name] ?? []) await db.collection(name).createIndexes([index]);
+    }
+  });
+  opts.log.info('mongo store ready', { db: db.databaseName });
+
+  const collection = <T extends Doc>(name: CollectionName): Collection<T> => {
+    const c = db.collection(name) as unknown as MongoCollection<Document>;
+    return {
+      insert: (fresh: New<T>) =>
+        guard(async () => {
+          const t = now();
+          const doc = { ...fresh, version: 1, created_at: t, updated_at: t } as unknown as T;
+          try {
+            await c.insertOne({ ...doc } as Document);
+          } catch (err) {
+            if (err instanceof MongoError && err.code === 11000) throw new Conflict(`${name} ${fresh._id} already exists`);
+            throw err;
+          }
+          return doc;
+        }),
+      get: (id) => guard(async () => (await c.findOne({ _id: id } as Document)) as T | null),
+      find: (filter?: Filter<T>, findOpts?: { limit?: number }) =>
+        guard(async () => {
+          const cursor = c.find((filter ?? {}) as Document).sort({ created_at: 1, _id: 1 });
+          if (findOpts?.limit !== undefined) cursor.limit(findOpts.limit);
+          return (await cursor.toArray()) as unknown as T[];
+        }),
+      update: (id, where: Filter<T>, change: Change<T>) =>
+        guard(async () => {
+          const update: Document = {
+            $set: { ...(change.set ?? {}), updated_at: now() },
+            $inc: { ...(change.inc ?? {}), version: 1 },
+          };
+          if (change.unset?.length) update.$unset = Object.fromEntries(change.unset.map((f) => [f, '']));
+          const doc = await c.findOneAndUpdate({ ...(where as Document), _id: id } as Document, update, { returnDocument: 'after' });
+          return doc as T | null;
+        }),
+      remove: (id, where?: Filter<T>) => guard(async () => (await c.deleteOne({ ...((where ?? {}) as Document), _id: id } as Document)).deletedCount === 1),
+    };
+  };
+
+  return {
+    kind: 'mongodb',
+    collection,
+    ping: () => guard(async () => void (await db.command({ ping: 1 }))),
+    close: () => client.close(),
+  };
+}
+
+/** A server that cannot be reached is a fault the caller may retry: 503 with a plain reason. */
+async function guard<R>(op: () => Promise<R>): Promise<R> {
+  try {
+    return await op();
+  } catch (err) {
+    if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError) {
+      throw new Unavailable(`database unreachable: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+function dbName(url: string): string {
+  const m = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(url);
+  return m?.[1] ? decodeURIComponent(m[1]) : 'mlp';
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,65 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Type, type TSchema, type Static, type TProperties, type ObjectOptions } from '@sinclair/typebox';
+import { Invalid } from './errors.js';
+
+/** The contract's default string pattern (API.md §1). */
+export const DEFAULT_PATTERN = '^[a-z]{1,50}$';
+
+// One validator factory for the platform: strict, no coercion (API.md §1 "Types").
+const ajv = new Ajv({ strict: true, allErrors: false, coerceTypes: false, useDefaults: true });
+
+export const S = {
+  /** A string of the contract's default pattern, or another one. */
+  name: (opts: { pattern?: string; description?: string } = {}) => Type.String({ pattern: opts.pattern ?? DEFAULT_PATTERN, ...(opts.description ? { description: opts.description } : {}) }),
+  /** A JSON object whose only allowed fields are the listed ones. */
+  object: <P extends TProperties>(props: P, opts: ObjectOptions = {}) => Type.Object(props, { additionalProperties: false, ...opts }),
+};
+
+export type Validator<T> = (value: unknown, where: string) => T;
+
+/** Compiles once (cold start matters); the returned function throws Invalid with a plain-words msg. */
+export function compile<T extends TSchema>(schema: T): Validator<Static<T>> {
+  const check: ValidateFunction = ajv.compile(schema);
+  return (value, where) => {
+    if (check(value)) return value as Static<T>;
+    throw new Invalid(describe(check.errors?.[0], where));
+  };
+}
+
+function describe(error: ErrorObject | undefined, where: string): string {
+  if (!error) return `${where} is invalid`;
+  const field = error.instancePath
+    ? `field "${error.instancePath.slice(1).replace(/\//g, '.')}"`
+    : where;
+  const p = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return `${error.instancePath ? field + ' has an' : where + ' has an'} unknown field "${String(p.additionalProperty)}"`;
+    case 'required':
+      return `${error.instancePath ? field + ' is' : where + ' is'} missing field "${String(p.missingProperty)}"`;
+    case 'type':
+      return `${field} must be ${article(String(p.type))}${error.data === null ? ', not null' : ''}`;
+    case 'pattern':
+      return `${field} must match ${String(p.pattern)}`;
+    case 'minLength':
+      return `${field} must be at least ${String(p.limit)} characters`;
+    case 'maxLength':
+      return `${field} must be at most ${String(p.limit)} characters`;
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return `${field} must be ${String(p.comparison)} ${String(p.limit)}`;
+    case 'enum':
+      return `${field} must be one of ${(p.allowedValues as unknown[]).map(String).join(', ')}`;
+    case 'const':
+      return `${field} must be ${JSON.stringify(p.allowedValue)}`;
+    default:
+      return `${field} ${error.message ?? 'is invalid'}`;
+  }
+}
+
+function article(type: string): string {
+  const words: Record<string, string> = { integer: 'an integer', object: 'a JSON object', array: 'an array', string: 'a string', number: 'a number', boolean: 'true or false' };
+  return words[type] ?? type;
+}

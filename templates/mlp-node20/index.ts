@@ -1,0 +1,49 @@
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../../shared/config.js';
+import { createDeps } from '../../shared/deps.js';
+import { createFaasServer } from '../../shared/http/server.js';
+import { createRouter } from '../../shared/http/router.js';
+import { createLogger, fileSink, stdoutSink } from '../../shared/log.js';
+import { loadFunction } from '../../shared/registry.js';
+
+/**
+ * The server entry of one function, as of-watchdog `mode=http` (upstream_url
+ * http://127.0.0.1:3000, PORT=3000 in the image) and Knative (PORT injected, default 8080)
+ * both run it. It serves only the function named by MLP_FUNCTION, plus /_/health and /_/ready.
+ */
+async function main(): Promise<void> {
+  const name = process.env.MLP_FUNCTION;
+  if (!name) throw new Error('MLP_FUNCTION must name the function to serve');
+  const config = loadConfig(process.env);
+  const files = fileSink(config.root);
+  const log = createLogger({ component: name, level: config.logLevel, sinks: [stdoutSink, files] });
+  const fn = await loadFunction(name);
+  const deps = await createDeps(config, log);
+  const server = createFaasServer({ dispatch: createRouter([fn], deps), log, ready: () => deps.store.ping() });
+  const port = Number(process.env.PORT ?? 8080);
+  server.listen(port, process.env.MLP_LISTEN_HOST ?? '0.0.0.0', () => {
+    log.info('function listening', { port: (server.address() as AddressInfo).port, route: `${fn.route.method} ${fn.route.path}` });
+  });
+  // Scale-to-zero sends SIGTERM: finish in-flight requests, then close the store and bus.
+  process.once('SIGTERM', () => {
+    server.close((err) => {
+      if (err) log.error('closing server failed', { err: err.message });
+      deps
+        .close()
+        .then(() => files.close())
+        .then(
+          () => process.exit(0),
+          (closeErr: unknown) => {
+            log.error('closing dependencies failed', { err: (closeErr as Error).message });
+            process.exit(1);
+          },
+        );
+    });
+    server.closeIdleConnections();
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${JSON.stringify({ level: 'error', msg: 'function failed to start', err: (err as Error).message })}\n`);
+  process.exit(1);
+});
