@@ -6,7 +6,7 @@ import { Invalid } from './errors.js';
 export const DEFAULT_PATTERN = '^[a-z]{1,50}$';
 
 // One validator factory for the platform: strict, no coercion (API.md §1 "Types").
-const ajv = new Ajv({ strict: true, allErrors: false, coerceTypes: false, useDefaults: true });
+const ajv = new Ajv({ strict: true, allErrors: false, coerceTypes: false, useDefaults: true, verbose: true });
 
 export const S = {
   /** A string of the contract's default pattern, or another one. */

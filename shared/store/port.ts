@@ -26,7 +26,7 @@ export interface Ops<V> {
   $exists?: boolean;
 }
 /** Equality or a few comparison operators per top-level field — the subset both adapters implement. */
-export type Filter<T> = { [K in keyof T]?: (T[K] & Scalar) | Ops<T[K] & Scalar> } & Record<string, Scalar | Ops<Scalar> | undefined>;
+export type Filter<T> = { [K in keyof T]?: (T[K] & Scalar) | null | Ops<T[K] & Scalar> } & Record<string, Scalar | Ops<Scalar> | undefined>;
 
 export interface Change<T> {
   /** Fields to set (top-level). */

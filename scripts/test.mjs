@@ -1,0 +1,61 @@
+// `npm test`: install what is missing, check generated files and types, build, start the
+// real servers the tests need (FerretDB for MongoDB, Kafka), run every test, always stop them.
+// MLP_TEST_INFRA=none skips the real servers (quick local runs; their suites then skip).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { ROOT, build, ensureNodeModules, run } from './lib/setup.mjs';
+
+const started = Date.now();
+const step = (what) => process.stderr.write(`\nnpm test: ${what} (${Math.round((Date.now() - started) / 1000)}s)\n`);
+let infra;
+let exitCode = 1;
+
+async function main() {
+  ensureNodeModules();
+  step('checking generated files');
+  run(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/gen/main.ts', '--check']);
+  step('type-checking (tsc --noEmit)');
+  run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json']);
+  step('building dist/');
+  build();
+  const env = { ...process.env };
+  if (process.env.MLP_TEST_INFRA !== 'none') {
+    step('starting MongoDB-compatible server and Kafka');
+    const { infraUp } = await import('./infra/up.mjs');
+    infra = await infraUp();
+    env.MLP_TEST_MONGO_URL = infra.env.MLP_MONGO_URL;
+    env.MLP_TEST_KAFKA_BROKERS = infra.env.MLP_KAFKA_BROKERS;
+    process.stderr.write(`  MLP_TEST_MONGO_URL=${env.MLP_TEST_MONGO_URL}\n  MLP_TEST_KAFKA_BROKERS=${env.MLP_TEST_KAFKA_BROKERS}\n`);
+  }
+  step('running tests');
+  exitCode = await new Promise((resolve, reject) => {
+    const tap = spawn(process.execPath, [path.join(ROOT, 'node_modules/tap/dist/esm/run.mjs'), ...process.argv.slice(2)], { cwd: ROOT, stdio: 'inherit', env });
+    tap.on('error', reject);
+    tap.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+async function stopInfra() {
+  if (!infra) return;
+  step('stopping test servers');
+  const current = infra;
+  infra = undefined;
+  await current.stop();
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    stopInfra().finally(() => process.exit(130));
+  });
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`npm test: ${err.message}\n`);
+  exitCode = err.exitCode ?? 1;
+} finally {
+  await stopInfra();
+}
+step(`done, exit ${exitCode}`);
+process.exit(exitCode);

@@ -1,0 +1,120 @@
+import type { Test } from 'tap';
+import { Conflict } from '../../shared/errors.js';
+import type { Doc, Store } from '../../shared/store/port.js';
+
+interface Item extends Doc {
+  user: string;
+  name: string;
+  n: number;
+  state: string;
+  note?: string;
+}
+
+export interface StoreUnderTest {
+  open(): Promise<Store>;
+  /** Whether concurrent conditional updates are atomic (not so on FerretDB's SQLite backend). */
+  atomic: boolean;
+  /** Why atomicity tests are skipped, printed when they are. */
+  nonAtomicReason?: string;
+}
+
+/** The Store port's contract; every adapter runs it. */
+export function storeConformance(t: Test, subject: StoreUnderTest): void {
+  let store: Store;
+  let seq = 0;
+  const col = () => store.collection<Item>('conformance');
+  const fresh = (over: Partial<Item> = {}) => {
+    seq += 1;
+    const name = `n${process.pid}x${seq}`;
+    return { _id: `u/${name}`, user: 'u', name, n: 0, state: 'creating', ...over };
+  };
+
+  t.before(async () => {
+    store = await subject.open();
+  });
+  t.teardown(() => store.close());
+
+  t.test('insert fills version and timestamps; get returns the document', async (t) => {
+    const doc = await col().insert(fresh());
+    t.equal(doc.version, 1);
+    t.match(doc.created_at, /^\d{4}-\d\d-\d\dT/);
+    t.equal(doc.created_at, doc.updated_at);
+    t.same(await col().get(doc._id), doc);
+    t.equal(await col().get('missing/id'), null);
+  });
+
+  t.test('a taken _id is a Conflict and leaves the first document as it was', async (t) => {
+    const doc = await col().insert(fresh({ note: 'first' }));
+    await t.rejects(col().insert({ ...fresh(), _id: doc._id, note: 'second' }), Conflict);
+    t.equal((await col().get(doc._id))?.note, 'first');
+  });
+
+  t.test('find filters with equality and the port operators, oldest first', async (t) => {
+    const user = `f${seq}`;
+    const a = await col().insert(fresh({ user, n: 1, state: 'ready' }));
+    const b = await col().insert(fresh({ user, n: 2, state: 'error', note: 'x' }));
+    const c = await col().insert(fresh({ user, n: 3, state: 'ready' }));
+    const ids = (docs: Item[]) => docs.map((d) => d._id);
+    t.same(ids(await col().find({ user })), [a._id, b._id, c._id], 'ordered by creation');
+    t.same(ids(await col().find({ user, state: 'ready' })), [a._id, c._id]);
+    t.same(ids(await col().find({ user, state: { $in: ['error', 'deleting'] } })), [b._id]);
+    t.same(ids(await col().find({ user, n: { $lt: 3, $gte: 2 } })), [b._id]);
+    t.same(ids(await col().find({ user, state: { $ne: 'ready' } })), [b._id]);
+    t.same(ids(await col().find({ user, note: null })), [a._id, c._id], 'null matches a missing field');
+    t.same(ids(await col().find({ user, note: { $exists: true } })), [b._id]);
+    t.same(ids(await col().find({ user }, { limit: 2 })), [a._id, b._id]);
+  });
+
+  t.test('update applies only when the condition matches', async (t) => {
+    const doc = await col().insert(fresh({ note: 'gone soon' }));
+    const lost = await col().update(doc._id, { state: 'ready' }, { set: { state: 'error' } });
+    t.equal(lost, null, 'condition not met: no update');
+    t.equal((await col().get(doc._id))?.version, 1, 'and nothing changed');
+    const won = await col().update(doc._id, { state: 'creating', version: 1 }, { set: { state: 'ready' }, inc: { n: 5 }, unset: ['note'] });
+    t.equal(won?.state, 'ready');
+    t.equal(won?.n, 5);
+    t.equal(won?.version, 2);
+    t.notOk(won && 'note' in won, 'unset removes the field');
+    t.same(await col().get(doc._id), won);
+    t.equal(await col().update('missing/id', {}, { set: { state: 'x' } }), null);
+  });
+
+  t.test('remove honours its condition', async (t) => {
+    const doc = await col().insert(fresh());
+    t.equal(await col().remove(doc._id, { state: 'deleting' }), false);
+    t.ok(await col().get(doc._id));
+    t.equal(await col().remove(doc._id, { state: 'creating' }), true);
+    t.equal(await col().get(doc._id), null);
+    t.equal(await col().remove(doc._id), false, 'removing twice is harmless');
+  });
+
+  t.test('documents survive closing and reopening the store', async (t) => {
+    const doc = await col().insert(fresh({ note: 'durable' }));
+    await col().update(doc._id, {}, { inc: { n: 2 } });
+    const gone = await col().insert(fresh());
+    await col().remove(gone._id);
+    await store.close();
+    store = await subject.open();
+    t.equal((await col().get(doc._id))?.n, 2);
+    t.equal(await col().get(gone._id), null);
+  });
+
+  t.test('racing conditional updates: exactly as many win as the condition allows', { skip: subject.atomic ? false : subject.nonAtomicReason }, async (t) => {
+    const doc = await col().insert(fresh());
+    const attempts = await Promise.all(Array.from({ length: 60 }, () => col().update(doc._id, { n: { $lt: 25 } }, { inc: { n: 1 } })));
+    t.equal(attempts.filter(Boolean).length, 25);
+    t.equal((await col().get(doc._id))?.n, 25);
+  });
+
+  t.test('racing compare-and-set on version: no lost update', { skip: subject.atomic ? false : subject.nonAtomicReason }, async (t) => {
+    const doc = await col().insert(fresh());
+    const bump = async () => {
+      for (;;) {
+        const cur = await col().get(doc._id);
+        if (cur && (await col().update(doc._id, { version: cur.version }, { set: { n: cur.n + 1 } }))) return;
+      }
+    };
+    await Promise.all(Array.from({ length: 40 }, bump));
+    t.equal((await col().get(doc._id))?.n, 40);
+  });
+}
