@@ -1,0 +1,18 @@
+import t from 'tap';
+import { hashPassword } from '../../shared/auth/password.js';
+import { bearer, invoke, testDeps } from '../../test/helpers/deps.js';
+import { handle } from './handler.js';
+import route from './route.js';
+
+t.test('revokes the presented token and prunes expired revocations', async (t) => {
+  let now = Date.now();
+  const deps = await testDeps(t, { MLP_TOKEN_TTL: '60' }, { now: () => new Date(now) });
+  await deps.users.create('alice', await hashPassword('password1'));
+  const old = await deps.tokens.issue({ sub: 'alice', kind: 'user' });
+  t.equal((await invoke(route, handle, deps, { path: '/api/v1/users/alice/token', headers: bearer(old.token) })).status, 200);
+  t.same((await deps.users.get('alice'))?.revoked.map((r) => r.jti), [old.claims.jti]);
+  now += 120_000;
+  const fresh = await deps.tokens.issue({ sub: 'alice', kind: 'user' });
+  t.equal((await invoke(route, handle, deps, { path: '/api/v1/users/alice/token', headers: bearer(fresh.token) })).status, 200);
+  t.same((await deps.users.get('alice'))?.revoked.map((r) => r.jti), [fresh.claims.jti], 'the expired entry was dropped');
+});
