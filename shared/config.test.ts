@@ -1,0 +1,31 @@
+import t from 'tap';
+import { loadConfig } from './config.js';
+import { ConfigError } from './errors.js';
+
+t.test('defaults follow API.md §3 and §12', async (t) => {
+  const c = loadConfig({}, '/srv');
+  t.equal(c.root, '/srv/.mlp');
+  t.equal(c.port, 30001);
+  t.equal(c.appPort, 30002);
+  t.same(c.tenant, { cpu: 10, gpu: 16, ram: 10000, rom: 107374182400 });
+  t.equal(c.tokenTtl, 86400);
+  t.equal(c.tccTimeout, 60);
+  t.equal(c.datasetStale, 3600);
+  t.equal(c.orchestrator, 'local');
+  t.equal(c.mongoUrl, undefined);
+  t.equal(c.kafkaBrokers, undefined);
+});
+
+t.test('values are parsed and every problem is reported at once', async (t) => {
+  const c = loadConfig({ MLP_KAFKA_BROKERS: 'a:9092, b:9093', MLP_TENANT_CPU: '0.5', MLP_MONGO_URL: 'mongodb://db/x' });
+  t.same(c.kafkaBrokers, ['a:9092', 'b:9093']);
+  t.equal(c.tenant.cpu, 0.5);
+  try {
+    loadConfig({ MLP_TENANT_GPU: '1.5', MLP_TENANT_RAM: '99', MLP_TOKEN_TTL: '0', MLP_SECRET: 'short', MLP_MONGO_URL: 'http://x', MLP_KAFKA_BROKERS: 'nohost' });
+    t.fail('should have thrown');
+  } catch (err) {
+    t.type(err, ConfigError);
+    t.equal((err as ConfigError).problems.length, 6);
+    t.match((err as Error).message, /MLP_TENANT_GPU=1.5/);
+  }
+});

@@ -1,0 +1,22 @@
+import t from 'tap';
+import { compilePath } from './path-pattern.js';
+
+t.test('a {param} stops at / and at :, so colon verbs stay literal', async (t) => {
+  const hb = compilePath('/api/v1/users/{user}/jobs/{job}:heartbeat');
+  t.same(hb.params, ['user', 'job']);
+  t.same(hb.match('/api/v1/users/alice/jobs/train:heartbeat'), { user: 'alice', job: 'train' });
+  t.equal(hb.match('/api/v1/users/alice/jobs/train'), null);
+  t.equal(hb.match('/api/v1/users/alice/jobs/train:stop'), null);
+  const job = compilePath('/api/v1/users/{user}/jobs/{job}');
+  t.equal(job.match('/api/v1/users/alice/jobs/train:heartbeat'), null, 'the plain job route does not swallow the verb');
+  t.equal(job.match('/api/v1/users/alice/jobs/a/b'), null);
+  const tcc = compilePath('/api/v1/resource_request:try');
+  t.same(tcc.match('/api/v1/resource_request:try'), {});
+  t.equal(tcc.match('/api/v1/resource_requestXtry'), null, 'literal characters are escaped');
+});
+
+t.test('malformed templates are refused', async (t) => {
+  t.throws(() => compilePath('/a/{user'), /unclosed/);
+  t.throws(() => compilePath('/a/{User}'), /bad parameter/);
+  t.throws(() => compilePath('/a/{x}/{x}'), /twice/);
+});
