@@ -1,0 +1,195 @@
+// Starts a real Nginx with the generated gateway config (nginx/mlp-routes.conf and
+// nginx/mlp-server.conf) in front of one upstream, for tests:
+//
+//   import { startNginx } from './scripts/infra/nginx.mjs';
+//   const gw = await startNginx({ upstream: '127.0.0.1:40123' });  // gw.url, gw.port
+//   ...; await gw.stop();
+//
+// Every function maps to that one upstream (the local runner serves them all). Nginx runs
+// in the foreground as our child, with its pid, logs and temp files in a temp dir.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT, sleep } from './lib.mjs';
+
+const PACKAGES = ['nginx', 'libnginx-mod-http-dav-ext'];
+const START_TIMEOUT_MS = 15000;
+
+// Debian packages, installed only when missing; `apt-get update` only then. Output goes to
+// stderr: under tap, stdout is the TAP stream.
+function ensurePackages(log) {
+  const missing = PACKAGES.filter((p) => spawnSync('dpkg', ['-s', p], { stdio: 'ignore' }).status !== 0);
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) throw new Error(`missing Debian packages: ${missing.join(' ')}; run: sudo apt-get install -y ${missing.join(' ')}`);
+  log(`installing Debian packages: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['update', '-q'], ['install', '-y', '-q', '--no-install-recommends', ...missing]]) {
+    const r = spawnSync('apt-get', args, { stdio: ['ignore', 2, 2], env });
+    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
+  }
+}
+
+// Debian builds the dav-ext module as a dynamic module (its modules-enabled file says
+// `load_module modules/…`, relative to the compiled prefix); we run with our own prefix,
+// so load it by absolute path from the binary's --modules-path.
+function loadModuleLines() {
+  const v = spawnSync('nginx', ['-V'], { encoding: 'utf8' });
+  if (v.status !== 0) throw new Error(`nginx -V failed: ${v.stderr}`);
+  if (v.stderr.includes('dav-ext')) return []; // built in statically
+  const modulesPath = (v.stderr.match(/--modules-path=(\S+)/) ?? [])[1] ?? '/usr/lib/nginx/modules';
+  const dav = path.join(modulesPath, 'ngx_http_dav_ext_module.so');
+  return fs.existsSync(dav) ? [`load_module ${dav};`] : [];
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function nginxConf(dir, port, configDir) {
+  const tmp = (name) => path.join(dir, 'tmp', name);
+  return `# Written by scripts/infra/nginx.mjs for a test gateway; removed on stop.
+${loadModuleLines().join('\n')}
+daemon off;
+master_process on;
+${process.getuid?.() === 0 ? '# CI runs as root; workers must be able to read and write what the tests create.\nuser root;' : ''}
+worker_processes 1;
+pid ${path.join(dir, 'nginx.pid')};
+error_log ${path.join(dir, 'error.log')} warn;
+events { worker_connections 512; }
+http {
+    access_log ${path.join(dir, 'access.log')};
+    client_body_temp_path ${tmp('body')};
+    proxy_temp_path ${tmp('proxy')};
+    fastcgi_temp_path ${tmp('fastcgi')};
+    uwsgi_temp_path ${tmp('uwsgi')};
+    scgi_temp_path ${tmp('scgi')};
+    include ${path.join(configDir, 'mlp-routes.conf')};
+    include ${path.join(dir, 'upstreams.test.conf')};
+    server {
+        listen 127.0.0.1:${port};
+        include ${path.join(configDir, 'mlp-server.conf')};
+    }
+}
+`;
+}
+
+// Every function is the same upstream here; the cluster file (nginx/upstreams.k8s.conf) names each.
+function upstreamConf(upstream) {
+  return `# Written by scripts/infra/nginx.mjs: every function is served by ${upstream}.
+upstream mlp_test_upstream {
+    server ${upstream};
+    keepalive 16;
+    # Below Node's 5 s keep-alive timeout, so nginx never reuses a socket the server is closing.
+    keepalive_timeout 4s;
+}
+map $mlp_function $mlp_upstream { default mlp_test_upstream; }
+map $mlp_function $mlp_auth_upstream { default mlp_test_upstream; }
+`;
+}
+
+// Resolves once the gateway answers anything (/data/ is answered by nginx itself).
+async function waitUntilAnswering(url, child, stderr) {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`nginx exited (${child.exitCode ?? child.signalCode}) at start: ${stderr().trim()}`);
+    }
+    try {
+      const res = await fetch(`${url}/data/`);
+      await res.arrayBuffer();
+      return;
+    } catch (err) {
+      if (err?.cause?.code !== 'ECONNREFUSED') throw err;
+    }
+    await sleep(50);
+  }
+  throw new Error(`nginx did not answer within ${START_TIMEOUT_MS} ms: ${stderr().trim()}`);
+}
+
+async function startOnce({ upstream, port, configDir, log }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-nginx-'));
+  for (const name of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, 'tmp', name), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'upstreams.test.conf'), upstreamConf(upstream));
+  const conf = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(conf, nginxConf(dir, port, configDir));
+
+  const child = spawn('nginx', ['-p', `${dir}/`, '-c', conf, '-e', path.join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderrText = '';
+  child.stderr.on('data', (chunk) => {
+    stderrText = (stderrText + chunk.toString()).slice(-8192);
+  });
+  const errorLog = () => {
+    const file = path.join(dir, 'error.log');
+    return stderrText + (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').slice(-8192) : '');
+  };
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+
+  let stopping;
+  const killNow = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM'); // master stops its workers
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const onSignal = (signal) => {
+    killNow();
+    // Only re-raise when no one else handles the signal, so the default (exit) still happens.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  process.on('exit', killNow);
+  for (const s of ['SIGINT', 'SIGTERM']) process.once(s, onSignal);
+
+  const stop = () => {
+    stopping ??= (async () => {
+      process.off('exit', killNow);
+      for (const s of ['SIGINT', 'SIGTERM']) process.off(s, onSignal);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    })();
+    return stopping;
+  };
+
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilAnswering(url, child, errorLog);
+  } catch (err) {
+    const text = errorLog();
+    await stop();
+    err.addressInUse = /Address already in use/.test(text);
+    throw err;
+  }
+  log(`nginx ${child.pid} serves ${url} in front of ${upstream}`);
+  return { url, port, pid: child.pid, errorLog, stop };
+}
+
+/**
+ * Starts Nginx with the generated gateway config in front of `upstream` ('host:port').
+ * `configDir` holds mlp-routes.conf and mlp-server.conf (default: the checkout's nginx/;
+ * tests may render others). Returns { url, port, pid, errorLog(), stop() }; stop() is
+ * idempotent, and the process is also stopped when this process exits or gets SIGINT/SIGTERM.
+ */
+export async function startNginx({ upstream, port, configDir = path.join(REPO_ROOT, 'nginx'), log = () => {} } = {}) {
+  if (!/^[A-Za-z0-9.-]+:\d+$/.test(upstream ?? '')) throw new Error(`startNginx: upstream must be "host:port", got ${upstream}`);
+  ensurePackages((msg) => process.stderr.write(`nginx: ${msg}\n`));
+  // A free port can be taken by a parallel test before nginx binds it: pick another then.
+  for (let attempt = 1; ; attempt++) {
+    const chosen = port ?? (await freePort());
+    try {
+      return await startOnce({ upstream, port: chosen, configDir, log });
+    } catch (err) {
+      if (!err.addressInUse || port !== undefined || attempt >= 5) throw err;
+    }
+  }
+}
