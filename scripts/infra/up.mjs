@@ -23,7 +23,9 @@ import {
 } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const FERRETDB_VERSION = 'v1.24.2'; // must match scripts/infra/ferretdb/go.mod
+// Versions come from the files that pin them, so there is one place to change each.
+const FERRETDB_VERSION = fs.readFileSync(path.join(HERE, 'ferretdb', 'go.mod'), 'utf8')
+  .match(/github\.com\/FerretDB\/FerretDB (v\S+)/)[1];
 const KAFKA_POM = path.join(HERE, 'kafka', 'pom.xml');
 const KAFKA_VERSION = fs.readFileSync(KAFKA_POM, 'utf8').match(/<kafka\.version>([^<]+)</)[1];
 
@@ -74,26 +76,39 @@ function ensurePrerequisites({ needGo, needMvn, log }) {
 
 // -------------------------------------------------------------- cached builds
 
+// Build tools' output is kept and shown only if they fail (Debian's Maven 3.8
+// prints stray colour escapes even with -q -B).
 function run(cmd, args, opts = {}) {
   return new Promise((resolve, reject) => {
-    // The child's output goes to our stderr: stdout is reserved for the env lines.
-    const child = spawn(cmd, args, { stdio: ['ignore', 2, 2], ...opts });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let out = '';
+    const keep = (chunk) => { out = (out + chunk).slice(-20_000); };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     child.on('error', reject);
-    child.on('exit', (code, sig) =>
-      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (${sig ?? `exit ${code}`})`)));
+    child.on('close', (code, sig) => (code === 0 ? resolve() : reject(new Error(
+      `${cmd} ${args.join(' ')} failed (${sig ?? `exit ${code}`}):\n${out.trimEnd().split('\n').slice(-40).join('\n')}`))));
   });
 }
-
-const mtime = (f) => fs.statSync(f).mtimeMs;
 
 function ferretdbBinary(cacheDir) {
   return path.join(cacheDir, `ferretdb-${FERRETDB_VERSION}`, 'ferretdb');
 }
 
+// A stamp next to the binary records a hash of the sources it was built from.
+// A hash, not mtimes: a fresh clone (as CI makes) has new mtimes but the same sources.
+const FERRETDB_SOURCES = ['main.go', 'go.mod', 'go.sum'].map((f) => path.join(HERE, 'ferretdb', f));
+const sourcesHash = (files) => {
+  const h = crypto.createHash('sha256');
+  for (const f of files) h.update(fs.readFileSync(f));
+  return h.digest('hex');
+};
+const ferretdbStamp = (cacheDir) => `${ferretdbBinary(cacheDir)}.sources`;
+
 function ferretdbIsBuilt(cacheDir) {
-  const bin = ferretdbBinary(cacheDir);
-  const src = ['main.go', 'go.mod', 'go.sum'].map((f) => path.join(HERE, 'ferretdb', f));
-  return fs.existsSync(bin) && src.every((f) => mtime(f) < mtime(bin));
+  const stamp = ferretdbStamp(cacheDir);
+  return fs.existsSync(ferretdbBinary(cacheDir)) && fs.existsSync(stamp) &&
+    fs.readFileSync(stamp, 'utf8').trim() === sourcesHash(FERRETDB_SOURCES);
 }
 
 async function buildFerretdb(cacheDir, log) {
@@ -101,9 +116,12 @@ async function buildFerretdb(cacheDir, log) {
   fs.mkdirSync(path.dirname(bin), { recursive: true });
   log('building FerretDB (first run only, ~2 min)…');
   const t0 = Date.now();
-  // Build to a temp name and rename, so an interrupted build never looks finished.
-  await run('go', ['build', '-trimpath', '-o', `${bin}.tmp`, '.'], { cwd: path.join(HERE, 'ferretdb') });
-  fs.renameSync(`${bin}.tmp`, bin);
+  const hash = sourcesHash(FERRETDB_SOURCES);
+  // Build to a temp name and rename, so an interrupted (or concurrent) build never looks finished.
+  const tmp = `${bin}.tmp-${process.pid}`;
+  await run('go', ['build', '-trimpath', '-o', tmp, '.'], { cwd: path.join(HERE, 'ferretdb') });
+  fs.renameSync(tmp, bin);
+  fs.writeFileSync(ferretdbStamp(cacheDir), `${hash}\n`);
   log(`built ${bin} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 
@@ -112,21 +130,23 @@ function kafkaLib(cacheDir) {
 }
 
 // The marker holds a hash of the pom, so editing the pom refetches the jars.
-const pomHash = () => crypto.createHash('sha256').update(fs.readFileSync(KAFKA_POM)).digest('hex');
 const kafkaMarker = (cacheDir) => path.join(cacheDir, `kafka-${KAFKA_VERSION}`, 'complete');
 
 function kafkaIsFetched(cacheDir) {
   const marker = kafkaMarker(cacheDir);
-  return fs.existsSync(marker) && fs.readFileSync(marker, 'utf8').trim() === pomHash();
+  return fs.existsSync(marker) && fs.readFileSync(marker, 'utf8').trim() === sourcesHash([KAFKA_POM]);
 }
 
 async function fetchKafka(cacheDir, log) {
   const lib = kafkaLib(cacheDir);
   log(`fetching Kafka ${KAFKA_VERSION} jars from Maven Central (first run only, ~1 min)…`);
+  // Copy into a temp dir and swap it in, so a half-copied lib dir is never used.
+  const tmp = `${lib}.tmp-${process.pid}`;
+  await run('mvn', ['-q', '-B', '-f', KAFKA_POM, 'dependency:copy-dependencies',
+    '-DincludeScope=runtime', `-DoutputDirectory=${tmp}`]);
   fs.rmSync(lib, { recursive: true, force: true });
-  await run('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', KAFKA_POM, 'dependency:copy-dependencies',
-    '-DincludeScope=runtime', `-DoutputDirectory=${lib}`]);
-  fs.writeFileSync(kafkaMarker(cacheDir), `${pomHash()}\n`);
+  fs.renameSync(tmp, lib);
+  fs.writeFileSync(kafkaMarker(cacheDir), `${sourcesHash([KAFKA_POM])}\n`);
 }
 
 // ------------------------------------------------------------------- servers
@@ -224,6 +244,9 @@ function withDeadline(promise, deadline, what) {
 }
 
 // Ready means a real round trip: create a topic, produce to it, consume it back.
+// Every step is bounded by the deadline and the clients are always disconnected:
+// a kafkajs consumer left running against a dead broker retries forever and
+// keeps the process alive.
 async function kafkaRoundTrip(broker, runId, deadline) {
   const kafka = new Kafka({
     clientId: 'mlp-infra-probe', brokers: [broker], logLevel: logLevel.NOTHING,
@@ -234,29 +257,35 @@ async function kafkaRoundTrip(broker, runId, deadline) {
   const token = crypto.randomUUID();
   const admin = kafka.admin();
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 10000, heartbeatInterval: 1000 });
+  const consumer = kafka.consumer({
+    groupId, sessionTimeout: 10000, heartbeatInterval: 1000,
+    retry: { retries: 3, restartOnFailure: async () => false }, // fail this attempt; the caller retries
+  });
+  const step = (what, promise) => withDeadline(promise, deadline, what);
   try {
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
-    await producer.connect();
-    await producer.send({ topic, messages: [{ value: token }] });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await withDeadline(new Promise((resolve, reject) => {
+    await step('admin connect', admin.connect());
+    await step('create topic', admin.createTopics({
+      topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true,
+    }));
+    await step('producer connect', producer.connect());
+    await step('produce', producer.send({ topic, messages: [{ value: token }] }));
+    await step('consumer connect', consumer.connect());
+    await step('subscribe', consumer.subscribe({ topics: [topic], fromBeginning: true }));
+    await step('consume the probe message', new Promise((resolve, reject) => {
+      consumer.on(consumer.events.CRASH, (e) => reject(e.payload.error));
       consumer.run({
         eachMessage: async ({ message }) => { if (message.value?.toString() === token) resolve(); },
       }).catch(reject);
-    }), deadline, 'consuming the probe message');
+    }));
+    await step('disconnect consumer', consumer.disconnect());
+    // Leave the broker as tests expect it: no probe topic or group.
+    await step('delete probe group', admin.deleteGroups([groupId]));
+    await step('delete probe topic', admin.deleteTopics({ topics: [topic] }));
   } finally {
-    await consumer.disconnect();
-    await producer.disconnect();
-  }
-  // Leave the broker as tests expect it: no probe topic or group.
-  try {
-    await admin.deleteGroups([groupId]);
-    await admin.deleteTopics({ topics: [topic] });
-  } finally {
-    await admin.disconnect();
+    // allSettled: disconnecting clients that never connected may fail; that is not news.
+    const results = await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect()]);
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length) defaultLog(`kafka probe: disconnect failed: ${failed.map((r) => r.reason.message).join('; ')}`);
   }
 }
 
@@ -265,7 +294,7 @@ async function waitForKafka(broker, runId, proc, logFile, deadline) {
   while (Date.now() < deadline) {
     if (!isAlive(proc.pid)) throw new Error(`Kafka exited during start\n${tail(logFile)}`);
     try {
-      await withDeadline(kafkaRoundTrip(broker, runId, deadline), deadline, 'Kafka round trip');
+      await kafkaRoundTrip(broker, runId, deadline);
       return;
     } catch (err) {
       lastErr = err;
