@@ -9,6 +9,9 @@ import { usersRepo, type UsersRepo } from './repos/users.js';
 import { resolveSecrets } from './secrets.js';
 import { openEmbeddedStore } from './store/embedded.js';
 import type { Store } from './store/port.js';
+import { toExact } from './tcc/amounts.js';
+import { createTccClient, inProcessTransport, type TccClient } from './tcc/client.js';
+import { resourceManager, type ResourceManager } from './tcc/resource-manager.js';
 
 /** Everything a handler may use, built once at start and injected (never read from process.env). */
 export interface Deps {
@@ -21,6 +24,10 @@ export interface Deps {
   auth: Authenticator;
   users: UsersRepo;
   serviceToken: string;
+  /** The Resource-manager's ledger (its own functions use it). */
+  resources: ResourceManager;
+  /** How the other managers reserve and release resources. */
+  tcc: TccClient;
 }
 
 export interface Overrides {
@@ -38,6 +45,10 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
   const tokens = createTokenService({ secret: secrets.secret, ttlSeconds: config.tokenTtl, now });
   const users = usersRepo(store);
   const auth = createAuthenticator({ tokens, users, serviceToken: secrets.serviceToken, now });
+  const resources = resourceManager(store, { now, log, timeoutMs: config.tccTimeout * 1000 });
+  // Capacity comes from configuration at every start; what is in use is kept.
+  await resources.ensureTenant('default', toExact(config.tenant));
+  const tcc = createTccClient(inProcessTransport(resources), { log });
   return {
     config,
     log,
@@ -48,6 +59,8 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
     auth,
     users,
     serviceToken: secrets.serviceToken,
+    resources,
+    tcc,
     async close() {
       // Close only what this call opened; injected adapters belong to the caller.
       if (!overrides.bus) await bus.close();

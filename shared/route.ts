@@ -29,6 +29,8 @@ export interface RouteDef<B extends TSchema | undefined = TSchema | undefined> {
   status?: number;
   /** Internal routes serve the platform's own functions; the public gateway refuses them. */
   internal?: boolean;
+  /** Scheduled reconcilers: run every so many seconds (local runner) or on this cron (cluster). */
+  schedule?: { everySeconds: number; cron: string };
   description: string;
 }
 

@@ -22,6 +22,8 @@ export function renderStack(routes: RouteDef[]): string {
       },
       labels: { 'com.openfaas.scale.zero': 'true', 'mlp/function': route.name },
       annotations: {
+        // OpenFaaS cron-connector: POSTs to the function's root on this schedule.
+        ...(route.schedule ? { topic: 'cron-function', schedule: route.schedule.cron } : {}),
         'mlp/route': `${route.method} ${route.path}`,
         'mlp/auth': route.auth,
         ...(route.internal ? { 'mlp/internal': 'true' } : {}),

@@ -7,6 +7,7 @@ import { createFaasServer } from '../../shared/http/server.js';
 import { createRouter } from '../../shared/http/router.js';
 import type { Logger } from '../../shared/log.js';
 import { loadFunctions } from '../../shared/registry.js';
+import { startScheduler } from './scheduler.js';
 
 export interface Platform {
   url: string;
@@ -33,13 +34,14 @@ export async function startPlatform(config: Config, log: Logger, overrides: Over
     });
     const port = await listen(gateway, config.port, config.host);
     const appPort = await listen(apps, config.appPort, config.host);
+    const scheduler = startScheduler(fns, deps);
     log.info('platform started', { functions: fns.length, port, app_port: appPort, store: deps.store.kind, bus: deps.bus.kind });
     return {
       url: `http://${config.host}:${port}`,
       appUrl: `http://${config.host}:${appPort}`,
       deps,
       async close() {
-        await Promise.all([stop(gateway), stop(apps)]);
+        await Promise.all([stop(gateway), stop(apps), scheduler.stop()]);
         await deps.close();
       },
     };

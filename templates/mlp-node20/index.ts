@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../shared/config.js';
 import { createDeps } from '../../shared/deps.js';
-import { createFaasServer } from '../../shared/http/server.js';
+import { createFaasServer, type Dispatch } from '../../shared/http/server.js';
 import { createRouter } from '../../shared/http/router.js';
 import { createLogger, fileSink, stdoutSink } from '../../shared/log.js';
 import { loadFunction } from '../../shared/registry.js';
@@ -19,7 +19,15 @@ async function main(): Promise<void> {
   const log = createLogger({ component: name, level: config.logLevel, sinks: [stdoutSink, files] });
   const fn = await loadFunction(name);
   const deps = await createDeps(config, log);
-  const server = createFaasServer({ dispatch: createRouter([fn], deps), log, ready: () => deps.store.ping() });
+  const route = createRouter([fn], deps);
+  const dispatch: Dispatch = (method, path) => {
+    if (!fn.route.schedule || method !== 'POST' || path !== '/') return route(method, path);
+    // OpenFaaS's cron-connector invokes a scheduled function with POST / and no token. A
+    // reconciler only enforces the platform's own rules and is idempotent, so a trigger is harmless.
+    const scheduled = route(fn.route.method, fn.route.path);
+    return (event, context) => scheduled({ ...event, path: fn.route.path, headers: { ...event.headers, authorization: `Bearer ${deps.serviceToken}` } }, context);
+  };
+  const server = createFaasServer({ dispatch, log, ready: () => deps.store.ping() });
   const port = Number(process.env.PORT ?? 8080);
   server.listen(port, process.env.MLP_LISTEN_HOST ?? '0.0.0.0', () => {
     log.info('function listening', { port: (server.address() as AddressInfo).port, route: `${fn.route.method} ${fn.route.path}` });

@@ -1,0 +1,11 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'resources-reconcile',
+  method: 'POST',
+  path: '/api/v1/reconcile/resources',
+  auth: 'service',
+  internal: true,
+  schedule: { everySeconds: 10, cron: '* * * * *' },
+  description: 'Cancel resource tries not confirmed within MLP_TCC_TIMEOUT; archive decided requests; forget old tombstones.',
+});

@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'tenants-get',
+  method: 'GET',
+  path: '/api/v1/tenants/{tenant}',
+  auth: 'user',
+  description: 'A tenant\'s capacity and what is in use.',
+});

@@ -1,0 +1,43 @@
+import type { Deps } from '../../shared/deps.js';
+import { toFaasHandler, type LoadedFunction } from '../../shared/http/adapter.js';
+import { FunctionContext } from '../../shared/http/faas.js';
+
+/**
+ * Runs the scheduled functions (reconcilers) on their intervals, through the same adapter
+ * as a request would, with the service token. A run never overlaps the previous one.
+ */
+export function startScheduler(fns: LoadedFunction[], deps: Deps): { stop(): Promise<void> } {
+  const timers: NodeJS.Timeout[] = [];
+  const running = new Set<Promise<void>>();
+  for (const fn of fns) {
+    const schedule = fn.route.schedule;
+    if (!schedule) continue;
+    const handler = toFaasHandler(fn, deps);
+    let busy = false;
+    const tick = () => {
+      if (busy) return;
+      busy = true;
+      const context = new FunctionContext();
+      const run = handler(
+        { body: Buffer.alloc(0), headers: { authorization: `Bearer ${deps.serviceToken}` }, method: fn.route.method, query: {}, path: fn.route.path },
+        context,
+      )
+        .then(() => {
+          if (context.status() !== 200) deps.log.error('scheduled run failed', { function: fn.route.name, status: context.status(), body: String(context.outcome()?.value) });
+        })
+        .catch((err: unknown) => deps.log.error('scheduled run threw', { function: fn.route.name, err: (err as Error).message }))
+        .finally(() => {
+          busy = false;
+          running.delete(run);
+        });
+      running.add(run);
+    };
+    timers.push(setInterval(tick, schedule.everySeconds * 1000));
+  }
+  return {
+    async stop() {
+      for (const t of timers) clearInterval(t);
+      await Promise.all(running);
+    },
+  };
+}

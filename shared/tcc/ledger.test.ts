@@ -1,0 +1,73 @@
+import t from 'tap';
+import { ZERO, type Amounts } from './amounts.js';
+import { decideCancel, decideConfirm, decideTry, expireTries, type Ledger } from './ledger.js';
+
+const cap: Amounts = { cpu: 10_000, gpu: 2, ram: 1000, rom: 100 };
+const empty = (): Ledger => ({ capacity: cap, inuse: ZERO, requests: {} });
+const amt = (a: Partial<Amounts>): Amounts => ({ ...ZERO, ...a });
+
+t.test('a request try reserves at once; a repeat reserves nothing more', async (t) => {
+  const req = { id: 'a', applier: 'jm' as const, type: 'request' as const, amounts: amt({ cpu: 1500, ram: 100 }) };
+  const first = decideTry(empty(), req, undefined, 1);
+  t.same(first.ledger?.inuse, amt({ cpu: 1500, ram: 100 }));
+  t.equal(first.ledger?.requests.a?.state, 'reserved');
+  const l = first.ledger as Ledger;
+  t.same(decideTry(l, req, l.requests.a, 2), { ledger: null }, 'same content: 200, no change');
+  t.match(decideTry(l, { ...req, amounts: amt({ cpu: 1 }) }, l.requests.a, 2).refuse, /different content/);
+  t.match(decideTry(l, { ...req, applier: 'dm' }, l.requests.a, 2).refuse, /different content/);
+});
+
+t.test('fit: never-fits and not-now are told apart, with what was free', async (t) => {
+  const l = decideTry(empty(), { id: 'a', applier: 'jm', type: 'request', amounts: amt({ gpu: 2 }) }, undefined, 1).ledger as Ledger;
+  t.match(decideTry(l, { id: 'b', applier: 'jm', type: 'request', amounts: amt({ gpu: 3 }) }, undefined, 1).refuse, /can never fit the tenant: needs gpu 3; capacity gpu 2/);
+  t.match(decideTry(l, { id: 'b', applier: 'jm', type: 'request', amounts: amt({ gpu: 1 }) }, undefined, 1).refuse, /does not fit now: needs gpu 1; free gpu 0/);
+  t.ok(decideTry(l, { id: 'c', applier: 'jm', type: 'request', amounts: amt({ cpu: 10_000 }) }, undefined, 1).ledger, 'exactly the free amount fits');
+});
+
+t.test('confirm and cancel follow the state machine', async (t) => {
+  const l = decideTry(empty(), { id: 'a', applier: 'am', type: 'request', amounts: amt({ ram: 300 }) }, undefined, 1).ledger as Ledger;
+  t.match(decideConfirm(l, 'a', 'jm', l.requests.a, 2).refuse, /belongs to applier am, not jm/);
+  t.match(decideCancel(l, 'a', 'jm', l.requests.a, 2).refuse, /belongs to applier am/);
+  const confirmed = decideConfirm(l, 'a', 'am', l.requests.a, 2).ledger as Ledger;
+  t.equal(confirmed.requests.a?.state, 'confirmed');
+  t.same(confirmed.inuse, l.inuse, 'confirming a request does not count it twice');
+  t.same(decideConfirm(confirmed, 'a', 'am', confirmed.requests.a, 3), { ledger: null });
+  t.match(decideCancel(confirmed, 'a', 'am', confirmed.requests.a, 3).refuse, /was confirmed; it cannot be cancelled/);
+  const cancelled = decideCancel(l, 'a', 'am', l.requests.a, 2).ledger as Ledger;
+  t.same(cancelled.inuse, ZERO, 'cancel gives it back');
+  t.same(decideCancel(cancelled, 'a', 'am', cancelled.requests.a, 3), { ledger: null });
+  t.match(decideConfirm(cancelled, 'a', 'am', cancelled.requests.a, 3).refuse, /cancelled or timed out; it cannot be confirmed/);
+});
+
+t.test('unknown ids: confirm is a no-op, cancel leaves a tombstone that refuses a late try', async (t) => {
+  t.same(decideConfirm(empty(), 'x', 'dm', undefined, 1), { ledger: null });
+  const l = decideCancel(empty(), 'x', 'dm', undefined, 1).ledger as Ledger;
+  t.match(l.requests.x, { type: 'tombstone', state: 'cancelled' });
+  const late = decideTry(l, { id: 'x', applier: 'dm', type: 'request', amounts: amt({ rom: 1 }) }, l.requests.x, 2);
+  t.match(late.refuse, /a late try is refused/);
+  t.equal(late.ledger, null);
+});
+
+t.test('a release changes nothing until confirmed, and never below zero', async (t) => {
+  const held = decideTry(empty(), { id: 'r', applier: 'dm', type: 'request', amounts: amt({ rom: 60 }) }, undefined, 1).ledger as Ledger;
+  t.match(decideTry(held, { id: 'big', applier: 'dm', type: 'release', amounts: amt({ rom: 61 }) }, undefined, 1).refuse, /release is larger than what is in use: releasing rom 61; in use rom 60/);
+  const tried = decideTry(held, { id: 'rel', applier: 'dm', type: 'release', amounts: amt({ rom: 50 }) }, undefined, 1).ledger as Ledger;
+  t.same(tried.inuse, held.inuse, 'a release try changes nothing yet');
+  const second = decideTry(tried, { id: 'rel2', applier: 'dm', type: 'release', amounts: amt({ rom: 50 }) }, undefined, 1).ledger as Ledger;
+  const done = decideConfirm(second, 'rel', 'dm', second.requests.rel, 2).ledger as Ledger;
+  t.same(done.inuse, amt({ rom: 10 }));
+  t.match(decideConfirm(done, 'rel2', 'dm', done.requests.rel2, 3).refuse, /larger than what is in use/, 'the second release no longer fits');
+  const cancelledRelease = decideCancel(done, 'rel2', 'dm', done.requests.rel2, 3).ledger as Ledger;
+  t.same(cancelledRelease.inuse, done.inuse, 'cancelling a release gives nothing back');
+});
+
+t.test('tries older than the timeout are cancelled; reserved ones give their amounts back', async (t) => {
+  let l = decideTry(empty(), { id: 'old', applier: 'jm', type: 'request', amounts: amt({ cpu: 100 }) }, undefined, 0).ledger as Ledger;
+  l = decideTry(l, { id: 'new', applier: 'jm', type: 'request', amounts: amt({ cpu: 200 }) }, undefined, 900).ledger as Ledger;
+  l = decideTry(l, { id: 'kept', applier: 'jm', type: 'request', amounts: amt({ cpu: 400 }) }, undefined, 0).ledger as Ledger;
+  l = decideConfirm(l, 'kept', 'jm', l.requests.kept, 1).ledger as Ledger;
+  const out = expireTries(l, 1000, 1000);
+  t.same(out.expired, ['old']);
+  t.same(out.ledger?.inuse, amt({ cpu: 600 }));
+  t.same(expireTries(out.ledger as Ledger, 1000, 1000), { ledger: null, expired: [] }, 'a second pass changes nothing');
+});

@@ -1,0 +1,127 @@
+import { defineMachine } from '../fsm.js';
+import { add, describe, equal, exceeding, sub, ZERO, type Amounts } from './amounts.js';
+
+/**
+ * Try-confirm-cancel decisions as pure functions on one tenant's ledger. The ledger —
+ * capacity, in-use counters and every request not yet archived — lives in one document,
+ * so each decision is applied by one compare-and-set: no crash can leave it half done.
+ */
+export type Applier = 'dm' | 'jm' | 'am' | 'mm';
+export type RequestType = 'request' | 'release';
+export type EntryState = 'reserved' | 'tried' | 'confirmed' | 'cancelled';
+
+export interface Entry {
+  applier: Applier;
+  /** A tombstone is what cancelling an unknown id leaves, so a late try is refused. */
+  type: RequestType | 'tombstone';
+  amounts: Amounts;
+  state: EntryState;
+  /** Milliseconds since the epoch: when tried, when it reached its current state. */
+  created: number;
+  decided: number;
+}
+
+export interface Ledger {
+  capacity: Amounts;
+  inuse: Amounts;
+  requests: Record<string, Entry>;
+}
+
+/** A `request` try is `reserved` (counted in use at once); a `release` try is `tried` (counted at confirm). */
+export const entryMachine = defineMachine<EntryState, 'confirm' | 'cancel' | 'expire'>({
+  reserved: { confirm: 'confirmed', cancel: 'cancelled', expire: 'cancelled' },
+  tried: { confirm: 'confirmed', cancel: 'cancelled', expire: 'cancelled' },
+  confirmed: {},
+  cancelled: {},
+});
+
+export const isTerminal = (e: Entry) => e.state === 'confirmed' || e.state === 'cancelled';
+
+/** `ledger` is the new ledger to store, or null when nothing changes; `refuse` is a 403 reason. */
+export type Outcome = { ledger: Ledger | null; refuse?: string };
+
+export interface TryInput {
+  id: string;
+  applier: Applier;
+  type: RequestType;
+  amounts: Amounts;
+}
+
+export function decideTry(l: Ledger, req: TryInput, known: Entry | undefined, now: number): Outcome {
+  if (known) {
+    if (known.state === 'cancelled') return refuse(`resource request ${req.id} was cancelled or timed out; a late try is refused — use a new id`);
+    if (known.applier !== req.applier || known.type !== req.type || !equal(known.amounts, req.amounts)) {
+      return refuse(`resource request ${req.id} was already tried with different content`);
+    }
+    return { ledger: null };
+  }
+  if (req.type === 'release') {
+    const over = exceeding(req.amounts, l.inuse);
+    if (over.length > 0) return refuse(`release is larger than what is in use: releasing ${describe(req.amounts, over)}; in use ${describe(l.inuse, over)}`);
+    return { ledger: withEntry(l, req.id, { ...entryOf(req, now), state: 'tried' }) };
+  }
+  const never = exceeding(req.amounts, l.capacity);
+  if (never.length > 0) return refuse(`request can never fit the tenant: needs ${describe(req.amounts, never)}; capacity ${describe(l.capacity, never)}`);
+  const free = freeOf(l);
+  const short = exceeding(req.amounts, free);
+  if (short.length > 0) return refuse(`request does not fit now: needs ${describe(req.amounts, short)}; free ${describe(free, short)}`);
+  return { ledger: { ...withEntry(l, req.id, { ...entryOf(req, now), state: 'reserved' }), inuse: add(l.inuse, req.amounts) } };
+}
+
+export function decideConfirm(l: Ledger, id: string, applier: Applier, known: Entry | undefined, now: number): Outcome {
+  if (!known) return { ledger: null }; // API.md §3: confirm of an unknown id answers 200
+  if (known.applier !== applier) return refuse(`resource request ${id} belongs to applier ${known.applier}, not ${applier}`);
+  if (known.state === 'confirmed') return { ledger: null };
+  if (!entryMachine.can(known.state, 'confirm')) return refuse(`resource request ${id} was cancelled or timed out; it cannot be confirmed`);
+  const confirmed = { ...known, state: entryMachine.transition(known.state, 'confirm'), decided: now };
+  if (known.type === 'release') {
+    const over = exceeding(known.amounts, l.inuse);
+    if (over.length > 0) return refuse(`release is larger than what is in use: releasing ${describe(known.amounts, over)}; in use ${describe(l.inuse, over)}`);
+    return { ledger: { ...withEntry(l, id, confirmed), inuse: sub(l.inuse, known.amounts) } };
+  }
+  return { ledger: withEntry(l, id, confirmed) };
+}
+
+export function decideCancel(l: Ledger, id: string, applier: Applier, known: Entry | undefined, now: number): Outcome {
+  if (!known) {
+    return { ledger: withEntry(l, id, { applier, type: 'tombstone', amounts: ZERO, state: 'cancelled', created: now, decided: now }) };
+  }
+  if (known.applier !== applier) return refuse(`resource request ${id} belongs to applier ${known.applier}, not ${applier}`);
+  if (known.state === 'cancelled') return { ledger: null };
+  if (!entryMachine.can(known.state, 'cancel')) return refuse(`resource request ${id} was confirmed; it cannot be cancelled`);
+  return { ledger: giveBack(l, id, known, now) };
+}
+
+/** Cancels every try older than the timeout (API.md §3 safety net); returns their ids. */
+export function expireTries(l: Ledger, now: number, timeoutMs: number): { ledger: Ledger | null; expired: string[] } {
+  let next = l;
+  const expired: string[] = [];
+  for (const [id, entry] of Object.entries(l.requests)) {
+    if (isTerminal(entry) || now - entry.created < timeoutMs) continue;
+    next = giveBack(next, id, entry, now);
+    expired.push(id);
+  }
+  return { ledger: expired.length > 0 ? next : null, expired };
+}
+
+/** What the tenant has free; negative where capacity was configured below what is in use. */
+export const freeOf = (l: Ledger): Amounts => sub(l.capacity, l.inuse);
+
+function giveBack(l: Ledger, id: string, entry: Entry, now: number): Ledger {
+  const cancelled: Entry = { ...entry, state: 'cancelled', decided: now };
+  // Only a reserved request was counted; a tried release never was.
+  const inuse = entry.state === 'reserved' ? sub(l.inuse, entry.amounts) : l.inuse;
+  return { ...withEntry(l, id, cancelled), inuse };
+}
+
+function entryOf(req: TryInput, now: number): Omit<Entry, 'state'> {
+  return { applier: req.applier, type: req.type, amounts: req.amounts, created: now, decided: now };
+}
+
+function withEntry(l: Ledger, id: string, entry: Entry): Ledger {
+  return { ...l, requests: { ...l.requests, [id]: entry } };
+}
+
+function refuse(reason: string): Outcome {
+  return { ledger: null, refuse: reason };
+}
