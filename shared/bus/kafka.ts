@@ -40,11 +40,28 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
       const consumer = kafka.consumer({ groupId: group, allowAutoTopicCreation: false });
       consumers.add(consumer);
       let stopping = false;
+      let inflight: Promise<void> | undefined;
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: fromBeginning ?? false });
+      const handleAndCommit = async (t: string, partition: number, msg: Message) => {
+        // Retry here rather than let kafkajs restart the consumer: the partition waits, nothing is skipped.
+        for (;;) {
+          try {
+            await handler(msg);
+            break;
+          } catch (err) {
+            opts.log.error('bus handler failed; retrying', { topic: t, group, partition, offset: msg.offset, err: (err as Error).message });
+            if (stopping) throw new Error('consumer stopping; message left uncommitted for redelivery');
+            await new Promise((r) => setTimeout(r, retryMs));
+          }
+        }
+        await consumer.commitOffsets([{ topic: t, partition, offset: (BigInt(msg.offset) + 1n).toString() }]);
+      };
       await consumer.run({
         autoCommit: false,
         eachMessage: async ({ topic: t, partition, message }) => {
+          // After stop() began, nothing new is handled: it stays uncommitted and is redelivered later.
+          if (stopping) throw new Error('consumer stopping');
           const msg: Message = {
             topic: t,
             partition,
@@ -53,23 +70,20 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
             value: message.value?.toString('utf8') ?? '',
             headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? String(v[0] ?? '') : String(v ?? '')])),
           };
-          // Retry here rather than let kafkajs restart the consumer: the partition waits, nothing is skipped.
-          for (;;) {
-            try {
-              await handler(msg);
-              break;
-            } catch (err) {
-              opts.log.error('bus handler failed; retrying', { topic: t, group, partition, offset: message.offset, err: (err as Error).message });
-              if (stopping) throw new Error('consumer stopping; message left uncommitted for redelivery');
-              await new Promise((r) => setTimeout(r, retryMs));
-            }
+          inflight = handleAndCommit(t, partition, msg);
+          try {
+            await inflight;
+          } finally {
+            inflight = undefined;
           }
-          await consumer.commitOffsets([{ topic: t, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
         },
       });
       return {
         async stop() {
           stopping = true;
+          consumer.pause([{ topic }]);
+          // The message being handled finishes and is committed before the consumer leaves.
+          await inflight?.catch((err: unknown) => opts.log.warn('in-flight message not committed at stop', { err: (err as Error).message }));
           consumers.delete(consumer);
           await consumer.disconnect();
         },
