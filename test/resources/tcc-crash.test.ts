@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { isClientError } from '../../shared/errors.js';
+import { createLogger, memorySink } from '../../shared/log.js';
+import { createTccClient, httpTransport } from '../../shared/tcc/client.js';
+import { call } from '../helpers/platform.js';
+import { freePort, spawnTs, type Spawned } from '../helpers/process.js';
+
+// The Resource-manager is SIGKILLed at random points while callers run 500 sequences of
+// try/confirm/cancel/release through the TCC client; it is restarted each time. The callers
+// keep their own ledger of what they were told they hold; after the timeout reconciler has
+// run, the tenant's in-use counters must equal that ledger exactly.
+const MAIN = path.resolve(import.meta.dirname, '../../scripts/local/main.ts');
+const SEQUENCES = 500;
+const TIMEOUT_S = 3;
+
+t.test('SIGKILL during 500 TCC sequences: nothing leaked, nothing double-counted', async (t) => {
+  const root = mkdtempSync(path.join(tmpdir(), 'mlp-crash-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const port = await freePort();
+  const env = { MLP_ROOT: root, MLP_PORT: String(port), MLP_APP_PORT: String(await freePort()), MLP_TCC_TIMEOUT: String(TIMEOUT_S), MLP_SERVICE_TOKEN: 's'.repeat(40), MLP_TENANT_CPU: '10', MLP_TENANT_RAM: '10000' };
+  const base = `http://127.0.0.1:${port}`;
+  let rm: Spawned = spawnTs(t, MAIN, env);
+  await rm.waitFor(/MLP is running/);
+
+  let kills = 0;
+  let running = true;
+  const killer = (async () => {
+    while (running) {
+      await new Promise((r) => setTimeout(r, 150 + Math.random() * 900));
+      if (!running) break;
+      rm.child.kill('SIGKILL');
+      await rm.exited;
+      kills += 1;
+      rm = spawnTs(t, MAIN, env);
+      await rm.waitFor(/MLP is running/, 60000);
+    }
+  })();
+
+  const log = createLogger({ component: 'caller', sinks: [memorySink()] });
+  const tcc = createTccClient(httpTransport(base, env.MLP_SERVICE_TOKEN), { log, attempts: 40, backoffMs: 50 });
+  const ledger = { cpu: 0, ram: 0 };
+  const outcomes = { held: 0, released: 0, cancelled: 0, refused: 0, ambiguous: 0 };
+  let next = 0;
+  const caller = async () => {
+    while (next < SEQUENCES) {
+      const n = next++;
+      const cpu = ((n % 7) + 1) / 10;
+      const ram = ((n % 5) + 1) * 10;
+      try {
+        if (n % 4 === 3 && ledger.cpu >= 1000 && ledger.ram >= 100) {
+          await tcc.release({ applier: 'jm', cpu: 0.5, ram: 50 });
+          ledger.cpu -= 500;
+          ledger.ram -= 50;
+          outcomes.released += 1;
+        } else if (n % 4 === 2) {
+          await tcc.reserve({ applier: 'am', cpu, ram }, async () => {
+            throw new Error('work failed on purpose');
+          });
+        } else {
+          await tcc.reserve({ applier: 'jm', cpu, ram }, async () => new Promise((r) => setTimeout(r, Math.random() * 20)));
+          ledger.cpu += Math.round(cpu * 1000);
+          ledger.ram += ram;
+          outcomes.held += 1;
+        }
+      } catch (err) {
+        if ((err as Error).message === 'work failed on purpose') outcomes.cancelled += 1;
+        else if (isClientError(err)) outcomes.refused += 1; // refused or timed out: nothing held
+        else outcomes.ambiguous += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, caller));
+  running = false;
+  await killer;
+  await rm.waitFor(/MLP is running/, 60000);
+
+  t.ok(kills >= 5, `the Resource-manager was killed ${kills} times`);
+  t.equal(outcomes.ambiguous, 0, 'every sequence got a definite answer');
+  t.ok(outcomes.held > 100, `outcomes: ${JSON.stringify(outcomes)}`);
+
+  // Let every unconfirmed try expire, then run the reconciler.
+  await new Promise((r) => setTimeout(r, (TIMEOUT_S + 1) * 1000));
+  const rec = await call(base, 'POST', '/api/v1/reconcile/resources', { token: env.MLP_SERVICE_TOKEN });
+  t.equal(rec.status, 200);
+  await call(base, 'POST', '/api/v1/users', { body: { username: 'auditor', password: 'password1' } });
+  const token = (await call(base, 'GET', '/api/v1/users/auditor/token', { basic: ['auditor', 'password1'] })).json as string;
+  const tenant = (await call(base, 'GET', '/api/v1/tenants/default', { token })).json as { cpu_inuse: number; ram_inuse: number };
+  t.equal(Math.round(tenant.cpu_inuse * 1000), ledger.cpu, `cpu in use ${tenant.cpu_inuse} equals the callers' ledger`);
+  t.equal(tenant.ram_inuse, ledger.ram, `ram in use ${tenant.ram_inuse} equals the callers' ledger`);
+  rm.child.kill('SIGTERM');
+  await rm.exited;
+});
