@@ -44,3 +44,15 @@ export function ensureDebianPackages(names) {
   apt(['update', '-qq']);
   apt(['install', '-y', '-qq', '--no-install-recommends', ...missing]);
 }
+
+/**
+ * tap compiles its plugin set into node_modules; .taprc drops the ts-node plugin (tests run
+ * through tsx), and tap only honours that after `tap build`. Rebuild when the installed
+ * build still loads the plugin (fresh install), otherwise both loaders run and tests slow down.
+ */
+export function ensureTapBuilt() {
+  const built = path.join(ROOT, 'node_modules/@tapjs/test/test-built/dist/esm/index.js');
+  if (existsSync(built) && !readFileSync(built, 'utf8').includes('@tapjs/typescript')) return;
+  process.stderr.write('mlp: building tap for the project\'s plugin set (tap build)…\n');
+  run(process.execPath, [path.join(ROOT, 'node_modules/tap/dist/esm/run.mjs'), 'build']);
+}
