@@ -22,8 +22,9 @@ async function main() {
   const env = { ...process.env };
   if (process.env.MLP_TEST_INFRA !== 'none') {
     step('starting MongoDB-compatible server and Kafka');
-    const { infraUp } = await import('./infra/up.mjs');
+    const { infraUp, ferretdbBinary } = await import('./infra/up.mjs');
     infra = await infraUp();
+    env.MLP_TEST_FERRETDB_BIN = ferretdbBinary();
     env.MLP_TEST_MONGO_URL = infra.env.MLP_MONGO_URL;
     env.MLP_TEST_KAFKA_BROKERS = infra.env.MLP_KAFKA_BROKERS;
     process.stderr.write(`  MLP_TEST_MONGO_URL=${env.MLP_TEST_MONGO_URL}\n  MLP_TEST_KAFKA_BROKERS=${env.MLP_TEST_KAFKA_BROKERS}\n`);

@@ -91,12 +91,17 @@ function run(cmd, args, opts = {}) {
   });
 }
 
-function ferretdbBinary(cacheDir) {
+/** Where the built FerretDB wrapper lives (tests that stop and restart their own server use it). */
+export function ferretdbBinary(cacheDir = defaultCacheDir()) {
   return path.join(cacheDir, `ferretdb-${FERRETDB_VERSION}`, 'ferretdb');
 }
 
 // A stamp next to the binary records a hash of the sources it was built from.
 // A hash, not mtimes: a fresh clone (as CI makes) has new mtimes but the same sources.
+function defaultCacheDir() {
+  return process.env.MLP_INFRA_CACHE || path.join(os.homedir(), '.cache', 'mlp-infra');
+}
+
 const FERRETDB_SOURCES = ['main.go', 'go.mod', 'go.sum'].map((f) => path.join(HERE, 'ferretdb', f));
 const sourcesHash = (files) => {
   const h = crypto.createHash('sha256');
@@ -323,7 +328,7 @@ async function waitForKafka(broker, runId, proc, logFile, deadline) {
 export async function infraUp(opts = {}) {
   const {
     mongo = true, kafka = true, detached = false, timeoutMs = 120_000, log = defaultLog,
-    cacheDir = process.env.MLP_INFRA_CACHE || path.join(os.homedir(), '.cache', 'mlp-infra'),
+    cacheDir = defaultCacheDir(),
     stateDir = DEFAULT_STATE_DIR,
   } = opts;
 

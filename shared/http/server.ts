@@ -43,6 +43,8 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: 
     };
     const returned = await handler(event, context);
     const outcome = context.outcome();
+    // OpenFaaS answers fail() with 500; the contract allows no 500, so it is a fault (503).
+    if (outcome?.failed) throw outcome.value instanceof Error ? outcome.value : new Error(String(outcome.value));
     // The OpenFaaS contract: a handler may return its value instead of calling succeed().
     write(res, context, outcome ? outcome.value : returned);
   } catch (err) {

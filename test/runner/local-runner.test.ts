@@ -53,3 +53,27 @@ t.test('a port already in use is reported plainly', async (t) => {
   holder.child.kill('SIGTERM');
   await holder.exited;
 });
+
+const mongo = process.env.MLP_TEST_MONGO_URL;
+const kafka = process.env.MLP_TEST_KAFKA_BROKERS;
+t.test('with MLP_MONGO_URL and MLP_KAFKA_BROKERS the same runner uses the real servers', { skip: mongo && kafka ? false : 'real servers not configured (npm test starts them)' }, async (t) => {
+  const { MongoClient } = await import('mongodb');
+  const { withDatabase } = await import('../helpers/platform.js');
+  const { readFileSync } = await import('node:fs');
+  const root = mkdtempSync(path.join(tmpdir(), 'mlp-run-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const db = `runner${process.pid}`;
+  const env = { MLP_ROOT: root, MLP_PORT: String(await freePort()), MLP_APP_PORT: String(await freePort()), MLP_MONGO_URL: withDatabase(mongo ?? '', db), MLP_KAFKA_BROKERS: kafka ?? '' };
+  const runner = spawnTs(t, MAIN, env);
+  await runner.waitFor(/MLP is running/);
+  const url = `http://127.0.0.1:${env.MLP_PORT}`;
+  t.equal((await call(url, 'POST', '/api/v1/users', { body: { username: 'alice', password: 'password1' } })).status, 201);
+  t.equal((await call(url, 'GET', '/api/v1/users/alice/token', { basic: ['alice', 'password1'] })).status, 200);
+  const client = new MongoClient(withDatabase(mongo ?? '', db));
+  t.teardown(() => client.close());
+  const doc = await client.db().collection('user').findOne({ username: 'alice' });
+  t.equal(doc?.state, 'Actived', 'the user is in MongoDB, collection user');
+  t.match(readFileSync(path.join(root, 'log/platform/platform.log'), 'utf8'), /"store":"mongodb","bus":"kafka"/);
+  runner.child.kill('SIGINT');
+  t.equal((await runner.exited).code, 0);
+});

@@ -1,0 +1,51 @@
+import type { AddressInfo } from 'node:net';
+import t from 'tap';
+import { Forbidden } from '../errors.js';
+import { createLogger, memorySink } from '../log.js';
+import type { FaasHandler } from './faas.js';
+import { createFaasServer, MAX_BODY_BYTES } from './server.js';
+
+// The template's HTTP side of the OpenFaaS contract, with raw handlers (no adapter).
+const handlers: Record<string, FaasHandler> = {
+  '/returns': async (event) => ({ echoed: event.body.toString(), method: event.method, q: event.query.x }),
+  '/succeeds': async (_e, ctx) => ctx.status(201).headers({ 'x-a': 'b' }).succeed('{"ok":true}'),
+  '/fails': async (_e, ctx) => ctx.fail('boom'),
+  '/throws': async () => {
+    throw new Error('secret detail');
+  },
+};
+
+t.test('event and context as the OpenFaaS node template defines them; never a 500', async (t) => {
+  const sink = memorySink();
+  const server = createFaasServer({
+    dispatch: (_m, p) => {
+      const h = handlers[p];
+      if (!h) throw new Forbidden(`no route ${p}`);
+      return h;
+    },
+    log: createLogger({ component: 't', sinks: [sink] }),
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const ret = await fetch(`${base}/returns?x=1`, { method: 'POST', body: 'hi' });
+  t.same(await ret.json(), { echoed: 'hi', method: 'POST', q: '1' }, 'a returned value is the answer');
+  const ok = await fetch(`${base}/succeeds`);
+  t.equal(ok.status, 201);
+  t.equal(ok.headers.get('x-a'), 'b');
+  const failed = await fetch(`${base}/fails`);
+  t.equal(failed.status, 503, 'fail() is a fault: 503, not OpenFaaS\'s 500');
+  t.match(await failed.json(), { msg: /internal error/ });
+  const thrown = await fetch(`${base}/throws`);
+  t.equal(thrown.status, 503);
+  t.notMatch(await thrown.text(), /secret detail/, 'the cause is logged, not leaked');
+  t.ok(sink.lines.some((l) => l.includes('secret detail')), 'and it is in the log');
+  const unknown = await fetch(`${base}/nope`);
+  t.equal(unknown.status, 403);
+  t.same(await unknown.json(), { msg: 'no route /nope' });
+  const big = await fetch(`${base}/returns`, { method: 'POST', body: 'x'.repeat(MAX_BODY_BYTES + 1) });
+  t.equal(big.status, 403);
+  t.match(await big.json(), { msg: /larger than/ });
+  t.equal((await fetch(`${base}/_/health`)).status, 200);
+});
