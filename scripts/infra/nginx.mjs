@@ -5,31 +5,19 @@
 //   const gw = await startNginx({ upstream: '127.0.0.1:40123' });  // gw.url, gw.port
 //   ...; await gw.stop();
 //
-// Every function maps to that one upstream (the local runner serves them all). Nginx runs
+// `upstream` is one address for every function (the local runner serves them all) or a map
+// from function name to address (each function its own process). Nginx runs
 // in the foreground as our child, with its pid, logs and temp files in a temp dir.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureDebianPackages } from '../lib/setup.mjs';
 import { REPO_ROOT, sleep } from './lib.mjs';
 
 const PACKAGES = ['nginx', 'libnginx-mod-http-dav-ext'];
 const START_TIMEOUT_MS = 15000;
-
-// Debian packages, installed only when missing; `apt-get update` only then. Output goes to
-// stderr: under tap, stdout is the TAP stream.
-function ensurePackages(log) {
-  const missing = PACKAGES.filter((p) => spawnSync('dpkg', ['-s', p], { stdio: 'ignore' }).status !== 0);
-  if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) throw new Error(`missing Debian packages: ${missing.join(' ')}; run: sudo apt-get install -y ${missing.join(' ')}`);
-  log(`installing Debian packages: ${missing.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-q'], ['install', '-y', '-q', '--no-install-recommends', ...missing]]) {
-    const r = spawnSync('apt-get', args, { stdio: ['ignore', 2, 2], env });
-    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
-  }
-}
 
 // Debian builds the dav-ext module as a dynamic module (its modules-enabled file says
 // `load_module modules/…`, relative to the compiled prefix); we run with our own prefix,
@@ -82,17 +70,32 @@ http {
 `;
 }
 
-// Every function is the same upstream here; the cluster file (nginx/upstreams.k8s.conf) names each.
+// `upstream` is one 'host:port' serving every function (the local runner), or a map from
+// function name to 'host:port' (each function its own process, as in a cluster).
 function upstreamConf(upstream) {
-  return `# Written by scripts/infra/nginx.mjs: every function is served by ${upstream}.
-upstream mlp_test_upstream {
-    server ${upstream};
+  const byFunction = typeof upstream === 'string' ? { '': upstream } : upstream;
+  const block = (name) => `mlp_test_${name.replace(/-/g, '_') || 'all'}`;
+  const blocks = Object.entries(byFunction).map(([name, address]) => `upstream ${block(name)} {
+    server ${address};
     keepalive 16;
     # Below Node's 5 s keep-alive timeout, so nginx never reuses a socket the server is closing.
     keepalive_timeout 4s;
+}`);
+  if (typeof upstream === 'string') {
+    return `# Written by scripts/infra/nginx.mjs: every function is served by ${upstream}.
+${blocks.join('\n')}
+map $mlp_function $mlp_upstream { default ${block('')}; }
+map $mlp_function $mlp_auth_upstream { default ${block('')}; }
+`;
+  }
+  if (!upstream['users-auth']) throw new Error('the upstream map must name users-auth (the gateway checks tokens with it)');
+  const entries = Object.keys(upstream).map((name) => `    ${name} ${block(name)};`).join('\n');
+  return `# Written by scripts/infra/nginx.mjs: one upstream per function process.
+${blocks.join('\n')}
+map $mlp_function $mlp_upstream {
+${entries}
 }
-map $mlp_function $mlp_upstream { default mlp_test_upstream; }
-map $mlp_function $mlp_auth_upstream { default mlp_test_upstream; }
+map $mlp_function $mlp_auth_upstream { default ${block('users-auth')}; }
 `;
 }
 
@@ -181,8 +184,11 @@ async function startOnce({ upstream, port, configDir, log }) {
  * idempotent, and the process is also stopped when this process exits or gets SIGINT/SIGTERM.
  */
 export async function startNginx({ upstream, port, configDir = path.join(REPO_ROOT, 'nginx'), log = () => {} } = {}) {
-  if (!/^[A-Za-z0-9.-]+:\d+$/.test(upstream ?? '')) throw new Error(`startNginx: upstream must be "host:port", got ${upstream}`);
-  ensurePackages((msg) => process.stderr.write(`nginx: ${msg}\n`));
+  const addresses = typeof upstream === 'object' && upstream !== null ? Object.values(upstream) : [upstream];
+  for (const address of addresses) {
+    if (!/^[A-Za-z0-9.-]+:\d+$/.test(address ?? '')) throw new Error(`startNginx: an upstream must be "host:port", got ${address}`);
+  }
+  ensureDebianPackages(PACKAGES, (msg) => process.stderr.write(`nginx: ${msg}\n`));
   // A free port can be taken by a parallel test before nginx binds it: pick another then.
   for (let attempt = 1; ; attempt++) {
     const chosen = port ?? (await freePort());

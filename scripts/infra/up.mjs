@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
+import { ensureDebianPackages } from '../lib/setup.mjs';
 import {
   DEFAULT_STATE_DIR, REPO_ROOT, isAlive, killProcessesSync, log as defaultLog, pruneRuns,
   reapOrphans, readJson, removeDirs, sleep, stopRecord, writeJson,
@@ -35,32 +36,12 @@ function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-function dpkgInstalled(pkg) {
-  const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.includes('install ok installed');
-}
-
-// Debian packages, installed only when missing; `apt-get update` at most once.
-function ensureAptPackages(pkgs, log) {
-  const missing = pkgs.filter((p) => !dpkgInstalled(p));
-  if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(`missing Debian packages: ${missing.join(' ')}; run: sudo apt-get install -y ${missing.join(' ')}`);
-  }
-  log(`installing Debian packages: ${missing.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-q'], ['install', '-y', '-q', '--no-install-recommends', ...missing]]) {
-    const r = spawnSync('apt-get', args, { stdio: ['ignore', 2, 2], env });
-    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${r.status})`);
-  }
-}
-
 function ensurePrerequisites({ needGo, needMvn, log }) {
   const pkgs = ['kcat']; // independent Kafka client the tests use as a producer
   // Java and Maven come from Debian if absent (default-jre-headless is 17 on bookworm).
   if (!has('java')) pkgs.push('default-jre-headless');
   if (needMvn && !has('mvn')) pkgs.push('maven');
-  ensureAptPackages(pkgs, log);
+  ensureDebianPackages(pkgs, log);
 
   const jv = spawnSync('java', ['-version'], { encoding: 'utf8' });
   const major = Number((jv.stderr.match(/version "(\d+)/) ?? [])[1]);

@@ -33,16 +33,26 @@ export function build() {
   run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', 'dist/.tsbuildinfo']);
 }
 
-/** Installs Debian packages that are missing (apt-get update only when something is). */
-export function ensureDebianPackages(names) {
-  const missing = names.filter((name) => spawnSync('dpkg', ['-s', name], { stdio: 'ignore' }).status !== 0);
+/**
+ * Installs the Debian packages that `dpkg-query` does not report installed; `apt-get update`
+ * runs only then. apt's output goes to stderr (under tap, stdout is the TAP stream).
+ */
+export function ensureDebianPackages(names, log = (msg) => process.stderr.write(`mlp: ${msg}\n`)) {
+  const installed = (name) => {
+    const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
+    return r.status === 0 && r.stdout.includes('install ok installed');
+  };
+  const missing = names.filter((name) => !installed(name));
   if (missing.length === 0) return;
-  process.stderr.write(`mlp: installing Debian packages: ${missing.join(' ')}…\n`);
-  const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+  if (process.getuid?.() !== 0) {
+    throw new Error(`missing Debian packages: ${missing.join(' ')}; run: sudo apt-get install -y ${missing.join(' ')}`);
+  }
+  log(`installing Debian packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const apt = (args) => (sudo.length ? run('sudo', ['apt-get', ...args], { env }) : run('apt-get', args, { env }));
-  apt(['update', '-qq']);
-  apt(['install', '-y', '-qq', '--no-install-recommends', ...missing]);
+  for (const args of [['update', '-q'], ['install', '-y', '-q', '--no-install-recommends', ...missing]]) {
+    const r = spawnSync('apt-get', args, { stdio: ['ignore', 2, 2], env });
+    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
+  }
 }
 
 /**

@@ -9,8 +9,8 @@ export interface Gateway {
 }
 
 export interface StartNginxOptions {
-  /** 'host:port' serving every function. */
-  upstream: string;
+  /** 'host:port' serving every function, or a map from function name to 'host:port'. */
+  upstream: string | Record<string, string>;
   port?: number;
   /** Folder with mlp-routes.conf and mlp-server.conf; default the checkout's nginx/. */
   configDir?: string;
