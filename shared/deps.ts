@@ -41,13 +41,22 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
   const now = overrides.now ?? (() => new Date());
   const secrets = await resolveSecrets(config);
   const store = overrides.store ?? (await openStore(config, now, log));
-  const bus = overrides.bus ?? (await openBus(config, log));
+  const bus = overrides.bus ?? (await openBus(config, log).catch(async (err: unknown) => {
+    if (!overrides.store) await store.close();
+    throw err;
+  }));
   const tokens = createTokenService({ secret: secrets.secret, ttlSeconds: config.tokenTtl, now });
   const users = usersRepo(store);
   const auth = createAuthenticator({ tokens, users, serviceToken: secrets.serviceToken, now });
   const resources = resourceManager(store, { now, log, timeoutMs: config.tccTimeout * 1000 });
-  // Capacity comes from configuration at every start; what is in use is kept.
-  await resources.ensureTenant('default', toExact(config.tenant));
+  try {
+    // Capacity comes from configuration at every start; what is in use is kept.
+    await resources.ensureTenant('default', toExact(config.tenant));
+  } catch (err) {
+    if (!overrides.bus) await bus.close();
+    if (!overrides.store) await store.close();
+    throw err;
+  }
   const tcc = createTccClient(inProcessTransport(resources), { log });
   return {
     config,

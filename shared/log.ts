@@ -21,8 +21,10 @@ export function createLogger(opts: { component: string; level?: Level; sinks: Si
   const make = (bound: Record<string, unknown>): Logger => {
     const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {
       if (rank[level] < min) return;
-      const line = JSON.stringify({ time: new Date().toISOString(), level, component: opts.component, msg, ...bound, ...fields });
-      for (const sink of opts.sinks) sink(line, opts.component);
+      // A child may name its own component (a function in the local runner): its lines go to its own file.
+      const component = typeof bound.component === 'string' ? bound.component : opts.component;
+      const line = JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...bound, ...fields });
+      for (const sink of opts.sinks) sink(line, component);
     };
     return {
       debug: (m, f) => write('debug', m, f),

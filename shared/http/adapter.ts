@@ -26,7 +26,7 @@ export function toFaasHandler(fn: LoadedFunction, deps: Deps): FaasHandler {
     return { name, source, regex: new RegExp(source) };
   });
   const validateBody: Validator<unknown> | undefined = route.body && route.body !== 'ignored' ? compile(route.body as TSchema) : undefined;
-  const log = deps.log.child({ function: route.name });
+  const log = deps.log.child({ component: route.name });
 
   return async (event: FunctionEvent, context: FunctionContext) => {
     const requestId = event.headers['x-request-id'] || uuid();

@@ -195,9 +195,9 @@ t.test('a refused token stops at the gateway: the function is never reached', as
   const revoked = (await p.call('GET', '/api/v1/users/alice/token', { basic: ['alice', PW] })).json as string;
   t.equal((await p.call('DELETE', '/api/v1/users/alice/token', { token: revoked })).status, 200);
 
-  // Request lines carry the function, the request id and the status they answered.
+  // Request lines carry the function (component), the request id and the status they answered.
   const linesOf = (id: string | null) =>
-    p.logs.map((l) => JSON.parse(l) as { request_id?: string; function?: string; status?: number }).filter((l) => id !== null && l.request_id === id);
+    p.logs.map((l) => JSON.parse(l) as { request_id?: string; component?: string; status?: number }).filter((l) => id !== null && l.request_id === id);
 
   const cases: [string, CallOptions, string][] = [
     ['no token', {}, 'missing token: send "Authorization: Bearer <token>"'],
@@ -210,20 +210,20 @@ t.test('a refused token stops at the gateway: the function is never reached', as
     const id = a.headers.get('x-request-id');
     t.match(id, /^[0-9a-f]{32}$/, `${name}: the gateway's request id is on the answer`);
     const lines = linesOf(id);
-    t.ok(lines.some((l) => l.function === 'users-auth' && l.status === 403), `${name}: users-auth refused it under that request id`);
-    t.notOk(lines.some((l) => l.function === 'users-get'), `${name}: users-get never saw it`);
+    t.ok(lines.some((l) => l.component === 'users-auth' && l.status === 403), `${name}: users-auth refused it under that request id`);
+    t.notOk(lines.some((l) => l.component === 'users-get'), `${name}: users-get never saw it`);
   }
 
   // The converse, so the checks above can fail: a good token reaches users-get under the same id ...
   const ok = await call(gw.url, 'GET', '/api/v1/users/alice', { token });
   t.equal(ok.status, 200);
   const okLines = linesOf(ok.headers.get('x-request-id'));
-  t.ok(okLines.some((l) => l.function === 'users-auth' && l.status === 200), 'the token was checked');
-  t.ok(okLines.some((l) => l.function === 'users-get' && l.status === 200), 'users-get served it');
+  t.ok(okLines.some((l) => l.component === 'users-auth' && l.status === 200), 'the token was checked');
+  t.ok(okLines.some((l) => l.component === 'users-get' && l.status === 200), 'users-get served it');
   // ... and a bad token sent straight to the runner is refused by users-get itself.
   const straight = await p.call('GET', '/api/v1/users/alice', { token: 'not-a-token', headers: { 'x-request-id': 'straight-to-runner' } });
   t.equal(straight.status, 403);
-  t.ok(linesOf('straight-to-runner').some((l) => l.function === 'users-get'), 'without the gateway users-get is reached');
+  t.ok(linesOf('straight-to-runner').some((l) => l.component === 'users-get'), 'without the gateway users-get is reached');
 });
 
 t.test('unknown and internal /api paths get 403 {msg} from nginx itself', async (t) => {

@@ -21,6 +21,8 @@ t.test('the local runner serves the API, prints its URL, survives a restart and 
   t.equal(app.status, 403, 'the app gateway answers in the contract\'s way');
   first.child.kill('SIGINT');
   t.equal((await first.exited).code, 0, 'Ctrl-C stops it cleanly');
+  const { readFileSync } = await import('node:fs');
+  t.match(readFileSync(path.join(root, 'log/users-create/users-create.log'), 'utf8'), /"component":"users-create".*"request_id":/, 'each function logs to MLP_ROOT/log/{function}/');
   t.match(first.output(), /stopping \(SIGINT\)/);
 
   const second = spawnTs(t, MAIN, env);
