@@ -31,7 +31,7 @@ export class AppendLog {
       const batch = this.pending;
       this.pending = [];
       try {
-        await this.file.write(batch.map((p) => p.line + '\n').join(''));
+        await this.file.write(batch.filter((p) => p.line !== '').map((p) => p.line + '\n').join(''));
         await this.file.datasync();
         for (const p of batch) p.done();
       } catch (err) {
@@ -39,6 +39,19 @@ export class AppendLog {
       }
     }
     this.flushing = false;
+  }
+
+  /**
+   * Resolves once every append made so far is on disk. Readers wait for it, so no answer is
+   * built on a write that a crash could still lose (it costs nothing when nothing is pending).
+   */
+  settled(): Promise<void> {
+    if (this.pending.length === 0 && !this.flushing) return Promise.resolve();
+    return new Promise((resolve) => {
+      // An empty line is a no-op for the loader and keeps the order with earlier appends.
+      this.pending.push({ line: '', done: () => resolve() });
+      if (!this.flushing) void this.flush();
+    });
   }
 
   async close(): Promise<void> {

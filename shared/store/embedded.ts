@@ -11,7 +11,8 @@ type Record_ = { c: string; id: string; doc?: Doc };
  * The local default Store: every document in memory, every write appended to a
  * log file and synced before the write answers, the log compacted at open.
  * Conditional updates check and apply synchronously, so within the one process
- * that owns the store no two writers can both win a compare-and-set.
+ * that owns the store no two writers can both win a compare-and-set; every answer,
+ * reads included, waits until what it saw is on disk.
  */
 export async function openEmbeddedStore(opts: { dir: string; now?: () => Date }): Promise<Store> {
   const now = () => (opts.now ?? (() => new Date()))().toISOString();
@@ -38,7 +39,10 @@ export async function openEmbeddedStore(opts: { dir: string; now?: () => Date })
     return {
       async insert(fresh: New<T>) {
         alive();
-        if (docs.has(fresh._id)) throw new Conflict(`${name} ${fresh._id} already exists`);
+        if (docs.has(fresh._id)) {
+          await log.settled();
+          throw new Conflict(`${name} ${fresh._id} already exists`);
+        }
         const t = now();
         const doc = { ...structuredClone(fresh), version: 1, created_at: t, updated_at: t } as T;
         docs.set(doc._id, doc);
@@ -48,17 +52,25 @@ export async function openEmbeddedStore(opts: { dir: string; now?: () => Date })
       async get(id) {
         alive();
         const doc = docs.get(id);
-        return doc ? structuredClone(doc) : null;
+        const copy = doc ? structuredClone(doc) : null;
+        await log.settled();
+        return copy;
       },
       async find(filter?: Filter<T>, findOpts?: { limit?: number }) {
         alive();
         const out = [...docs.values()].filter((d) => matches(d as unknown as Record<string, unknown>, filter)).sort(byCreation);
-        return structuredClone(findOpts?.limit !== undefined ? out.slice(0, findOpts.limit) : out);
+        const copy = structuredClone(findOpts?.limit !== undefined ? out.slice(0, findOpts.limit) : out);
+        await log.settled();
+        return copy;
       },
       async update(id, where: Filter<T>, change: Change<T>) {
         alive();
         const doc = docs.get(id);
-        if (!doc || !matches(doc as unknown as Record<string, unknown>, where)) return null;
+        if (!doc || !matches(doc as unknown as Record<string, unknown>, where)) {
+          // A refusal may rest on a write not yet on disk: answer once it is.
+          await log.settled();
+          return null;
+        }
         const next = applyChange(doc, change, now());
         docs.set(id, next);
         await persist(name, id, next);
@@ -67,7 +79,10 @@ export async function openEmbeddedStore(opts: { dir: string; now?: () => Date })
       async remove(id, where?: Filter<T>) {
         alive();
         const doc = docs.get(id);
-        if (!doc || !matches(doc as unknown as Record<string, unknown>, where)) return false;
+        if (!doc || !matches(doc as unknown as Record<string, unknown>, where)) {
+          await log.settled();
+          return false;
+        }
         docs.delete(id);
         await persist(name, id);
         return true;

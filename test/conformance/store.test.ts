@@ -84,3 +84,14 @@ t.test('embedded store: every acknowledged write survives SIGKILL', async (t) =>
   for (const id of acked) if (!(await store.collection('conformance').get(id))) missing.push(id);
   t.same(missing, [], 'no acknowledged write was lost');
 });
+
+t.test('embedded store: a read never answers before the write it saw is on disk', async (t) => {
+  const store = await openEmbeddedStore({ dir: path.join(dir, 'settled') });
+  t.teardown(() => store.close());
+  const col = store.collection('conformance');
+  const order: string[] = [];
+  const write = col.insert({ _id: 'w' }).then(() => order.push('write synced'));
+  const read = col.get('w').then((doc) => order.push(doc ? 'read saw it' : 'read missed it'));
+  await Promise.all([write, read]);
+  t.same(order, ['write synced', 'read saw it']);
+});
