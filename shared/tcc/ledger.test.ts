@@ -49,8 +49,10 @@ t.test('unknown ids: confirm is a no-op, cancel leaves a tombstone that refuses 
 });
 
 t.test('a release changes nothing until confirmed, and never below zero', async (t) => {
-  const held = decideTry(empty(), { id: 'r', applier: 'dm', type: 'request', amounts: amt({ rom: 60 }) }, undefined, 1).ledger as Ledger;
-  t.match(decideTry(held, { id: 'big', applier: 'dm', type: 'release', amounts: amt({ rom: 61 }) }, undefined, 1).refuse, /release is larger than what is in use: releasing rom 61; in use rom 60/);
+  const reserved = decideTry(empty(), { id: 'r', applier: 'dm', type: 'request', amounts: amt({ rom: 60 }) }, undefined, 1).ledger as Ledger;
+  t.match(decideTry(reserved, { id: 'early', applier: 'dm', type: 'release', amounts: amt({ rom: 1 }) }, undefined, 1).refuse, /in use \(confirmed\) rom 0/, 'a reservation not yet confirmed cannot be released');
+  const held = decideConfirm(reserved, 'r', 'dm', reserved.requests.r, 1).ledger as Ledger;
+  t.match(decideTry(held, { id: 'big', applier: 'dm', type: 'release', amounts: amt({ rom: 61 }) }, undefined, 1).refuse, /release is larger than what is in use: releasing rom 61; in use \(confirmed\) rom 60/);
   const tried = decideTry(held, { id: 'rel', applier: 'dm', type: 'release', amounts: amt({ rom: 50 }) }, undefined, 1).ledger as Ledger;
   t.same(tried.inuse, held.inuse, 'a release try changes nothing yet');
   const second = decideTry(tried, { id: 'rel2', applier: 'dm', type: 'release', amounts: amt({ rom: 50 }) }, undefined, 1).ledger as Ledger;
@@ -70,4 +72,41 @@ t.test('tries older than the timeout are cancelled; reserved ones give their amo
   t.same(out.expired, ['old']);
   t.same(out.ledger?.inuse, amt({ cpu: 600 }));
   t.same(expireTries(out.ledger as Ledger, 1000, 1000), { ledger: null, expired: [] }, 'a second pass changes nothing');
+});
+
+t.test('random sequences keep the invariant: in use = reserved-or-confirmed requests − confirmed releases ≤ capacity', async (t) => {
+  let seed = 7;
+  const rand = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+  let l = empty();
+  const appliers = ['dm', 'jm', 'am', 'mm'] as const;
+  let violations = 0;
+  for (let step = 0; step < 5000; step++) {
+    const id = `r${rand(300)}`;
+    const applier = appliers[rand(4)] ?? 'jm';
+    const known = l.requests[id];
+    const op = rand(10);
+    let out;
+    if (op < 5) {
+      const amounts = amt({ cpu: rand(3000), gpu: rand(2), ram: rand(400), rom: rand(40) });
+      out = decideTry(l, { id, applier, type: rand(3) === 0 ? 'release' : 'request', amounts }, known, step);
+    } else if (op < 8) out = decideConfirm(l, id, applier, known, step);
+    else if (op < 9) out = decideCancel(l, id, applier, known, step);
+    else out = expireTries(l, step, 200);
+    if (out.ledger) l = out.ledger;
+    const sum = Object.values(l.requests).reduce(
+      (acc, e) => {
+        if (e.type === 'request' && (e.state === 'reserved' || e.state === 'confirmed')) for (const k of ['cpu', 'gpu', 'ram', 'rom'] as const) acc[k] += e.amounts[k];
+        if (e.type === 'release' && e.state === 'confirmed') for (const k of ['cpu', 'gpu', 'ram', 'rom'] as const) acc[k] -= e.amounts[k];
+        return acc;
+      },
+      amt({}),
+    );
+    const ok = (['cpu', 'gpu', 'ram', 'rom'] as const).every((k) => l.inuse[k] === sum[k] && l.inuse[k] >= 0 && l.inuse[k] <= cap[k]);
+    if (!ok) {
+      if (violations === 0) t.comment(`first violation at step ${step}, op ${op}, id ${id}: inuse ${JSON.stringify(l.inuse)} sum ${JSON.stringify(sum)}`);
+      violations += 1;
+    }
+  }
+  t.equal(violations, 0, 'the invariant held after every one of 5000 random decisions');
+  t.ok(Object.values(l.requests).some((e) => e.state === 'confirmed') && Object.values(l.requests).some((e) => e.state === 'cancelled'), 'the sequence reached both outcomes');
 });

@@ -56,8 +56,8 @@ export function decideTry(l: Ledger, req: TryInput, known: Entry | undefined, no
     return { ledger: null };
   }
   if (req.type === 'release') {
-    const over = exceeding(req.amounts, l.inuse);
-    if (over.length > 0) return refuse(`release is larger than what is in use: releasing ${describe(req.amounts, over)}; in use ${describe(l.inuse, over)}`);
+    const refusal = releaseRefusal(l, req.amounts);
+    if (refusal) return refuse(refusal);
     return { ledger: withEntry(l, req.id, { ...entryOf(req, now), state: 'tried' }) };
   }
   const never = exceeding(req.amounts, l.capacity);
@@ -75,8 +75,8 @@ export function decideConfirm(l: Ledger, id: string, applier: Applier, known: En
   if (!entryMachine.can(known.state, 'confirm')) return refuse(`resource request ${id} was cancelled or timed out; it cannot be confirmed`);
   const confirmed = { ...known, state: entryMachine.transition(known.state, 'confirm'), decided: now };
   if (known.type === 'release') {
-    const over = exceeding(known.amounts, l.inuse);
-    if (over.length > 0) return refuse(`release is larger than what is in use: releasing ${describe(known.amounts, over)}; in use ${describe(l.inuse, over)}`);
+    const refusal = releaseRefusal(l, known.amounts);
+    if (refusal) return refuse(refusal);
     return { ledger: { ...withEntry(l, id, confirmed), inuse: sub(l.inuse, known.amounts) } };
   }
   return { ledger: withEntry(l, id, confirmed) };
@@ -102,6 +102,18 @@ export function expireTries(l: Ledger, now: number, timeoutMs: number): { ledger
     expired.push(id);
   }
   return { ledger: expired.length > 0 ? next : null, expired };
+}
+
+/**
+ * A release may give back only what confirmed requests hold: were it to count reservations
+ * that are later cancelled, in-use would go below zero.
+ */
+function releaseRefusal(l: Ledger, amounts: Amounts): string | undefined {
+  const reserved = Object.values(l.requests).filter((e) => e.state === 'reserved').reduce((sum, e) => add(sum, e.amounts), ZERO);
+  const held = sub(l.inuse, reserved);
+  const over = exceeding(amounts, held);
+  if (over.length === 0) return undefined;
+  return `release is larger than what is in use: releasing ${describe(amounts, over)}; in use (confirmed) ${describe(held, over)}`;
 }
 
 /** What the tenant has free; negative where capacity was configured below what is in use. */
