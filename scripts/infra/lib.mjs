@@ -1,6 +1,7 @@
-// Shared by up.mjs and down.mjs: where state lives, and how to stop what a
+// Shared by up.mjs, down.mjs and nginx.mjs: where state lives, and how to stop what a
 // state record lists without hitting an unrelated process that reused a pid.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -129,4 +130,16 @@ export function pruneRuns(stateDir = DEFAULT_STATE_DIR, keep = 8) {
     })
     .sort(); // run ids start with a timestamp, so this is oldest first
   removeDirs(finished.slice(0, Math.max(0, finished.length - keep)).map((n) => path.join(runsDir, n)));
+}
+
+// Bind port 0 for each port at once (so they differ), then release them.
+export async function freePorts(n) {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  })));
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
 }

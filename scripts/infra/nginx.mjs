@@ -10,11 +10,10 @@
 // in the foreground as our child, with its pid, logs and temp files in a temp dir.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureDebianPackages } from '../lib/setup.mjs';
-import { REPO_ROOT, sleep } from './lib.mjs';
+import { REPO_ROOT, freePorts, sleep } from './lib.mjs';
 
 const PACKAGES = ['nginx', 'libnginx-mod-http-dav-ext'];
 const START_TIMEOUT_MS = 15000;
@@ -31,16 +30,6 @@ function loadModuleLines() {
   return fs.existsSync(dav) ? [`load_module ${dav};`] : [];
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function nginxConf(dir, port, configDir) {
   const tmp = (name) => path.join(dir, 'tmp', name);
@@ -191,7 +180,7 @@ export async function startNginx({ upstream, port, configDir = path.join(REPO_RO
   ensureDebianPackages(PACKAGES, (msg) => process.stderr.write(`nginx: ${msg}\n`));
   // A free port can be taken by a parallel test before nginx binds it: pick another then.
   for (let attempt = 1; ; attempt++) {
-    const chosen = port ?? (await freePort());
+    const chosen = port ?? ((await freePorts(1))[0]);
     try {
       return await startOnce({ upstream, port: chosen, configDir, log });
     } catch (err) {

@@ -11,7 +11,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +19,7 @@ import { MongoClient } from 'mongodb';
 import { ensureDebianPackages } from '../lib/setup.mjs';
 import {
   DEFAULT_STATE_DIR, REPO_ROOT, isAlive, killProcessesSync, log as defaultLog, pruneRuns,
-  reapOrphans, readJson, removeDirs, sleep, stopRecord, writeJson,
+  freePorts, reapOrphans, readJson, removeDirs, sleep, stopRecord, writeJson,
 } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -136,18 +135,6 @@ async function fetchKafka(cacheDir, log) {
 }
 
 // ------------------------------------------------------------------- servers
-
-// Bind port 0 for each port at once (so they differ), then release them.
-async function freePorts(n) {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
-  const ports = servers.map((s) => s.address().port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
 
 function tail(file, lines = 40) {
   if (!fs.existsSync(file)) return '(no log file)';
