@@ -2,7 +2,7 @@ import { mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promis
 import path from 'node:path';
 import { Conflict, Unavailable } from '../errors.js';
 import { AppendLog } from './append-log.js';
-import { applyChange, byCreation, matches } from './filter.js';
+import { applyChange, byCreation, matches, monotonicClock } from './filter.js';
 import type { Change, Collection, CollectionName, Doc, Filter, New, Store } from './port.js';
 
 type Record_ = { c: string; id: string; doc?: Doc };
@@ -15,7 +15,7 @@ type Record_ = { c: string; id: string; doc?: Doc };
  * reads included, waits until what it saw is on disk.
  */
 export async function openEmbeddedStore(opts: { dir: string; now?: () => Date }): Promise<Store> {
-  const now = () => (opts.now ?? (() => new Date()))().toISOString();
+  const now = monotonicClock(opts.now ?? (() => new Date()));
   await mkdir(opts.dir, { recursive: true });
   const release = await lock(path.join(opts.dir, 'LOCK'));
   const file = path.join(opts.dir, 'store.jsonl');

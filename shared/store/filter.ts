@@ -74,3 +74,15 @@ export function applyChange<T extends Doc>(doc: T, change: Change<T>, now: strin
 export function byCreation(a: Doc, b: Doc): number {
   return a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a._id < b._id ? -1 : a._id > b._id ? 1 : 0;
 }
+
+/**
+ * Timestamps that never repeat or go back within one store client, so "ordered by
+ * created_at" is the order of creation even for documents made in the same millisecond.
+ */
+export function monotonicClock(now: () => Date): () => string {
+  let last = 0;
+  return () => {
+    last = Math.max(now().getTime(), last + 1);
+    return new Date(last).toISOString();
+  };
+}

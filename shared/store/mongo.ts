@@ -1,6 +1,7 @@
 import { MongoClient, MongoError, MongoNetworkError, MongoServerSelectionError, type Collection as MongoCollection, type Document, type IndexDescription } from 'mongodb';
 import { Conflict, Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
+import { monotonicClock } from './filter.js';
 import type { Change, Collection, CollectionName, Doc, Filter, New, Store } from './port.js';
 
 // Names are unique per user and kind (API.md §1); _id carries the same key, the index keeps it explicit.
@@ -15,7 +16,7 @@ const ALL: CollectionName[] = ['user', 'tenant', 'resource_request', 'job', 'met
 
 /** The production Store: one MongoClient per process; database `mlp` unless the URL names one. */
 export async function openMongoStore(opts: { url: string; log: Logger; now?: () => Date; serverSelectionTimeoutMS?: number }): Promise<Store> {
-  const now = () => (opts.now ?? (() => new Date()))().toISOString();
+  const now = monotonicClock(opts.now ?? (() => new Date()));
   const client = new MongoClient(opts.url, { serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 5000, retryWrites: true });
   try {
     await client.connect();

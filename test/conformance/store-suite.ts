@@ -65,6 +65,16 @@ export function storeConformance(t: Test, subject: StoreUnderTest): void {
     t.same(ids(await col().find({ user }, { limit: 2 })), [a._id, b._id]);
   });
 
+  t.test('documents made in the same millisecond keep their creation order', async (t) => {
+    const user = `same${seq}`;
+    const made: string[] = [];
+    // Ids in reverse order, so an _id tie-break would reverse them.
+    for (let i = 20; i > 0; i--) made.push((await col().insert(fresh({ user, _id: `${user}/${String(i).padStart(2, '0')}` }))).created_at);
+    const found = await col().find({ user });
+    t.same(found.map((d) => d._id), [...found].map((d) => d._id).sort().reverse(), 'creation order, not id order');
+    t.equal(new Set(made).size, made.length, 'no two creation times are equal');
+  });
+
   t.test('update applies only when the condition matches', async (t) => {
     const doc = await col().insert(fresh({ note: 'gone soon' }));
     const lost = await col().update(doc._id, { state: 'ready' }, { set: { state: 'error' } });

@@ -1,0 +1,19 @@
+import { Type } from '@sinclair/typebox';
+import { DATASET_NAME } from '../../shared/repos/datasets.js';
+import { defineRoute } from '../../shared/route.js';
+import { S } from '../../shared/validation.js';
+
+export default defineRoute({
+  name: 'datasets-create',
+  method: 'POST',
+  path: '/api/v1/users/{user}/datasets',
+  auth: 'owner',
+  body: S.object({
+    name: S.name({ pattern: DATASET_NAME }),
+    size: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    user: Type.Optional(S.name()),
+    tenant: Type.Optional(S.name()),
+  }),
+  status: 201,
+  description: 'Create a dataset in state creating, reserving rom = size from the tenant.',
+});

@@ -1,0 +1,11 @@
+import { DATASET_NAME } from '../../shared/repos/datasets.js';
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'datasets-delete',
+  method: 'DELETE',
+  path: '/api/v1/users/{user}/datasets/{name}',
+  auth: 'owner',
+  params: { name: DATASET_NAME },
+  description: 'Delete a ready or error dataset: state deleting now; files, rom and record follow.',
+});

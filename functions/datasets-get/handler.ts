@@ -1,0 +1,10 @@
+import { notFound } from '../../shared/datasets/lifecycle.js';
+import { datasetId, datasetsCollection, datasetView } from '../../shared/repos/datasets.js';
+import type { Handler } from '../../shared/route.js';
+import type route from './route.js';
+
+export const handle: Handler<typeof route> = async ({ params }, deps) => {
+  const name = params.name ?? '';
+  const doc = await datasetsCollection(deps.store).get(datasetId(params.user ?? '', name));
+  return doc ? datasetView(doc) : notFound(name);
+};

@@ -1,0 +1,11 @@
+import { DATASET_NAME } from '../../shared/repos/datasets.js';
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'datasets-get',
+  method: 'GET',
+  path: '/api/v1/users/{user}/datasets/{name}',
+  auth: 'owner',
+  params: { name: DATASET_NAME },
+  description: 'One dataset.',
+});

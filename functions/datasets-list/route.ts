@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'datasets-list',
+  method: 'GET',
+  path: '/api/v1/users/{user}/datasets',
+  auth: 'owner',
+  description: 'The user\'s datasets, oldest first.',
+});

@@ -1,0 +1,61 @@
+import { rm } from 'node:fs/promises';
+import type { Deps } from '../deps.js';
+import { isClientError, NotFound } from '../errors.js';
+import { datasetsCollection, type DatasetDoc } from '../repos/datasets.js';
+import { storagePaths } from '../storage.js';
+
+// Request ids derive from the dataset's uid, so every retry of a step is the same TCC request.
+export const romTryId = (d: Pick<DatasetDoc, 'uid'>) => `dm-${d.uid}`;
+export const romReleaseId = (d: Pick<DatasetDoc, 'uid' | 'release_attempt'>) => `dm-rel-${d.uid}-${d.release_attempt ?? 0}`;
+
+/**
+ * Settles a rom try whose outcome was never recorded (the creating call died between steps):
+ * cancelling answers 200 when nothing is held (and refuses a late copy of the try), or 403
+ * when it was confirmed — then it is held. Returns the dataset as recorded afterwards.
+ */
+export async function settleRom(d: DatasetDoc, deps: Deps): Promise<DatasetDoc | null> {
+  const col = datasetsCollection(deps.store);
+  try {
+    await deps.tcc.cancel(romTryId(d), 'dm');
+  } catch (err) {
+    if (!(isClientError(err) && /was confirmed/.test(err.message))) throw err;
+    return col.update(d._id, { version: d.version }, { set: { rom: 'held' } });
+  }
+  const set: Partial<DatasetDoc> = { rom: 'none' };
+  if (d.state === 'creating') Object.assign(set, { state: 'error', msg: 'creation was interrupted before its storage was reserved; delete it and create it again' });
+  return col.update(d._id, { version: d.version }, { set });
+}
+
+/** Finishes a deletion: files, then rom (exactly once), then the record. Idempotent. */
+export async function finishDeletion(d: DatasetDoc, deps: Deps): Promise<boolean> {
+  const col = datasetsCollection(deps.store);
+  let cur: DatasetDoc | null = d;
+  if (cur.rom === 'trying') cur = await settleRom(cur, deps);
+  if (!cur) return false; // changed under us; the next pass sees the new version
+  await rm(storagePaths(deps.config.root).dataset(cur.user, cur.name), { recursive: true, force: true });
+  if (cur.rom === 'held') {
+    const id = romReleaseId(cur);
+    try {
+      await deps.tcc.try({ id, applier: 'dm', request_type: 'release', tenant: cur.tenant, rom: cur.size });
+      await deps.tcc.confirm(id, 'dm');
+    } catch (err) {
+      if (!isClientError(err)) throw err;
+      if (/cancelled or timed out/.test(err.message)) {
+        // This release try expired before its confirm (a pass died between them): nothing was
+        // given back, so the next pass tries again under a fresh id.
+        await col.update(cur._id, { version: cur.version }, { inc: { release_attempt: 1 } });
+        return false;
+      }
+      // The ledger refuses to give back what it does not count; record why instead of looping.
+      deps.log.error('dataset rom release refused; recording it as released', { dataset: cur._id, err: err.message });
+    }
+    cur = await col.update(cur._id, { version: cur.version }, { set: { rom: 'released' } });
+    if (!cur) return false;
+  }
+  return col.remove(cur._id, { version: cur.version });
+}
+
+/** The contract's not-found answer (403, like every client error). */
+export function notFound(name: string): never {
+  throw new NotFound(`dataset ${name} not found`);
+}

@@ -1,0 +1,12 @@
+import path from 'node:path';
+
+/** The storage plan of API.md §11, under MLP_ROOT (/mlp in the cluster). */
+export function storagePaths(root: string) {
+  return {
+    dataset: (user: string, name: string) => path.join(root, 'datasets', user, name),
+    home: (user: string) => path.join(root, 'datasets', user, '.home'),
+    model: (user: string, name: string) => path.join(root, 'models', user, name),
+    job: (user: string, name: string) => path.join(root, 'jobs', user, name),
+    log: (component: string) => path.join(root, 'log', component),
+  };
+}
