@@ -1,4 +1,6 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Static, TSchema } from '@sinclair/typebox';
+import type { Logger } from './log.js';
 import type { Deps } from './deps.js';
 import type { Principal } from './auth/principal.js';
 
@@ -17,7 +19,8 @@ export type AuthMode = 'none' | 'basic' | 'owner' | 'user' | 'service';
 export interface RouteDef<B extends TSchema | undefined = TSchema | undefined> {
   /** Function name: kebab-case, unique; names the folder, the image and the Knative service. */
   name: string;
-  method: Method;
+  /** 'ANY' for a stream route that speaks a protocol of many methods (WebDAV). */
+  method: Method | 'ANY';
   /** Path with {param} placeholders exactly as API.md writes it, colon verbs included. */
   path: string;
   auth: AuthMode;
@@ -29,6 +32,11 @@ export interface RouteDef<B extends TSchema | undefined = TSchema | undefined> {
   status?: number;
   /** Internal routes serve the platform's own functions; the public gateway refuses them. */
   internal?: boolean;
+  /**
+   * The handler gets the raw request and response (large or streamed bodies, WebDAV, Range);
+   * the adapter still authenticates and checks the path, and maps errors thrown before it answers.
+   */
+  stream?: boolean;
   /** Scheduled reconcilers: run every so many seconds (local runner) or on this cron (cluster). */
   schedule?: { everySeconds: number; cron: string };
   description: string;
@@ -46,6 +54,16 @@ export interface Input<B> {
 }
 
 export type Handler<R extends RouteDef> = (input: Input<BodyOf<R>>, deps: Deps) => Promise<unknown>;
+
+export interface StreamInput extends Omit<Input<undefined>, 'body'> {
+  method: string;
+  req: IncomingMessage;
+  res: ServerResponse;
+  log: Logger;
+}
+
+/** A stream route's handler answers on `res` itself; what it throws before answering is mapped as usual. */
+export type StreamHandler = (input: StreamInput, deps: Deps) => Promise<void>;
 
 export function defineRoute<B extends TSchema | undefined = undefined>(def: RouteDef<B>): RouteDef<B> {
   if (!/^[a-z][a-z0-9-]{1,62}$/.test(def.name)) throw new Error(`route name "${def.name}" must be kebab-case`);

@@ -1,16 +1,78 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { v4 as uuid } from 'uuid';
+import type { Principal } from '../auth/principal.js';
 import type { Deps } from '../deps.js';
 import { Invalid, isClientError, Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
-import { Reply, type Handler, type RouteDef } from '../route.js';
+import { Reply, type Handler, type RouteDef, type StreamHandler } from '../route.js';
 import { compile, DEFAULT_PATTERN, type Validator } from '../validation.js';
 import type { TSchema } from '@sinclair/typebox';
-import type { FaasHandler, FunctionContext, FunctionEvent } from './faas.js';
+import { FunctionContext, type FaasHandler, type FunctionEvent } from './faas.js';
 import { compilePath } from './path-pattern.js';
 
 export interface LoadedFunction {
   route: RouteDef;
-  handle: Handler<RouteDef>;
+  handle: Handler<RouteDef> | StreamHandler;
+}
+
+/** A stream route's entry: the raw request and response, with the parsed URL. */
+export type RawHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
+
+/**
+ * What every request goes through before its handler: the path matched and decoded,
+ * the caller authenticated, the path parameters checked against their patterns.
+ */
+function requestGate(route: RouteDef, deps: Deps) {
+  const pattern = compilePath(route.path);
+  const paramChecks = pattern.params.map((name) => {
+    const source = route.params?.[name] ?? DEFAULT_PATTERN;
+    return { name, source, regex: new RegExp(source) };
+  });
+  return async (method: string, path: string, authorization: string | undefined): Promise<{ params: Record<string, string>; principal: Principal }> => {
+    const raw = pattern.match(path);
+    if (!raw || (route.method !== 'ANY' && method !== route.method)) throw new Invalid(`no route ${method} ${path}`);
+    const params = decodeParams(raw);
+    const principal = await deps.auth.authenticate(route.auth, { authorization }, params);
+    for (const check of paramChecks) {
+      if (!check.regex.test(params[check.name] ?? '')) {
+        throw new Invalid(`${check.name} "${params[check.name] ?? ''}" must match ${check.source}`);
+      }
+    }
+    return { params, principal };
+  };
+}
+
+/** The stream-route side of the adapter: same gate and error mapping, raw request and response. */
+export function toRawHandler(fn: LoadedFunction, deps: Deps): RawHandler {
+  const gate = requestGate(fn.route, deps);
+  const log = deps.log.child({ component: fn.route.name });
+  const handle = fn.handle as StreamHandler;
+  return async (req, res, url) => {
+    const requestId = (req.headers['x-request-id'] as string | undefined) || uuid();
+    const reqLog = log.child({ request_id: requestId });
+    res.setHeader('x-request-id', requestId);
+    const method = req.method ?? 'GET';
+    try {
+      const { params, principal } = await gate(method, url.pathname, req.headers.authorization);
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
+      await handle({ method, params, query: Object.fromEntries(url.searchParams), headers, principal, requestId, req, res, log: reqLog }, deps);
+      reqLog.info('handled', { method, path: url.pathname, status: res.statusCode });
+    } catch (err) {
+      if (res.headersSent) {
+        // Too late for a {msg} answer: cut the connection so the client sees the failure.
+        reqLog.error('stream failed after answering began', { err: (err as Error).message });
+        res.destroy();
+        return;
+      }
+      const context = new FunctionContext();
+      const msg = answerError(err, context, reqLog, requestId);
+      reqLog.info('refused', { method, path: url.pathname, status: context.status(), msg });
+      // The body may be unread (a refused upload): answer, then close rather than reuse the socket.
+      const body = String(context.outcome()?.value ?? '');
+      res.writeHead(context.status(), { ...context.headers(), 'content-length': Buffer.byteLength(body), ...(req.complete ? {} : { connection: 'close' }) });
+      res.end(body);
+    }
+  };
 }
 
 /**
@@ -20,11 +82,8 @@ export interface LoadedFunction {
  */
 export function toFaasHandler(fn: LoadedFunction, deps: Deps): FaasHandler {
   const { route } = fn;
-  const pattern = compilePath(route.path);
-  const paramChecks = pattern.params.map((name) => {
-    const source = route.params?.[name] ?? DEFAULT_PATTERN;
-    return { name, source, regex: new RegExp(source) };
-  });
+  const gate = requestGate(route, deps);
+  const handle = fn.handle as Handler<RouteDef>;
   const validateBody: Validator<unknown> | undefined = route.body && route.body !== 'ignored' ? compile(route.body as TSchema) : undefined;
   const log = deps.log.child({ component: route.name });
 
@@ -33,17 +92,9 @@ export function toFaasHandler(fn: LoadedFunction, deps: Deps): FaasHandler {
     const reqLog = log.child({ request_id: requestId });
     context.headers({ 'x-request-id': requestId });
     try {
-      const raw = pattern.match(event.path);
-      if (!raw || event.method !== route.method) throw new Invalid(`no route ${event.method} ${event.path}`);
-      const params = decodeParams(raw);
-      const principal = await deps.auth.authenticate(route.auth, { authorization: event.headers.authorization }, params);
-      for (const check of paramChecks) {
-        if (!check.regex.test(params[check.name] ?? '')) {
-          throw new Invalid(`${check.name} "${params[check.name] ?? ''}" must match ${check.source}`);
-        }
-      }
+      const { params, principal } = await gate(event.method, event.path, event.headers.authorization);
       const body = route.body === 'ignored' ? undefined : parseBody(event.body, validateBody);
-      const result = await fn.handle({ params, query: event.query, headers: event.headers, body, principal, requestId }, deps);
+      const result = await handle({ params, query: event.query, headers: event.headers, body, principal, requestId }, deps);
       const reply = result instanceof Reply ? result : new Reply(result);
       context
         .status(reply.status ?? route.status ?? 200)

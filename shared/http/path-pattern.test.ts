@@ -20,3 +20,10 @@ t.test('malformed templates are refused', async (t) => {
   t.throws(() => compilePath('/a/{User}'), /bad parameter/);
   t.throws(() => compilePath('/a/{x}/{x}'), /twice/);
 });
+
+t.test('a final {param+} takes the rest of the path', async (t) => {
+  const file = compilePath('/data/{user}/{name}/{path+}');
+  t.same(file.match('/data/alice/mnist/train/a.csv'), { user: 'alice', name: 'mnist', path: 'train/a.csv' });
+  t.equal(file.match('/data/alice/mnist/'), null, 'the rest is not empty');
+  t.throws(() => compilePath('/data/{path+}/x'), /must end the path/);
+});

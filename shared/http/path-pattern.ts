@@ -1,6 +1,7 @@
 /**
  * Compiles an API.md path such as `/api/v1/users/{user}/jobs/{job}:heartbeat`.
  * A {param} matches up to the next `/` or `:`, so literal colon verbs stay literal.
+ * A final {param+} matches the rest of the path, slashes included (WebDAV file paths).
  */
 export interface PathPattern {
   regex: RegExp;
@@ -20,11 +21,14 @@ export function compilePath(template: string): PathPattern {
     }
     const close = rest.indexOf('}', open);
     if (close < 0) throw new Error(`unclosed { in path ${template}`);
-    const name = rest.slice(open + 1, close);
+    const raw = rest.slice(open + 1, close);
+    const greedy = raw.endsWith('+');
+    const name = greedy ? raw.slice(0, -1) : raw;
     if (!/^[a-z_]+$/.test(name)) throw new Error(`bad parameter name "${name}" in path ${template}`);
     if (params.includes(name)) throw new Error(`parameter {${name}} twice in path ${template}`);
+    if (greedy && close !== rest.length - 1) throw new Error(`{${name}+} must end the path ${template}`);
     params.push(name);
-    source += escape(rest.slice(0, open)) + '([^/:]+)';
+    source += escape(rest.slice(0, open)) + (greedy ? '(.+)' : '([^/:]+)');
     rest = rest.slice(close + 1);
   }
   const regex = new RegExp(`^${source}$`);

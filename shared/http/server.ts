@@ -2,13 +2,16 @@ import http from 'node:http';
 import { v4 as uuid } from 'uuid';
 import { Invalid } from '../errors.js';
 import type { Logger } from '../log.js';
-import { answerError } from './adapter.js';
+import { answerError, type RawHandler } from './adapter.js';
 import { FunctionContext, type FaasHandler, type FunctionEvent } from './faas.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** A buffered FaaS handler, or a stream route's raw handler. */
+export type Target = FaasHandler | { raw: RawHandler };
+
 /** Picks the handler for a request, or throws a ClientError (unknown route or method). */
-export type Dispatch = (method: string, path: string) => FaasHandler;
+export type Dispatch = (method: string, path: string) => Target;
 
 /** Serves FaaS handlers over HTTP the way of-watchdog `mode=http` and Knative expect. */
 export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void> }): http.Server {
@@ -32,7 +35,10 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: 
       await opts.ready?.();
       return write(res, context.status(200).headers({ 'content-type': 'text/plain' }), 'OK');
     }
-    const handler = opts.dispatch(req.method ?? 'GET', url.pathname);
+    const target = opts.dispatch(req.method ?? 'GET', url.pathname);
+    // Stream routes read the body themselves (no size limit here) and answer on res.
+    if (typeof target !== 'function') return await target.raw(req, res, url);
+    const handler = target;
     const body = await readBody(req, MAX_BODY_BYTES);
     const event: FunctionEvent = {
       body,

@@ -56,6 +56,19 @@ t.test('each function in its own process, sharing MongoDB, behind Nginx', { skip
   t.equal(reconciled.status, 200);
   t.match(reconciled.json, { expired: [] });
 
+  // WebDAV through the stream location: a body well past the 1 MiB limit of JSON routes.
+  t.equal((await api('POST', '/api/v1/users/alice/datasets', { token, body: { name: 'mnist', size: 4 * 1024 * 1024 } })).status, 201, 'datasets-create');
+  const blob = Buffer.alloc(3 * 1024 * 1024, 9);
+  const put = await fetch(`${gw.url}/data/alice/mnist/train/blob.bin`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: blob });
+  t.equal(put.status, 201, 'data-webdav stored 3 MiB through Nginx');
+  const listing = await api('GET', '/data/alice/mnist/', { token });
+  t.same(listing.json, [{ path: 'train/blob.bin', size: blob.length }]);
+  const tooBig = await fetch(`${gw.url}/data/alice/mnist/more.bin`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: blob });
+  t.equal(tooBig.status, 403, 'the size is enforced behind the gateway');
+  t.match(await tooBig.json(), { msg: /exceed dataset mnist's size/ });
+  const noToken = await fetch(`${gw.url}/data/alice/mnist/x.bin`, { method: 'PUT', body: 'x' });
+  t.equal(noToken.status, 403, 'a missing token is refused by auth_request');
+
   t.equal((await api('DELETE', '/api/v1/users/alice/token', { token })).status, 200, 'users-logout');
   t.equal((await api('GET', '/api/v1/users/alice', { token })).status, 403, 'the revocation is seen by every process');
 });

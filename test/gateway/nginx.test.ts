@@ -256,7 +256,8 @@ t.test('unknown and internal /api paths get 403 {msg} from nginx itself', async 
     const d = await p.call(method, urlPath, opts);
     t.same(a.json, d.json, `${method} ${urlPath}: the same msg as the local runner`);
   }
-  jsonError(t, await call(gw.url, 'PUT', '/data/alice/mnist/a.bin', { rawBody: 'bytes' }), 403, /WebDAV/);
+  jsonError(t, await call(gw.url, 'PUT', '/data/alice/mnist/a.bin', { rawBody: 'bytes' }), 403, /missing token/);
+  jsonError(t, await call(gw.url, 'GET', '/data/'), 403, /no route GET \/data\//);
   jsonError(t, await call(gw.url, 'GET', '/api/v1/users/%C3%A9t%C3%A9'), 403);
 });
 
