@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     // OpenFaaS's cron-connector invokes a scheduled function with POST / and no token. A
     // reconciler only enforces the platform's own rules and is idempotent, so a trigger is harmless.
     const scheduled = route(fn.route.method, fn.route.path);
+    if (typeof scheduled !== 'function') return scheduled;
     return (event, context) => scheduled({ ...event, path: fn.route.path, headers: { ...event.headers, authorization: `Bearer ${deps.serviceToken}` } }, context);
   };
   const server = createFaasServer({ dispatch, log, ready: () => deps.store.ping() });
