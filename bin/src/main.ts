@@ -1,0 +1,81 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Command } from 'commander';
+import { api, encodePath } from './api.js';
+import { loadClientConfig, saveClientConfig } from './config.js';
+import { download, list, remove, upload } from './datasets.js';
+
+// API.md §10: the `mlp` data client. It talks only to the gateway; a refusal or fault prints
+// the server's msg and exits non-zero.
+const print = (line: string) => process.stdout.write(line + '\n');
+const session = async () => {
+  const config = await loadClientConfig();
+  return { config, client: api(config) };
+};
+
+const program = new Command('mlp').description('MLP command-line client').showHelpAfterError();
+
+program
+  .command('login')
+  .description('log in and keep the token in ~/.config/mlp/config.json')
+  .requiredOption('--url <url>', 'gateway URL, e.g. http://127.0.0.1:30001')
+  .requiredOption('--user <name>', 'your username')
+  .option('--password <password>', 'your password (default: $MLP_PASSWORD)')
+  .action(async (opts: { url: string; user: string; password?: string }) => {
+    const password = opts.password ?? process.env.MLP_PASSWORD;
+    if (!password) throw new Error('give --password or set MLP_PASSWORD');
+    const url = opts.url.replace(/\/+$/, '');
+    const res = await fetch(`${url}/api/v1/users/${opts.user}/token`, { headers: { authorization: `Basic ${Buffer.from(`${opts.user}:${password}`).toString('base64')}` } });
+    const body = (await res.json()) as string | { msg: string };
+    if (!res.ok || typeof body !== 'string') throw new Error(typeof body === 'string' ? body : body.msg);
+    await saveClientConfig({ url, user: opts.user, token: body });
+    print(`logged in to ${url} as ${opts.user}`);
+  });
+
+const dataset = program.command('dataset').description('datasets: upload, download, ls, rm');
+dataset
+  .command('upload <dir>')
+  .description('create a dataset from a folder and upload it (re-running resumes)')
+  .requiredOption('--name <name>', 'dataset name')
+  .option('--quiet', 'no progress bar')
+  .action(async (dir: string, opts: { name: string; quiet?: boolean }) => {
+    const { config, client } = await session();
+    await upload(client, config.user, dir, opts.name, print, opts.quiet ?? !process.stderr.isTTY);
+  });
+dataset
+  .command('download <name> <dir>')
+  .description('download a ready dataset into a folder')
+  .option('--quiet', 'no progress bar')
+  .action(async (name: string, dir: string, opts: { quiet?: boolean }) => {
+    const { config, client } = await session();
+    await download(client, config.user, name, dir, print, opts.quiet ?? !process.stderr.isTTY);
+  });
+dataset.command('ls').description('list your datasets').action(async () => {
+  const { config, client } = await session();
+  await list(client, config.user, print);
+});
+dataset
+  .command('rm <name>')
+  .description('delete a ready or error dataset')
+  .action(async (name: string) => {
+    const { config, client } = await session();
+    await remove(client, config.user, name, print);
+  });
+
+program
+  .command('home')
+  .description('your home folder (scripts, initial models)')
+  .command('put <file>')
+  .option('--as <path>', 'path inside the home (default: the file name)')
+  .action(async (file: string, opts: { as?: string }) => {
+    const { config, client } = await session();
+    const target = opts.as ?? path.basename(file);
+    const res = await client.dav('PUT', `/data/${config.user}/.home/${encodePath(target)}`, { body: createReadStream(file), length: (await stat(file)).size });
+    print(`${res.status === 201 ? 'stored' : 'replaced'} .home/${target}`);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`mlp: ${(err as Error).message}\n`);
+  process.exit(1);
+});

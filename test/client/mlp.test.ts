@@ -1,0 +1,75 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { startTestPlatform } from '../helpers/platform.js';
+import { spawnTs } from '../helpers/process.js';
+
+// API.md §10: the `mlp` client against a running platform, as a user would run it.
+const MAIN = path.resolve(import.meta.dirname, '../../bin/src/main.ts');
+
+t.test('mlp: login, dataset upload (and resume), ls, download, home put, rm', async (t) => {
+  const work = mkdtempSync(path.join(tmpdir(), 'mlp-cli-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const p = await startTestPlatform({ MLP_TENANT_ROM: String(64 * 1024 * 1024) });
+  t.teardown(() => p.close());
+  await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: 'password1' } });
+  const env = { MLP_CLIENT_CONFIG: path.join(work, 'config.json') };
+  const mlp = async (...args: string[]) => {
+    const run = spawnTs(t, MAIN, env, args);
+    const { code } = await run.exited;
+    return { code, out: run.output() };
+  };
+
+  const notYet = await mlp('dataset', 'ls');
+  t.equal(notYet.code, 1);
+  t.match(notYet.out, /mlp: not logged in/);
+  const wrong = await mlp('login', '--url', p.url, '--user', 'alice', '--password', 'nope-nope');
+  t.equal(wrong.code, 1);
+  t.match(wrong.out, /mlp: wrong username or password/);
+  t.equal((await mlp('login', '--url', p.url, '--user', 'alice', '--password', 'password1')).code, 0);
+  t.equal((statSync(env.MLP_CLIENT_CONFIG).mode & 0o777).toString(8), '600', 'the token is kept readable by its owner only');
+
+  const src = path.join(work, 'src');
+  mkdirSync(path.join(src, 'train'), { recursive: true });
+  const blob = Buffer.alloc(1536 * 1024);
+  for (let i = 0; i < blob.length; i++) blob[i] = (i * 31) % 251;
+  writeFileSync(path.join(src, 'train', 'images.bin'), blob);
+  writeFileSync(path.join(src, 'labels.csv'), 'a,b\n1,2\n');
+  const up = await mlp('dataset', 'upload', src, '--name', 'mnist', '--quiet');
+  t.equal(up.code, 0, up.out);
+  t.match(up.out, /dataset mnist is ready: 2 files uploaded/);
+  t.match((await p.call('GET', '/api/v1/users/alice/datasets/mnist', { token: JSON.parse(readFileSync(env.MLP_CLIENT_CONFIG, 'utf8')).token })).json, { state: 'ready', progress: 100, size: blob.length + 8 });
+
+  // Resume: a dataset still creating with one file already stored whole.
+  const token = (JSON.parse(readFileSync(env.MLP_CLIENT_CONFIG, 'utf8')) as { token: string }).token;
+  await p.call('POST', '/api/v1/users/alice/datasets', { token, body: { name: 'resumed', size: blob.length + 8 } });
+  await fetch(`${p.url}/data/alice/resumed/labels.csv`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: 'a,b\n1,2\n' });
+  const resumed = await mlp('dataset', 'upload', src, '--name', 'resumed', '--quiet');
+  t.equal(resumed.code, 0, resumed.out);
+  t.match(resumed.out, /resuming upload of resumed/);
+  t.match(resumed.out, /1 files uploaded, 1 already stored/);
+
+  const ls = await mlp('dataset', 'ls');
+  t.match(ls.out, /mnist\s+ready\s+100%/);
+  t.match(ls.out, /resumed\s+ready\s+100%/);
+
+  const out = path.join(work, 'out');
+  const down = await mlp('dataset', 'download', 'mnist', out, '--quiet');
+  t.equal(down.code, 0, down.out);
+  t.ok(readFileSync(path.join(out, 'train', 'images.bin')).equals(blob), 'downloaded bytes are the uploaded ones');
+  t.match((await mlp('dataset', 'download', 'mnist', out, '--quiet')).out, /downloaded 0 of 2 files/, 'files already there whole are skipped');
+
+  writeFileSync(path.join(work, 'train.mjs'), 'console.log("hi")\n');
+  t.match((await mlp('home', 'put', path.join(work, 'train.mjs'), '--as', 'jobs/train.mjs')).out, /stored \.home\/jobs\/train\.mjs/);
+  const home = await fetch(`${p.url}/data/alice/.home/jobs/train.mjs`, { headers: { authorization: `Bearer ${token}` } });
+  t.equal(await home.text(), 'console.log("hi")\n');
+
+  const bad = await mlp('dataset', 'upload', src, '--name', 'Bad', '--quiet');
+  t.equal(bad.code, 1);
+  t.match(bad.out, /mlp: name "Bad" must match/);
+  const again = await mlp('dataset', 'upload', src, '--name', 'mnist', '--quiet');
+  t.equal(again.code, 1);
+  t.match(again.out, /mnist is ready; only a dataset still creating can be resumed/);
+  t.match((await mlp('dataset', 'rm', 'mnist')).out, /dataset mnist is deleting/);
+});
