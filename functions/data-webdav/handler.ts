@@ -74,7 +74,12 @@ async function put(input: StreamInput, target: Target, dataset: DatasetDoc | und
   if (dataset && Number.isFinite(declared) && declared > (await room())) throw new Forbidden(tooBig);
   const { temp, size } = await receive(input.req, target.file, await room(), tooBig);
   await serialized(target.root, async () => {
-    // Checked again at commit: another upload may have landed meanwhile.
+    // Checked again at commit: another upload may have landed, or the dataset moved on, meanwhile.
+    const now = dataset ? await datasetsCollection(deps.store).get(dataset._id) : undefined;
+    if (dataset && now?.state !== 'creating') {
+      await rm(temp, { force: true });
+      throw new Conflict(`dataset ${dataset.name} is ${now?.state ?? 'gone'}; the upload was not kept`);
+    }
     if (size > (await room())) {
       await rm(temp, { force: true });
       throw new Forbidden(tooBig);

@@ -135,3 +135,25 @@ t.test('WebDAV on /data', async (t) => {
     t.same(await list('big'), [{ path: 'blob.bin', size: body.length }]);
   });
 });
+
+t.test('an upload still arriving when its dataset leaves creating is not kept', async (t) => {
+  const p = await startTestPlatform();
+  t.teardown(() => p.close());
+  await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: 'password1' } });
+  const token = (await p.call('GET', '/api/v1/users/alice/token', { basic: ['alice', 'password1'] })).json as string;
+  await p.call('POST', '/api/v1/users/alice/datasets', { token, body: { name: 'slow', size: 100 } });
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  // The first chunk arrives, then the body waits until the dataset is already ready.
+  const body = Readable.from((async function* () {
+    yield Buffer.from('first ');
+    await gate;
+    yield Buffer.from('last');
+  })());
+  const upload = raw(p.url, 'PUT', '/data/alice/slow/late.txt', { token, body, headers: { 'transfer-encoding': 'chunked' } });
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal((await p.call('PUT', '/api/v1/users/alice/datasets/slow:heartbeat', { token, body: { state: 'ready', progress: 100 } })).status, 200);
+  release();
+  refused(t, await upload, /slow is ready; the upload was not kept/);
+  t.same(JSON.parse((await raw(p.url, 'GET', '/data/alice/slow/', { token })).text), [], 'nothing was stored');
+});
