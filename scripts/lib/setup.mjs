@@ -28,9 +28,10 @@ export function ensureNodeModules() {
   writeFileSync(stamp, hash);
 }
 
-/** Compiles TypeScript to dist/ (incremental, so a rebuild without changes takes a moment). */
+/** Compiles TypeScript to dist/ (incremental, so a rebuild without changes takes a moment) and bundles the client. */
 export function build() {
   run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', 'dist/.tsbuildinfo']);
+  run(process.execPath, [path.join(ROOT, 'scripts/bundle-client.mjs')]);
 }
 
 /**

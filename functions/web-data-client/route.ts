@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'web-data-client',
+  method: 'GET',
+  path: '/data_client.js',
+  auth: 'none',
+  description: 'The mlp data client as one file: `node data_client.js --help` (API.md §9, §10).',
+});
