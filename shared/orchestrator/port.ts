@@ -1,0 +1,46 @@
+/**
+ * The Orchestrator port: runs a job's script or an app's server and reports how it goes.
+ * Kubernetes runs a pod; the local default runs a child process. Jobs and apps managers
+ * build the command and environment; the orchestrator only runs, stops and watches.
+ */
+export interface Workload {
+  /** Unique and stable (the job's or app's internal id): names the pod or process. */
+  id: string;
+  kind: 'job' | 'app';
+  /** user and name, for labels and logs. */
+  labels: Record<string, string>;
+  /** The program and its arguments, e.g. ['node', 'train.mjs']. */
+  command: string[];
+  workdir: string;
+  env: Record<string, string>;
+  /** stdout and stderr are appended here. */
+  logFile: string;
+  /** cpu in cores, ram in Mi: limits on Kubernetes; advisory for child processes. */
+  resources: { cpu: number; gpu: number; ram: number };
+}
+
+export type Phase = 'pending' | 'running' | 'succeeded' | 'failed';
+
+export interface WorkloadStatus {
+  id: string;
+  phase: Phase;
+  exitCode?: number;
+  /** Why it failed: an exit code, a signal, "stopped", a start error. */
+  reason?: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface Orchestrator {
+  readonly kind: string;
+  /** Starts the workload; starting a known id again answers its status and starts nothing. */
+  start(w: Workload): Promise<WorkloadStatus>;
+  /** Stops it (the whole process tree or pod), gracefully first; idempotent. Ends as failed, reason "stopped". */
+  stop(id: string): Promise<void>;
+  status(id: string): Promise<WorkloadStatus | null>;
+  /** Drops a finished workload's record. */
+  forget(id: string): Promise<void>;
+  /** Every phase change, as it happens; returns the unsubscribe function. */
+  watch(listener: (s: WorkloadStatus) => void): () => void;
+  close(): Promise<void>;
+}

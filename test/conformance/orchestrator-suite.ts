@@ -1,0 +1,114 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Test } from 'tap';
+import type { Orchestrator, Workload, WorkloadStatus } from '../../shared/orchestrator/port.js';
+
+/** The Orchestrator port's contract; every adapter runs it. */
+export function orchestratorConformance(t: Test, open: () => Promise<Orchestrator>): void {
+  let orch: Orchestrator;
+  const dir = mkdtempSync(path.join(tmpdir(), 'mlp-orch-'));
+  let n = 0;
+  t.before(async () => {
+    orch = await open();
+  });
+  t.teardown(async () => {
+    await orch.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const workload = (script: string, over: Partial<Workload> = {}): Workload => {
+    n += 1;
+    const workdir = path.join(dir, `w${n}`);
+    const file = path.join(dir, `s${n}.mjs`);
+    writeFileSync(file, script);
+    return { id: `w${n}`, kind: 'job', labels: { user: 'alice', name: `job${n}` }, command: [process.execPath, file], workdir, env: {}, logFile: path.join(workdir, 'log', 'job.log'), resources: { cpu: 1, gpu: 0, ram: 100 }, ...over };
+  };
+  const until = async (id: string, phases: WorkloadStatus['phase'][]) => {
+    for (let i = 0; i < 400; i++) {
+      const s = await orch.status(id);
+      if (s && phases.includes(s.phase)) return s;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`${id} never reached ${phases.join('/')}: ${JSON.stringify(await orch.status(id))}`);
+  };
+
+  t.test('a script that exits 0 succeeds; its output is in the log; cwd and env are its own', async (t) => {
+    const w = workload(`console.log('cwd=' + process.cwd()); console.log('user=' + process.env.MLP_USER); console.error('to stderr'); console.log('secret=' + (process.env.MLP_SERVICE_TOKEN ?? 'none'));`, { env: { MLP_USER: 'alice' } });
+    const seen: string[] = [];
+    const unwatch = orch.watch((s) => s.id === w.id && seen.push(s.phase));
+    await orch.start(w);
+    const done = await until(w.id, ['succeeded', 'failed']);
+    unwatch();
+    t.match(done, { phase: 'succeeded', exitCode: 0, startedAt: String, finishedAt: String });
+    const log = readFileSync(w.logFile, 'utf8');
+    t.match(log, `cwd=${w.workdir}`);
+    t.match(log, 'user=alice');
+    t.match(log, 'to stderr', 'stderr goes to the log too');
+    t.match(log, 'secret=none', 'the platform\'s environment is not passed on');
+    t.same(seen, ['running', 'succeeded'], 'watchers see every phase change');
+  });
+
+  t.test('a non-zero exit fails with the code', async (t) => {
+    const w = workload('process.exit(3)');
+    await orch.start(w);
+    t.match(await until(w.id, ['succeeded', 'failed']), { phase: 'failed', exitCode: 3, reason: 'exit code 3' });
+  });
+
+  t.test('a program that cannot start fails with the reason', async (t) => {
+    const w = workload('', { command: ['/no/such/program'] });
+    await orch.start(w);
+    t.match(await until(w.id, ['failed']), { phase: 'failed', reason: /could not start \/no\/such\/program/ });
+  });
+
+  t.test('starting a known id again starts nothing', async (t) => {
+    const marker = path.join(dir, 'count');
+    const w = workload(`import { appendFileSync } from 'node:fs'; appendFileSync(${JSON.stringify(marker)}, 'x'); setTimeout(() => {}, 300);`);
+    await orch.start(w);
+    await orch.start(w);
+    await until(w.id, ['succeeded']);
+    t.equal(readFileSync(marker, 'utf8'), 'x', 'the script ran once');
+  });
+
+  t.test('stop ends the whole process tree and reports "stopped"', async (t) => {
+    const pidFile = path.join(dir, 'grandchild.pid');
+    const w = workload(`
+      import { spawn } from 'node:child_process';
+      import { writeFileSync } from 'node:fs';
+      const g = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+      writeFileSync(${JSON.stringify(pidFile)}, String(g.pid));
+      setInterval(() => {}, 1000);`);
+    await orch.start(w);
+    await until(w.id, ['running']);
+    for (let i = 0; i < 200 && !readFileSafe(pidFile); i++) await new Promise((r) => setTimeout(r, 25));
+    const grandchild = Number(readFileSafe(pidFile));
+    t.ok(grandchild > 0, 'the script started a child of its own');
+    await orch.stop(w.id);
+    t.match(await orch.status(w.id), { phase: 'failed', reason: 'stopped' });
+    await new Promise((r) => setTimeout(r, 100));
+    t.notOk(alive(grandchild), 'its child was stopped too');
+    await orch.stop(w.id);
+    t.match(await orch.status(w.id), { phase: 'failed', reason: 'stopped' }, 'stopping again changes nothing');
+    await orch.forget(w.id);
+    t.equal(await orch.status(w.id), null, 'forgotten');
+  });
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Alive and not a zombie (PID 1 here may reap orphans late; a zombie has already ended). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = readFileSafe(`/proc/${pid}/stat`);
+  return !/^\d+ \(.*\) Z/.test(stat);
+}

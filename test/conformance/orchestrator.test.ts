@@ -1,0 +1,10 @@
+import t from 'tap';
+import { createLogger, memorySink } from '../../shared/log.js';
+import { createLocalOrchestrator } from '../../shared/orchestrator/local.js';
+import { orchestratorConformance } from './orchestrator-suite.js';
+
+// The Kubernetes adapter joins this suite with its issue (a built kube-apiserver, no kubelet).
+t.test('local orchestrator (child processes)', (t) => {
+  orchestratorConformance(t, async () => createLocalOrchestrator({ log: createLogger({ component: 'test', sinks: [memorySink()] }), graceMs: 1000 }));
+  t.end();
+});
