@@ -151,7 +151,17 @@ t.test('an upload still arriving when its dataset leaves creating is not kept', 
     yield Buffer.from('last');
   })());
   const upload = raw(p.url, 'PUT', '/data/alice/slow/late.txt', { token, body, headers: { 'transfer-encoding': 'chunked' } });
-  await new Promise((r) => setTimeout(r, 200));
+  // Wait until the upload is being received (its temporary file exists), however loaded the machine.
+  const folder = storagePaths(p.root).dataset('alice', 'slow');
+  const receiving = () => {
+    try {
+      return readdirSync(folder).some((n) => n.startsWith('.mlp-upload-'));
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 400 && !receiving(); i++) await new Promise((r) => setTimeout(r, 25));
+  t.ok(receiving(), 'the upload is in flight');
   t.equal((await p.call('PUT', '/api/v1/users/alice/datasets/slow:heartbeat', { token, body: { state: 'ready', progress: 100 } })).status, 200);
   release();
   refused(t, await upload, /slow is ready; the upload was not kept/);
