@@ -37,6 +37,8 @@ export interface RouteDef<B extends TSchema | undefined = TSchema | undefined> {
    * the adapter still authenticates and checks the path, and maps errors thrown before it answers.
    */
   stream?: boolean;
+  /** At most this many instances (the deployment's max scale); 1 when the function keeps per-process state. */
+  maxScale?: number;
   /** Scheduled reconcilers: run every so many seconds (local runner) or on this cron (cluster). */
   schedule?: { everySeconds: number; cron: string };
   description: string;

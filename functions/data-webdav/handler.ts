@@ -14,7 +14,8 @@ import { resolveTarget, type Target } from '../../shared/webdav/target.js';
 
 const ALLOW = 'OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, PROPFIND';
 
-// Commits to one folder are serialized in this process, so two uploads cannot together pass the size.
+// Commits to one folder are serialized in this process, so two uploads cannot together pass the
+// size; the route's maxScale of 1 makes this process the only one.
 const commitLocks = new Map<string, Promise<unknown>>();
 function serialized<T>(key: string, work: () => Promise<T>): Promise<T> {
   const run = (commitLocks.get(key) ?? Promise.resolve()).then(work, work);

@@ -21,6 +21,10 @@ t.test('every knative/*.yaml document is a valid Knative resource for a register
       t.ok(Model, `${file}: known kind ${obj.kind}`);
       if (!Model) continue;
       t.doesNotThrow(() => new Model(obj as never).validate(), `${file}: ${obj.kind} ${obj.metadata.name} is valid`);
+      const route = fns.find((f) => `${f.route.name}.yaml` === file)?.route;
+      if (obj.kind === 'Service' && route?.maxScale) {
+        t.match(obj, { spec: { template: { metadata: { annotations: { 'autoscaling.knative.dev/max-scale': String(route.maxScale) } } } } }, `${file}: max-scale ${route.maxScale}`);
+      }
     }
   }
   t.throws(() => new Service({ metadata: { name: 'x' }, spec: { template: { spec: { containers: 'nope' } } } } as never).validate(), 'the validator does reject a bad manifest');
@@ -53,6 +57,7 @@ t.test('stack.yml follows OpenFaaS\'s stack format and covers every function', a
     t.equal(fn.lang, 'mlp-node20');
     t.equal(fn.handler, `./functions/${name}`);
     const route = fns.find((f) => f.route.name === name)?.route;
+    if (route?.maxScale) t.match(fn.labels, { 'com.openfaas.scale.max': String(route.maxScale) }, `${name}: at most ${route.maxScale} instance(s)`);
     if (route?.schedule) t.match(fn.annotations, { topic: 'cron-function', schedule: route.schedule.cron }, `${name}: scheduled by the cron-connector`);
   }
 });
