@@ -220,28 +220,16 @@ function renderServer(auth: RouteDef): string {
     ], 'Every path goes through the route map; the rewrite keeps method and body.'),
     block('location = /_mlp/open', ['internal;', ...errorPages({ 500: '@mlp_unavailable' }), ...proxyTo('http://$mlp_upstream$request_uri')],
       'Routes whose function checks the caller itself (auth none or basic).'),
-    block('location = /_mlp/bearer', [
-      'internal;',
-      'auth_request /_mlp/auth;',
-      'auth_request_set $mlp_auth_error $upstream_http_x_mlp_error;',
-      // 401/403 are the refused token or, intercepted, the function's own refusal;
-      // 500 is auth_request's answer when the check itself failed, or an upstream's.
-      ...errorPages({ 401: '@mlp_refused', 403: '@mlp_refused', 500: '@mlp_unavailable' }),
-      ...proxyTo('http://$mlp_upstream$request_uri'),
-    ], 'Routes that need a user\'s Bearer token: checked by auth_request before the function is reached.'),
-    block('location = /_mlp/stream', [
-      'internal;',
-      'auth_request /_mlp/auth;',
-      'auth_request_set $mlp_auth_error $upstream_http_x_mlp_error;',
+    block('location = /_mlp/bearer', bearerLocation([]),
+      'Routes that need a user\'s Bearer token: checked by auth_request before the function is reached.'),
+    block('location = /_mlp/stream', bearerLocation([
       // The function enforces each dataset's size itself; bodies pass through as they arrive.
       'client_max_body_size 0;',
       'proxy_request_buffering off;',
       'proxy_buffering off;',
       'proxy_read_timeout 3600s;',
       'proxy_send_timeout 3600s;',
-      ...errorPages({ 401: '@mlp_refused', 403: '@mlp_refused', 500: '@mlp_unavailable' }),
-      ...proxyTo('http://$mlp_upstream$request_uri'),
-    ], 'Stream routes (WebDAV): Bearer-checked like the above; uploads and downloads of any size, unbuffered.'),
+    ]), 'Stream routes (WebDAV): Bearer-checked like the above; uploads and downloads of any size, unbuffered.'),
     block('location = /_mlp/auth', [
       'internal;',
       // The check never reads the body, but nginx applies this location's limit to its length.
@@ -265,6 +253,20 @@ function renderServer(auth: RouteDef): string {
     ...Object.entries(ANSWERS).map(([name, a]) => block(`location ${name}`, answer(a.status, a.body))),
   ];
   return `${serverLevel}\n${locations.join('')}`;
+}
+
+/** A location whose requests auth_request checks first; `extra` tunes it (limits, buffering). */
+function bearerLocation(extra: string[]): string[] {
+  return [
+    'internal;',
+    'auth_request /_mlp/auth;',
+    'auth_request_set $mlp_auth_error $upstream_http_x_mlp_error;',
+    ...extra,
+    // 401/403 are the refused token or, intercepted, the function's own refusal;
+    // 500 is auth_request's answer when the check itself failed, or an upstream's.
+    ...errorPages({ 401: '@mlp_refused', 403: '@mlp_refused', 500: '@mlp_unavailable' }),
+    ...proxyTo('http://$mlp_upstream$request_uri'),
+  ];
 }
 
 function renderK8sUpstreams(routes: RouteDef[], auth: RouteDef): string {

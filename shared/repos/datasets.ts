@@ -24,17 +24,8 @@ export interface DatasetDoc extends Doc {
   release_attempt?: number;
 }
 
-export interface DatasetView {
-  name: string;
-  user: string;
-  tenant: string;
-  size: number;
-  state: DatasetState;
-  progress: number;
-  msg?: string;
-  created_at: string;
-  updated_at: string;
-}
+/** What the API shows of a dataset: everything but the platform's bookkeeping (uid, rom, heartbeat). */
+export type DatasetView = Pick<DatasetDoc, 'name' | 'user' | 'tenant' | 'size' | 'state' | 'progress' | 'msg' | 'created_at' | 'updated_at'>;
 
 export function datasetView(d: DatasetDoc): DatasetView {
   return {
