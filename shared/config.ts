@@ -23,6 +23,8 @@ export interface Config {
   datasetStale: number;
   tenant: TenantCapacity;
   metricsTopic: string;
+  /** The gateway's URL as jobs reach it (MLP_API); unset: the local gateway's own address. */
+  publicUrl?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -88,6 +90,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
       rom: int('MLP_TENANT_ROM', 107374182400, 0, Number.MAX_SAFE_INTEGER),
     },
     metricsTopic: env.MLP_METRICS_TOPIC || 'mlp.job-metrics',
+    publicUrl: env.MLP_PUBLIC_URL ? env.MLP_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     logLevel: logLevel as Config['logLevel'],
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -4,7 +4,10 @@ import { createTokenService, type TokenService } from './auth/tokens.js';
 import { createInProcessBus } from './bus/in-process.js';
 import type { Bus } from './bus/port.js';
 import type { Config } from './config.js';
+import { ConfigError } from './errors.js';
 import type { Logger } from './log.js';
+import { createLocalOrchestrator } from './orchestrator/local.js';
+import type { Orchestrator } from './orchestrator/port.js';
 import { usersRepo, type UsersRepo } from './repos/users.js';
 import { resolveSecrets } from './secrets.js';
 import { openEmbeddedStore } from './store/embedded.js';
@@ -28,12 +31,17 @@ export interface Deps {
   resources: ResourceManager;
   /** How the other managers reserve and release resources. */
   tcc: TccClient;
+  /** Runs jobs' scripts and apps' servers. */
+  orchestrator: Orchestrator;
+  /** The gateway as jobs reach it; the local runner fills in its address once it listens. */
+  gateway: { url: string };
 }
 
 export interface Overrides {
   now?: () => Date;
   store?: Store;
   bus?: Bus;
+  orchestrator?: Orchestrator;
 }
 
 /** Builds the adapters the configuration names: real servers when configured, embedded defaults otherwise. */
@@ -58,6 +66,12 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
     throw err;
   }
   const tcc = createTccClient(inProcessTransport(resources), { log });
+  if (config.orchestrator !== 'local' && !overrides.orchestrator) {
+    if (!overrides.bus) await bus.close();
+    if (!overrides.store) await store.close();
+    throw new ConfigError([`MLP_ORCHESTRATOR=${config.orchestrator}: the Kubernetes orchestrator is not built yet; use local`]);
+  }
+  const orchestrator = overrides.orchestrator ?? createLocalOrchestrator({ log, now });
   return {
     config,
     log,
@@ -70,7 +84,11 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
     serviceToken: secrets.serviceToken,
     resources,
     tcc,
+    orchestrator,
+    gateway: { url: config.publicUrl ?? `http://${config.host}:${config.port}` },
     async close() {
+      // Local workloads do not outlive the platform (jobs then end in error on restart).
+      if (!overrides.orchestrator) await orchestrator.close();
       // Close only what this call opened; injected adapters belong to the caller.
       if (!overrides.bus) await bus.close();
       if (!overrides.store) await store.close();

@@ -13,8 +13,9 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPT
  * - owner: a Bearer user token of the path's {user}
  * - user: any valid Bearer user token
  * - service: the platform's service token (internal routes)
+ * - owner-or-job: the owner's token, or the job token of the path's {job} (heartbeats, metrics)
  */
-export type AuthMode = 'none' | 'basic' | 'owner' | 'user' | 'service';
+export type AuthMode = 'none' | 'basic' | 'owner' | 'user' | 'service' | 'owner-or-job';
 
 export interface RouteDef<B extends TSchema | undefined = TSchema | undefined> {
   /** Function name: kebab-case, unique; names the folder, the image and the Knative service. */

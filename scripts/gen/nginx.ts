@@ -33,7 +33,7 @@ function accessOf(route: RouteDef): Access {
   // Function names are map keys; these words are map directives instead.
   if (MAP_KEYWORDS.includes(route.name)) throw new Error(`nginx: a function cannot be named ${route.name} (a keyword of nginx's map)`);
   if (route.internal || route.auth === 'service') return 'internal';
-  const bearer = route.auth === 'owner' || route.auth === 'user';
+  const bearer = route.auth === 'owner' || route.auth === 'user' || route.auth === 'owner-or-job';
   if (route.stream) {
     if (!bearer) throw new Error(`nginx: stream route ${route.name} must use a Bearer auth mode (owner or user)`);
     return 'stream';

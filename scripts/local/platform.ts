@@ -34,6 +34,7 @@ export async function startPlatform(config: Config, log: Logger, overrides: Over
     });
     const port = await listen(gateway, config.port, config.host);
     const appPort = await listen(apps, config.appPort, config.host);
+    if (!config.publicUrl) deps.gateway.url = `http://${config.host}:${port}`;
     const scheduler = startScheduler(fns, deps);
     log.info('platform started', { functions: fns.length, port, app_port: appPort, store: deps.store.kind, bus: deps.bus.kind });
     return {

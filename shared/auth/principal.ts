@@ -67,6 +67,13 @@ export function createAuthenticator(deps: { tokens: TokenService; users: UsersRe
           if (!m?.[1] || !isServiceToken(m[1])) throw new Forbidden('this route is internal to the platform; it needs the service token');
           return { kind: 'service' };
         }
+        case 'owner-or-job': {
+          // A job token is good for its own job only; the handler also checks it is the current job of that name.
+          const principal = await verifyBearer({ authorization: creds.authorization ?? '' });
+          if (principal.username !== params.user) throw new Forbidden(`this token belongs to ${principal.username}; it gives no access to user ${params.user ?? ''}`);
+          if (principal.kind === 'job' && principal.job !== params.job) throw new Forbidden(`this job token belongs to job ${principal.job}, not ${params.job ?? ''}`);
+          return principal;
+        }
         case 'user':
         case 'owner': {
           // Only the header: query tokens are for the routes that verify on their own (WebSocket, auth).

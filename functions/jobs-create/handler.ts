@@ -1,0 +1,47 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { v4 as uuid } from 'uuid';
+import type { Deps } from '../../shared/deps.js';
+import { Conflict, Forbidden, Invalid } from '../../shared/errors.js';
+import { admitWaiting } from '../../shared/jobs/lifecycle.js';
+import { checkEntry, commandFor } from '../../shared/jobs/runtime.js';
+import { jobId, jobsCollection, jobView } from '../../shared/repos/jobs.js';
+import type { Handler } from '../../shared/route.js';
+import { storagePaths } from '../../shared/storage.js';
+import { describe, exceeding, toExact } from '../../shared/tcc/amounts.js';
+import type route from './route.js';
+
+export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
+  const user = params.user ?? '';
+  const tenant = body.tenant ?? 'default';
+  const job = { gpu: body.gpu ?? 0, cpu: body.cpu ?? 1, ram: body.ram ?? 1000 };
+  await checkEntryFile(deps, user, body.entry);
+  const t = await deps.resources.getTenant(tenant);
+  if (!t) throw new Forbidden(`tenant ${tenant} not found`);
+  const need = toExact(job);
+  const never = exceeding(need, t.capacity);
+  if (never.length > 0) throw new Forbidden(`job can never fit the tenant: needs ${describe(need, never)}; capacity ${describe(t.capacity, never)}`);
+  const col = jobsCollection(deps.store);
+  try {
+    await col.insert({ _id: jobId(user, body.name), uid: uuid(), name: body.name, user, tenant, runtime: 'tf', entry: body.entry, ...job, state: 'creating', progress: 0, res: 'waiting', msg: 'waiting for resources' });
+  } catch (err) {
+    if (err instanceof Conflict) throw new Conflict(`job ${body.name} already exists`);
+    throw err;
+  }
+  // Admission is first-in first-out: this job runs now only if everything queued before it could.
+  await admitWaiting(deps);
+  const created = await col.get(jobId(user, body.name));
+  if (!created) throw new Conflict(`job ${body.name} was deleted while it was being created`);
+  return jobView(created);
+};
+
+async function checkEntryFile(deps: Deps, user: string, entry: string): Promise<void> {
+  checkEntry(entry);
+  const file = path.join(storagePaths(deps.config.root).home(user), entry);
+  commandFor(file);
+  const s = await stat(file).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+    throw err;
+  });
+  if (!s?.isFile()) throw new Invalid(`entry ${entry} not found in your home (upload it to /data/${user}/.home/${entry})`);
+}

@@ -1,0 +1,23 @@
+import { Type } from '@sinclair/typebox';
+import { ENTRY } from '../../shared/jobs/runtime.js';
+import { defineRoute } from '../../shared/route.js';
+import { S } from '../../shared/validation.js';
+
+// API.md §5 Decision: gpu int 0–16 (default 0), cpu 0.1–10 (default 1), ram int 100–10000 Mi (default 1000).
+export default defineRoute({
+  name: 'jobs-create',
+  method: 'POST',
+  path: '/api/v1/users/{user}/jobs',
+  auth: 'owner',
+  body: S.object({
+    name: S.name(),
+    entry: Type.String({ pattern: ENTRY }),
+    tenant: Type.Optional(S.name()),
+    runtime: Type.Optional(Type.Literal('tf')),
+    gpu: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 })),
+    cpu: Type.Optional(Type.Number({ minimum: 0.1, maximum: 10 })),
+    ram: Type.Optional(Type.Integer({ minimum: 100, maximum: 10000 })),
+  }),
+  status: 201,
+  description: 'Submit a training job: it runs at once if resources are free, else waits in a FIFO queue.',
+});

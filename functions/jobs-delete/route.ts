@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'jobs-delete',
+  method: 'DELETE',
+  path: '/api/v1/users/{user}/jobs/{job}',
+  auth: 'owner',
+  description: 'Delete a finished or error job: deleting now; process, workspace and record follow.',
+});

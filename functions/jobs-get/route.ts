@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'jobs-get',
+  method: 'GET',
+  path: '/api/v1/users/{user}/jobs/{job}',
+  auth: 'owner',
+  description: 'One job.',
+});

@@ -1,0 +1,17 @@
+import { Conflict, Forbidden } from '../../shared/errors.js';
+import { jobOrNotFound } from '../../shared/jobs/find.js';
+import { HEARTBEAT, jobsCollection } from '../../shared/repos/jobs.js';
+import type { Handler } from '../../shared/route.js';
+import type route from './route.js';
+
+export const handle: Handler<typeof route> = async ({ params, body, principal }, deps) => {
+  const name = params.job ?? '';
+  for (;;) {
+    const job = await jobOrNotFound(deps, params.user ?? '', name);
+    // Names are reused after deletion: a token of an earlier job of this name is refused.
+    if (principal.kind === 'job' && principal.jobId !== job.uid) throw new Forbidden(`this job token belongs to an earlier job named ${name}`);
+    if (!HEARTBEAT[job.state].includes(body.state)) throw new Conflict(`job ${name} is ${job.state}; a heartbeat cannot make it ${body.state}`);
+    const set = { state: body.state, progress: body.state === 'finished' ? 100 : body.progress, ...(body.state === 'error' ? { msg: 'the job reported an error' } : {}) };
+    if (await jobsCollection(deps.store).update(job._id, { version: job.version }, { set })) return '';
+  }
+};

@@ -1,0 +1,15 @@
+import { Type } from '@sinclair/typebox';
+import { defineRoute } from '../../shared/route.js';
+import { S } from '../../shared/validation.js';
+
+export default defineRoute({
+  name: 'jobs-heartbeat',
+  method: 'PUT',
+  path: '/api/v1/users/{user}/jobs/{job}:heartbeat',
+  auth: 'owner-or-job',
+  body: S.object({
+    state: Type.Union([Type.Literal('running'), Type.Literal('finished'), Type.Literal('error')]),
+    progress: Type.Integer({ minimum: 0, maximum: 100 }),
+  }),
+  description: 'The script reports its state and progress (job token or owner token).',
+});

@@ -1,0 +1,11 @@
+import { defineRoute } from '../../shared/route.js';
+import { S } from '../../shared/validation.js';
+
+export default defineRoute({
+  name: 'jobs-stop',
+  method: 'PUT',
+  path: '/api/v1/users/{user}/jobs/{job}:stop',
+  auth: 'owner',
+  body: S.object({}),
+  description: 'Stop a creating or running job: it ends in error with msg "stopped by user".',
+});

@@ -1,0 +1,9 @@
+import type { Deps } from '../deps.js';
+import { NotFound } from '../errors.js';
+import { jobId, jobsCollection, type JobDoc } from '../repos/jobs.js';
+
+export async function jobOrNotFound(deps: Deps, user: string, name: string): Promise<JobDoc> {
+  const doc = await jobsCollection(deps.store).get(jobId(user, name));
+  if (!doc) throw new NotFound(`job ${name} not found`);
+  return doc;
+}

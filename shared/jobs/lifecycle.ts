@@ -1,0 +1,140 @@
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Deps } from '../deps.js';
+import { isClientError } from '../errors.js';
+import { ENDED, jobsCollection, type JobDoc } from '../repos/jobs.js';
+import { storagePaths } from '../storage.js';
+import { commandFor } from './runtime.js';
+
+// Request ids derive from the job's uid, so every retry of a step is the same TCC request.
+export const resTryId = (j: Pick<JobDoc, 'uid' | 'try_attempt'>) => `jm-${j.uid}-t${j.try_attempt ?? 0}`;
+export const resReleaseId = (j: Pick<JobDoc, 'uid' | 'release_attempt'>) => `jm-rel-${j.uid}-${j.release_attempt ?? 0}`;
+const JOB_TOKEN_TTL = 30 * 24 * 3600;
+
+/**
+ * Admits waiting jobs first-in first-out (API.md §5): the oldest waiting job is tried; if it
+ * does not fit yet, the ones behind it wait too. Returns the names admitted.
+ */
+export async function admitWaiting(deps: Deps): Promise<string[]> {
+  const col = jobsCollection(deps.store);
+  const admitted: string[] = [];
+  for (const job of await col.find({ state: 'creating', res: 'waiting' })) {
+    const trying = await col.update(job._id, { version: job.version, res: 'waiting', state: 'creating' }, { set: { res: 'trying' } });
+    if (!trying) return admitted; // another admitter is on it; it keeps the order
+    try {
+      await deps.tcc.try({ id: resTryId(trying), applier: 'jm', request_type: 'request', tenant: trying.tenant, cpu: trying.cpu, gpu: trying.gpu, ram: trying.ram });
+      await deps.tcc.confirm(resTryId(trying), 'jm');
+    } catch (err) {
+      if (!isClientError(err)) throw err; // res stays 'trying'; settleTrying resolves it
+      // Not free yet (or the try timed out): back in the queue, saying what it waits for. The next
+      // attempt uses a fresh request id, since a timed-out one is refused for good.
+      await col.update(trying._id, { version: trying.version }, { set: { res: 'waiting', msg: `waiting for resources: ${err.message}` }, inc: { try_attempt: 1 } });
+      return admitted;
+    }
+    const held = await col.update(trying._id, { version: trying.version }, { set: { res: 'held' }, unset: ['msg'] });
+    if (held) {
+      await launch(held, deps);
+      admitted.push(held.name);
+    }
+  }
+  return admitted;
+}
+
+/** Prepares the workspace and starts the entry with the job's environment (API.md §5). */
+export async function launch(job: JobDoc, deps: Deps): Promise<void> {
+  const paths = storagePaths(deps.config.root);
+  const workspace = paths.job(job.user, job.name);
+  for (const sub of ['ckpt', 'log', 'metrics']) await mkdir(path.join(workspace, sub), { recursive: true });
+  const { token } = await deps.tokens.issue({ sub: job.user, kind: 'job', job: job.name, job_id: job.uid }, JOB_TOKEN_TTL);
+  const env: Record<string, string> = {
+    MLP_API: deps.gateway.url,
+    MLP_USER: job.user,
+    MLP_JOB: job.name,
+    MLP_TOKEN: token,
+    MLP_WORKSPACE: workspace,
+    MLP_HOME: paths.home(job.user),
+    MLP_DATASETS: path.join(deps.config.root, 'datasets', job.user),
+    ...(deps.config.kafkaBrokers ? { MLP_KAFKA_BROKERS: deps.config.kafkaBrokers.join(','), MLP_METRICS_TOPIC: deps.config.metricsTopic } : {}),
+  };
+  await deps.orchestrator.start({
+    id: job.uid,
+    kind: 'job',
+    labels: { user: job.user, name: job.name },
+    command: commandFor(path.join(paths.home(job.user), job.entry)),
+    workdir: workspace,
+    env,
+    logFile: path.join(workspace, 'log', 'job.log'),
+    resources: { cpu: job.cpu, gpu: job.gpu, ram: job.ram },
+  });
+  await jobsCollection(deps.store).update(job._id, {}, { set: { launched: true } });
+}
+
+/** Moves running jobs on from what the orchestrator reports: started, exited, or unknown. */
+export async function syncWorkloads(deps: Deps): Promise<string[]> {
+  const col = jobsCollection(deps.store);
+  const changed: string[] = [];
+  for (const job of await col.find({ state: { $in: ['creating', 'running'] }, res: 'held' })) {
+    const s = await deps.orchestrator.status(job.uid);
+    let set: Partial<JobDoc> | undefined;
+    if (!s) set = job.launched ? { state: 'error', msg: 'the job\'s process was lost (the platform restarted while it ran)' } : undefined;
+    else if (s.phase === 'running' && job.state === 'creating') set = { state: 'running' };
+    // API.md §5: without a final heartbeat, exit 0 is finished (progress 100), anything else error.
+    else if (s.phase === 'succeeded') set = { state: 'finished', progress: 100 };
+    else if (s.phase === 'failed') set = { state: 'error', msg: s.reason === 'stopped' ? 'stopped' : `the entry ended with ${s.reason ?? 'an error'}` };
+    if (set && (await col.update(job._id, { version: job.version }, { set }))) changed.push(job.name);
+  }
+  return changed;
+}
+
+/** Ended jobs give their resources back, exactly once; a still-running process is stopped first. */
+export async function releaseEnded(deps: Deps): Promise<string[]> {
+  const col = jobsCollection(deps.store);
+  const released: string[] = [];
+  for (const job of await col.find({ state: { $in: [...ENDED, 'deleting'] }, res: 'held' })) {
+    if (await releaseJob(job, deps)) released.push(job.name);
+  }
+  return released;
+}
+
+export async function releaseJob(job: JobDoc, deps: Deps): Promise<boolean> {
+  const col = jobsCollection(deps.store);
+  // A heartbeat may have ended the job while its process still runs: it ends now.
+  if (job.launched) await deps.orchestrator.stop(job.uid);
+  const id = resReleaseId(job);
+  try {
+    await deps.tcc.try({ id, applier: 'jm', request_type: 'release', tenant: job.tenant, cpu: job.cpu, gpu: job.gpu, ram: job.ram });
+    await deps.tcc.confirm(id, 'jm');
+  } catch (err) {
+    if (!isClientError(err)) throw err;
+    if (/cancelled or timed out/.test(err.message)) {
+      await col.update(job._id, { version: job.version }, { inc: { release_attempt: 1 } });
+      return false;
+    }
+    deps.log.error('job resource release refused; recording it as released', { job: job._id, err: err.message });
+  }
+  return Boolean(await col.update(job._id, { version: job.version, res: 'held' }, { set: { res: 'released' } }));
+}
+
+/** Removes the process, the workspace, then the record (API.md §5); idempotent. */
+export async function finishDeletion(job: JobDoc, deps: Deps): Promise<boolean> {
+  if (job.res === 'held' || job.res === 'trying') return false; // resources first (releaseEnded / settleTrying)
+  if (job.launched) await deps.orchestrator.forget(job.uid);
+  await rm(storagePaths(deps.config.root).job(job.user, job.name), { recursive: true, force: true });
+  return jobsCollection(deps.store).remove(job._id, { version: job.version });
+}
+
+/**
+ * A try whose outcome was never recorded (the admitter died between steps): cancelling
+ * answers 200 when nothing is held — back to the queue — or 403 when it was confirmed.
+ */
+export async function settleTrying(job: JobDoc, deps: Deps): Promise<boolean> {
+  const col = jobsCollection(deps.store);
+  try {
+    await deps.tcc.cancel(resTryId(job), 'jm');
+  } catch (err) {
+    if (!(isClientError(err) && /was confirmed/.test(err.message))) throw err;
+    return Boolean(await col.update(job._id, { version: job.version }, { set: { res: 'held' } }));
+  }
+  const res = job.state === 'creating' ? 'waiting' : 'none';
+  return Boolean(await col.update(job._id, { version: job.version }, { set: { res }, inc: { try_attempt: 1 } }));
+}

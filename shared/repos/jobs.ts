@@ -1,0 +1,50 @@
+import type { Collection, Doc, Store } from '../store/port.js';
+
+export type JobState = 'creating' | 'running' | 'finished' | 'error' | 'deleting';
+
+/**
+ * Where the job's cpu/gpu/ram stand with the Resource-manager: waiting (queued), trying
+ * (tried, outcome not recorded yet), held (confirmed), released, none (never held).
+ */
+export type ResState = 'waiting' | 'trying' | 'held' | 'released' | 'none';
+
+export interface JobDoc extends Doc {
+  uid: string;
+  name: string;
+  user: string;
+  tenant: string;
+  runtime: 'tf';
+  entry: string;
+  gpu: number;
+  cpu: number;
+  ram: number;
+  state: JobState;
+  progress: number;
+  msg?: string;
+  res: ResState;
+  release_attempt?: number;
+  /** Bumped after an unsuccessful try, so the next one has a fresh request id. */
+  try_attempt?: number;
+  /** The workload was started (so the orchestrator knows it by uid). */
+  launched?: boolean;
+}
+
+export type JobView = Pick<JobDoc, 'name' | 'user' | 'tenant' | 'runtime' | 'entry' | 'gpu' | 'cpu' | 'ram' | 'state' | 'progress' | 'msg' | 'created_at' | 'updated_at'>;
+
+export function jobView(j: JobDoc): JobView {
+  const { name, user, tenant, runtime, entry, gpu, cpu, ram, state, progress, msg, created_at, updated_at } = j;
+  return { name, user, tenant, runtime, entry, gpu, cpu, ram, state, progress, ...(msg ? { msg } : {}), created_at, updated_at };
+}
+
+/** API.md §5: the transitions a heartbeat may make (from -> allowed targets). */
+export const HEARTBEAT: Record<JobState, JobState[]> = {
+  creating: ['running', 'error'],
+  running: ['running', 'finished', 'error'],
+  finished: [],
+  error: [],
+  deleting: [],
+};
+
+export const ENDED: JobState[] = ['finished', 'error'];
+export const jobId = (user: string, name: string) => `${user}/${name}`;
+export const jobsCollection = (store: Store): Collection<JobDoc> => store.collection<JobDoc>('job');
