@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { api, encodePath } from './api.js';
 import { loadClientConfig, saveClientConfig } from './config.js';
 import { download, list, remove, upload } from './datasets.js';
+import * as jobs from './jobs.js';
 
 // API.md §10: the `mlp` data client. It talks only to the gateway; a refusal or fault prints
 // the server's msg and exits non-zero.
@@ -61,6 +62,49 @@ dataset
   .action(async (name: string) => {
     const { config, client } = await session();
     await remove(client, config.user, name, print);
+  });
+
+const number = (what: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`${what} must be a number, not ${value}`);
+  return n;
+};
+const job = program.command('job').description('training jobs: submit, ls, logs, stop, rm');
+job
+  .command('submit <name>')
+  .description('run an entry script from your home (see `mlp home put`)')
+  .requiredOption('--entry <path>', 'script path inside your home, e.g. train.mjs')
+  .option('--cpu <cores>', 'cpu cores (0.1–10, default 1)', number('--cpu'))
+  .option('--gpu <count>', 'GPUs (0–16, default 0)', number('--gpu'))
+  .option('--ram <mi>', 'memory in Mi (100–10000, default 1000)', number('--ram'))
+  .action(async (name: string, opts: jobs.SubmitOptions) => {
+    const { config, client } = await session();
+    await jobs.submit(client, config.user, name, opts, print);
+  });
+job.command('ls').description('list your jobs').action(async () => {
+  const { config, client } = await session();
+  await jobs.list(client, config.user, print);
+});
+job
+  .command('logs <name>')
+  .description('print a job\'s output')
+  .action(async (name: string) => {
+    const { config, client } = await session();
+    await jobs.logs(client, config.user, name, (text) => process.stdout.write(text));
+  });
+job
+  .command('stop <name>')
+  .description('stop a creating or running job')
+  .action(async (name: string) => {
+    const { config, client } = await session();
+    await jobs.stop(client, config.user, name, print);
+  });
+job
+  .command('rm <name>')
+  .description('delete a finished or error job')
+  .action(async (name: string) => {
+    const { config, client } = await session();
+    await jobs.remove(client, config.user, name, print);
   });
 
 program

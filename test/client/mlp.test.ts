@@ -73,3 +73,43 @@ t.test('mlp: login, dataset upload (and resume), ls, download, home put, rm', as
   t.match(again.out, /mnist is ready; only a dataset still creating can be resumed/);
   t.match((await mlp('dataset', 'rm', 'mnist')).out, /dataset mnist is deleting/);
 });
+
+t.test('mlp job: submit, ls, logs, stop, rm', async (t) => {
+  const work = mkdtempSync(path.join(tmpdir(), 'mlp-cli-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const p = await startTestPlatform();
+  t.teardown(() => p.close());
+  await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: 'password1' } });
+  const env = { MLP_CLIENT_CONFIG: path.join(work, 'config.json') };
+  const mlp = async (...args: string[]) => {
+    const run = spawnTs(t, MAIN, env, args);
+    const { code } = await run.exited;
+    return { code, out: run.output() };
+  };
+  await mlp('login', '--url', p.url, '--user', 'alice', '--password', 'password1');
+  writeFileSync(path.join(work, 'hello.mjs'), 'console.log("hello from the job")\n');
+  writeFileSync(path.join(work, 'wait.mjs'), 'setInterval(() => {}, 1000)\n');
+  await mlp('home', 'put', path.join(work, 'hello.mjs'));
+  await mlp('home', 'put', path.join(work, 'wait.mjs'));
+
+  const submitted = await mlp('job', 'submit', 'hello', '--entry', 'hello.mjs', '--cpu', '0.5');
+  t.equal(submitted.code, 0, submitted.out);
+  t.match(submitted.out, /hello\s+(creating|running)/);
+  let ls = '';
+  for (let i = 0; i < 100 && !/hello\s+finished/.test(ls); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    ls = (await mlp('job', 'ls')).out;
+  }
+  t.match(ls, /hello\s+finished\s+100%\s+cpu 0\.5/);
+  t.match((await mlp('job', 'logs', 'hello')).out, 'hello from the job');
+  t.match((await mlp('job', 'rm', 'hello')).out, /job hello is deleting/);
+
+  await mlp('job', 'submit', 'waiter', '--entry', 'wait.mjs');
+  t.match((await mlp('job', 'stop', 'waiter')).out, /waiter\s+error .*stopped by user/);
+  const bad = await mlp('job', 'submit', 'nope', '--entry', 'missing.mjs');
+  t.equal(bad.code, 1);
+  t.match(bad.out, /mlp: entry missing\.mjs not found in your home/);
+  const nan = await mlp('job', 'submit', 'nope', '--entry', 'wait.mjs', '--cpu', 'lots');
+  t.not(nan.code, 0);
+  t.match(nan.out, /--cpu must be a number, not lots/);
+});
