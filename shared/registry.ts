@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { LoadedFunction } from './http/adapter.js';
-import type { Handler, RouteDef } from './route.js';
+import type { Handler, RouteDef, Service, UpgradeHandler } from './route.js';
 
 /** The functions folder beside shared/, both in the source tree (tsx) and in dist/. */
 export const FUNCTIONS_DIR = fileURLToPath(new URL('../functions/', import.meta.url));
@@ -14,9 +14,9 @@ export async function loadFunctions(dir = FUNCTIONS_DIR): Promise<LoadedFunction
 
 export async function loadFunction(name: string, dir = FUNCTIONS_DIR): Promise<LoadedFunction> {
   const routeModule = (await import(new URL(`${name}/route.js`, `file://${dir}`).href)) as { default: RouteDef };
-  const handlerModule = (await import(new URL(`${name}/handler.js`, `file://${dir}`).href)) as { handle: Handler<RouteDef> };
+  const handlerModule = (await import(new URL(`${name}/handler.js`, `file://${dir}`).href)) as { handle: Handler<RouteDef>; upgrade?: UpgradeHandler; service?: Service };
   const route = routeModule.default;
   if (!route || route.name !== name) throw new Error(`functions/${name}/route.ts must export default defineRoute({ name: '${name}', ... })`);
   if (typeof handlerModule.handle !== 'function') throw new Error(`functions/${name}/handler.ts must export const handle`);
-  return { route, handle: handlerModule.handle };
+  return { route, handle: handlerModule.handle, ...(handlerModule.upgrade ? { upgrade: handlerModule.upgrade } : {}), ...(handlerModule.service ? { service: handlerModule.service } : {}) };
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Static, TSchema } from '@sinclair/typebox';
+import type { WebSocket } from 'ws';
 import type { Logger } from './log.js';
 import type { Deps } from './deps.js';
 import type { Principal } from './auth/principal.js';
@@ -38,6 +39,8 @@ export interface RouteDef<B extends TSchema | undefined = TSchema | undefined> {
    * the adapter still authenticates and checks the path, and maps errors thrown before it answers.
    */
   stream?: boolean;
+  /** Always on (a consumer beside the routes): never scaled to zero. */
+  alwaysOn?: boolean;
   /** At most this many instances (the deployment's max scale); 1 when the function keeps per-process state. */
   maxScale?: number;
   /** Scheduled reconcilers: run every so many seconds (local runner) or on this cron (cluster). */
@@ -81,4 +84,16 @@ export class Reply {
     readonly status?: number,
     readonly headers: Record<string, string> = {},
   ) {}
+}
+
+/** A WebSocket on the route's path (the upgrade of a GET); the adapter authenticated it first. */
+export interface UpgradeInput extends Omit<Input<undefined>, 'body' | 'headers'> {
+  ws: WebSocket;
+  log: Logger;
+}
+export type UpgradeHandler = (input: UpgradeInput, deps: Deps) => Promise<void>;
+
+/** An always-on part of a function (a consumer): started with the process, stopped on SIGTERM. */
+export interface Service {
+  start(deps: Deps): Promise<{ stop(): Promise<void> }>;
 }

@@ -22,7 +22,7 @@ export function renderKnative(routes: RouteDef[]): Record<string, string> {
       },
       spec: {
         template: {
-          metadata: { annotations: { 'autoscaling.knative.dev/min-scale': '0', ...(route.maxScale ? { 'autoscaling.knative.dev/max-scale': String(route.maxScale) } : {}) } },
+          metadata: { annotations: { 'autoscaling.knative.dev/min-scale': route.alwaysOn ? '1' : '0', ...(route.maxScale ? { 'autoscaling.knative.dev/max-scale': String(route.maxScale) } : {}) } },
           spec: {
             containers: [
               {

@@ -20,7 +20,7 @@ export function renderStack(routes: RouteDef[]): string {
         MLP_ROOT: DATA_MOUNT,
         ...Object.fromEntries(SHARED_ENV.map((name) => [name, `\${${name}}`])),
       },
-      labels: { 'com.openfaas.scale.zero': 'true', ...(route.maxScale ? { 'com.openfaas.scale.max': String(route.maxScale) } : {}), 'mlp/function': route.name },
+      labels: { 'com.openfaas.scale.zero': route.alwaysOn ? 'false' : 'true', ...(route.alwaysOn ? { 'com.openfaas.scale.min': '1' } : {}), ...(route.maxScale ? { 'com.openfaas.scale.max': String(route.maxScale) } : {}), 'mlp/function': route.name },
       annotations: {
         // OpenFaaS cron-connector: POSTs to the function's root on this schedule.
         ...(route.schedule ? { topic: 'cron-function', schedule: route.schedule.cron } : {}),

@@ -5,6 +5,7 @@ import { createDeps, type Deps, type Overrides } from '../../shared/deps.js';
 import { Invalid } from '../../shared/errors.js';
 import { createFaasServer } from '../../shared/http/server.js';
 import { createRouter } from '../../shared/http/router.js';
+import { createUpgrader } from '../../shared/http/upgrade.js';
 import type { Logger } from '../../shared/log.js';
 import { loadFunctions } from '../../shared/registry.js';
 import { startScheduler } from './scheduler.js';
@@ -24,7 +25,10 @@ export async function startPlatform(config: Config, log: Logger, overrides: Over
   const deps = await createDeps(config, log, overrides);
   try {
     const fns = await loadFunctions();
-    const gateway = createFaasServer({ dispatch: createRouter(fns, deps), log, ready: () => deps.store.ping() });
+    const gateway = createFaasServer({ dispatch: createRouter(fns, deps), log, ready: () => deps.store.ping(), upgrade: createUpgrader(fns, deps) });
+    // Always-on parts (the metrics relay) start with the platform and stop before the store closes.
+    const services: { stop(): Promise<void> }[] = [];
+    for (const fn of fns) if (fn.service) services.push(await fn.service.start(deps));
     // Apps arrive with the apps issue; until then the app gateway answers every path in the contract's way.
     const apps = createFaasServer({
       dispatch: (method, path) => {
@@ -42,6 +46,7 @@ export async function startPlatform(config: Config, log: Logger, overrides: Over
       appUrl: `http://${config.host}:${appPort}`,
       deps,
       async close() {
+        for (const service of services) await service.stop();
         await Promise.all([stop(gateway), stop(apps), scheduler.stop()]);
         await deps.close();
       },

@@ -69,15 +69,15 @@ export function createAuthenticator(deps: { tokens: TokenService; users: UsersRe
         }
         case 'owner-or-job': {
           // A job token is good for its own job only; the handler also checks it is the current job of that name.
-          const principal = await verifyBearer({ authorization: creds.authorization ?? '' });
+          const principal = await verifyBearer(creds);
           if (principal.username !== params.user) throw new Forbidden(`this token belongs to ${principal.username}; it gives no access to user ${params.user ?? ''}`);
           if (principal.kind === 'job' && principal.job !== params.job) throw new Forbidden(`this job token belongs to job ${principal.job}, not ${params.job ?? ''}`);
           return principal;
         }
         case 'user':
         case 'owner': {
-          // Only the header: query tokens are for the routes that verify on their own (WebSocket, auth).
-          const principal = await verifyBearer({ authorization: creds.authorization ?? '' });
+          // The adapter passes a query token only for WebSocket upgrades (browsers cannot set headers).
+          const principal = await verifyBearer(creds);
           if (principal.kind !== 'user') throw new Forbidden('a job token cannot be used here');
           if (mode === 'owner' && principal.username !== params.user) {
             throw new Forbidden(`this token belongs to ${principal.username}; it gives no access to user ${params.user ?? ''}`);

@@ -80,6 +80,7 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
       });
       return {
         async stop() {
+          if (stopping) return; // stopping twice is harmless
           stopping = true;
           consumer.pause([{ topic }]);
           // The message being handled finishes and is committed before the consumer leaves.

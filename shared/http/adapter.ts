@@ -4,7 +4,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Deps } from '../deps.js';
 import { Invalid, isClientError, Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
-import { Reply, type Handler, type RouteDef, type StreamHandler } from '../route.js';
+import { Reply, type Handler, type RouteDef, type Service, type StreamHandler, type UpgradeHandler } from '../route.js';
 import { compile, DEFAULT_PATTERN, type Validator } from '../validation.js';
 import type { TSchema } from '@sinclair/typebox';
 import { FunctionContext, type FaasHandler, type FunctionEvent } from './faas.js';
@@ -13,6 +13,10 @@ import { compilePath } from './path-pattern.js';
 export interface LoadedFunction {
   route: RouteDef;
   handle: Handler<RouteDef> | StreamHandler;
+  /** WebSocket upgrades of the route's GET (handler.ts `export const upgrade`). */
+  upgrade?: UpgradeHandler;
+  /** An always-on consumer (handler.ts `export const service`). */
+  service?: Service;
 }
 
 /** A stream route's entry: the raw request and response, with the parsed URL. */
@@ -22,17 +26,17 @@ export type RawHandler = (req: IncomingMessage, res: ServerResponse, url: URL) =
  * What every request goes through before its handler: the path matched and decoded,
  * the caller authenticated, the path parameters checked against their patterns.
  */
-function requestGate(route: RouteDef, deps: Deps) {
+export function requestGate(route: RouteDef, deps: Deps) {
   const pattern = compilePath(route.path);
   const paramChecks = pattern.params.map((name) => {
     const source = route.params?.[name] ?? DEFAULT_PATTERN;
     return { name, source, regex: new RegExp(source) };
   });
-  return async (method: string, path: string, authorization: string | undefined): Promise<{ params: Record<string, string>; principal: Principal }> => {
+  return async (method: string, path: string, authorization: string | undefined, queryToken?: string): Promise<{ params: Record<string, string>; principal: Principal }> => {
     const raw = pattern.match(path);
     if (!raw || (route.method !== 'ANY' && method !== route.method)) throw new Invalid(`no route ${method} ${path}`);
     const params = decodeParams(raw);
-    const principal = await deps.auth.authenticate(route.auth, { authorization }, params);
+    const principal = await deps.auth.authenticate(route.auth, { authorization, queryToken }, params);
     for (const check of paramChecks) {
       if (!check.regex.test(params[check.name] ?? '')) {
         throw new Invalid(`${check.name} "${params[check.name] ?? ''}" must match ${check.source}`);

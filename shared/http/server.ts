@@ -2,7 +2,9 @@ import http from 'node:http';
 import { v4 as uuid } from 'uuid';
 import { Invalid } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Duplex } from 'node:stream';
 import { answerError, type RawHandler } from './adapter.js';
+import type { Upgrader } from './upgrade.js';
 import { FunctionContext, type FaasHandler, type FunctionEvent } from './faas.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -14,14 +16,17 @@ export type Target = FaasHandler | { raw: RawHandler };
 export type Dispatch = (method: string, path: string) => Target;
 
 /** Serves FaaS handlers over HTTP the way of-watchdog `mode=http` and Knative expect. */
-export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void> }): http.Server {
-  return http.createServer((req, res) => {
+export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void>; upgrade?: Upgrader }): http.Server {
+  const server = http.createServer((req, res) => {
     void serve(req, res, opts).catch((err: unknown) => {
       // serve() answers every error itself; reaching here means the socket broke mid-answer.
       opts.log.error('response failed', { err: (err as Error).message });
       res.destroy();
     });
   });
+  const upgrade = opts.upgrade;
+  if (upgrade) server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => upgrade(req, socket, head));
+  return server;
 }
 
 async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void> }): Promise<void> {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Deps } from '../deps.js';
 import { isClientError } from '../errors.js';
 import { ENDED, jobsCollection, type JobDoc } from '../repos/jobs.js';
+import { begin as beginMetrics, finish as finishMetrics, removeAll as removeMetrics } from '../metrics/store.js';
 import { storagePaths } from '../storage.js';
 import { commandFor } from './runtime.js';
 
@@ -56,6 +57,8 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     MLP_DATASETS: path.join(deps.config.root, 'datasets', job.user),
     ...(deps.config.kafkaBrokers ? { MLP_KAFKA_BROKERS: deps.config.kafkaBrokers.join(','), MLP_METRICS_TOPIC: deps.config.metricsTopic } : {}),
   };
+  // API.md §6 :begin — metrics carrying this job's id are accepted from now on.
+  await beginMetrics(deps, job.user, job.name, job.uid);
   await deps.orchestrator.start({
     id: job.uid,
     kind: 'job',
@@ -100,6 +103,7 @@ export async function releaseJob(job: JobDoc, deps: Deps): Promise<boolean> {
   const col = jobsCollection(deps.store);
   // A heartbeat may have ended the job while its process still runs: it ends now.
   if (job.launched) await deps.orchestrator.stop(job.uid);
+  await finishMetrics(deps, job.user, job.name);
   const id = resReleaseId(job);
   try {
     await deps.tcc.try({ id, applier: 'jm', request_type: 'release', tenant: job.tenant, cpu: job.cpu, gpu: job.gpu, ram: job.ram });
@@ -119,6 +123,7 @@ export async function releaseJob(job: JobDoc, deps: Deps): Promise<boolean> {
 export async function finishDeletion(job: JobDoc, deps: Deps): Promise<boolean> {
   if (job.res === 'held' || job.res === 'trying') return false; // resources first (releaseEnded / settleTrying)
   if (job.launched) await deps.orchestrator.forget(job.uid);
+  await removeMetrics(deps, job.user, job.name);
   await rm(storagePaths(deps.config.root).job(job.user, job.name), { recursive: true, force: true });
   return jobsCollection(deps.store).remove(job._id, { version: job.version });
 }

@@ -3,6 +3,7 @@ import { loadConfig } from '../../shared/config.js';
 import { createDeps } from '../../shared/deps.js';
 import { createFaasServer, type Dispatch } from '../../shared/http/server.js';
 import { createRouter } from '../../shared/http/router.js';
+import { createUpgrader } from '../../shared/http/upgrade.js';
 import { createLogger, fileSink, stdoutSink } from '../../shared/log.js';
 import { loadFunction } from '../../shared/registry.js';
 
@@ -28,28 +29,31 @@ async function main(): Promise<void> {
     if (typeof scheduled !== 'function') return scheduled;
     return (event, context) => scheduled({ ...event, path: fn.route.path, headers: { ...event.headers, authorization: `Bearer ${deps.serviceToken}` } }, context);
   };
-  const server = createFaasServer({ dispatch, log, ready: () => deps.store.ping() });
+  const server = createFaasServer({ dispatch, log, ready: () => deps.store.ping(), upgrade: createUpgrader([fn], deps) });
+  const service = fn.service ? await fn.service.start(deps) : undefined;
   const port = Number(process.env.PORT ?? 8080);
   server.listen(port, process.env.MLP_LISTEN_HOST ?? '0.0.0.0', () => {
     log.info('function listening', { port: (server.address() as AddressInfo).port, route: `${fn.route.method} ${fn.route.path}` });
   });
-  // Scale-to-zero sends SIGTERM: finish in-flight requests, then close the store and bus.
+  // Scale-to-zero sends SIGTERM: the consumer finishes its in-flight message, in-flight requests
+  // finish, then the store and bus close.
   process.once('SIGTERM', () => {
-    server.close((err) => {
-      if (err) log.error('closing server failed', { err: err.message });
-      deps
-        .close()
-        .then(() => files.close())
-        .then(
-          () => process.exit(0),
-          (closeErr: unknown) => {
-            log.error('closing dependencies failed', { err: (closeErr as Error).message });
-            process.exit(1);
-          },
-        );
-    });
-    server.closeIdleConnections();
+    void shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('shutdown failed', { err: (err as Error).message });
+        process.exit(1);
+      },
+    );
   });
+  async function shutdown(): Promise<void> {
+    await service?.stop();
+    const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    server.closeIdleConnections();
+    await closed;
+    await deps.close();
+    await files.close();
+  }
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,18 @@
+import t from 'tap';
+import { begin, history, run, store } from '../../shared/metrics/store.js';
+import { bearer, invoke, testDeps } from '../../test/helpers/deps.js';
+import { handle } from './handler.js';
+import route from './route.js';
+
+t.test('delete through the adapter, with the service token only', async (t) => {
+  const deps = await testDeps(t);
+  const path = '/api/v1/users/alice/job_metrics/train:delete';
+  const body = undefined;
+  t.equal((await invoke(route, handle, deps, { path, body, headers: bearer('x'.repeat(40)) })).status, 403);
+  await begin(deps, 'alice', 'train', 'u1');
+  await store(deps, 'u1', { user: 'alice', name: 'train', epoch: 0, accuracy: 1, loss: 0, progress: 0 });
+  t.equal((await invoke(route, handle, deps, { path, body, headers: bearer(deps.serviceToken) })).status, 200);
+  const r = await run(deps, 'alice', 'train');
+  t.equal(r, null);
+  t.same(await history(deps, 'alice', 'train'), []);
+});

@@ -1,0 +1,12 @@
+import { defineRoute } from '../../shared/route.js';
+
+
+export default defineRoute({
+  name: 'metrics-delete',
+  method: 'PUT',
+  path: '/api/v1/users/{user}/job_metrics/{job}:delete',
+  auth: 'service',
+  internal: true,
+
+  description: 'The job is deleted: its metrics go too.',
+});

@@ -1,0 +1,12 @@
+import { defineRoute } from '../../shared/route.js';
+
+
+export default defineRoute({
+  name: 'metrics-finish',
+  method: 'PUT',
+  path: '/api/v1/users/{user}/job_metrics/{job}:finish',
+  auth: 'service',
+  internal: true,
+
+  description: 'The job ended: later metrics are dropped.',
+});

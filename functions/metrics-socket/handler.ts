@@ -1,0 +1,23 @@
+import { jobOrNotFound } from '../../shared/jobs/find.js';
+import { relayOf } from '../../shared/metrics/relay.js';
+import { history } from '../../shared/metrics/store.js';
+import type { Handler, Service, UpgradeHandler } from '../../shared/route.js';
+import type route from './route.js';
+
+export const handle: Handler<typeof route> = async ({ params }, deps) => {
+  const job = await jobOrNotFound(deps, params.user ?? '', params.job ?? '');
+  return history(deps, job.user, job.name);
+};
+
+export const upgrade: UpgradeHandler = async ({ params, ws }, deps) => {
+  const job = await jobOrNotFound(deps, params.user ?? '', params.job ?? '');
+  await relayOf(deps).attach(ws, job.user, job.name);
+};
+
+export const service: Service = {
+  async start(deps) {
+    const relay = relayOf(deps);
+    await relay.start();
+    return relay;
+  },
+};

@@ -1,0 +1,91 @@
+import { Type } from '@sinclair/typebox';
+import type { Deps } from '../deps.js';
+import { Conflict } from '../errors.js';
+import type { Collection, Doc } from '../store/port.js';
+import { compile, S } from '../validation.js';
+
+/** API.md §6: JobMetrics(user, name, epoch, accuracy, loss, progress). */
+export const jobMetricsSchema = S.object({
+  user: Type.Optional(S.name()),
+  name: Type.Optional(S.name()),
+  epoch: Type.Integer({ minimum: 0 }),
+  accuracy: Type.Number(),
+  loss: Type.Number(),
+  progress: Type.Integer({ minimum: -1, maximum: 100 }),
+});
+export const validateMetrics = compile(jobMetricsSchema);
+
+export interface JobMetrics {
+  user: string;
+  name: string;
+  epoch: number;
+  accuracy: number;
+  loss: number;
+  progress: number;
+}
+
+/** One document per (user, job, epoch) (kind metric), and one per job saying whether it runs (kind run). */
+interface MetricsDoc extends Doc {
+  kind: 'metric' | 'run';
+  user: string;
+  name: string;
+  job_id: string;
+  epoch?: number;
+  accuracy?: number;
+  loss?: number;
+  progress?: number;
+  running?: boolean;
+}
+
+const col = (deps: Deps): Collection<MetricsDoc> => deps.store.collection<MetricsDoc>('metrics');
+const runId = (user: string, name: string) => `run/${user}/${name}`;
+const metricId = (user: string, name: string, epoch: number) => `m/${user}/${name}/${epoch}`;
+
+export async function run(deps: Deps, user: string, name: string): Promise<MetricsDoc | null> {
+  return col(deps).get(runId(user, name));
+}
+
+/** :begin — the job (this internal id) runs; metrics for it are accepted from now on. */
+export async function begin(deps: Deps, user: string, name: string, jobId: string): Promise<void> {
+  const c = col(deps);
+  try {
+    await c.insert({ _id: runId(user, name), kind: 'run', user, name, job_id: jobId, running: true });
+  } catch (err) {
+    if (!(err instanceof Conflict)) throw err;
+    await c.update(runId(user, name), {}, { set: { job_id: jobId, running: true } });
+  }
+}
+
+/** :finish — the job ended; later metrics are dropped. */
+export async function finish(deps: Deps, user: string, name: string): Promise<void> {
+  await col(deps).update(runId(user, name), { running: true }, { set: { running: false } });
+}
+
+/** :delete — the job and its metrics are gone. */
+export async function removeAll(deps: Deps, user: string, name: string): Promise<void> {
+  const c = col(deps);
+  for (const m of await c.find({ kind: 'metric', user, name })) await c.remove(m._id);
+  await c.remove(runId(user, name));
+}
+
+/** Stored metrics of the job's current run, in epoch order. */
+export async function history(deps: Deps, user: string, name: string): Promise<JobMetrics[]> {
+  const r = await run(deps, user, name);
+  if (!r) return [];
+  const docs = await col(deps).find({ kind: 'metric', user, name, job_id: r.job_id });
+  return docs.map((d) => view(d as JobMetrics)).sort((a, b) => a.epoch - b.epoch);
+}
+
+/** Keeps one metric per epoch; a repeat (at-least-once delivery) replaces it. */
+export async function store(deps: Deps, jobId: string, m: JobMetrics): Promise<void> {
+  const c = col(deps);
+  const fields = { kind: 'metric' as const, job_id: jobId, ...m };
+  try {
+    await c.insert({ _id: metricId(m.user, m.name, m.epoch), ...fields });
+  } catch (err) {
+    if (!(err instanceof Conflict)) throw err;
+    await c.update(metricId(m.user, m.name, m.epoch), {}, { set: fields });
+  }
+}
+
+export const view = (m: JobMetrics): JobMetrics => ({ user: m.user, name: m.name, epoch: m.epoch, accuracy: m.accuracy, loss: m.loss, progress: m.progress });
