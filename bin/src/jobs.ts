@@ -31,9 +31,61 @@ export async function list(client: Api, user: string, print: (line: string) => v
   for (const j of jobs) print(describe(j));
 }
 
-export async function logs(client: Api, user: string, name: string, write: (text: string) => void): Promise<void> {
-  const res = await client.dav('GET', `/api/v1/users/${user}/jobs/${name}/log`);
-  write(await res.text());
+/** The job's output; with follow, it streams until the job ends. */
+export async function logs(client: Api, user: string, name: string, follow: boolean, write: (text: string) => void): Promise<void> {
+  const res = await client.dav('GET', `/api/v1/users/${user}/jobs/${name}/log${follow ? '?follow=1' : ''}`);
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) write(decoder.decode(chunk, { stream: true }));
+}
+
+interface Metric {
+  epoch: number;
+  accuracy: number;
+  loss: number;
+  progress: number;
+}
+
+const line = (m: Metric) => `epoch ${String(m.epoch).padStart(4)}  accuracy ${m.accuracy.toFixed(4)}  loss ${m.loss.toFixed(4)}  progress ${m.progress}%`;
+
+/** The job's metrics; with follow, a WebSocket prints each new one until the job ends. */
+export async function metrics(client: Api, url: string, token: string, user: string, name: string, follow: boolean, print: (l: string) => void): Promise<void> {
+  if (!follow) {
+    const all = await client.json<Metric[]>('GET', `/api/v1/users/${user}/job_metrics/${name}`);
+    if (all.length === 0) print('no metrics yet');
+    for (const m of all) print(line(m));
+    return;
+  }
+  const { default: WebSocket } = await import('ws');
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/v1/users/${user}/job_metrics/${name}?token=${encodeURIComponent(token)}`);
+  await new Promise<void>((resolve, reject) => {
+    // The relay pushes the history, then each new metric; progress 100 or -1 means the job ended.
+    const ended = setInterval(() => {
+      client.json<Job>('GET', `/api/v1/users/${user}/jobs/${name}`).then(
+        (j) => (j.state === 'finished' || j.state === 'error') && ws.close(),
+        (err: unknown) => {
+          ws.close();
+          reject(err as Error);
+        },
+      );
+    }, 2000);
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as Metric;
+      print(line(m));
+      if (m.progress === 100 || m.progress === -1) ws.close();
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      clearInterval(ended);
+      reject(new Error(`the metrics socket was refused (${res.statusCode})`));
+    });
+    ws.once('error', (err) => {
+      clearInterval(ended);
+      reject(err);
+    });
+    ws.once('close', () => {
+      clearInterval(ended);
+      resolve();
+    });
+  });
 }
 
 export async function stop(client: Api, user: string, name: string, print: (line: string) => void): Promise<void> {

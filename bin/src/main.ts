@@ -88,9 +88,18 @@ job.command('ls').description('list your jobs').action(async () => {
 job
   .command('logs <name>')
   .description('print a job\'s output')
-  .action(async (name: string) => {
+  .option('--follow', 'keep printing until the job ends')
+  .action(async (name: string, opts: { follow?: boolean }) => {
     const { config, client } = await session();
-    await jobs.logs(client, config.user, name, (text) => process.stdout.write(text));
+    await jobs.logs(client, config.user, name, opts.follow ?? false, (text) => process.stdout.write(text));
+  });
+job
+  .command('metrics <name>')
+  .description('print a job\'s accuracy and loss per epoch')
+  .option('--follow', 'keep printing new epochs until the job ends')
+  .action(async (name: string, opts: { follow?: boolean }) => {
+    const { config, client } = await session();
+    await jobs.metrics(client, config.url, config.token, config.user, name, opts.follow ?? false, print);
   });
 job
   .command('stop <name>')

@@ -112,4 +112,25 @@ t.test('mlp job: submit, ls, logs, stop, rm', async (t) => {
   const nan = await mlp('job', 'submit', 'nope', '--entry', 'wait.mjs', '--cpu', 'lots');
   t.not(nan.code, 0);
   t.match(nan.out, /--cpu must be a number, not lots/);
+
+  // A training script that publishes a metric per epoch with its job token.
+  writeFileSync(path.join(work, 'epochs.mjs'), `
+    const url = process.env.MLP_API + '/api/v1/users/' + process.env.MLP_USER + '/job_metrics/' + process.env.MLP_JOB;
+    for (let epoch = 0; epoch < 3; epoch++) {
+      await new Promise((r) => setTimeout(r, 300));
+      const progress = epoch === 2 ? 100 : (epoch + 1) * 30;
+      await fetch(url, { method: 'POST', headers: { authorization: 'Bearer ' + process.env.MLP_TOKEN, 'content-type': 'application/json' },
+        body: JSON.stringify({ epoch, accuracy: 0.5 + epoch / 10, loss: 1 - epoch / 10, progress }) });
+      console.log('epoch', epoch);
+    }
+  `);
+  await mlp('home', 'put', path.join(work, 'epochs.mjs'));
+  t.equal((await mlp('job', 'submit', 'epochs', '--entry', 'epochs.mjs', '--cpu', '0.5')).code, 0);
+  const [followed, logs] = await Promise.all([mlp('job', 'metrics', 'epochs', '--follow'), mlp('job', 'logs', 'epochs', '--follow')]);
+  t.equal(followed.code, 0, followed.out);
+  t.match(followed.out, /epoch\s+0\s+accuracy 0\.5000\s+loss 1\.0000\s+progress 30%/);
+  t.match(followed.out, /epoch\s+2\s+accuracy 0\.7000.*progress 100%/, 'followed until the last epoch');
+  t.equal(logs.code, 0, logs.out);
+  t.match(logs.out, /epoch 0\nepoch 1\nepoch 2\n/, 'logs --follow streamed until the job ended');
+  t.match((await mlp('job', 'metrics', 'epochs')).out, /epoch\s+1\s+accuracy 0\.6000/);
 });
