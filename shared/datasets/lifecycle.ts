@@ -3,6 +3,7 @@ import type { Deps } from '../deps.js';
 import { isClientError, NotFound } from '../errors.js';
 import { datasetsCollection, type DatasetDoc } from '../repos/datasets.js';
 import { storagePaths } from '../storage.js';
+import { releaseOnce } from '../tcc/release-once.js';
 
 // Request ids derive from the dataset's uid, so every retry of a step is the same TCC request.
 export const romTryId = (d: Pick<DatasetDoc, 'uid'>) => `dm-${d.uid}`;
@@ -34,20 +35,11 @@ export async function finishDeletion(d: DatasetDoc, deps: Deps): Promise<boolean
   if (!cur) return false; // changed under us; the next pass sees the new version
   await rm(storagePaths(deps.config.root).dataset(cur.user, cur.name), { recursive: true, force: true });
   if (cur.rom === 'held') {
-    const id = romReleaseId(cur);
-    try {
-      await deps.tcc.try({ id, applier: 'dm', request_type: 'release', tenant: cur.tenant, rom: cur.size });
-      await deps.tcc.confirm(id, 'dm');
-    } catch (err) {
-      if (!isClientError(err)) throw err;
-      if (/cancelled or timed out/.test(err.message)) {
-        // This release try expired before its confirm (a pass died between them): nothing was
-        // given back, so the next pass tries again under a fresh id.
-        await col.update(cur._id, { version: cur.version }, { inc: { release_attempt: 1 } });
-        return false;
-      }
-      // The ledger refuses to give back what it does not count; record why instead of looping.
-      deps.log.error('dataset rom release refused; recording it as released', { dataset: cur._id, err: err.message });
+    const outcome = await releaseOnce(deps, { id: romReleaseId(cur), applier: 'dm', tenant: cur.tenant, rom: cur.size, what: `dataset ${cur._id}` });
+    if (outcome === 'expired') {
+      // A pass died between the release's try and confirm: the next pass uses a fresh id.
+      await col.update(cur._id, { version: cur.version }, { inc: { release_attempt: 1 } });
+      return false;
     }
     cur = await col.update(cur._id, { version: cur.version }, { set: { rom: 'released' } });
     if (!cur) return false;

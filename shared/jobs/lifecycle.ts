@@ -5,6 +5,7 @@ import { isClientError } from '../errors.js';
 import { ENDED, jobsCollection, type JobDoc } from '../repos/jobs.js';
 import { begin as beginMetrics, finish as finishMetrics, removeAll as removeMetrics } from '../metrics/store.js';
 import { storagePaths } from '../storage.js';
+import { releaseOnce } from '../tcc/release-once.js';
 import { commandFor } from './runtime.js';
 
 // Request ids derive from the job's uid, so every retry of a step is the same TCC request.
@@ -104,17 +105,10 @@ export async function releaseJob(job: JobDoc, deps: Deps): Promise<boolean> {
   // A heartbeat may have ended the job while its process still runs: it ends now.
   if (job.launched) await deps.orchestrator.stop(job.uid);
   await finishMetrics(deps, job.user, job.name);
-  const id = resReleaseId(job);
-  try {
-    await deps.tcc.try({ id, applier: 'jm', request_type: 'release', tenant: job.tenant, cpu: job.cpu, gpu: job.gpu, ram: job.ram });
-    await deps.tcc.confirm(id, 'jm');
-  } catch (err) {
-    if (!isClientError(err)) throw err;
-    if (/cancelled or timed out/.test(err.message)) {
-      await col.update(job._id, { version: job.version }, { inc: { release_attempt: 1 } });
-      return false;
-    }
-    deps.log.error('job resource release refused; recording it as released', { job: job._id, err: err.message });
+  const outcome = await releaseOnce(deps, { id: resReleaseId(job), applier: 'jm', tenant: job.tenant, cpu: job.cpu, gpu: job.gpu, ram: job.ram, what: `job ${job._id}` });
+  if (outcome === 'expired') {
+    await col.update(job._id, { version: job.version }, { inc: { release_attempt: 1 } });
+    return false;
   }
   return Boolean(await col.update(job._id, { version: job.version, res: 'held' }, { set: { res: 'released' } }));
 }

@@ -1,17 +1,18 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startTestPlatform } from '../helpers/platform.js';
 import { spawnTs } from '../helpers/process.js';
 
 // API.md §10: the `mlp` client against a running platform, as a user would run it.
 const MAIN = path.resolve(import.meta.dirname, '../../bin/src/main.ts');
 
-t.test('mlp: login, dataset upload (and resume), ls, download, home put, rm', async (t) => {
+/** A platform with user alice, a scratch folder, and `mlp` run as its own process against them. */
+async function cliSession(t: Test, platformEnv: Record<string, string> = {}) {
   const work = mkdtempSync(path.join(tmpdir(), 'mlp-cli-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  const p = await startTestPlatform({ MLP_TENANT_ROM: String(64 * 1024 * 1024) });
+  const p = await startTestPlatform(platformEnv);
   t.teardown(() => p.close());
   await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: 'password1' } });
   const env = { MLP_CLIENT_CONFIG: path.join(work, 'config.json') };
@@ -20,6 +21,11 @@ t.test('mlp: login, dataset upload (and resume), ls, download, home put, rm', as
     const { code } = await run.exited;
     return { code, out: run.output() };
   };
+  return { work, p, env, mlp };
+}
+
+t.test('mlp: login, dataset upload (and resume), ls, download, home put, rm', async (t) => {
+  const { work, p, env, mlp } = await cliSession(t, { MLP_TENANT_ROM: String(64 * 1024 * 1024) });
 
   const notYet = await mlp('dataset', 'ls');
   t.equal(notYet.code, 1);
@@ -75,17 +81,7 @@ t.test('mlp: login, dataset upload (and resume), ls, download, home put, rm', as
 });
 
 t.test('mlp job: submit, ls, logs, stop, rm', async (t) => {
-  const work = mkdtempSync(path.join(tmpdir(), 'mlp-cli-'));
-  t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  const p = await startTestPlatform();
-  t.teardown(() => p.close());
-  await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: 'password1' } });
-  const env = { MLP_CLIENT_CONFIG: path.join(work, 'config.json') };
-  const mlp = async (...args: string[]) => {
-    const run = spawnTs(t, MAIN, env, args);
-    const { code } = await run.exited;
-    return { code, out: run.output() };
-  };
+  const { work, p, mlp } = await cliSession(t);
   await mlp('login', '--url', p.url, '--user', 'alice', '--password', 'password1');
   writeFileSync(path.join(work, 'hello.mjs'), 'console.log("hello from the job")\n');
   writeFileSync(path.join(work, 'wait.mjs'), 'setInterval(() => {}, 1000)\n');
