@@ -104,7 +104,8 @@ export function toFaasHandler(fn: LoadedFunction, deps: Deps): FaasHandler {
         .status(reply.status ?? route.status ?? 200)
         .headers({ 'content-type': 'application/json', ...reply.headers })
         .succeed(typeof reply.body === 'string' && reply.headers['content-type'] ? reply.body : JSON.stringify(reply.body ?? ''));
-      reqLog.info('handled', { method: event.method, path: event.path, status: context.status() });
+      // Reconcilers run every few seconds: their routine passes would flood the log at info.
+      (route.schedule ? reqLog.debug : reqLog.info)('handled', { method: event.method, path: event.path, status: context.status() });
     } catch (err) {
       const msg = answerError(err, context, reqLog, requestId);
       reqLog.info('refused', { method: event.method, path: event.path, status: context.status(), msg });
