@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
@@ -48,8 +49,9 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     }
     entry.child = child;
     child.once('spawn', () => {
-      entry.status = { ...entry.status, phase: 'running', startedAt: now() };
+      entry.status = { ...entry.status, phase: 'running', startedAt: now(), ...(w.health ? { ready: false } : {}) };
       emit(entry.status);
+      if (w.health) void pollHealth(entry, w.health);
     });
     child.once('error', (err) => {
       // Spawning failed (no such program): there is no exit event to wait for.
@@ -65,6 +67,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
         phase: code === 0 && !entry.stopping ? 'succeeded' : 'failed',
         ...(code !== null ? { exitCode: code } : {}),
         ...(code === 0 && !entry.stopping ? {} : { reason: failedBy }),
+        ...(entry.status.ready !== undefined ? { ready: false } : {}),
         finishedAt: now(),
       };
       // Whatever the workload left running in its group ends with it.
@@ -73,6 +76,19 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
       resolveExit();
     });
     return entry;
+  };
+
+  // A server is ready once its health path answers 200 (what a readiness probe does on Kubernetes).
+  const pollHealth = async (entry: Running, health: NonNullable<Workload['health']>) => {
+    while (entry.status.phase === 'running' && !entry.stopping) {
+      if (await answers200(health.port, health.path)) {
+        if (entry.status.phase !== 'running') return;
+        entry.status = { ...entry.status, ready: true };
+        emit(entry.status);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, HEALTH_POLL_MS));
+    }
   };
 
   const killGroup = (child: ChildProcess | undefined, signal: NodeJS.Signals) => {
@@ -100,6 +116,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
       return { ...entry.status };
     },
     stop,
+    endpoint: (_id, port) => `127.0.0.1:${port}`,
     async status(id) {
       const entry = workloads.get(id);
       return entry ? { ...entry.status } : null;
@@ -118,6 +135,20 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
       listeners.clear();
     },
   };
+}
+
+const HEALTH_POLL_MS = 100;
+
+function answers200(port: number, path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    // Any failure (refused, reset, timeout) means "not yet"; the caller polls again.
+    const req = http.get({ host: '127.0.0.1', port, path, timeout: 1000, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

@@ -17,6 +17,11 @@ export interface Workload {
   logFile: string;
   /** cpu in cores, ram in Mi: limits on Kubernetes; advisory for child processes. */
   resources: { cpu: number; gpu: number; ram: number };
+  /**
+   * A server (an app): the port it listens on and the path that answers 200 once it can serve.
+   * Kubernetes makes it the readiness probe; the local adapter polls it.
+   */
+  health?: { port: number; path: string };
 }
 
 export type Phase = 'pending' | 'running' | 'succeeded' | 'failed';
@@ -29,6 +34,8 @@ export interface WorkloadStatus {
   reason?: string;
   startedAt?: string;
   finishedAt?: string;
+  /** A server workload's health check answered 200 since it started (absent for jobs). */
+  ready?: boolean;
 }
 
 export interface Orchestrator {
@@ -40,7 +47,9 @@ export interface Orchestrator {
   status(id: string): Promise<WorkloadStatus | null>;
   /** Drops a finished workload's record. */
   forget(id: string): Promise<void>;
-  /** Every phase change, as it happens; returns the unsubscribe function. */
+  /** Where the gateway reaches a server workload's port ('host:port'). */
+  endpoint(id: string, port: number): string;
+  /** Every phase change (and a server's readiness), as it happens; returns the unsubscribe function. */
   watch(listener: (s: WorkloadStatus) => void): () => void;
   close(): Promise<void>;
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
 import type { Orchestrator, Workload, WorkloadStatus } from '../../shared/orchestrator/port.js';
+import { freePort } from '../helpers/process.js';
 
 /** The Orchestrator port's contract; every adapter runs it. */
 export function orchestratorConformance(t: Test, open: () => Promise<Orchestrator>): void {
@@ -91,6 +92,34 @@ export function orchestratorConformance(t: Test, open: () => Promise<Orchestrato
     t.match(await orch.status(w.id), { phase: 'failed', reason: 'stopped' }, 'stopping again changes nothing');
     await orch.forget(w.id);
     t.equal(await orch.status(w.id), null, 'forgotten');
+  });
+
+  t.test('a server is ready once its health path answers 200, and not ready after it exits', async (t) => {
+    const port = await freePort();
+    // Answers 503 at first, then 200: ready must wait for the 200.
+    const w = workload(`
+      import http from 'node:http';
+      let n = 0;
+      http.createServer((req, res) => { n += 1; res.writeHead(req.url === '/health' && n > 2 ? 200 : 503); res.end(); }).listen(${port}, '127.0.0.1');`, { kind: 'app', health: { port, path: '/health' } });
+    const readiness: boolean[] = [];
+    const unwatch = orch.watch((s) => s.id === w.id && s.ready !== undefined && readiness.push(s.ready));
+    await orch.start(w);
+    for (let i = 0; i < 400 && !(await orch.status(w.id))?.ready; i++) await new Promise((r) => setTimeout(r, 25));
+    t.match(await orch.status(w.id), { phase: 'running', ready: true });
+    const [host, p] = orch.endpoint(w.id, port).split(':');
+    const res = await fetch(`http://${host}:${p}/health`);
+    t.equal(res.status, 200, 'the endpoint reaches the server');
+    await orch.stop(w.id);
+    unwatch();
+    t.match(await orch.status(w.id), { phase: 'failed', ready: false });
+    t.same(readiness, [false, true, false], 'watchers see not ready, ready, then not ready');
+  });
+
+  t.test('a job (no health check) has no readiness', async (t) => {
+    const w = workload('setTimeout(() => {}, 200)');
+    await orch.start(w);
+    t.equal((await until(w.id, ['running', 'succeeded'])).ready, undefined);
+    await until(w.id, ['succeeded']);
   });
 }
 
