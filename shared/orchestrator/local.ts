@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
@@ -117,6 +118,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     },
     stop,
     endpoint: (_id, port) => `127.0.0.1:${port}`,
+    portAvailable: canListen,
     async status(id) {
       const entry = workloads.get(id);
       return entry ? { ...entry.status } : null;
@@ -148,6 +150,14 @@ function answers200(port: number, path: string): Promise<boolean> {
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));
+  });
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
 }
 

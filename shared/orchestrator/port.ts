@@ -49,6 +49,8 @@ export interface Orchestrator {
   forget(id: string): Promise<void>;
   /** Where the gateway reaches a server workload's port ('host:port'). */
   endpoint(id: string, port: number): string;
+  /** Whether a server workload may listen on this port (locally: nothing else on the machine does). */
+  portAvailable(port: number): Promise<boolean>;
   /** Every phase change (and a server's readiness), as it happens; returns the unsubscribe function. */
   watch(listener: (s: WorkloadStatus) => void): () => void;
   close(): Promise<void>;
