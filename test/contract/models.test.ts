@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
+import type { ModelDoc } from '../../shared/repos/models.js';
 import { storagePaths } from '../../shared/storage.js';
 import { ckptOf, endedJob, modelSettled, tinyModel, until, userOn } from '../helpers/models.js';
 import { startTestPlatform, storeBackends, type Answer } from '../helpers/platform.js';
@@ -105,7 +106,7 @@ for (const backend of storeBackends()) {
     });
 
     t.test('a model whose job went away while creating ends in error with the reason', async (t) => {
-      const col = p.deps.store.collection('model');
+      const col = p.deps.store.collection<ModelDoc>('model');
       // A create that died after reserving (the copy never ran), whose job was deleted since.
       await endedJob(p, token, 'alice', 'gone');
       await tinyModel(ckptOf(p, 'alice', 'gone'));
