@@ -27,7 +27,7 @@ t.test('iris: upload, train, watch, model, app, predict — through the mlp clie
   };
   const ok = async (...args: string[]) => {
     const r = await mlp(...args);
-    t.equal(r.code, 0, `mlp ${args.join(' ')}: ${r.out}`);
+    t.equal(r.code, 0, `mlp ${args.join(' ')}${r.code === 0 ? '' : `: ${r.out}`}`);
     return r.out;
   };
 
