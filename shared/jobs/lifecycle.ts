@@ -6,7 +6,7 @@ import { ENDED, jobsCollection, type JobDoc } from '../repos/jobs.js';
 import { begin as beginMetrics, finish as finishMetrics, removeAll as removeMetrics } from '../metrics/store.js';
 import { storagePaths } from '../storage.js';
 import { releaseOnce } from '../tcc/release-once.js';
-import { commandFor } from './runtime.js';
+import { commandFor, runtimeEnvFor } from './runtime.js';
 
 // Request ids derive from the job's uid, so every retry of a step is the same TCC request.
 export const resTryId = (j: Pick<JobDoc, 'uid' | 'try_attempt'>) => `jm-${j.uid}-t${j.try_attempt ?? 0}`;
@@ -57,6 +57,8 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     MLP_HOME: paths.home(job.user),
     MLP_DATASETS: path.join(deps.config.root, 'datasets', job.user),
     ...(deps.config.kafkaBrokers ? { MLP_KAFKA_BROKERS: deps.config.kafkaBrokers.join(','), MLP_METRICS_TOPIC: deps.config.metricsTopic } : {}),
+    // What the runtime needs besides (NODE_PATH: CommonJS entries `require` the platform's tfjs).
+    ...runtimeEnvFor(job.entry),
   };
   // API.md §6 :begin — metrics carrying this job's id are accepted from now on.
   await beginMetrics(deps, job.user, job.name, job.uid);
