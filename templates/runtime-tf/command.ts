@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 /**
  * True when the platform runs from its TypeScript sources through tsx (tests), false when it
@@ -11,10 +10,10 @@ export const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const EXT = FROM_SOURCE ? '.ts' : '.js';
 
 /** The platform's own node_modules: where `@tensorflow/tfjs` and kafkajs are installed. */
-export const PLATFORM_NODE_MODULES = path.resolve(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json')), '../..');
-
-/** The file `node --import` loads before a job's entry: it installs the resolve hook. */
-export const RUNTIME_REGISTER = fileURLToPath(new URL(`./register${EXT}`, import.meta.url));
+export function platformNodeModules(): string {
+  // Looked up when a job starts, not at import: jobs-create imports this module too.
+  return path.resolve(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json')), '../..');
+}
 
 /** `node`, with tsx when running from source (its URL, as a job's working directory cannot resolve `tsx`). */
 export function platformNode(): string[] {
@@ -23,10 +22,11 @@ export function platformNode(): string[] {
 
 /** The argv of a `.mjs`/`.js` entry under runtime tf: `@tensorflow/tfjs` and `@mlp/runtime` resolve without an install. */
 export function tfJobCommand(entryFile: string): string[] {
+  // register installs the resolve hook before the entry loads.
   return [...platformNode(), '--import', new URL(`./register${EXT}`, import.meta.url).href, entryFile];
 }
 
 /** Environment a node job needs besides the platform's MLP_* variables: NODE_PATH for CommonJS `require`. */
 export function tfJobEnv(): Record<string, string> {
-  return { NODE_PATH: PLATFORM_NODE_MODULES };
+  return { NODE_PATH: platformNodeModules() };
 }
