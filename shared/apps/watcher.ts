@@ -1,5 +1,6 @@
 import type { Deps } from '../deps.js';
 import { errorMessage } from '../errors.js';
+import { observeWorkloads, serializeBy } from '../orchestrator/observe.js';
 import type { WorkloadStatus } from '../orchestrator/port.js';
 import { appsCollection, portsCollection, type AppDoc } from '../repos/apps.js';
 import { settleHold } from '../tcc/hold.js';
@@ -134,18 +135,10 @@ async function dropOrphanPorts(deps: Deps, apps: AppDoc[]): Promise<void> {
   }
 }
 
-const inFlight = new WeakMap<Deps, Promise<PassSummary>>();
+const passes = new WeakMap<Deps, Promise<unknown>>();
 
 /** Passes never overlap within a process (the service's own, and one asked for by the route). */
-export function serializedPass(deps: Deps): Promise<PassSummary> {
-  const previous = inFlight.get(deps) ?? Promise.resolve(undefined);
-  const next = previous.then(
-    () => watchPass(deps),
-    () => watchPass(deps),
-  );
-  inFlight.set(deps, next);
-  return next;
-}
+export const serializedPass = (deps: Deps): Promise<PassSummary> => serializeBy(passes, deps, () => watchPass(deps));
 
 /** How often the always-on watcher looks at every app even without events. */
 export const PASS_INTERVAL_MS = 1000;
@@ -155,26 +148,5 @@ export const PASS_INTERVAL_MS = 1000;
  * restarts servers the platform lost), after every workload event, and every PASS_INTERVAL_MS.
  */
 export function startAppWatcher(deps: Deps): { stop(): Promise<void> } {
-  let stopped = false;
-  let queued = false;
-  const run = () => {
-    if (stopped || queued) return;
-    queued = true;
-    void serializedPass(deps)
-      .catch((err: unknown) => deps.log.error('app watcher pass failed', { err: errorMessage(err) }))
-      .finally(() => {
-        queued = false;
-      });
-  };
-  const unwatch = deps.orchestrator.watch(() => run());
-  const timer = setInterval(run, PASS_INTERVAL_MS);
-  run();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      unwatch();
-      await inFlight.get(deps)?.catch((err: unknown) => deps.log.error('app watcher pass failed', { err: errorMessage(err) }));
-    },
-  };
+  return observeWorkloads({ orchestrator: deps.orchestrator, log: deps.log, what: 'app watcher', pass: () => serializedPass(deps), intervalMs: PASS_INTERVAL_MS });
 }

@@ -4,6 +4,7 @@ import type { Deps } from '../deps.js';
 import { isClientError } from '../errors.js';
 import { ENDED, jobsCollection, type JobDoc } from '../repos/jobs.js';
 import { begin as beginMetrics, finish as finishMetrics, removeAll as removeMetrics } from '../metrics/store.js';
+import { serializeBy } from '../orchestrator/observe.js';
 import { storagePaths } from '../storage.js';
 import { releaseOnce } from '../tcc/release-once.js';
 import { commandFor, runtimeEnvFor } from './runtime.js';
@@ -139,3 +140,22 @@ export async function settleTrying(job: JobDoc, deps: Deps): Promise<boolean> {
   const res = job.state === 'creating' ? 'waiting' : 'none';
   return Boolean(await col.update(job._id, { version: job.version }, { set: { res }, inc: { try_attempt: 1 } }));
 }
+
+/** One pass of the jobs reconciler; level-triggered and idempotent; frees resources before admitting. */
+export async function reconcileJobs(deps: Deps) {
+  const col = jobsCollection(deps.store);
+  const synced = await syncWorkloads(deps);
+  const released = await releaseEnded(deps);
+  const cutoff = new Date(deps.now().getTime() - deps.config.tccTimeout * 1000).toISOString();
+  const settled: string[] = [];
+  for (const job of await col.find({ res: 'trying', updated_at: { $lt: cutoff } })) if (await settleTrying(job, deps)) settled.push(job.name);
+  const deleted: string[] = [];
+  for (const job of await col.find({ state: 'deleting' })) if (await finishDeletion(job, deps)) deleted.push(job.name);
+  const admitted = await admitWaiting(deps);
+  return { synced, released, settled, deleted, admitted };
+}
+
+const passes = new WeakMap<Deps, Promise<unknown>>();
+
+/** Passes never overlap within a process (the schedule's, and those workload events start). */
+export const serializedReconcile = (deps: Deps) => serializeBy(passes, deps, () => reconcileJobs(deps));
