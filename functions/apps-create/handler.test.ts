@@ -65,12 +65,12 @@ t.test('refused creates (model missing or not ready, name taken, does not fit) c
   t.same(await inUse(deps), held, 'nothing more reserved');
 });
 
-t.test('a model delete landing between the create\'s two model checks: refused, record and port claim undone, nothing reserved (store stand-in: the real store with a hook)', async (t) => {
+t.test('a model delete landing between the create\'s model check and its write on the model: refused, record and port claim undone, nothing reserved (store stand-in: the real store with a hook)', async (t) => {
   let armed = false;
-  let gets = 0;
+  let updates = 0;
   const store = await hookedStore(t, async ({ collection, method }) => {
-    // The create's second look at the model: a models-delete has just written deleting.
-    if (armed && collection === 'model' && method === 'get' && ++gets === 2) await modelsCollection(store).update('alice/iris', { state: 'ready' }, { set: { state: 'deleting' } });
+    // Just before the create's conditional write on the model, a models-delete writes deleting.
+    if (armed && collection === 'model' && method === 'update' && ++updates === 1) await modelsCollection(store).update('alice/iris', { state: 'ready' }, { set: { state: 'deleting' } });
   });
   const deps = await testDeps(t, {}, { store });
   const alice = await userWithToken(deps, 'alice');
@@ -78,7 +78,7 @@ t.test('a model delete landing between the create\'s two model checks: refused, 
   const held = await inUse(deps);
   armed = true;
   const a = await invoke(route, handle, deps, { path: '/api/v1/users/alice/apps', headers: alice, body: { name: 'serve', model_name: 'iris', cpu: 0.5, ram: 100 } });
-  t.equal(gets, 2, 'the model changed at the create\'s second check');
+  t.equal(updates, 2, 'the model changed just before the create wrote it (the hook\'s own write counts too)');
   t.equal(a.status, 403);
   t.same(a.body, { msg: 'model iris is deleting; an app needs a ready model' });
   t.equal(await appsCollection(deps.store).get('alice/serve'), null, 'no app record');

@@ -10,9 +10,9 @@ import { reserve } from '../../shared/tcc/hold.js';
 import type route from './route.js';
 
 /**
- * A port is claimed, the record takes the name, the model is checked once more (a model delete
- * racing this create checks the apps after marking the model; one of the two sees the other),
- * then cpu/gpu/ram are reserved. Any refusal undoes every step, so it changes nothing.
+ * A port is claimed, the record takes the name, the model is written once more while ready (a
+ * model delete racing this create then sees the app; see models-delete), then cpu/gpu/ram are
+ * reserved. Any refusal undoes every step, so it changes nothing.
  */
 export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
   const user = params.user ?? '';
@@ -34,7 +34,13 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
     throw err;
   }
   try {
-    await modelMustBeReady(deps, user, body.model_name);
+    // A write on the model, conditional on it being ready: a delete that read the model before
+    // this app existed then fails its own conditional write and looks at the apps again.
+    const touched = await modelsCollection(deps.store).update(modelId(user, body.model_name), { state: 'ready' }, { set: { used_at: deps.now().toISOString() } });
+    if (!touched) {
+      await modelMustBeReady(deps, user, body.model_name); // says why it is not ready
+      throw new Conflict(`model ${body.model_name} changed while the app was created; try again`);
+    }
   } catch (err) {
     await apps.remove(doc._id, { version: doc.version });
     await freePort();

@@ -69,7 +69,7 @@ t.test('refusals (missing, unfinished job, empty ckpt/, rom does not fit) leave 
   t.notOk(existsSync(storagePaths(deps.config.root).model('alice', 'm')), 'no files copied');
 });
 
-t.test('BUG: a ckpt/ that is itself a link (here to another user\'s job) is refused and copies nothing', async (t) => {
+t.test('a ckpt/ that is itself a link (here to another user\'s job) is refused and copies nothing', async (t) => {
   const deps = await testDeps(t);
   const alice = await userWithToken(deps, 'alice');
   await finishedJob(deps, 'bob', 'secret');

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { finishAppDeletion } from '../../shared/apps/lifecycle.js';
-import { appsCollection, type AppDoc } from '../../shared/repos/apps.js';
+import { appsCollection } from '../../shared/repos/apps.js';
 import { modelsCollection } from '../../shared/repos/models.js';
 import { storagePaths } from '../../shared/storage.js';
 import { bearer, invoke, testDeps } from '../../test/helpers/deps.js';
@@ -28,11 +28,13 @@ t.test('refused while an app of the owner uses the model; ready -> deleting, ide
   t.equal((await app(bob, 'bob', 'spare')).status, 201);
   const del = (name: string) => invoke(route, handle, deps, { path: `/api/v1/users/alice/models/${name}`, headers: alice });
   const rom = (await inUse(deps)).rom;
+  const before = await modelsCollection(deps.store).get('alice/iris');
+  t.ok(before && before.version > iris.doc.version, 'the app create wrote the model (so a racing delete looks again)');
 
   const refused = await del('iris');
   t.equal(refused.status, 403);
   t.same(refused.body, { msg: 'model iris is used by app serve; delete the app first' });
-  t.match(await modelsCollection(deps.store).get('alice/iris'), { state: 'ready', version: iris.doc.version }, 'the refusal changed nothing');
+  t.match(await modelsCollection(deps.store).get('alice/iris'), { state: 'ready', version: before?.version }, 'the refusal changed nothing');
 
   const deleting = await del('spare');
   t.equal(deleting.status, 200, 'bob\'s app of his own model "spare" does not hold alice\'s');
@@ -63,32 +65,36 @@ t.test('only ready or error models can be deleted; unknown is not found', async 
   t.same((await del('nope')).body, { msg: 'model nope not found' });
 });
 
-t.test('BUG: a delete refused because an app appeared meanwhile must change nothing, even when the models reconciler ran in between (store stand-in: the real store with a hook to interleave them)', async (t) => {
+t.test('an app create landing between the delete\'s look at the apps and its write: the delete is refused and changes nothing, even with the models reconciler running in between (store stand-in: the real store with a hook to interleave them)', async (t) => {
   let finds = 0;
+  let armed = false;
   let interleave: () => Promise<void> = async () => undefined;
   const store = await hookedStore(t, async ({ collection, method }) => {
-    if (collection === 'app_group' && method === 'find' && ++finds === 2) await interleave();
+    if (collection === 'app_group' && method === 'find') finds += 1;
+    // Just before the delete's conditional write of deleting (once; the create's own writes pass).
+    if (armed && collection === 'model' && method === 'update') {
+      armed = false;
+      await interleave();
+    }
   });
   const deps = await testDeps(t, {}, { store });
   const alice = await userWithToken(deps, 'alice');
   const iris = await readyModel(deps, alice, 'alice', 'iris');
   const files = storagePaths(deps.config.root).model('alice', 'iris');
-  // Between the delete's write of deleting and its second look at the apps: an app create
-  // (past its first model check) writes its app, and a scheduled models reconciler pass runs.
+  // While the delete looks at the apps (and finds none yet): a whole app create runs, then a
+  // scheduled models reconciler pass.
+  let created = 0;
   interleave = async () => {
-    const app: Omit<AppDoc, 'version' | 'created_at' | 'updated_at'> = { _id: 'alice/serve', uid: 'a1', name: 'serve', user: 'alice', tenant: 'default', model_name: 'iris', gpu: 0, cpu: 0.1, ram: 100, port: 31000, state: 'creating', res: 'trying' };
-    await appsCollection(deps.store).insert(app);
+    created = (await invoke(createAppRoute, createApp, deps, { path: '/api/v1/users/alice/apps', headers: alice, body: { name: 'serve', model_name: 'iris', cpu: 0.1, ram: 100 } })).status;
     await invoke(reconcileRoute, reconcileModels, deps, { path: reconcileRoute.path, headers: bearer(deps.serviceToken) });
   };
   finds = 0;
+  armed = true;
   const answer = await invoke(route, handle, deps, { path: '/api/v1/users/alice/models/iris', headers: alice });
-  t.equal(finds, 2, 'the interleaving happened at the delete\'s second look at the apps');
-  if (answer.status === 200) {
-    // Also a correct outcome: the delete went through (then the app create is the one refused).
-    t.match(answer.body, { name: 'iris', state: 'deleting' });
-    return;
-  }
+  t.equal(created, 201, 'the app create went through in between');
+  t.ok(finds >= 2, 'the delete looked at the apps again after its write failed');
   t.same(answer.body, { msg: 'model iris is used by app serve; delete the app first' });
+  t.equal(answer.status, 403);
   t.match(await modelsCollection(deps.store).get('alice/iris'), { state: 'ready', res: 'held' }, 'the refused delete left the model ready');
   t.ok(existsSync(path.join(files, 'model.json')), 'and its files');
   t.equal((await inUse(deps)).rom, iris.doc.size, 'and its rom held');

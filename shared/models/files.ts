@@ -16,6 +16,7 @@ export interface TreeSize {
  */
 export async function measureTree(dir: string): Promise<TreeSize> {
   const total: TreeSize = { files: 0, bytes: 0 };
+  await assertRealFolder(dir);
   await walk(dir, '', async (_rel, size) => {
     total.files += 1;
     total.bytes += size;
@@ -26,6 +27,7 @@ export async function measureTree(dir: string): Promise<TreeSize> {
 /** Copies regular files and folders from `src` into a new `dst`, refusing links; answers what it copied. */
 export async function copyTree(src: string, dst: string): Promise<TreeSize> {
   const total: TreeSize = { files: 0, bytes: 0 };
+  await assertRealFolder(src);
   await mkdir(dst, { recursive: true, mode: 0o700 });
   await walk(src, '', async (rel, size) => {
     const target = path.join(dst, rel);
@@ -48,5 +50,17 @@ async function walk(root: string, rel: string, onFile: (rel: string, size: numbe
       if (count.files > MAX_MODEL_FILES) throw new Invalid(`ckpt/ holds more than ${MAX_MODEL_FILES} files`);
       await onFile(childRel, s.size);
     } else throw new Invalid(`ckpt/${childRel} is ${s.isSymbolicLink() ? 'a link' : 'not a regular file'}; a model is made of regular files only`);
+  }
+}
+
+/**
+ * `readdir` follows a link given as the folder itself, so the folder (and the one holding it,
+ * which the job may also have replaced) must be real folders, not links to someone else's.
+ */
+async function assertRealFolder(dir: string): Promise<void> {
+  for (const p of [path.dirname(dir), dir]) {
+    const s = await lstat(p);
+    if (s.isSymbolicLink()) throw new Invalid(`${path.basename(p)}/ is a link; a model is made of a job's own files only`);
+    if (!s.isDirectory()) throw new Invalid(`${path.basename(p)} is not a folder`);
   }
 }

@@ -14,6 +14,8 @@ export interface ModelDoc extends Holder {
   /** Who copies the files, and since when: a copier that died is replaced after COPY_LEASE_MS. */
   copy_claim?: string;
   copy_at?: string;
+  /** Written by every app create that uses the model: its version bump makes a racing delete look again. */
+  used_at?: string;
 }
 
 export type ModelView = Pick<ModelDoc, 'name' | 'user' | 'tenant' | 'size' | 'src' | 'state' | 'msg' | 'created_at' | 'updated_at'>;
