@@ -2,6 +2,7 @@ import { v4 as uuid } from 'uuid';
 import { APP_HOLD } from '../../shared/apps/lifecycle.js';
 import { claimPort, releasePort } from '../../shared/apps/ports.js';
 import { Conflict, Forbidden, NotFound } from '../../shared/errors.js';
+import { checkObjectCap } from '../../shared/limits.js';
 import { appId, appsCollection, appView, type AppDoc } from '../../shared/repos/apps.js';
 import { modelId, modelsCollection } from '../../shared/repos/models.js';
 import type { Handler } from '../../shared/route.js';
@@ -23,6 +24,7 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
   await modelMustBeReady(deps, user, body.model_name);
   const uid = uuid();
   const apps = appsCollection(deps.store);
+  await checkObjectCap(deps, apps, user, 'apps');
   const port = await claimPort(deps, { app_uid: uid, user, name: body.name });
   const freePort = () => releasePort(deps, port, uid);
   let doc: AppDoc;

@@ -1,5 +1,6 @@
 import { v4 as uuid } from 'uuid';
 import { Conflict, Forbidden, Invalid, NotFound } from '../../shared/errors.js';
+import { checkObjectCap } from '../../shared/limits.js';
 import { measureTree } from '../../shared/models/files.js';
 import { ckptOf, finishCopy, MODEL_HOLD } from '../../shared/models/lifecycle.js';
 import { jobId, jobsCollection } from '../../shared/repos/jobs.js';
@@ -26,6 +27,7 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
   });
   if (size.files === 0) throw new Invalid(`job ${body.src} saved nothing in ckpt/; a model is made of a job's ckpt/ files`);
   const col = modelsCollection(deps.store);
+  await checkObjectCap(deps, col, user, 'models');
   let doc: ModelDoc;
   try {
     doc = await col.insert({ _id: modelId(user, body.name), uid: uuid(), name: body.name, user, tenant, size: size.bytes, src: body.src, state: 'creating', res: 'trying' });

@@ -6,7 +6,9 @@ import { ENDED, jobsCollection, type JobDoc } from '../repos/jobs.js';
 import { begin as beginMetrics, finish as finishMetrics, removeAll as removeMetrics } from '../metrics/store.js';
 import { serializeBy } from '../orchestrator/observe.js';
 import { storagePaths } from '../storage.js';
+import { toExact } from '../tcc/amounts.js';
 import { releaseOnce } from '../tcc/release-once.js';
+import { planAdmission, type Queued, type TenantUse } from './queue.js';
 import { commandFor, runtimeEnvFor } from './runtime.js';
 
 // Request ids derive from the job's uid, so every retry of a step is the same TCC request.
@@ -15,32 +17,65 @@ export const resReleaseId = (j: Pick<JobDoc, 'uid' | 'release_attempt'>) => `jm-
 const JOB_TOKEN_TTL = 30 * 24 * 3600;
 
 /**
- * Admits waiting jobs first-in first-out (API.md §5): the oldest waiting job is tried; if it
- * does not fit yet, the ones behind it wait too. Returns the names admitted.
+ * Admits waiting jobs fairly across users (API.md §5; the rule is planAdmission's) from one
+ * snapshot of the queue and the tenants. Each admission moves res 'waiting' -> 'trying' -> 'held'
+ * by conditional updates, the try and confirm in between (settleTrying resolves a crash there).
+ * When another admitter got to a job first, or the ledger refuses a try the snapshot thought
+ * would fit, the pass stops: the plan is stale, and the next pass plans again. Returns the names
+ * admitted.
  */
 export async function admitWaiting(deps: Deps): Promise<string[]> {
   const col = jobsCollection(deps.store);
+  const queue = await col.find({ state: 'creating', res: { $in: ['waiting', 'trying'] } });
+  // A user with a job being tried is left out of this pass: that job may yet come back to the
+  // head of its user's queue (settleTrying), and the user's order must hold.
+  const busy = new Set(queue.filter((j) => j.res === 'trying').map((j) => j.user));
+  const waiting = new Map(queue.filter((j) => j.res === 'waiting' && !busy.has(j.user)).map((j) => [j._id, j]));
+  if (waiting.size === 0) return [];
+  const tenants: Record<string, TenantUse> = {};
+  for (const name of new Set([...waiting.values()].map((j) => j.tenant))) {
+    const t = await deps.resources.getTenant(name);
+    if (t) tenants[name] = { capacity: t.capacity, inuse: t.inuse };
+  }
+  const queued = [...waiting.values()].map((j): Queued => ({ id: j._id, name: j.name, user: j.user, tenant: j.tenant, need: toExact(j), ...(j.head_at ? { head_at: j.head_at } : {}) }));
+  const plan = planAdmission(queued, tenants, { now: deps.now(), reserveMs: deps.config.queueReserve * 1000 });
   const admitted: string[] = [];
-  for (const job of await col.find({ state: 'creating', res: 'waiting' })) {
-    const trying = await col.update(job._id, { version: job.version, res: 'waiting', state: 'creating' }, { set: { res: 'trying' } });
-    if (!trying) return admitted; // another admitter is on it; it keeps the order
-    try {
-      await deps.tcc.try({ id: resTryId(trying), applier: 'jm', request_type: 'request', tenant: trying.tenant, cpu: trying.cpu, gpu: trying.gpu, ram: trying.ram });
-      await deps.tcc.confirm(resTryId(trying), 'jm');
-    } catch (err) {
-      if (!isClientError(err)) throw err; // res stays 'trying'; settleTrying resolves it
-      // Not free yet (or the try timed out): back in the queue, saying what it waits for. The next
-      // attempt uses a fresh request id, since a timed-out one is refused for good.
-      await col.update(trying._id, { version: trying.version }, { set: { res: 'waiting', msg: `waiting for resources: ${err.message}` }, inc: { try_attempt: 1 } });
-      return admitted;
-    }
-    const held = await col.update(trying._id, { version: trying.version }, { set: { res: 'held' }, unset: ['msg'] });
-    if (held) {
-      await launch(held, deps);
-      admitted.push(held.name);
-    }
+  for (const q of plan.admit) {
+    const job = waiting.get(q.id);
+    if (!job) continue;
+    const outcome = await admitOne(job, deps);
+    if (outcome === 'stale') return admitted;
+    if (outcome === 'admitted') admitted.push(job.name);
+  }
+  // What each waiting job waits for, and when it became its user's first (written only on change).
+  for (const w of plan.waiting) {
+    const job = waiting.get(w.job.id);
+    if (!job || (job.msg === w.msg && job.head_at === w.head_at)) continue;
+    const change = w.head_at ? { set: { msg: w.msg, head_at: w.head_at } } : { set: { msg: w.msg }, unset: ['head_at' as const] };
+    await col.update(job._id, { version: job.version, res: 'waiting', state: 'creating' }, change);
   }
   return admitted;
+}
+
+/** One admission; 'stale' when the snapshot it was planned on no longer holds. */
+async function admitOne(job: JobDoc, deps: Deps): Promise<'admitted' | 'stale' | 'gone'> {
+  const col = jobsCollection(deps.store);
+  const trying = await col.update(job._id, { version: job.version, res: 'waiting', state: 'creating' }, { set: { res: 'trying' } });
+  if (!trying) return 'stale'; // another admitter is on it, or it was stopped
+  try {
+    await deps.tcc.try({ id: resTryId(trying), applier: 'jm', request_type: 'request', tenant: trying.tenant, cpu: trying.cpu, gpu: trying.gpu, ram: trying.ram });
+    await deps.tcc.confirm(resTryId(trying), 'jm');
+  } catch (err) {
+    if (!isClientError(err)) throw err; // res stays 'trying'; settleTrying resolves it
+    // Not free after all (or the try timed out): back in the queue, saying what it waits for. The
+    // next attempt uses a fresh request id, since a timed-out one is refused for good.
+    await col.update(trying._id, { version: trying.version }, { set: { res: 'waiting', msg: `waiting for resources: ${err.message}` }, inc: { try_attempt: 1 } });
+    return 'stale';
+  }
+  const held = await col.update(trying._id, { version: trying.version }, { set: { res: 'held' }, unset: ['msg', 'head_at'] });
+  if (!held) return 'gone'; // changed meanwhile (stopped): settleTrying finds it confirmed, releaseEnded gives it back
+  await launch(held, deps);
+  return 'admitted';
 }
 
 /** Prepares the workspace and starts the entry with the job's environment (API.md §5). */
