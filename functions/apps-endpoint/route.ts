@@ -7,5 +7,5 @@ export default defineRoute({
   auth: 'owner',
   // The app gateway's check (Nginx auth_request): it needs the caller's own token, not the service's.
   internal: true,
-  description: 'Where the app gateway sends a request for a ready app, in the x-mlp-app-upstream header (403 unless ready).',
+  description: 'Where the app gateway sends a request for a ready app: the x-mlp-app-upstream header, empty body (403 unless ready).',
 });
