@@ -1,6 +1,7 @@
 // Predict throughput through the app gateway, as a ratio of calling the model server directly,
 // both measured in this run on this machine (shared and noisy: rounds alternate A and B).
-//   npm run bench:predict [-- --seconds 5 --rounds 3 --connections 16]
+//   npm run bench:predict [-- --seconds 5 --rounds 3 --connections 16 --nginx]
+// --nginx also measures the generated Nginx app gateway (nginx/mlp-apps-server.conf) in front of the platform.
 // The platform runs as its own process (as `npm start` does); the load comes from this one.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,11 +16,13 @@ import { folderSaveHandler } from '../../templates/runtime-tf/checkpoint.js';
 import { freePorts } from './ports.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '16' } } });
+const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '16' }, nginx: { type: 'boolean', default: false } } });
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
 const CONNECTIONS = Number(args.connections);
 const BODY = JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] });
+// Plain JavaScript without declarations: imported by URL so strict mode does not resolve it.
+const NGINX_MODULE = new URL('../infra/nginx.mjs', import.meta.url).href;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<void> {
@@ -33,6 +36,7 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
+  let nginx: { stop(): Promise<void> } | undefined;
   const appBase = `http://127.0.0.1:${appPort}`;
   try {
     await poll(async () => (await fetch(`${base}/_/health`).catch(() => undefined))?.ok === true, 'the platform starting');
@@ -45,18 +49,26 @@ async function main(): Promise<void> {
       if (check.status !== 200) throw new Error(`${target.url} answered ${check.status}: ${await check.text()}`);
       await load(target, 1); // warm-up
     }
-    const totals = { direct: [] as autocannon.Result[], gateway: [] as autocannon.Result[] };
-    for (let round = 0; round < ROUNDS; round++) {
-      totals.direct.push(await load(direct, SECONDS));
-      totals.gateway.push(await load(gateway, SECONDS));
+    const targets: Record<string, { url: string; headers: Record<string, string> }> = { direct, gateway };
+    if (args.nginx) {
+      const { startNginx } = (await import(NGINX_MODULE)) as { startNginx: (o: { upstream: string; appGateway: true }) => Promise<{ appUrl: string; stop(): Promise<void> }> };
+      const gw = await startNginx({ upstream: `127.0.0.1:${port}`, appGateway: true });
+      nginx = gw;
+      targets.nginx = { ...gateway, url: `${gw.appUrl}/bench/serve/v1/models/iris:predict` };
+      await load(targets.nginx, 1);
     }
-    const d = summarise(totals.direct);
-    const g = summarise(totals.gateway);
+    const totals: Record<string, autocannon.Result[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, target] of Object.entries(targets)) totals[name]?.push(await load(target, SECONDS));
+    }
+    const d = summarise(totals.direct ?? []);
+    const line = (label: string, r: ReturnType<typeof summarise>) => say(`  ${label.padEnd(34)} ${r.rps.toFixed(0)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}${r === d ? '' : `  ratio ${((100 * r.rps) / d.rps).toFixed(1)} % of direct (goal >= 70 %)`}`);
     say(`predict, ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${SECONDS} s, on ${process.arch} with ${(await import('node:os')).cpus().length} cores:`);
-    say(`  model server directly (baseline): ${d.rps.toFixed(0)} req/s  p50 ${d.p50} ms  p99 ${d.p99} ms  errors ${d.errors}`);
-    say(`  through the app gateway:          ${g.rps.toFixed(0)} req/s  p50 ${g.p50} ms  p99 ${g.p99} ms  errors ${g.errors}`);
-    say(`  ratio: ${((100 * g.rps) / d.rps).toFixed(1)} % of direct (goal >= 70 %)`);
+    line('model server directly (baseline):', d);
+    line('through the app gateway (node):', summarise(totals.gateway ?? []));
+    if (totals.nginx) line('through the app gateway (nginx):', summarise(totals.nginx));
   } finally {
+    await nginx?.stop();
     platform.kill('SIGTERM');
     await new Promise((r) => platform.once('exit', r));
     rmSync(root, { recursive: true, force: true });
