@@ -1,5 +1,8 @@
+import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { platformNodeModules } from '../../templates/runtime-tf/command.js';
 import type { Deps } from '../deps.js';
 import { isClientError } from '../errors.js';
 import { ENDED, jobsCollection, type JobDoc } from '../repos/jobs.js';
@@ -78,10 +81,21 @@ async function admitOne(job: JobDoc, deps: Deps): Promise<'admitted' | 'stale' |
   return 'admitted';
 }
 
-/** Prepares the workspace and starts the entry with the job's environment (API.md §5). */
+/**
+ * Prepares the workspace and starts the entry with the job's environment (API.md §5), sandboxed:
+ * only its workspace writable; its home, its own datasets and the runtime's files read-only, at
+ * the paths its environment names; nothing else of MLP_ROOT. Where the sandbox cannot be had
+ * (and the operator did not set MLP_JOB_SANDBOX=off) the job is not run: it ends in error saying why.
+ */
 export async function launch(job: JobDoc, deps: Deps): Promise<void> {
+  if (deps.jobSandbox.mode === 'unavailable') {
+    // Resources are held: releaseEnded gives them back as for any ended job.
+    await jobsCollection(deps.store).update(job._id, { state: 'creating' }, { set: { state: 'error', msg: `not run: ${deps.jobSandbox.detail}` } });
+    return;
+  }
   const paths = storagePaths(deps.config.root);
   const workspace = paths.job(job.user, job.name);
+  const datasets = path.join(deps.config.root, 'datasets', job.user);
   for (const sub of ['ckpt', 'log', 'metrics']) await mkdir(path.join(workspace, sub), { recursive: true });
   const { token } = await deps.tokens.issue({ sub: job.user, kind: 'job', job: job.name, job_id: job.uid }, JOB_TOKEN_TTL);
   const env: Record<string, string> = {
@@ -91,7 +105,7 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     MLP_TOKEN: token,
     MLP_WORKSPACE: workspace,
     MLP_HOME: paths.home(job.user),
-    MLP_DATASETS: path.join(deps.config.root, 'datasets', job.user),
+    MLP_DATASETS: datasets,
     ...(deps.config.kafkaBrokers ? { MLP_KAFKA_BROKERS: deps.config.kafkaBrokers.join(','), MLP_METRICS_TOPIC: deps.config.metricsTopic } : {}),
     // What the runtime needs besides (NODE_PATH: CommonJS entries `require` the platform's tfjs).
     ...runtimeEnvFor(job.entry),
@@ -107,8 +121,28 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     env,
     logFile: path.join(workspace, 'log', 'job.log'),
     resources: { cpu: job.cpu, gpu: job.gpu, ram: job.ram },
+    sandbox: { writable: [workspace], readOnly: [paths.home(job.user), datasets, ...runtimeFiles()], hidden: [deps.config.root] },
   });
   await jobsCollection(deps.store).update(job._id, {}, { set: { launched: true } });
+}
+
+/**
+ * What the runtime reads besides the system's programs: the runtime's own files (templates/runtime-tf,
+ * or dist/templates/runtime-tf), and what node's resolution looks at from there — each node_modules
+ * and package.json up the tree (tfjs, tsx, kafkajs; "type": "module") — at their paths and, where a
+ * link leads elsewhere, at their real paths too. Not the rest of the checkout.
+ */
+function runtimeFiles(): string[] {
+  const templates = fileURLToPath(new URL('../../templates/runtime-tf/', import.meta.url));
+  const found = new Set([templates, platformNodeModules()]);
+  for (let dir = path.resolve(templates); ; dir = path.dirname(dir)) {
+    for (const name of ['node_modules', 'package.json']) if (existsSync(path.join(dir, name))) found.add(path.join(dir, name));
+    if (dir === path.dirname(dir)) break;
+  }
+  return [...found].flatMap((p) => {
+    const real = realpathSync(p);
+    return real === path.resolve(p) ? [p] : [p, real];
+  });
 }
 
 /** Moves running jobs on from what the orchestrator reports: started, exited, or unknown. */

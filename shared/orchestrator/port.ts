@@ -22,6 +22,22 @@ export interface Workload {
    * Kubernetes makes it the readiness probe; the local adapter polls it.
    */
   health?: { port: number; path: string };
+  /**
+   * Runs it confined (jobs: someone else's code; design.md "Tenants are hostile to each other"):
+   * its own user id, no view of the platform's processes, and of the filesystem only the system's
+   * programs and these paths, each at its own path. Locally bubblewrap (orchestrator/sandbox.ts),
+   * unless the operator set MLP_JOB_SANDBOX=off; on Kubernetes, the pod's only volumes.
+   */
+  sandbox?: WorkloadSandbox;
+}
+
+export interface WorkloadSandbox {
+  /** Folders it may write (the job's workspace). */
+  writable: string[];
+  /** Files and folders it may read (its home and datasets, the runtime's files). */
+  readOnly: string[];
+  /** Folders whose other contents must not show (MLP_ROOT): empty and read-only but for the paths above. */
+  hidden?: string[];
 }
 
 export type Phase = 'pending' | 'running' | 'succeeded' | 'failed';
