@@ -5,6 +5,9 @@ import { startPlatform } from './platform.js';
 
 /** `npm start`: the platform on embedded defaults (or the servers the environment names). */
 async function main(): Promise<void> {
+  // Everything the platform and its jobs create under MLP_ROOT (the store with password hashes,
+  // secrets, logs, datasets, homes, workspaces, models) is for the platform's user alone: 0600/0700.
+  process.umask(0o077);
   let config;
   try {
     config = loadConfig(process.env);
