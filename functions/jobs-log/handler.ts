@@ -10,9 +10,10 @@ import { storagePaths } from '../../shared/storage.js';
 import { openFileIn, openUnder } from '../../shared/webdav/confined.js';
 
 const POLL_MS = 300;
+const RECHECK_MS = 2000;
 const CHUNK_BYTES = 64 * 1024;
 
-export const handle: StreamHandler = async ({ params, query, method, res }, deps) => {
+export const handle: StreamHandler = async ({ params, query, method, res, principal, log: reqLog }, deps) => {
   if (method !== 'GET') throw new Invalid(`method ${method} is not allowed on a job's log; use GET`);
   const user = params.user ?? '';
   const name = params.job ?? '';
@@ -34,7 +35,20 @@ export const handle: StreamHandler = async ({ params, query, method, res }, deps
       else res.end();
       return;
     }
+    let checkedAt = Date.now();
     for (;;) {
+      // Logout or deactivation ends the stream too, not only new requests (design.md).
+      if (Date.now() - checkedAt >= RECHECK_MS) {
+        checkedAt = Date.now();
+        try {
+          await deps.auth.recheck(principal);
+        } catch (err) {
+          if (!isClientError(err)) throw err;
+          reqLog.info('log stream ended: its token is no longer valid', { msg: err.message });
+          res.destroy(); // cut, so that the client does not take it for the job's end
+          return;
+        }
+      }
       const current = await currentJob(deps, user, name);
       // Read once more after the end, so the last lines are not lost.
       const ended = !current || current.uid !== job.uid || ENDED.includes(current.state) || current.state === 'deleting';
