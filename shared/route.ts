@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from './log.js';
 import type { Deps } from './deps.js';
 import type { Principal } from './auth/principal.js';
+import type { SecretName } from './secrets.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPTIONS';
 
@@ -45,6 +46,12 @@ export interface RouteDef<B extends TSchema | undefined = TSchema | undefined> {
   maxScale?: number;
   /** Scheduled reconcilers: run every so many seconds (local runner) or on this cron (cluster). */
   schedule?: { everySeconds: number; cron: string };
+  /**
+   * Secrets the handler uses beyond what its auth mode implies (shared/secrets.ts secretsOf):
+   * 'signing-key' where it issues tokens or verifies one itself, 'service-token' where it calls
+   * an internal route. A function's deployment gets exactly these plus its auth mode's, no more.
+   */
+  secrets?: SecretName[];
   description: string;
 }
 

@@ -9,6 +9,8 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/users/{user}/jobs',
   auth: 'owner',
+  // A job admitted at once is started with a job token it signs (shared/jobs/lifecycle.ts launch).
+  secrets: ['signing-key'],
   body: S.object({
     name: S.name(),
     entry: Type.String({ pattern: ENTRY }),

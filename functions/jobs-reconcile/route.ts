@@ -5,6 +5,8 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/reconcile/jobs',
   auth: 'service',
+  // Admitting a queued job starts it with a job token it signs (shared/jobs/lifecycle.ts launch).
+  secrets: ['signing-key'],
   internal: true,
   schedule: { everySeconds: 2, cron: '* * * * *' },
   // Also follows workload events (jobs and apps share one way of watching workloads), so one instance stays up.

@@ -6,5 +6,7 @@ export default defineRoute({
   path: '/api/v1/auth',
   // The handler reads the token itself: from the header, or ?token= for browser WebSockets.
   auth: 'none',
+  // It verifies the token itself, so it needs the signing key its auth mode does not imply.
+  secrets: ['signing-key'],
   description: 'Check a user or job token and answer its username (the gateway\'s auth_request).',
 });

@@ -5,5 +5,7 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/token',
   auth: 'basic',
+  // It signs the token it answers.
+  secrets: ['signing-key'],
   description: 'Log in: trade Basic credentials for a signed, expiring token.',
 });

@@ -1,4 +1,5 @@
 import type { RouteDef } from '../../shared/route.js';
+import { SECRET_SOURCES, secretsOf } from '../../shared/secrets.js';
 
 /** Facts every deployment target shares, so stack.yml and knative/ cannot drift apart. */
 export const NAMESPACE = 'mlp';
@@ -11,13 +12,14 @@ export function imageOf(route: RouteDef): string {
   return `${IMAGE_PREFIX}/${route.name}:${VERSION}`;
 }
 
-/** Configuration every function gets (API.md §12); values come from the cluster's config and secrets. */
+/**
+ * Configuration every function gets (API.md §12), none of it secret: the cluster's ConfigMap
+ * (Knative) or the deploying shell (OpenFaaS). Secrets go only where secretsOf says.
+ */
 export const SHARED_ENV = [
   'MLP_MONGO_URL',
   'MLP_KAFKA_BROKERS',
   'MLP_ORCHESTRATOR',
-  'MLP_SECRET',
-  'MLP_SERVICE_TOKEN',
   'MLP_TOKEN_TTL',
   'MLP_TCC_TIMEOUT',
   'MLP_DATASET_STALE',
@@ -29,3 +31,8 @@ export const SHARED_ENV = [
   'MLP_TENANT_RAM',
   'MLP_TENANT_ROM',
 ];
+
+/** The cluster secrets (Kubernetes / OpenFaaS secret names, as SECRET_SOURCES has them) a function is given. */
+export function clusterSecretsOf(route: RouteDef): { name: string; env: string }[] {
+  return secretsOf(route).map((s) => ({ name: SECRET_SOURCES[s].secret, env: SECRET_SOURCES[s].env }));
+}

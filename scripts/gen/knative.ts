@@ -1,12 +1,14 @@
 import { stringify } from 'yaml';
 import type { RouteDef } from '../../shared/route.js';
-import { DATA_MOUNT, ENTRY, NAMESPACE, imageOf } from './deploy-facts.js';
+import { DATA_MOUNT, ENTRY, NAMESPACE, clusterSecretsOf, imageOf } from './deploy-facts.js';
 
 /**
  * One Knative Service per function. Knative injects PORT; the same image as OpenFaaS
- * runs with `node` as its command instead of the watchdog. Configuration comes from the
- * mlp-config ConfigMap and mlp-secrets Secret; the NFS volume needs Knative's
- * kubernetes.podspec-persistent-volume-claim feature flag.
+ * runs with `node` as its command instead of the watchdog. Every Service is cluster-local:
+ * the Nginx gateway (a Deployment of its own) is the only way in. Configuration comes from the
+ * mlp-config ConfigMap; each secret the function needs (and only those) from its own Secret
+ * (mlp-secret, mlp-service-token; key = name, as faas-cli secret create makes them). The NFS
+ * volume needs Knative's kubernetes.podspec-persistent-volume-claim feature flag.
  */
 export function renderKnative(routes: RouteDef[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -17,7 +19,7 @@ export function renderKnative(routes: RouteDef[]): Record<string, string> {
       metadata: {
         name: `mlp-${route.name}`,
         namespace: NAMESPACE,
-        labels: { 'app.kubernetes.io/part-of': 'mlp', 'mlp/function': route.name },
+        labels: { 'app.kubernetes.io/part-of': 'mlp', 'mlp/function': route.name, 'networking.knative.dev/visibility': 'cluster-local' },
         annotations: { 'mlp/route': `${route.method} ${route.path}` },
       },
       spec: {
@@ -32,8 +34,9 @@ export function renderKnative(routes: RouteDef[]): Record<string, string> {
                   { name: 'MLP_FUNCTION', value: route.name },
                   { name: 'MLP_LISTEN_HOST', value: '0.0.0.0' },
                   { name: 'MLP_ROOT', value: DATA_MOUNT },
+                  ...clusterSecretsOf(route).map((s) => ({ name: s.env, valueFrom: { secretKeyRef: { name: s.name, key: s.name } } })),
                 ],
-                envFrom: [{ configMapRef: { name: 'mlp-config' } }, { secretRef: { name: 'mlp-secrets' } }],
+                envFrom: [{ configMapRef: { name: 'mlp-config' } }],
                 ports: [{ containerPort: 8080 }],
                 readinessProbe: { httpGet: { path: '/_/ready' } },
                 livenessProbe: { httpGet: { path: '/_/health' } },

@@ -125,8 +125,17 @@ function renderRouteMaps(routes: RouteDef[]): string {
     map('$http_upgrade', '$mlp_connection', [['default', 'upgrade'], ['""', '""']],
       'WebSocket upgrades pass through; other requests keep the upstream connection alive.'),
     ...faultMaps(),
+    `\n# The access log's format: the path without its query, which may hold a token (browsers send\n# WebSocket tokens as ?token=), and no Referer (a page's address may hold one too). Log with it:\n# access_log <where> ${LOG_FORMAT}; in http {} after this include, and no other access_log.\nlog_format ${LOG_FORMAT} ${LOG_FIELDS};\n`,
   ].join('');
 }
+
+/**
+ * The access log format of the gateway (README "Deploying"): the deployment's `http {}` logs with
+ * `access_log <where> mlp_gateway;` after including this file, instead of a format with the whole
+ * request line. (A path cannot be chosen here: /dev/stdout cannot be opened when it is a socket.)
+ */
+const LOG_FORMAT = 'mlp_gateway';
+const LOG_FIELDS = `'$remote_addr [$time_local] "$request_method $mlp_path $server_protocol" $status $body_bytes_sent $request_time "$http_user_agent" $request_id'`;
 
 /** Public routes grouped by path pattern; a URI matching two different patterns lists the first one's methods. */
 function allowedMethods(routes: RouteDef[]): [string, string][] {

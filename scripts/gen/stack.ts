@@ -1,11 +1,13 @@
 import { stringify } from 'yaml';
 import type { RouteDef } from '../../shared/route.js';
-import { DATA_MOUNT, SHARED_ENV, imageOf } from './deploy-facts.js';
+import { DATA_MOUNT, SHARED_ENV, clusterSecretsOf, imageOf } from './deploy-facts.js';
 
 /**
  * OpenFaaS stack (provider openfaas, version 1.0). Images are built from the repository
  * root with templates/mlp-node20/Dockerfile (functions share shared/), hence skip_build.
- * ${VAR} values are substituted by faas-cli from the deploying shell's environment.
+ * ${VAR} values are substituted by faas-cli from the deploying shell's environment; none is
+ * secret. Secrets are OpenFaaS secrets (faas-cli secret create), listed per function for just
+ * the ones it needs and mounted at /var/openfaas/secrets/<name>, where the template reads them.
  */
 export function renderStack(routes: RouteDef[]): string {
   const functions: Record<string, unknown> = {};
@@ -20,6 +22,7 @@ export function renderStack(routes: RouteDef[]): string {
         MLP_ROOT: DATA_MOUNT,
         ...Object.fromEntries(SHARED_ENV.map((name) => [name, `\${${name}}`])),
       },
+      ...(clusterSecretsOf(route).length > 0 ? { secrets: clusterSecretsOf(route).map((s) => s.name) } : {}),
       labels: { 'com.openfaas.scale.zero': route.alwaysOn ? 'false' : 'true', ...(route.alwaysOn ? { 'com.openfaas.scale.min': '1' } : {}), ...(route.maxScale ? { 'com.openfaas.scale.max': String(route.maxScale) } : {}), 'mlp/function': route.name },
       annotations: {
         // OpenFaaS cron-connector: POSTs to the function's root on this schedule.

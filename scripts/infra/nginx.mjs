@@ -45,7 +45,6 @@ pid ${path.join(dir, 'nginx.pid')};
 error_log ${path.join(dir, 'error.log')} warn;
 events { worker_connections 512; }
 http {
-    access_log ${path.join(dir, 'access.log')};
     client_body_temp_path ${tmp('body')};
     proxy_temp_path ${tmp('proxy')};
     fastcgi_temp_path ${tmp('fastcgi')};
@@ -53,6 +52,7 @@ http {
     scgi_temp_path ${tmp('scgi')};
     include ${path.join(configDir, 'mlp-routes.conf')};
     include ${path.join(dir, 'upstreams.test.conf')};
+    access_log ${path.join(dir, 'access.log')} mlp_gateway;
     server {
         listen 127.0.0.1:${port};
         include ${path.join(configDir, 'mlp-server.conf')};

@@ -1,10 +1,12 @@
 import type { Deps } from '../../shared/deps.js';
 import { toFaasHandler, type LoadedFunction } from '../../shared/http/adapter.js';
 import { FunctionContext } from '../../shared/http/faas.js';
+import { exclusiveTrigger } from '../../shared/store/lease.js';
 
 /**
  * Runs the scheduled functions (reconcilers) on their intervals, through the same adapter
- * as a request would, with the service token. A run never overlaps the previous one.
+ * as a request would, with the service token. A run never overlaps the previous one, nor a pass
+ * of another platform process on the same database (the lease of shared/store/lease.ts).
  */
 export function startScheduler(fns: LoadedFunction[], deps: Deps): { stop(): Promise<void> } {
   const timers: NodeJS.Timeout[] = [];
@@ -12,7 +14,10 @@ export function startScheduler(fns: LoadedFunction[], deps: Deps): { stop(): Pro
   for (const fn of fns) {
     const schedule = fn.route.schedule;
     if (!schedule) continue;
-    const handler = toFaasHandler(fn, deps);
+    // The embedded store belongs to this one process (its LOCK), where `busy` below already keeps
+    // runs apart; a shared database takes the lease, at the cost of three writes a run.
+    const direct = toFaasHandler(fn, deps);
+    const handler = deps.store.kind === 'embedded' ? direct : exclusiveTrigger(fn.route.name, direct, { store: deps.store, now: deps.now, log: deps.log });
     let busy = false;
     const tick = () => {
       if (busy) return;

@@ -6,6 +6,8 @@ import { createRouter } from '../../shared/http/router.js';
 import { createUpgrader } from '../../shared/http/upgrade.js';
 import { createLogger, fileSink, stdoutSink } from '../../shared/log.js';
 import { loadFunction } from '../../shared/registry.js';
+import { loadFunctionSecrets, OPENFAAS_SECRETS_DIR, withFunctionSecrets } from '../../shared/secrets.js';
+import { exclusiveTrigger } from '../../shared/store/lease.js';
 
 /**
  * The server entry of one function, as of-watchdog `mode=http` (upstream_url
@@ -22,15 +24,23 @@ async function main(): Promise<void> {
   const files = fileSink(config.root);
   const log = createLogger({ component: name, level: config.logLevel, sinks: [stdoutSink, files] });
   const fn = await loadFunction(name);
-  const deps = await createDeps(config, log);
+  // Only the secrets this function's route needs, from its environment or the files OpenFaaS
+  // mounts (MLP_SECRETS_DIR: another folder, for tests); never from MLP_ROOT, the volume every
+  // function shares (shared/secrets.ts).
+  const secrets = await loadFunctionSecrets(fn.route, process.env, process.env.MLP_SECRETS_DIR || OPENFAAS_SECRETS_DIR);
+  const deps = await createDeps(withFunctionSecrets(config, secrets), log);
   const route = createRouter([fn], deps);
+  // A scheduled function's pass runs under a lease in the store: a second trigger while one
+  // runs (two cron deliveries, two replicas) answers 200 saying it skipped.
+  const scheduled = fn.route.schedule ? route(fn.route.method, fn.route.path) : undefined;
+  const trigger = typeof scheduled === 'function' ? exclusiveTrigger(fn.route.name, scheduled, { store: deps.store, now: deps.now, log }) : undefined;
   const dispatch: Dispatch = (method, path) => {
-    if (!fn.route.schedule || method !== 'POST' || path !== '/') return route(method, path);
+    if (!trigger) return route(method, path);
+    if (method === fn.route.method && path === fn.route.path) return trigger;
+    if (method !== 'POST' || path !== '/') return route(method, path);
     // OpenFaaS's cron-connector invokes a scheduled function with POST / and no token. A
     // reconciler only enforces the platform's own rules and is idempotent, so a trigger is harmless.
-    const scheduled = route(fn.route.method, fn.route.path);
-    if (typeof scheduled !== 'function') return scheduled;
-    return (event, context) => scheduled({ ...event, path: fn.route.path, headers: { ...event.headers, authorization: `Bearer ${deps.serviceToken}` } }, context);
+    return (event, context) => trigger({ ...event, path: fn.route.path, headers: { ...event.headers, authorization: `Bearer ${deps.serviceToken}` } }, context);
   };
   const server = createFaasServer({ dispatch, log, ready: () => deps.store.ping(), upgrade: createUpgrader([fn], deps) });
   const service = fn.service ? await fn.service.start(deps) : undefined;

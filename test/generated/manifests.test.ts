@@ -5,10 +5,31 @@ import { PingSource } from '@kubernetes-models/knative/sources.knative.dev/v1';
 import t from 'tap';
 import { parseAllDocuments, parse } from 'yaml';
 import { loadFunctions } from '../../shared/registry.js';
+import { SECRET_SOURCES, secretsOf, type SecretName } from '../../shared/secrets.js';
 
 // The generated deployment files, validated offline: Knative manifests against the published
 // Knative schemas (kubernetes-models), stack.yml against OpenFaaS's stack file rules.
 const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** Kubernetes / OpenFaaS secret names of what a function needs (shared/secrets.ts). */
+const secretNames = (names: SecretName[]) => names.map((n) => SECRET_SOURCES[n].secret).sort();
+// Spot checks, each read off the function's handler (issue 9: every function got every secret).
+const EXPECTED: Record<string, string[]> = {
+  'users-create': [],
+  'web-index': [],
+  'users-auth': ['mlp-secret'],
+  'users-token': ['mlp-secret'],
+  'users-get': ['mlp-secret'],
+  'jobs-create': ['mlp-secret'],
+  'jobs-reconcile': ['mlp-secret', 'mlp-service-token'],
+  'resources-try': ['mlp-service-token'],
+  'resources-confirm': ['mlp-service-token'],
+  'resources-cancel': ['mlp-service-token'],
+  'resources-reconcile': ['mlp-service-token'],
+  'apps-watch': ['mlp-service-token'],
+};
+
+type Container = { env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[]; envFrom?: Record<string, { name: string }>[] };
 
 t.test('every knative/*.yaml document is a valid Knative resource for a registered function', async (t) => {
   const fns = await loadFunctions();
@@ -22,6 +43,20 @@ t.test('every knative/*.yaml document is a valid Knative resource for a register
       if (!Model) continue;
       t.doesNotThrow(() => new Model(obj as never).validate(), `${file}: ${obj.kind} ${obj.metadata.name} is valid`);
       const route = fns.find((f) => `${f.route.name}.yaml` === file)?.route;
+      if (obj.kind === 'Service' && route) {
+        const service = obj as unknown as { metadata: { labels: Record<string, string> }; spec: { template: { spec: { containers: Container[] } } } };
+        t.equal(service.metadata.labels['networking.knative.dev/visibility'], 'cluster-local', `${file}: cluster-local (the gateway is the only way in)`);
+        const [container] = service.spec.template.spec.containers;
+        const refs = (container?.env ?? []).filter((e) => e.valueFrom?.secretKeyRef);
+        t.same(refs.map((e) => e.valueFrom?.secretKeyRef?.name).sort(), secretNames(secretsOf(route)), `${file}: exactly the secrets its route needs`);
+        if (EXPECTED[route.name]) t.same(refs.map((e) => e.valueFrom?.secretKeyRef?.name).sort(), EXPECTED[route.name], `${file}: ${EXPECTED[route.name]?.join(', ') || 'no secret'}`);
+        for (const e of refs) {
+          const source = Object.values(SECRET_SOURCES).find((s) => s.secret === e.valueFrom?.secretKeyRef?.name);
+          t.same({ name: e.name, ref: e.valueFrom?.secretKeyRef }, { name: source?.env, ref: { name: source?.secret, key: source?.secret } }, `${file}: ${e.name} from its own Secret`);
+        }
+        t.notOk((container?.env ?? []).some((e) => /SECRET|TOKEN/.test(e.name) && e.value !== undefined), `${file}: no secret as a plain value`);
+        t.same(container?.envFrom, [{ configMapRef: { name: 'mlp-config' } }], `${file}: only the ConfigMap wholesale, no Secret`);
+      }
       if (obj.kind === 'Service' && route?.maxScale) {
         t.match(obj, { spec: { template: { metadata: { annotations: { 'autoscaling.knative.dev/max-scale': String(route.maxScale) } } } } }, `${file}: max-scale ${route.maxScale}`);
       }
@@ -59,5 +94,26 @@ t.test('stack.yml follows OpenFaaS\'s stack format and covers every function', a
     const route = fns.find((f) => f.route.name === name)?.route;
     if (route?.maxScale) t.match(fn.labels, { 'com.openfaas.scale.max': String(route.maxScale) }, `${name}: at most ${route.maxScale} instance(s)`);
     if (route?.schedule) t.match(fn.annotations, { topic: 'cron-function', schedule: route.schedule.cron }, `${name}: scheduled by the cron-connector`);
+    // OpenFaaS secrets, mounted at /var/openfaas/secrets/<name>; never a value in the environment.
+    const secrets = (fn.secrets ?? []) as string[];
+    if (route) t.same([...secrets].sort(), secretNames(secretsOf(route)), `${name}: the OpenFaaS secrets its route needs`);
+    if (EXPECTED[name]) t.same([...secrets].sort(), EXPECTED[name], `${name}: ${EXPECTED[name]?.join(', ') || 'no secret'}`);
+    const env = (fn.environment ?? {}) as Record<string, string>;
+    for (const source of Object.values(SECRET_SOURCES)) t.notOk(source.env in env, `${name}: no ${source.env} in environment`);
+  }
+  const text = readFileSync(path.join(ROOT, 'stack.yml'), 'utf8');
+  t.notMatch(text, /\$\{MLP_SECRET\}|\$\{MLP_SERVICE_TOKEN\}/, 'no secret substituted from the deploying shell');
+});
+
+t.test('the gateway logs requests without their query (no ?token= in the access log)', async (t) => {
+  const routes = readFileSync(path.join(ROOT, 'nginx/mlp-routes.conf'), 'utf8');
+  const format = /^log_format mlp_gateway (.*);$/m.exec(routes)?.[1] ?? '';
+  t.match(format, /\$request_method \$mlp_path /, 'method and the path alone');
+  for (const variable of ['$request ', '$request"', '$request_uri', '$query_string', '$args', '$is_args', '$http_referer', '$arg_']) {
+    t.notOk(format.includes(variable), `the format has no ${variable.trim()}`);
+  }
+  // A server's own access_log would replace the one of http {} that uses this format (README "Deploying").
+  for (const file of ['mlp-server.conf', 'mlp-apps-server.conf', 'upstreams.k8s.conf']) {
+    t.notMatch(readFileSync(path.join(ROOT, 'nginx', file), 'utf8'), /^\s*access_log /m, `${file}: no access_log of its own`);
   }
 });
