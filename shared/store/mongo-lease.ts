@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { MongoError, type Collection as MongoCollection } from 'mongodb';
+import { Unavailable } from '../errors.js';
+import type { Logger } from '../log.js';
+
+/**
+ * Per-document leases that make a conditional write hold on a MongoDB-wire server whose
+ * findAndModify reads and writes in two steps (FerretDB 1.x on SQLite or PostgreSQL): the
+ * writer first inserts `{_id: key}` into the `lease` collection — a unique `_id` is enforced
+ * by every such server, so one writer at a time holds it — writes, then deletes its lease.
+ *
+ * A holder that dies leaves its lease behind. Another writer breaks it once it has seen the
+ * same holder for `ttlMs` on its own monotonic clock (so clocks of different hosts never
+ * matter), and only one breaker per stale lease acts: it must first insert a claim named
+ * after that holder into `lease_break`. The rule every holder keeps: it sends its one write
+ * right after taking the lease, and a write that ends later than `ttlMs` after is logged as
+ * an overrun (on a sane network and server, a write takes milliseconds; `ttlMs` is seconds).
+ */
+export interface LeaseOptions {
+  /** How long a lease may stay held before another writer may break it. */
+  ttlMs: number;
+  /** How long a writer waits for a lease before it answers Unavailable (503). */
+  waitMs: number;
+}
+
+export const DEFAULT_LEASE: LeaseOptions = { ttlMs: 3000, waitMs: 30_000 };
+
+interface LeaseDoc {
+  _id: string;
+  holder: string;
+  taken_at: string;
+}
+
+interface BreakDoc {
+  /** The broken lease's holder. */
+  _id: string;
+  key: string;
+  at: number;
+}
+
+/** What `waitWhile` answers when the write is no longer worth waiting for. */
+export const NOT_NEEDED = Symbol('not needed');
+
+export class Leases {
+  constructor(
+    private readonly leases: MongoCollection<LeaseDoc>,
+    private readonly breaks: MongoCollection<BreakDoc>,
+    private readonly opts: LeaseOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Runs `write` holding the lease on `key`. While it waits, `stillNeeded` is asked between
+   * tries (it reads the document); when it says no, the lease is not taken and NOT_NEEDED
+   * is answered.
+   */
+  async hold<R>(key: string, stillNeeded: () => Promise<boolean>, write: () => Promise<R>): Promise<R | typeof NOT_NEEDED> {
+    const holder = await this.take(key, stillNeeded);
+    if (holder === NOT_NEEDED) return NOT_NEEDED;
+    const taken = performance.now();
+    let result: R;
+    try {
+      result = await write();
+    } catch (err) {
+      await this.release(key, holder, taken);
+      throw err;
+    }
+    await this.release(key, holder, taken);
+    return result;
+  }
+
+  private async take(key: string, stillNeeded: () => Promise<boolean>): Promise<string | typeof NOT_NEEDED> {
+    const deadline = performance.now() + this.opts.waitMs;
+    let seen: { holder: string; since: number } | undefined;
+    let pause = 2;
+    for (;;) {
+      const holder = randomUUID();
+      try {
+        await this.leases.insertOne({ _id: key, holder, taken_at: new Date().toISOString() });
+        return holder;
+      } catch (err) {
+        if (!isDuplicate(err)) throw err;
+      }
+      const current = await this.leases.findOne({ _id: key });
+      if (!current) continue; // released meanwhile: try again at once
+      const now = performance.now();
+      if (seen?.holder !== current.holder) seen = { holder: current.holder, since: now };
+      else if (now - seen.since >= this.opts.ttlMs) {
+        await this.breakStale(key, current);
+        continue;
+      }
+      if (!(await stillNeeded())) return NOT_NEEDED;
+      if (now >= deadline) throw new Unavailable(`${key} is busy: its lease stayed taken for ${Math.round(this.opts.waitMs / 1000)} s`);
+      await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random() / 2)));
+      pause = Math.min(pause * 2, 50);
+    }
+  }
+
+  private async breakStale(key: string, stale: LeaseDoc): Promise<void> {
+    try {
+      await this.breaks.insertOne({ _id: stale.holder, key, at: Date.now() });
+    } catch (err) {
+      if (isDuplicate(err)) return; // another writer is breaking it
+      throw err;
+    }
+    const { deletedCount } = await this.leases.deleteOne({ _id: key, holder: stale.holder });
+    this.log.warn('broke a lease its holder did not release in time (the holder died or stalled)', { key, taken_at: stale.taken_at, ttl_ms: this.opts.ttlMs, removed: deletedCount });
+    // A claim only has to outlive the breakers racing for the same lease, which act within a round trip.
+    await this.breaks.deleteMany({ key, at: { $lt: Date.now() - 20 * this.opts.ttlMs } });
+  }
+
+  /**
+   * A failed release is logged, not thrown: the write it guarded has happened (or failed
+   * with its own error), and the lease is broken after `ttlMs` anyway.
+   */
+  private async release(key: string, holder: string, taken: number): Promise<void> {
+    const held = performance.now() - taken;
+    if (held > this.opts.ttlMs) this.log.error('a write under a lease took longer than the lease; another writer may have broken it', { key, held_ms: Math.round(held), ttl_ms: this.opts.ttlMs });
+    try {
+      await this.leases.deleteOne({ _id: key, holder });
+    } catch (err) {
+      this.log.warn('could not release a lease; it will be broken when it is stale', { key, error: (err as Error).message });
+    }
+  }
+}
+
+function isDuplicate(err: unknown): boolean {
+  return err instanceof MongoError && err.code === 11000;
+}
