@@ -13,9 +13,10 @@ import type { Logger } from '../log.js';
  * A holder that dies leaves its lease behind. Another writer breaks it once it has seen the
  * same holder for `ttlMs` on its own monotonic clock (so clocks of different hosts never
  * matter), and only one breaker per stale lease acts: it must first insert a claim named
- * after that holder into `lease_break`. The rule every holder keeps: it sends its one write
- * right after taking the lease, and a write that ends later than `ttlMs` after is logged as
- * an overrun (on a sane network and server, a write takes milliseconds; `ttlMs` is seconds).
+ * after that holder into `lease_break`. The rule every holder keeps: a write starts only
+ * within `ttlMs / 4` of taking the lease (a process may hand the lease from one queued writer
+ * to the next in that window), and writes that end later than `ttlMs` after are logged as an
+ * overrun (on a sane network and server a write takes milliseconds; `ttlMs` is seconds).
  */
 export interface LeaseOptions {
   /** How long a lease may stay held before another writer may break it. */
@@ -39,8 +40,15 @@ interface BreakDoc {
   at: number;
 }
 
-/** What `waitWhile` answers when the write is no longer worth waiting for. */
+/** What `take` answers when the write is no longer worth waiting for. */
 export const NOT_NEEDED = Symbol('not needed');
+
+export interface Lease {
+  key: string;
+  holder: string;
+  /** performance.now() when it was taken. */
+  taken: number;
+}
 
 export class Leases {
   constructor(
@@ -51,26 +59,11 @@ export class Leases {
   ) {}
 
   /**
-   * Runs `write` holding the lease on `key`. While it waits, `stillNeeded` is asked between
-   * tries (it reads the document); when it says no, the lease is not taken and NOT_NEEDED
-   * is answered.
+   * Takes the lease on `key`, waiting while another writer holds it. Between tries it asks
+   * `stillNeeded` (which reads the document); when that says no, it answers NOT_NEEDED
+   * without taking the lease.
    */
-  async hold<R>(key: string, stillNeeded: () => Promise<boolean>, write: () => Promise<R>): Promise<R | typeof NOT_NEEDED> {
-    const holder = await this.take(key, stillNeeded);
-    if (holder === NOT_NEEDED) return NOT_NEEDED;
-    const taken = performance.now();
-    let result: R;
-    try {
-      result = await write();
-    } catch (err) {
-      await this.release(key, holder, taken);
-      throw err;
-    }
-    await this.release(key, holder, taken);
-    return result;
-  }
-
-  private async take(key: string, stillNeeded: () => Promise<boolean>): Promise<string | typeof NOT_NEEDED> {
+  async take(key: string, stillNeeded: () => Promise<boolean>): Promise<Lease | typeof NOT_NEEDED> {
     const deadline = performance.now() + this.opts.waitMs;
     let seen: { holder: string; since: number } | undefined;
     let pause = 2;
@@ -78,7 +71,7 @@ export class Leases {
       const holder = randomUUID();
       try {
         await this.leases.insertOne({ _id: key, holder, taken_at: new Date().toISOString() });
-        return holder;
+        return { key, holder, taken: performance.now() };
       } catch (err) {
         if (!isDuplicate(err)) throw err;
       }
@@ -97,6 +90,25 @@ export class Leases {
     }
   }
 
+  /** Whether a write may still start under the lease (and so end well within its TTL). */
+  fresh(lease: Lease): boolean {
+    return performance.now() - lease.taken < this.opts.ttlMs / 4;
+  }
+
+  /**
+   * A failed release is logged, not thrown: the write it guarded has happened (or failed
+   * with its own error), and the lease is broken once it is stale anyway.
+   */
+  async release(lease: Lease): Promise<void> {
+    const held = performance.now() - lease.taken;
+    if (held > this.opts.ttlMs) this.log.error('writes under a lease took longer than the lease; another writer may have broken it', { key: lease.key, held_ms: Math.round(held), ttl_ms: this.opts.ttlMs });
+    try {
+      await this.leases.deleteOne({ _id: lease.key, holder: lease.holder });
+    } catch (err) {
+      this.log.warn('could not release a lease; it will be broken once it is stale', { key: lease.key, error: (err as Error).message });
+    }
+  }
+
   private async breakStale(key: string, stale: LeaseDoc): Promise<void> {
     try {
       await this.breaks.insertOne({ _id: stale.holder, key, at: Date.now() });
@@ -108,20 +120,6 @@ export class Leases {
     this.log.warn('broke a lease its holder did not release in time (the holder died or stalled)', { key, taken_at: stale.taken_at, ttl_ms: this.opts.ttlMs, removed: deletedCount });
     // A claim only has to outlive the breakers racing for the same lease, which act within a round trip.
     await this.breaks.deleteMany({ key, at: { $lt: Date.now() - 20 * this.opts.ttlMs } });
-  }
-
-  /**
-   * A failed release is logged, not thrown: the write it guarded has happened (or failed
-   * with its own error), and the lease is broken after `ttlMs` anyway.
-   */
-  private async release(key: string, holder: string, taken: number): Promise<void> {
-    const held = performance.now() - taken;
-    if (held > this.opts.ttlMs) this.log.error('a write under a lease took longer than the lease; another writer may have broken it', { key, held_ms: Math.round(held), ttl_ms: this.opts.ttlMs });
-    try {
-      await this.leases.deleteOne({ _id: key, holder });
-    } catch (err) {
-      this.log.warn('could not release a lease; it will be broken when it is stale', { key, error: (err as Error).message });
-    }
   }
 }
 

@@ -3,7 +3,7 @@ import { Conflict, Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { matches, monotonicClock } from './filter.js';
 import { KeyQueue } from './key-queue.js';
-import { DEFAULT_LEASE, Leases, NOT_NEEDED, type LeaseOptions } from './mongo-lease.js';
+import { DEFAULT_LEASE, Leases, NOT_NEEDED, type Lease, type LeaseOptions } from './mongo-lease.js';
 import type { Change, Collection, CollectionName, Doc, Filter, New, Store } from './port.js';
 
 // Names are unique per user and kind (API.md §1); _id carries the same key, the index keeps it explicit.
@@ -39,7 +39,7 @@ export async function openMongoStore(opts: { url: string; log: Logger; now?: () 
   });
   const leaseOpts = { ...DEFAULT_LEASE, ...opts.lease };
   const leases = new Leases(db.collection('lease'), db.collection('lease_break'), leaseOpts, opts.log);
-  const queue = new KeyQueue<Document>();
+  const queue = new KeyQueue<Document, Lease>();
   opts.log.info('mongo store ready', { db: db.databaseName, lease_ttl_ms: leaseOpts.ttlMs });
 
   const collection = <T extends Doc>(name: CollectionName): Collection<T> => {
@@ -51,15 +51,40 @@ export async function openMongoStore(opts: { url: string; log: Logger; now?: () 
     /**
      * Runs a write conditional on `where` under the document's lease; undefined when the
      * document is known not to match (gone, or changed by a write this one queued behind).
+     * A lease is passed on to the next writer of this process queued for the same document
+     * while it is fresh, and released when nobody waits.
      */
-    const conditionally = <R>(id: string, where: Filter<T>, write: (sent: (doc: Document | null) => void) => Promise<R>): Promise<R | undefined> => {
-      const key = `${name}/${id}`;
-      return queue.run(key, async (turn) => {
-        if (turn.known !== undefined && (turn.known === null || !matches(turn.known, where as Filter<unknown>))) return undefined;
-        const outcome = await leases.hold(key, () => matching(id, where), () => write(turn.sending()));
-        return outcome === NOT_NEEDED ? undefined : outcome;
+    const conditionally = <R>(id: string, where: Filter<T>, write: (sent: (doc: Document | null) => void) => Promise<R>): Promise<R | undefined> =>
+      queue.run(`${name}/${id}`, async (turn) => {
+        try {
+          if (turn.known !== undefined && (turn.known === null || !matches(turn.known, where as Filter<unknown>))) return undefined;
+          let lease = turn.held;
+          turn.held = undefined;
+          if (lease && !leases.fresh(lease)) {
+            await leases.release(lease);
+            lease = undefined;
+          }
+          if (!lease) {
+            const taken = await leases.take(`${name}/${id}`, () => matching(id, where));
+            if (taken === NOT_NEEDED) return undefined;
+            lease = taken;
+          }
+          try {
+            const result = await write(turn.sending());
+            turn.held = lease;
+            return result;
+          } catch (err) {
+            await leases.release(lease);
+            throw err;
+          }
+        } finally {
+          const held = turn.held;
+          if (held && !turn.othersWaiting()) {
+            turn.held = undefined;
+            await leases.release(held);
+          }
+        }
       });
-    };
     return {
       insert: (fresh: New<T>) =>
         guard(async () => {
