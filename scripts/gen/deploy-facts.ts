@@ -14,6 +14,7 @@ export function imageOf(route: RouteDef): string {
 /** Configuration every function gets (API.md §12); values come from the cluster's config and secrets. */
 export const SHARED_ENV = [
   'MLP_MONGO_URL',
+  'MLP_MONGO_LEASE',
   'MLP_KAFKA_BROKERS',
   'MLP_ORCHESTRATOR',
   'MLP_SECRET',
