@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { MongoError, type Collection as MongoCollection } from 'mongodb';
 import { Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
+import { holderIsGone, selfIdentity, type ProcessIdentity } from './process-identity.js';
 
 /**
  * Per-document leases that make a conditional write hold on a MongoDB-wire server whose
@@ -10,10 +11,11 @@ import type { Logger } from '../log.js';
  * writer first inserts `{_id: key}` into the `lease` collection — a unique `_id` is enforced
  * by every such server, so one writer at a time holds it — writes, then deletes its lease.
  *
- * A holder that dies leaves its lease behind. Another writer breaks it once it has seen the
- * same holder for `ttlMs` on its own monotonic clock (so clocks of different hosts never
- * matter), and only one breaker per stale lease acts: it must first insert a claim named
- * after that holder into `lease_break`. The rule every holder keeps: a write starts only
+ * A holder that dies leaves its lease behind. Another writer breaks it at once if it can
+ * prove the holder's process is gone (same host and pid namespace: a restarted process), and
+ * otherwise once it has seen the same holder for `ttlMs` on its own monotonic clock (so
+ * clocks of different hosts never matter). Only one breaker per stale lease acts: it must
+ * first insert a claim named after that holder into `lease_break`. The rule every holder keeps: a write starts only
  * within `ttlMs / 4` of taking the lease (a process may hand the lease from one queued writer
  * to the next in that window), and writes that end later than `ttlMs` after are logged as an
  * overrun (on a sane network and server a write takes milliseconds; `ttlMs` is seconds).
@@ -31,6 +33,7 @@ interface LeaseDoc {
   _id: string;
   holder: string;
   taken_at: string;
+  owner?: ProcessIdentity;
 }
 
 interface BreakDoc {
@@ -51,6 +54,8 @@ export interface Lease {
 }
 
 export class Leases {
+  private readonly self = selfIdentity();
+
   constructor(
     private readonly leases: MongoCollection<LeaseDoc>,
     private readonly breaks: MongoCollection<BreakDoc>,
@@ -70,17 +75,21 @@ export class Leases {
     for (;;) {
       const holder = randomUUID();
       try {
-        await this.leases.insertOne({ _id: key, holder, taken_at: new Date().toISOString() });
+        await this.leases.insertOne({ _id: key, holder, taken_at: new Date().toISOString(), owner: this.self });
         return { key, holder, taken: performance.now() };
       } catch (err) {
         if (!isDuplicate(err)) throw err;
       }
       const current = await this.leases.findOne({ _id: key });
       if (!current) continue; // released meanwhile: try again at once
+      if (holderIsGone(current.owner, this.self)) {
+        await this.breakStale(key, current, 'its holder process is gone');
+        continue;
+      }
       const now = performance.now();
       if (seen?.holder !== current.holder) seen = { holder: current.holder, since: now };
       else if (now - seen.since >= this.opts.ttlMs) {
-        await this.breakStale(key, current);
+        await this.breakStale(key, current, 'its holder did not release it in time (it died or stalled)');
         continue;
       }
       if (!(await stillNeeded())) return NOT_NEEDED;
@@ -109,7 +118,7 @@ export class Leases {
     }
   }
 
-  private async breakStale(key: string, stale: LeaseDoc): Promise<void> {
+  private async breakStale(key: string, stale: LeaseDoc, why: string): Promise<void> {
     try {
       await this.breaks.insertOne({ _id: stale.holder, key, at: Date.now() });
     } catch (err) {
@@ -117,7 +126,7 @@ export class Leases {
       throw err;
     }
     const { deletedCount } = await this.leases.deleteOne({ _id: key, holder: stale.holder });
-    this.log.warn('broke a lease its holder did not release in time (the holder died or stalled)', { key, taken_at: stale.taken_at, ttl_ms: this.opts.ttlMs, removed: deletedCount });
+    this.log.warn(`broke a lease: ${why}`, { key, taken_at: stale.taken_at, owner: stale.owner, ttl_ms: this.opts.ttlMs, removed: deletedCount });
     // A claim only has to outlive the breakers racing for the same lease, which act within a round trip.
     await this.breaks.deleteMany({ key, at: { $lt: Date.now() - 20 * this.opts.ttlMs } });
   }
