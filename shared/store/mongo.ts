@@ -2,7 +2,7 @@ import { MongoClient, MongoError, MongoNetworkError, MongoServerSelectionError, 
 import { Conflict, Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { matches, monotonicClock } from './filter.js';
-import { KeyQueue } from './key-queue.js';
+import { KeyQueue, type Turn } from './key-queue.js';
 import { DEFAULT_LEASE, Leases, NOT_NEEDED, type Lease, type LeaseOptions } from './mongo-lease.js';
 import type { Change, Collection, CollectionName, Doc, Filter, New, Store } from './port.js';
 
@@ -40,6 +40,41 @@ export async function openMongoStore(opts: { url: string; log: Logger; now?: () 
   const leaseOpts = { ...DEFAULT_LEASE, ...opts.lease };
   const leases = new Leases(db.collection('lease'), db.collection('lease_break'), leaseOpts, opts.log);
   const queue = new KeyQueue<Document, Lease>();
+  /** Turns still passing on or releasing a lease after their caller was answered; close() waits for them. */
+  const inflight = new Set<Promise<void>>();
+
+  async function underLease<R>(turn: Turn<Document, Lease>, key: string, stillMatches: () => Promise<boolean>, where: Filter<unknown>, write: (sent: (doc: Document | null) => void) => Promise<R>): Promise<R | undefined> {
+    if (turn.known !== undefined && (turn.known === null || !matches(turn.known, where))) return undefined;
+    let lease = turn.held;
+    turn.held = undefined;
+    if (lease && !leases.fresh(lease)) {
+      await leases.release(lease);
+      lease = undefined;
+    }
+    if (!lease) {
+      const taken = await leases.take(key, stillMatches);
+      if (taken === NOT_NEEDED) return undefined;
+      lease = taken;
+    }
+    try {
+      const result = await write(turn.sending());
+      turn.held = lease;
+      return result;
+    } catch (err) {
+      await leases.release(lease);
+      throw err;
+    }
+  }
+
+  async function passOrRelease(turn: Turn<Document, Lease>): Promise<void> {
+    if (!turn.held) return;
+    // A caller that writes the same document again as soon as it has its answer queues within this tick.
+    if (!turn.othersWaiting()) await new Promise((resolve) => setImmediate(resolve));
+    if (turn.othersWaiting()) return;
+    const held = turn.held;
+    turn.held = undefined;
+    await leases.release(held);
+  }
   opts.log.info('mongo store ready', { db: db.databaseName, lease_ttl_ms: leaseOpts.ttlMs });
 
   const collection = <T extends Doc>(name: CollectionName): Collection<T> => {
@@ -51,39 +86,23 @@ export async function openMongoStore(opts: { url: string; log: Logger; now?: () 
     /**
      * Runs a write conditional on `where` under the document's lease; undefined when the
      * document is known not to match (gone, or changed by a write this one queued behind).
-     * A lease is passed on to the next writer of this process queued for the same document
-     * while it is fresh, and released when nobody waits.
+     * The caller has its answer as soon as the write is done; the lease is then passed on to
+     * the next writer of this process queued for the same document, or released.
      */
     const conditionally = <R>(id: string, where: Filter<T>, write: (sent: (doc: Document | null) => void) => Promise<R>): Promise<R | undefined> =>
-      queue.run(`${name}/${id}`, async (turn) => {
-        try {
-          if (turn.known !== undefined && (turn.known === null || !matches(turn.known, where as Filter<unknown>))) return undefined;
-          let lease = turn.held;
-          turn.held = undefined;
-          if (lease && !leases.fresh(lease)) {
-            await leases.release(lease);
-            lease = undefined;
-          }
-          if (!lease) {
-            const taken = await leases.take(`${name}/${id}`, () => matching(id, where));
-            if (taken === NOT_NEEDED) return undefined;
-            lease = taken;
-          }
+      new Promise<R | undefined>((answer, fail) => {
+        const key = `${name}/${id}`;
+        const turnDone = queue.run(key, async (turn) => {
           try {
-            const result = await write(turn.sending());
-            turn.held = lease;
-            return result;
+            answer(await underLease(turn, key, () => matching(id, where), where, write));
           } catch (err) {
-            await leases.release(lease);
-            throw err;
+            fail(err);
+          } finally {
+            await passOrRelease(turn);
           }
-        } finally {
-          const held = turn.held;
-          if (held && !turn.othersWaiting()) {
-            turn.held = undefined;
-            await leases.release(held);
-          }
-        }
+        });
+        inflight.add(turnDone);
+        void turnDone.finally(() => inflight.delete(turnDone));
       });
     return {
       insert: (fresh: New<T>) =>
@@ -135,7 +154,10 @@ export async function openMongoStore(opts: { url: string; log: Logger; now?: () 
     kind: 'mongodb',
     collection,
     ping: () => guard(async () => void (await db.command({ ping: 1 }))),
-    close: () => client.close(),
+    async close() {
+      await Promise.all(inflight);
+      await client.close();
+    },
   };
 }
 

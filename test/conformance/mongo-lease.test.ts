@@ -31,17 +31,18 @@ if (!mongoUrl) {
     t.teardown(() => store.close());
     const col = store.collection<Item>('conformance');
     const doc = await col.insert({ _id: `lease-${process.pid}-${(seq += 1)}`, n: 0 });
-    return { col, doc, logs: sink.lines, key: `conformance/${doc._id}` };
+    return { store, col, doc, logs: sink.lines, key: `conformance/${doc._id}` };
   };
   const leftBy = (key: string, owner: unknown) => leases().insertOne({ _id: key, holder: `left-${key}`, taken_at: new Date().toISOString(), owner });
 
   t.test('a lease whose holder process is gone (same host) is broken without waiting for its TTL', async (t) => {
-    const { col, doc, logs, key } = await open(t, { ttlMs: 600_000, waitMs: 10_000 });
+    const { store, col, doc, logs, key } = await open(t, { ttlMs: 600_000, waitMs: 10_000 });
     const child = spawn(process.execPath, ['-e', '']);
     await new Promise((resolve) => child.on('exit', resolve));
     await leftBy(key, { ...selfIdentity(), pid: child.pid, start: '1' });
     t.equal((await col.update(doc._id, { version: 1 }, { inc: { n: 1 } }))?.n, 1, 'the write went through');
     t.ok(logs.some((l) => l.includes('broke a lease: its holder process is gone')), 'because the holder was provably gone');
+    await store.close(); // waits for the lease to be released after the answer
     t.equal(await leases().findOne({ _id: key }), null, 'and its own lease is released');
   });
 
