@@ -1,10 +1,11 @@
 // `npm start`: install what is missing, build, run the whole platform in one process.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { ROOT, build, ensureNodeModules } from './lib/setup.mjs';
+import { ROOT, build, ensureBubblewrap, ensureNodeModules } from './lib/setup.mjs';
 
 try {
   ensureNodeModules();
+  ensureBubblewrap({ required: false }); // the job sandbox; the platform says loudly if it is missing
   build();
 } catch (err) {
   process.stderr.write(`mlp: set-up failed: ${err.message}\n`);

@@ -3,7 +3,7 @@
 // MLP_TEST_INFRA=none skips the real servers (quick local runs; their suites then skip).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { ROOT, build, ensureNodeModules, ensureTapBuilt, run } from './lib/setup.mjs';
+import { ROOT, build, ensureBubblewrap, ensureNodeModules, ensureTapBuilt, run } from './lib/setup.mjs';
 
 const started = Date.now();
 const step = (what) => process.stderr.write(`\nnpm test: ${what} (${Math.round((Date.now() - started) / 1000)}s)\n`);
@@ -13,6 +13,7 @@ let exitCode = 1;
 async function main() {
   ensureNodeModules();
   ensureTapBuilt();
+  ensureBubblewrap({ required: true }); // jobs run sandboxed in the tests too (test/security/sandbox.test.ts)
   step('checking generated files');
   run(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/gen/main.ts', '--check']);
   step('type-checking (tsc --noEmit)');

@@ -11,6 +11,10 @@ t.test('defaults follow API.md §3 and §12', async (t) => {
   t.equal(c.tokenTtl, 86400);
   t.equal(c.tccTimeout, 60);
   t.equal(c.datasetStale, 3600);
+  t.equal(c.queueReserve, 600);
+  t.equal(c.homeQuota, 1073741824);
+  t.equal(c.maxObjectsPerUser, 1000);
+  t.equal(c.jobSandbox, 'on');
   t.equal(c.orchestrator, 'local');
   t.equal(c.mongoUrl, undefined);
   t.equal(c.mongoLease, 3);
@@ -22,11 +26,11 @@ t.test('values are parsed and every problem is reported at once', async (t) => {
   t.same(c.kafkaBrokers, ['a:9092', 'b:9093']);
   t.equal(c.tenant.cpu, 0.5);
   try {
-    loadConfig({ MLP_TENANT_GPU: '1.5', MLP_TENANT_RAM: '99', MLP_TOKEN_TTL: '0', MLP_SECRET: 'short', MLP_MONGO_URL: 'http://x', MLP_KAFKA_BROKERS: 'nohost' });
+    loadConfig({ MLP_TENANT_GPU: '1.5', MLP_TENANT_RAM: '99', MLP_TOKEN_TTL: '0', MLP_SECRET: 'short', MLP_MONGO_URL: 'http://x', MLP_KAFKA_BROKERS: 'nohost', MLP_JOB_SANDBOX: 'maybe', MLP_HOME_QUOTA: '-1' });
     t.fail('should have thrown');
   } catch (err) {
     t.type(err, ConfigError);
-    t.equal((err as ConfigError).problems.length, 6);
+    t.equal((err as ConfigError).problems.length, 8);
     t.match((err as Error).message, /MLP_TENANT_GPU=1.5/);
   }
 });

@@ -23,6 +23,14 @@ export interface Config {
   tokenTtl: number;
   tccTimeout: number;
   datasetStale: number;
+  /** API.md §5: seconds a user's first waiting job may be overtaken before resources are kept for it. */
+  queueReserve: number;
+  /** API.md §4: bytes one user's home may hold (apart from the tenant's rom). */
+  homeQuota: number;
+  /** Datasets, jobs, models and apps one user may have of each kind (a flood bound). */
+  maxObjectsPerUser: number;
+  /** API.md §12: jobs run sandboxed (on) or as the platform's own user (off: a single-user machine only). */
+  jobSandbox: 'on' | 'off';
   tenant: TenantCapacity;
   metricsTopic: string;
   /** The gateway's URL as jobs reach it (MLP_API); unset: the local gateway's own address. */
@@ -54,6 +62,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   if (orchestrator !== 'local' && orchestrator !== 'kubernetes') {
     problems.push(`MLP_ORCHESTRATOR=${orchestrator}: must be local or kubernetes`);
   }
+  const jobSandbox = env.MLP_JOB_SANDBOX || 'on';
+  if (jobSandbox !== 'on' && jobSandbox !== 'off') problems.push(`MLP_JOB_SANDBOX=${jobSandbox}: must be on or off`);
   const logLevel = env.MLP_LOG_LEVEL || 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     problems.push(`MLP_LOG_LEVEL=${logLevel}: must be debug, info, warn or error`);
@@ -85,6 +95,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     tokenTtl: int('MLP_TOKEN_TTL', 86400, 1, 365 * 86400),
     tccTimeout: int('MLP_TCC_TIMEOUT', 60, 1, 86400),
     datasetStale: int('MLP_DATASET_STALE', 3600, 1, 30 * 86400),
+    queueReserve: int('MLP_QUEUE_RESERVE', 600, 0, 30 * 86400),
+    homeQuota: int('MLP_HOME_QUOTA', 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
+    maxObjectsPerUser: int('MLP_MAX_OBJECTS_PER_USER', 1000, 1, 1_000_000),
+    jobSandbox: jobSandbox as Config['jobSandbox'],
     tenant: {
       // The design's ranges bound the tenant's capacity (API.md §3).
       cpu: num('MLP_TENANT_CPU', 10, { min: 0.1, max: 10, int: false }),

@@ -8,6 +8,7 @@ import { ConfigError } from './errors.js';
 import type { Logger } from './log.js';
 import { createLocalOrchestrator } from './orchestrator/local.js';
 import type { Orchestrator } from './orchestrator/port.js';
+import { describeSandbox, sandboxSupport } from './orchestrator/sandbox.js';
 import { usersRepo, type UsersRepo } from './repos/users.js';
 import { resolveSecrets } from './secrets.js';
 import { openEmbeddedStore } from './store/embedded.js';
@@ -33,6 +34,11 @@ export interface Deps {
   tcc: TccClient;
   /** Runs jobs' scripts and apps' servers. */
   orchestrator: Orchestrator;
+  /**
+   * How jobs are confined (API.md §12 MLP_JOB_SANDBOX): on (sandboxed), off (the operator's
+   * choice: unconfined), or unavailable (on, but the sandbox cannot be had: jobs are refused).
+   */
+  jobSandbox: { mode: 'on' | 'off' | 'unavailable'; detail: string };
   /** The gateway as jobs reach it; the local runner fills in its address once it listens. */
   gateway: { url: string };
 }
@@ -71,7 +77,16 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
     if (!overrides.store) await store.close();
     throw new ConfigError([`MLP_ORCHESTRATOR=${config.orchestrator}: the Kubernetes orchestrator is not built yet; use local`]);
   }
-  const orchestrator = overrides.orchestrator ?? createLocalOrchestrator({ log, now });
+  // The local sandbox is probed once per process; an injected orchestrator confines jobs its own way.
+  const sandbox = overrides.orchestrator ? undefined : await sandboxSupport(config.jobSandbox);
+  const orchestrator = overrides.orchestrator ?? createLocalOrchestrator({ log, now, sandbox });
+  const jobSandbox: Deps['jobSandbox'] = sandbox
+    ? { mode: sandbox.mode, detail: describeSandbox(sandbox) }
+    : config.jobSandbox === 'off'
+      ? { mode: 'off', detail: `MLP_JOB_SANDBOX=off: left to the ${orchestrator.kind} orchestrator` }
+      : { mode: 'on', detail: `jobs are confined by the ${orchestrator.kind} orchestrator` };
+  if (jobSandbox.mode === 'off') log.warn(`job sandbox off: ${jobSandbox.detail}`);
+  if (jobSandbox.mode === 'unavailable') log.error(`job sandbox unavailable: ${jobSandbox.detail}`);
   return {
     config,
     log,
@@ -85,6 +100,7 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
     resources,
     tcc,
     orchestrator,
+    jobSandbox,
     gateway: { url: config.publicUrl ?? `http://${config.host}:${config.port}` },
     async close() {
       // Local workloads do not outlive the platform (jobs then end in error on restart).

@@ -48,8 +48,8 @@ export function fileSink(root: string): Sink & { close(): Promise<void> } {
     let stream = streams.get(component);
     if (!stream) {
       const dir = path.join(root, 'log', component);
-      mkdirSync(dir, { recursive: true });
-      stream = createWriteStream(path.join(dir, `${component}.log`), { flags: 'a' });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      stream = createWriteStream(path.join(dir, `${component}.log`), { flags: 'a', mode: 0o600 });
       stream.on('error', (err) => process.stderr.write(`log file for ${component} failed: ${err.message}\n`));
       streams.set(component, stream);
     }

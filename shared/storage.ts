@@ -7,6 +7,8 @@ export function storagePaths(root: string) {
     home: (user: string) => path.join(root, 'datasets', user, '.home'),
     model: (user: string, name: string) => path.join(root, 'models', user, name),
     job: (user: string, name: string) => path.join(root, 'jobs', user, name),
+    /** An app's own folder (its server's log); beyond API.md §11, which lists no app files. */
+    app: (user: string, name: string) => path.join(root, 'apps', user, name),
     log: (component: string) => path.join(root, 'log', component),
   };
 }

@@ -4,8 +4,17 @@ import path from 'node:path';
 
 export interface ClientConfig {
   url: string;
+  /** The app gateway (API.md §8), where apps answer predictions. */
+  appUrl?: string;
   user: string;
   token: string;
+}
+
+/** The app gateway beside a gateway URL: the same host on port 30002 (API.md §1). */
+export function defaultAppUrl(url: string): string {
+  const u = new URL(url);
+  u.port = '30002';
+  return u.origin;
 }
 
 /** ~/.config/mlp/config.json, or MLP_CLIENT_CONFIG (tests and several accounts). */

@@ -86,6 +86,13 @@ export async function metrics(client: Api, url: string, token: string, user: str
       resolve();
     });
   });
+  // The last metric comes just before the process exits: wait until the job has ended, so the
+  // next command (e.g. `model create`) finds it finished.
+  for (let i = 0; i < 120; i++) {
+    const j = await client.json<Job>('GET', `/api/v1/users/${user}/jobs/${name}`);
+    if (j.state !== 'creating' && j.state !== 'running') return print(`job ${name} is ${j.state}${j.msg ? ` (${j.msg})` : ''}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 export async function stop(client: Api, user: string, name: string, print: (line: string) => void): Promise<void> {

@@ -3,16 +3,18 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import { api, encodePath } from './api.js';
-import { loadClientConfig, saveClientConfig } from './config.js';
+import * as apps from './apps.js';
+import { defaultAppUrl, loadClientConfig, saveClientConfig } from './config.js';
 import { download, list, remove, upload } from './datasets.js';
 import * as jobs from './jobs.js';
+import * as models from './models.js';
 
 // API.md §10: the `mlp` data client. It talks only to the gateway; a refusal or fault prints
 // the server's msg and exits non-zero.
 const print = (line: string) => process.stdout.write(line + '\n');
 const session = async () => {
   const config = await loadClientConfig();
-  return { config, client: api(config) };
+  return { config, client: api(config), appUrl: process.env.MLP_APP_URL ?? config.appUrl ?? defaultAppUrl(config.url) };
 };
 
 const program = new Command('mlp').description('MLP command-line client').showHelpAfterError();
@@ -23,14 +25,15 @@ program
   .requiredOption('--url <url>', 'gateway URL, e.g. http://127.0.0.1:30001')
   .requiredOption('--user <name>', 'your username')
   .option('--password <password>', 'your password (default: $MLP_PASSWORD)')
-  .action(async (opts: { url: string; user: string; password?: string }) => {
+  .option('--app-url <url>', 'app gateway URL (default: the gateway\'s host on port 30002)')
+  .action(async (opts: { url: string; user: string; password?: string; appUrl?: string }) => {
     const password = opts.password ?? process.env.MLP_PASSWORD;
     if (!password) throw new Error('give --password or set MLP_PASSWORD');
     const url = opts.url.replace(/\/+$/, '');
     const res = await fetch(`${url}/api/v1/users/${opts.user}/token`, { headers: { authorization: `Basic ${Buffer.from(`${opts.user}:${password}`).toString('base64')}` } });
     const body = (await res.json()) as string | { msg: string };
     if (!res.ok || typeof body !== 'string') throw new Error(typeof body === 'string' ? body : body.msg);
-    await saveClientConfig({ url, user: opts.user, token: body });
+    await saveClientConfig({ url, appUrl: (opts.appUrl ?? defaultAppUrl(url)).replace(/\/+$/, ''), user: opts.user, token: body });
     print(`logged in to ${url} as ${opts.user}`);
   });
 
@@ -114,6 +117,60 @@ job
   .action(async (name: string) => {
     const { config, client } = await session();
     await jobs.remove(client, config.user, name, print);
+  });
+
+const model = program.command('model').description('models: create (from a finished job), ls, rm');
+model
+  .command('create <name>')
+  .description('make a model of a finished job\'s ckpt/ folder')
+  .requiredOption('--src <job>', 'the finished job whose ckpt/ becomes the model')
+  .option('--no-wait', 'do not wait until it is ready')
+  .action(async (name: string, opts: { src: string; wait: boolean }) => {
+    const { config, client } = await session();
+    await models.create(client, config.user, name, opts.src, opts.wait, print);
+  });
+model.command('ls').description('list your models').action(async () => {
+  const { config, client } = await session();
+  await models.list(client, config.user, print);
+});
+model
+  .command('rm <name>')
+  .description('delete a ready or error model that no app uses')
+  .action(async (name: string) => {
+    const { config, client } = await session();
+    await models.remove(client, config.user, name, print);
+  });
+
+const app = program.command('app').description('applications: create (deploy a model), ls, rm, predict');
+app
+  .command('create <name>')
+  .description('deploy a ready model as an application with its own endpoint')
+  .requiredOption('--model <model>', 'the ready model to serve')
+  .option('--cpu <cores>', 'cpu cores (0.1–10, default 1)', number('--cpu'))
+  .option('--gpu <count>', 'GPUs (0–16, default 0)', number('--gpu'))
+  .option('--ram <mi>', 'memory in Mi (100–10000, default 1000)', number('--ram'))
+  .option('--no-wait', 'do not wait until it serves')
+  .action(async (name: string, opts: apps.CreateOptions) => {
+    const { config, client, appUrl } = await session();
+    await apps.create(client, appUrl, config.user, name, opts, print);
+  });
+app.command('ls').description('list your applications').action(async () => {
+  const { config, client, appUrl } = await session();
+  await apps.list(client, appUrl, config.user, print);
+});
+app
+  .command('rm <name>')
+  .description('delete a ready or error application')
+  .action(async (name: string) => {
+    const { config, client } = await session();
+    await apps.remove(client, config.user, name, print);
+  });
+app
+  .command('predict <name> [file]')
+  .description('send instances (JSON: a list, or {"instances": …} / {"inputs": …}) from a file or stdin; print the answer')
+  .action(async (name: string, file: string | undefined) => {
+    const { config, client, appUrl } = await session();
+    await apps.predict(client, appUrl, config.token, config.user, name, await apps.readInput(file), print);
   });
 
 program

@@ -1,21 +1,23 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { notFound } from '../../shared/datasets/lifecycle.js';
 import type { Deps } from '../../shared/deps.js';
 import { Conflict, Forbidden, Invalid } from '../../shared/errors.js';
 import { datasetId, datasetsCollection, type DatasetDoc } from '../../shared/repos/datasets.js';
 import type { StreamHandler, StreamInput } from '../../shared/route.js';
-import { bytesUnder, commit, receive, statOrNull, walk } from '../../shared/webdav/files.js';
+import { bytesIn, FOLDER_MODE, lstatIn, openFileIn, openIn, openUnder, removeIn, statOf, walk, type Folder } from '../../shared/webdav/confined.js';
+import { commit, discard, receive, type Received } from '../../shared/webdav/files.js';
 import { multistatus } from '../../shared/webdav/propfind.js';
 import { parseRange } from '../../shared/webdav/range.js';
 import { resolveTarget, type Target } from '../../shared/webdav/target.js';
 
 const ALLOW = 'OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, PROPFIND';
 
+// Every file operation goes through folders opened without following links (shared/webdav/confined.ts):
+// a job may have planted links in its home or datasets, and none of them leads out.
+
 // Commits to one folder are serialized in this process, so two uploads cannot together pass the
-// size; the route's maxScale of 1 makes this process the only one.
+// size or the home quota; the route's maxScale of 1 makes this process the only one.
 const commitLocks = new Map<string, Promise<unknown>>();
 function serialized<T>(key: string, work: () => Promise<T>): Promise<T> {
   const run = (commitLocks.get(key) ?? Promise.resolve()).then(work, work);
@@ -30,8 +32,12 @@ function serialized<T>(key: string, work: () => Promise<T>): Promise<T> {
   return run;
 }
 
+// Bytes being received per folder, so that uploads streaming at once cannot together hold more
+// than the folder's room in temporary files either (the commit checks again, exactly).
+const receiving = new Map<string, number>();
+
 export const handle: StreamHandler = async (input, deps) => {
-  const target = resolveTarget(deps.config.root, input.params.user ?? '', input.params.rest ?? '');
+  const target = resolveTarget(input.params.user ?? '', input.params.rest ?? '');
   const dataset = target.home ? undefined : await datasetOf(target, deps);
   switch (input.method) {
     case 'OPTIONS':
@@ -40,13 +46,13 @@ export const handle: StreamHandler = async (input, deps) => {
       return put(input, target, dataset, deps);
     case 'GET':
     case 'HEAD':
-      return get(input, target, dataset);
+      return get(input, target, dataset, deps);
     case 'DELETE':
-      return remove(input, target, dataset);
+      return remove(input, target, dataset, deps);
     case 'MKCOL':
-      return mkcol(input, target, dataset);
+      return mkcol(input, target, dataset, deps);
     case 'PROPFIND':
-      return propfind(input, target);
+      return propfind(input, target, deps);
     default:
       throw new Invalid(`method ${input.method} is not allowed on /data; use ${ALLOW}`);
   }
@@ -62,89 +68,215 @@ function writable(target: Target, dataset: DatasetDoc | undefined): void {
   if (!target.rel) throw new Invalid('name a file inside the dataset or home');
 }
 
+/** Runs `work` with `folder` open and closes it after. */
+async function using<T>(folder: Folder, work: (f: Folder) => Promise<T>): Promise<T> {
+  try {
+    return await work(folder);
+  } finally {
+    await folder.close();
+  }
+}
+
+/** The dataset's or home's folder (refused if it or a folder above it is a link); null when missing and not to be made. */
+function openRoot(target: Target, deps: Deps, create: boolean): Promise<Folder | null> {
+  return openUnder(deps.config.root, target.segments, create);
+}
+
+const missing = (target: Target) => new Forbidden(`${target.rel} not found in ${target.name}`);
+const linkRefused = (rel: string) => new Forbidden(`${rel} is a link; links are not followed`);
+
 async function put(input: StreamInput, target: Target, dataset: DatasetDoc | undefined, deps: Deps): Promise<void> {
   writable(target, dataset);
   if (target.slash) throw new Invalid('PUT needs a file path, not a folder');
-  await mkdir(path.dirname(target.file), { recursive: true });
-  const existing = await statOrNull(target.file);
-  if (existing?.isDirectory()) throw new Conflict(`${target.rel} is a folder`);
-  // API.md §4: the bytes stored for a dataset may never exceed its size.
-  const room = async () => (dataset ? dataset.size - (await bytesUnder(target.root)) + (existing?.size ?? 0) : Number.MAX_SAFE_INTEGER);
-  const tooBig = dataset ? `upload would exceed dataset ${dataset.name}'s size of ${dataset.size} bytes` : '';
-  const declared = Number(input.headers['content-length'] ?? NaN);
-  if (dataset && Number.isFinite(declared) && declared > (await room())) throw new Forbidden(tooBig);
-  const { temp, size } = await receive(input.req, target.file, await room(), tooBig);
-  await serialized(target.root, async () => {
-    // Checked again at commit: another upload may have landed, or the dataset moved on, meanwhile.
-    const now = dataset ? await datasetsCollection(deps.store).get(dataset._id) : undefined;
-    if (dataset && now?.state !== 'creating') {
-      await rm(temp, { force: true });
-      throw new Conflict(`dataset ${dataset.name} is ${now?.state ?? 'gone'}; the upload was not kept`);
-    }
-    if (size > (await room())) {
-      await rm(temp, { force: true });
-      throw new Forbidden(tooBig);
-    }
-    await commit(temp, target.file);
+  const cap = dataset ? dataset.size : deps.config.homeQuota;
+  // API.md §4: the bytes stored for a dataset may never exceed its size, nor those of a home its quota.
+  const tooBig = dataset ? `upload would exceed dataset ${dataset.name}'s size of ${dataset.size} bytes` : `upload would exceed your home quota of ${cap} bytes`;
+  const name = target.parts[target.parts.length - 1] ?? '';
+  const root = await openRoot(target, deps, true);
+  if (!root) throw new Error(`could not make the folder of ${target.name}`);
+  await using(root, async () => {
+    const parent = await openIn(root, target.parts.slice(0, -1), true);
+    if (!parent) throw new Error(`could not make the folder of ${target.rel}`);
+    await using(parent, async () => {
+      const room = async () => {
+        const existing = await lstatIn(parent, name);
+        if (existing?.isSymbolicLink()) throw linkRefused(target.rel);
+        if (existing && !existing.isFile()) throw new Conflict(`${target.rel} is ${existing.isDirectory() ? 'a folder' : 'not a regular file'}`);
+        return { existed: Boolean(existing), room: cap - (await bytesIn(root)) + (existing?.size ?? 0) };
+      };
+      const before = await room();
+      const declared = Number(input.headers['content-length'] ?? NaN);
+      if (Number.isFinite(declared) && declared > before.room) throw new Forbidden(tooBig);
+      const key = target.segments.join('/');
+      let charged = 0;
+      const charge = (bytes: number) => {
+        charged += bytes;
+        receiving.set(key, (receiving.get(key) ?? 0) + bytes);
+        if ((receiving.get(key) ?? 0) > before.room) throw new Forbidden(tooBig);
+      };
+      let existed = before.existed;
+      try {
+        const received: Received = await receive(deps.config.root, input.req, charge);
+        await serialized(key, async () => {
+          try {
+            // Checked again at commit: another upload may have landed, or the dataset moved on, meanwhile.
+            const now = dataset ? await datasetsCollection(deps.store).get(dataset._id) : undefined;
+            if (dataset && now?.state !== 'creating') throw new Conflict(`dataset ${dataset.name} is ${now?.state ?? 'gone'}; the upload was not kept`);
+            const at = await room();
+            if (received.size > at.room) throw new Forbidden(tooBig);
+            existed = at.existed;
+          } catch (err) {
+            await discard(received);
+            throw err;
+          }
+          await commit(received, parent, name);
+        });
+        deps.log.debug('stored', { folder: key, file: target.rel, bytes: received.size });
+      } finally {
+        const left = (receiving.get(key) ?? 0) - charged;
+        if (left > 0) receiving.set(key, left);
+        else receiving.delete(key);
+      }
+      send(input, existed ? 204 : 201, '');
+    });
   });
-  deps.log.debug('stored', { file: target.file, bytes: size });
-  send(input, existing ? 204 : 201, '');
 }
 
-async function get(input: StreamInput, target: Target, dataset: DatasetDoc | undefined): Promise<void> {
-  const s = await statOrNull(target.file);
-  if (!target.rel || target.slash || s?.isDirectory()) {
+async function get(input: StreamInput, target: Target, dataset: DatasetDoc | undefined, deps: Deps): Promise<void> {
+  const listing = async (folder: Folder | null) => {
     // The listing works while creating too, so a client can resume an upload.
     if (dataset && dataset.state !== 'creating' && dataset.state !== 'ready') throw new Conflict(`dataset ${dataset.name} is ${dataset.state}`);
-    if (target.rel && !s) throw new Forbidden(`${target.rel} not found in ${target.name}`);
-    const files = (await walk(target.file)).filter((e) => !e.dir).map((e) => ({ path: e.path, size: e.size }));
-    return send(input, 200, JSON.stringify(files), { 'content-type': 'application/json' });
-  }
-  if (dataset && dataset.state !== 'ready') throw new Conflict(`dataset ${dataset.name} is ${dataset.state}; files can be downloaded once it is ready`);
-  if (!s) throw new Forbidden(`${target.rel} not found in ${target.name}`);
-  const range = parseRange(input.headers.range, s.size);
-  const start = range?.start ?? 0;
-  const end = range?.end ?? s.size - 1;
-  input.res.writeHead(range ? 206 : 200, {
-    'content-type': 'application/octet-stream',
-    'content-length': s.size === 0 ? 0 : end - start + 1,
-    'accept-ranges': 'bytes',
-    'last-modified': s.mtime.toUTCString(),
-    ...(range ? { 'content-range': `bytes ${start}-${end}/${s.size}` } : {}),
+    const files = folder ? (await walk(folder)).filter((e) => !e.dir).map((e) => ({ path: e.path, size: e.size })) : [];
+    send(input, 200, JSON.stringify(files), { 'content-type': 'application/json' });
+  };
+  const root = await openRoot(target, deps, false);
+  if (!target.rel) return root ? using(root, listing) : listing(null);
+  if (!root) throw missing(target);
+  await using(root, async () => {
+    const parent = await openIn(root, target.parts.slice(0, -1), false);
+    if (!parent) throw missing(target);
+    await using(parent, async () => {
+      const name = target.parts[target.parts.length - 1] ?? '';
+      const s = await lstatIn(parent, name);
+      if (s?.isSymbolicLink()) throw linkRefused(target.rel);
+      if (s?.isDirectory()) {
+        const folder = await openIn(parent, [name], false);
+        if (!folder) throw missing(target);
+        return using(folder, listing);
+      }
+      if (target.slash) throw s ? new Conflict(`${target.rel} is not a folder`) : missing(target);
+      if (dataset && dataset.state !== 'ready') throw new Conflict(`dataset ${dataset.name} is ${dataset.state}; files can be downloaded once it is ready`);
+      const file = await openFileIn(parent, name);
+      if (!file) throw missing(target);
+      await download(input, file);
+    });
   });
-  if (input.method === 'HEAD' || s.size === 0) {
-    input.res.end();
-    return;
-  }
-  await pipeline(createReadStream(target.file, { start, end }), input.res);
 }
 
-async function remove(input: StreamInput, target: Target, dataset: DatasetDoc | undefined): Promise<void> {
+async function download(input: StreamInput, file: NonNullable<Awaited<ReturnType<typeof openFileIn>>>): Promise<void> {
+  const { handle, stat } = file;
+  let streaming = false;
+  try {
+    const range = parseRange(input.headers.range, stat.size);
+    const start = range?.start ?? 0;
+    const end = range?.end ?? stat.size - 1;
+    input.res.writeHead(range ? 206 : 200, {
+      'content-type': 'application/octet-stream',
+      'content-length': stat.size === 0 ? 0 : end - start + 1,
+      'accept-ranges': 'bytes',
+      'last-modified': stat.mtime.toUTCString(),
+      ...(range ? { 'content-range': `bytes ${start}-${end}/${stat.size}` } : {}),
+    });
+    if (input.method === 'HEAD' || stat.size === 0) {
+      input.res.end();
+      return;
+    }
+    // The handle opened without following links is what is sent; the stream closes it.
+    streaming = true;
+    await pipeline(handle.createReadStream({ start, end }), input.res);
+  } finally {
+    if (!streaming) await handle.close();
+  }
+}
+
+async function remove(input: StreamInput, target: Target, dataset: DatasetDoc | undefined, deps: Deps): Promise<void> {
   if (dataset && dataset.state !== 'creating') throw new Conflict(`dataset ${dataset.name} is ${dataset.state}; uploads can be discarded only while it is creating`);
   if (!target.rel && target.home) throw new Invalid('the home itself cannot be deleted; delete files in it');
-  const s = await statOrNull(target.file);
-  if (target.rel && !s) throw new Forbidden(`${target.rel} not found in ${target.name}`);
-  // DELETE /data/{user}/{dataset} discards everything uploaded so far (restart an upload).
-  await rm(target.file, { recursive: true, force: true });
+  if (!target.rel) {
+    // DELETE /data/{user}/{dataset} discards everything uploaded so far (restart an upload).
+    const above = await openUnder(deps.config.root, target.segments.slice(0, -1), false);
+    if (above) {
+      await using(above, async () => {
+        if ((await lstatIn(above, target.name))?.isSymbolicLink()) throw linkRefused(`dataset ${target.name}'s folder`);
+        await removeIn(above, target.name);
+      });
+    }
+    return send(input, 204, '');
+  }
+  const root = await openRoot(target, deps, false);
+  if (!root) throw missing(target);
+  await using(root, async () => {
+    const parent = await openIn(root, target.parts.slice(0, -1), false);
+    if (!parent) throw missing(target);
+    await using(parent, async () => {
+      const name = target.parts[target.parts.length - 1] ?? '';
+      if (!(await lstatIn(parent, name))) throw missing(target);
+      // A link itself may go (its target stays); a folder goes with what is in it, links not followed.
+      await removeIn(parent, name);
+    });
+  });
   send(input, 204, '');
 }
 
-async function mkcol(input: StreamInput, target: Target, dataset: DatasetDoc | undefined): Promise<void> {
+async function mkcol(input: StreamInput, target: Target, dataset: DatasetDoc | undefined, deps: Deps): Promise<void> {
   writable(target, dataset);
-  if (await statOrNull(target.file)) throw new Conflict(`${target.rel} already exists`);
-  await mkdir(target.file, { recursive: true });
+  const root = await openRoot(target, deps, true);
+  if (!root) throw new Error(`could not make the folder of ${target.name}`);
+  await using(root, async () => {
+    const parent = await openIn(root, target.parts.slice(0, -1), true);
+    if (!parent) throw new Error(`could not make the folder of ${target.rel}`);
+    await using(parent, async () => {
+      const name = target.parts[target.parts.length - 1] ?? '';
+      const s = await lstatIn(parent, name);
+      if (s?.isSymbolicLink()) throw linkRefused(target.rel);
+      if (s) throw new Conflict(`${target.rel} already exists`);
+      try {
+        await mkdir(parent.at(name), { mode: FOLDER_MODE });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Conflict(`${target.rel} already exists`);
+        throw err;
+      }
+    });
+  });
   send(input, 201, '');
 }
 
-async function propfind(input: StreamInput, target: Target): Promise<void> {
+async function propfind(input: StreamInput, target: Target, deps: Deps): Promise<void> {
   const depth = input.headers.depth ?? '1';
   if (depth !== '0' && depth !== '1') throw new Invalid('PROPFIND Depth must be 0 or 1');
-  const s = await statOrNull(target.file);
-  if (!s && target.rel) throw new Forbidden(`${target.rel} not found in ${target.name}`);
-  const self = s ? { dir: s.isDirectory(), size: s.size, mtime: s.mtime } : { dir: true, size: 0, mtime: new Date(0) };
-  const children = depth === '1' && self.dir ? await walk(target.file, 1) : [];
   const href = `/data/${target.user}/${target.name}${target.rel ? `/${target.rel}` : ''}`;
-  send(input, 207, multistatus(href, self, children), { 'content-type': 'application/xml; charset=utf-8' });
+  const answer = async (self: { dir: boolean; size: number; mtime: Date }, folder: Folder | null) => {
+    const children = depth === '1' && folder ? await walk(folder, 1) : [];
+    send(input, 207, multistatus(href, self, children), { 'content-type': 'application/xml; charset=utf-8' });
+  };
+  const root = await openRoot(target, deps, false);
+  if (!target.rel && !root) return answer({ dir: true, size: 0, mtime: new Date(0) }, null);
+  if (!root) throw missing(target);
+  await using(root, async () => {
+    if (!target.rel) return answer({ dir: true, size: 0, mtime: (await statOf(root)).mtime }, root);
+    const parent = await openIn(root, target.parts.slice(0, -1), false);
+    if (!parent) throw missing(target);
+    await using(parent, async () => {
+      const name = target.parts[target.parts.length - 1] ?? '';
+      const s = await lstatIn(parent, name);
+      if (!s) throw missing(target);
+      if (s.isSymbolicLink()) throw linkRefused(target.rel);
+      if (!s.isDirectory()) return answer({ dir: false, size: s.size, mtime: s.mtime }, null);
+      const folder = await openIn(parent, [name], false);
+      if (!folder) throw missing(target);
+      await using(folder, (f) => answer({ dir: true, size: 0, mtime: s.mtime }, f));
+    });
+  });
 }
 
 function send(input: StreamInput, status: number, body: string, headers: Record<string, string> = {}): void {

@@ -14,3 +14,16 @@ t.test('creates with rom held; a refused try leaves no record', async (t) => {
   t.equal(big.status, 403);
   t.equal(await deps.store.collection('dataset').get('alice/cifar'), null);
 });
+
+t.test('at MLP_MAX_OBJECTS_PER_USER datasets (empty ones count) the next is refused, for that user only', async (t) => {
+  const deps = await testDeps(t, { MLP_MAX_OBJECTS_PER_USER: '2' });
+  const alice = await userWithToken(deps, 'alice');
+  const bob = await userWithToken(deps, 'bob');
+  const create = (user: string, headers: Record<string, string>, name: string) => invoke(route, handle, deps, { path: `/api/v1/users/${user}/datasets`, headers, body: { name, size: 0 } });
+  for (const name of ['a', 'b']) t.equal((await create('alice', alice, name)).status, 201);
+  const third = await create('alice', alice, 'c');
+  t.equal(third.status, 403);
+  t.same(third.body, { msg: 'you have 2 datasets, the most one user may have; delete some first' });
+  t.equal(await deps.store.collection('dataset').get('alice/c'), null);
+  t.equal((await create('bob', bob, 'c')).status, 201);
+});

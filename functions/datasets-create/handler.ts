@@ -1,6 +1,7 @@
 import { v4 as uuid } from 'uuid';
 import { romTryId, settleRom } from '../../shared/datasets/lifecycle.js';
 import { Conflict, Forbidden, isClientError } from '../../shared/errors.js';
+import { checkObjectCap } from '../../shared/limits.js';
 import { datasetId, datasetsCollection, datasetView, type DatasetDoc } from '../../shared/repos/datasets.js';
 import { Reply, type Handler } from '../../shared/route.js';
 import type route from './route.js';
@@ -16,6 +17,8 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
   const tenant = body.tenant ?? 'default';
   if (!(await deps.resources.getTenant(tenant))) throw new Forbidden(`tenant ${tenant} not found`);
   const col = datasetsCollection(deps.store);
+  // Every dataset counts, empty ones (size 0, no rom) included: the cap is what bounds those.
+  await checkObjectCap(deps, col, user, 'datasets');
   let doc: DatasetDoc;
   try {
     doc = await col.insert({ _id: datasetId(user, body.name), uid: uuid(), name: body.name, user, tenant, size: body.size, state: 'creating', progress: 0, heartbeat_at: deps.now().toISOString(), rom: 'trying' });

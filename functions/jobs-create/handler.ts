@@ -4,6 +4,7 @@ import { v4 as uuid } from 'uuid';
 import type { Deps } from '../../shared/deps.js';
 import { Conflict, Forbidden, Invalid } from '../../shared/errors.js';
 import { admitWaiting } from '../../shared/jobs/lifecycle.js';
+import { checkObjectCap } from '../../shared/limits.js';
 import { checkEntry, commandFor } from '../../shared/jobs/runtime.js';
 import { jobId, jobsCollection, jobView } from '../../shared/repos/jobs.js';
 import type { Handler } from '../../shared/route.js';
@@ -22,13 +23,15 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
   const never = exceeding(need, t.capacity);
   if (never.length > 0) throw new Forbidden(`job can never fit the tenant: needs ${describe(need, never)}; capacity ${describe(t.capacity, never)}`);
   const col = jobsCollection(deps.store);
+  await checkObjectCap(deps, col, user, 'jobs');
   try {
     await col.insert({ _id: jobId(user, body.name), uid: uuid(), name: body.name, user, tenant, runtime: 'tf', entry: body.entry, ...job, state: 'creating', progress: 0, res: 'waiting', msg: 'waiting for resources' });
   } catch (err) {
     if (err instanceof Conflict) throw new Conflict(`job ${body.name} already exists`);
     throw err;
   }
-  // Admission is first-in first-out: this job runs now only if everything queued before it could.
+  // Admission is fair across users (API.md §5): this job runs now if it is its user's first
+  // waiting one, fits, and no job waiting longer has resources kept for it.
   await admitWaiting(deps);
   const created = await col.get(jobId(user, body.name));
   if (!created) throw new Conflict(`job ${body.name} was deleted while it was being created`);

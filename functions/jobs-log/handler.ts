@@ -1,53 +1,101 @@
-import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { Invalid } from '../../shared/errors.js';
+import { pipeline } from 'node:stream/promises';
+import type { Deps } from '../../shared/deps.js';
+import { Invalid, isClientError } from '../../shared/errors.js';
 import { jobOrNotFound } from '../../shared/jobs/find.js';
-import { ENDED } from '../../shared/repos/jobs.js';
+import { ENDED, type JobDoc } from '../../shared/repos/jobs.js';
 import type { StreamHandler } from '../../shared/route.js';
 import { storagePaths } from '../../shared/storage.js';
+import { openFileIn, openUnder } from '../../shared/webdav/confined.js';
 
 const POLL_MS = 300;
+const CHUNK_BYTES = 64 * 1024;
 
-export const handle: StreamHandler = async ({ params, query, method, req, res }, deps) => {
+export const handle: StreamHandler = async ({ params, query, method, res }, deps) => {
   if (method !== 'GET') throw new Invalid(`method ${method} is not allowed on a job's log; use GET`);
   const user = params.user ?? '';
   const name = params.job ?? '';
   const job = await jobOrNotFound(deps, user, name);
-  const file = path.join(storagePaths(deps.config.root).job(job.user, job.name), 'log', 'job.log');
   const follow = query.follow === '1' || query.follow === 'true';
+  // Opened before answering, so that a log the job replaced by a link is refused with 403 {msg}.
+  let log = await openLog(deps, job);
   res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-  let offset = 0;
   let closed = false;
-  req.on('close', () => (closed = true));
-  // Sends what the log holds beyond `offset`; the log may not exist before the job starts.
-  const drain = async () => {
-    let handle;
-    try {
-      handle = await open(file, 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    try {
-      const buf = Buffer.alloc(64 * 1024);
-      for (;;) {
-        const { bytesRead } = await handle.read(buf, 0, buf.length, offset);
-        if (bytesRead === 0) return;
-        offset += bytesRead;
-        res.write(buf.subarray(0, bytesRead));
-      }
-    } finally {
-      await handle.close();
-    }
+  res.on('close', () => (closed = true));
+  let offset = 0;
+  // Sends what the log holds beyond `offset`, waiting for the client to take each chunk.
+  const send = async (handle: FileHandle, end: boolean) => {
+    await pipeline(chunksOf(handle, offset, (n) => (offset += n)), res, { end });
   };
-  await drain();
-  while (follow && !closed) {
-    const current = await jobOrNotFound(deps, user, name).catch(() => undefined);
-    // Read once more after the end, so the last lines are not lost.
-    const ended = !current || current.uid !== job.uid || ENDED.includes(current.state) || current.state === 'deleting';
-    await drain();
-    if (ended) break;
-    await new Promise((r) => setTimeout(r, POLL_MS));
+  try {
+    if (!follow) {
+      if (log) await send(log, true);
+      else res.end();
+      return;
+    }
+    for (;;) {
+      const current = await currentJob(deps, user, name);
+      // Read once more after the end, so the last lines are not lost.
+      const ended = !current || current.uid !== job.uid || ENDED.includes(current.state) || current.state === 'deleting';
+      // The log appears when the job starts; once open, the same file is read to the end, even if
+      // the job swaps its path for a link meanwhile.
+      if (!log) {
+        try {
+          log = await openLog(deps, job);
+        } catch (err) {
+          if (!isClientError(err)) throw err;
+          break; // it appeared as a link: there is nothing of the job's to follow
+        }
+      }
+      if (log) await send(log, false);
+      if (ended || closed) break;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    res.end();
+  } catch (err) {
+    // The client went away: nothing is left to answer.
+    if (closed) return;
+    throw err;
+  } finally {
+    await log?.close();
   }
-  res.end();
 };
+
+async function currentJob(deps: Deps, user: string, name: string): Promise<JobDoc | undefined> {
+  try {
+    return await jobOrNotFound(deps, user, name);
+  } catch (err) {
+    if (isClientError(err)) return undefined; // deleted meanwhile
+    throw err;
+  }
+}
+
+/**
+ * The workspace's log/job.log, opened without following a link on the way (the workspace is the
+ * job's to write: its folders and the log itself may have been replaced by links); null while the
+ * log does not exist.
+ */
+async function openLog(deps: Deps, job: JobDoc): Promise<FileHandle | null> {
+  const workspace = storagePaths('').job(job.user, job.name).split(path.sep);
+  const folder = await openUnder(deps.config.root, [...workspace, 'log'], false);
+  if (!folder) return null;
+  try {
+    return (await openFileIn(folder.as('log'), 'job.log'))?.handle ?? null;
+  } finally {
+    await folder.close();
+  }
+}
+
+/** The file from `from` on, in fresh buffers: a buffer handed to the socket is never written again. */
+async function* chunksOf(handle: FileHandle, from: number, advance: (n: number) => void): AsyncGenerator<Buffer> {
+  let position = from;
+  for (;;) {
+    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    const { bytesRead } = await handle.read(buf, 0, CHUNK_BYTES, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    advance(bytesRead);
+    yield buf.subarray(0, bytesRead);
+  }
+}

@@ -1,18 +1,14 @@
-import { admitWaiting, finishDeletion, releaseEnded, settleTrying, syncWorkloads } from '../../shared/jobs/lifecycle.js';
-import { jobsCollection } from '../../shared/repos/jobs.js';
-import type { Handler } from '../../shared/route.js';
+import { serializedReconcile } from '../../shared/jobs/lifecycle.js';
+import { observeWorkloads } from '../../shared/orchestrator/observe.js';
+import type { Handler, Service } from '../../shared/route.js';
 import type route from './route.js';
 
-/** Level-triggered and idempotent; the order frees resources before admitting. */
-export const handle: Handler<typeof route> = async (_input, deps) => {
-  const col = jobsCollection(deps.store);
-  const synced = await syncWorkloads(deps);
-  const released = await releaseEnded(deps);
-  const cutoff = new Date(deps.now().getTime() - deps.config.tccTimeout * 1000).toISOString();
-  const settled: string[] = [];
-  for (const job of await col.find({ res: 'trying', updated_at: { $lt: cutoff } })) if (await settleTrying(job, deps)) settled.push(job.name);
-  const deleted: string[] = [];
-  for (const job of await col.find({ state: 'deleting' })) if (await finishDeletion(job, deps)) deleted.push(job.name);
-  const admitted = await admitWaiting(deps);
-  return { synced, released, settled, deleted, admitted };
+/** A pass on the schedule (or when asked); the service below also runs one on each workload event. */
+export const handle: Handler<typeof route> = async (_input, deps) => serializedReconcile(deps);
+
+/** A job's process or pod that starts or ends moves the job on at once, not at the next scheduled pass. */
+export const service: Service = {
+  async start(deps) {
+    return observeWorkloads({ orchestrator: deps.orchestrator, log: deps.log, what: 'jobs reconciler', pass: () => serializedReconcile(deps) });
+  },
 };

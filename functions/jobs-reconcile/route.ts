@@ -7,5 +7,8 @@ export default defineRoute({
   auth: 'service',
   internal: true,
   schedule: { everySeconds: 2, cron: '* * * * *' },
-  description: 'Follow job processes, release ended jobs\' resources once, admit queued jobs FIFO, finish deletions.',
+  // Also follows workload events (jobs and apps share one way of watching workloads), so one instance stays up.
+  alwaysOn: true,
+  maxScale: 1,
+  description: 'Follow job processes (on each workload event and on the schedule), release ended jobs\' resources once, admit queued jobs FIFO, finish deletions.',
 });

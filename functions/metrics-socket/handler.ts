@@ -9,9 +9,10 @@ export const handle: Handler<typeof route> = async ({ params }, deps) => {
   return history(deps, job.user, job.name);
 };
 
-export const upgrade: UpgradeHandler = async ({ params, ws }, deps) => {
+export const upgrade: UpgradeHandler = async ({ params, ws, principal }, deps) => {
   const job = await jobOrNotFound(deps, params.user ?? '', params.job ?? '');
-  await relayOf(deps).attach(ws, job.user, job.name);
+  // The principal goes along: the relay checks its token again while the socket is open.
+  await relayOf(deps).attach(ws, job.user, job.name, principal);
 };
 
 export const service: Service = {

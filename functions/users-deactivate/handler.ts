@@ -1,3 +1,4 @@
+import { announceRevocation } from '../../shared/bus/revocations.js';
 import { NotFound } from '../../shared/errors.js';
 import { userView } from '../../shared/repos/users.js';
 import type { Handler } from '../../shared/route.js';
@@ -6,5 +7,7 @@ import type route from './route.js';
 export const handle: Handler<typeof route> = async ({ params }, deps) => {
   const user = await deps.users.deactivate(params.user ?? '');
   if (!user) throw new NotFound(`user ${params.user ?? ''} not found`);
+  // Every open socket of the user closes at once, not at its next periodic check.
+  await announceRevocation(deps, { user: user.username });
   return userView(user);
 };

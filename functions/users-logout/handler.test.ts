@@ -1,5 +1,6 @@
 import t from 'tap';
 import { hashPassword } from '../../shared/auth/password.js';
+import { onRevocation, type Revocation } from '../../shared/bus/revocations.js';
 import { bearer, invoke, testDeps } from '../../test/helpers/deps.js';
 import { handle } from './handler.js';
 import route from './route.js';
@@ -15,4 +16,17 @@ t.test('revokes the presented token and prunes expired revocations', async (t) =
   const fresh = await deps.tokens.issue({ sub: 'alice', kind: 'user' });
   t.equal((await invoke(route, handle, deps, { path: '/api/v1/users/alice/token', headers: bearer(fresh.token) })).status, 200);
   t.same((await deps.users.get('alice'))?.revoked.map((r) => r.jti), [fresh.claims.jti], 'the expired entry was dropped');
+});
+
+t.test('the logout is announced on the bus, and the token no longer passes a recheck', async (t) => {
+  const deps = await testDeps(t);
+  await deps.users.create('alice', await hashPassword('password1'));
+  const { token } = await deps.tokens.issue({ sub: 'alice', kind: 'user' });
+  const principal = await deps.auth.verifyBearer(bearer(token));
+  const heard: Revocation[] = [];
+  await onRevocation(deps.bus, async (r) => void heard.push(r), deps.log);
+  t.equal((await invoke(route, handle, deps, { path: '/api/v1/users/alice/token', method: 'DELETE', headers: bearer(token) })).status, 200);
+  for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.same(heard, [{ user: 'alice', jti: principal.claims.jti }]);
+  await t.rejects(deps.auth.recheck(principal), /revoked/, 'an open stream of this token is no longer valid');
 });

@@ -1,3 +1,4 @@
+import { announceRevocation } from '../../shared/bus/revocations.js';
 import { Forbidden } from '../../shared/errors.js';
 import type { Handler } from '../../shared/route.js';
 import type route from './route.js';
@@ -6,5 +7,7 @@ export const handle: Handler<typeof route> = async ({ principal }, deps) => {
   if (principal.kind !== 'user') throw new Forbidden('only a user token can be logged out');
   const nowSeconds = Math.floor(deps.now().getTime() / 1000);
   await deps.users.revoke(principal.username, { jti: principal.claims.jti, exp: principal.claims.exp }, nowSeconds);
+  // Open sockets of this token close at once, not at their next periodic check.
+  await announceRevocation(deps, { user: principal.username, jti: principal.claims.jti });
   return '';
 };

@@ -6,8 +6,10 @@
 //   ...; await gw.stop();
 //
 // `upstream` is one address for every function (the local runner serves them all) or a map
-// from function name to address (each function its own process). Nginx runs
-// in the foreground as our child, with its pid, logs and temp files in a temp dir.
+// from function name to address (each function its own process). With `appGateway: true` the
+// same Nginx also serves the app gateway (nginx/mlp-apps-server.conf) in a second server {} on
+// its own port (gw.appUrl, gw.appPort). Nginx runs in the foreground as our child, with its
+// pid, logs and temp files in a temp dir.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,7 +33,7 @@ function loadModuleLines() {
 }
 
 
-function nginxConf(dir, port, configDir) {
+function nginxConf(dir, port, configDir, appPort) {
   const tmp = (name) => path.join(dir, 'tmp', name);
   return `# Written by scripts/infra/nginx.mjs for a test gateway; removed on stop.
 ${loadModuleLines().join('\n')}
@@ -55,13 +57,18 @@ http {
         listen 127.0.0.1:${port};
         include ${path.join(configDir, 'mlp-server.conf')};
     }
-}
+${appPort === undefined ? '' : `    server {
+        listen 127.0.0.1:${appPort};
+        include ${path.join(configDir, 'mlp-apps-server.conf')};
+    }
+`}}
 `;
 }
 
 // `upstream` is one 'host:port' serving every function (the local runner), or a map from
-// function name to 'host:port' (each function its own process, as in a cluster).
-function upstreamConf(upstream) {
+// function name to 'host:port' (each function its own process, as in a cluster). `apps`: also
+// the address of the app gateway's check (the apps-endpoint function).
+function upstreamConf(upstream, apps) {
   const byFunction = typeof upstream === 'string' ? { '': upstream } : upstream;
   const block = (name) => `mlp_test_${name.replace(/-/g, '_') || 'all'}`;
   const blocks = Object.entries(byFunction).map(([name, address]) => `upstream ${block(name)} {
@@ -75,9 +82,10 @@ function upstreamConf(upstream) {
 ${blocks.join('\n')}
 map $mlp_function $mlp_upstream { default ${block('')}; }
 map $mlp_function $mlp_auth_upstream { default ${block('')}; }
-`;
+${apps ? `map $mlp_app_access $mlp_app_check_upstream { default ${block('')}; }\n` : ''}`;
   }
   if (!upstream['users-auth']) throw new Error('the upstream map must name users-auth (the gateway checks tokens with it)');
+  if (apps && !upstream[APP_CHECK]) throw new Error(`the upstream map must name ${APP_CHECK} to serve the app gateway (its check calls it)`);
   const entries = Object.keys(upstream).map((name) => `    ${name} ${block(name)};`).join('\n');
   return `# Written by scripts/infra/nginx.mjs: one upstream per function process.
 ${blocks.join('\n')}
@@ -85,8 +93,11 @@ map $mlp_function $mlp_upstream {
 ${entries}
 }
 map $mlp_function $mlp_auth_upstream { default ${block('users-auth')}; }
-`;
+${apps ? `map $mlp_app_access $mlp_app_check_upstream { default ${block(APP_CHECK)}; }\n` : ''}`;
 }
+
+// The function the app gateway's auth_request calls (scripts/gen/nginx.ts APP_ENDPOINT_FUNCTION).
+const APP_CHECK = 'apps-endpoint';
 
 // Resolves once the gateway answers anything (/data/ is answered by nginx itself).
 async function waitUntilAnswering(url, child, stderr) {
@@ -107,12 +118,12 @@ async function waitUntilAnswering(url, child, stderr) {
   throw new Error(`nginx did not answer within ${START_TIMEOUT_MS} ms: ${stderr().trim()}`);
 }
 
-async function startOnce({ upstream, port, configDir, log }) {
+async function startOnce({ upstream, port, appPort, configDir, log }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-nginx-'));
   for (const name of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, 'tmp', name), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'upstreams.test.conf'), upstreamConf(upstream));
+  fs.writeFileSync(path.join(dir, 'upstreams.test.conf'), upstreamConf(upstream, appPort !== undefined));
   const conf = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(conf, nginxConf(dir, port, configDir));
+  fs.writeFileSync(conf, nginxConf(dir, port, configDir, appPort));
 
   const child = spawn('nginx', ['-p', `${dir}/`, '-c', conf, '-e', path.join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderrText = '';
@@ -154,16 +165,19 @@ async function startOnce({ upstream, port, configDir, log }) {
   };
 
   const url = `http://127.0.0.1:${port}`;
+  const appUrl = appPort === undefined ? undefined : `http://127.0.0.1:${appPort}`;
   try {
     await waitUntilAnswering(url, child, errorLog);
+    // nginx binds every listen address before it serves any, so the app port is up as well.
   } catch (err) {
     const text = errorLog();
     await stop();
     err.addressInUse = /Address already in use/.test(text);
     throw err;
   }
-  log(`nginx ${child.pid} serves ${url} in front of ${upstream}`);
-  return { url, port, pid: child.pid, errorLog, stop };
+  const where = typeof upstream === 'string' ? upstream : JSON.stringify(upstream);
+  log(`nginx ${child.pid} serves ${url}${appUrl ? ` and the app gateway ${appUrl}` : ''} in front of ${where}`);
+  return { url, port, ...(appUrl ? { appUrl, appPort } : {}), pid: child.pid, errorLog, stop };
 }
 
 /**
@@ -171,20 +185,26 @@ async function startOnce({ upstream, port, configDir, log }) {
  * `configDir` holds mlp-routes.conf and mlp-server.conf (default: the checkout's nginx/;
  * tests may render others). Returns { url, port, pid, errorLog(), stop() }; stop() is
  * idempotent, and the process is also stopped when this process exits or gets SIGINT/SIGTERM.
+ * `appGateway: true` also serves mlp-apps-server.conf on `appPort` (default: a free port), its
+ * check going to the upstream's apps-endpoint; the result then has appUrl and appPort too.
  */
-export async function startNginx({ upstream, port, configDir = path.join(REPO_ROOT, 'nginx'), log = () => {} } = {}) {
+export async function startNginx({ upstream, port, appGateway = false, appPort, configDir = path.join(REPO_ROOT, 'nginx'), log = () => {} } = {}) {
   const addresses = typeof upstream === 'object' && upstream !== null ? Object.values(upstream) : [upstream];
   for (const address of addresses) {
     if (!/^[A-Za-z0-9.-]+:\d+$/.test(address ?? '')) throw new Error(`startNginx: an upstream must be "host:port", got ${address}`);
   }
   ensureDebianPackages(PACKAGES, (msg) => process.stderr.write(`nginx: ${msg}\n`));
+  if (appPort !== undefined && !appGateway) throw new Error('startNginx: appPort is for appGateway: true');
   // A free port can be taken by a parallel test before nginx binds it: pick another then.
   for (let attempt = 1; ; attempt++) {
-    const chosen = port ?? ((await freePorts(1))[0]);
+    const free = await freePorts(2);
+    const chosen = port ?? free[0];
+    const chosenApp = appGateway ? (appPort ?? free.find((p) => p !== chosen)) : undefined;
     try {
-      return await startOnce({ upstream, port: chosen, configDir, log });
+      return await startOnce({ upstream, port: chosen, appPort: chosenApp, configDir, log });
     } catch (err) {
-      if (!err.addressInUse || port !== undefined || attempt >= 5) throw err;
+      const picked = port === undefined || (appGateway && appPort === undefined);
+      if (!err.addressInUse || !picked || attempt >= 5) throw err;
     }
   }
 }

@@ -57,6 +57,23 @@ export function ensureDebianPackages(names, log = (msg) => process.stderr.write(
 }
 
 /**
+ * bubblewrap, the local job sandbox (API.md §12 MLP_JOB_SANDBOX): nothing to do when `bwrap` is
+ * on PATH, else the Debian package. `required` (npm test) throws when it cannot be had; otherwise
+ * (npm start) it says so and goes on: the platform then refuses jobs, loudly, unless the operator
+ * sets MLP_JOB_SANDBOX=off.
+ */
+export function ensureBubblewrap({ required }) {
+  if (process.env.MLP_JOB_SANDBOX === 'off' && !required) return;
+  if (spawnSync('sh', ['-c', 'command -v bwrap'], { stdio: 'ignore' }).status === 0) return;
+  try {
+    ensureDebianPackages(['bubblewrap']);
+  } catch (err) {
+    if (required) throw err;
+    process.stderr.write(`mlp: the job sandbox needs bubblewrap, which could not be installed (${err.message}); jobs will be refused until it is (or MLP_JOB_SANDBOX=off)\n`);
+  }
+}
+
+/**
  * tap compiles its plugin set into node_modules; .taprc drops the ts-node plugin (tests run
  * through tsx), and tap only honours that after `tap build`. Rebuild when the installed
  * build still loads the plugin (fresh install), otherwise both loaders run and tests slow down.

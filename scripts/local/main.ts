@@ -5,6 +5,9 @@ import { startPlatform } from './platform.js';
 
 /** `npm start`: the platform on embedded defaults (or the servers the environment names). */
 async function main(): Promise<void> {
+  // Everything the platform and its jobs create under MLP_ROOT (the store with password hashes,
+  // secrets, logs, datasets, homes, workspaces, models) is for the platform's user alone: 0600/0700.
+  process.umask(0o077);
   let config;
   try {
     config = loadConfig(process.env);
@@ -22,7 +25,9 @@ async function main(): Promise<void> {
   };
   const log = createLogger({ component: 'platform', level: config.logLevel, sinks: [quietStdout, files] });
   const platform = await startPlatform(config, log);
-  process.stdout.write(`\nMLP is running\n  gateway:     ${platform.url}/\n  app gateway: ${platform.appUrl}/\n  data:        ${config.root}\n  logs:        ${config.root}/log/\nPress Ctrl-C to stop.\n`);
+  process.stdout.write(`\nMLP is running\n  gateway:     ${platform.url}/\n  app gateway: ${platform.appUrl}/\n  data:        ${config.root}\n  logs:        ${config.root}/log/\n  jobs:        ${sandboxLine(platform.deps.jobSandbox)}\nPress Ctrl-C to stop.\n`);
+  // Never silently: jobs unconfined, or not run at all, is said where the operator looks.
+  if (platform.deps.jobSandbox.mode !== 'on') process.stderr.write(sandboxWarning(platform.deps.jobSandbox));
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -39,6 +44,17 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+function sandboxLine(s: { mode: string; detail: string }): string {
+  if (s.mode === 'on') return s.detail;
+  return s.mode === 'off' ? 'UNCONFINED (MLP_JOB_SANDBOX=off; see below)' : 'REFUSED: the job sandbox is unavailable (see below)';
+}
+
+function sandboxWarning(s: { mode: string; detail: string }): string {
+  const bar = '!'.repeat(78);
+  const title = s.mode === 'off' ? 'WARNING: JOBS RUN UNCONFINED' : 'ERROR: JOBS WILL NOT RUN';
+  return `\n${bar}\n${title}\n${s.detail}\n${bar}\n\n`;
 }
 
 main().catch((err: unknown) => {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../shared/config.js';
 import { createDeps, type Deps, type Overrides } from '../../shared/deps.js';
-import { Invalid } from '../../shared/errors.js';
+import { createAppGateway } from '../../shared/apps/gateway.js';
 import { createFaasServer } from '../../shared/http/server.js';
 import { createRouter } from '../../shared/http/router.js';
 import { createUpgrader } from '../../shared/http/upgrade.js';
@@ -26,16 +26,10 @@ export async function startPlatform(config: Config, log: Logger, overrides: Over
   try {
     const fns = await loadFunctions();
     const gateway = createFaasServer({ dispatch: createRouter(fns, deps), log, ready: () => deps.store.ping(), upgrade: createUpgrader(fns, deps) });
-    // Always-on parts (the metrics relay) start with the platform and stop before the store closes.
+    // Always-on parts (the metrics relay, the app watcher) start with the platform and stop before the store closes.
     const services: { stop(): Promise<void> }[] = [];
     for (const fn of fns) if (fn.service) services.push(await fn.service.start(deps));
-    // Apps arrive with the apps issue; until then the app gateway answers every path in the contract's way.
-    const apps = createFaasServer({
-      dispatch: (method, path) => {
-        throw new Invalid(`no application serves ${method} ${path}`);
-      },
-      log,
-    });
+    const apps = createAppGateway(deps);
     const port = await listen(gateway, config.port, config.host);
     const appPort = await listen(apps, config.appPort, config.host);
     if (!config.publicUrl) deps.gateway.url = `http://${config.host}:${port}`;

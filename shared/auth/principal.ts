@@ -22,6 +22,11 @@ export interface Authenticator {
   authenticate(mode: AuthMode, creds: Credentials, params: Record<string, string>): Promise<Principal>;
   /** A user or job token, from the header or the query, checked against the user's state and revocations. */
   verifyBearer(creds: Credentials): Promise<Extract<Principal, { kind: 'user' | 'job' }>>;
+  /**
+   * An open stream's principal checked again (sockets, follow streams): throws Forbidden saying
+   * why once its token has expired or was revoked, or its user was deactivated.
+   */
+  recheck(principal: Principal): Promise<void>;
 }
 
 export function createAuthenticator(deps: { tokens: TokenService; users: UsersRepo; serviceToken: string; now: () => Date }): Authenticator {
@@ -42,11 +47,16 @@ export function createAuthenticator(deps: { tokens: TokenService; users: UsersRe
     const token = bearerOf(creds);
     if (isServiceToken(token)) throw new Forbidden('the service token is not a user token');
     const claims = await deps.tokens.verify(token);
+    await checkUser(claims);
+    if (claims.kind === 'job') return { kind: 'job', username: claims.sub, job: claims.job ?? '', jobId: claims.job_id ?? '', claims };
+    return { kind: 'user', username: claims.sub, claims };
+  };
+
+  // Revocation and deactivation are read from the user every time, never remembered.
+  const checkUser = async (claims: Claims): Promise<void> => {
     const user = await deps.users.get(claims.sub);
     if (!user || user.state !== 'Actived') throw new Forbidden('token is no longer valid: the user is deactivated');
     if (user.revoked.some((r) => r.jti === claims.jti)) throw new Forbidden('token has been revoked (logged out)');
-    if (claims.kind === 'job') return { kind: 'job', username: claims.sub, job: claims.job ?? '', jobId: claims.job_id ?? '', claims };
-    return { kind: 'user', username: claims.sub, claims };
   };
 
   const isServiceToken = (token: string): boolean => {
@@ -56,6 +66,11 @@ export function createAuthenticator(deps: { tokens: TokenService; users: UsersRe
 
   return {
     verifyBearer,
+    async recheck(principal) {
+      if (principal.kind !== 'user' && principal.kind !== 'job') return;
+      if (principal.claims.exp * 1000 <= deps.now().getTime()) throw new Forbidden('token has expired; get a new one');
+      await checkUser(principal.claims);
+    },
     async authenticate(mode, creds, params) {
       switch (mode) {
         case 'none':

@@ -22,10 +22,15 @@ export interface TokenService {
 }
 
 const ISSUER = 'mlp';
+/** Tokens whose signature was checked, remembered (oldest dropped first) so a busy caller skips the HMAC. */
+const VERIFIED_CACHE = 10_000;
 
 export function createTokenService(opts: { secret: string; ttlSeconds: number; now?: () => Date }): TokenService {
-  const key = new TextEncoder().encode(opts.secret);
+  // Imported once: jose would import raw key bytes again on every sign and verify (a profile of
+  // the app gateway showed that import as its largest cost after socket writes).
+  const key = crypto.subtle.importKey('raw', new TextEncoder().encode(opts.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
   const now = opts.now ?? (() => new Date());
+  const verified = new Map<string, Claims>();
   return {
     async issue(subject, ttlSeconds = opts.ttlSeconds) {
       const iat = Math.floor(now().getTime() / 1000);
@@ -38,28 +43,42 @@ export function createTokenService(opts: { secret: string; ttlSeconds: number; n
         .setJti(claims.jti)
         .setIssuedAt(iat)
         .setExpirationTime(claims.exp)
-        .sign(key);
+        .sign(await key);
       return { token, claims };
     },
     async verify(token) {
-      try {
-        const { payload } = await jwtVerify(token, key, { issuer: ISSUER, algorithms: ['HS256'], currentDate: now() });
-        const { sub, jti, exp, kind } = payload;
-        if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || (kind !== 'user' && kind !== 'job')) {
-          throw new Forbidden('token is invalid');
-        }
-        const claims: Claims = { sub, jti, exp, kind };
-        if (kind === 'job') {
-          if (typeof payload.job !== 'string' || typeof payload.job_id !== 'string') throw new Forbidden('token is invalid');
-          claims.job = payload.job;
-          claims.job_id = payload.job_id;
-        }
-        return claims;
-      } catch (err) {
-        if (err instanceof Forbidden) throw err;
-        if (err instanceof joseErrors.JWTExpired) throw new Forbidden('token has expired; get a new one');
-        throw new Forbidden('token is invalid');
+      // A signature checked once stays good: only the expiry is looked at again. Revocation and
+      // deactivation are not the token's business (the authenticator reads the user every time).
+      const known = verified.get(token);
+      if (known) {
+        if (known.exp * 1000 <= now().getTime()) throw new Forbidden('token has expired; get a new one');
+        return { ...known };
       }
+      const claims = await verifySignature(token);
+      if (verified.size >= VERIFIED_CACHE) verified.delete(verified.keys().next().value as string);
+      verified.set(token, claims);
+      return { ...claims };
     },
   };
+
+  async function verifySignature(token: string): Promise<Claims> {
+    try {
+      const { payload } = await jwtVerify(token, await key, { issuer: ISSUER, algorithms: ['HS256'], currentDate: now() });
+      const { sub, jti, exp, kind } = payload;
+      if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || (kind !== 'user' && kind !== 'job')) {
+        throw new Forbidden('token is invalid');
+      }
+      const claims: Claims = { sub, jti, exp, kind };
+      if (kind === 'job') {
+        if (typeof payload.job !== 'string' || typeof payload.job_id !== 'string') throw new Forbidden('token is invalid');
+        claims.job = payload.job;
+        claims.job_id = payload.job_id;
+      }
+      return claims;
+    } catch (err) {
+      if (err instanceof Forbidden) throw err;
+      if (err instanceof joseErrors.JWTExpired) throw new Forbidden('token has expired; get a new one');
+      throw new Forbidden('token is invalid');
+    }
+  }
 }

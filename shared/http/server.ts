@@ -9,6 +9,20 @@ import { FunctionContext, type FaasHandler, type FunctionEvent } from './faas.js
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+export interface Timeouts {
+  /** A buffered (JSON) route's body must have arrived whole within this, from its headers on. */
+  requestMs: number;
+  /** A stream route's connection may stay silent this long: while its body comes in, or while its answer waits for the client to read. */
+  idleMs: number;
+}
+
+/**
+ * Node's default requestTimeout (5 minutes for the whole request) cut slow uploads with 408,
+ * although Nginx gives stream routes an hour: stream routes are bounded by idleness instead, and
+ * JSON routes keep a bound on the whole body. Headers always have Node's headersTimeout (60 s).
+ */
+export const DEFAULT_TIMEOUTS: Timeouts = { requestMs: 60_000, idleMs: 5 * 60_000 };
+
 /** A buffered FaaS handler, or a stream route's raw handler. */
 export type Target = FaasHandler | { raw: RawHandler };
 
@@ -16,9 +30,10 @@ export type Target = FaasHandler | { raw: RawHandler };
 export type Dispatch = (method: string, path: string) => Target;
 
 /** Serves FaaS handlers over HTTP the way of-watchdog `mode=http` and Knative expect. */
-export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void>; upgrade?: Upgrader }): http.Server {
-  const server = http.createServer((req, res) => {
-    void serve(req, res, opts).catch((err: unknown) => {
+export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void>; upgrade?: Upgrader; timeouts?: Partial<Timeouts> }): http.Server {
+  const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  const server = http.createServer({ requestTimeout: 0 }, (req, res) => {
+    void serve(req, res, { ...opts, timeouts }).catch((err: unknown) => {
       // serve() answers every error itself; reaching here means the socket broke mid-answer.
       opts.log.error('response failed', { err: (err as Error).message });
       res.destroy();
@@ -29,7 +44,7 @@ export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?
   return server;
 }
 
-async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void> }): Promise<void> {
+async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void>; timeouts: Timeouts }): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const context = new FunctionContext();
   const requestId = header(req, 'x-request-id') ?? uuid();
@@ -42,9 +57,12 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: 
     }
     const target = opts.dispatch(req.method ?? 'GET', url.pathname);
     // Stream routes read the body themselves (no size limit here) and answer on res.
-    if (typeof target !== 'function') return await target.raw(req, res, url);
+    if (typeof target !== 'function') {
+      boundByIdleness(req, res, opts.timeouts.idleMs);
+      return await target.raw(req, res, url);
+    }
     const handler = target;
-    const body = await readBody(req, MAX_BODY_BYTES);
+    const body = await readBody(req, MAX_BODY_BYTES, opts.timeouts.requestMs);
     const event: FunctionEvent = {
       body,
       headers: flatHeaders(req.headers),
@@ -72,24 +90,45 @@ function write(res: http.ServerResponse, context: FunctionContext, value: unknow
   res.end(payload);
 }
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * A stream route may take as long as it needs while bytes flow. The socket is cut when the client
+ * has sent nothing of an unfinished body for `ms`, or has read nothing of the answer for `ms`
+ * while it waits; an answer that is quiet by nature (a followed log) is left open.
+ */
+function boundByIdleness(req: http.IncomingMessage, res: http.ServerResponse, ms: number): void {
+  // Node emits 'timeout' on the request only while its body is incomplete, else on the response.
+  req.setTimeout(ms, () => req.socket.destroy());
+  res.on('timeout', () => {
+    if (res.writableNeedDrain) res.socket?.destroy();
+  });
+}
+
+function readBody(req: http.IncomingMessage, limit: number, withinMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) return reject(new Invalid(`body is larger than ${limit} bytes`));
+    const refuse = (err: Error) => {
+      clearTimeout(timer);
+      req.removeAllListeners('data');
+      req.pause();
+      reject(err);
+    };
+    const timer = setTimeout(() => refuse(new Invalid(`body did not arrive within ${withinMs / 1000} s`)), withinMs);
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.pause();
-        reject(new Invalid(`body is larger than ${limit} bytes`));
-        return;
-      }
+      if (size > limit) return refuse(new Invalid(`body is larger than ${limit} bytes`));
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 

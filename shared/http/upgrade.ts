@@ -10,12 +10,34 @@ import { compilePath } from './path-pattern.js';
 export type Upgrader = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /**
+ * The platform's sockets only send (the metrics relay): a client's message is at most this big,
+ * and a bigger one closes that socket with 1009 (ws's default would buffer 100 MiB per message).
+ */
+export const MAX_WS_PAYLOAD = 4 * 1024;
+/** Open WebSockets per user (user or job token), across the functions of this process. */
+export const MAX_SOCKETS_PER_USER = 16;
+
+/**
  * WebSocket upgrades for the functions that export `upgrade`: the same gate as every request
  * (the token may come as ?token=, since browsers cannot set headers), then the handler gets
- * the open socket. A refusal is answered as HTTP 403 {msg} before the upgrade.
+ * the open socket. A refusal is answered as HTTP 403 {msg} before the upgrade, also for a user
+ * who already has MAX_SOCKETS_PER_USER open.
  */
 export function createUpgrader(fns: LoadedFunction[], deps: Deps): Upgrader {
-  const wss = new WebSocketServer({ noServer: true });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_PAYLOAD });
+  const openPerUser = new Map<string, number>();
+  /** Counts a socket of the user until its connection closes; false when the user is at the bound. */
+  const claim = (user: string, socket: Duplex): boolean => {
+    const open = openPerUser.get(user) ?? 0;
+    if (open >= MAX_SOCKETS_PER_USER) return false;
+    openPerUser.set(user, open + 1);
+    socket.once('close', () => {
+      const left = (openPerUser.get(user) ?? 1) - 1;
+      if (left > 0) openPerUser.set(user, left);
+      else openPerUser.delete(user);
+    });
+    return true;
+  };
   const table = fns
     .filter((fn) => fn.upgrade)
     .map((fn) => ({ fn, pattern: compilePath(fn.route.path), gate: requestGate(fn.route, deps), log: deps.log.child({ component: fn.route.name }) }));
@@ -33,8 +55,16 @@ export function createUpgrader(fns: LoadedFunction[], deps: Deps): Upgrader {
     hit
       .gate('GET', url.pathname, req.headers.authorization, query.token)
       .then(({ params, principal }) => {
+        // The client may have gone while the token was checked: nothing to open, nothing to count.
+        if (socket.destroyed) return;
+        const owner = principal.kind === 'user' || principal.kind === 'job' ? principal.username : undefined;
+        if (owner !== undefined && !claim(owner, socket)) {
+          return refuse(403, `user ${owner} already has ${MAX_SOCKETS_PER_USER} WebSockets open, the most allowed; close one first`);
+        }
         wss.handleUpgrade(req, socket, head, (ws) => {
           log.info('websocket opened', { path: url.pathname });
+          // A message over MAX_WS_PAYLOAD (or any protocol error) is reported here; ws then closes the socket.
+          ws.on('error', (err) => log.info('websocket closed on a client error', { err: err.message }));
           hit.fn.upgrade?.({ params, query, principal, requestId, ws, log }, deps).catch((err: unknown) => {
             log.error('websocket handler failed', { err: (err as Error).message });
             ws.close(1011, 'internal error');

@@ -1,12 +1,18 @@
+import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { platformNodeModules } from '../../templates/runtime-tf/command.js';
 import type { Deps } from '../deps.js';
 import { isClientError } from '../errors.js';
 import { ENDED, jobsCollection, type JobDoc } from '../repos/jobs.js';
 import { begin as beginMetrics, finish as finishMetrics, removeAll as removeMetrics } from '../metrics/store.js';
+import { serializeBy } from '../orchestrator/observe.js';
 import { storagePaths } from '../storage.js';
+import { toExact } from '../tcc/amounts.js';
 import { releaseOnce } from '../tcc/release-once.js';
-import { commandFor } from './runtime.js';
+import { planAdmission, type Queued, type TenantUse } from './queue.js';
+import { commandFor, runtimeEnvFor } from './runtime.js';
 
 // Request ids derive from the job's uid, so every retry of a step is the same TCC request.
 export const resTryId = (j: Pick<JobDoc, 'uid' | 'try_attempt'>) => `jm-${j.uid}-t${j.try_attempt ?? 0}`;
@@ -14,38 +20,82 @@ export const resReleaseId = (j: Pick<JobDoc, 'uid' | 'release_attempt'>) => `jm-
 const JOB_TOKEN_TTL = 30 * 24 * 3600;
 
 /**
- * Admits waiting jobs first-in first-out (API.md §5): the oldest waiting job is tried; if it
- * does not fit yet, the ones behind it wait too. Returns the names admitted.
+ * Admits waiting jobs fairly across users (API.md §5; the rule is planAdmission's) from one
+ * snapshot of the queue and the tenants. Each admission moves res 'waiting' -> 'trying' -> 'held'
+ * by conditional updates, the try and confirm in between (settleTrying resolves a crash there).
+ * When another admitter got to a job first, or the ledger refuses a try the snapshot thought
+ * would fit, the pass stops: the plan is stale, and the next pass plans again. Returns the names
+ * admitted.
  */
 export async function admitWaiting(deps: Deps): Promise<string[]> {
   const col = jobsCollection(deps.store);
+  const queue = await col.find({ state: 'creating', res: { $in: ['waiting', 'trying'] } });
+  // A user with a job being tried is left out of this pass: that job may yet come back to the
+  // head of its user's queue (settleTrying), and the user's order must hold.
+  const busy = new Set(queue.filter((j) => j.res === 'trying').map((j) => j.user));
+  const waiting = new Map(queue.filter((j) => j.res === 'waiting' && !busy.has(j.user)).map((j) => [j._id, j]));
+  if (waiting.size === 0) return [];
+  const tenants: Record<string, TenantUse> = {};
+  for (const name of new Set([...waiting.values()].map((j) => j.tenant))) {
+    const t = await deps.resources.getTenant(name);
+    if (t) tenants[name] = { capacity: t.capacity, inuse: t.inuse };
+  }
+  const queued = [...waiting.values()].map((j): Queued => ({ id: j._id, name: j.name, user: j.user, tenant: j.tenant, need: toExact(j), ...(j.head_at ? { head_at: j.head_at } : {}) }));
+  const plan = planAdmission(queued, tenants, { now: deps.now(), reserveMs: deps.config.queueReserve * 1000 });
   const admitted: string[] = [];
-  for (const job of await col.find({ state: 'creating', res: 'waiting' })) {
-    const trying = await col.update(job._id, { version: job.version, res: 'waiting', state: 'creating' }, { set: { res: 'trying' } });
-    if (!trying) return admitted; // another admitter is on it; it keeps the order
-    try {
-      await deps.tcc.try({ id: resTryId(trying), applier: 'jm', request_type: 'request', tenant: trying.tenant, cpu: trying.cpu, gpu: trying.gpu, ram: trying.ram });
-      await deps.tcc.confirm(resTryId(trying), 'jm');
-    } catch (err) {
-      if (!isClientError(err)) throw err; // res stays 'trying'; settleTrying resolves it
-      // Not free yet (or the try timed out): back in the queue, saying what it waits for. The next
-      // attempt uses a fresh request id, since a timed-out one is refused for good.
-      await col.update(trying._id, { version: trying.version }, { set: { res: 'waiting', msg: `waiting for resources: ${err.message}` }, inc: { try_attempt: 1 } });
-      return admitted;
-    }
-    const held = await col.update(trying._id, { version: trying.version }, { set: { res: 'held' }, unset: ['msg'] });
-    if (held) {
-      await launch(held, deps);
-      admitted.push(held.name);
-    }
+  for (const q of plan.admit) {
+    const job = waiting.get(q.id);
+    if (!job) continue;
+    const outcome = await admitOne(job, deps);
+    if (outcome === 'stale') return admitted;
+    if (outcome === 'admitted') admitted.push(job.name);
+  }
+  // What each waiting job waits for, and when it became its user's first (written only on change).
+  for (const w of plan.waiting) {
+    const job = waiting.get(w.job.id);
+    if (!job || (job.msg === w.msg && job.head_at === w.head_at)) continue;
+    const change = w.head_at ? { set: { msg: w.msg, head_at: w.head_at } } : { set: { msg: w.msg }, unset: ['head_at' as const] };
+    await col.update(job._id, { version: job.version, res: 'waiting', state: 'creating' }, change);
   }
   return admitted;
 }
 
-/** Prepares the workspace and starts the entry with the job's environment (API.md §5). */
+/** One admission; 'stale' when the snapshot it was planned on no longer holds. */
+async function admitOne(job: JobDoc, deps: Deps): Promise<'admitted' | 'stale' | 'gone'> {
+  const col = jobsCollection(deps.store);
+  const trying = await col.update(job._id, { version: job.version, res: 'waiting', state: 'creating' }, { set: { res: 'trying' } });
+  if (!trying) return 'stale'; // another admitter is on it, or it was stopped
+  try {
+    await deps.tcc.try({ id: resTryId(trying), applier: 'jm', request_type: 'request', tenant: trying.tenant, cpu: trying.cpu, gpu: trying.gpu, ram: trying.ram });
+    await deps.tcc.confirm(resTryId(trying), 'jm');
+  } catch (err) {
+    if (!isClientError(err)) throw err; // res stays 'trying'; settleTrying resolves it
+    // Not free after all (or the try timed out): back in the queue, saying what it waits for. The
+    // next attempt uses a fresh request id, since a timed-out one is refused for good.
+    await col.update(trying._id, { version: trying.version }, { set: { res: 'waiting', msg: `waiting for resources: ${err.message}` }, inc: { try_attempt: 1 } });
+    return 'stale';
+  }
+  const held = await col.update(trying._id, { version: trying.version }, { set: { res: 'held' }, unset: ['msg', 'head_at'] });
+  if (!held) return 'gone'; // changed meanwhile (stopped): settleTrying finds it confirmed, releaseEnded gives it back
+  await launch(held, deps);
+  return 'admitted';
+}
+
+/**
+ * Prepares the workspace and starts the entry with the job's environment (API.md §5), sandboxed:
+ * only its workspace writable; its home, its own datasets and the runtime's files read-only, at
+ * the paths its environment names; nothing else of MLP_ROOT. Where the sandbox cannot be had
+ * (and the operator did not set MLP_JOB_SANDBOX=off) the job is not run: it ends in error saying why.
+ */
 export async function launch(job: JobDoc, deps: Deps): Promise<void> {
+  if (deps.jobSandbox.mode === 'unavailable') {
+    // Resources are held: releaseEnded gives them back as for any ended job.
+    await jobsCollection(deps.store).update(job._id, { state: 'creating' }, { set: { state: 'error', msg: `not run: ${deps.jobSandbox.detail}` } });
+    return;
+  }
   const paths = storagePaths(deps.config.root);
   const workspace = paths.job(job.user, job.name);
+  const datasets = path.join(deps.config.root, 'datasets', job.user);
   for (const sub of ['ckpt', 'log', 'metrics']) await mkdir(path.join(workspace, sub), { recursive: true });
   const { token } = await deps.tokens.issue({ sub: job.user, kind: 'job', job: job.name, job_id: job.uid }, JOB_TOKEN_TTL);
   const env: Record<string, string> = {
@@ -55,8 +105,10 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     MLP_TOKEN: token,
     MLP_WORKSPACE: workspace,
     MLP_HOME: paths.home(job.user),
-    MLP_DATASETS: path.join(deps.config.root, 'datasets', job.user),
+    MLP_DATASETS: datasets,
     ...(deps.config.kafkaBrokers ? { MLP_KAFKA_BROKERS: deps.config.kafkaBrokers.join(','), MLP_METRICS_TOPIC: deps.config.metricsTopic } : {}),
+    // What the runtime needs besides (NODE_PATH: CommonJS entries `require` the platform's tfjs).
+    ...runtimeEnvFor(job.entry),
   };
   // API.md §6 :begin — metrics carrying this job's id are accepted from now on.
   await beginMetrics(deps, job.user, job.name, job.uid);
@@ -69,8 +121,28 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     env,
     logFile: path.join(workspace, 'log', 'job.log'),
     resources: { cpu: job.cpu, gpu: job.gpu, ram: job.ram },
+    sandbox: { writable: [workspace], readOnly: [paths.home(job.user), datasets, ...runtimeFiles()], hidden: [deps.config.root] },
   });
   await jobsCollection(deps.store).update(job._id, {}, { set: { launched: true } });
+}
+
+/**
+ * What the runtime reads besides the system's programs: the runtime's own files (templates/runtime-tf,
+ * or dist/templates/runtime-tf), and what node's resolution looks at from there — each node_modules
+ * and package.json up the tree (tfjs, tsx, kafkajs; "type": "module") — at their paths and, where a
+ * link leads elsewhere, at their real paths too. Not the rest of the checkout.
+ */
+function runtimeFiles(): string[] {
+  const templates = fileURLToPath(new URL('../../templates/runtime-tf/', import.meta.url));
+  const found = new Set([templates, platformNodeModules()]);
+  for (let dir = path.resolve(templates); ; dir = path.dirname(dir)) {
+    for (const name of ['node_modules', 'package.json']) if (existsSync(path.join(dir, name))) found.add(path.join(dir, name));
+    if (dir === path.dirname(dir)) break;
+  }
+  return [...found].flatMap((p) => {
+    const real = realpathSync(p);
+    return real === path.resolve(p) ? [p] : [p, real];
+  });
 }
 
 /** Moves running jobs on from what the orchestrator reports: started, exited, or unknown. */
@@ -137,3 +209,22 @@ export async function settleTrying(job: JobDoc, deps: Deps): Promise<boolean> {
   const res = job.state === 'creating' ? 'waiting' : 'none';
   return Boolean(await col.update(job._id, { version: job.version }, { set: { res }, inc: { try_attempt: 1 } }));
 }
+
+/** One pass of the jobs reconciler; level-triggered and idempotent; frees resources before admitting. */
+export async function reconcileJobs(deps: Deps) {
+  const col = jobsCollection(deps.store);
+  const synced = await syncWorkloads(deps);
+  const released = await releaseEnded(deps);
+  const cutoff = new Date(deps.now().getTime() - deps.config.tccTimeout * 1000).toISOString();
+  const settled: string[] = [];
+  for (const job of await col.find({ res: 'trying', updated_at: { $lt: cutoff } })) if (await settleTrying(job, deps)) settled.push(job.name);
+  const deleted: string[] = [];
+  for (const job of await col.find({ state: 'deleting' })) if (await finishDeletion(job, deps)) deleted.push(job.name);
+  const admitted = await admitWaiting(deps);
+  return { synced, released, settled, deleted, admitted };
+}
+
+const passes = new WeakMap<Deps, Promise<unknown>>();
+
+/** Passes never overlap within a process (the schedule's, and those workload events start). */
+export const serializedReconcile = (deps: Deps) => serializeBy(passes, deps, () => reconcileJobs(deps));

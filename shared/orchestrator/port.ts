@@ -17,6 +17,27 @@ export interface Workload {
   logFile: string;
   /** cpu in cores, ram in Mi: limits on Kubernetes; advisory for child processes. */
   resources: { cpu: number; gpu: number; ram: number };
+  /**
+   * A server (an app): the port it listens on and the path that answers 200 once it can serve.
+   * Kubernetes makes it the readiness probe; the local adapter polls it.
+   */
+  health?: { port: number; path: string };
+  /**
+   * Runs it confined (jobs: someone else's code; design.md "Tenants are hostile to each other"):
+   * its own user id, no view of the platform's processes, and of the filesystem only the system's
+   * programs and these paths, each at its own path. Locally bubblewrap (orchestrator/sandbox.ts),
+   * unless the operator set MLP_JOB_SANDBOX=off; on Kubernetes, the pod's only volumes.
+   */
+  sandbox?: WorkloadSandbox;
+}
+
+export interface WorkloadSandbox {
+  /** Folders it may write (the job's workspace). */
+  writable: string[];
+  /** Files and folders it may read (its home and datasets, the runtime's files). */
+  readOnly: string[];
+  /** Folders whose other contents must not show (MLP_ROOT): empty and read-only but for the paths above. */
+  hidden?: string[];
 }
 
 export type Phase = 'pending' | 'running' | 'succeeded' | 'failed';
@@ -29,6 +50,8 @@ export interface WorkloadStatus {
   reason?: string;
   startedAt?: string;
   finishedAt?: string;
+  /** A server workload's health check answered 200 since it started (absent for jobs). */
+  ready?: boolean;
 }
 
 export interface Orchestrator {
@@ -40,7 +63,11 @@ export interface Orchestrator {
   status(id: string): Promise<WorkloadStatus | null>;
   /** Drops a finished workload's record. */
   forget(id: string): Promise<void>;
-  /** Every phase change, as it happens; returns the unsubscribe function. */
+  /** Where the gateway reaches a server workload's port ('host:port'). */
+  endpoint(id: string, port: number): string;
+  /** Whether a server workload may listen on this port (locally: nothing else on the machine does). */
+  portAvailable(port: number): Promise<boolean>;
+  /** Every phase change (and a server's readiness), as it happens; returns the unsubscribe function. */
   watch(listener: (s: WorkloadStatus) => void): () => void;
   close(): Promise<void>;
 }

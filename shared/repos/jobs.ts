@@ -25,6 +25,11 @@ export interface JobDoc extends Doc {
   release_attempt?: number;
   /** Bumped after an unsuccessful try, so the next one has a fresh request id. */
   try_attempt?: number;
+  /**
+   * While waiting: when it became its user's first waiting job (API.md §5, fair admission). Heads
+   * take turns by it, and MLP_QUEUE_RESERVE seconds after it, resources are kept for the job.
+   */
+  head_at?: string;
   /** The workload was started (so the orchestrator knows it by uid). */
   launched?: boolean;
 }

@@ -17,7 +17,8 @@ type Record_ = { c: string; id: string; doc?: Doc };
  */
 export async function openEmbeddedStore(opts: { dir: string; now?: () => Date }): Promise<Store> {
   const now = monotonicClock(opts.now ?? (() => new Date()));
-  await mkdir(opts.dir, { recursive: true });
+  // The store holds password hashes: the platform's user alone may read it.
+  await mkdir(opts.dir, { recursive: true, mode: 0o700 });
   const release = await lockDir(path.join(opts.dir, 'LOCK'));
   const file = path.join(opts.dir, 'store.jsonl');
   const data = await load(file);
@@ -138,7 +139,7 @@ async function compact(file: string, data: Map<string, Map<string, Doc>>): Promi
   const tmp = file + '.tmp';
   const lines: string[] = [];
   for (const [c, docs] of data) for (const [id, doc] of docs) lines.push(JSON.stringify({ c, id, doc }));
-  const handle = await open(tmp, 'w');
+  const handle = await open(tmp, 'w', 0o600);
   try {
     await handle.write(lines.map((l) => l + '\n').join(''));
     await handle.sync();

@@ -14,7 +14,7 @@ const INDEXES: Partial<Record<CollectionName, IndexDescription[]>> = {
   app_group: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }],
   metrics: [{ key: { user: 1, name: 1, epoch: 1 }, unique: true, name: 'user_name_epoch' }],
 };
-const ALL: CollectionName[] = ['user', 'tenant', 'resource_request', 'job', 'metrics', 'model', 'dataset', 'app_group'];
+const ALL: CollectionName[] = ['user', 'tenant', 'resource_request', 'job', 'metrics', 'model', 'dataset', 'app_group', 'app_port'];
 
 /**
  * The production Store: one MongoClient per process; database `mlp` unless the URL names one.

@@ -1,78 +1,93 @@
-import { createWriteStream } from 'node:fs';
-import { lstat, readdir, rename, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { constants } from 'node:fs';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { Forbidden } from '../errors.js';
-
-export interface Entry {
-  path: string;
-  size: number;
-  dir: boolean;
-  mtime: Date;
-}
-
-/** Every file and folder under `root`, with paths relative to it, sorted; [] when it does not exist. */
-export async function walk(root: string, depth = Infinity): Promise<Entry[]> {
-  const out: Entry[] = [];
-  const visit = async (dir: string, rel: string, level: number) => {
-    let names: string[];
-    try {
-      names = (await readdir(dir)).sort();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    for (const name of names) {
-      if (name.startsWith('.mlp-upload-')) continue; // uploads in flight are not files yet
-      const full = path.join(dir, name);
-      const s = await lstat(full);
-      const p = rel ? `${rel}/${name}` : name;
-      out.push({ path: p, size: s.isDirectory() ? 0 : s.size, dir: s.isDirectory(), mtime: s.mtime });
-      if (s.isDirectory() && level + 1 < depth) await visit(full, p, level + 1);
-    }
-  };
-  await visit(root, '', 0);
-  return out;
-}
-
-export async function bytesUnder(root: string): Promise<number> {
-  return (await walk(root)).reduce((sum, e) => sum + e.size, 0);
-}
-
-export async function statOrNull(file: string) {
-  try {
-    return await stat(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
-    throw err;
-  }
-}
+import { pipeline } from 'node:stream/promises';
+import { Conflict } from '../errors.js';
+import { lstatIn, openUnder, type Folder } from './confined.js';
 
 /**
- * Streams `body` into a temporary file beside `file`, refusing (and removing it) as soon as it
- * grows past `limit` bytes, so an oversized upload never fills the disk. Returns its size.
+ * Where uploads are received before they are committed: MLP_ROOT/tmp/webdav, beside the storage
+ * plan of API.md §11 — outside every folder a client lists or a job sees, so a temporary file is
+ * never counted, listed or downloadable, and no client-chosen name can pass for one; and on the
+ * same volume as the datasets and homes, so that a commit is one rename.
  */
-export async function receive(body: Readable, file: string, limit: number, tooBig: string): Promise<{ temp: string; size: number }> {
-  const temp = path.join(path.dirname(file), `.mlp-upload-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
+const TEMP = ['tmp', 'webdav'];
+/** A temporary file untouched this long belongs to an upload that died with its process. */
+const ORPHAN_MS = 60 * 60 * 1000;
+const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+export interface Received {
+  folder: Folder;
+  name: string;
+  size: number;
+}
+
+let lastSweep = 0;
+
+/**
+ * Streams `body` into a new temporary file, calling `charge` with each chunk's size before it is
+ * stored (it throws to refuse, and then nothing is kept). The caller commits or discards it.
+ */
+export async function receive(storageRoot: string, body: Readable, charge: (bytes: number) => void): Promise<Received> {
+  const folder = await openUnder(storageRoot, TEMP, true);
+  if (!folder) throw new Error(`could not make ${TEMP.join('/')} under ${storageRoot}`);
+  const name = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
   let size = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, done) {
+      try {
+        charge(chunk.length);
+      } catch (err) {
+        done(err as Error);
+        return;
+      }
       size += chunk.length;
-      if (size > limit) done(new Forbidden(tooBig));
-      else done(null, chunk);
+      done(null, chunk);
     },
   });
   try {
-    await pipeline(body, counter, createWriteStream(temp, { flags: 'wx' }));
+    await sweep(folder);
+    const file = await open(folder.at(name), FILE_FLAGS, 0o600);
+    await pipeline(body, counter, file.createWriteStream());
   } catch (err) {
-    await rm(temp, { force: true });
+    await discard({ folder, name, size });
     throw err;
   }
-  return { temp, size };
+  return { folder, name, size };
 }
 
-export async function commit(temp: string, file: string): Promise<void> {
-  await rename(temp, file);
+/** Puts the received file in place as `name` inside `parent` (replacing a file there, never following a link). */
+export async function commit(received: Received, parent: Folder, name: string): Promise<void> {
+  try {
+    await rename(received.folder.at(received.name), parent.at(name));
+  } catch (err) {
+    await discard(received);
+    // The folder was removed meanwhile (a DELETE that restarts the upload).
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Conflict(`${parent.relOf(name)}: its folder was removed during the upload; the upload was not kept`);
+    throw err;
+  }
+  await received.folder.close();
+}
+
+export async function discard(received: Received): Promise<void> {
+  try {
+    await unlink(received.folder.at(received.name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  } finally {
+    await received.folder.close();
+  }
+}
+
+/** Removes temporary files of uploads that died with their process (at most once an hour). */
+async function sweep(folder: Folder): Promise<void> {
+  if (Date.now() - lastSweep < ORPHAN_MS) return;
+  lastSweep = Date.now();
+  for (const name of await readdir(folder.at())) {
+    const s = await lstatIn(folder, name);
+    if (s && Date.now() - s.mtimeMs > ORPHAN_MS) await unlink(folder.at(name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
 }

@@ -1,4 +1,4 @@
-import type { Entry } from './files.js';
+import type { Entry } from './confined.js';
 
 const escapeXml = (s: string) => s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 

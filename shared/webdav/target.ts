@@ -12,18 +12,18 @@ export interface Target {
   /** The dataset's name, or '.home' for the user's home. */
   name: string;
   home: boolean;
-  /** The folder on disk: the dataset's or the home. */
-  root: string;
+  /** The folder on disk, the dataset's or the home, as folders below MLP_ROOT (API.md §11). */
+  segments: string[];
   /** Path inside it, '' for the folder itself; never has `.` or `..` segments. */
   rel: string;
+  /** The same path, segment by segment. */
+  parts: string[];
   /** Whether the request named the folder with a trailing slash (a listing). */
   slash: boolean;
-  /** The absolute file or folder the request means. */
-  file: string;
 }
 
 /** Parses `{name}[/{path}]` of /data/{user}/…, refusing anything that could leave the folder. */
-export function resolveTarget(storageRoot: string, user: string, rest: string): Target {
+export function resolveTarget(user: string, rest: string): Target {
   const [name = '', ...segments] = rest.split('/');
   const home = name === '.home';
   if (!home && !DATASET.test(name)) throw new Invalid(`"${name}" is neither .home nor a dataset name (${DATASET_NAME})`);
@@ -32,8 +32,8 @@ export function resolveTarget(storageRoot: string, user: string, rest: string): 
   for (const part of parts) {
     if (!SEGMENT.test(part) || part === '.' || part === '..') throw new Invalid(`path segment "${part}" must match [A-Za-z0-9._-]{1,255} and not be . or ..`);
   }
-  const paths = storagePaths(storageRoot);
-  const root = home ? paths.home(user) : paths.dataset(user, name);
-  const rel = parts.join('/');
-  return { user, name, home, root, rel, slash, file: rel ? path.join(root, ...parts) : root };
+  // The storage plan's folder relative to MLP_ROOT, to be opened one folder at a time.
+  const relative = storagePaths('');
+  const folder = home ? relative.home(user) : relative.dataset(user, name);
+  return { user, name, home, segments: folder.split(path.sep), rel: parts.join('/'), parts, slash };
 }

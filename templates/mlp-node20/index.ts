@@ -13,6 +13,9 @@ import { loadFunction } from '../../shared/registry.js';
  * both run it. It serves only the function named by MLP_FUNCTION, plus /_/health and /_/ready.
  */
 async function main(): Promise<void> {
+  // What a function creates on the shared volume (datasets, homes, models, logs) is for the
+  // platform's user alone: 0600/0700.
+  process.umask(0o077);
   const name = process.env.MLP_FUNCTION;
   if (!name) throw new Error('MLP_FUNCTION must name the function to serve');
   const config = loadConfig(process.env);

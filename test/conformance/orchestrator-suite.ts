@@ -1,8 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import type { Orchestrator, Workload, WorkloadStatus } from '../../shared/orchestrator/port.js';
+import { freePort } from '../helpers/process.js';
 
 /** The Orchestrator port's contract; every adapter runs it. */
 export function orchestratorConformance(t: Test, open: () => Promise<Orchestrator>): void {
@@ -92,6 +94,108 @@ export function orchestratorConformance(t: Test, open: () => Promise<Orchestrato
     await orch.forget(w.id);
     t.equal(await orch.status(w.id), null, 'forgotten');
   });
+
+  t.test('a server is ready once its health path answers 200, and not ready after it exits', async (t) => {
+    const port = await freePort();
+    // Answers 503 at first, then 200: ready must wait for the 200.
+    const w = workload(`
+      import http from 'node:http';
+      let n = 0;
+      http.createServer((req, res) => { n += 1; res.writeHead(req.url === '/health' && n > 2 ? 200 : 503); res.end(); }).listen(${port}, '127.0.0.1');`, { kind: 'app', health: { port, path: '/health' } });
+    const readiness: boolean[] = [];
+    const unwatch = orch.watch((s) => s.id === w.id && s.ready !== undefined && readiness.push(s.ready));
+    await orch.start(w);
+    for (let i = 0; i < 400 && !(await orch.status(w.id))?.ready; i++) await new Promise((r) => setTimeout(r, 25));
+    t.match(await orch.status(w.id), { phase: 'running', ready: true });
+    const [host, p] = orch.endpoint(w.id, port).split(':');
+    const res = await fetch(`http://${host}:${p}/health`);
+    t.equal(res.status, 200, 'the endpoint reaches the server');
+    await orch.stop(w.id);
+    unwatch();
+    t.match(await orch.status(w.id), { phase: 'failed', ready: false });
+    t.same(readiness, [false, true, false], 'watchers see not ready, ready, then not ready');
+  });
+
+  t.test('a job (no health check) has no readiness', async (t) => {
+    const w = workload('setTimeout(() => {}, 200)');
+    await orch.start(w);
+    t.equal((await until(w.id, ['running', 'succeeded'])).ready, undefined);
+    await until(w.id, ['succeeded']);
+  });
+
+  // A sandboxed workload (every job): the paths it is given, each at its own path, and nothing else.
+  const sandboxed = (script: string, extra: { readOnly?: string[] } = {}): Workload => {
+    const w = workload(script);
+    const own = path.join(dir, `own-${w.id}`); // its script, read-only
+    mkdirSync(own);
+    const file = path.join(own, 'main.mjs');
+    writeFileSync(file, script);
+    // The test runner preloads its hooks into every node child (NODE_OPTIONS): they must be readable.
+    const nodeModules = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules');
+    return { ...w, command: [process.execPath, file], sandbox: { writable: [w.workdir], readOnly: [own, nodeModules, ...(extra.readOnly ?? [])], hidden: [dir] } };
+  };
+
+  t.test('a sandboxed workload writes only its writable paths, reads only its read-only ones, and sees nothing else', async (t) => {
+    const outside = path.join(dir, 'outside.txt');
+    writeFileSync(outside, 'not for the job');
+    const shared = mkdtempSync(path.join(dir, 'ro-'));
+    writeFileSync(path.join(shared, 'data.txt'), 'readable');
+    const w = sandboxed(`
+      import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+      const attempt = (what, f) => { try { console.log(what, 'ok', f()); } catch (err) { console.log(what, 'refused', err.code); } };
+      attempt('write-workdir', () => writeFileSync('out.txt', 'mine'));
+      attempt('read-ro', () => readFileSync(${JSON.stringify(path.join(shared, 'data.txt'))}, 'utf8'));
+      attempt('write-ro', () => writeFileSync(${JSON.stringify(path.join(shared, 'new.txt'))}, 'x'));
+      attempt('read-outside', () => readFileSync(${JSON.stringify(outside)}, 'utf8'));
+      console.log('uid', process.getuid(), 'cwd', process.cwd(), 'user', process.env.MLP_USER);
+      console.log('procs', readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).length);`, { readOnly: [shared] });
+    await orch.start({ ...w, env: { MLP_USER: 'alice' } });
+    t.match(await until(w.id, ['succeeded', 'failed']), { phase: 'succeeded', exitCode: 0 });
+    const log = readFileSync(w.logFile, 'utf8');
+    t.match(log, 'write-workdir ok', 'its writable path is writable');
+    t.equal(readFileSync(path.join(w.workdir, 'out.txt'), 'utf8'), 'mine', 'what it wrote is there outside');
+    t.match(log, 'read-ro ok readable', 'a read-only path is readable');
+    t.match(log, 'write-ro refused EROFS', 'a read-only path is not writable');
+    t.match(log, 'read-outside refused ENOENT', 'anything else does not exist');
+    t.match(log, `cwd ${w.workdir} user alice`, 'its paths and environment are the ones it was given');
+    const uid = Number(/uid (\d+)/.exec(log)?.[1]);
+    t.ok(uid >= 0 && uid !== process.getuid?.(), `a user id of its own (${uid})`);
+    t.ok(Number(/procs (\d+)/.exec(log)?.[1]) <= 3, 'it sees only its own processes');
+  });
+
+  t.test('a sandboxed workload killed by a signal says so', async (t) => {
+    const w = sandboxed(`process.kill(process.pid, 'SIGKILL')`);
+    await orch.start(w);
+    t.match(await until(w.id, ['succeeded', 'failed']), { phase: 'failed', reason: 'killed by SIGKILL' });
+  });
+
+  t.test('stopping a sandboxed workload is graceful first and ends its whole tree, even what left its group', async (t) => {
+    const marker = `mlp-sandbox-marker-${process.pid}-${Date.now()}`;
+    const w = sandboxed(`
+      import { spawn } from 'node:child_process';
+      // A process in its own session and group, which a group signal alone would miss.
+      spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000) // ${marker}'], { stdio: 'ignore', detached: true });
+      process.on('SIGTERM', () => { console.log('terminating gracefully'); process.exit(0); });
+      console.log('started');
+      setInterval(() => {}, 1000);`);
+    await orch.start(w);
+    await until(w.id, ['running']);
+    for (let i = 0; i < 400 && (!readFileSafe(w.logFile).includes('started') || withMarker(marker).length === 0); i++) await new Promise((r) => setTimeout(r, 25));
+    t.equal(withMarker(marker).length, 1, 'its detached child runs');
+    await orch.stop(w.id);
+    t.match(await orch.status(w.id), { phase: 'failed', reason: 'stopped' });
+    t.match(readFileSync(w.logFile, 'utf8'), 'terminating gracefully', 'the job got SIGTERM first');
+    for (let i = 0; i < 200 && withMarker(marker).length > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    t.same(withMarker(marker), [], 'the detached child ended with the sandbox');
+  });
+}
+
+/** Live (not zombie) processes whose command line holds the marker, seen from the host's /proc. */
+function withMarker(marker: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p) && readFileSafe(`/proc/${p}/cmdline`).includes(marker))
+    .map(Number)
+    .filter(alive);
 }
 
 function readFileSafe(file: string): string {

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
 import { storagePaths } from '../../shared/storage.js';
@@ -59,6 +60,7 @@ t.test('WebDAV on /data', async (t) => {
     refused(t, await dav('PUT', '/data/alice/mnist/c.csv', { body: chunked }), /exceed/);
     t.same((await list('mnist')).map((f) => f.path), ['b.csv', 'train/a.csv'], 'nothing of the refused uploads was kept');
     t.same(readdirSync(storagePaths(p.root).dataset('alice', 'mnist')).filter((n) => n.startsWith('.')), [], 'no temporary file left');
+    t.same(readdirSync(path.join(p.root, 'tmp', 'webdav')), [], 'nor where uploads are received');
     t.equal((await dav('PUT', '/data/alice/mnist/c.csv', { body: 'x'.repeat(14) })).status, 201, 'exactly the size fits');
     t.equal((await dav('PUT', '/data/alice/mnist/train/a.csv', { body: 'y'.repeat(6) })).status, 204, 'replacing counts the old file out');
   });
@@ -152,10 +154,11 @@ t.test('an upload still arriving when its dataset leaves creating is not kept', 
   })());
   const upload = raw(p.url, 'PUT', '/data/alice/slow/late.txt', { token, body, headers: { 'transfer-encoding': 'chunked' } });
   // Wait until the upload is being received (its temporary file exists), however loaded the machine.
-  const folder = storagePaths(p.root).dataset('alice', 'slow');
+  // Temporary files live outside every client-visible folder, in MLP_ROOT/tmp/webdav (issue 9).
+  const temps = path.join(p.root, 'tmp', 'webdav');
   const receiving = () => {
     try {
-      return readdirSync(folder).some((n) => n.startsWith('.mlp-upload-'));
+      return readdirSync(temps).length > 0;
     } catch {
       return false;
     }

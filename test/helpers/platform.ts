@@ -53,8 +53,10 @@ export interface Answer {
 
 /** Starts the whole platform in-process on free ports with a temporary MLP_ROOT. */
 export async function startTestPlatform(env: Record<string, string> = {}, overrides: Overrides = {}): Promise<TestPlatform> {
-  const root = mkdtempSync(path.join(tmpdir(), 'mlp-test-'));
-  const config = loadConfig({ MLP_ROOT: root, MLP_PORT: '0', MLP_APP_PORT: '0', ...env });
+  // A given MLP_ROOT belongs to the caller (a restart of the same platform); a fresh one to this platform.
+  const owned = !env.MLP_ROOT;
+  const root = env.MLP_ROOT ?? mkdtempSync(path.join(tmpdir(), 'mlp-test-'));
+  const config = loadConfig({ MLP_PORT: '0', MLP_APP_PORT: '0', ...env, MLP_ROOT: root });
   const sink = memorySink();
   const log = createLogger({ component: 'test', sinks: [sink], level: 'debug' });
   const platform = await startPlatform(config, log, overrides);
@@ -65,7 +67,7 @@ export async function startTestPlatform(env: Record<string, string> = {}, overri
     call: (method, urlPath, opts) => call(platform.url, method, urlPath, opts),
     async close() {
       await platform.close();
-      rmSync(root, { recursive: true, force: true });
+      if (owned) rmSync(root, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'apps-delete',
+  method: 'DELETE',
+  path: '/api/v1/users/{user}/apps/{app}',
+  auth: 'owner',
+  description: 'Delete a ready or error application: deleting now; the app watcher stops it, frees its port and releases its resources once.',
+});

@@ -1,0 +1,45 @@
+import t from 'tap';
+import { appsCollection } from '../../shared/repos/apps.js';
+import { invoke, testDeps } from '../../test/helpers/deps.js';
+import { readyModel } from '../../test/helpers/serving.js';
+import { userWithToken } from '../../test/helpers/users.js';
+import { handle as createApp } from '../apps-create/handler.js';
+import createRoute from '../apps-create/route.js';
+import { handle } from './handler.js';
+import route from './route.js';
+
+t.test('a ready app answers its upstream; creating, error and deleting apps do not serve', async (t) => {
+  const deps = await testDeps(t);
+  const alice = await userWithToken(deps, 'alice');
+  const bob = await userWithToken(deps, 'bob');
+  await readyModel(deps, alice, 'alice', 'iris');
+  const created = await invoke(createRoute, createApp, deps, { path: '/api/v1/users/alice/apps', headers: alice, body: { name: 'serve', model_name: 'iris', cpu: 0.1, ram: 100 } });
+  const port = (created.body as { port: number }).port;
+  const endpoint = (headers = alice, name = 'serve') => invoke(route, handle, deps, { path: `/api/v1/users/alice/apps/${name}/endpoint`, headers });
+  const col = appsCollection(deps.store);
+
+  const creating = await endpoint();
+  t.equal(creating.status, 403);
+  t.same(creating.body, { msg: 'app serve is creating; it serves once it is ready' });
+  t.notOk('x-mlp-app-upstream' in creating.headers, 'no upstream for an app that does not serve');
+
+  // The app watcher's write once the server answers its health check (no server is run here).
+  await col.update('alice/serve', {}, { set: { state: 'ready', launched: true } });
+  const ready = await endpoint();
+  t.equal(ready.status, 200);
+  t.equal(ready.headers['x-mlp-app-upstream'], `127.0.0.1:${port}`);
+  t.equal(ready.body, '', 'the body is empty (nginx keeps the connection alive then)');
+
+  const foreign = await endpoint(bob);
+  t.equal(foreign.status, 403);
+  t.match(foreign.body, { msg: /belongs to bob/ });
+  t.notOk('x-mlp-app-upstream' in foreign.headers, 'another user\'s token learns nothing');
+  t.same((await endpoint(alice, 'nope')).body, { msg: 'app nope not found' });
+
+  for (const state of ['error', 'deleting'] as const) {
+    await col.update('alice/serve', {}, { set: { state } });
+    const a = await endpoint();
+    t.equal(a.status, 403, state);
+    t.same(a.body, { msg: `app serve is ${state}; it serves once it is ready` });
+  }
+});

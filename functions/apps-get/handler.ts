@@ -1,0 +1,10 @@
+import { appNotFound } from '../../shared/apps/endpoint.js';
+import { appId, appsCollection, appView } from '../../shared/repos/apps.js';
+import type { Handler } from '../../shared/route.js';
+import type route from './route.js';
+
+export const handle: Handler<typeof route> = async ({ params }, deps) => {
+  const name = params.app ?? '';
+  const doc = await appsCollection(deps.store).get(appId(params.user ?? '', name));
+  return doc ? appView(doc) : appNotFound(name);
+};

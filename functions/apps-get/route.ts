@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'apps-get',
+  method: 'GET',
+  path: '/api/v1/users/{user}/apps/{app}',
+  auth: 'owner',
+  description: 'One application.',
+});

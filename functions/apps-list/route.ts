@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'apps-list',
+  method: 'GET',
+  path: '/api/v1/users/{user}/apps',
+  auth: 'owner',
+  description: 'The user\'s applications, oldest first.',
+});

@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'models-delete',
+  method: 'DELETE',
+  path: '/api/v1/users/{user}/models/{model}',
+  auth: 'owner',
+  description: 'Delete a ready or error model no app uses: deleting now; files, rom and record follow.',
+});

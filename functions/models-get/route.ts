@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'models-get',
+  method: 'GET',
+  path: '/api/v1/users/{user}/models/{model}',
+  auth: 'owner',
+  description: 'One model.',
+});

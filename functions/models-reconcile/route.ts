@@ -1,0 +1,11 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'models-reconcile',
+  method: 'POST',
+  path: '/api/v1/reconcile/models',
+  auth: 'service',
+  internal: true,
+  schedule: { everySeconds: 2, cron: '* * * * *' },
+  description: 'Finish copies a create could not, settle interrupted rom tries, finish deletions (files, rom once, record).',
+});

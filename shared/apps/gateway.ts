@@ -1,0 +1,94 @@
+import http from 'node:http';
+import { v4 as uuid } from 'uuid';
+import type { Deps } from '../deps.js';
+import { Invalid, Unavailable } from '../errors.js';
+import { answerError } from '../http/adapter.js';
+import { FunctionContext } from '../http/faas.js';
+import { DEFAULT_PATTERN } from '../validation.js';
+import { readyApp } from './endpoint.js';
+
+const NAME = new RegExp(DEFAULT_PATTERN);
+/** Bodies up to this size (with a declared length) are passed on whole rather than streamed. */
+const SMALL_BODY = 1024 * 1024;
+// Headers that belong to one connection, not to the request (RFC 9110 §7.6.1).
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
+
+/**
+ * The app gateway (API.md §8, MLP_APP_PORT): `/{user}/{app}/…` goes to the app's server with the
+ * rest of the path, once the owner's token is checked and the app is ready; every refusal is
+ * 403 {msg} and an app that does not answer 503 {msg}, like the API. The user's token is not
+ * passed on: the server needs none.
+ */
+export function createAppGateway(deps: Deps): http.Server {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const log = deps.log.child({ component: 'app-gateway' });
+  const server = http.createServer((req, res) => {
+    const requestId = (req.headers['x-request-id'] as string | undefined) || uuid();
+    const refuse = (err: unknown) => {
+      const context = new FunctionContext();
+      answerError(err, context, log.child({ request_id: requestId }), requestId);
+      const body = String(context.outcome()?.value ?? '');
+      res.writeHead(context.status(), { ...context.headers(), 'content-length': Buffer.byteLength(body), ...(req.complete ? {} : { connection: 'close' }) });
+      res.end(body);
+    };
+    void route(req, deps).then(
+      ({ upstream, path, name }) => {
+        const [host, port] = splitHostPort(upstream);
+        const headers: http.OutgoingHttpHeaders = { 'x-request-id': requestId, 'x-forwarded-for': req.socket.remoteAddress ?? '' };
+        for (const [key, value] of Object.entries(req.headers)) {
+          if (!HOP_BY_HOP.includes(key) && key !== 'authorization' && key !== 'host' && value !== undefined) headers[key] = value;
+        }
+        const out = http.request({ host, port, method: req.method, path, headers, agent }, (answer) => {
+          const back: http.OutgoingHttpHeaders = {};
+          for (const [key, value] of Object.entries(answer.headers)) if (!HOP_BY_HOP.includes(key) && value !== undefined) back[key] = value;
+          // A small answer of known length leaves in one write with its headers (a profile showed
+          // the socket writes as the gateway's largest cost); anything else streams.
+          const length = Number(answer.headers['content-length'] ?? NaN);
+          if (length <= SMALL_BODY) {
+            collect(answer, (body) => {
+              res.writeHead(answer.statusCode ?? 503, back);
+              res.end(body);
+            });
+          } else {
+            res.writeHead(answer.statusCode ?? 503, back);
+            answer.pipe(res);
+          }
+        });
+        out.on('error', (err) => {
+          if (res.headersSent) return res.destroy(err);
+          refuse(new Unavailable(`app ${name} is not answering (${err.message}); try again in a moment`));
+        });
+        const length = Number(req.headers['content-length'] ?? NaN);
+        if (length <= SMALL_BODY) collect(req, (body) => out.end(body));
+        else req.pipe(out);
+      },
+      (err: unknown) => refuse(err),
+    );
+  });
+  server.on('close', () => agent.destroy());
+  return server;
+}
+
+/** Checks the path, the token and the app; answers where to send the request and with which path. */
+async function route(req: http.IncomingMessage, deps: Deps): Promise<{ upstream: string; path: string; name: string }> {
+  const url = new URL(req.url ?? '/', 'http://app-gateway');
+  const m = /^\/([^/]+)\/([^/]+)(\/.*)?$/.exec(url.pathname);
+  if (!m?.[1] || !m[2]) throw new Invalid(`use /{user}/{app}/… on the app gateway, not ${url.pathname.slice(0, 100)}`);
+  const [, user, name, rest = '/'] = m;
+  if (!NAME.test(user) || !NAME.test(name)) throw new Invalid(`/${user.slice(0, 60)}/${name.slice(0, 60)} is not /{user}/{app} (both ${DEFAULT_PATTERN})`);
+  await deps.auth.authenticate('owner', { authorization: req.headers.authorization }, { user });
+  const { upstream } = await readyApp(deps, user, name);
+  return { upstream, path: rest + url.search, name };
+}
+
+/** Reads a whole (small) body, then hands it on; an aborted stream is left to its own error handling. */
+function collect(stream: http.IncomingMessage, done: (body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  stream.on('end', () => done(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+}
+
+function splitHostPort(address: string): [string, number] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i), Number(address.slice(i + 1))];
+}

@@ -1,0 +1,20 @@
+// Bounds on what one job or one user can make the metrics path hold (issue 9, "Floods").
+
+/** Epochs 0 … MAX_EPOCHS − 1. One metric is kept per epoch, so a job stores at most this many. */
+export const MAX_EPOCHS = 10_000;
+
+/** POST …/job_metrics/{job}, per job: a burst of this many, then this many per second (token bucket). */
+export const PUBLISH_LIMIT = { burst: 200, perSecond: 50 };
+
+/**
+ * The relay's waiting metrics: per job, and in all. Past a job's bound its oldest waiting metric
+ * is dropped; past the whole bound, the oldest of the user with the most waiting.
+ */
+export const MAX_WAITING_PER_JOB = 1000;
+export const MAX_WAITING = 50_000;
+
+/** Every open socket's token is checked again this often (and at once on a logout or deactivation). */
+export const RECHECK_MS = 2000;
+
+/** A socket with more than this much still unsent reads too slowly: it is cut off rather than buffered for. */
+export const MAX_SOCKET_BACKLOG_BYTES = 4 * 1024 * 1024;

@@ -1,0 +1,50 @@
+import type { Collection, Doc, Store } from '../store/port.js';
+import type { Holder } from '../tcc/hold.js';
+
+export type AppState = 'creating' | 'ready' | 'error' | 'deleting';
+
+export interface AppDoc extends Holder {
+  user: string;
+  model_name: string;
+  gpu: number;
+  cpu: number;
+  ram: number;
+  port: number;
+  state: AppState;
+  /** Runtime state, written by the app watcher only. */
+  /** The server workload was started (the orchestrator knows it by uid). */
+  launched?: boolean;
+  /** Failures since the server last served for a while; reaching the limit ends in error. */
+  failures?: number;
+  /** Not before this time is a failed server started again (backoff). */
+  restart_at?: string;
+  /** When the current server was started; a server not ready in time counts as failed. */
+  started_at?: string;
+  /** Since when the current server has answered its health check. */
+  serving_since?: string;
+}
+
+export type AppView = Pick<AppDoc, 'name' | 'user' | 'tenant' | 'gpu' | 'cpu' | 'ram' | 'model_name' | 'port' | 'state' | 'msg' | 'created_at' | 'updated_at'>;
+
+export function appView(a: AppDoc): AppView {
+  const { name, user, tenant, gpu, cpu, ram, model_name, port, state, msg, created_at, updated_at } = a;
+  return { name, user, tenant, gpu, cpu, ram, model_name, port, state, ...(msg ? { msg } : {}), created_at, updated_at };
+}
+
+/**
+ * A port taken by a live app (API.md §8: unique among live apps). The _id is the port, so the
+ * store's unique _id makes two creates that pick the same port collide: one of them picks again.
+ */
+export interface PortClaim extends Doc {
+  app_uid: string;
+  user: string;
+  name: string;
+}
+
+/** API.md §8: ports of applications. */
+export const PORT_MIN = 31000;
+export const PORT_MAX = 50000;
+
+export const appId = (user: string, name: string) => `${user}/${name}`;
+export const appsCollection = (store: Store): Collection<AppDoc> => store.collection<AppDoc>('app_group');
+export const portsCollection = (store: Store): Collection<PortClaim> => store.collection<PortClaim>('app_port');

@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { platformNode } from '../runtime-tf/command.js';
+
+/** Answers 200 once the model is loaded (the server listens only then). */
+export const HEALTH_PATH = '/health';
+
+export interface ModelServerOptions {
+  /** The folder holding model.json and its weight files (a model's folder, API.md §7). */
+  modelDir: string;
+  port: number;
+  /** The name clients use in /v1/models/{model}. */
+  model: string;
+  /** Default 127.0.0.1; 0.0.0.0 in a pod. */
+  host?: string;
+}
+
+const MAIN = fileURLToPath(new URL(`./main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+
+/** The argv that starts the model server of runtime tf (TensorFlow-Serving's REST API). */
+export function modelServerCommand(opts: ModelServerOptions): string[] {
+  return [...platformNode(), MAIN, '--model-dir', opts.modelDir, '--port', String(opts.port), '--model', opts.model, '--host', opts.host ?? '127.0.0.1'];
+}

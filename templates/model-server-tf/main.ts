@@ -1,0 +1,63 @@
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { loadModelFromFolder } from './load-model.js';
+import { createPredictor } from './predictor.js';
+import { createModelServer } from './server.js';
+
+// The model server of runtime tf (see command.ts for its argv). It listens only once the model
+// is loaded, so its health answer means "ready"; a model that cannot be loaded ends the process
+// with a message on stderr and exit code 1, which the app watcher shows.
+const fail = (msg: string): never => {
+  process.stderr.write(`model-server: ${msg}\n`);
+  process.exit(1);
+};
+
+async function main(): Promise<void> {
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({ options: { 'model-dir': { type: 'string' }, port: { type: 'string' }, model: { type: 'string' }, host: { type: 'string' } } }));
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  const dir = values['model-dir'];
+  const model = values.model;
+  const port = Number(values.port);
+  const host = values.host ?? '127.0.0.1';
+  if (!dir || !model) return fail('usage: main --model-dir DIR --model NAME --port PORT [--host HOST]');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`--port must be an integer from 0 to 65535, got ${values.port ?? 'nothing'}`);
+
+  // Production mode: no debug checks, and none of tfjs's "install tfjs-node" banner in the log.
+  tf.enableProdMode();
+  let layers: tf.LayersModel;
+  try {
+    layers = await loadModelFromFolder(dir);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  const predictor = createPredictor(layers);
+  // One predict before listening, so the first client does not pay for the first run's set-up.
+  const warm = Object.fromEntries(predictor.inputs.map((s) => [s.name, zeros(s.shape.slice(1).map((d) => d ?? 1))]));
+  predictor.predict({ instances: [predictor.inputs.length === 1 ? Object.values(warm)[0] : warm] });
+
+  const server = createModelServer({ model, predictor, onFault: (err) => process.stderr.write(`model-server: fault: ${err.stack ?? err.message}\n`) });
+  server.once('error', (err) => fail(`cannot listen on ${host}:${port}: ${err.message}`));
+  server.listen(port, host, () => {
+    const address = server.address() as AddressInfo;
+    process.stdout.write(`model-server: serving model ${model} from ${dir} on http://${host}:${address.port}\n`);
+  });
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+function zeros(shape: number[]): unknown {
+  if (shape.length === 0) return 0;
+  return Array.from({ length: shape[0] ?? 1 }, () => zeros(shape.slice(1)));
+}
+
+main().catch((err: unknown) => fail(`failed: ${(err as Error).stack ?? String(err)}`));

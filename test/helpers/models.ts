@@ -1,0 +1,66 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { storagePaths } from '../../shared/storage.js';
+import { folderSaveHandler } from '../../templates/runtime-tf/checkpoint.js';
+import type { TestPlatform } from './platform.js';
+
+/** Polls `read` until `done` holds (each try runs the given reconcilers first); throws naming `what`. */
+export async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, what: string, opts: { tries?: number; ms?: number; before?: () => Promise<unknown> } = {}): Promise<T> {
+  let last: T | undefined;
+  for (let i = 0; i < (opts.tries ?? 600); i++) {
+    await opts.before?.();
+    last = await read();
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, opts.ms ?? 50));
+  }
+  throw new Error(`${what} never happened; last seen: ${JSON.stringify(last)}`);
+}
+
+/** A small classifier (4 → 8 → 3) with random weights, saved in the layers format to `dir`. */
+export async function tinyModel(dir: string): Promise<tf.LayersModel> {
+  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 8, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
+  await model.save(folderSaveHandler(dir));
+  return model;
+}
+
+/** The model's own predictions, computed in the test process with tfjs. */
+export function predictLocally(model: tf.LayersModel, rows: number[][]): number[][] {
+  return tf.tidy(() => (model.predict(tf.tensor2d(rows)) as tf.Tensor).arraySync() as number[][]);
+}
+
+/** A user with a token and a script in the home that ends at once (a job that finishes). */
+export async function userOn(p: TestPlatform, user: string): Promise<string> {
+  await p.call('POST', '/api/v1/users', { body: { username: user, password: 'password1' } });
+  const token = (await p.call('GET', `/api/v1/users/${user}/token`, { basic: [user, 'password1'] })).json as string;
+  const home = storagePaths(p.root).home(user);
+  mkdirSync(home, { recursive: true });
+  writeFileSync(path.join(home, 'done.mjs'), 'console.log("done")');
+  writeFileSync(path.join(home, 'forever.mjs'), 'setInterval(() => {}, 1000)');
+  return token;
+}
+
+/** Submits a job of `entry` and waits until it has ended (reconciling meanwhile). */
+export async function endedJob(p: TestPlatform, token: string, user: string, name: string, entry = 'done.mjs'): Promise<Record<string, unknown>> {
+  const created = await p.call('POST', `/api/v1/users/${user}/jobs`, { token, body: { name, entry, cpu: 0.1, ram: 100 } });
+  if (created.status !== 201) throw new Error(`job ${name}: ${created.text}`);
+  return until(
+    async () => (await p.call('GET', `/api/v1/users/${user}/jobs/${name}`, { token })).json as Record<string, unknown>,
+    (j) => j.state === 'finished' || j.state === 'error',
+    `job ${name} ending`,
+    { before: () => p.call('POST', '/api/v1/reconcile/jobs', { token: p.deps.serviceToken }) },
+  );
+}
+
+/** The job's ckpt/ folder, where a test puts what a training script would have saved. */
+export const ckptOf = (p: TestPlatform, user: string, job: string) => path.join(storagePaths(p.root).job(user, job), 'ckpt');
+
+/** Polls a model until it leaves creating (reconciling meanwhile). */
+export function modelSettled(p: TestPlatform, token: string, user: string, name: string): Promise<Record<string, unknown>> {
+  return until(
+    async () => (await p.call('GET', `/api/v1/users/${user}/models/${name}`, { token })).json as Record<string, unknown>,
+    (m) => m.state !== 'creating',
+    `model ${name} leaving creating`,
+    { before: () => p.call('POST', '/api/v1/reconcile/models', { token: p.deps.serviceToken }) },
+  );
+}
