@@ -17,6 +17,7 @@ t.test('defaults follow API.md §3 and §12', async (t) => {
   t.equal(c.jobSandbox, 'on');
   t.equal(c.orchestrator, 'local');
   t.equal(c.mongoUrl, undefined);
+  t.equal(c.mongoLease, 3);
   t.equal(c.kafkaBrokers, undefined);
 });
 

@@ -14,6 +14,8 @@ export interface Config {
   port: number;
   appPort: number;
   mongoUrl?: string;
+  /** Seconds a MongoDB document lease may stay taken before another writer breaks it. */
+  mongoLease: number;
   kafkaBrokers?: string[];
   orchestrator: 'local' | 'kubernetes';
   secret?: string;
@@ -85,6 +87,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     port: int('MLP_PORT', 30001, 0, 65535),
     appPort: int('MLP_APP_PORT', 30002, 0, 65535),
     mongoUrl,
+    mongoLease: int('MLP_MONGO_LEASE', 3, 1, 60),
     kafkaBrokers,
     orchestrator: orchestrator as Config['orchestrator'],
     secret,

@@ -115,7 +115,7 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
 async function openStore(config: Config, now: () => Date, log: Logger): Promise<Store> {
   if (config.mongoUrl) {
     const { openMongoStore } = await import('./store/mongo.js');
-    return openMongoStore({ url: config.mongoUrl, log, now });
+    return openMongoStore({ url: config.mongoUrl, log, now, lease: { ttlMs: config.mongoLease * 1000, waitMs: 10 * config.mongoLease * 1000 } });
   }
   return openEmbeddedStore({ dir: path.join(config.root, 'store'), now });
 }

@@ -18,6 +18,7 @@ export function imageOf(route: RouteDef): string {
  */
 export const SHARED_ENV = [
   'MLP_MONGO_URL',
+  'MLP_MONGO_LEASE',
   'MLP_KAFKA_BROKERS',
   'MLP_ORCHESTRATOR',
   'MLP_TOKEN_TTL',

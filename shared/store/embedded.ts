@@ -1,7 +1,8 @@
-import { mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { Conflict, Unavailable } from '../errors.js';
 import { AppendLog } from './append-log.js';
+import { lockDir } from './dir-lock.js';
 import { applyChange, byCreation, matches, monotonicClock } from './filter.js';
 import type { Change, Collection, CollectionName, Doc, Filter, New, Store } from './port.js';
 
@@ -18,7 +19,7 @@ export async function openEmbeddedStore(opts: { dir: string; now?: () => Date })
   const now = monotonicClock(opts.now ?? (() => new Date()));
   // The store holds password hashes: the platform's user alone may read it.
   await mkdir(opts.dir, { recursive: true, mode: 0o700 });
-  const release = await lock(path.join(opts.dir, 'LOCK'));
+  const release = await lockDir(path.join(opts.dir, 'LOCK'));
   const file = path.join(opts.dir, 'store.jsonl');
   const data = await load(file);
   await compact(file, data);
@@ -152,37 +153,4 @@ async function compact(file: string, data: Map<string, Map<string, Doc>>): Promi
   } finally {
     await dir.close();
   }
-}
-
-/** One process owns a store directory; a lock left by a dead process is taken over. */
-async function lock(file: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(file, String(process.pid), { flag: 'wx', mode: 0o600 });
-      return () => unlink(file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number((await readFile(file, 'utf8').catch(ignoreMissing)).trim());
-      if (holder && holder !== process.pid && processAlive(holder)) {
-        throw new Error(`store ${path.dirname(file)} is in use by process ${holder}; stop it or choose another MLP_ROOT`);
-      }
-      await unlink(file).catch(ignoreMissing);
-    }
-  }
-  throw new Error(`could not lock store ${path.dirname(file)}`);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-// The lock file may vanish between two calls when its holder exits; that is not an error.
-function ignoreMissing(err: NodeJS.ErrnoException): string {
-  if (err.code === 'ENOENT') return '';
-  throw err;
 }

@@ -1,7 +1,9 @@
 import { MongoClient, MongoError, MongoNetworkError, MongoServerSelectionError, type Collection as MongoCollection, type Document, type IndexDescription } from 'mongodb';
 import { Conflict, Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
-import { monotonicClock } from './filter.js';
+import { matches, monotonicClock } from './filter.js';
+import { KeyQueue, type Turn } from './key-queue.js';
+import { DEFAULT_LEASE, Leases, NOT_NEEDED, type Lease, type LeaseOptions } from './mongo-lease.js';
 import type { Change, Collection, CollectionName, Doc, Filter, New, Store } from './port.js';
 
 // Names are unique per user and kind (API.md §1); _id carries the same key, the index keeps it explicit.
@@ -14,8 +16,13 @@ const INDEXES: Partial<Record<CollectionName, IndexDescription[]>> = {
 };
 const ALL: CollectionName[] = ['user', 'tenant', 'resource_request', 'job', 'metrics', 'model', 'dataset', 'app_group', 'app_port'];
 
-/** The production Store: one MongoClient per process; database `mlp` unless the URL names one. */
-export async function openMongoStore(opts: { url: string; log: Logger; now?: () => Date; serverSelectionTimeoutMS?: number }): Promise<Store> {
+/**
+ * The production Store: one MongoClient per process; database `mlp` unless the URL names one.
+ * Every conditional write (update, remove) runs under a per-document lease (mongo-lease.ts),
+ * so compare-and-set holds on servers whose findAndModify is not atomic, such as FerretDB 1.x,
+ * and between any number of processes sharing the database.
+ */
+export async function openMongoStore(opts: { url: string; log: Logger; now?: () => Date; serverSelectionTimeoutMS?: number; lease?: Partial<LeaseOptions> }): Promise<Store> {
   const now = monotonicClock(opts.now ?? (() => new Date()));
   const client = new MongoClient(opts.url, { serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 5000, retryWrites: true });
   try {
@@ -30,10 +37,73 @@ export async function openMongoStore(opts: { url: string; log: Logger; now?: () 
       for (const index of INDEXES[name] ?? []) await db.collection(name).createIndexes([index]);
     }
   });
-  opts.log.info('mongo store ready', { db: db.databaseName });
+  const leaseOpts = { ...DEFAULT_LEASE, ...opts.lease };
+  const leases = new Leases(db.collection('lease'), db.collection('lease_break'), leaseOpts, opts.log);
+  const queue = new KeyQueue<Document, Lease>();
+  /** Turns still passing on or releasing a lease after their caller was answered; close() waits for them. */
+  const inflight = new Set<Promise<void>>();
+
+  async function underLease<R>(turn: Turn<Document, Lease>, key: string, stillMatches: () => Promise<boolean>, where: Filter<unknown>, write: (sent: (doc: Document | null) => void) => Promise<R>): Promise<R | undefined> {
+    if (turn.known !== undefined && (turn.known === null || !matches(turn.known, where))) return undefined;
+    let lease = turn.held;
+    turn.held = undefined;
+    if (lease && !leases.fresh(lease)) {
+      await leases.release(lease);
+      lease = undefined;
+    }
+    if (!lease) {
+      const taken = await leases.take(key, stillMatches);
+      if (taken === NOT_NEEDED) return undefined;
+      lease = taken;
+    }
+    try {
+      const result = await write(turn.sending());
+      turn.held = lease;
+      return result;
+    } catch (err) {
+      await leases.release(lease);
+      throw err;
+    }
+  }
+
+  async function passOrRelease(turn: Turn<Document, Lease>): Promise<void> {
+    if (!turn.held) return;
+    // A caller that writes the same document again as soon as it has its answer queues within this tick.
+    if (!turn.othersWaiting()) await new Promise((resolve) => setImmediate(resolve));
+    if (turn.othersWaiting()) return;
+    const held = turn.held;
+    turn.held = undefined;
+    await leases.release(held);
+  }
+  opts.log.info('mongo store ready', { db: db.databaseName, lease_ttl_ms: leaseOpts.ttlMs });
 
   const collection = <T extends Doc>(name: CollectionName): Collection<T> => {
     const c = db.collection(name) as unknown as MongoCollection<Document>;
+    const matching = async (id: string, where: Filter<T>) => {
+      const doc = await c.findOne({ _id: id } as Document);
+      return doc !== null && matches(doc, where as Filter<unknown>);
+    };
+    /**
+     * Runs a write conditional on `where` under the document's lease; undefined when the
+     * document is known not to match (gone, or changed by a write this one queued behind).
+     * The caller has its answer as soon as the write is done; the lease is then passed on to
+     * the next writer of this process queued for the same document, or released.
+     */
+    const conditionally = <R>(id: string, where: Filter<T>, write: (sent: (doc: Document | null) => void) => Promise<R>): Promise<R | undefined> =>
+      new Promise<R | undefined>((answer, fail) => {
+        const key = `${name}/${id}`;
+        const turnDone = queue.run(key, async (turn) => {
+          try {
+            answer(await underLease(turn, key, () => matching(id, where), where, write));
+          } catch (err) {
+            fail(err);
+          } finally {
+            await passOrRelease(turn);
+          }
+        });
+        inflight.add(turnDone);
+        void turnDone.finally(() => inflight.delete(turnDone));
+      });
     return {
       insert: (fresh: New<T>) =>
         guard(async () => {
@@ -61,10 +131,22 @@ export async function openMongoStore(opts: { url: string; log: Logger; now?: () 
             $inc: { ...(change.inc ?? {}), version: 1 },
           };
           if (change.unset?.length) update.$unset = Object.fromEntries(change.unset.map((f) => [f, '']));
-          const doc = await c.findOneAndUpdate({ ...(where as Document), _id: id } as Document, update, { returnDocument: 'after' });
-          return doc as T | null;
+          const doc = await conditionally(id, where, async (sent) => {
+            const after = await c.findOneAndUpdate({ ...(where as Document), _id: id } as Document, update, { returnDocument: 'after' });
+            if (after) sent(after);
+            return after;
+          });
+          return (doc ?? null) as T | null;
         }),
-      remove: (id, where?: Filter<T>) => guard(async () => (await c.deleteOne({ ...((where ?? {}) as Document), _id: id } as Document)).deletedCount === 1),
+      remove: (id, where?: Filter<T>) =>
+        guard(async () => {
+          const removed = await conditionally(id, where ?? {}, async (sent) => {
+            const gone = (await c.deleteOne({ ...((where ?? {}) as Document), _id: id } as Document)).deletedCount === 1;
+            if (gone) sent(null);
+            return gone;
+          });
+          return removed ?? false;
+        }),
     };
   };
 
@@ -72,7 +154,10 @@ export async function openMongoStore(opts: { url: string; log: Logger; now?: () 
     kind: 'mongodb',
     collection,
     ping: () => guard(async () => void (await db.command({ ping: 1 }))),
-    close: () => client.close(),
+    async close() {
+      await Promise.all(inflight);
+      await client.close();
+    },
   };
 }
 

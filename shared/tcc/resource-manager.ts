@@ -1,4 +1,5 @@
 import { Conflict, Forbidden } from '../errors.js';
+import { keyedMutex } from '../keyed-mutex.js';
 import type { Logger } from '../log.js';
 import type { Collection, Doc, Store } from '../store/port.js';
 import { toApi, ZERO, type Amounts } from './amounts.js';
@@ -74,13 +75,20 @@ export function resourceManager(store: Store, opts: ResourceManagerOptions): Res
   const tombstoneMs = opts.tombstoneMs ?? 24 * 3600_000;
   const confirmedMs = opts.confirmedMs ?? 7 * 24 * 3600_000;
   const now = () => opts.now().getTime();
+  const oneAtATime = keyedMutex();
 
   /**
    * Decides on the tenant as read, then writes with compare-and-set on its version; a lost
    * race decides again. The archive is read after the tenant, and requests leave the tenant
-   * only after they are archived, so a request is never missed in between.
+   * only after they are archived, so a request is never missed in between. Decisions of this
+   * process take turns per tenant, so its concurrent callers do not lose races to each other
+   * and read again; against other processes, the compare-and-set decides.
    */
-  async function mutate(name: string, id: string, decide: (l: Ledger, known: Entry | undefined) => Outcome): Promise<void> {
+  function mutate(name: string, id: string, decide: (l: Ledger, known: Entry | undefined) => Outcome): Promise<void> {
+    return oneAtATime(name, () => decideAndWrite(name, id, decide));
+  }
+
+  async function decideAndWrite(name: string, id: string, decide: (l: Ledger, known: Entry | undefined) => Outcome): Promise<void> {
     for (;;) {
       const tenant = await tenants.get(name);
       if (!tenant) throw new Forbidden(`tenant ${name} not found`);

@@ -1,6 +1,8 @@
 import type { Test } from 'tap';
 import { Conflict } from '../../shared/errors.js';
 import type { Doc, Store } from '../../shared/store/port.js';
+import { openStore, type StoreSpec } from './fixtures/open-store.js';
+import { startRacer } from './racers.js';
 
 interface Item extends Doc {
   user: string;
@@ -11,11 +13,10 @@ interface Item extends Doc {
 }
 
 export interface StoreUnderTest {
-  open(): Promise<Store>;
-  /** Whether concurrent conditional updates are atomic (not so on FerretDB's SQLite backend). */
-  atomic: boolean;
-  /** Why atomicity tests are skipped, printed when they are. */
-  nonAtomicReason?: string;
+  /** How this process and the racing child processes open the store. */
+  spec: StoreSpec;
+  /** Whether several processes may have it open at once (the embedded store locks its directory to one). */
+  shared: boolean;
 }
 
 /** The Store port's contract; every adapter runs it. */
@@ -30,7 +31,7 @@ export function storeConformance(t: Test, subject: StoreUnderTest): void {
   };
 
   t.before(async () => {
-    store = await subject.open();
+    store = await openStore(subject.spec);
   });
   t.teardown(() => store.close());
 
@@ -104,19 +105,19 @@ export function storeConformance(t: Test, subject: StoreUnderTest): void {
     const gone = await col().insert(fresh());
     await col().remove(gone._id);
     await store.close();
-    store = await subject.open();
+    store = await openStore(subject.spec);
     t.equal((await col().get(doc._id))?.n, 2);
     t.equal(await col().get(gone._id), null);
   });
 
-  t.test('racing conditional updates: exactly as many win as the condition allows', { skip: subject.atomic ? false : subject.nonAtomicReason }, async (t) => {
+  t.test('racing conditional updates: exactly as many win as the condition allows', async (t) => {
     const doc = await col().insert(fresh());
     const attempts = await Promise.all(Array.from({ length: 60 }, () => col().update(doc._id, { n: { $lt: 25 } }, { inc: { n: 1 } })));
     t.equal(attempts.filter(Boolean).length, 25);
     t.equal((await col().get(doc._id))?.n, 25);
   });
 
-  t.test('racing compare-and-set on version: no lost update', { skip: subject.atomic ? false : subject.nonAtomicReason }, async (t) => {
+  t.test('racing compare-and-set on version: no lost update', async (t) => {
     const doc = await col().insert(fresh());
     const bump = async () => {
       for (;;) {
@@ -126,5 +127,35 @@ export function storeConformance(t: Test, subject: StoreUnderTest): void {
     };
     await Promise.all(Array.from({ length: 40 }, bump));
     t.equal((await col().get(doc._id))?.n, 40);
+  });
+
+  t.test('processes race conditional updates on one document: exactly one wins each round', async (t) => {
+    const [processes, lanes, rounds] = [3, 4, 25];
+    const id = fresh()._id;
+    // This process lets go of the store, so on the embedded one a racer can take it.
+    await store.close();
+    try {
+      const racers = Array.from({ length: processes }, () => startRacer(t, subject.spec, id, rounds, lanes));
+      const first = await Promise.all(racers.map((r) => r.line(/^(opened|refused .*)$/)));
+      const racing = racers.filter((_, i) => first[i] === 'opened');
+      if (subject.shared) t.equal(racing.length, processes, `all ${processes} processes opened the store`);
+      else {
+        t.equal(racing.length, 1, 'one process opened the store');
+        t.ok(first.filter((l) => l !== 'opened').every((l) => /is in use by process/.test(l)), `the others were refused: ${JSON.stringify(first)}`);
+      }
+      for (const r of racing) r.send('go');
+      await Promise.all(racing.map((r) => r.line(/^done$/)));
+      const winners = new Map<number, number>();
+      for (const r of racing) for (const l of r.lines) if (l.startsWith('won ')) winners.set(Number(l.slice(4)), (winners.get(Number(l.slice(4))) ?? 0) + 1);
+      const wrong = Array.from({ length: rounds }, (_, round) => ({ round, winners: winners.get(round) ?? 0 })).filter((w) => w.winners !== 1);
+      const perProcess = racing.map((r) => r.lines.filter((l) => l.startsWith('won ')).length);
+      t.same(wrong, [], `each of ${rounds} rounds had exactly one winner among ${racing.length * lanes} lanes (rounds won per process: ${perProcess.join(', ')})`);
+      for (const r of racing) r.send('close');
+      t.same(await Promise.all(racers.map((r) => r.exited)), racers.map(() => 0), 'every racer exited cleanly');
+    } finally {
+      store = await openStore(subject.spec);
+    }
+    const doc = await col().get(id);
+    t.equal(doc?.n, rounds, 'one increment per round');
   });
 }

@@ -15,19 +15,15 @@ const dir = mkdtempSync(path.join(tmpdir(), 'mlp-store-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 t.test('embedded store', (t) => {
-  storeConformance(t, { open: () => openEmbeddedStore({ dir: path.join(dir, 'conformance') }), atomic: true });
+  storeConformance(t, { spec: { adapter: 'embedded', dir: path.join(dir, 'conformance') }, shared: false });
   t.end();
 });
 
 const mongoUrl = process.env.MLP_TEST_MONGO_URL;
 t.test('mongodb store (FerretDB)', { skip: mongoUrl ? false : 'MLP_TEST_MONGO_URL not set (npm test sets it)' }, (t) => {
   const url = withDatabase(mongoUrl ?? '', `conformance${process.pid}`);
-  storeConformance(t, {
-    open: () => openMongoStore({ url, log }),
-    // FerretDB 1.24 on SQLite does not make findAndModify atomic under concurrent writers (FerretDB #3040).
-    atomic: process.env.MLP_TEST_MONGO_ATOMIC === '1',
-    nonAtomicReason: 'FerretDB (SQLite backend) does not make concurrent findAndModify atomic (FerretDB #3040); a real MongoDB would run this (set MLP_TEST_MONGO_ATOMIC=1)',
-  });
+  // FerretDB 1.24 does not make findAndModify atomic (FerretDB #3040); the adapter's leases do.
+  storeConformance(t, { spec: { adapter: 'mongodb', url }, shared: true });
   t.end();
 });
 

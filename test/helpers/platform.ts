@@ -10,9 +10,17 @@ import { startPlatform, type Platform } from '../../scripts/local/platform.js';
 export function storeBackends(): { name: string; env: Record<string, string> }[] {
   const backends = [{ name: 'embedded', env: {} as Record<string, string> }];
   const mongo = process.env.MLP_TEST_MONGO_URL;
-  if (mongo) backends.push({ name: 'mongodb', env: { MLP_MONGO_URL: withDatabase(mongo, `t${process.pid}x${Date.now().toString(36)}`) } });
+  if (mongo) backends.push({ name: 'mongodb', env: { MLP_MONGO_URL: withDatabase(mongo, databaseName()) } });
   return backends;
 }
+
+/** A backend's env with a database of its own (MongoDB), for a platform that must not share a tenant. */
+export function ownDatabase(env: Record<string, string>): Record<string, string> {
+  return env.MLP_MONGO_URL ? { ...env, MLP_MONGO_URL: withDatabase(env.MLP_MONGO_URL, databaseName()) } : env;
+}
+
+let databases = 0;
+const databaseName = () => `t${process.pid}x${Date.now().toString(36)}x${(databases += 1)}`;
 
 /** A fresh database per test file, so parallel files do not see each other's users. */
 export function withDatabase(url: string, db: string): string {
