@@ -91,8 +91,8 @@ function refuse(req: http.IncomingMessage, res: http.ServerResponse, msg: string
 
 /**
  * The request body as text, or undefined once a 403 was sent because it is too large. The
- * rest of an oversized body is read and dropped (up to a bound), so the client gets the 403
- * rather than a reset while it is still sending.
+ * rest of an oversized body is read and dropped (up to a bound) before the 403 is sent, so the
+ * client has finished sending and reads the 403 rather than a reset while it is still writing.
  */
 function readBody(req: http.IncomingMessage, res: http.ServerResponse): Promise<string | undefined> {
   const tooLarge = `the body is larger than ${MAX_BODY_BYTES} bytes`;
@@ -100,29 +100,27 @@ function readBody(req: http.IncomingMessage, res: http.ServerResponse): Promise<
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let refused = false;
-    const refuseLarge = () => {
-      refused = true;
-      chunks.length = 0;
-      res.setHeader('connection', 'close');
-      send(res, 403, JSON.stringify({ msg: tooLarge }));
-      resolve(undefined);
-    };
-    if (declared > MAX_BODY_BYTES) refuseLarge();
+    let refused = declared > MAX_BODY_BYTES;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
+      if (!refused && size > MAX_BODY_BYTES) {
+        refused = true;
+        chunks.length = 0;
+      }
       if (refused) {
+        // Past this much a client is not making a mistake: cut it off.
         if (size > 8 * MAX_BODY_BYTES) req.destroy();
         return;
       }
-      if (size > MAX_BODY_BYTES) return refuseLarge();
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!refused) resolve(Buffer.concat(chunks).toString('utf8'));
+      if (!refused) return resolve(Buffer.concat(chunks).toString('utf8'));
+      res.setHeader('connection', 'close');
+      send(res, 403, JSON.stringify({ msg: tooLarge }));
+      resolve(undefined);
     });
-    req.on('error', (err) => {
-      if (!refused) reject(err);
-    });
+    // A refused body that breaks off needs no answer any more.
+    req.on('error', (err) => (refused ? resolve(undefined) : reject(err)));
   });
 }
