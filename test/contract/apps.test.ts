@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { PORT_MAX, PORT_MIN } from '../../shared/repos/apps.js';
 import { storagePaths } from '../../shared/storage.js';
 import { call, startTestPlatform, storeBackends, type Answer, type TestPlatform } from '../helpers/platform.js';
-import { ckptOf, endedJob, modelSettled, predictLocally, tinyModel, until, userOn } from '../helpers/models.js';
+import { ckptOf, closeTo, endedJob, modelSettled, predictLocally, ROWS, serverPid, tinyModel, until, userOn } from '../helpers/models.js';
 
 // API.md §8 through HTTP with real model servers (child processes): ports, predictions through
 // the app gateway, recovery from a killed server, error after repeated crashes, a restart of the
@@ -15,29 +15,6 @@ function refused(t: Test, a: Answer, msg: RegExp) {
   t.match(a.json, { msg });
 }
 
-const ROWS = [
-  [5.1, 3.5, 1.4, 0.2],
-  [6.7, 3.0, 5.2, 2.3],
-  [5.9, 3.0, 4.2, 1.5],
-];
-
-/** The pid of the model server listening on `port` (its argv names the port). */
-function serverPid(port: number): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    const i = argv.indexOf('--port');
-    if (i >= 0 && argv[i + 1] === String(port) && argv.some((a) => a.includes('model-server-tf'))) return Number(entry);
-  }
-  return undefined;
-}
-
-const close = (a: number[][], b: number[][]) => a.length === b.length && a.every((row, i) => row.length === b[i]?.length && row.every((v, j) => Math.abs(v - (b[i]?.[j] ?? NaN)) < 1e-5));
 
 for (const backend of storeBackends()) {
   t.test(`apps on ${backend.name}`, async (t) => {
@@ -92,10 +69,10 @@ for (const backend of storeBackends()) {
       const want = predictLocally(model, ROWS);
       const rows = await predict('serve', { instances: ROWS });
       t.equal(rows.status, 200, rows.text);
-      t.ok(close((rows.json as { predictions: number[][] }).predictions, want), 'row form: the predictions are the model\'s own');
+      t.ok(closeTo((rows.json as { predictions: number[][] }).predictions, want), 'row form: the predictions are the model\'s own');
       const cols = await predict('serve', { inputs: ROWS });
       t.equal(cols.status, 200, cols.text);
-      t.ok(close((cols.json as { outputs: number[][] }).outputs, want), 'columnar form: the outputs are the model\'s own');
+      t.ok(closeTo((cols.json as { outputs: number[][] }).outputs, want), 'columnar form: the outputs are the model\'s own');
       const status = await call(p.appUrl, 'GET', '/alice/serve/v1/models/iris', { token });
       t.match(status.json, { model_version_status: [{ state: 'AVAILABLE' }] });
 

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import { APP_ENDPOINT_FUNCTION, renderNginx } from '../../scripts/gen/nginx.js';
 import { loadFunctions } from '../../shared/registry.js';
 import type { RouteDef } from '../../shared/route.js';
-import { ckptOf, endedJob, modelSettled, predictLocally, tinyModel, until, userOn } from '../helpers/models.js';
+import { ckptOf, closeTo, endedJob, modelSettled, predictLocally, ROWS, serverPid, tinyModel, until, userOn } from '../helpers/models.js';
 import { call, startTestPlatform, type Answer, type CallOptions } from '../helpers/platform.js';
 import { startNginx, type GatewayWithApps } from './nginx.js';
 
@@ -330,29 +330,6 @@ t.test('the app gateway config against a fake check and a fake app', async (t) =
 
 // ----------------------------------------------------------- the whole platform behind Nginx
 
-const ROWS = [
-  [5.1, 3.5, 1.4, 0.2],
-  [6.7, 3.0, 5.2, 2.3],
-  [5.9, 3.0, 4.2, 1.5],
-];
-
-/** The pid of the model server listening on `port` (its argv names the port). */
-function serverPid(port: number): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    const i = argv.indexOf('--port');
-    if (i >= 0 && argv[i + 1] === String(port) && argv.some((a) => a.includes('model-server-tf'))) return Number(entry);
-  }
-  return undefined;
-}
-
-const close = (a: number[][], b: number[][]) => a.length === b.length && a.every((row, i) => row.length === b[i]?.length && row.every((v, j) => Math.abs(v - (b[i]?.[j] ?? NaN)) < 1e-5));
 
 /** What a client sees of an answer (request ids and dates differ between two gateways). */
 const seenByClient = (a: Answer) => ({ status: a.status, contentType: a.headers.get('content-type'), body: a.json ?? a.text });
@@ -402,11 +379,11 @@ t.test('the whole platform behind Nginx: apps through the generated app gateway'
     const rows = await predict('serve', { instances: ROWS });
     t.equal(rows.viaNginx.status, 200, rows.viaNginx.text);
     t.same(rows.viaNginx.json, rows.local.json, 'the same answer as the local app gateway');
-    t.ok(close((rows.viaNginx.json as { predictions: number[][] }).predictions, want), 'row form: the model\'s own predictions');
+    t.ok(closeTo((rows.viaNginx.json as { predictions: number[][] }).predictions, want), 'row form: the model\'s own predictions');
     const cols = await predict('serve', { inputs: ROWS });
     t.equal(cols.viaNginx.status, 200, cols.viaNginx.text);
     t.same(cols.viaNginx.json, cols.local.json);
-    t.ok(close((cols.viaNginx.json as { outputs: number[][] }).outputs, want), 'columnar form: the model\'s own outputs');
+    t.ok(closeTo((cols.viaNginx.json as { outputs: number[][] }).outputs, want), 'columnar form: the model\'s own outputs');
 
     // More than the API gateway's 1 MiB: the app has its own limit, the gateway passes the body.
     const many = Array.from({ length: 100_000 }, (_, i) => ROWS[i % ROWS.length] ?? []);

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { storagePaths } from '../../shared/storage.js';
@@ -64,3 +64,29 @@ export function modelSettled(p: TestPlatform, token: string, user: string, name:
     { before: () => p.call('POST', '/api/v1/reconcile/models', { token: p.deps.serviceToken }) },
   );
 }
+
+/** Iris-like rows (4 measurements each) for a tiny model's predictions. */
+export const ROWS = [
+  [5.1, 3.5, 1.4, 0.2],
+  [6.7, 3.0, 5.2, 2.3],
+  [5.9, 3.0, 4.2, 1.5],
+];
+
+/** The pid of the model server listening on `port` (its argv names the port). */
+export function serverPid(port: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const i = argv.indexOf('--port');
+    if (i >= 0 && argv[i + 1] === String(port) && argv.some((a) => a.includes('model-server-tf'))) return Number(entry);
+  }
+  return undefined;
+}
+
+/** Predictions equal up to float noise (JSON round trips of float32 values). */
+export const closeTo = (a: number[][], b: number[][]) => a.length === b.length && a.every((row, i) => row.length === b[i]?.length && row.every((v, j) => Math.abs(v - (b[i]?.[j] ?? NaN)) < 1e-5));
