@@ -3,8 +3,8 @@ import path from 'node:path';
 import { Conflict, Unavailable } from '../errors.js';
 import { AppendLog } from './append-log.js';
 import { lockDir } from './dir-lock.js';
-import { applyChange, byCreation, matches, monotonicClock } from './filter.js';
-import type { Change, Collection, CollectionName, Doc, Filter, New, Store } from './port.js';
+import { applyChange, byCreation, isAfter, matches, monotonicClock } from './filter.js';
+import type { Change, Collection, CollectionName, Doc, Filter, FindOptions, New, Store } from './port.js';
 
 type Record_ = { c: string; id: string; doc?: Doc };
 
@@ -58,9 +58,10 @@ export async function openEmbeddedStore(opts: { dir: string; now?: () => Date })
         await log.settled();
         return copy;
       },
-      async find(filter?: Filter<T>, findOpts?: { limit?: number }) {
+      async find(filter?: Filter<T>, findOpts?: FindOptions) {
         alive();
-        const out = [...docs.values()].filter((d) => matches(d as unknown as Record<string, unknown>, filter)).sort(byCreation);
+        const after = findOpts?.after;
+        const out = [...docs.values()].filter((d) => isAfter(d, after) && matches(d as unknown as Record<string, unknown>, filter)).sort(byCreation);
         const copy = structuredClone(findOpts?.limit !== undefined ? out.slice(0, findOpts.limit) : out);
         await log.settled();
         return copy;

@@ -1,4 +1,4 @@
-import type { Change, Doc, Filter, Ops } from './port.js';
+import type { Change, Cursor, Doc, Filter, Ops } from './port.js';
 
 /** Evaluates a Filter the way MongoDB would for the operators the port allows. */
 export function matches(doc: Record<string, unknown>, filter: Filter<unknown> | undefined): boolean {
@@ -71,8 +71,13 @@ export function applyChange<T extends Doc>(doc: T, change: Change<T>, now: strin
   return next as T;
 }
 
-export function byCreation(a: Doc, b: Doc): number {
+export function byCreation(a: Pick<Doc, 'created_at' | '_id'>, b: Pick<Doc, 'created_at' | '_id'>): number {
   return a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a._id < b._id ? -1 : a._id > b._id ? 1 : 0;
+}
+
+/** Whether the document comes after the cursor in creation order (created_at, then _id). */
+export function isAfter(doc: Pick<Doc, 'created_at' | '_id'>, cursor: Cursor | undefined): boolean {
+  return cursor === undefined || byCreation(doc, cursor) > 0;
 }
 
 /**

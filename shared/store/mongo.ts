@@ -4,14 +4,17 @@ import type { Logger } from '../log.js';
 import { matches, monotonicClock } from './filter.js';
 import { KeyQueue, type Turn } from './key-queue.js';
 import { DEFAULT_LEASE, Leases, NOT_NEEDED, type Lease, type LeaseOptions } from './mongo-lease.js';
-import type { Change, Collection, CollectionName, Doc, Filter, New, Store } from './port.js';
+import type { Change, Collection, CollectionName, Cursor, Doc, Filter, FindOptions, New, Store } from './port.js';
 
 // Names are unique per user and kind (API.md §1); _id carries the same key, the index keeps it explicit.
+// A user's list, a page of it included, is read in creation order from `user_created`, so a page
+// costs the same however many objects there are (test/contract/paging.test.ts shows the plan).
+const userCreated: IndexDescription = { key: { user: 1, created_at: 1, _id: 1 }, name: 'user_created' };
 const INDEXES: Partial<Record<CollectionName, IndexDescription[]>> = {
-  dataset: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }],
-  job: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }],
-  model: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }],
-  app_group: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }],
+  dataset: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }, userCreated],
+  job: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }, userCreated],
+  model: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }, userCreated],
+  app_group: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }, userCreated],
   metrics: [{ key: { user: 1, name: 1, epoch: 1 }, unique: true, name: 'user_name_epoch' }],
 };
 const ALL: CollectionName[] = ['user', 'tenant', 'resource_request', 'job', 'metrics', 'model', 'dataset', 'app_group', 'app_port'];
@@ -118,9 +121,9 @@ export async function openMongoStore(opts: { url: string; log: Logger; now?: () 
           return doc;
         }),
       get: (id) => guard(async () => (await c.findOne({ _id: id } as Document)) as T | null),
-      find: (filter?: Filter<T>, findOpts?: { limit?: number }) =>
+      find: (filter?: Filter<T>, findOpts?: FindOptions) =>
         guard(async () => {
-          const cursor = c.find((filter ?? {}) as Document).sort({ created_at: 1, _id: 1 });
+          const cursor = c.find(findQuery(filter, findOpts?.after)).sort({ created_at: 1, _id: 1 });
           if (findOpts?.limit !== undefined) cursor.limit(findOpts.limit);
           return (await cursor.toArray()) as unknown as T[];
         }),
@@ -159,6 +162,21 @@ export async function openMongoStore(opts: { url: string; log: Logger; now?: () 
       await client.close();
     },
   };
+}
+
+/**
+ * The filter, and when paging, only what comes after the cursor in (created_at, _id) order:
+ * created_at >= the cursor's (a range on the index's second key, so the scan starts at the
+ * cursor), minus the few documents of that same instant up to the cursor's _id. Top-level keys
+ * stay top-level, where every server (FerretDB included) pushes the user's equality down.
+ */
+export function findQuery(filter: Filter<unknown> | undefined, after: Cursor | undefined): Document {
+  const query = { ...((filter ?? {}) as Document) };
+  if (!after) return query;
+  const from = { created_at: { $gte: after.created_at } };
+  const notUpTo = { $nor: [{ created_at: after.created_at, _id: { $lte: after._id } }] };
+  if ('created_at' in query || '$nor' in query) return { $and: [query, from, notUpTo] };
+  return { ...query, ...from, ...notUpTo };
 }
 
 /** A server that cannot be reached is a fault the caller may retry: 503 with a plain reason. */

@@ -37,12 +37,28 @@ export interface Change<T> {
   inc?: Partial<Record<keyof T & string, number>>;
 }
 
+/** A position in creation order: the (created_at, _id) of the last document a page held. */
+export interface Cursor {
+  created_at: string;
+  _id: string;
+}
+
+export interface FindOptions {
+  /** At most this many documents. */
+  limit?: number;
+  /**
+   * Only documents after this position in creation order (keyset paging): a page goes on from
+   * the last document of the one before, even if that document has since been removed.
+   */
+  after?: Cursor;
+}
+
 export interface Collection<T extends Doc> {
   /** Inserts; throws Conflict when the _id is taken. */
   insert(doc: New<T>): Promise<T>;
   get(id: string): Promise<T | null>;
-  /** Matching documents ordered by created_at, then _id (oldest first). */
-  find(filter?: Filter<T>, opts?: { limit?: number }): Promise<T[]>;
+  /** Matching documents ordered by created_at, then _id (oldest first), after `opts.after` if given. */
+  find(filter?: Filter<T>, opts?: FindOptions): Promise<T[]>;
   /** Applies the change only if the document matches `where`; returns the new document or null. */
   update(id: string, where: Filter<T>, change: Change<T>): Promise<T | null>;
   /** Removes only if the document matches `where`; true if it removed one. */

@@ -76,6 +76,66 @@ export function storeConformance(t: Test, subject: StoreUnderTest): void {
     t.equal(new Set(made).size, made.length, 'no two creation times are equal');
   });
 
+  t.test('pages: find after a cursor walks every document exactly once, in creation order', async (t) => {
+    const user = `page${seq}`;
+    const made: Item[] = [];
+    for (let i = 0; i < 47; i++) made.push(await col().insert(fresh({ user, n: i })));
+    await col().insert(fresh({ user: `${user}other` }));
+    const ids = (docs: Item[]) => docs.map((d) => d._id);
+    const all = await col().find({ user });
+    t.same(ids(all), ids(made), 'the whole list, oldest first');
+    const walk = async (limit: number) => {
+      const seen: Item[] = [];
+      let page = await col().find({ user }, { limit });
+      let pages = 1;
+      while (page.length > 0) {
+        seen.push(...page);
+        const last = page[page.length - 1] as Item;
+        page = await col().find({ user }, { limit, after: { created_at: last.created_at, _id: last._id } });
+        pages += 1;
+      }
+      return { seen, pages };
+    };
+    for (const limit of [1, 10, 47, 100]) {
+      const { seen, pages } = await walk(limit);
+      t.same(ids(seen), ids(made), `pages of ${limit}: each document once, in order`);
+      t.equal(pages, Math.ceil(47 / limit) + 1, `pages of ${limit}: ${pages} reads, the last one empty`);
+    }
+    const mid = made[20] as Item;
+    t.same(ids(await col().find({ user }, { after: mid })), ids(made.slice(21)), 'after without a limit: the rest');
+    t.same(ids(await col().find({ user, state: 'creating', n: { $gte: 30 } }, { after: mid, limit: 3 })), ids(made.slice(30, 33)), 'after with other conditions');
+    t.same(ids(await col().find({ user, created_at: { $lte: (made[25] as Item).created_at } }, { after: mid })), ids(made.slice(21, 26)), 'after with a condition on created_at itself');
+    // Same instant, another _id (documents of other processes can share a created_at).
+    t.same(ids(await col().find({ user }, { after: { created_at: mid.created_at, _id: '' } })), ids(made.slice(20)), 'same instant, smaller _id: the document is still ahead');
+    t.same(ids(await col().find({ user }, { after: { created_at: mid.created_at, _id: `${mid._id}~` } })), ids(made.slice(21)), 'same instant, larger _id: the document is behind');
+    // The cursor's document removed: the walk goes on from where it was.
+    await col().remove(mid._id);
+    t.same(ids(await col().find({ user }, { after: mid, limit: 2 })), ids(made.slice(21, 23)), 'a removed document still marks the place');
+    t.same(await col().find({ user }, { after: made[46] as Item }), [], 'nothing after the last');
+  });
+
+  t.test('pages: documents inserted during the walk never repeat or reorder it, and come at its end', async (t) => {
+    const user = `grow${seq}`;
+    for (let i = 0; i < 40; i++) await col().insert(fresh({ user }));
+    const originals = (await col().find({ user })).map((d) => d._id);
+    const added: string[] = [];
+    const seen: Item[] = [];
+    let after: { created_at: string; _id: string } | undefined;
+    for (;;) {
+      const page = await col().find({ user }, { limit: 7, ...(after ? { after } : {}) });
+      if (page.length === 0) break;
+      seen.push(...page);
+      const last = page[page.length - 1] as Item;
+      after = { created_at: last.created_at, _id: last._id };
+      // Between pages, new documents arrive (while the walk is young, so it reaches them).
+      if (added.length < 30) for (let k = 0; k < 3; k++) added.push((await col().insert(fresh({ user })))._id);
+    }
+    const ids = seen.map((d) => d._id);
+    t.equal(new Set(ids).size, ids.length, 'no document twice');
+    t.ok(seen.every((d, i) => i === 0 || (seen[i - 1] as Item).created_at < d.created_at || ((seen[i - 1] as Item).created_at === d.created_at && (seen[i - 1] as Item)._id < d._id)), 'strictly in creation order');
+    t.same(ids, [...originals, ...added], 'every document that was there, then every one added during the walk');
+  });
+
   t.test('update applies only when the condition matches', async (t) => {
     const doc = await col().insert(fresh({ note: 'gone soon' }));
     const lost = await col().update(doc._id, { state: 'ready' }, { set: { state: 'error' } });
