@@ -10,5 +10,6 @@ t.test('cancels and gives back; an unknown id leaves a tombstone', async (t) => 
   t.equal(ok.status, 200);
   t.equal((await deps.resources.getTenant('default'))?.inuse.rom, 0);
   t.equal((await invoke(route, handle, deps, { path: route.path, body: { id: 'y-1', applier: 'dm' }, headers: bearer(deps.serviceToken) })).status, 200);
-  t.match((await deps.resources.getTenant('default'))?.requests['y-1'], { type: 'tombstone', state: 'cancelled' });
+  t.match((await deps.resources.lookup('y-1'))?.entry, { type: 'tombstone', state: 'cancelled' });
+  t.same((await deps.resources.getTenant('default'))?.requests, {}, 'both left the tenant document for the archive');
 });

@@ -10,5 +10,6 @@ t.test('confirms a try; a different applier is refused', async (t) => {
   t.equal(other.status, 403);
   const ok = await invoke(route, handle, deps, { path: route.path, body: { id: 'c-1', applier: 'am' }, headers: bearer(deps.serviceToken) });
   t.equal(ok.status, 200);
-  t.equal((await deps.resources.getTenant('default'))?.requests['c-1']?.state, 'confirmed');
+  t.equal((await deps.resources.lookup('c-1'))?.entry.state, 'confirmed');
+  t.same((await deps.resources.getTenant('default'))?.requests, {}, 'decided, it left the tenant document for the archive');
 });

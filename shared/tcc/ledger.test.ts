@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ZERO, type Amounts } from './amounts.js';
-import { decideCancel, decideConfirm, decideTry, expireTries, type Ledger } from './ledger.js';
+import { decideCancel, decideConfirm, decidedIds, decideTry, expireTries, MAX_PENDING_REQUESTS, withoutEntries, type Entry, type Ledger } from './ledger.js';
 
 const cap: Amounts = { cpu: 10_000, gpu: 2, ram: 1000, rom: 100 };
 const empty = (): Ledger => ({ capacity: cap, inuse: ZERO, requests: {} });
@@ -74,26 +74,57 @@ t.test('tries older than the timeout are cancelled; reserved ones give their amo
   t.same(expireTries(out.ledger as Ledger, 1000, 1000), { ledger: null, expired: [] }, 'a second pass changes nothing');
 });
 
+t.test('the ledger holds a bounded number of requests; beyond, a new try is refused (403) and changes nothing', async (t) => {
+  t.equal(MAX_PENDING_REQUESTS, 10_000);
+  let l = empty();
+  for (const id of ['a', 'b', 'c']) l = decideTry(l, { id, applier: 'dm', type: 'request', amounts: amt({ rom: 1 }) }, undefined, 1, 3).ledger as Ledger;
+  const over = decideTry(l, { id: 'd', applier: 'dm', type: 'request', amounts: amt({ rom: 1 }) }, undefined, 1, 3);
+  t.match(over, { ledger: null, refuse: /too many resource requests in flight for this tenant \(3, at most 3\)/ });
+  t.match(decideTry(l, { id: 'd', applier: 'dm', type: 'release', amounts: ZERO }, undefined, 1, 3).refuse, /too many/, 'releases too');
+  t.same(decideTry(l, { id: 'a', applier: 'dm', type: 'request', amounts: amt({ rom: 1 }) }, l.requests.a, 2, 3), { ledger: null }, 'a repeated try is still idempotent at the cap');
+  t.ok(decideConfirm(l, 'a', 'dm', l.requests.a, 2).ledger, 'confirm is never capped');
+  t.ok(decideCancel(l, 'zz', 'dm', undefined, 2).ledger, 'nor is a tombstone: it leaves the ledger at once');
+  const confirmed = decideConfirm(l, 'a', 'dm', l.requests.a, 2).ledger as Ledger;
+  t.same(decidedIds(confirmed), ['a']);
+  const pruned = withoutEntries(confirmed, decidedIds(confirmed));
+  t.same(Object.keys(pruned.requests), ['b', 'c']);
+  t.same(pruned.inuse, confirmed.inuse, 'archiving changes nothing in use');
+  t.ok(decideTry(pruned, { id: 'd', applier: 'dm', type: 'request', amounts: amt({ rom: 1 }) }, undefined, 3, 3).ledger, 'room again once a decided request left');
+});
+
 t.test('random sequences keep the invariant: in use = reserved-or-confirmed requests − confirmed releases ≤ capacity', async (t) => {
+  // As the Resource-manager does, decided requests move from the ledger to an archive at random
+  // moments; decisions then read them from there (ledger first, archive after).
   let seed = 7;
   const rand = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
   let l = empty();
+  const archive: Record<string, Entry> = {};
   const appliers = ['dm', 'jm', 'am', 'mm'] as const;
   let violations = 0;
+  let archivedChanges = 0;
+  let fromArchive = 0;
   for (let step = 0; step < 5000; step++) {
     const id = `r${rand(300)}`;
     const applier = appliers[rand(4)] ?? 'jm';
-    const known = l.requests[id];
-    const op = rand(10);
+    const known = l.requests[id] ?? archive[id];
+    const op = rand(11);
     let out;
     if (op < 5) {
       const amounts = amt({ cpu: rand(3000), gpu: rand(2), ram: rand(400), rom: rand(40) });
       out = decideTry(l, { id, applier, type: rand(3) === 0 ? 'release' : 'request', amounts }, known, step);
     } else if (op < 8) out = decideConfirm(l, id, applier, known, step);
     else if (op < 9) out = decideCancel(l, id, applier, known, step);
-    else out = expireTries(l, step, 200);
+    else if (op < 10) out = expireTries(l, step, 200);
+    else {
+      for (const d of decidedIds(l)) archive[d] = l.requests[d] as Entry;
+      out = { ledger: withoutEntries(l, decidedIds(l)) };
+    }
+    if (op < 9 && !l.requests[id] && archive[id]) {
+      fromArchive += 1;
+      if (out.ledger) archivedChanges += 1;
+    }
     if (out.ledger) l = out.ledger;
-    const sum = Object.values(l.requests).reduce(
+    const sum = [...Object.values(l.requests), ...Object.entries(archive).filter(([a]) => !l.requests[a]).map(([, e]) => e)].reduce(
       (acc, e) => {
         if (e.type === 'request' && (e.state === 'reserved' || e.state === 'confirmed')) for (const k of ['cpu', 'gpu', 'ram', 'rom'] as const) acc[k] += e.amounts[k];
         if (e.type === 'release' && e.state === 'confirmed') for (const k of ['cpu', 'gpu', 'ram', 'rom'] as const) acc[k] -= e.amounts[k];
@@ -108,5 +139,8 @@ t.test('random sequences keep the invariant: in use = reserved-or-confirmed requ
     }
   }
   t.equal(violations, 0, 'the invariant held after every one of 5000 random decisions');
-  t.ok(Object.values(l.requests).some((e) => e.state === 'confirmed') && Object.values(l.requests).some((e) => e.state === 'cancelled'), 'the sequence reached both outcomes');
+  t.ok(fromArchive > 100, `${fromArchive} decisions were made on archived requests`);
+  t.equal(archivedChanges, 0, 'and none of them changed the ledger');
+  const all = [...Object.values(l.requests), ...Object.values(archive)];
+  t.ok(all.some((e) => e.state === 'confirmed') && all.some((e) => e.state === 'cancelled'), 'the sequence reached both outcomes');
 });

@@ -3,8 +3,10 @@ import { add, describe, equal, exceeding, sub, ZERO, type Amounts } from './amou
 
 /**
  * Try-confirm-cancel decisions as pure functions on one tenant's ledger. The ledger —
- * capacity, in-use counters and every request not yet archived — lives in one document,
- * so each decision is applied by one compare-and-set: no crash can leave it half done.
+ * capacity, in-use counters and the requests not yet decided — lives in one document, so
+ * each decision is applied by one compare-and-set: no crash can leave it half done. A decided
+ * request leaves the ledger for the archive right after (resource-manager.ts); decisions on
+ * it are then made with `known` read from there, and never change the ledger.
  */
 export type Applier = 'dm' | 'jm' | 'am' | 'mm';
 export type RequestType = 'request' | 'release';
@@ -37,6 +39,17 @@ export const entryMachine = defineMachine<EntryState, 'confirm' | 'cancel' | 'ex
 
 export const isTerminal = (e: Entry) => e.state === 'confirmed' || e.state === 'cancelled';
 
+/**
+ * The most requests one tenant's ledger holds at once, so its document stays bounded (~200 bytes
+ * each: ~2 MB at most, far below MongoDB's 16 MB). Only tries wait in it, each for the moment
+ * between its try and its confirm (at most MLP_TCC_TIMEOUT): the platform's callers are bounded
+ * by users' object caps and take milliseconds, so reaching this means a flood, not real use.
+ */
+export const MAX_PENDING_REQUESTS = 10_000;
+
+/** Ids of the requests decided for good, which the ledger keeps only until they are archived. */
+export const decidedIds = (l: Pick<Ledger, 'requests'>): string[] => Object.keys(l.requests).filter((id) => isTerminal(l.requests[id] as Entry));
+
 /** `ledger` is the new ledger to store, or null when nothing changes; `refuse` is a 403 reason. */
 export type Outcome = { ledger: Ledger | null; refuse?: string };
 
@@ -47,7 +60,7 @@ export interface TryInput {
   amounts: Amounts;
 }
 
-export function decideTry(l: Ledger, req: TryInput, known: Entry | undefined, now: number): Outcome {
+export function decideTry(l: Ledger, req: TryInput, known: Entry | undefined, now: number, maxPending = MAX_PENDING_REQUESTS): Outcome {
   if (known) {
     if (known.state === 'cancelled') return refuse(`resource request ${req.id} was cancelled or timed out; a late try is refused — use a new id`);
     if (known.applier !== req.applier || known.type !== req.type || !equal(known.amounts, req.amounts)) {
@@ -55,6 +68,11 @@ export function decideTry(l: Ledger, req: TryInput, known: Entry | undefined, no
     }
     return { ledger: null };
   }
+  // A 403 like "does not fit now": final for the caller, so nothing is held and nothing piles up
+  // in retries (a 503 would be retried, then cancelled, adding a tombstone per try); a queued
+  // job waits and tries again. Decided requests not yet archived count too: the bound is on the document.
+  const held = Object.keys(l.requests).length;
+  if (held >= maxPending) return refuse(`too many resource requests in flight for this tenant (${held}, at most ${maxPending}); try again once some are confirmed or cancelled`);
   if (req.type === 'release') {
     const refusal = releaseRefusal(l, req.amounts);
     if (refusal) return refuse(refusal);
@@ -128,6 +146,13 @@ function giveBack(l: Ledger, id: string, entry: Entry, now: number): Ledger {
 
 function entryOf(req: TryInput, now: number): Omit<Entry, 'state'> {
   return { applier: req.applier, type: req.type, amounts: req.amounts, created: now, decided: now };
+}
+
+/** The ledger without the given requests (once they are archived). */
+export function withoutEntries(l: Ledger, ids: readonly string[]): Ledger {
+  const requests = { ...l.requests };
+  for (const id of ids) delete requests[id];
+  return { ...l, requests };
 }
 
 function withEntry(l: Ledger, id: string, entry: Entry): Ledger {

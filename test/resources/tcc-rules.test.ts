@@ -120,16 +120,30 @@ for (const backend of storeBackends()) {
       t.equal((await p.call('POST', '/api/v1/reconcile/resources', { token: user })).status, 403, 'the reconciler route is internal');
     });
 
-    t.test('decided requests move to the archive and keep answering the same', async (t) => {
-      clock += 10 * 60_000; // past the retention in the tenant document
-      const out = (await p.call('POST', '/api/v1/reconcile/resources', { token: svc })).json as { archived: number };
-      t.ok(out.archived > 0, `archived ${out.archived}`);
+    t.test('decided requests leave the tenant document at once and keep answering the same', async (t) => {
       const doc = await p.deps.resources.getTenant('default');
-      t.same(Object.keys(doc?.requests ?? {}), [], 'the tenant document only holds undecided requests');
+      t.same(doc?.requests, {}, 'the tenant document only holds undecided requests: none are left');
+      t.match(await p.deps.resources.lookup('job-1'), { tenant: 'default', entry: { state: 'confirmed' } }, 'a confirmed request is in the archive');
+      t.match(await p.deps.resources.lookup('late-1'), { entry: { type: 'tombstone', state: 'cancelled' } }, 'so is a tombstone');
       t.equal((await rr('confirm', { id: 'job-1', applier: 'jm' })).status, 200, 'a confirmed request still confirms');
       await expectRefused(t, rr('cancel', { id: 'job-1', applier: 'jm' }), /was confirmed/);
+      await expectRefused(t, rr('confirm', { id: 'ds-1', applier: 'dm' }), /cancelled or timed out/);
       await expectRefused(t, rr('try', { id: 'late-1', applier: 'mm', request_type: 'request', rom: 10 }), /late try is refused/);
       t.equal((await rr('try', { id: 'job-1', applier: 'jm', request_type: 'request', cpu: 1.5, ram: 200 })).status, 200, 'a repeated try is still idempotent');
+      const out = (await p.call('POST', '/api/v1/reconcile/resources', { token: svc })).json;
+      t.match(out, { expired: [], archived: 0 }, 'nothing was left for the reconciler');
+      t.same((await p.deps.resources.getTenant('default'))?.requests, {}, 'and nothing came back into the document');
+    });
+
+    t.test('tombstones are kept 24 hours, then the reconciler may drop them', async (t) => {
+      const reconcile = async () => (await p.call('POST', '/api/v1/reconcile/resources', { token: svc })).json as { collected: number };
+      clock += 23 * 3600_000;
+      t.match(await reconcile(), { collected: 0 }, 'none before 24 hours');
+      await expectRefused(t, rr('try', { id: 'late-1', applier: 'mm', request_type: 'request', rom: 10 }), /late try is refused/);
+      clock += 2 * 3600_000;
+      t.ok((await reconcile()).collected > 0, 'cancelled requests and tombstones dropped after 24 hours');
+      t.equal(await p.deps.resources.lookup('late-1'), undefined, 'the tombstone is gone');
+      t.match(await p.deps.resources.lookup('job-1'), { entry: { state: 'confirmed' } }, 'confirmed requests are kept longer');
     });
   });
 }
