@@ -3,7 +3,7 @@
 // MLP_TEST_INFRA=none skips the real servers (quick local runs; their suites then skip).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { ROOT, build, ensureBubblewrap, ensureNodeModules, ensureTapBuilt, run } from './lib/setup.mjs';
+import { ROOT, build, ensureBubblewrap, ensureDebianPackages, ensureNodeModules, ensureTapBuilt, run } from './lib/setup.mjs';
 
 const started = Date.now();
 const step = (what) => process.stderr.write(`\nnpm test: ${what} (${Math.round((Date.now() - started) / 1000)}s)\n`);
@@ -14,6 +14,7 @@ async function main() {
   ensureNodeModules();
   ensureTapBuilt();
   ensureBubblewrap({ required: true }); // jobs run sandboxed in the tests too (test/security/sandbox.test.ts)
+  ensureDebianPackages(['litmus', 'cadaver', 'rclone']); // the WebDAV clients of test/webdav/ (they also ask, idempotently)
   step('checking generated files');
   run(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/gen/main.ts', '--check']);
   step('type-checking (tsc --noEmit)');

@@ -29,11 +29,12 @@ export function renderNginx(routes: RouteDef[]): Record<string, string> {
 const MAP_KEYWORDS = ['default', 'hostnames', 'include', 'volatile'];
 
 /** How the gateway lets a route's requests through. */
-type Access = 'open' | 'bearer' | 'stream' | 'internal';
+type Access = 'open' | 'bearer' | 'stream' | 'dav' | 'internal';
 
 /**
  * open: the function checks on its own (none, basic); bearer: auth_request first; stream: like
- * bearer, with bodies of any size passed through unbuffered (WebDAV); internal: never routed.
+ * bearer, with bodies of any size passed through unbuffered; dav: a stream route under /data,
+ * where a request without credentials gets the 401 Basic challenge (API.md §4); internal: never routed.
  */
 function accessOf(route: RouteDef): Access {
   // Function names are map keys; these words are map directives instead.
@@ -42,7 +43,7 @@ function accessOf(route: RouteDef): Access {
   const bearer = route.auth === 'owner' || route.auth === 'user' || route.auth === 'owner-or-job';
   if (route.stream) {
     if (!bearer) throw new Error(`nginx: stream route ${route.name} must use a Bearer auth mode (owner or user)`);
-    return 'stream';
+    return route.path.startsWith('/data/') ? 'dav' : 'stream';
   }
   return bearer ? 'bearer' : 'open';
 }
@@ -115,7 +116,7 @@ function renderRouteMaps(routes: RouteDef[]): string {
     map('"$request_method $mlp_path"', '$mlp_function', [['default', '""'], ...byRoute],
       'Which function serves "METHOD path"; a {param} matches up to the next / or : (shared/http/path-pattern.ts).'),
     map('$mlp_function', '$mlp_access', [['default', 'unrouted'], ...access],
-      'open: the function checks Basic or nothing itself; bearer: auth_request first; stream: bearer, bodies unbuffered; internal: functions call it directly.'),
+      'open: the function checks Basic or nothing itself; bearer: auth_request first; stream: bearer, bodies unbuffered; dav: stream with the 401 challenge (/data); internal: functions call it directly.'),
     map('$mlp_path', '$mlp_allowed', [['default', '""'], ...allowedMethods(routes)],
       'The methods a path does serve, for the refusal of any other (the local router\'s wording).'),
     map('$mlp_allowed', '$mlp_unrouted_body', [
@@ -185,6 +186,9 @@ const ANSWERS: Record<string, { status: number; body: string }> = {
   '@mlp_bad_request': { status: 403, body: msg('the request is malformed') },
   '@mlp_too_large': { status: 403, body: msg(`body is larger than ${MAX_BODY_BYTES} bytes`) },
   '@mlp_refused': { status: 403, body: '$mlp_refused_body' },
+  // The 401 of the token check on /data (API.md §4): auth_request itself passes the check's
+  // WWW-Authenticate (Basic realm="MLP") on with it, so it is not added here a second time.
+  '@mlp_challenge': { status: 401, body: '$mlp_refused_body' },
   '@mlp_unavailable': { status: 503, body: '$mlp_fault_body' },
   '@mlp_timeout': { status: 503, body: msg('function $mlp_function did not answer in time; try again later') },
   '@mlp_fault': { status: 503, body: msg('the gateway failed on this request (request $request_id); try again later') },
@@ -250,18 +254,20 @@ function renderServer(auth: RouteDef): string {
       'client_max_body_size 0;',
       'rewrite ^ /_mlp/$mlp_access last;',
     ], 'Every path goes through the route map; the rewrite keeps method and body.'),
-    block('location = /_mlp/open', ['internal;', ...errorPages({ 500: '@mlp_unavailable' }), ...proxyTo('http://$mlp_upstream$request_uri')],
+    block('location = /_mlp/open', [
+      'internal;',
+      ...errorPages({ 500: '@mlp_unavailable' }),
+      // Only the gateway's own check names the request it checks (the 401 on /data depends on it).
+      'proxy_set_header X-Original-URI "";',
+      ...proxyTo('http://$mlp_upstream$request_uri'),
+    ],
       'Routes whose function checks the caller itself (auth none or basic).'),
     block('location = /_mlp/bearer', bearerLocation([]),
       'Routes that need a user\'s Bearer token: checked by auth_request before the function is reached.'),
-    block('location = /_mlp/stream', bearerLocation([
-      // The function enforces each dataset's size itself; bodies pass through as they arrive.
-      'client_max_body_size 0;',
-      'proxy_request_buffering off;',
-      'proxy_buffering off;',
-      'proxy_read_timeout 3600s;',
-      'proxy_send_timeout 3600s;',
-    ]), 'Stream routes (WebDAV): Bearer-checked like the above; uploads and downloads of any size, unbuffered.'),
+    block('location = /_mlp/stream', bearerLocation(STREAMING),
+      'Stream routes: Bearer-checked like the above; answers of any length, unbuffered.'),
+    block('location = /_mlp/dav', bearerLocation(STREAMING, '@mlp_challenge'),
+      'WebDAV (/data): a stream route whose request without credentials is challenged: the check answers 401 with\n# WWW-Authenticate: Basic, and Basic with the username and an API token counts as the token (API.md §4).'),
     block('location = /_mlp/auth', [
       'internal;',
       // The check never reads the body, but nginx applies this location's limit to its length.
@@ -276,7 +282,7 @@ function renderServer(auth: RouteDef): string {
       'proxy_intercept_errors on;',
       ...errorPages({ 500: '@mlp_auth_fault', 502: '@mlp_auth_fault', 503: '@mlp_auth_fault', 504: '@mlp_auth_fault' }),
       `proxy_pass http://$mlp_auth_upstream${auth.path}$mlp_query;`,
-    ], `The token check: ${auth.name} answers 200 or 403 with the reason in x-mlp-error.`),
+    ], `The token check: ${auth.name} answers 200, or 403 with the reason in x-mlp-error (on /data, 401 with the challenge when no credentials came).`),
     block('location @mlp_auth_fault', ['set $mlp_auth_fault $mlp_auth_fault_body;', 'return 503;'],
       'Runs in the auth subrequest; the parent sees $mlp_auth_fault (subrequests share variables).'),
     block('location = /_mlp/internal', ['internal;', ...answer(403, msg('$request_method $mlp_path_json is internal to the platform; the gateway does not route it'))],
@@ -287,8 +293,20 @@ function renderServer(auth: RouteDef): string {
   return `${serverLevel}\n${locations.join('')}`;
 }
 
-/** A location whose requests auth_request checks first; `extra` tunes it (limits, buffering). */
-function bearerLocation(extra: string[]): string[] {
+/** Stream locations: the function enforces each dataset's size itself; bodies pass through as they arrive. */
+const STREAMING = [
+  'client_max_body_size 0;',
+  'proxy_request_buffering off;',
+  'proxy_buffering off;',
+  'proxy_read_timeout 3600s;',
+  'proxy_send_timeout 3600s;',
+];
+
+/**
+ * A location whose requests auth_request checks first; `extra` tunes it (limits, buffering).
+ * `unauthorized`: where a 401 goes (only /data has one: the challenge); elsewhere it is a 403.
+ */
+function bearerLocation(extra: string[], unauthorized = '@mlp_refused'): string[] {
   return [
     'internal;',
     'auth_request /_mlp/auth;',
@@ -296,7 +314,7 @@ function bearerLocation(extra: string[]): string[] {
     ...extra,
     // 401/403 are the refused token or, intercepted, the function's own refusal;
     // 500 is auth_request's answer when the check itself failed, or an upstream's.
-    ...errorPages({ 401: '@mlp_refused', 403: '@mlp_refused', 500: '@mlp_unavailable' }),
+    ...errorPages({ 401: unauthorized, 403: '@mlp_refused', 500: '@mlp_unavailable' }),
     ...proxyTo('http://$mlp_upstream$request_uri'),
   ];
 }

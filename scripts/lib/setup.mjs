@@ -50,7 +50,9 @@ export function ensureDebianPackages(names, log = (msg) => process.stderr.write(
   }
   log(`installing Debian packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-q'], ['install', '-y', '-q', '--no-install-recommends', ...missing]]) {
+  // Test files run in parallel and may install at once: apt waits for another's lock instead of failing.
+  const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+  for (const args of [[...lock, 'update', '-q'], [...lock, 'install', '-y', '-q', '--no-install-recommends', ...missing]]) {
     const r = spawnSync('apt-get', args, { stdio: ['ignore', 2, 2], env });
     if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
   }

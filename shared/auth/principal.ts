@@ -16,6 +16,28 @@ export interface Credentials {
   authorization?: string;
   /** `?token=`, for browsers opening WebSockets; honoured only where a route allows it. */
   queryToken?: string;
+  /**
+   * On /data only (API.md §4, standard WebDAV clients): `Basic base64(username:token)` is accepted
+   * as the Bearer token is, the username being the token's user.
+   */
+  basicToken?: boolean;
+}
+
+/**
+ * No credentials at all. A 403 like every client error, except on /data, where the adapter and the
+ * gateway's check answer 401 with {@link DAV_CHALLENGE} (standard WebDAV clients send credentials
+ * only after a challenge; API.md §4). Wrong or foreign credentials stay Forbidden (403) there too.
+ */
+export class Unauthenticated extends Forbidden {
+  override name = 'Unauthenticated';
+}
+
+/** The challenge answered with the 401 on /data. */
+export const DAV_CHALLENGE = 'Basic realm="MLP"';
+
+/** Whether a request path (or a route's path pattern) is under /data, where the 401 challenge applies. */
+export function isDavPath(path: string): boolean {
+  return path === '/data' || path.startsWith('/data/');
 }
 
 export interface Authenticator {
@@ -32,21 +54,30 @@ export interface Authenticator {
 export function createAuthenticator(deps: { tokens: TokenService; users: UsersRepo; serviceToken: string; now: () => Date }): Authenticator {
   const serviceKey = Buffer.from(deps.serviceToken);
 
-  const bearerOf = (creds: Credentials): string => {
+  /** The token, and on /data the username that came with it in Basic credentials. */
+  const bearerOf = (creds: Credentials): { token: string; basicUser?: string } => {
     const header = creds.authorization;
     if (header) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!m?.[1]) throw new Forbidden('Authorization header must be "Bearer <token>"');
-      return m[1];
+      if (m?.[1]) return { token: m[1] };
+      if (creds.basicToken && /^Basic\s/i.test(header)) {
+        const given = basic(header);
+        if (given.kind !== 'basic' || !given.username || !given.password) throw new Forbidden('Basic credentials must be base64(username:token), with an API token as the password');
+        return { token: given.password, basicUser: given.username };
+      }
+      throw new Forbidden(creds.basicToken ? 'Authorization header must be "Bearer <token>" or Basic with your username and an API token as the password' : 'Authorization header must be "Bearer <token>"');
     }
-    if (creds.queryToken) return creds.queryToken;
-    throw new Forbidden('missing token: send "Authorization: Bearer <token>"');
+    if (creds.queryToken) return { token: creds.queryToken };
+    throw new Unauthenticated(
+      creds.basicToken ? 'missing token: send "Authorization: Bearer <token>", or Basic with your username and an API token as the password' : 'missing token: send "Authorization: Bearer <token>"',
+    );
   };
 
   const verifyBearer: Authenticator['verifyBearer'] = async (creds) => {
-    const token = bearerOf(creds);
+    const { token, basicUser } = bearerOf(creds);
     if (isServiceToken(token)) throw new Forbidden('the service token is not a user token');
     const claims = await deps.tokens.verify(token);
+    if (basicUser !== undefined && basicUser !== claims.sub) throw new Forbidden("the username in the Basic credentials is not the token's user");
     await checkUser(claims);
     if (claims.kind === 'job') return { kind: 'job', username: claims.sub, job: claims.job ?? '', jobId: claims.job_id ?? '', claims };
     return { kind: 'user', username: claims.sub, claims };

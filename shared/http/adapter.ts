@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { v4 as uuid } from 'uuid';
-import type { Principal } from '../auth/principal.js';
+import { DAV_CHALLENGE, isDavPath, Unauthenticated, type Principal } from '../auth/principal.js';
 import type { Deps } from '../deps.js';
 import { Invalid, isClientError, Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -32,11 +32,13 @@ export function requestGate(route: RouteDef, deps: Deps) {
     const source = route.params?.[name] ?? DEFAULT_PATTERN;
     return { name, source, regex: new RegExp(source) };
   });
+  // API.md §4: on /data, Basic with the username and an API token is accepted as the Bearer token is.
+  const basicToken = isDavPath(route.path);
   return async (method: string, path: string, authorization: string | undefined, queryToken?: string): Promise<{ params: Record<string, string>; principal: Principal }> => {
     const raw = pattern.match(path);
     if (!raw || (route.method !== 'ANY' && method !== route.method)) throw new Invalid(`no route ${method} ${path}`);
     const params = decodeParams(raw);
-    const principal = await deps.auth.authenticate(route.auth, { authorization, queryToken }, params);
+    const principal = await deps.auth.authenticate(route.auth, { authorization, queryToken, ...(basicToken ? { basicToken } : {}) }, params);
     for (const check of paramChecks) {
       if (!check.regex.test(params[check.name] ?? '')) {
         throw new Invalid(`${check.name} "${params[check.name] ?? ''}" must match ${check.source}`);
@@ -51,6 +53,7 @@ export function toRawHandler(fn: LoadedFunction, deps: Deps): RawHandler {
   const gate = requestGate(fn.route, deps);
   const log = deps.log.child({ component: fn.route.name });
   const handle = fn.handle as StreamHandler;
+  const dav = isDavPath(fn.route.path);
   return async (req, res, url) => {
     const requestId = (req.headers['x-request-id'] as string | undefined) || uuid();
     const reqLog = log.child({ request_id: requestId });
@@ -70,6 +73,9 @@ export function toRawHandler(fn: LoadedFunction, deps: Deps): RawHandler {
       }
       const context = new FunctionContext();
       const msg = answerError(err, context, reqLog, requestId);
+      // API.md §4: on /data alone, no credentials at all is a 401 challenge (standard WebDAV clients
+      // send credentials only after one); wrong or foreign credentials stay 403.
+      if (dav && err instanceof Unauthenticated) context.status(401).headers({ 'www-authenticate': DAV_CHALLENGE });
       reqLog.info('refused', { method, path: url.pathname, status: context.status(), msg });
       // The body may be unread (a refused upload): answer, then close rather than reuse the socket.
       const body = String(context.outcome()?.value ?? '');

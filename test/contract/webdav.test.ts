@@ -75,7 +75,18 @@ t.test('WebDAV on /data', async (t) => {
   });
 
   t.test('owner only', async (t) => {
-    refused(t, await raw(p.url, 'GET', '/data/alice/mnist/'), /missing token/);
+    // API.md §4 Decision: without credentials /data challenges (standard WebDAV clients answer it).
+    const challenged = await raw(p.url, 'GET', '/data/alice/mnist/');
+    t.same([challenged.status, challenged.headers['www-authenticate']], [401, 'Basic realm="MLP"'], '401 with the Basic challenge');
+    t.match(JSON.parse(challenged.text), { msg: /missing token/ });
+    const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+    t.equal((await raw(p.url, 'GET', '/data/alice/mnist/', { headers: basic('alice', alice) })).status, 200, 'Basic with the username and an API token');
+    refused(t, await raw(p.url, 'GET', '/data/alice/mnist/', { headers: basic('alice', 'password1') }), /invalid/);
+    refused(t, await raw(p.url, 'GET', '/data/alice/mnist/', { headers: basic('alice', bob) }), /not the token's user/);
+    refused(t, await raw(p.url, 'GET', '/data/alice/mnist/', { headers: basic('bob', bob) }), /belongs to bob/);
+    const api = await raw(p.url, 'GET', '/api/v1/users/alice/datasets');
+    t.same([api.status, api.headers['www-authenticate']], [403, undefined], 'every other route keeps 403');
+    refused(t, await raw(p.url, 'GET', '/api/v1/users/alice/datasets', { headers: basic('alice', alice) }), /Bearer/);
     refused(t, await raw(p.url, 'PUT', '/data/alice/mnist/z', { token: bob, body: 'x' }), /belongs to bob/);
     refused(t, await raw(p.url, 'GET', '/data/alice/.home/', { token: bob }), /belongs to bob/);
   });

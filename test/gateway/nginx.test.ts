@@ -26,7 +26,7 @@ async function gateway(t: Test, upstream: string, configDir?: string): Promise<G
 }
 
 /** A JSON error as the contract has it: the status, {msg} and nothing else, the same body in x-mlp-error. */
-function jsonError(t: Test, a: Answer, status: 403 | 503, msg?: string | RegExp): void {
+function jsonError(t: Test, a: Answer, status: 401 | 403 | 503, msg?: string | RegExp): void {
   t.equal(a.status, status, `${status} (got ${a.status} ${a.text})`);
   t.equal(a.headers.get('content-type'), 'application/json', 'JSON, not an HTML error page');
   t.match(a.json, { msg: String }, 'body is {msg}');
@@ -257,7 +257,13 @@ t.test('unknown and internal /api paths get 403 {msg} from nginx itself', async 
     const d = await p.call(method, urlPath, opts);
     t.same(a.json, d.json, `${method} ${urlPath}: the same msg as the local runner`);
   }
-  jsonError(t, await call(gw.url, 'PUT', '/data/alice/mnist/a.bin', { rawBody: 'bytes' }), 403, /missing token/);
+  // API.md §4: /data alone challenges a request without credentials (401, Basic realm="MLP").
+  const challenged = await call(gw.url, 'PUT', '/data/alice/mnist/a.bin', { rawBody: 'bytes' });
+  jsonError(t, challenged, 401, /missing token/);
+  t.equal(challenged.headers.get('www-authenticate'), 'Basic realm="MLP"', 'the challenge, once');
+  t.same(challenged.json, (await p.call('PUT', '/data/alice/mnist/a.bin', { rawBody: 'bytes' })).json, 'as the local runner says');
+  t.equal((await call(gw.url, 'GET', '/api/v1/users/alice/jobs/train/log')).status, 403, 'another stream route keeps 403');
+  t.equal((await call(gw.url, 'GET', '/api/v1/auth', { headers: { 'x-original-uri': '/data/alice/x' } })).status, 403, 'a client cannot ask the check for the /data answer');
   jsonError(t, await call(gw.url, 'GET', '/data/'), 403, /no route GET \/data\//);
   jsonError(t, await call(gw.url, 'GET', '/api/v1/users/%C3%A9t%C3%A9'), 403);
 });
