@@ -2,6 +2,7 @@ import t from 'tap';
 import { appsCollection, type AppDoc } from '../../shared/repos/apps.js';
 import type { New } from '../../shared/store/port.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
+import { checkListPaging } from '../../test/helpers/paging.js';
 import { userWithToken } from '../../test/helpers/users.js';
 import { handle } from './handler.js';
 import route from './route.js';
@@ -26,6 +27,15 @@ t.test('lists only the owner\'s apps, oldest first, without internal fields', as
   t.equal(foreign.status, 403);
   t.match(foreign.body, { msg: /belongs to bob/ });
   t.match((await invoke(route, handle, deps, { path: '/api/v1/users/bob/apps', headers: bob })).body, [{ name: 'c', user: 'bob' }]);
+});
+
+t.test('pages with ?limit= and ?after=, a Link to the next while more remain', async (t) => {
+  const deps = await testDeps(t);
+  const alice = await userWithToken(deps, 'alice');
+  const names = ['e', 'd', 'c', 'b', 'a'];
+  for (const [i, name] of names.entries()) await appsCollection(deps.store).insert(failedApp('alice', name, 31100 + i));
+  await appsCollection(deps.store).insert(failedApp('bob', 'f', 31200));
+  await checkListPaging(t, route, handle, deps, '/api/v1/users/alice/apps', alice, names);
 });
 
 t.test('a user without apps gets []', async (t) => {

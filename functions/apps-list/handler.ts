@@ -1,5 +1,10 @@
+import { listPage, userListPath } from '../../shared/paging.js';
 import { appsCollection, appView } from '../../shared/repos/apps.js';
 import type { Handler } from '../../shared/route.js';
 import type route from './route.js';
 
-export const handle: Handler<typeof route> = async ({ params }, deps) => (await appsCollection(deps.store).find({ user: params.user ?? '' })).map(appView);
+/** The whole list, or one page of it with `?limit=` and `?after=` (shared/paging.ts). */
+export const handle: Handler<typeof route> = async ({ params, query }, deps) => {
+  const user = params.user ?? '';
+  return listPage(appsCollection(deps.store), { user }, query, userListPath(user, 'apps'), appView);
+};

@@ -1,5 +1,10 @@
+import { listPage, userListPath } from '../../shared/paging.js';
 import { jobsCollection, jobView } from '../../shared/repos/jobs.js';
 import type { Handler } from '../../shared/route.js';
 import type route from './route.js';
 
-export const handle: Handler<typeof route> = async ({ params }, deps) => (await jobsCollection(deps.store).find({ user: params.user ?? '' })).map(jobView);
+/** The whole list, or one page of it with `?limit=` and `?after=` (shared/paging.ts). */
+export const handle: Handler<typeof route> = async ({ params, query }, deps) => {
+  const user = params.user ?? '';
+  return listPage(jobsCollection(deps.store), { user }, query, userListPath(user, 'jobs'), jobView);
+};

@@ -2,6 +2,7 @@ import t from 'tap';
 import { modelsCollection, type ModelDoc } from '../../shared/repos/models.js';
 import type { New } from '../../shared/store/port.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
+import { checkListPaging } from '../../test/helpers/paging.js';
 import { userWithToken } from '../../test/helpers/users.js';
 import { handle } from './handler.js';
 import route from './route.js';
@@ -25,6 +26,15 @@ t.test('lists only the owner\'s models, oldest first, without internal fields', 
   const foreign = await invoke(route, handle, deps, { path: '/api/v1/users/alice/models', headers: bob });
   t.equal(foreign.status, 403);
   t.match(foreign.body, { msg: /belongs to bob/ });
+});
+
+t.test('pages with ?limit= and ?after=, a Link to the next while more remain', async (t) => {
+  const deps = await testDeps(t);
+  const alice = await userWithToken(deps, 'alice');
+  const names = ['e', 'd', 'c', 'b', 'a'];
+  for (const name of names) await modelsCollection(deps.store).insert(failedModel('alice', name));
+  await modelsCollection(deps.store).insert(failedModel('bob', 'f'));
+  await checkListPaging(t, route, handle, deps, '/api/v1/users/alice/models', alice, names);
 });
 
 t.test('a user without models gets []', async (t) => {
