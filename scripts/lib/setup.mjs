@@ -28,10 +28,11 @@ export function ensureNodeModules() {
   writeFileSync(stamp, hash);
 }
 
-/** Compiles TypeScript to dist/ (incremental, so a rebuild without changes takes a moment) and bundles the client. */
+/** Compiles TypeScript to dist/ (incremental, so a rebuild without changes takes a moment), bundles the client and the browser UI. */
 export function build() {
   run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', 'dist/.tsbuildinfo']);
   run(process.execPath, [path.join(ROOT, 'scripts/bundle-client.mjs')]);
+  run(process.execPath, [path.join(ROOT, 'scripts/bundle-ui.mjs')]);
 }
 
 /**
@@ -73,6 +74,17 @@ export function ensureBubblewrap({ required }) {
     if (required) throw err;
     process.stderr.write(`mlp: the job sandbox needs bubblewrap, which could not be installed (${err.message}); jobs will be refused until it is (or MLP_JOB_SANDBOX=off)\n`);
   }
+}
+
+/**
+ * Debian's chromium for the browser tests (test/browser/, driven by playwright-core): the
+ * package when /usr/bin/chromium is missing. No browser download: the machines reach only the
+ * package registries. Answers the executable's path.
+ */
+export function ensureChromium() {
+  const executable = '/usr/bin/chromium';
+  if (!existsSync(executable)) ensureDebianPackages(['chromium']);
+  return executable;
 }
 
 /**

@@ -1,0 +1,16 @@
+import { Type } from '@sinclair/typebox';
+import { defineRoute } from '../../shared/route.js';
+import { S } from '../../shared/validation.js';
+
+export default defineRoute({
+  name: 'web-app-predict',
+  method: 'POST',
+  path: '/api/v1/users/{user}/apps/{app}:predict',
+  auth: 'owner',
+  // TensorFlow Serving's request: row form {instances} or columnar {inputs} (the model server checks shapes).
+  body: S.object({
+    instances: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 10000 })),
+    inputs: Type.Optional(Type.Unknown()),
+  }),
+  description: 'Beyond: the browser UI\'s "try predict", same origin as the page: the owner\'s token checked, the app ready, the request passed to its model server without the token (API.md §8).',
+});

@@ -1,0 +1,76 @@
+// Builds the browser UI (ui/, API.md §9) into one self-contained page, dist/client/web/index.html:
+// the TypeScript app bundled and minified by esbuild with uPlot, its CSS and uPlot's inlined, so
+// the page asks nothing of any origin but its own (no CDN, no fonts) and loads in one request.
+// dist/client/ is in every function image (templates/mlp-node20/Dockerfile), so the page
+// functions (functions/web-index, functions/web-pages) find it there as they find the data client.
+// Beside it, page.json: the page's headers, with its ETag and the Content-Security-Policy, whose script hash pins the one
+// inline script. Prints the page's size, raw and gzipped.
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const UI = path.join(ROOT, 'ui');
+const OUT = path.join(ROOT, 'dist/client/web');
+
+// The UI's own type-check (DOM types; the platform's tsconfig has none): esbuild only strips types.
+if (!process.argv.includes('--no-check')) {
+  const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', path.join(UI, 'tsconfig.json')], { stdio: 'inherit' });
+  if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+}
+
+const result = await build({
+  entryPoints: [path.join(UI, 'src/main.ts')],
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: ['chrome110', 'firefox110', 'safari16'],
+  platform: 'browser',
+  write: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+// A script's text may not hold "</script" inside an inline <script> element.
+const js = result.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
+const css = readFileSync(path.join(ROOT, 'node_modules/uplot/dist/uPlot.min.css'), 'utf8') + '\n' + readFileSync(path.join(UI, 'style.css'), 'utf8');
+const template = readFileSync(path.join(UI, 'index.html'), 'utf8');
+const html = template.replace('/*STYLE*/', () => css).replace('/*SCRIPT*/', () => js);
+
+const sha = (text) => createHash('sha256').update(text, 'utf8').digest('base64');
+const csp = [
+  "default-src 'none'",
+  `script-src 'sha256-${sha(js)}'`,
+  // uPlot sizes and places its parts with inline styles.
+  "style-src 'unsafe-inline'",
+  "img-src 'self' data:",
+  // 'self' covers the metrics WebSocket of the same host and port.
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+mkdirSync(OUT, { recursive: true });
+// Written whole, then renamed: a server reading the page meanwhile never sees half of it.
+const put = (name, text) => {
+  const tmp = path.join(OUT, `.${name}.${process.pid}`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, path.join(OUT, name));
+};
+put('index.html', html);
+const headers = {
+  'content-type': 'text/html; charset=utf-8',
+  // One page for every UI path; the browser asks again each time and gets 304 while it is unchanged.
+  'cache-control': 'no-cache',
+  etag: `"${createHash('sha256').update(html).digest('hex').slice(0, 32)}"`,
+  'content-security-policy': csp,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+put('page.json', JSON.stringify({ headers }, null, 2) + '\n');
+
+const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
+process.stdout.write(`bundle-ui: dist/client/web/index.html ${kb(Buffer.byteLength(html))} (gzip ${kb(gzipSync(html).length)}; script ${kb(Buffer.byteLength(js))}, css ${kb(Buffer.byteLength(css))})\n`);

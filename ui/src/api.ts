@@ -1,0 +1,56 @@
+/** The platform's refusal or fault, with the API's own msg (API.md §1: 403/503 {msg}). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface Session {
+  user: string;
+  token: string;
+}
+
+export const authHeader = (s: Session) => ({ authorization: `Bearer ${s.token}` });
+
+/** Reads an answer: its JSON on success, an ApiError with the API's msg otherwise. */
+export async function answer<T>(res: Response): Promise<T> {
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text === '' ? '' : JSON.parse(text);
+  } catch {
+    // Not JSON: keep the text.
+  }
+  if (!res.ok) {
+    const msg = typeof body === 'object' && body !== null && typeof (body as { msg?: unknown }).msg === 'string' ? (body as { msg: string }).msg : `the platform answered ${res.status}`;
+    throw new ApiError(msg, res.status);
+  }
+  return body as T;
+}
+
+export async function api<T>(method: string, path: string, opts: { session?: Session; body?: unknown; basic?: [string, string]; signal?: AbortSignal } = {}): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (opts.session) Object.assign(headers, authHeader(opts.session));
+  if (opts.basic) headers.authorization = `Basic ${btoa(unescape(encodeURIComponent(`${opts.basic[0]}:${opts.basic[1]}`)))}`;
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal: opts.signal ?? null, cache: 'no-store' });
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err;
+    throw new ApiError(`cannot reach the platform (${(err as Error).message})`, 0);
+  }
+  return answer<T>(res);
+}
+
+export const userPath = (s: Session, rest = '') => `/api/v1/users/${encodeURIComponent(s.user)}${rest}`;
+
+export interface Dataset { name: string; state: string; progress: number; size: number; created_at?: string; msg?: string }
+export interface Job { name: string; state: string; progress: number; entry: string; cpu: number; gpu: number; ram: number; created_at?: string; msg?: string }
+export interface Model { name: string; state: string; size: number; src: string; created_at?: string; msg?: string }
+export interface App { name: string; state: string; model_name: string; port: number; cpu: number; gpu: number; ram: number; created_at?: string; msg?: string }
+export interface Tenant { name: string; cpu: number; gpu: number; ram: number; rom: number; cpu_inuse: number; gpu_inuse: number; ram_inuse: number; rom_inuse: number }
+export interface JobMetrics { epoch: number; accuracy: number; loss: number; progress: number }
