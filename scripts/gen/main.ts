@@ -5,19 +5,21 @@ import { assertNoDuplicates } from '../../shared/http/router.js';
 import { loadFunctions } from '../../shared/registry.js';
 import { renderKnative } from './knative.js';
 import { renderNginx } from './nginx.js';
+import { renderOpenApi } from './openapi.js';
 import { renderStack } from './stack.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // Folders whose every file the generator owns: a file there it did not write is stale.
 const OWNED_DIRS = ['knative', 'nginx'];
 
-/** `npm run gen` writes stack.yml, knative/ and nginx/ from functions/*\/route.ts; `--check` only compares. */
+/** `npm run gen` writes stack.yml, knative/, nginx/ and openapi.json from functions/*\/route.ts; `--check` only compares. */
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   const fns = await loadFunctions();
   assertNoDuplicates(fns);
   const routes = fns.map((f) => f.route);
-  const files: Record<string, string> = { 'stack.yml': renderStack(routes), ...renderKnative(routes), ...renderNginx(routes) };
+  const { version } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const files: Record<string, string> = { 'stack.yml': renderStack(routes), ...renderKnative(routes), ...renderNginx(routes), ...renderOpenApi(fns, version) };
 
   const differing: string[] = [];
   for (const [rel, content] of Object.entries(files)) {
