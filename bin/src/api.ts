@@ -13,6 +13,11 @@ export class ServerError extends Error {
 
 export interface Api {
   json<T>(method: string, path: string, body?: unknown): Promise<T>;
+  /**
+   * A list, page by page: GET path?limit=…, then each Link rel="next" until there is none, so a
+   * long list never comes as one huge answer. A server without pages answers the whole list once.
+   */
+  pages<T>(path: string, limit?: number): AsyncGenerator<T[]>;
   /** A WebDAV request; body may be a stream of known length. */
   dav(method: string, path: string, opts?: { body?: Readable; length?: number }): Promise<Response>;
 }
@@ -32,7 +37,9 @@ export function api(config: Pick<ClientConfig, 'url' | 'token'>): Api {
   };
   const request = async (method: string, path: string, init: RequestInit = {}): Promise<Response> => {
     try {
-      return await fetch(`${config.url}${path}`, { method, ...init, headers: { ...headers, ...(init.headers as Record<string, string>) } });
+      // A path, or a whole URL (a Link the server sent, already resolved).
+      const target = /^https?:\/\//.test(path) ? path : `${config.url}${path}`;
+      return await fetch(target, { method, ...init, headers: { ...headers, ...(init.headers as Record<string, string>) } });
     } catch (err) {
       throw new Error(`cannot reach ${config.url}: ${(err as Error).cause ? String((err as Error).cause) : (err as Error).message}`);
     }
@@ -41,6 +48,18 @@ export function api(config: Pick<ClientConfig, 'url' | 'token'>): Api {
     async json<T>(method: string, path: string, body?: unknown): Promise<T> {
       const res = await check(await request(method, path, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }));
       return (await res.json()) as T;
+    },
+    async *pages<T>(path: string, limit = PAGE_SIZE): AsyncGenerator<T[]> {
+      let next: string | undefined = `${path}${path.includes('?') ? '&' : '?'}limit=${limit}`;
+      while (next) {
+        const res = await check(await request('GET', next));
+        const page = (await res.json()) as T[];
+        const link = nextLink(res.headers.get('link'));
+        next = link === undefined ? undefined : new URL(link, res.url).href;
+        // The token goes with every request: never to a place the user did not log in to.
+        if (next !== undefined && new URL(next).origin !== new URL(res.url).origin) throw new Error(`the next page of ${path} is on another server (${next}); not following it`);
+        yield page;
+      }
     },
     async dav(method, path, opts = {}) {
       const init: RequestInit & { duplex?: 'half' } = {};
@@ -52,6 +71,19 @@ export function api(config: Pick<ClientConfig, 'url' | 'token'>): Api {
       return check(await request(method, path, init));
     },
   };
+}
+
+/** How many objects the client asks for per page of a list (the server allows 1–1000). */
+export const PAGE_SIZE = 200;
+
+/** The target of the rel="next" link in a Link header, if any. */
+export function nextLink(header: string | null): string | undefined {
+  for (const part of header?.split(/,(?=\s*<)/) ?? []) {
+    const m = /^\s*<([^>]*)>(.*)$/.exec(part);
+    const rel = /;\s*rel\s*=\s*"?([^";]*)"?/i.exec(m?.[2] ?? '')?.[1] ?? '';
+    if (m && rel.toLowerCase().split(/\s+/).includes('next')) return m[1];
+  }
+  return undefined;
 }
 
 /** Each path segment percent-encoded, slashes kept. */

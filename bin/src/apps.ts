@@ -37,9 +37,12 @@ export async function create(client: Api, appUrl: string, user: string, name: st
 }
 
 export async function list(client: Api, appUrl: string, user: string, print: (line: string) => void): Promise<void> {
-  const apps = await client.json<App[]>('GET', `/api/v1/users/${user}/apps`);
-  if (apps.length === 0) return print('no apps');
-  for (const a of apps) print(`${describe(a)}${a.state === 'ready' ? `  ${predictUrl(appUrl, user, a)}` : ''}`);
+  let shown = 0;
+  for await (const page of client.pages<App>(`/api/v1/users/${user}/apps`)) {
+    for (const a of page) print(`${describe(a)}${a.state === 'ready' ? `  ${predictUrl(appUrl, user, a)}` : ''}`);
+    shown += page.length;
+  }
+  if (shown === 0) print('no apps');
 }
 
 export async function remove(client: Api, user: string, name: string, print: (line: string) => void): Promise<void> {

@@ -119,9 +119,12 @@ export async function download(client: Api, user: string, name: string, dir: str
 }
 
 export async function list(client: Api, user: string, print: (line: string) => void): Promise<void> {
-  const all = await client.json<Dataset[]>('GET', `/api/v1/users/${user}/datasets`);
-  if (all.length === 0) return print('no datasets');
-  for (const d of all) print(`${d.name.padEnd(24)} ${d.state.padEnd(9)} ${String(d.progress).padStart(3)}%  ${d.size} bytes${d.msg ? `  (${d.msg})` : ''}`);
+  let shown = 0;
+  for await (const page of client.pages<Dataset>(`/api/v1/users/${user}/datasets`)) {
+    for (const d of page) print(`${d.name.padEnd(24)} ${d.state.padEnd(9)} ${String(d.progress).padStart(3)}%  ${d.size} bytes${d.msg ? `  (${d.msg})` : ''}`);
+    shown += page.length;
+  }
+  if (shown === 0) print('no datasets');
 }
 
 export async function remove(client: Api, user: string, name: string, print: (line: string) => void): Promise<void> {

@@ -26,9 +26,12 @@ export async function submit(client: Api, user: string, name: string, opts: Subm
 }
 
 export async function list(client: Api, user: string, print: (line: string) => void): Promise<void> {
-  const jobs = await client.json<Job[]>('GET', `/api/v1/users/${user}/jobs`);
-  if (jobs.length === 0) return print('no jobs');
-  for (const j of jobs) print(describe(j));
+  let shown = 0;
+  for await (const page of client.pages<Job>(`/api/v1/users/${user}/jobs`)) {
+    for (const j of page) print(describe(j));
+    shown += page.length;
+  }
+  if (shown === 0) print('no jobs');
 }
 
 /** The job's output; with follow, it streams until the job ends. */

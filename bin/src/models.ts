@@ -20,9 +20,12 @@ export async function create(client: Api, user: string, name: string, src: strin
 }
 
 export async function list(client: Api, user: string, print: (line: string) => void): Promise<void> {
-  const models = await client.json<Model[]>('GET', `/api/v1/users/${user}/models`);
-  if (models.length === 0) return print('no models');
-  for (const m of models) print(describe(m));
+  let shown = 0;
+  for await (const page of client.pages<Model>(`/api/v1/users/${user}/models`)) {
+    for (const m of page) print(describe(m));
+    shown += page.length;
+  }
+  if (shown === 0) print('no models');
 }
 
 export async function remove(client: Api, user: string, name: string, print: (line: string) => void): Promise<void> {
