@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { notFound } from '../../shared/datasets/lifecycle.js';
 import type { Deps } from '../../shared/deps.js';
@@ -6,12 +6,13 @@ import { Conflict, Forbidden, Invalid } from '../../shared/errors.js';
 import { datasetId, datasetsCollection, type DatasetDoc } from '../../shared/repos/datasets.js';
 import type { StreamHandler, StreamInput } from '../../shared/route.js';
 import { bytesIn, FOLDER_MODE, lstatIn, openFileIn, openIn, openUnder, removeIn, statOf, walk, type Folder } from '../../shared/webdav/confined.js';
+import { copyIn, destinationPath } from '../../shared/webdav/copy.js';
 import { commit, discard, receive, type Received } from '../../shared/webdav/files.js';
 import { multistatus } from '../../shared/webdav/propfind.js';
 import { parseRange } from '../../shared/webdav/range.js';
 import { resolveTarget, type Target } from '../../shared/webdav/target.js';
 
-const ALLOW = 'OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, PROPFIND';
+const ALLOW = 'OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, PROPFIND, COPY, MOVE';
 
 // Every file operation goes through folders opened without following links (shared/webdav/confined.ts):
 // a job may have planted links in its home or datasets, and none of them leads out.
@@ -53,6 +54,9 @@ export const handle: StreamHandler = async (input, deps) => {
       return mkcol(input, target, dataset, deps);
     case 'PROPFIND':
       return propfind(input, target, deps);
+    case 'COPY':
+    case 'MOVE':
+      return copyOrMove(input, target, dataset, deps);
     default:
       throw new Invalid(`method ${input.method} is not allowed on /data; use ${ALLOW}`);
   }
@@ -230,11 +234,14 @@ async function remove(input: StreamInput, target: Target, dataset: DatasetDoc | 
 
 async function mkcol(input: StreamInput, target: Target, dataset: DatasetDoc | undefined, deps: Deps): Promise<void> {
   writable(target, dataset);
+  // RFC 4918 §9.3: MKCOL makes one folder, from no body (a body's meaning is not defined here).
+  if (hasBody(input)) throw new Invalid('MKCOL takes no request body');
   const root = await openRoot(target, deps, true);
   if (!root) throw new Error(`could not make the folder of ${target.name}`);
   await using(root, async () => {
-    const parent = await openIn(root, target.parts.slice(0, -1), true);
-    if (!parent) throw new Error(`could not make the folder of ${target.rel}`);
+    // Unlike PUT (API.md §4), MKCOL does not make missing folders above the one it makes (RFC 4918 §9.3.1).
+    const parent = await openIn(root, target.parts.slice(0, -1), false);
+    if (!parent) throw new Conflict(`the folder above ${target.rel} does not exist; make it first`);
     await using(parent, async () => {
       const name = target.parts[target.parts.length - 1] ?? '';
       const s = await lstatIn(parent, name);
@@ -277,6 +284,87 @@ async function propfind(input: StreamInput, target: Target, deps: Deps): Promise
       await using(folder, (f) => answer({ dir: true, size: 0, mtime: s.mtime }, f));
     });
   });
+}
+
+function hasBody(input: StreamInput): boolean {
+  const length = input.headers['content-length'];
+  return (length !== undefined && length !== '0') || input.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * COPY and MOVE (RFC 4918 §9.8, §9.9) within one dataset or home, under the rules of PUT: only
+ * while a dataset is creating (the home any time), never past its size or the home quota, never
+ * through a link. Overwrite: F refuses an existing destination; T (the default) replaces it.
+ */
+async function copyOrMove(input: StreamInput, target: Target, dataset: DatasetDoc | undefined, deps: Deps): Promise<void> {
+  const move = input.method === 'MOVE';
+  writable(target, dataset);
+  const destPath = destinationPath(input.headers.destination);
+  const prefix = `/data/${target.user}/`;
+  const decoded = (() => {
+    try {
+      return decodeURIComponent(destPath);
+    } catch {
+      throw new Invalid('the Destination path is not valid percent-encoding');
+    }
+  })();
+  if (!decoded.startsWith(prefix)) throw new Forbidden(`${input.method} stays within /data/${target.user}/${target.name}/; the Destination is elsewhere`);
+  const dest = resolveTarget(target.user, decoded.slice(prefix.length));
+  if (dest.name !== target.name) throw new Forbidden(`${input.method} stays within one dataset or home (${target.name}); the Destination is in ${dest.name}`);
+  if (!dest.rel) throw new Invalid('name a file or folder inside the dataset or home as the Destination');
+  if (dest.rel === target.rel || dest.rel.startsWith(`${target.rel}/`)) throw new Forbidden(`${input.method} cannot put ${target.rel} inside itself`);
+  const depth = input.headers.depth ?? 'infinity';
+  if (depth !== 'infinity' && depth !== '0') throw new Invalid(`${input.method} Depth must be 0 or infinity`);
+  if (move && depth !== 'infinity') throw new Invalid('MOVE of a folder moves all of it (Depth: infinity)');
+  const overwrite = (input.headers.overwrite ?? 'T').toUpperCase();
+  if (overwrite !== 'T' && overwrite !== 'F') throw new Invalid('Overwrite must be T or F');
+  const cap = dataset ? dataset.size : deps.config.homeQuota;
+  const tooBig = dataset ? `copy would exceed dataset ${dataset.name}'s size of ${dataset.size} bytes` : `copy would exceed your home quota of ${cap} bytes`;
+
+  const root = await openRoot(target, deps, false);
+  if (!root) throw missing(target);
+  const key = target.segments.join('/');
+  await using(root, () =>
+    serialized(key, async () => {
+      const srcParent = await openIn(root, target.parts.slice(0, -1), false);
+      if (!srcParent) throw missing(target);
+      await using(srcParent, async () => {
+        const srcName = target.parts[target.parts.length - 1] ?? '';
+        const src = await lstatIn(srcParent, srcName);
+        if (!src) throw missing(target);
+        if (src.isSymbolicLink()) throw linkRefused(target.rel);
+        const dstParent = await openIn(root, dest.parts.slice(0, -1), false);
+        if (!dstParent) throw new Conflict(`the folder above ${dest.rel} does not exist`);
+        await using(dstParent, async () => {
+          const dstName = dest.parts[dest.parts.length - 1] ?? '';
+          const existing = await lstatIn(dstParent, dstName);
+          if (existing && overwrite === 'F') throw new Conflict(`${dest.rel} exists and Overwrite is F`);
+          if (!move) {
+            // What the copy adds, counted before anything is written.
+            const adds = src.isDirectory() ? (depth === '0' ? 0 : await bytesOfFolder(srcParent, srcName)) : src.size;
+            const replaced = !existing ? 0 : existing.isDirectory() ? await bytesOfFolder(dstParent, dstName) : existing.isFile() ? existing.size : 0;
+            if ((await bytesIn(root)) - replaced + adds > cap) throw new Forbidden(tooBig);
+          }
+          if (existing) await removeIn(dstParent, dstName);
+          if (move) await rename(srcParent.at(srcName), dstParent.at(dstName));
+          else {
+            try {
+              await copyIn(srcParent, srcName, dstParent, dstName, depth === 'infinity');
+            } catch (err) {
+              await removeIn(dstParent, dstName);
+              throw err;
+            }
+          }
+          send(input, existing ? 204 : 201, '');
+        });
+      });
+    }),
+  );
+}
+
+async function bytesOfFolder(parent: Folder, name: string): Promise<number> {
+  const folder = await openIn(parent, [name], false);
+  return folder ? using(folder, bytesIn) : 0;
 }
 
 function send(input: StreamInput, status: number, body: string, headers: Record<string, string> = {}): void {
