@@ -125,6 +125,7 @@ t.test('the whole path through the browser UI', async (t) => {
     if (!cut && n >= 5 && socket) {
       cut = true;
       await socket.close();
+      await page.locator('#job-detail').scrollIntoViewIfNeeded();
       await page.screenshot({ path: path.join(ARTIFACTS, 'main-live-chart.png'), fullPage: false });
     }
     return { n, state: (await job()).state };
