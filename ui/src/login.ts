@@ -53,7 +53,7 @@ export function loginView(onSession: (s: Session) => void, notice?: string): HTM
   });
 
   return h('div', { class: 'login' },
-    h('h1', {}, 'MLP — machine learning platform'),
+    h('p', { class: 'title' }, 'MLP — machine learning platform'),
     h('p', { class: 'lead' }, 'Upload datasets, train with live metrics, serve models.'),
     h('div', { class: 'login-forms' }, loginForm, regForm));
 }
