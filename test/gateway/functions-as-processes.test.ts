@@ -67,7 +67,9 @@ t.test('each function in its own process, sharing MongoDB, behind Nginx', { skip
   t.equal(tooBig.status, 403, 'the size is enforced behind the gateway');
   t.match(await tooBig.json(), { msg: /exceed dataset mnist's size/ });
   const noToken = await fetch(`${gw.url}/data/alice/mnist/x.bin`, { method: 'PUT', body: 'x' });
-  t.equal(noToken.status, 403, 'a missing token is refused by auth_request');
+  // API.md §4: on /data a request without credentials gets the Basic challenge (401), as WebDAV clients need.
+  t.equal(noToken.status, 401, 'a missing token is challenged by auth_request');
+  t.equal(noToken.headers.get('www-authenticate'), 'Basic realm="MLP"');
 
   t.equal((await api('DELETE', '/api/v1/users/alice/token', { token })).status, 200, 'users-logout');
   t.equal((await api('GET', '/api/v1/users/alice', { token })).status, 403, 'the revocation is seen by every process');
