@@ -50,8 +50,9 @@ t.test('COPY and MOVE stay within one dataset or home, under the rules of PUT', 
   t.match([keep.status, await msg(keep)], [403, /exists and Overwrite is F/]);
   t.equal((await dav('MOVE', '/data/alice/mnist/a', { destination: '/data/alice/mnist/b' })).status, 204, 'a move replaces');
   t.same(await (await dav('GET', '/data/alice/mnist/')).json(), [{ path: 'b', size: 4 }]);
-  t.match(await msg(await dav('MKCOL', '/data/alice/mnist/x/y')), /does not exist; make it first/, 'MKCOL makes one folder');
-  t.match(await msg(await dav('MKCOL', '/data/alice/mnist/x', {}, '<x/>')), /takes no request body/);
+  t.equal((await dav('MKCOL', '/data/alice/mnist/x/y')).status, 201, 'MKCOL makes missing folders above, as PUT does (rclone needs it: 403 is final for it)');
+  t.match(await msg(await dav('MKCOL', '/data/alice/mnist/x/y')), /already exists/);
+  t.match(await msg(await dav('MKCOL', '/data/alice/mnist/z', {}, '<x/>')), /takes no request body/);
   await insert('done', 100, 'ready');
   t.match(await msg(await dav('COPY', '/data/alice/done/a', { destination: '/data/alice/done/b' })), /is ready; files can be written only while it is creating/);
 });

@@ -239,9 +239,11 @@ async function mkcol(input: StreamInput, target: Target, dataset: DatasetDoc | u
   const root = await openRoot(target, deps, true);
   if (!root) throw new Error(`could not make the folder of ${target.name}`);
   await using(root, async () => {
-    // Unlike PUT (API.md §4), MKCOL does not make missing folders above the one it makes (RFC 4918 §9.3.1).
-    const parent = await openIn(root, target.parts.slice(0, -1), false);
-    if (!parent) throw new Conflict(`the folder above ${target.rel} does not exist; make it first`);
+    // Missing folders above are made, as PUT makes them (API.md §4). RFC 4918 §9.3.1 wants 409
+    // there, and clients such as rclone then make the parents first; but every client error is 403
+    // here (API.md §1), which they take as final, so parallel uploads of nested folders would fail.
+    const parent = await openIn(root, target.parts.slice(0, -1), true);
+    if (!parent) throw new Error(`could not make the folders above ${target.rel}`);
     await using(parent, async () => {
       const name = target.parts[target.parts.length - 1] ?? '';
       const s = await lstatIn(parent, name);
