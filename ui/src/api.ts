@@ -54,3 +54,51 @@ export interface Model { name: string; state: string; size: number; src: string;
 export interface App { name: string; state: string; model_name: string; port: number; cpu: number; gpu: number; ram: number; created_at?: string; msg?: string }
 export interface Tenant { name: string; cpu: number; gpu: number; ram: number; rom: number; cpu_inuse: number; gpu_inuse: number; ram_inuse: number; rom_inuse: number }
 export interface JobMetrics { epoch: number; accuracy: number; loss: number; progress: number }
+
+/** Rows asked for per page of a list (issue 12: lists come in pages). */
+export const PAGE_SIZE = 200;
+/** At most this many rows are fetched per list and refresh, so the 2-second refresh stays cheap. */
+export const MAX_ROWS = 1000;
+
+export interface Listed<T> {
+  items: T[];
+  /** Whether more rows exist than were fetched (the table says "showing first N"). */
+  more: boolean;
+}
+
+/** The rel="next" target of a Link header, if any (as bin/src/api.ts reads it). */
+export function nextLink(header: string | null): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(/,(?=\s*<)/)) {
+    const m = /^\s*<([^>]*)>(.*)$/.exec(part);
+    const rel = m ? /;\s*rel\s*=\s*"?([^";]+)"?/i.exec(m[2] ?? '') : null;
+    if (m && rel && (rel[1] ?? '').toLowerCase().split(/\s+/).includes('next')) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * A list, page by page, as the CLI walks it (`pages()` in bin/src/api.ts): GET path?limit=200,
+ * then each Link rel="next" of the same origin, until none is left or `max` rows are in.
+ */
+export async function list<T>(session: Session, path: string, max = MAX_ROWS): Promise<Listed<T>> {
+  const items: T[] = [];
+  let next: string | undefined = `${path}${path.includes('?') ? '&' : '?'}limit=${Math.min(PAGE_SIZE, max)}`;
+  while (next !== undefined) {
+    let res: Response;
+    try {
+      res = await fetch(next, { headers: authHeader(session), cache: 'no-store' });
+    } catch (err) {
+      throw new ApiError(`cannot reach the platform (${(err as Error).message})`, 0);
+    }
+    items.push(...(await answer<T[]>(res)));
+    const link = nextLink(res.headers.get('link'));
+    if (link === undefined) return { items, more: false };
+    const url = new URL(link, res.url || location.href);
+    // A page on another origin is never followed (the token would go with it).
+    if (url.origin !== location.origin) throw new ApiError(`the next page of ${path} is on another origin (${url.origin}); not following it`, 0);
+    if (items.length >= max) return { items: items.slice(0, max), more: true };
+    next = url.pathname + url.search;
+  }
+  return { items, more: false };
+}

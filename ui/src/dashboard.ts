@@ -1,4 +1,4 @@
-import { api, ApiError, userPath, type App, type Dataset, type Job, type Model, type Session, type Tenant } from './api.js';
+import { api, ApiError, list, userPath, type App, type Dataset, type Job, type Listed, type Model, type Session, type Tenant } from './api.js';
 import { MetricsChart } from './chart.js';
 import { age, bytes, field, h, messageLine, toast } from './dom.js';
 import { LogView } from './log.js';
@@ -108,7 +108,8 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
   ], [
     deleteAction('dataset', (d) => d.state === 'ready' || d.state === 'error', (d) => `/datasets/${d.name}`),
   ], 'No datasets yet.');
-  const dsSection = section('datasets', 'Datasets', dsForm, datasets.el);
+  const dsMore = moreNote('datasets');
+  const dsSection = section('datasets', 'Datasets', dsForm, datasets.el, dsMore);
 
   // ---- home and jobs
   const homeFile = h('input', { type: 'file' });
@@ -176,7 +177,8 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
     { label: 'Stop', name: (j) => `Stop job ${j.name}`, enabled: running, run: (j) => act(() => api('PUT', userPath(session, `/jobs/${j.name}:stop`), { session, body: {} }), `job ${j.name} stopped`) },
     deleteAction('job', (j) => j.state === 'finished' || j.state === 'error', (j) => `/jobs/${j.name}`),
   ], 'No jobs yet.');
-  const jobsSection = section('jobs', 'Jobs', homeForm, jobForm, jobs.el, jobDetail);
+  const jobsMore = moreNote('jobs');
+  const jobsSection = section('jobs', 'Jobs', homeForm, jobForm, jobs.el, jobsMore, jobDetail);
 
   // ---- models
   const modelName = h('input', { required: true, autocapitalize: 'none', spellcheck: 'false' });
@@ -203,7 +205,8 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
     { label: 'From job', value: (m) => m.src },
     { label: 'Age', value: (m) => age(m.created_at) },
   ], [deleteAction('model', (m) => m.state === 'ready' || m.state === 'error', (m) => `/models/${m.name}`)], 'No models yet.');
-  const modelsSection = section('models', 'Models', modelForm, models.el);
+  const modelsMore = moreNote('models');
+  const modelsSection = section('models', 'Models', modelForm, models.el, modelsMore);
 
   // ---- apps
   const appName = h('input', { required: true, autocapitalize: 'none', spellcheck: 'false' });
@@ -297,7 +300,8 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
     } },
     deleteAction('app', (a) => a.state === 'ready' || a.state === 'error', (a) => `/apps/${a.name}`),
   ], 'No apps yet.');
-  const appsSection = section('apps', 'Apps', appForm, apps.el, appDetail);
+  const appsMore = moreNote('apps');
+  const appsSection = section('apps', 'Apps', appForm, apps.el, appsMore, appDetail);
 
   // ---- refresh
   function deleteAction<T extends { name: string; state: string }>(kind: string, enabled: (t: T) => boolean, rest: (t: T) => string) {
@@ -325,14 +329,20 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
   function refresh(): Promise<void> {
     refreshing ??= (async () => {
       try {
-        const [ds, js, ms, as, tenant] = await Promise.all([
-          api<Dataset[]>('GET', userPath(session, '/datasets'), { session }),
-          api<Job[]>('GET', userPath(session, '/jobs'), { session }),
-          api<Model[]>('GET', userPath(session, '/models'), { session }),
-          api<App[]>('GET', userPath(session, '/apps'), { session }),
+        const [dsPage, jsPage, msPage, asPage, tenant] = await Promise.all([
+          list<Dataset>(session, userPath(session, '/datasets')),
+          list<Job>(session, userPath(session, '/jobs')),
+          list<Model>(session, userPath(session, '/models')),
+          list<App>(session, userPath(session, '/apps')),
           api<Tenant>('GET', '/api/v1/tenants/default', { session }),
         ]);
         if (stopped) return;
+        const [ds, js, ms, as] = [dsPage.items, jsPage.items, msPage.items, asPage.items];
+        // Lists come in pages (?limit=200, Link rel="next"); past MAX_ROWS the table says so.
+        showMore(dsMore, dsPage, 'datasets');
+        showMore(jobsMore, jsPage, 'jobs');
+        showMore(modelsMore, msPage, 'models');
+        showMore(appsMore, asPage, 'apps');
         datasets.update(ds);
         jobs.update(js);
         models.update(ms);
@@ -373,6 +383,19 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
       log.stop();
     },
   };
+}
+
+/** The line under a table that says only the first rows are shown (hidden otherwise). */
+function moreNote(kind: string): HTMLElement {
+  const el = h('p', { class: 'hint more', id: `${kind}-more`, 'aria-live': 'polite' });
+  el.hidden = true;
+  return el;
+}
+
+function showMore(el: HTMLElement, page: Listed<unknown>, kind: string): void {
+  el.hidden = !page.more;
+  const text = page.more ? `Showing the first ${page.items.length} ${kind}; there are more.` : '';
+  if (el.textContent !== text) el.textContent = text;
 }
 
 function section(id: string, title: string, ...children: Node[]): HTMLElement {
