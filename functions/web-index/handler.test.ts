@@ -1,6 +1,11 @@
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import t from 'tap';
+import { createRouter } from '../../shared/http/router.js';
+import { createFaasServer } from '../../shared/http/server.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { handle } from './handler.js';
 import route from './route.js';
@@ -19,3 +24,36 @@ t.test('serves the built UI page without a token, cached by ETag, with a strict 
   t.equal(again.status, 304, 'an unchanged page is not sent again');
   t.equal(again.body, '');
 });
+
+t.test('a browser that accepts gzip gets the page compressed, with its own ETag', async (t) => {
+  execFileSync(process.execPath, [path.resolve(import.meta.dirname, '../../scripts/bundle-ui.mjs'), '--no-check']);
+  const deps = await testDeps(t);
+  const plain = await invoke(route, handle, deps, { path: '/' });
+  const res = await fetchThroughServer(deps, { 'accept-encoding': 'gzip, deflate, br' });
+  t.equal(res.headers['content-encoding'], 'gzip');
+  t.equal(res.headers.vary, 'accept-encoding');
+  t.not(res.headers.etag, plain.headers.etag, 'the compressed page has its own ETag');
+  const html = gunzipSync(res.body).toString('utf8');
+  t.equal(html, plain.body, 'it unpacks to the same page');
+  t.ok(res.body.length < Buffer.byteLength(html) / 2, `smaller by half at least (${res.body.length} of ${Buffer.byteLength(html)} bytes)`);
+  const again = await fetchThroughServer(deps, { 'accept-encoding': 'gzip', 'if-none-match': res.headers.etag ?? '' });
+  t.equal(again.status, 304);
+});
+
+/** The gzip body is bytes: through the template's HTTP server, as a browser gets it. */
+async function fetchThroughServer(deps: Awaited<ReturnType<typeof testDeps>>, headers: Record<string, string>) {
+  const server = createFaasServer({ dispatch: createRouter([{ route, handle }], deps), log: deps.log });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    const { port } = server.address() as AddressInfo;
+    return await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/', headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      }).on('error', reject);
+    });
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+}

@@ -109,7 +109,7 @@ export function toFaasHandler(fn: LoadedFunction, deps: Deps): FaasHandler {
       context
         .status(reply.status ?? route.status ?? 200)
         .headers({ 'content-type': 'application/json', ...reply.headers })
-        .succeed(typeof reply.body === 'string' && reply.headers['content-type'] ? reply.body : JSON.stringify(reply.body ?? ''));
+        .succeed(Buffer.isBuffer(reply.body) || (typeof reply.body === 'string' && reply.headers['content-type']) ? reply.body : JSON.stringify(reply.body ?? ''));
       // Reconcilers run every few seconds: their routine passes would flood the log at info.
       (route.schedule ? reqLog.debug : reqLog.info)('handled', { method: event.method, path: event.path, status: context.status() });
     } catch (err) {
