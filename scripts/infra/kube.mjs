@@ -1,0 +1,334 @@
+// A real Kubernetes API server for MLP's tests: kube-apiserver (built from the Go
+// module proxy, see kube/apiserver/go.mod) backed by kine on SQLite (kube/kine/go.mod),
+// on free loopback ports, with serving certs made at start, token authentication
+// (an admin token and a restricted one) and RBAC authorization. No kubelet, no
+// controller-manager, no scheduler: pods stay Pending unless a test plays the kubelet.
+// This is controller-runtime's envtest approach. Facts: shared/docs/infra.md (Kubernetes).
+//
+//   import { startKube } from './scripts/infra/kube.mjs';
+//   const kube = await startKube();   // { url, token, restrictedToken, caFile, kubeconfig, env, stop() }
+//   ...; await kube.stop();
+//
+// The first call builds both binaries into ~/.cache/mlp-infra/kube-<version>/
+// ($MLP_INFRA_CACHE overrides the root); that takes many minutes, later calls reuse them.
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  DEFAULT_STATE_DIR, freePorts, isAlive, killProcessesSync, log as defaultLog, pruneRuns,
+  reapOrphans, removeDirs, sleep, stopRecord, writeJson,
+} from './lib.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const APISERVER_MOD = path.join(HERE, 'kube', 'apiserver');
+const KINE_MOD = path.join(HERE, 'kube', 'kine');
+// Versions come from the go.mod files that pin them.
+export const KUBE_VERSION = fs.readFileSync(path.join(APISERVER_MOD, 'go.mod'), 'utf8')
+  .match(/^\s*(?:require\s+)?k8s\.io\/kubernetes (v\S+)/m)[1];
+export const KINE_VERSION = fs.readFileSync(path.join(KINE_MOD, 'go.mod'), 'utf8')
+  .match(/^\s*(?:require\s+)?github\.com\/k3s-io\/kine (v\S+)/m)[1];
+
+const SOURCES = [APISERVER_MOD, KINE_MOD].flatMap((d) => ['go.mod', 'go.sum'].map((f) => path.join(d, f)));
+
+function defaultCacheDir() {
+  return process.env.MLP_INFRA_CACHE || path.join(os.homedir(), '.cache', 'mlp-infra');
+}
+
+/** Where the binaries live: { dir, apiserver, kine }. */
+export function kubeBinaries(cacheDir = defaultCacheDir()) {
+  const dir = path.join(cacheDir, `kube-${KUBE_VERSION}`);
+  return { dir, apiserver: path.join(dir, 'kube-apiserver'), kine: path.join(dir, 'kine') };
+}
+
+// A stamp next to the binaries holds a hash of the go.mod/go.sum files they were built
+// from (a hash, not mtimes: a fresh clone has new mtimes but the same sources).
+function sourcesHash() {
+  const h = crypto.createHash('sha256');
+  for (const f of SOURCES) if (fs.existsSync(f)) h.update(fs.readFileSync(f));
+  return h.digest('hex');
+}
+const stampFile = (cacheDir) => path.join(kubeBinaries(cacheDir).dir, 'sources');
+
+/** True if both binaries are built from the current sources (then startKube starts in seconds). */
+export function kubeIsBuilt(cacheDir = defaultCacheDir()) {
+  const { apiserver, kine } = kubeBinaries(cacheDir);
+  const stamp = stampFile(cacheDir);
+  return fs.existsSync(apiserver) && fs.existsSync(kine) && fs.existsSync(stamp) &&
+    fs.readFileSync(stamp, 'utf8').trim() === sourcesHash();
+}
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let out = '';
+    const keep = (chunk) => { out = (out + chunk).slice(-20_000); };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('error', reject);
+    child.on('close', (code, sig) => (code === 0 ? resolve() : reject(new Error(
+      `${cmd} ${args.join(' ')} failed (${sig ?? `exit ${code}`}):\n${out.trimEnd().split('\n').slice(-40).join('\n')}`))));
+  });
+}
+
+/**
+ * Build kube-apiserver and kine into the cache if they are not there yet (idempotent;
+ * returns at once when cached). The build is kept to one core (GOMAXPROCS=1, -p 1):
+ * cold, it takes ~15–25 min and fills ~1 GB of Go module cache.
+ */
+export async function ensureKubeApiserver({ cacheDir = defaultCacheDir(), log = defaultLog } = {}) {
+  const bins = kubeBinaries(cacheDir);
+  if (kubeIsBuilt(cacheDir)) return bins;
+  if (spawnSync('sh', ['-c', 'command -v go'], { stdio: 'ignore' }).status !== 0) {
+    throw new Error('`go` is not on PATH; building kube-apiserver needs Go >= 1.24 (see shared/docs/infra.md).');
+  }
+  fs.mkdirSync(bins.dir, { recursive: true });
+  const hash = sourcesHash();
+  const env = { ...process.env, GOMAXPROCS: '1', GOFLAGS: '-buildvcs=false', CGO_ENABLED: '1' };
+  const t0 = Date.now();
+  for (const [name, mod, pkg, bin] of [
+    ['kine', KINE_MOD, 'github.com/k3s-io/kine', bins.kine],
+    ['kube-apiserver', APISERVER_MOD, 'k8s.io/kubernetes/cmd/kube-apiserver', bins.apiserver],
+  ]) {
+    log(`building ${name} (first run only; kube-apiserver takes ~15–25 min on one core)…`);
+    // Build to a temp name and rename, so an interrupted (or concurrent) build never looks finished.
+    const tmp = `${bin}.tmp-${process.pid}`;
+    await run('go', ['build', '-p', '1', '-trimpath', '-o', tmp, pkg], { cwd: mod, env });
+    fs.renameSync(tmp, bin);
+  }
+  fs.writeFileSync(stampFile(cacheDir), `${hash}\n`);
+  log(`built kube-apiserver ${KUBE_VERSION} and kine ${KINE_VERSION} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return bins;
+}
+
+// ---------------------------------------------------------------- certificates
+
+function openssl(args, cwd) {
+  const r = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr || r.error?.message}`);
+}
+
+// A throwaway CA and a serving cert for 127.0.0.1/localhost signed by it (ECDSA P-256: fast).
+function makeCerts(dir) {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=mlp-test-kube-ca'], dir);
+  openssl(['req', ...ec, '-keyout', 'serving.key', '-out', 'serving.csr', '-subj', '/CN=kube-apiserver'], dir);
+  fs.writeFileSync(path.join(dir, 'serving.ext'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default\n' +
+    'extendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+  openssl(['x509', '-req', '-in', 'serving.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-out', 'serving.crt', '-days', '2', '-extfile', 'serving.ext'], dir);
+  // Service-account token signing keys.
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  fs.writeFileSync(path.join(dir, 'sa.key'), privateKey, { mode: 0o600 });
+  fs.writeFileSync(path.join(dir, 'sa.pub'), publicKey);
+  return { caFile: path.join(dir, 'ca.crt'), certFile: path.join(dir, 'serving.crt'), keyFile: path.join(dir, 'serving.key') };
+}
+
+// ---------------------------------------------------------------------- start
+
+function tail(file, lines = 40) {
+  if (!fs.existsSync(file)) return '(no log file)';
+  const text = fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  return `--- last lines of ${file} ---\n${text}\n---`;
+}
+
+function get(url, { token, ca }) {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca, headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** The user names behind the two tokens (for RBAC bindings in tests). */
+export const KUBE_USERS = { admin: 'mlp-admin', restricted: 'mlp-restricted' };
+
+/**
+ * Start kine (SQLite in a temp dir) and kube-apiserver against it. Builds first if needed.
+ * @param {object} [opts]
+ * @param {string}  [opts.cacheDir]   built binaries ($MLP_INFRA_CACHE or ~/.cache/mlp-infra)
+ * @param {string}  [opts.stateDir]   logs and state records (<repo>/.mlp/infra/kube)
+ * @param {number}  [opts.timeoutMs=120000] limit for /readyz
+ * @param {boolean} [opts.detached=false] leave the servers running after this process exits
+ * @param {(msg: string) => void} [opts.log]
+ * @returns {Promise<{url: string, token: string, restrictedToken: string, caFile: string,
+ *   kubeconfig: string, env: Record<string, string>, runDir: string, record: object, stop: () => Promise<void>}>}
+ */
+export async function startKube(opts = {}) {
+  const {
+    cacheDir = defaultCacheDir(), stateDir = path.join(DEFAULT_STATE_DIR, 'kube'),
+    timeoutMs = 120_000, detached = false, log = defaultLog,
+  } = opts;
+  const bins = await ensureKubeApiserver({ cacheDir, log });
+  await reapOrphans(stateDir);
+  pruneRuns(stateDir);
+
+  const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${process.pid}`;
+  const runDir = path.join(stateDir, 'runs', runId);
+  fs.mkdirSync(runDir, { recursive: true });
+  const dataRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-kube-'));
+  const record = {
+    runId, owner: detached ? null : process.pid, started: new Date().toISOString(),
+    env: {}, processes: [], dataDirs: [dataRoot], logs: {},
+  };
+  const stateFile = path.join(runDir, 'state.json');
+  const save = () => writeJson(stateFile, record);
+  save();
+
+  const children = [];
+  const startServer = (name, cmd, args) => {
+    const logFile = path.join(runDir, `${name}.log`);
+    const fd = fs.openSync(logFile, 'a');
+    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], detached });
+    fs.closeSync(fd);
+    child.on('error', (err) => fs.appendFileSync(logFile, `\nspawn error: ${err.message}\n`));
+    if (!child.pid) throw new Error(`could not start ${cmd}\n${tail(logFile)}`);
+    const proc = { name, pid: child.pid, match: cmd };
+    record.processes.push(proc);
+    record.logs[name] = logFile;
+    save();
+    children.push(child);
+    return { proc, logFile };
+  };
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    unregister();
+    // The API server first, so it does not log storage errors while kine goes away.
+    await stopRecord({ processes: [...record.processes].reverse(), dataDirs: [] });
+    removeDirs(record.dataDirs);
+    record.stopped = new Date().toISOString();
+    save();
+  };
+  const onExit = () => {
+    if (stopped) return;
+    killProcessesSync(record.processes);
+    removeDirs(record.dataDirs);
+    record.stopped = new Date().toISOString();
+    save();
+  };
+  const onSignal = async (sig) => {
+    await stop();
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const unregister = () => {
+    process.off('exit', onExit);
+    for (const s of signals) process.off(s, onSignal);
+  };
+  process.on('exit', onExit);
+  for (const s of signals) process.on(s, onSignal);
+
+  try {
+    const [kinePort, apiPort] = await freePorts(2);
+    const certDir = path.join(dataRoot, 'pki');
+    fs.mkdirSync(certDir);
+    const { caFile: tmpCa, certFile, keyFile } = makeCerts(certDir);
+    // The CA is also copied next to the logs, so a detached run's kubeconfig keeps working.
+    const caFile = path.join(runDir, 'ca.crt');
+    fs.copyFileSync(tmpCa, caFile);
+
+    const token = crypto.randomBytes(24).toString('hex');
+    const restrictedToken = crypto.randomBytes(24).toString('hex');
+    const tokenFile = path.join(certDir, 'tokens.csv');
+    // token,user,uid,"groups"
+    fs.writeFileSync(tokenFile, `${token},${KUBE_USERS.admin},uid-admin,"system:masters"\n` +
+      `${restrictedToken},${KUBE_USERS.restricted},uid-restricted\n`, { mode: 0o600 });
+
+    const sqliteDir = path.join(dataRoot, 'kine');
+    fs.mkdirSync(sqliteDir);
+    const kine = startServer('kine', bins.kine, [
+      // kine's own default parameters for SQLite, with the database in the temp dir.
+      `--endpoint=sqlite://${path.join(sqliteDir, 'state.db')}?_journal_mode=WAL&_busy_timeout=30000` +
+        '&_synchronous=NORMAL&_txlock=immediate&_stmt_cache_size=20&cache=shared',
+      `--listen-address=127.0.0.1:${kinePort}`,
+      '--metrics-bind-address=0', // no metrics endpoint (its default is :8080 on every address)
+    ]);
+    // kube-apiserver retries its storage itself, but fail fast if kine died.
+    await sleep(300);
+    if (!isAlive(kine.proc.pid)) throw new Error(`kine exited during start\n${tail(kine.logFile)}`);
+
+    const api = startServer('kube-apiserver', bins.apiserver, [
+      `--etcd-servers=http://127.0.0.1:${kinePort}`,
+      '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
+      `--cert-dir=${certDir}`, `--tls-cert-file=${certFile}`, `--tls-private-key-file=${keyFile}`,
+      `--client-ca-file=${tmpCa}`,
+      `--token-auth-file=${tokenFile}`,
+      '--authorization-mode=RBAC', '--anonymous-auth=false',
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${path.join(certDir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${path.join(certDir, 'sa.key')}`,
+      '--service-cluster-ip-range=10.96.0.0/24', // an allocation range in storage only: nothing routes it
+      // No controller-manager creates the "default" ServiceAccount in new namespaces, so the
+      // ServiceAccount admission plugin would refuse every pod (envtest disables it too).
+      '--disable-admission-plugins=ServiceAccount',
+      '--enable-priority-and-fairness=false', '--profiling=false',
+      '--v=1',
+    ]);
+
+    const url = `https://127.0.0.1:${apiPort}`;
+    const ca = fs.readFileSync(caFile);
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      if (!isAlive(kine.proc.pid)) throw new Error(`kine exited\n${tail(kine.logFile)}`);
+      if (!isAlive(api.proc.pid)) throw new Error(`kube-apiserver exited during start\n${tail(api.logFile)}`);
+      try {
+        const r = await get(`${url}/readyz`, { token, ca });
+        if (r.status === 200) break;
+        last = `${r.status} ${r.body.slice(-500)}`;
+      } catch (err) {
+        last = err.message;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`kube-apiserver at ${url} not ready in ${timeoutMs} ms (last: ${last})\n${tail(api.logFile)}`);
+      }
+      await sleep(250);
+    }
+
+    const kubeconfig = path.join(runDir, 'kubeconfig');
+    fs.writeFileSync(kubeconfig, `${[
+      'apiVersion: v1', 'kind: Config', 'current-context: mlp-test',
+      'clusters:', '- name: mlp-test', '  cluster:', `    server: ${url}`, `    certificate-authority: ${caFile}`,
+      'users:', `- name: ${KUBE_USERS.admin}`, '  user:', `    token: ${token}`,
+      `- name: ${KUBE_USERS.restricted}`, '  user:', `    token: ${restrictedToken}`,
+      'contexts:', '- name: mlp-test', '  context:', '    cluster: mlp-test', `    user: ${KUBE_USERS.admin}`,
+      '- name: mlp-test-restricted', '  context:', '    cluster: mlp-test', `    user: ${KUBE_USERS.restricted}`,
+    ].join('\n')}\n`, { mode: 0o600 });
+    record.env = { KUBECONFIG: kubeconfig, MLP_KUBE_URL: url, MLP_KUBE_TOKEN: token, MLP_KUBE_CA_FILE: caFile };
+    save();
+    if (detached) {
+      unregister();
+      for (const c of children) c.unref();
+    }
+    return { url, token, restrictedToken, caFile, kubeconfig, env: { ...record.env }, runDir, record, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+// CLI: `node scripts/infra/kube.mjs build` builds (or confirms the cache) and prints the time.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const t0 = Date.now();
+  const what = process.argv[2] ?? 'build';
+  const main = what === 'build'
+    ? ensureKubeApiserver().then((b) => defaultLog(`kube binaries ready in ${b.dir} (${((Date.now() - t0) / 1000).toFixed(0)} s)`))
+    : Promise.reject(new Error(`unknown command ${what}; use: build`));
+  main.then(() => process.exit(0), (err) => { process.stderr.write(`infra: ${err.stack ?? err}\n`); process.exit(1); });
+}
