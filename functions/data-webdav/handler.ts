@@ -8,11 +8,12 @@ import type { StreamHandler, StreamInput } from '../../shared/route.js';
 import { bytesIn, FOLDER_MODE, lstatIn, openFileIn, openIn, openUnder, removeIn, statOf, walk, type Folder } from '../../shared/webdav/confined.js';
 import { copyIn, destinationPath } from '../../shared/webdav/copy.js';
 import { commit, discard, receive, type Received } from '../../shared/webdav/files.js';
-import { multistatus } from '../../shared/webdav/propfind.js';
+import { MAX_BODY, parsePropertyUpdate, parsePropfind, PropStore, sweepDatasets, type DeadProp } from '../../shared/webdav/deadprops.js';
+import { multistatus, proppatchStatus } from '../../shared/webdav/propfind.js';
 import { parseRange } from '../../shared/webdav/range.js';
 import { resolveTarget, type Target } from '../../shared/webdav/target.js';
 
-const ALLOW = 'OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, PROPFIND, COPY, MOVE';
+const ALLOW = 'OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, PROPFIND, PROPPATCH, COPY, MOVE';
 
 // Every file operation goes through folders opened without following links (shared/webdav/confined.ts):
 // a job may have planted links in its home or datasets, and none of them leads out.
@@ -53,7 +54,9 @@ export const handle: StreamHandler = async (input, deps) => {
     case 'MKCOL':
       return mkcol(input, target, dataset, deps);
     case 'PROPFIND':
-      return propfind(input, target, deps);
+      return propfind(input, target, dataset, deps);
+    case 'PROPPATCH':
+      return proppatch(input, target, dataset, deps);
     case 'COPY':
     case 'MOVE':
       return copyOrMove(input, target, dataset, deps);
@@ -67,9 +70,14 @@ async function datasetOf(target: Target, deps: Deps): Promise<DatasetDoc> {
   return doc ?? notFound(target.name);
 }
 
-function writable(target: Target, dataset: DatasetDoc | undefined): void {
-  if (dataset && dataset.state !== 'creating') throw new Conflict(`dataset ${dataset.name} is ${dataset.state}; files can be written only while it is creating`);
-  if (!target.rel) throw new Invalid('name a file inside the dataset or home');
+function writable(target: Target, dataset: DatasetDoc | undefined, what = 'files'): void {
+  if (dataset && dataset.state !== 'creating') throw new Conflict(`dataset ${dataset.name} is ${dataset.state}; ${what} can be written only while it is creating`);
+  if (!target.rel && what === 'files') throw new Invalid('name a file inside the dataset or home');
+}
+
+/** The dead properties (PROPPATCH) of the home or dataset of `target` (shared/webdav/deadprops.ts). */
+function propsOf(target: Target, dataset: DatasetDoc | undefined, deps: Deps): PropStore {
+  return dataset ? PropStore.dataset(deps.config.root, target.user, dataset.uid) : PropStore.home(deps.config.root, target.user);
 }
 
 /** Runs `work` with `folder` open and closes it after. */
@@ -134,6 +142,8 @@ async function put(input: StreamInput, target: Target, dataset: DatasetDoc | und
             throw err;
           }
           await commit(received, parent, name);
+          // A new file starts without dead properties (a job may have removed the one that had them).
+          if (!existed) await propsOf(target, dataset, deps).drop(target.parts);
         });
         deps.log.debug('stored', { folder: key, file: target.rel, bytes: received.size });
       } finally {
@@ -215,6 +225,7 @@ async function remove(input: StreamInput, target: Target, dataset: DatasetDoc | 
         await removeIn(above, target.name);
       });
     }
+    await propsOf(target, dataset, deps).drop([]);
     return send(input, 204, '');
   }
   const root = await openRoot(target, deps, false);
@@ -227,6 +238,7 @@ async function remove(input: StreamInput, target: Target, dataset: DatasetDoc | 
       if (!(await lstatIn(parent, name))) throw missing(target);
       // A link itself may go (its target stays); a folder goes with what is in it, links not followed.
       await removeIn(parent, name);
+      await propsOf(target, dataset, deps).drop(target.parts);
     });
   });
   send(input, 204, '');
@@ -255,18 +267,26 @@ async function mkcol(input: StreamInput, target: Target, dataset: DatasetDoc | u
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Conflict(`${target.rel} already exists`);
         throw err;
       }
+      await propsOf(target, dataset, deps).drop(target.parts);
     });
   });
   send(input, 201, '');
 }
 
-async function propfind(input: StreamInput, target: Target, deps: Deps): Promise<void> {
+async function propfind(input: StreamInput, target: Target, dataset: DatasetDoc | undefined, deps: Deps): Promise<void> {
   const depth = input.headers.depth ?? '1';
   if (depth !== '0' && depth !== '1') throw new Invalid('PROPFIND Depth must be 0 or 1');
+  const want = parsePropfind(await readBody(input, 'PROPFIND'));
   const href = `/data/${target.user}/${target.name}${target.rel ? `/${target.rel}` : ''}`;
+  const props = propsOf(target, dataset, deps);
   const answer = async (self: { dir: boolean; size: number; mtime: Date }, folder: Folder | null) => {
     const children = depth === '1' && folder ? await walk(folder, 1) : [];
-    send(input, 207, multistatus(href, self, children), { 'content-type': 'application/xml; charset=utf-8' });
+    // Dead properties are read only when asked for (allprop, propname, or a name outside DAV:).
+    const dead = want.kind !== 'named' || want.props.some((p) => p.ns !== 'DAV:');
+    const own = dead ? await props.read(target.parts) : [];
+    const theirs = dead && children.length ? await props.readChildren(target.parts) : new Map<string, DeadProp[]>();
+    const body = multistatus(href, { ...self, dead: own }, children.map((c) => ({ ...c, dead: theirs.get(c.path) ?? [] })), want);
+    send(input, 207, body, { 'content-type': 'application/xml; charset=utf-8' });
   };
   const root = await openRoot(target, deps, false);
   if (!target.rel && !root) return answer({ dir: true, size: 0, mtime: new Date(0) }, null);
@@ -286,6 +306,63 @@ async function propfind(input: StreamInput, target: Target, deps: Deps): Promise
       await using(folder, (f) => answer({ dir: true, size: 0, mtime: s.mtime }, f));
     });
   });
+}
+
+/**
+ * PROPPATCH (RFC 4918 §9.2): sets and removes dead properties of an existing file or folder, all or
+ * nothing, within the bounds of shared/webdav/deadprops.ts, under the rules of PUT: the home any
+ * time, a dataset only while it is creating; a link is refused. Properties in DAV: are the
+ * server's and cannot be changed. Any refusal is 403 {msg} (API.md §1) and changes nothing.
+ */
+async function proppatch(input: StreamInput, target: Target, dataset: DatasetDoc | undefined, deps: Deps): Promise<void> {
+  writable(target, dataset, 'properties');
+  const updates = parsePropertyUpdate(await readBody(input, 'PROPPATCH'));
+  const root = await openRoot(target, deps, !target.rel);
+  if (!root) throw missing(target);
+  await using(root, async () => {
+    if (target.rel) {
+      const parent = await openIn(root, target.parts.slice(0, -1), false);
+      if (!parent) throw missing(target);
+      await using(parent, async () => {
+        const s = await lstatIn(parent, target.parts[target.parts.length - 1] ?? '');
+        if (!s) throw missing(target);
+        if (s.isSymbolicLink()) throw linkRefused(target.rel);
+        if (!s.isFile() && !s.isDirectory()) throw new Conflict(`${target.rel} is not a regular file or folder`);
+      });
+    }
+    await serialized(target.segments.join('/'), async () => {
+      const props = propsOf(target, dataset, deps);
+      if (dataset && (await props.read([])).length === 0) {
+        // A dataset's first properties: forget those of this user's datasets deleted since.
+        const alive = await datasetsCollection(deps.store).find({ user: target.user });
+        await sweepDatasets(deps.config.root, target.user, alive.map((d) => d.uid));
+      }
+      await props.update(target.parts, updates);
+    });
+  });
+  const href = `/data/${target.user}/${target.name}${target.rel ? `/${target.rel}` : ''}${target.slash ? '/' : ''}`;
+  send(input, 207, proppatchStatus(href, updates), { 'content-type': 'application/xml; charset=utf-8' });
+}
+
+/** A small request body (PROPFIND, PROPPATCH) as text, at most MAX_BODY bytes (403 beyond). */
+async function readBody(input: StreamInput, method: string): Promise<string> {
+  const tooBig = () => new Forbidden(`a ${method} body is at most ${MAX_BODY} bytes`);
+  const declared = Number(input.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > MAX_BODY) throw tooBig();
+  if (!hasBody(input)) return '';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw tooBig();
+    chunks.push(chunk);
+  }
+  const text = new TextDecoder('utf-8', { fatal: true });
+  try {
+    return text.decode(Buffer.concat(chunks));
+  } catch {
+    throw new Invalid(`the ${method} body is not UTF-8`);
+  }
 }
 
 function hasBody(input: StreamInput): boolean {
@@ -348,14 +425,18 @@ async function copyOrMove(input: StreamInput, target: Target, dataset: DatasetDo
             if ((await bytesIn(root)) - replaced + adds > cap) throw new Forbidden(tooBig);
           }
           if (existing) await removeIn(dstParent, dstName);
-          if (move) await rename(srcParent.at(srcName), dstParent.at(dstName));
-          else {
+          const props = propsOf(target, dataset, deps);
+          if (move) {
+            await rename(srcParent.at(srcName), dstParent.at(dstName));
+            await props.move(target.parts, dest.parts);
+          } else {
             try {
               await copyIn(srcParent, srcName, dstParent, dstName, depth === 'infinity');
             } catch (err) {
               await removeIn(dstParent, dstName);
               throw err;
             }
+            await props.copy(target.parts, dest.parts, depth === 'infinity');
           }
           send(input, existing ? 204 : 201, '');
         });

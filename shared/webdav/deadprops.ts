@@ -1,0 +1,273 @@
+import { constants } from 'node:fs';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { Forbidden, Invalid } from '../errors.js';
+import { copyIn } from './copy.js';
+import { lstatIn, openFileIn, openIn, openUnder, removeIn, type Folder } from './confined.js';
+import { DAV, elements, escapeAttr, is, parseXml, serializeContent, type XmlElement } from './xml.js';
+
+/**
+ * Dead properties (RFC 4918 §4, PROPPATCH) of the files and folders under /data, kept in a sidecar
+ * under MLP_ROOT/tmp/webdav-props — outside every folder a client lists or a job sees, so no
+ * property is ever counted, listed or downloadable, and no job can plant a link in it. Its tree
+ * mirrors the resources: MLP_ROOT/tmp/webdav-props/{user}/{key}/{path segments…}/@props.json,
+ * where {key} is `home` or `dataset-{uid}` (a dataset made again under the same name never sees
+ * the old one's properties). `@` never starts a path segment (API.md §4), so a resource's own
+ * file and its children's folders cannot collide. Every access goes through confined.ts (links
+ * never followed); a DELETE, MOVE or COPY of a resource takes its properties along.
+ */
+const BASE = ['tmp', 'webdav-props'];
+const FILE = '@props.json';
+
+/** Bounds per resource: properties, and bytes of a name, a namespace and a value (403 {msg} beyond). */
+export const MAX_PROPS = 32;
+export const MAX_NAME = 200;
+export const MAX_NAMESPACE = 500;
+export const MAX_VALUE = 4096;
+/** The largest PROPPATCH or PROPFIND body read (MAX_PROPS values and their markup fit). */
+export const MAX_BODY = 256 * 1024;
+
+export interface DeadProp {
+  ns: string;
+  name: string;
+  /** The value as XML content that stands on its own (xml.ts serializeContent). */
+  xml: string;
+}
+
+export interface PropName {
+  ns: string;
+  name: string;
+}
+
+export type PropUpdate = ({ op: 'set' } & DeadProp) | ({ op: 'remove' } & PropName);
+
+const KEY = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** The sidecar of one user's home or dataset. */
+export class PropStore {
+  private readonly base: string[];
+
+  constructor(
+    private readonly storageRoot: string,
+    user: string,
+    key: string,
+  ) {
+    if (!KEY.test(user) || !KEY.test(key) || key.startsWith('.')) throw new Error(`no property store for ${user}/${key}`);
+    this.base = [...BASE, user, key];
+  }
+
+  static home(storageRoot: string, user: string): PropStore {
+    return new PropStore(storageRoot, user, 'home');
+  }
+
+  static dataset(storageRoot: string, user: string, uid: string): PropStore {
+    return new PropStore(storageRoot, user, `dataset-${uid.replace(/[^A-Za-z0-9_-]/g, '_')}`);
+  }
+
+  private node(parts: string[], create: boolean): Promise<Folder | null> {
+    return openUnder(this.storageRoot, [...this.base, ...parts], create);
+  }
+
+  /** The dead properties of the resource at `parts` ([] for the dataset or home itself). */
+  async read(parts: string[]): Promise<DeadProp[]> {
+    const node = await this.node(parts, false);
+    if (!node) return [];
+    try {
+      return await readFileOf(node);
+    } finally {
+      await node.close();
+    }
+  }
+
+  /** The dead properties of each child of the folder at `parts` that has any, by name. */
+  async readChildren(parts: string[]): Promise<Map<string, DeadProp[]>> {
+    const out = new Map<string, DeadProp[]>();
+    const node = await this.node(parts, false);
+    if (!node) return out;
+    try {
+      for (const name of await readdir(node.at())) {
+        if (name === FILE) continue;
+        const child = await openIn(node, [name], false).catch(() => null);
+        if (!child) continue;
+        try {
+          const props = await readFileOf(child);
+          if (props.length) out.set(name, props);
+        } finally {
+          await child.close();
+        }
+      }
+    } finally {
+      await node.close();
+    }
+    return out;
+  }
+
+  /** Applies `updates` in order, all or nothing (RFC 4918 §9.2), within the bounds. */
+  async update(parts: string[], updates: PropUpdate[]): Promise<void> {
+    const props = new Map((await this.read(parts)).map((p) => [`${p.ns}\n${p.name}`, p]));
+    for (const u of updates) {
+      const id = `${u.ns}\n${u.name}`;
+      if (u.op === 'remove') props.delete(id);
+      else props.set(id, { ns: u.ns, name: u.name, xml: u.xml });
+    }
+    if (props.size > MAX_PROPS) throw new Forbidden(`at most ${MAX_PROPS} dead properties per file or folder; this would make ${props.size}`);
+    const node = await this.node(parts, props.size > 0);
+    if (!node) return;
+    try {
+      if (props.size === 0) return await unlink(node.at(FILE)).catch(ignoreMissing);
+      const temp = `@tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+      const file = await open(node.at(temp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        await file.writeFile(JSON.stringify([...props.values()]));
+      } finally {
+        await file.close();
+      }
+      await rename(node.at(temp), node.at(FILE));
+    } finally {
+      await node.close();
+    }
+  }
+
+  /** Forgets the properties of the resource at `parts` and of everything below it ([]: all of them). */
+  async drop(parts: string[]): Promise<void> {
+    const at = parts.length ? parts : this.base;
+    const parent = await openUnder(this.storageRoot, parts.length ? [...this.base, ...parts.slice(0, -1)] : this.base.slice(0, -1), false);
+    if (!parent) return;
+    try {
+      await removeIn(parent, at[at.length - 1] ?? '');
+    } finally {
+      await parent.close();
+    }
+  }
+
+  /** MOVE: the properties of `from` (and below) become those of `to`, whose own go. */
+  async move(from: string[], to: string[]): Promise<void> {
+    await this.drop(to);
+    const src = await this.node(from.slice(0, -1), false);
+    if (!src) return;
+    try {
+      const name = from[from.length - 1] ?? '';
+      if (!(await lstatIn(src, name))) return;
+      const dst = await this.node(to.slice(0, -1), true);
+      if (!dst) return;
+      try {
+        await rename(src.at(name), dst.at(to[to.length - 1] ?? ''));
+      } finally {
+        await dst.close();
+      }
+    } finally {
+      await src.close();
+    }
+  }
+
+  /** COPY: `to` gets the properties of `from` (and, when `deep`, those below it too); its own go. */
+  async copy(from: string[], to: string[], deep: boolean): Promise<void> {
+    await this.drop(to);
+    if (!deep) {
+      const props = await this.read(from);
+      if (props.length) await this.update(to, props.map((p) => ({ op: 'set' as const, ...p })));
+      return;
+    }
+    const src = await this.node(from.slice(0, -1), false);
+    if (!src) return;
+    try {
+      const name = from[from.length - 1] ?? '';
+      if (!(await lstatIn(src, name))) return;
+      const dst = await this.node(to.slice(0, -1), true);
+      if (!dst) return;
+      try {
+        await copyIn(src, name, dst, to[to.length - 1] ?? '', true);
+      } finally {
+        await dst.close();
+      }
+    } finally {
+      await src.close();
+    }
+  }
+}
+
+/**
+ * Removes the property stores of `user`'s datasets that no longer exist (a dataset deleted through
+ * the API takes its files, not this sidecar, along); `keep` holds the uids of those that exist.
+ */
+export async function sweepDatasets(storageRoot: string, user: string, keep: string[]): Promise<void> {
+  const folder = await openUnder(storageRoot, [...BASE, user], false);
+  if (!folder) return;
+  const wanted = new Set(keep.map((uid) => `dataset-${uid.replace(/[^A-Za-z0-9_-]/g, '_')}`));
+  try {
+    for (const name of await readdir(folder.at())) if (name.startsWith('dataset-') && !wanted.has(name)) await removeIn(folder, name);
+  } finally {
+    await folder.close();
+  }
+}
+
+async function readFileOf(node: Folder): Promise<DeadProp[]> {
+  const file = await openFileIn(node, FILE);
+  if (!file) return [];
+  try {
+    const value: unknown = JSON.parse(await file.handle.readFile('utf8'));
+    return Array.isArray(value) ? (value as DeadProp[]) : [];
+  } finally {
+    await file.handle.close();
+  }
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT') throw err;
+}
+
+const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
+
+function propName(el: XmlElement): PropName {
+  if (el.uri === DAV) throw new Forbidden(`DAV:${el.local} is a live property of the server; only dead properties (of other namespaces) can be set or removed`);
+  if (byteLength(el.local) > MAX_NAME) throw new Forbidden(`a property name is at most ${MAX_NAME} bytes`);
+  if (byteLength(el.uri) > MAX_NAMESPACE) throw new Forbidden(`a property namespace is at most ${MAX_NAMESPACE} bytes`);
+  return { ns: el.uri, name: el.local };
+}
+
+/** The updates of a PROPPATCH body (RFC 4918 §14.19 propertyupdate), in document order. */
+export function parsePropertyUpdate(body: string): PropUpdate[] {
+  const what = 'PROPPATCH';
+  const root = parseXml(body, what);
+  if (!is(root, 'propertyupdate')) throw new Invalid('the PROPPATCH body must be a DAV: propertyupdate');
+  const out: PropUpdate[] = [];
+  for (const op of elements(root, what)) {
+    if (!is(op, 'set') && !is(op, 'remove')) throw new Invalid(`propertyupdate holds only DAV: set and remove, not ${op.local}`);
+    for (const prop of elements(op, what)) {
+      if (!is(prop, 'prop')) throw new Invalid(`DAV:${op.local} holds only DAV: prop, not ${prop.local}`);
+      for (const p of elements(prop, what)) {
+        const name = propName(p);
+        if (is(op, 'remove')) out.push({ op: 'remove', ...name });
+        else {
+          const xml = serializeContent(p.children);
+          if (byteLength(xml) > MAX_VALUE) throw new Forbidden(`the value of property ${name.name} is ${byteLength(xml)} bytes; at most ${MAX_VALUE}`);
+          out.push({ op: 'set', ...name, xml });
+        }
+      }
+    }
+  }
+  if (out.length === 0) throw new Invalid('the PROPPATCH body names no property');
+  if (out.length > MAX_PROPS * 2) throw new Forbidden(`at most ${MAX_PROPS * 2} property updates per PROPPATCH`);
+  return out;
+}
+
+export type PropRequest = { kind: 'all' } | { kind: 'names' } | { kind: 'named'; props: PropName[] };
+
+/** What a PROPFIND body asks for (RFC 4918 §14.20); no body is allprop. */
+export function parsePropfind(body: string): PropRequest {
+  if (body.trim() === '') return { kind: 'all' };
+  const what = 'PROPFIND';
+  const root = parseXml(body, what);
+  if (!is(root, 'propfind')) throw new Invalid('the PROPFIND body must be a DAV: propfind');
+  const [first] = elements(root, what);
+  if (!first) throw new Invalid('the PROPFIND body must hold prop, allprop or propname');
+  if (is(first, 'allprop')) return { kind: 'all' };
+  if (is(first, 'propname')) return { kind: 'names' };
+  if (!is(first, 'prop')) throw new Invalid(`the PROPFIND body must hold prop, allprop or propname, not ${first.local}`);
+  return { kind: 'named', props: elements(first, what).map((p) => ({ ns: p.uri, name: p.local })) };
+}
+
+/** A property element: `<name xmlns="ns">value</name>` (a value of none: empty). */
+export function propElement(p: PropName, xml = ''): string {
+  const head = `${p.name} xmlns="${escapeAttr(p.ns)}"`;
+  return xml ? `<${head}>${xml}</${p.name}>` : `<${head}/>`;
+}
