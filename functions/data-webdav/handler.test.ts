@@ -1,8 +1,11 @@
+import { existsSync, symlinkSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import t from 'tap';
 import { createFaasServer } from '../../shared/http/server.js';
 import { createRouter } from '../../shared/http/router.js';
 import { datasetsCollection } from '../../shared/repos/datasets.js';
+import { storagePaths } from '../../shared/storage.js';
 import { testDeps } from '../../test/helpers/deps.js';
 import { userWithToken } from '../../test/helpers/users.js';
 import { handle } from './handler.js';
@@ -55,4 +58,84 @@ t.test('COPY and MOVE stay within one dataset or home, under the rules of PUT', 
   t.match(await msg(await dav('MKCOL', '/data/alice/mnist/z', {}, '<x/>')), /takes no request body/);
   await insert('done', 100, 'ready');
   t.match(await msg(await dav('COPY', '/data/alice/done/a', { destination: '/data/alice/done/b' })), /is ready; files can be written only while it is creating/);
+});
+
+t.test('PROPPATCH: dead properties set, read, removed, bounded, and carried by COPY, MOVE and DELETE', async (t) => {
+  const deps = await testDeps(t);
+  const headers = await userWithToken(deps, 'alice');
+  const insert = (name: string, state: 'creating' | 'ready') =>
+    datasetsCollection(deps.store).insert({ _id: `alice/${name}`, uid: `uid-${name}`, name, user: 'alice', tenant: 'default', size: 100, state, progress: 0, heartbeat_at: new Date().toISOString(), rom: 'held' });
+  await insert('mnist', 'creating');
+  const server = createFaasServer({ dispatch: createRouter([{ route, handle }], deps), log: deps.log });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const dav = (method: string, path: string, extra: Record<string, string> = {}, body?: string) => fetch(`${base}${path}`, { method, headers: { ...headers, ...extra }, body });
+  const msg = async (r: Response) => ((await r.json()) as { msg: string }).msg;
+  const update = (inner: string) => `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z">${inner}</D:propertyupdate>`;
+  const set = (props: string) => update(`<D:set><D:prop>${props}</D:prop></D:set>`);
+  const find = async (path: string, body = '', depth = '0') => (await dav('PROPFIND', path, { depth }, body)).text();
+
+  t.equal((await dav('PUT', '/data/alice/.home/a', {}, 'abc')).status, 201);
+  const ok = await dav('PROPPATCH', '/data/alice/.home/a', {}, set('<Z:colour>red</Z:colour><Z:shape><x xmlns="urn:y" k="v">round &amp; <b/></x></Z:shape>'));
+  t.equal(ok.status, 207);
+  t.match(await ok.text(), /<colour xmlns="urn:z"\/>.*HTTP\/1.1 200 OK/s, 'each property is answered 200');
+  const all = await find('/data/alice/.home/a');
+  t.match(all, '<colour xmlns="urn:z">red</colour>', 'allprop returns the dead properties, with their namespace');
+  t.match(all, '<shape xmlns="urn:z"><x xmlns="urn:y" k="v">round &amp; <b xmlns="urn:y"/></x></shape>', 'an XML value keeps its namespaces');
+  t.match(all, '<D:getcontentlength>3</D:getcontentlength>', 'and the live ones');
+  const named = await find('/data/alice/.home/a', '<D:propfind xmlns:D="DAV:"><D:prop><colour xmlns="urn:z"/><gone xmlns="urn:z"/><D:getcontentlength/></D:prop></D:propfind>');
+  t.match(named, /<colour xmlns="urn:z">red<\/colour><D:getcontentlength>3<\/D:getcontentlength><\/D:prop><D:status>HTTP\/1.1 200 OK/);
+  t.match(named, /<gone xmlns="urn:z"\/><\/D:prop><D:status>HTTP\/1.1 404 Not Found/, 'a property not set is 404 in the multistatus');
+  t.match(await find('/data/alice/.home/', '', '1'), /\/data\/alice\/.home\/a<\/D:href>.*<colour xmlns="urn:z">red<\/colour>/s, 'Depth 1 shows the children\'s properties');
+  t.same(await (await dav('GET', '/data/alice/.home/')).json(), [{ path: 'a', size: 3 }], 'properties are not files of the home');
+
+  // Removal, and all-or-nothing.
+  t.equal((await dav('PROPPATCH', '/data/alice/.home/a', {}, update('<D:remove><D:prop><Z:colour/></D:prop></D:remove>'))).status, 207);
+  t.notMatch(await find('/data/alice/.home/a'), 'colour', 'removed');
+  const live = await dav('PROPPATCH', '/data/alice/.home/a', {}, set('<Z:colour>blue</Z:colour><D:getcontentlength>9</D:getcontentlength>'));
+  t.match([live.status, await msg(live)], [403, /DAV:getcontentlength is a live property/]);
+  t.notMatch(await find('/data/alice/.home/a'), 'colour', 'a refused PROPPATCH changes nothing');
+
+  // Bounds and malformed bodies.
+  const many = Array.from({ length: 33 }, (_, i) => `<Z:p${i}>v</Z:p${i}>`).join('');
+  t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/a', {}, set(many))), /at most 32 dead properties/);
+  t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/a', {}, set(`<Z:big>${'x'.repeat(5000)}</Z:big>`))), /at most 4096/);
+  t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/a', {}, 'x'.repeat(300 * 1024))), /at most 262144 bytes/);
+  for (const bad of ['<D:propertyupdate xmlns:D="DAV:"><D:set>', '<propertyupdate xmlns="DAV:"><set><prop><bad:x/></prop></set></propertyupdate>', '<!DOCTYPE x [<!ENTITY a "b">]><x/>', '']) {
+    const r = await dav('PROPPATCH', '/data/alice/.home/a', {}, bad);
+    t.match([r.status, await msg(r)], [403, /not well-formed XML/], `malformed: ${bad.slice(0, 30) || 'empty'}`);
+  }
+  t.match(await msg(await dav('PROPFIND', '/data/alice/.home/a', { depth: '0' }, '<D:propfind xmlns:D="DAV:"><D:prop>')), /PROPFIND body is not well-formed XML/);
+  t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/nothing', {}, set('<Z:c>1</Z:c>'))), /nothing not found/);
+
+  // A link planted in the home (by a job) is refused, its target untouched.
+  symlinkSync('/etc', path.join(deps.config.root, storagePaths('').home('alice'), 'evil'));
+  t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/evil', {}, set('<Z:c>1</Z:c>'))), /evil is a link; links are not followed/);
+
+  // COPY, MOVE and DELETE carry the properties along; a new file at a path starts without any.
+  await dav('PROPPATCH', '/data/alice/.home/a', {}, set('<Z:colour>green</Z:colour>'));
+  t.equal((await dav('COPY', '/data/alice/.home/a', { destination: '/data/alice/.home/b' })).status, 201);
+  t.match(await find('/data/alice/.home/b'), '<colour xmlns="urn:z">green</colour>', 'copied');
+  t.equal((await dav('MOVE', '/data/alice/.home/b', { destination: '/data/alice/.home/c' })).status, 201);
+  t.match(await find('/data/alice/.home/c'), '<colour xmlns="urn:z">green</colour>', 'moved');
+  t.equal((await dav('DELETE', '/data/alice/.home/c')).status, 204);
+  t.equal((await dav('PUT', '/data/alice/.home/c', {}, 'new')).status, 201);
+  t.notMatch(await find('/data/alice/.home/c'), 'colour', 'deleted with the file');
+  t.equal((await dav('MKCOL', '/data/alice/.home/d')).status, 201);
+  await dav('PROPPATCH', '/data/alice/.home/d', {}, set('<Z:colour>folder</Z:colour>'));
+  t.equal((await dav('MOVE', '/data/alice/.home/d', { destination: '/data/alice/.home/e' })).status, 201);
+  t.match(await find('/data/alice/.home/e'), 'folder', 'a folder\'s properties move with it');
+
+  // A dataset's properties are written only while it is creating, and go with it.
+  t.equal((await dav('PUT', '/data/alice/mnist/f', {}, 'x')).status, 201);
+  t.equal((await dav('PROPPATCH', '/data/alice/mnist/f', {}, set('<Z:label>seven</Z:label>'))).status, 207);
+  await datasetsCollection(deps.store).update('alice/mnist', {}, { set: { state: 'ready' } });
+  t.match(await find('/data/alice/mnist/f'), '<label xmlns="urn:z">seven</label>', 'readable once ready');
+  const ro = await dav('PROPPATCH', '/data/alice/mnist/f', {}, set('<Z:label>eight</Z:label>'));
+  t.match([ro.status, await msg(ro)], [403, /dataset mnist is ready; properties can be written only while it is creating/]);
+  t.ok(existsSync(path.join(deps.config.root, 'tmp', 'webdav-props', 'alice', 'dataset-uid-mnist')), 'kept beside, outside the dataset');
+  await datasetsCollection(deps.store).update('alice/mnist', {}, { set: { state: 'creating' } });
+  t.equal((await dav('DELETE', '/data/alice/mnist')).status, 204);
+  t.notOk(existsSync(path.join(deps.config.root, 'tmp', 'webdav-props', 'alice', 'dataset-uid-mnist')), 'discarding the upload discards its properties');
 });
