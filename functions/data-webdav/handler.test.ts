@@ -1,4 +1,4 @@
-import { existsSync, symlinkSync } from 'node:fs';
+import { existsSync, rmSync, symlinkSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
@@ -113,6 +113,15 @@ t.test('PROPPATCH: dead properties set, read, removed, bounded, and carried by C
   symlinkSync('/etc', path.join(deps.config.root, storagePaths('').home('alice'), 'evil'));
   t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/evil', {}, set('<Z:c>1</Z:c>'))), /evil is a link; links are not followed/);
 
+  // Properties of a file a job removed (not through WebDAV) are forgotten at the next PROPPATCH.
+  t.equal((await dav('PUT', '/data/alice/.home/gone', {}, 'x')).status, 201);
+  await dav('PROPPATCH', '/data/alice/.home/gone', {}, set('<Z:c>1</Z:c>'));
+  const sidecar = path.join(deps.config.root, 'tmp', 'webdav-props', 'alice', 'home');
+  t.ok(existsSync(path.join(sidecar, 'gone', '@props.json')));
+  rmSync(path.join(deps.config.root, storagePaths('').home('alice'), 'gone'));
+  await dav('PROPPATCH', '/data/alice/.home/a', {}, set('<Z:c>1</Z:c>'));
+  t.notOk(existsSync(path.join(sidecar, 'gone')), 'pruned');
+
   // COPY, MOVE and DELETE carry the properties along; a new file at a path starts without any.
   await dav('PROPPATCH', '/data/alice/.home/a', {}, set('<Z:colour>green</Z:colour>'));
   t.equal((await dav('COPY', '/data/alice/.home/a', { destination: '/data/alice/.home/b' })).status, 201);
@@ -138,4 +147,24 @@ t.test('PROPPATCH: dead properties set, read, removed, bounded, and carried by C
   await datasetsCollection(deps.store).update('alice/mnist', {}, { set: { state: 'creating' } });
   t.equal((await dav('DELETE', '/data/alice/mnist')).status, 204);
   t.notOk(existsSync(path.join(deps.config.root, 'tmp', 'webdav-props', 'alice', 'dataset-uid-mnist')), 'discarding the upload discards its properties');
+});
+
+t.test('PROPPATCH: the dead properties of one home are bounded in total', async (t) => {
+  const deps = await testDeps(t);
+  const headers = await userWithToken(deps, 'alice');
+  const server = createFaasServer({ dispatch: createRouter([{ route, handle }], deps), log: deps.log });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const dav = (method: string, p: string, body?: string) => fetch(`${base}${p}`, { method, headers, body });
+  const props = Array.from({ length: 32 }, (_, i) => `<Z:p${i}>${'v'.repeat(4000)}</Z:p${i}>`).join('');
+  const body = `<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop>${props}</D:prop></D:set></D:propertyupdate>`;
+  let refused: { at: number; msg: string } | undefined;
+  for (let i = 0; i < 80 && !refused; i++) {
+    await dav('PUT', `/data/alice/.home/f${i}`, '');
+    const r = await dav('PROPPATCH', `/data/alice/.home/f${i}`, body);
+    if (r.status !== 207) refused = { at: i, msg: ((await r.json()) as { msg: string }).msg };
+  }
+  t.ok(refused && refused.at > 60, `refused after about 8 MiB (at file ${refused?.at})`);
+  t.match(refused?.msg, /dead properties of one dataset or home are at most 8388608 bytes/);
 });

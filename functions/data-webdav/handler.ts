@@ -337,7 +337,7 @@ async function proppatch(input: StreamInput, target: Target, dataset: DatasetDoc
         const alive = await datasetsCollection(deps.store).find({ user: target.user });
         await sweepDatasets(deps.config.root, target.user, alive.map((d) => d.uid));
       }
-      await props.update(target.parts, updates);
+      await props.update(target.parts, updates, root);
     });
   });
   const href = `/data/${target.user}/${target.name}${target.rel ? `/${target.rel}` : ''}${target.slash ? '/' : ''}`;

@@ -23,6 +23,8 @@ export const MAX_PROPS = 32;
 export const MAX_NAME = 200;
 export const MAX_NAMESPACE = 500;
 export const MAX_VALUE = 4096;
+/** Bytes of all the dead properties of one home or dataset (what its files are, the bytes of its sizes or quota). */
+export const MAX_TOTAL = 8 * 1024 * 1024;
 /** The largest PROPPATCH or PROPFIND body read (MAX_PROPS values and their markup fit). */
 export const MAX_BODY = 256 * 1024;
 
@@ -101,15 +103,25 @@ export class PropStore {
     return out;
   }
 
-  /** Applies `updates` in order, all or nothing (RFC 4918 §9.2), within the bounds. */
-  async update(parts: string[], updates: PropUpdate[]): Promise<void> {
-    const props = new Map((await this.read(parts)).map((p) => [`${p.ns}\n${p.name}`, p]));
+  /**
+   * Applies `updates` in order, all or nothing (RFC 4918 §9.2), within the bounds. With
+   * `resources` (the home's or dataset's folder), the properties of files and folders that are
+   * gone (a job removed them) are forgotten first, and the total is bounded by MAX_TOTAL.
+   */
+  async update(parts: string[], updates: PropUpdate[], resources?: Folder): Promise<void> {
+    const before = await this.read(parts);
+    const props = new Map(before.map((p) => [`${p.ns}\n${p.name}`, p]));
     for (const u of updates) {
       const id = `${u.ns}\n${u.name}`;
       if (u.op === 'remove') props.delete(id);
       else props.set(id, { ns: u.ns, name: u.name, xml: u.xml });
     }
     if (props.size > MAX_PROPS) throw new Forbidden(`at most ${MAX_PROPS} dead properties per file or folder; this would make ${props.size}`);
+    const text = JSON.stringify([...props.values()]);
+    if (resources) {
+      const total = (await this.prune(resources)) - Buffer.byteLength(JSON.stringify(before)) + Buffer.byteLength(text);
+      if (props.size > 0 && total > MAX_TOTAL) throw new Forbidden(`the dead properties of one dataset or home are at most ${MAX_TOTAL} bytes; this would make ${total}`);
+    }
     const node = await this.node(parts, props.size > 0);
     if (!node) return;
     try {
@@ -117,11 +129,54 @@ export class PropStore {
       const temp = `@tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
       const file = await open(node.at(temp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       try {
-        await file.writeFile(JSON.stringify([...props.values()]));
+        await file.writeFile(text);
       } finally {
         await file.close();
       }
       await rename(node.at(temp), node.at(FILE));
+    } finally {
+      await node.close();
+    }
+  }
+
+  /**
+   * Forgets the properties of files and folders no longer in `resources` (the home's or dataset's
+   * folder, walked beside the sidecar, links never followed); answers the bytes of those left.
+   */
+  async prune(resources: Folder): Promise<number> {
+    const node = await this.node([], false);
+    if (!node) return 0;
+    const visit = async (props: Folder, res: Folder | null): Promise<number> => {
+      let bytes = 0;
+      for (const name of await readdir(props.at())) {
+        if (name === FILE) {
+          bytes += (await lstatIn(props, name))?.size ?? 0;
+          continue;
+        }
+        if (name.startsWith('@')) continue;
+        const s = res ? await lstatIn(res, name) : null;
+        if (!s || !(s.isFile() || s.isDirectory())) {
+          await removeIn(props, name);
+          continue;
+        }
+        const sub = await openIn(props, [name], false).catch(() => null);
+        if (!sub) continue;
+        const child = s.isDirectory() && res ? await openIn(res, [name], false).catch(() => null) : null;
+        try {
+          if (s.isFile()) {
+            // A file has no children: only its own properties stay.
+            for (const inner of await readdir(sub.at())) if (inner !== FILE) await removeIn(sub, inner);
+            bytes += (await lstatIn(sub, FILE))?.size ?? 0;
+          } else bytes += await visit(sub, child);
+        } finally {
+          await sub.close();
+          await child?.close();
+        }
+      }
+      return bytes;
+    };
+    try {
+      return await visit(node, resources);
     } finally {
       await node.close();
     }
