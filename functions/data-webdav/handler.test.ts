@@ -147,6 +147,17 @@ t.test('PROPPATCH: dead properties set, read, removed, bounded, and carried by C
   await datasetsCollection(deps.store).update('alice/mnist', {}, { set: { state: 'creating' } });
   t.equal((await dav('DELETE', '/data/alice/mnist')).status, 204);
   t.notOk(existsSync(path.join(deps.config.root, 'tmp', 'webdav-props', 'alice', 'dataset-uid-mnist')), 'discarding the upload discards its properties');
+
+  // A dataset deleted through the API leaves its properties until another dataset gets its first.
+  await insert('old', 'creating');
+  await dav('PUT', '/data/alice/old/f', {}, 'x');
+  t.equal((await dav('PROPPATCH', '/data/alice/old/f', {}, set('<Z:c>1</Z:c>'))).status, 207);
+  await datasetsCollection(deps.store).remove('alice/old');
+  await insert('fresh', 'creating');
+  await dav('PUT', '/data/alice/fresh/f', {}, 'x');
+  t.equal((await dav('PROPPATCH', '/data/alice/fresh/f', {}, set('<Z:c>1</Z:c>'))).status, 207);
+  t.notOk(existsSync(path.join(deps.config.root, 'tmp', 'webdav-props', 'alice', 'dataset-uid-old')), 'swept');
+  t.ok(existsSync(path.join(deps.config.root, 'tmp', 'webdav-props', 'alice', 'dataset-uid-fresh')));
 });
 
 t.test('PROPPATCH: the dead properties of one home are bounded in total', async (t) => {

@@ -332,7 +332,7 @@ async function proppatch(input: StreamInput, target: Target, dataset: DatasetDoc
     }
     await serialized(target.segments.join('/'), async () => {
       const props = propsOf(target, dataset, deps);
-      if (dataset && (await props.read([])).length === 0) {
+      if (dataset && !(await props.exists())) {
         // A dataset's first properties: forget those of this user's datasets deleted since.
         const alive = await datasetsCollection(deps.store).find({ user: target.user });
         await sweepDatasets(deps.config.root, target.user, alive.map((d) => d.uid));

@@ -69,6 +69,13 @@ export class PropStore {
     return openUnder(this.storageRoot, [...this.base, ...parts], create);
   }
 
+  /** Whether this home or dataset has a sidecar yet. */
+  async exists(): Promise<boolean> {
+    const node = await this.node([], false);
+    await node?.close();
+    return node !== null;
+  }
+
   /** The dead properties of the resource at `parts` ([] for the dataset or home itself). */
   async read(parts: string[]): Promise<DeadProp[]> {
     const node = await this.node(parts, false);
