@@ -383,7 +383,7 @@ function davOperations(route: RouteDef): Record<string, Json> {
     operationId: `${route.name}-${method}`,
     tags: ['data'],
     summary,
-    description: `${description}\n\n${route.description} PROPFIND (Depth 0 and 1) and MKCOL work under the same rules; OpenAPI 3.1 has no words for them.`,
+    description: `${description}\n\n${route.description} PROPFIND (Depth 0 and 1), PROPPATCH, MKCOL, COPY and MOVE (within one dataset or home) work under the same rules; OpenAPI 3.1 has no words for them.`,
     parameters,
     security,
     ...extra,
