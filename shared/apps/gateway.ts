@@ -4,6 +4,7 @@ import type { Deps } from '../deps.js';
 import { Invalid, Unavailable } from '../errors.js';
 import { answerError } from '../http/adapter.js';
 import { FunctionContext } from '../http/faas.js';
+import { answerClientErrors } from '../http/server.js';
 import { DEFAULT_PATTERN } from '../validation.js';
 import { readyApp } from './endpoint.js';
 
@@ -66,6 +67,7 @@ export function createAppGateway(deps: Deps): http.Server {
     );
   });
   server.on('close', () => agent.destroy());
+  answerClientErrors(server);
   return server;
 }
 

@@ -39,9 +39,18 @@ export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?
       res.destroy();
     });
   });
-  // Requests Node's parser refuses before any handler runs (headers over 16 KiB, a malformed
-  // request line or header, headers slower than headersTimeout) got Node's own 431, 400 or 408:
-  // the contract answers every client error 403 {msg} (test/reliability/fuzz.test.ts).
+  answerClientErrors(server);
+  const upgrade = opts.upgrade;
+  if (upgrade) server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => upgrade(req, socket, head));
+  return server;
+}
+
+/**
+ * Requests Node's parser refuses before any handler runs (headers over 16 KiB, a malformed
+ * request line or header, headers slower than headersTimeout) got Node's own 431, 400 or 408:
+ * the contract answers every client error 403 {msg} (test/reliability/fuzz.test.ts).
+ */
+export function answerClientErrors(server: http.Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     const msg =
@@ -51,9 +60,6 @@ export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?
     const body = JSON.stringify({ msg });
     socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-mlp-error: ${body}\r\nconnection: close\r\n\r\n${body}`);
   });
-  const upgrade = opts.upgrade;
-  if (upgrade) server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => upgrade(req, socket, head));
-  return server;
 }
 
 async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void>; timeouts: Timeouts }): Promise<void> {

@@ -282,6 +282,18 @@ t.test('fuzz: every POST/PUT route answers 403 to invalid bodies and malformed H
     }
   });
 
+  // The app gateway (MLP_APP_PORT) refuses the same way.
+  const appPort = Number(new URL(p.appUrl).port);
+  for (const [what, bytes] of [
+    ['garbage request line', 'POST /alice/app/v1/models/m:predict HTTP/9.x\r\n\r\n'],
+    ['headers over 16 KiB', `POST /alice/app/v1/models/m:predict HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${'a'.repeat(20_000)}\r\n\r\n`],
+    ['bad chunk size', 'POST /alice/app/v1/models/m:predict HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n'],
+  ] as [string, string][]) {
+    const answer = await rawAnswer(bytes, appPort);
+    const status = Number(/^HTTP\/1\.[01] (\d+)/.exec(answer)?.[1] ?? -1);
+    if (status !== 403) unexpected.push(`app gateway ${what}: ${answer.slice(0, 200)}`);
+  }
+
   // 5. Slow clients: the same router behind a server with short timeouts (the platform's are 60 s
   //    for a JSON body, too long for a test); a body that stops half-way is cut with 403.
   const slowServer = createFaasServer({ dispatch: createRouter(fns, p.deps), log: p.deps.log, timeouts: { requestMs: 400, idleMs: 400 } });
