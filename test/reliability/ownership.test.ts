@@ -14,7 +14,9 @@ import { fillPath, rawRequest } from './helpers.js';
 // revoked (logout) — answers 403, and the msg for an existing object and for a missing one is the
 // same (once the name the caller sent is blanked out): no hint whether the object exists.
 // Stream routes are included (WebDAV with GET, PUT, PROPFIND, DELETE; the followed log), and the
-// metrics WebSocket is upgraded with ?token= and with the header. Nothing may change.
+// metrics WebSocket is upgraded with ?token= and with the header. The internal routes (service
+// token only) get the same tokens plus alice's valid one and her job's, and the tenant route (any
+// user) the job, expired and revoked tokens. Nothing may change.
 
 /** Bodies a route would accept from its owner: a refusal must come from the token, not the body. */
 const VALID_BODY: Record<string, unknown> = {
@@ -151,6 +153,34 @@ t.test('ownership: foreign, other-job, expired and revoked tokens get 403 with n
     }
   }
 
+  // Internal routes (service token only) and the one route any user may call (the tenant): the
+  // same credentials, and for internal routes alice's own valid token and her job's token too.
+  const others = (await loadFunctions()).filter((fn) => fn.route.auth === 'service' || fn.route.auth === 'user');
+  t.ok(others.length >= 10, `${others.length} service / user routes in the registry`);
+  for (const fn of others) {
+    const { route } = fn;
+    const creds: [string, string][] =
+      route.auth === 'service'
+        ? [...credentials, ['a valid user token', alice], ["the job's own token", jobToken]]
+        : credentials.filter(([who]) => who !== 'foreign user');
+    const bodyOf = (): string | undefined => (route.body === undefined ? undefined : '{}');
+    const missingTenant = { ...MISSING, tenant: 'nosuch' };
+    for (const [who, token] of creds) {
+      const answers = await Promise.all(
+        [EXISTING, route.auth === 'user' ? missingTenant : MISSING].map((values) =>
+          rawRequest(p.url, route.method, fillPath(route.path, values), { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, bodyOf()),
+        ),
+      );
+      cases += 2;
+      const [a, b] = answers as [{ status: number; text: string }, { status: number; text: string }];
+      const what = `${route.method} ${route.path} (${route.name}) with ${who}`;
+      if (a.status !== 403 || b.status !== 403) problems.push(`${what}: ${a.status} ${a.text} / ${b.status} ${b.text}`);
+      const ma = msgOf(a.text);
+      const mb = msgOf(b.text);
+      if (ma === undefined || mb === undefined || blank(ma, EXISTING) !== blank(mb, route.auth === 'user' ? missingTenant : MISSING)) problems.push(`${what}: msgs differ or missing: ${a.text} / ${b.text}`);
+    }
+  }
+
   t.same(problems, [], `every refusal was 403 with the same msg for existing and missing objects (${cases} requests)`);
 
   // Nothing changed: alice is active, her objects are there and not deleting, nothing `fresh` exists.
@@ -165,5 +195,5 @@ t.test('ownership: foreign, other-job, expired and revoked tokens get 403 with n
   t.same(((await p.call('GET', '/api/v1/users/alice/job_metrics/two', { token: alice })).json as unknown[]).length, 0, 'no metric was published');
   const listing = await p.call('GET', '/data/alice/data/', { token: alice });
   t.same(listing.json, [], 'nothing was uploaded to the dataset');
-  t.comment(`ownership: ${cases} requests on ${fns.length} routes in ${Date.now() - started} ms`);
+  t.comment(`ownership: ${cases} requests on ${fns.length + others.length} routes in ${Date.now() - started} ms`);
 });
