@@ -8,19 +8,24 @@ import { createLogger, fileSink } from '../../shared/log.js';
 import { storagePaths } from '../../shared/storage.js';
 import { startPlatform } from '../../scripts/local/platform.js';
 import { homeScript } from '../helpers/jobs.js';
-import { until } from '../helpers/models.js';
-import { call, type CallOptions } from '../helpers/platform.js';
-import { startNginx, type Gateway } from '../gateway/nginx.js';
+import { ckptOf, modelSettled, ROWS, tinyModel, until } from '../helpers/models.js';
+import * as tf from '@tensorflow/tfjs';
+import { call, type CallOptions, type TestPlatform } from '../helpers/platform.js';
+import { startNginx, type GatewayWithApps } from '../gateway/nginx.js';
 import { rawRequest } from './helpers.js';
 
 // Issue 13, Secrets in logs: a representative session — register, a wrong password, tokens,
-// /api/v1/auth, a dataset uploaded by WebDAV with Basic (username and token), listed, read, a job
-// whose script publishes metrics and heartbeats with its job token, the metrics WebSocket with
-// ?token= and with the header, refusals (foreign token, revoked token), logout — through the
-// Nginx test gateway (scripts/infra/nginx.mjs) where nginx is installed, and directly on the
-// platform. Then no line under MLP_ROOT/log/ (the platform's file logs, at debug level, the
-// strictest) nor in Nginx's access and error logs may hold a token, a password, Basic
-// credentials, the signing secret, the service token or a `?token=` value.
+// /api/v1/auth (header and ?token=), a dataset uploaded by WebDAV with Basic (username and token),
+// listed, made ready, read; a job whose script sends heartbeats and a metric with its job token;
+// a model of it, an app serving it and a prediction with the owner's token; the metrics WebSocket
+// with ?token= and with the header; refusals (foreign token, revoked token); logout — through the
+// Nginx test gateway (scripts/infra/nginx.mjs, API and app gateway) and directly. Then no line
+// under MLP_ROOT/log/ (the platform's file logs, at debug level, the strictest), in any other
+// *.log under MLP_ROOT (the app's server.log, the job's job.log), nor in Nginx's access and error
+// logs holds a token, a password, Basic credentials, the signing secret, the service token, a JWT
+// or a `?token=` parameter.
+
+tf.enableProdMode(); // no "install tfjs-node" banner in the test output
 
 const ALICE_PW = 'alice-Secret-pw-4711';
 const BOB_PW = 'bob-Secret-pw-0815';
@@ -79,7 +84,7 @@ t.test('no token, password or secret reaches the platform\'s or Nginx\'s logs', 
   const files = fileSink(root);
   const config = loadConfig({ MLP_PORT: '0', MLP_APP_PORT: '0', MLP_ROOT: root, MLP_JOB_SANDBOX: 'off', MLP_TENANT_CPU: '2', MLP_TENANT_RAM: '4000', MLP_LOG_LEVEL: 'debug' });
   const p = await startPlatform(config, createLogger({ component: 'platform', level: 'debug', sinks: [files] }));
-  let gw: Gateway | undefined;
+  let gw: GatewayWithApps | undefined;
   t.teardown(async () => {
     await gw?.stop();
     await p.close();
@@ -87,7 +92,7 @@ t.test('no token, password or secret reaches the platform\'s or Nginx\'s logs', 
     rmSync(root, { recursive: true, force: true });
   });
   try {
-    gw = await startNginx({ upstream: p.url.replace(/^http:\/\//, '') });
+    gw = await startNginx({ upstream: p.url.replace(/^http:\/\//, ''), appGateway: true });
   } catch (err) {
     t.comment(`no Nginx gateway (${(err as Error).message.split('\n')[0]}): the session runs on the platform alone`);
   }
@@ -138,6 +143,22 @@ t.test('no token, password or secret reaches the platform\'s or Nginx\'s logs', 
   t.ok(secrets['job token'] && secrets['job token'].length > 20, 'the job got a token');
   t.equal((await api('GET', '/api/v1/users/alice/jobs/train/log', { token: alice })).status, 200, 'job log');
 
+  // A model of the job, an app serving it, a prediction with the owner's token (app gateway, and
+  // Nginx's app gateway).
+  rmSync(path.join(storagePaths(root).job('alice', 'train'), 'ckpt', 't'));
+  // The helpers take a test platform: this one, with its file logs.
+  const tp: TestPlatform = { ...p, root, logs: [], call: (m, u, o) => call(p.url, m, u, o) };
+  await tinyModel(ckptOf(tp, 'alice', 'train'));
+  t.equal((await api('POST', '/api/v1/users/alice/models', { token: alice, body: { name: 'iris', src: 'train' } })).status, 201);
+  t.match(await modelSettled(tp, alice, 'alice', 'iris'), { state: 'ready' });
+  t.equal((await api('POST', '/api/v1/users/alice/apps', { token: alice, body: { name: 'serve', model_name: 'iris', cpu: 0.5, ram: 200 } })).status, 201);
+  await until(async () => (await call(p.url, 'GET', '/api/v1/users/alice/apps/serve', { token: alice })).json as { state: string }, (a) => a.state === 'ready' || a.state === 'error', 'app serve ready', { tries: 1200, ms: 100 });
+  for (const where of new Set([gw?.appUrl ?? p.appUrl, p.appUrl])) {
+    const predicted = await call(where, 'POST', '/alice/serve/v1/models/iris:predict', { token: alice, body: { instances: ROWS } });
+    t.equal(predicted.status, 200, `a prediction with the token (${where === p.appUrl ? 'direct' : 'Nginx'}): ${predicted.text.slice(0, 100)}`);
+  }
+  t.equal((await call(p.appUrl, 'POST', '/alice/serve/v1/models/iris:predict', { token: bob, body: { instances: ROWS } })).status, 403, "bob's token on alice's app is refused");
+
   // The metrics WebSocket: ?token= (as browsers do) through the gateway and directly, and the header.
   const wsPath = '/api/v1/users/alice/job_metrics/train';
   for (const where of new Set([base, p.url])) {
@@ -154,7 +175,11 @@ t.test('no token, password or secret reaches the platform\'s or Nginx\'s logs', 
 
   // The logs.
   await new Promise((r) => setTimeout(r, 200)); // the file streams flush
-  const logs: [string, string][] = filesUnder(path.join(root, 'log')).map((f) => [path.relative(root, f), readFileSync(f, 'utf8')]);
+  // MLP_ROOT/log/, and every other *.log the platform keeps (an app's server.log, the job's job.log,
+  // whose script prints nothing).
+  const logFiles = [...new Set([...filesUnder(path.join(root, 'log')), ...filesUnder(root).filter((f) => f.endsWith('.log'))])];
+  const logs: [string, string][] = logFiles.map((f) => [path.relative(root, f), readFileSync(f, 'utf8')]);
+  t.ok(logs.some(([name]) => name.endsWith('server.log')), "the app's server.log is among them");
   const dir = gw ? nginxDir(gw.pid) : undefined;
   if (dir) for (const name of ['access.log', 'error.log']) if (existsSync(path.join(dir, name))) logs.push([`nginx/${name}`, readFileSync(path.join(dir, name), 'utf8')]);
   if (gw) t.ok(logs.some(([name, text]) => name === 'nginx/access.log' && text.includes('/data/alice/data/a/f.txt')), "Nginx's access log was read");
