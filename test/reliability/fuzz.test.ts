@@ -139,7 +139,14 @@ t.test('fuzz: every POST/PUT route answers 403 to invalid bodies and malformed H
     if (i > 200) throw new Error(`job sleeper never ran: ${JSON.stringify(job)}`);
     await sleep(50);
   }
-  await sleep(300); // let the job's start settle (metrics :begin, the orchestrator's own writes)
+  // Let the job's start settle (metrics :begin, the orchestrator's own writes): two equal snapshots.
+  for (let i = 0, last = ''; ; i++) {
+    const now = JSON.stringify(await snapshot(p.deps));
+    if (now === last) break;
+    if (i > 40) throw new Error('the store never settled before the fuzz');
+    last = now;
+    await sleep(300);
+  }
   const values = { user: 'alice', name: 'data', job: 'sleeper', app: 'nope', model: 'nope', tenant: 'default' };
 
   const fns = await loadFunctions();
