@@ -267,7 +267,7 @@ t.test('fuzz: every POST/PUT route answers 403 to invalid bodies and malformed H
       socket.on('data', (d) => (got += d.toString()));
       socket.on('close', () => resolve(got));
       socket.on('error', () => resolve(got));
-      setTimeout(() => socket.destroy(), 15_000);
+      setTimeout(() => socket.destroy(), 15_000).unref();
     });
   await pool(fuzzed, 4, async (fn) => {
     const target = fillPath(fn.route.path, values);
@@ -318,7 +318,7 @@ t.test('fuzz: every POST/PUT route answers 403 to invalid bodies and malformed H
         socket.on('data', (d) => (got += d.toString()));
         socket.on('close', () => resolve(got));
         socket.on('error', () => resolve(got));
-        setTimeout(() => socket.destroy(), 15_000);
+        setTimeout(() => socket.destroy(), 15_000).unref();
       });
       const status = Number(/^HTTP\/1\.1 (\d+)/.exec(answer)?.[1] ?? -1);
       note(fn, `slow client (answered after ${Date.now() - t0} ms)`, status, answer.slice(answer.indexOf('\r\n\r\n') + 4));

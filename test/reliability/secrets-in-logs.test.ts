@@ -74,7 +74,7 @@ function wsHistory(url: string, headers: Record<string, string> = {}): Promise<{
     ws.on('close', () => resolve({ status: 101, messages }));
     ws.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, messages }));
     ws.on('error', () => resolve({ status: -1, messages }));
-    setTimeout(() => ws.terminate(), 3000);
+    setTimeout(() => ws.terminate(), 3000).unref();
   });
 }
 
