@@ -209,8 +209,9 @@ export async function startKube(opts = {}) {
     if (stopped) return;
     stopped = true;
     unregister();
-    // The API server first, so it does not log storage errors while kine goes away.
-    await stopRecord({ processes: [...record.processes].reverse(), dataDirs: [] });
+    // The API server first, then kine: with its storage gone first, kube-apiserver's
+    // graceful shutdown hangs until SIGKILL.
+    for (const proc of [...record.processes].reverse()) await stopRecord({ processes: [proc], dataDirs: [] });
     removeDirs(record.dataDirs);
     record.stopped = new Date().toISOString();
     save();

@@ -7,7 +7,9 @@
 //
 // As a CLI (`npm run infra:up`) it starts both detached, records them in
 // .mlp/infra/state.json, prints the env lines on stdout and exits;
-// `npm run infra:down` stops them. Facts behind the choices: shared/docs/infra.md.
+// `npm run infra:down` stops them. `npm run infra:up -- --kube` also starts a real
+// kube-apiserver (scripts/infra/kube.mjs) and prints KUBECONFIG and MLP_KUBE_* lines.
+// Facts behind the choices: shared/docs/infra.md.
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -427,6 +429,22 @@ async function main() {
     await stopRecord(previous);
   }
   const { env, record } = await infraUp({ detached: true });
+  if (process.argv.includes('--kube')) {
+    // A real kube-apiserver on kine too (scripts/infra/kube.mjs; the first run builds it, ~20 min).
+    // Its processes join this run's record, so `npm run infra:down` stops them as well.
+    const { startKube } = await import('./kube.mjs');
+    try {
+      const kube = await startKube({ detached: true });
+      record.processes.push(...kube.record.processes);
+      record.dataDirs.push(...kube.record.dataDirs);
+      Object.assign(record.logs, kube.record.logs);
+      Object.assign(record.env, kube.env);
+      Object.assign(env, kube.env);
+    } catch (err) {
+      await stopRecord(record);
+      throw err;
+    }
+  }
   writeJson(stateFile, record);
   for (const [k, v] of Object.entries(env)) process.stdout.write(`${k}=${v}\n`);
   defaultLog(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; logs in ${path.relative(REPO_ROOT, path.dirname(record.logs.kafka ?? record.logs.ferretdb))}; stop with: npm run infra:down`);
