@@ -30,6 +30,12 @@ async function main() {
     env.MLP_TEST_MONGO_URL = infra.env.MLP_MONGO_URL;
     env.MLP_TEST_KAFKA_BROKERS = infra.env.MLP_KAFKA_BROKERS;
     process.stderr.write(`  MLP_TEST_MONGO_URL=${env.MLP_TEST_MONGO_URL}\n  MLP_TEST_KAFKA_BROKERS=${env.MLP_TEST_KAFKA_BROKERS}\n`);
+    // A real kube-apiserver on kine for test/conformance/kube-apiserver.test.ts (it starts its own);
+    // built from the Go module proxy on the first run only (~10 min), then cached.
+    const { ensureKubeApiserver, kubeIsBuilt } = await import('./infra/kube.mjs');
+    if (!kubeIsBuilt()) step('building kube-apiserver and kine (first run only; cached in ~/.cache/mlp-infra/)');
+    await ensureKubeApiserver();
+    env.MLP_TEST_KUBE = '1';
   }
   step('running tests');
   exitCode = await new Promise((resolve, reject) => {

@@ -4,7 +4,7 @@ import t from 'tap';
 // A real kube-apiserver (on kine/SQLite, RBAC on) started by scripts/infra/kube.mjs, driven
 // through @kubernetes/client-node as the Kubernetes orchestrator will be. No kubelet runs:
 // pods stay Pending, and the test plays the kubelet by patching pod status.
-// Not part of `npm test` yet (the first build of kube-apiserver takes ~20 min):
+// npm test builds it on its first run (~10 min, then cached) and runs this; alone:
 // `npm run test:kube` builds once (cached in ~/.cache/mlp-infra/kube-<version>/) and runs it.
 
 interface Kube {
@@ -31,7 +31,7 @@ function config(kube: Kube, token: string): k8s.KubeConfig {
 const status = (err: unknown): number | undefined => (err as { code?: number }).code;
 
 if (!process.env.MLP_TEST_KUBE) {
-  t.plan(0, 'MLP_TEST_KUBE not set (`npm run test:kube` sets it)');
+  t.plan(0, 'MLP_TEST_KUBE not set (npm test and npm run test:kube set it; MLP_TEST_INFRA=none does not)');
 } else {
   const { startKube } = (await import(MODULE)) as { startKube(opts?: { timeoutMs?: number }): Promise<Kube> };
   const kube = await startKube();
