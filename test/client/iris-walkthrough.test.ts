@@ -1,30 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { until } from '../helpers/models.js';
-import { startTestPlatform } from '../helpers/platform.js';
-import { spawnTs } from '../helpers/process.js';
+import { cliSession } from '../helpers/cli.js';
 
 // The README's walk-through, as a newcomer runs it with the `mlp` client: upload the iris data,
 // submit examples/iris/train.mjs, watch its metrics, make a model, deploy an app, predict. The
 // model is really trained by the job (tfjs in the job's process) and really served.
 const REPO = path.resolve(import.meta.dirname, '../..');
-const MAIN = path.join(REPO, 'bin/src/main.ts');
 const SPECIES = ['setosa', 'versicolor', 'virginica'];
 
 t.test('iris: upload, train, watch, model, app, predict — through the mlp client', async (t) => {
-  const work = mkdtempSync(path.join(tmpdir(), 'mlp-iris-'));
-  t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  const p = await startTestPlatform();
-  t.teardown(() => p.close());
-  await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: 'password1' } });
-  const env = { MLP_CLIENT_CONFIG: path.join(work, 'config.json') };
-  const mlp = async (...args: string[]) => {
-    const run = spawnTs(t, MAIN, env, args);
-    const { code } = await run.exited;
-    return { code, out: run.output() };
-  };
+  const { work, p, mlp } = await cliSession(t);
   const ok = async (...args: string[]) => {
     const r = await mlp(...args);
     t.equal(r.code, 0, `mlp ${args.join(' ')}${r.code === 0 ? '' : `: ${r.out}`}`);

@@ -1,28 +1,9 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import t, { type Test } from 'tap';
-import { startTestPlatform } from '../helpers/platform.js';
-import { spawnTs } from '../helpers/process.js';
+import t from 'tap';
+import { cliSession } from '../helpers/cli.js';
 
 // API.md §10: the `mlp` client against a running platform, as a user would run it.
-const MAIN = path.resolve(import.meta.dirname, '../../bin/src/main.ts');
-
-/** A platform with user alice, a scratch folder, and `mlp` run as its own process against them. */
-async function cliSession(t: Test, platformEnv: Record<string, string> = {}) {
-  const work = mkdtempSync(path.join(tmpdir(), 'mlp-cli-'));
-  t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  const p = await startTestPlatform(platformEnv);
-  t.teardown(() => p.close());
-  await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: 'password1' } });
-  const env = { MLP_CLIENT_CONFIG: path.join(work, 'config.json') };
-  const mlp = async (...args: string[]) => {
-    const run = spawnTs(t, MAIN, env, args);
-    const { code } = await run.exited;
-    return { code, out: run.output() };
-  };
-  return { work, p, env, mlp };
-}
 
 t.test('mlp: login, dataset upload (and resume), ls, download, home put, rm', async (t) => {
   const { work, p, env, mlp } = await cliSession(t, { MLP_TENANT_ROM: String(64 * 1024 * 1024) });
