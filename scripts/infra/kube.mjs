@@ -19,8 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  DEFAULT_STATE_DIR, freePorts, isAlive, killProcessesSync, log as defaultLog, pruneRuns,
-  reapOrphans, removeDirs, sleep, stopRecord, writeJson,
+  DEFAULT_STATE_DIR, freePorts, guardRun, isAlive, log as defaultLog, pruneRuns,
+  reapOrphans, sleep, writeJson,
 } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -204,36 +204,7 @@ export async function startKube(opts = {}) {
     return { proc, logFile };
   };
 
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    unregister();
-    // The API server first, then kine: with its storage gone first, kube-apiserver's
-    // graceful shutdown hangs until SIGKILL.
-    for (const proc of [...record.processes].reverse()) await stopRecord({ processes: [proc], dataDirs: [] });
-    removeDirs(record.dataDirs);
-    record.stopped = new Date().toISOString();
-    save();
-  };
-  const onExit = () => {
-    if (stopped) return;
-    killProcessesSync(record.processes);
-    removeDirs(record.dataDirs);
-    record.stopped = new Date().toISOString();
-    save();
-  };
-  const onSignal = async (sig) => {
-    await stop();
-    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-  };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  const unregister = () => {
-    process.off('exit', onExit);
-    for (const s of signals) process.off(s, onSignal);
-  };
-  process.on('exit', onExit);
-  for (const s of signals) process.on(s, onSignal);
+  const { stop, release } = guardRun(record, save);
 
   try {
     const [kinePort, apiPort] = await freePorts(2);
@@ -314,7 +285,7 @@ export async function startKube(opts = {}) {
     record.env = { KUBECONFIG: kubeconfig, MLP_KUBE_URL: url, MLP_KUBE_TOKEN: token, MLP_KUBE_CA_FILE: caFile };
     save();
     if (detached) {
-      unregister();
+      release();
       for (const c of children) c.unref();
     }
     return { url, token, restrictedToken, caFile, kubeconfig, env: { ...record.env }, runDir, record, stop };

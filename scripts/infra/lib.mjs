@@ -95,9 +95,51 @@ export function writeJson(file, value) {
 
 // Stop every process a state record lists and remove its temp data dirs.
 export async function stopRecord(record) {
-  const n = await stopProcesses(record.processes ?? []);
+  // Last started first, one at a time: a later server may depend on an earlier one (kube-apiserver
+  // on kine hangs in its graceful shutdown if its storage goes first).
+  let n = 0;
+  for (const proc of [...(record.processes ?? [])].reverse()) n += await stopProcesses([proc]);
   removeDirs(record.dataDirs ?? []);
   return n;
+}
+
+/**
+ * Library mode: never leave a run's servers behind, whatever way this process ends (exit,
+ * SIGINT, SIGTERM, SIGHUP). Answers the run's stop(), which also removes the handlers, and
+ * release(), which only removes them (a CLI whose servers are meant to outlive it).
+ */
+export function guardRun(record, save) {
+  let stopped = false;
+  const finish = () => {
+    record.stopped = new Date().toISOString();
+    save();
+  };
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    unregister();
+    await stopRecord(record);
+    finish();
+  };
+  const onExit = () => {
+    if (stopped) return;
+    killProcessesSync(record.processes);
+    removeDirs(record.dataDirs);
+    finish();
+  };
+  const onSignal = async (sig) => {
+    await stop();
+    // Re-raise so the process ends as it would have without us, unless someone else handles it.
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const unregister = () => {
+    process.off('exit', onExit);
+    for (const s of signals) process.off(s, onSignal);
+  };
+  process.on('exit', onExit);
+  for (const s of signals) process.on(s, onSignal);
+  return { stop, release: unregister };
 }
 
 // Runs started as a library record their owner (the test runner's pid). If the

@@ -20,8 +20,8 @@ import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { ensureDebianPackages } from '../lib/setup.mjs';
 import {
-  DEFAULT_STATE_DIR, REPO_ROOT, isAlive, killProcessesSync, log as defaultLog, pruneRuns,
-  freePorts, reapOrphans, readJson, removeDirs, sleep, stopRecord, writeJson,
+  DEFAULT_STATE_DIR, REPO_ROOT, guardRun, isAlive, log as defaultLog, pruneRuns,
+  freePorts, reapOrphans, readJson, sleep, stopRecord, writeJson,
 } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -339,35 +339,7 @@ export async function infraUp(opts = {}) {
     return { proc, logFile };
   };
 
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    unregister();
-    await stopRecord(record);
-    record.stopped = new Date().toISOString();
-    save();
-  };
-  // Library mode: never leave a server behind, whatever way this process ends.
-  const onExit = () => {
-    if (stopped) return;
-    killProcessesSync(record.processes);
-    removeDirs(record.dataDirs);
-    record.stopped = new Date().toISOString();
-    save();
-  };
-  const onSignal = async (sig) => {
-    await stop();
-    // Re-raise so the process ends as it would have without us, unless someone else handles it.
-    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-  };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  const unregister = () => {
-    process.off('exit', onExit);
-    for (const s of signals) process.off(s, onSignal);
-  };
-  process.on('exit', onExit);
-  for (const s of signals) process.on(s, onSignal);
+  const { stop, release } = guardRun(record, save);
 
   try {
     const [mongoPort, brokerPort, controllerPort] = await freePorts(3);
@@ -412,7 +384,7 @@ export async function infraUp(opts = {}) {
 
   save();
   if (detached) {
-    unregister(); // the whole point of the CLI: servers outlive it
+    release(); // the whole point of the CLI: servers outlive it
     for (const c of children) c.unref();
   }
   return { env: { ...record.env }, stop, runDir, record };
