@@ -1,15 +1,17 @@
 // A real Kubernetes API server for MLP's tests: kube-apiserver (built from the Go
 // module proxy, see kube/apiserver/go.mod) backed by kine on SQLite (kube/kine/go.mod),
 // on free loopback ports, with serving certs made at start, token authentication
-// (an admin token and a restricted one) and RBAC authorization. No kubelet, no
-// controller-manager, no scheduler: pods stay Pending unless a test plays the kubelet.
-// This is controller-runtime's envtest approach. Facts: shared/docs/infra.md (Kubernetes).
+// (an admin token and a restricted one) and RBAC authorization. This is controller-runtime's
+// envtest approach. With `controllers: true` it also runs kube-controller-manager with the
+// deployment, replicaset and garbage-collector controllers (so Deployments make pods and
+// deletions cascade). No kubelet and no scheduler ever run: pods stay Pending unless a test
+// plays the kubelet (scripts/infra/kubelet-standin.ts). Facts: shared/docs/infra.md (Kubernetes).
 //
 //   import { startKube } from './scripts/infra/kube.mjs';
 //   const kube = await startKube();   // { url, token, restrictedToken, caFile, kubeconfig, env, stop() }
 //   ...; await kube.stop();
 //
-// The first call builds both binaries into ~/.cache/mlp-infra/kube-<version>/
+// The first call builds the three binaries into ~/.cache/mlp-infra/kube-<version>/
 // ($MLP_INFRA_CACHE overrides the root); that takes many minutes, later calls reuse them.
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -38,10 +40,13 @@ function defaultCacheDir() {
   return process.env.MLP_INFRA_CACHE || path.join(os.homedir(), '.cache', 'mlp-infra');
 }
 
-/** Where the binaries live: { dir, apiserver, kine }. */
+/** Where the binaries live: { dir, apiserver, controllerManager, kine }. */
 export function kubeBinaries(cacheDir = defaultCacheDir()) {
   const dir = path.join(cacheDir, `kube-${KUBE_VERSION}`);
-  return { dir, apiserver: path.join(dir, 'kube-apiserver'), kine: path.join(dir, 'kine') };
+  return {
+    dir, apiserver: path.join(dir, 'kube-apiserver'),
+    controllerManager: path.join(dir, 'kube-controller-manager'), kine: path.join(dir, 'kine'),
+  };
 }
 
 // A stamp next to the binaries holds a hash of the go.mod/go.sum files they were built
@@ -53,11 +58,11 @@ function sourcesHash() {
 }
 const stampFile = (cacheDir) => path.join(kubeBinaries(cacheDir).dir, 'sources');
 
-/** True if both binaries are built from the current sources (then startKube starts in seconds). */
+/** True if all binaries are built from the current sources (then startKube starts in seconds). */
 export function kubeIsBuilt(cacheDir = defaultCacheDir()) {
-  const { apiserver, kine } = kubeBinaries(cacheDir);
+  const { apiserver, controllerManager, kine } = kubeBinaries(cacheDir);
   const stamp = stampFile(cacheDir);
-  return fs.existsSync(apiserver) && fs.existsSync(kine) && fs.existsSync(stamp) &&
+  return [apiserver, controllerManager, kine, stamp].every((f) => fs.existsSync(f)) &&
     fs.readFileSync(stamp, 'utf8').trim() === sourcesHash();
 }
 
@@ -75,7 +80,7 @@ function run(cmd, args, opts = {}) {
 }
 
 /**
- * Build kube-apiserver and kine into the cache if they are not there yet (idempotent;
+ * Build kube-apiserver, kube-controller-manager and kine into the cache if they are not there yet (idempotent;
  * returns at once when cached). The build is kept to one core (GOMAXPROCS=1, -p 1):
  * cold, it takes ~15–25 min and fills ~1 GB of Go module cache.
  */
@@ -92,6 +97,8 @@ export async function ensureKubeApiserver({ cacheDir = defaultCacheDir(), log = 
   for (const [name, mod, pkg, bin] of [
     ['kine', KINE_MOD, 'github.com/k3s-io/kine', bins.kine],
     ['kube-apiserver', APISERVER_MOD, 'k8s.io/kubernetes/cmd/kube-apiserver', bins.apiserver],
+    // Same module (and go.sum) as kube-apiserver: its `tool` block names both commands.
+    ['kube-controller-manager', APISERVER_MOD, 'k8s.io/kubernetes/cmd/kube-controller-manager', bins.controllerManager],
   ]) {
     log(`building ${name} (first run only; kube-apiserver takes ~15–25 min on one core)…`);
     // Build to a temp name and rename, so an interrupted (or concurrent) build never looks finished.
@@ -100,7 +107,7 @@ export async function ensureKubeApiserver({ cacheDir = defaultCacheDir(), log = 
     fs.renameSync(tmp, bin);
   }
   fs.writeFileSync(stampFile(cacheDir), `${hash}\n`);
-  log(`built kube-apiserver ${KUBE_VERSION} and kine ${KINE_VERSION} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  log(`built kube-apiserver and kube-controller-manager ${KUBE_VERSION} and kine ${KINE_VERSION} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return bins;
 }
 
@@ -163,6 +170,8 @@ export const KUBE_USERS = { admin: 'mlp-admin', restricted: 'mlp-restricted' };
  * @param {string}  [opts.stateDir]   logs and state records (<repo>/.mlp/infra/kube)
  * @param {number}  [opts.timeoutMs=120000] limit for /readyz
  * @param {boolean} [opts.detached=false] leave the servers running after this process exits
+ * @param {boolean} [opts.controllers=false] also run kube-controller-manager (deployment,
+ *   replicaset and garbage-collector controllers) once the API server is ready
  * @param {(msg: string) => void} [opts.log]
  * @returns {Promise<{url: string, token: string, restrictedToken: string, caFile: string,
  *   kubeconfig: string, env: Record<string, string>, runDir: string, record: object, stop: () => Promise<void>}>}
@@ -170,7 +179,7 @@ export const KUBE_USERS = { admin: 'mlp-admin', restricted: 'mlp-restricted' };
 export async function startKube(opts = {}) {
   const {
     cacheDir = defaultCacheDir(), stateDir = path.join(DEFAULT_STATE_DIR, 'kube'),
-    timeoutMs = 120_000, detached = false, log = defaultLog,
+    timeoutMs = 120_000, detached = false, controllers = false, log = defaultLog,
   } = opts;
   const bins = await ensureKubeApiserver({ cacheDir, log });
   await reapOrphans(stateDir);
@@ -282,6 +291,21 @@ export async function startKube(opts = {}) {
       'contexts:', '- name: mlp-test', '  context:', '    cluster: mlp-test', `    user: ${KUBE_USERS.admin}`,
       '- name: mlp-test-restricted', '  context:', '    cluster: mlp-test', `    user: ${KUBE_USERS.restricted}`,
     ].join('\n')}\n`, { mode: 0o600 });
+    if (controllers) {
+      // Started last, so stop() (last started first) stops it before the API server it talks to.
+      const kcm = startServer('kube-controller-manager', bins.controllerManager, [
+        `--kubeconfig=${kubeconfig}`, // the admin context
+        // Only what Deployments and cascading deletion need. No serviceaccount/token controllers:
+        // the ServiceAccount admission plugin is off (see above), so pods need no "default" SA.
+        '--controllers=deployment,replicaset,garbagecollector',
+        '--leader-elect=false', '--use-service-account-credentials=false',
+        '--secure-port=0', // no health/metrics endpoint (and so no delegated authn/authz lookups)
+        '--v=1',
+      ]);
+      // It has no endpoint to poll; fail fast if it dies on a bad flag or config.
+      await sleep(500);
+      if (!isAlive(kcm.proc.pid)) throw new Error(`kube-controller-manager exited during start\n${tail(kcm.logFile)}`);
+    }
     record.env = { KUBECONFIG: kubeconfig, MLP_KUBE_URL: url, MLP_KUBE_TOKEN: token, MLP_KUBE_CA_FILE: caFile };
     save();
     if (detached) {

@@ -8,7 +8,8 @@
 // As a CLI (`npm run infra:up`) it starts both detached, records them in
 // .mlp/infra/state.json, prints the env lines on stdout and exits;
 // `npm run infra:down` stops them. `npm run infra:up -- --kube` also starts a real
-// kube-apiserver (scripts/infra/kube.mjs) and prints KUBECONFIG and MLP_KUBE_* lines.
+// kube-apiserver with kube-controller-manager (scripts/infra/kube.mjs) and prints KUBECONFIG and
+// MLP_KUBE_* lines.
 // Facts behind the choices: shared/docs/infra.md.
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -406,7 +407,7 @@ async function main() {
     // Its processes join this run's record, so `npm run infra:down` stops them as well.
     const { startKube } = await import('./kube.mjs');
     try {
-      const kube = await startKube({ detached: true });
+      const kube = await startKube({ detached: true, controllers: true });
       record.processes.push(...kube.record.processes);
       record.dataDirs.push(...kube.record.dataDirs);
       Object.assign(record.logs, kube.record.logs);
