@@ -36,6 +36,25 @@ export interface Config {
   /** The gateway's URL as jobs reach it (MLP_API); unset: the local gateway's own address. */
   publicUrl?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** MLP_ORCHESTRATOR=kubernetes only (the kubeconfig itself comes from KUBECONFIG or the pod's service account). */
+  kube: KubeConfigSettings;
+}
+
+export interface KubeConfigSettings {
+  /** MLP_KUBE_NAMESPACE: the one namespace every job pod and app Deployment goes to (its Role grants only it). */
+  namespace: string;
+  /** MLP_KUBE_JOB_IMAGE: the job runtime's image (the platform's files at imageRoot). */
+  jobImage: string;
+  /** MLP_KUBE_MODEL_SERVER_IMAGE: the model server's image, for apps. */
+  modelServerImage: string;
+  /** MLP_KUBE_CLAIM: the PersistentVolumeClaim of the shared NFS volume whose root is MLP_ROOT. */
+  claim: string;
+  /** MLP_KUBE_IMAGE_ROOT: where the images hold the platform's checkout (commands are rewritten to it). */
+  imageRoot: string;
+  /** MLP_KUBE_ENDPOINT: how the app gateway reaches an app: its Service's DNS name, or its ready pod's IP (no cluster DNS). */
+  endpoint: 'service' | 'pod';
+  /** MLP_KUBE_INGRESS_CLASS: when set, each app also gets an Ingress of this class. */
+  ingressClass?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -76,6 +95,13 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   for (const broker of kafkaBrokers ?? []) {
     if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(broker)) problems.push(`MLP_KAFKA_BROKERS: "${broker}" must be host:port`);
   }
+  const kubeEndpoint = env.MLP_KUBE_ENDPOINT || 'service';
+  if (kubeEndpoint !== 'service' && kubeEndpoint !== 'pod') problems.push(`MLP_KUBE_ENDPOINT=${kubeEndpoint}: must be service or pod`);
+  const kubeNamespace = env.MLP_KUBE_NAMESPACE || 'mlp';
+  // A namespace is a DNS label (RFC 1123).
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(kubeNamespace)) problems.push(`MLP_KUBE_NAMESPACE=${kubeNamespace}: must be a DNS label (lower-case letters, digits, '-')`);
+  const kubeImageRoot = env.MLP_KUBE_IMAGE_ROOT || '/opt/mlp';
+  if (!path.isAbsolute(kubeImageRoot)) problems.push(`MLP_KUBE_IMAGE_ROOT=${kubeImageRoot}: must be an absolute path`);
   const secret = env.MLP_SECRET || undefined;
   if (secret !== undefined && secret.length < 32) problems.push('MLP_SECRET: must be at least 32 characters');
   const serviceToken = env.MLP_SERVICE_TOKEN || undefined;
@@ -109,6 +135,15 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     metricsTopic: env.MLP_METRICS_TOPIC || 'mlp.job-metrics',
     publicUrl: env.MLP_PUBLIC_URL ? env.MLP_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     logLevel: logLevel as Config['logLevel'],
+    kube: {
+      namespace: kubeNamespace,
+      jobImage: env.MLP_KUBE_JOB_IMAGE || 'mlp/runtime-tf:0.1.0',
+      modelServerImage: env.MLP_KUBE_MODEL_SERVER_IMAGE || 'mlp/model-server-tf:0.1.0',
+      claim: env.MLP_KUBE_CLAIM || 'mlp-nfs',
+      imageRoot: kubeImageRoot,
+      endpoint: kubeEndpoint as KubeConfigSettings['endpoint'],
+      ...(env.MLP_KUBE_INGRESS_CLASS ? { ingressClass: env.MLP_KUBE_INGRESS_CLASS } : {}),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -72,14 +72,19 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
     throw err;
   }
   const tcc = createTccClient(inProcessTransport(resources), { log });
-  if (config.orchestrator !== 'local' && !overrides.orchestrator) {
-    if (!overrides.bus) await bus.close();
-    if (!overrides.store) await store.close();
-    throw new ConfigError([`MLP_ORCHESTRATOR=${config.orchestrator}: the Kubernetes orchestrator is not built yet; use local`]);
+  let kube: Orchestrator | undefined;
+  if (config.orchestrator === 'kubernetes' && !overrides.orchestrator) {
+    try {
+      kube = await openKubernetes(config, log, now);
+    } catch (err) {
+      if (!overrides.bus) await bus.close();
+      if (!overrides.store) await store.close();
+      throw err;
+    }
   }
-  // The local sandbox is probed once per process; an injected orchestrator confines jobs its own way.
-  const sandbox = overrides.orchestrator ? undefined : await sandboxSupport(config.jobSandbox);
-  const orchestrator = overrides.orchestrator ?? createLocalOrchestrator({ log, now, sandbox });
+  // The local sandbox is probed once per process; another orchestrator confines jobs its own way.
+  const sandbox = overrides.orchestrator || kube ? undefined : await sandboxSupport(config.jobSandbox);
+  const orchestrator = overrides.orchestrator ?? kube ?? createLocalOrchestrator({ log, now, sandbox });
   const jobSandbox: Deps['jobSandbox'] = sandbox
     ? { mode: sandbox.mode, detail: describeSandbox(sandbox) }
     : config.jobSandbox === 'off'
@@ -110,6 +115,22 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
       if (!overrides.store) await store.close();
     },
   };
+}
+
+/** The Kubernetes adapter: the kubeconfig from KUBECONFIG (or ~/.kube/config), else the pod's service account. */
+async function openKubernetes(config: Config, log: Logger, now: () => Date): Promise<Orchestrator> {
+  const k8s = await import('@kubernetes/client-node');
+  const { createKubernetesOrchestrator } = await import('./orchestrator/kubernetes.js');
+  const kubeConfig = new k8s.KubeConfig();
+  try {
+    kubeConfig.loadFromDefault();
+  } catch (err) {
+    throw new ConfigError([`MLP_ORCHESTRATOR=kubernetes: no usable kubeconfig (KUBECONFIG or in-cluster): ${(err as Error).message}`]);
+  }
+  if (!kubeConfig.getCurrentCluster()) throw new ConfigError(['MLP_ORCHESTRATOR=kubernetes: no cluster in the kubeconfig (set KUBECONFIG, or run in a pod with a service account)']);
+  const k = config.kube;
+  // Its close() ends only this process's watch: pods outlive the function that started them.
+  return createKubernetesOrchestrator({ kubeConfig, namespace: k.namespace, jobImage: k.jobImage, modelServerImage: k.modelServerImage, claimName: k.claim, root: config.root, imageRoot: k.imageRoot, endpointMode: k.endpoint, ...(k.ingressClass ? { ingressClass: k.ingressClass } : {}), log, now });
 }
 
 async function openStore(config: Config, now: () => Date, log: Logger): Promise<Store> {

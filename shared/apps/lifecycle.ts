@@ -30,7 +30,10 @@ export function appWorkload(deps: Deps, app: AppDoc): Workload {
     id: app.uid,
     kind: 'app',
     labels: { user: app.user, name: app.name, model: app.model_name },
-    command: modelServerCommand({ modelDir: paths.model(app.user, app.model_name), port: app.port, model: app.model_name }),
+    // In a pod the server is reached on the pod's address, not loopback. The Kubernetes adapter
+    // mounts the model's folder (named here) read-only and the app's folder (workdir) writable;
+    // the local adapter runs it as a plain child process (platform code, no sandbox).
+    command: modelServerCommand({ modelDir: paths.model(app.user, app.model_name), port: app.port, model: app.model_name, ...(deps.orchestrator.kind === 'kubernetes' ? { host: '0.0.0.0' } : {}) }),
     workdir: dir,
     env: {},
     logFile: logFileOf(deps, app),

@@ -82,14 +82,23 @@ async function step(app: AppDoc, deps: Deps, out: PassSummary): Promise<void> {
   }
   if (status.phase === 'running' && status.ready) return serving(app, deps, out);
   if (status.phase === 'pending' || status.phase === 'running') {
+    // On Kubernetes a ready app's Deployment replaces its pod itself: not ready meanwhile is no failure.
+    if (restartsItself(deps) && app.state === 'ready') return;
     if (app.started_at && now - Date.parse(app.started_at) > START_TIMEOUT_MS) {
       await deps.orchestrator.stop(app.uid);
       await failed(app, deps, out, `the model server did not become healthy within ${START_TIMEOUT_MS / 1000} s`);
     }
     return;
   }
-  await failed(app, deps, out, reasonOf(status));
+  await failed(app, deps, out, reasonOf(status), restartsItself(deps));
 }
+
+/**
+ * Kubernetes restarts a crashed server itself (the Deployment) and reports failed only after it
+ * has failed repeatedly (orchestrator/kube-pods.ts): the watcher must not restart it again, and
+ * that failure is final. Locally the watcher is what restarts servers.
+ */
+const restartsItself = (deps: Deps) => deps.orchestrator.kind === 'kubernetes';
 
 async function serving(app: AppDoc, deps: Deps, out: PassSummary): Promise<void> {
   const col = appsCollection(deps.store);
@@ -104,9 +113,9 @@ async function serving(app: AppDoc, deps: Deps, out: PassSummary): Promise<void>
 }
 
 /** A server ended or never became healthy: restart it with backoff, or after too many failures end in error. */
-async function failed(app: AppDoc, deps: Deps, out: PassSummary, reason: string): Promise<void> {
+async function failed(app: AppDoc, deps: Deps, out: PassSummary, reason: string, final = false): Promise<void> {
   const col = appsCollection(deps.store);
-  const failures = (app.failures ?? 0) + 1;
+  const failures = final ? Math.max(MAX_FAILURES, (app.failures ?? 0) + 1) : (app.failures ?? 0) + 1;
   const last = await lastLogLine(deps, app);
   const why = `${reason}${last ? ` (last output: ${last})` : ''}`;
   await deps.orchestrator.forget(app.uid);
