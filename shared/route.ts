@@ -52,6 +52,13 @@ export interface RouteDef<B extends TSchema | undefined = TSchema | undefined> {
    * an internal route. A function's deployment gets exactly these plus its auth mode's, no more.
    */
   secrets?: SecretName[];
+  /**
+   * The handler calls the orchestrator's API-backed methods (start, stop, status, forget, watch,
+   * portAvailable): on Kubernetes it runs as the ServiceAccount mlp-orchestrator, every other
+   * function with no token at all. endpoint() alone needs none (it names the app's Service).
+   * test/generated/orchestrator-marker.test.ts checks this against the handlers' imports.
+   */
+  orchestrator?: boolean;
   description: string;
 }
 

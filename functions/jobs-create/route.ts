@@ -9,6 +9,7 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/users/{user}/jobs',
   auth: 'owner',
+  orchestrator: true, // starts an admitted job
   // A job admitted at once is started with a job token it signs (shared/jobs/lifecycle.ts launch).
   secrets: ['signing-key'],
   body: S.object({

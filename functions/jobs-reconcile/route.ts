@@ -5,6 +5,7 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/reconcile/jobs',
   auth: 'service',
+  orchestrator: true, // watches, stops and forgets jobs
   // Admitting a queued job starts it with a job token it signs (shared/jobs/lifecycle.ts launch).
   secrets: ['signing-key'],
   internal: true,

@@ -31,7 +31,35 @@ export const SHARED_ENV = [
   'MLP_TENANT_GPU',
   'MLP_TENANT_RAM',
   'MLP_TENANT_ROM',
+  // Where jobs reach the gateway (their MLP_API) and the Kafka topic of their metrics.
+  'MLP_PUBLIC_URL',
+  'MLP_METRICS_TOPIC',
+  // The Kubernetes orchestrator (MLP_ORCHESTRATOR=kubernetes): where and with what it runs
+  // workloads. Only the functions marked `orchestrator` use them; every function gets them so
+  // the ConfigMap stays one.
+  'MLP_KUBE_NAMESPACE',
+  'MLP_KUBE_JOB_IMAGE',
+  'MLP_KUBE_MODEL_SERVER_IMAGE',
+  'MLP_KUBE_CLAIM',
+  'MLP_KUBE_IMAGE_ROOT',
+  'MLP_KUBE_ENDPOINT',
+  'MLP_KUBE_INGRESS_CLASS',
 ];
+
+/** The ServiceAccount (and Role, RoleBinding) of the functions that call the orchestrator. */
+export const ORCHESTRATOR_ACCOUNT = 'mlp-orchestrator';
+/** The NFS claim every function and workload mounts; its root is MLP_ROOT. */
+export const NFS_CLAIM = 'mlp-nfs';
+/** Runtime images (the conventions of the Kubernetes orchestrator): the platform's files at IMAGE_ROOT. */
+export const JOB_IMAGE = `${IMAGE_PREFIX}/runtime-tf:${VERSION}`;
+export const MODEL_SERVER_IMAGE = `${IMAGE_PREFIX}/model-server-tf:${VERSION}`;
+export const IMAGE_ROOT = '/opt/mlp';
+/** The design's node ports that keep their meaning (API.md "Ports"). */
+export const NODE_PORTS = { gateway: 30001, appGateway: 30002, kafka: 30010, mongo: 30011 };
+/** In-cluster addresses of the stores (k8s/30-mongo.yaml, k8s/30-kafka.yaml). */
+export const MONGO_URL = `mongodb://mlp-mongo.${NAMESPACE}.svc.cluster.local:27017/mlp`;
+export const KAFKA_BROKERS = `mlp-kafka.${NAMESPACE}.svc.cluster.local:9092`;
+export const METRICS_TOPIC = 'mlp.job-metrics';
 
 /** The cluster secrets (Kubernetes / OpenFaaS secret names, as SECRET_SOURCES has them) a function is given. */
 export function clusterSecretsOf(route: RouteDef): { name: string; env: string }[] {

@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { RouteDef } from '../../shared/route.js';
-import { DATA_MOUNT, ENTRY, NAMESPACE, clusterSecretsOf, imageOf } from './deploy-facts.js';
+import { DATA_MOUNT, ENTRY, NAMESPACE, NFS_CLAIM, ORCHESTRATOR_ACCOUNT, clusterSecretsOf, imageOf } from './deploy-facts.js';
 
 /**
  * One Knative Service per function. Knative injects PORT; the same image as OpenFaaS
@@ -8,7 +8,9 @@ import { DATA_MOUNT, ENTRY, NAMESPACE, clusterSecretsOf, imageOf } from './deplo
  * the Nginx gateway (a Deployment of its own) is the only way in. Configuration comes from the
  * mlp-config ConfigMap; each secret the function needs (and only those) from its own Secret
  * (mlp-secret, mlp-service-token; key = name, as faas-cli secret create makes them). The NFS
- * volume needs Knative's kubernetes.podspec-persistent-volume-claim feature flag.
+ * volume needs Knative's kubernetes.podspec-persistent-volume-claim feature flag. Only the functions
+ * that call the orchestrator run as the mlp-orchestrator ServiceAccount (k8s/10-rbac.yaml); every
+ * other one gets no API token at all.
  */
 export function renderKnative(routes: RouteDef[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -26,6 +28,7 @@ export function renderKnative(routes: RouteDef[]): Record<string, string> {
         template: {
           metadata: { annotations: { 'autoscaling.knative.dev/min-scale': route.alwaysOn ? '1' : '0', ...(route.maxScale ? { 'autoscaling.knative.dev/max-scale': String(route.maxScale) } : {}) } },
           spec: {
+            ...(route.orchestrator ? { serviceAccountName: ORCHESTRATOR_ACCOUNT } : { automountServiceAccountToken: false }),
             containers: [
               {
                 image: imageOf(route),
@@ -43,7 +46,7 @@ export function renderKnative(routes: RouteDef[]): Record<string, string> {
                 volumeMounts: [{ name: 'mlp-data', mountPath: DATA_MOUNT }],
               },
             ],
-            volumes: [{ name: 'mlp-data', persistentVolumeClaim: { claimName: 'mlp-nfs' } }],
+            volumes: [{ name: 'mlp-data', persistentVolumeClaim: { claimName: NFS_CLAIM } }],
           },
         },
       },

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertNoDuplicates } from '../../shared/http/router.js';
 import { loadFunctions } from '../../shared/registry.js';
+import { renderK8s } from './k8s.js';
 import { renderKnative } from './knative.js';
 import { renderNginx } from './nginx.js';
 import { renderOpenApi } from './openapi.js';
@@ -10,16 +11,17 @@ import { renderStack } from './stack.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // Folders whose every file the generator owns: a file there it did not write is stale.
-const OWNED_DIRS = ['knative', 'nginx'];
+const OWNED_DIRS = ['k8s', 'knative', 'nginx'];
 
-/** `npm run gen` writes stack.yml, knative/, nginx/ and openapi.json from functions/*\/route.ts; `--check` only compares. */
+/** `npm run gen` writes stack.yml, k8s/, knative/, nginx/ and openapi.json from functions/*\/route.ts; `--check` only compares. */
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   const fns = await loadFunctions();
   assertNoDuplicates(fns);
   const routes = fns.map((f) => f.route);
   const { version } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
-  const files: Record<string, string> = { 'stack.yml': renderStack(routes), ...renderKnative(routes), ...renderNginx(routes), ...renderOpenApi(fns, version) };
+  const nginx = renderNginx(routes);
+  const files: Record<string, string> = { 'stack.yml': renderStack(routes), ...renderKnative(routes), ...nginx, ...renderK8s(routes, nginx), ...renderOpenApi(fns, version) };
 
   const differing: string[] = [];
   for (const [rel, content] of Object.entries(files)) {
@@ -36,12 +38,14 @@ async function main(): Promise<void> {
     }
   }
   for (const dir of OWNED_DIRS) {
-    const present = await readdir(path.join(ROOT, dir)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return [] as string[];
+    // Recursive: k8s/ has a subfolder (examples/).
+    const present = await readdir(path.join(ROOT, dir), { recursive: true, withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [];
       throw err;
     });
-    for (const name of present) {
-      const rel = `${dir}/${name}`;
+    for (const entry of present) {
+      if (!entry.isFile()) continue;
+      const rel = path.relative(ROOT, path.join(entry.parentPath, entry.name)).split(path.sep).join('/');
       if (rel in files) continue;
       differing.push(`${rel} (stale)`);
       if (!check) await unlink(path.join(ROOT, rel));

@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { RouteDef } from '../../shared/route.js';
-import { DATA_MOUNT, SHARED_ENV, clusterSecretsOf, imageOf } from './deploy-facts.js';
+import { DATA_MOUNT, ORCHESTRATOR_ACCOUNT, SHARED_ENV, clusterSecretsOf, imageOf } from './deploy-facts.js';
 
 /**
  * OpenFaaS stack (provider openfaas, version 1.0). Images are built from the repository
@@ -27,6 +27,9 @@ export function renderStack(routes: RouteDef[]): string {
       annotations: {
         // OpenFaaS cron-connector: POSTs to the function's root on this schedule.
         ...(route.schedule ? { topic: 'cron-function', schedule: route.schedule.cron } : {}),
+        // faas-netes runs the function's pods as this ServiceAccount (k8s/10-rbac.yaml, applied in
+        // the openfaas-fn namespace); the others keep the namespace's default account.
+        ...(route.orchestrator ? { 'com.openfaas.serviceaccount': ORCHESTRATOR_ACCOUNT } : {}),
         'mlp/route': `${route.method} ${route.path}`,
         'mlp/auth': route.auth,
         ...(route.internal ? { 'mlp/internal': 'true' } : {}),

@@ -1,0 +1,314 @@
+import { stringify } from 'yaml';
+import type { RouteDef } from '../../shared/route.js';
+import {
+  IMAGE_ROOT,
+  JOB_IMAGE,
+  KAFKA_BROKERS,
+  METRICS_TOPIC,
+  MODEL_SERVER_IMAGE,
+  MONGO_URL,
+  NAMESPACE,
+  NFS_CLAIM,
+  NODE_PORTS,
+  ORCHESTRATOR_ACCOUNT,
+  SHARED_ENV,
+} from './deploy-facts.js';
+
+/**
+ * k8s/: what the functions stand on (kubectl apply -f k8s/ before knative/). Files are numbered
+ * so a directory apply creates the Namespace first. Everything is in namespace mlp; NodePorts are
+ * the design's (API.md "Ports"). The example NFS PersistentVolume sits in k8s/examples/, which a
+ * plain `kubectl apply -f k8s/` (not recursive) leaves out: it must be edited first.
+ */
+export function renderK8s(routes: RouteDef[], nginx: Record<string, string>): Record<string, string> {
+  const labels = (name: string) => ({ 'app.kubernetes.io/part-of': 'mlp', 'app.kubernetes.io/name': name });
+  const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, namespace: NAMESPACE, labels: labels(name), ...extra });
+  return {
+    'k8s/00-namespace.yaml': file('the namespace of every MLP object (functions, stores, workloads)', [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE, labels: { 'app.kubernetes.io/part-of': 'mlp' } } },
+    ]),
+    'k8s/10-config.yaml': file('the non-secret configuration every function gets (envFrom in knative/*.yaml); the secrets mlp-secret and mlp-service-token are created by hand (docs/deploy.md)', [
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta('mlp-config'), data: sharedConfig() },
+    ]),
+    'k8s/10-rbac.yaml': file(`least privilege for the functions that call the orchestrator (${routes.filter((r) => r.orchestrator).map((r) => r.name).join(', ')}): exactly the verbs the Kubernetes orchestrator uses, in this namespace only; every other function runs with no token`, rbac()),
+    'k8s/20-nfs-claim.yaml': file(`the shared NFS volume: its root is MLP_ROOT for every function and workload. It binds the PersistentVolume named ${NFS_CLAIM} (edit and apply k8s/examples/nfs-pv.yaml first), or set storageClassName to an NFS provisioner's class and drop volumeName`, [
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: meta(NFS_CLAIM),
+        spec: { accessModes: ['ReadWriteMany'], storageClassName: '', volumeName: NFS_CLAIM, resources: { requests: { storage: '100Gi' } } },
+      },
+    ]),
+    'k8s/examples/nfs-pv.yaml': file('EXAMPLE, edit before applying: server and path are placeholders for your NFS export (writable by uid 1000, the images\' user). Cluster-scoped; the claim mlp-nfs binds it by name', [
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: NFS_CLAIM, labels: { 'app.kubernetes.io/part-of': 'mlp' } },
+        spec: {
+          capacity: { storage: '100Gi' },
+          accessModes: ['ReadWriteMany'],
+          persistentVolumeReclaimPolicy: 'Retain',
+          storageClassName: '',
+          mountOptions: ['nfsvers=4.1', 'hard'],
+          nfs: { server: 'nfs.example.internal', path: '/export/mlp' },
+          claimRef: { namespace: NAMESPACE, name: NFS_CLAIM },
+        },
+      },
+    ]),
+    'k8s/30-mongo.yaml': file(`MongoDB (single member, no auth: reach it only inside the cluster). mlp-mongo-nodeport opens it on every node at ${NODE_PORTS.mongo} as the design has it; delete that Service or firewall the port unless an operator needs it`, mongo(meta, labels)),
+    'k8s/30-kafka.yaml': file(`Kafka, one KRaft node (broker and controller), and a Job creating the metrics topic. mlp-kafka-nodeport opens it on every node at ${NODE_PORTS.kafka} (the EXTERNAL listener, advertised as the node's IP); delete it or firewall the port if nothing outside the cluster publishes`, kafka(meta, labels)),
+    'k8s/40-gateway.yaml': file(`the Nginx gateway: the generated nginx/*.conf with the cluster upstreams, the API on ${NODE_PORTS.gateway} and the app gateway on ${NODE_PORTS.appGateway} (NodePorts of the same numbers), and an Ingress to it`, gateway(meta, labels, nginx)),
+  };
+}
+
+/** SHARED_ENV's values in the cluster; '' keeps the platform's default (shared/config.ts). */
+function sharedConfig(): Record<string, string> {
+  const values: Record<string, string> = {
+    MLP_MONGO_URL: MONGO_URL,
+    MLP_KAFKA_BROKERS: KAFKA_BROKERS,
+    MLP_ORCHESTRATOR: 'kubernetes',
+    MLP_PUBLIC_URL: `http://mlp-gateway.${NAMESPACE}.svc.cluster.local:${NODE_PORTS.gateway}`,
+    MLP_METRICS_TOPIC: METRICS_TOPIC,
+    MLP_KUBE_NAMESPACE: NAMESPACE,
+    MLP_KUBE_JOB_IMAGE: JOB_IMAGE,
+    MLP_KUBE_MODEL_SERVER_IMAGE: MODEL_SERVER_IMAGE,
+    MLP_KUBE_CLAIM: NFS_CLAIM,
+    MLP_KUBE_IMAGE_ROOT: IMAGE_ROOT,
+    MLP_KUBE_ENDPOINT: 'service',
+  };
+  return Object.fromEntries(SHARED_ENV.map((name) => [name, values[name] ?? '']));
+}
+
+/** The orchestrator's verbs, exactly (the Kubernetes conventions); nothing on secrets, configmaps, exec or logs. */
+export const ORCHESTRATOR_RULES = [
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'deletecollection', 'patch'] },
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'patch'] },
+  { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'create', 'delete'] },
+  { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'create', 'delete'] },
+];
+
+function rbac() {
+  const metadata = { name: ORCHESTRATOR_ACCOUNT, namespace: NAMESPACE, labels: { 'app.kubernetes.io/part-of': 'mlp' } };
+  return [
+    // The functions mount its token themselves (knative/*.yaml serviceAccountName); nothing else should.
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata, automountServiceAccountToken: true },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata, rules: ORCHESTRATOR_RULES },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: ORCHESTRATOR_ACCOUNT },
+      subjects: [{ kind: 'ServiceAccount', name: ORCHESTRATOR_ACCOUNT, namespace: NAMESPACE }],
+    },
+  ];
+}
+
+type Meta = (name: string, extra?: Record<string, unknown>) => Record<string, unknown>;
+type Labels = (name: string) => Record<string, string>;
+
+// Stores run as their images' own non-root users, with no API token.
+const podBasics = { automountServiceAccountToken: false, enableServiceLinks: false };
+
+/** A one-replica StatefulSet with its own ReadWriteOnce data volume, running as the image's non-root uid. */
+function statefulSet(metadata: Record<string, unknown>, selector: Record<string, string>, uid: number, container: Record<string, unknown>) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata,
+    spec: {
+      serviceName: metadata.name,
+      replicas: 1,
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels: selector },
+        spec: { ...podBasics, securityContext: { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid }, containers: [container] },
+      },
+      volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } } }],
+    },
+  };
+}
+
+function mongo(meta: Meta, labels: Labels) {
+  const name = 'mlp-mongo';
+  const selector = labels(name);
+  return [
+    // Headless: the StatefulSet's stable name; functions use mlp-mongo.mlp.svc (MLP_MONGO_URL).
+    { apiVersion: 'v1', kind: 'Service', metadata: meta(name), spec: { clusterIP: 'None', selector, ports: [{ name: 'mongo', port: 27017, targetPort: 27017 }] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: meta(`${name}-nodeport`), spec: { type: 'NodePort', selector, ports: [{ name: 'mongo', port: 27017, targetPort: 27017, nodePort: NODE_PORTS.mongo }] } },
+    statefulSet(meta(name), selector, 999, {
+      name: 'mongo',
+      image: 'mongo:7.0.14',
+      args: ['--bind_ip_all'],
+      ports: [{ name: 'mongo', containerPort: 27017 }],
+      readinessProbe: { exec: { command: ['mongosh', '--quiet', '--eval', 'db.adminCommand("ping").ok'] }, periodSeconds: 10 },
+      resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '2Gi' } },
+      volumeMounts: [{ name: 'data', mountPath: '/data/db' }],
+    }),
+  ];
+}
+
+function kafka(meta: Meta, labels: Labels) {
+  const name = 'mlp-kafka';
+  const selector = labels(name);
+  const image = 'apache/kafka:3.9.1';
+  return [
+    { apiVersion: 'v1', kind: 'Service', metadata: meta(name), spec: { clusterIP: 'None', selector, ports: [{ name: 'broker', port: 9092, targetPort: 9092 }] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: meta(`${name}-nodeport`), spec: { type: 'NodePort', selector, ports: [{ name: 'external', port: 9094, targetPort: 9094, nodePort: NODE_PORTS.kafka }] } },
+    statefulSet(meta(name), selector, 1000, {
+      name: 'kafka',
+      image,
+      // The apache/kafka image turns KAFKA_* variables into server.properties.
+      env: [
+        { name: 'NODE_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+        { name: 'CLUSTER_ID', value: 'bWxwLWthZmthLWNsdXN0cg' },
+        { name: 'KAFKA_NODE_ID', value: '1' },
+        { name: 'KAFKA_PROCESS_ROLES', value: 'broker,controller' },
+        { name: 'KAFKA_CONTROLLER_QUORUM_VOTERS', value: '1@localhost:9093' },
+        { name: 'KAFKA_LISTENERS', value: 'PLAINTEXT://:9092,CONTROLLER://:9093,EXTERNAL://:9094' },
+        { name: 'KAFKA_ADVERTISED_LISTENERS', value: `PLAINTEXT://${KAFKA_BROKERS},EXTERNAL://$(NODE_IP):${NODE_PORTS.kafka}` },
+        { name: 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP', value: 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,EXTERNAL:PLAINTEXT' },
+        { name: 'KAFKA_CONTROLLER_LISTENER_NAMES', value: 'CONTROLLER' },
+        { name: 'KAFKA_INTER_BROKER_LISTENER_NAME', value: 'PLAINTEXT' },
+        { name: 'KAFKA_LOG_DIRS', value: '/var/lib/kafka/data' },
+        { name: 'KAFKA_NUM_PARTITIONS', value: '3' },
+        { name: 'KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', value: '1' },
+        { name: 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', value: '1' },
+        { name: 'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR', value: '1' },
+      ],
+      ports: [
+        { name: 'broker', containerPort: 9092 },
+        { name: 'controller', containerPort: 9093 },
+        { name: 'external', containerPort: 9094 },
+      ],
+      readinessProbe: { tcpSocket: { port: 9092 }, periodSeconds: 10 },
+      resources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { memory: '2Gi' } },
+      volumeMounts: [{ name: 'data', mountPath: '/var/lib/kafka/data' }],
+    }),
+    {
+      // The metrics relay also creates the topic when it is missing; this makes its partitions explicit.
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: meta(`${name}-topics`),
+      spec: {
+        backoffLimit: 20,
+        template: {
+          metadata: { labels: labels(`${name}-topics`) },
+          spec: {
+            ...podBasics,
+            restartPolicy: 'OnFailure',
+            securityContext: { runAsNonRoot: true, runAsUser: 1000 },
+            containers: [
+              {
+                name: 'topics',
+                image,
+                command: ['/opt/kafka/bin/kafka-topics.sh', '--bootstrap-server', KAFKA_BROKERS, '--create', '--if-not-exists', '--topic', METRICS_TOPIC, '--partitions', '3', '--replication-factor', '1'],
+              },
+            ],
+          },
+        },
+      },
+    },
+  ];
+}
+
+/** nginx.conf of the gateway pod: the generated files at http level, then the two servers (README "Deploying"). */
+function nginxMain(dir: string): string {
+  return [
+    'worker_processes auto;',
+    'pid /tmp/nginx.pid;',
+    'error_log /dev/stderr warn;',
+    'events { worker_connections 1024; }',
+    'http {',
+    // Non-root: temp files in the pod's emptyDir.
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path /tmp/${t};`),
+    `    include ${dir}/mlp-routes.conf;`,
+    `    include ${dir}/upstreams.k8s.conf;`,
+    '    access_log /dev/stdout mlp_gateway;',
+    `    server { listen ${NODE_PORTS.gateway}; include ${dir}/mlp-server.conf; }`,
+    `    server { listen ${NODE_PORTS.appGateway}; include ${dir}/mlp-apps-server.conf; }`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+function gateway(meta: Meta, labels: Labels, nginx: Record<string, string>) {
+  const name = 'mlp-gateway';
+  const selector = labels(name);
+  const dir = '/etc/mlp/nginx';
+  const files = ['mlp-routes.conf', 'mlp-server.conf', 'mlp-apps-server.conf', 'upstreams.k8s.conf'];
+  const data: Record<string, string> = { 'nginx.conf': nginxMain(dir) };
+  for (const f of files) {
+    const text = nginx[`nginx/${f}`];
+    if (text === undefined) throw new Error(`k8s gateway: nginx/${f} was not generated`);
+    data[f] = text;
+  }
+  return [
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(`${name}-nginx`), data },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: meta(name),
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: selector },
+        template: {
+          // A new config is a new ConfigMap content: roll the pods with `kubectl rollout restart`.
+          metadata: { labels: selector },
+          spec: {
+            ...podBasics,
+            securityContext: { runAsNonRoot: true, runAsUser: 101, runAsGroup: 101 },
+            containers: [
+              {
+                name: 'nginx',
+                // The official image has auth_request, which both servers use.
+                image: 'nginx:1.27.5-alpine',
+                command: ['nginx', '-c', `${dir}/nginx.conf`, '-g', 'daemon off;'],
+                ports: [
+                  { name: 'api', containerPort: NODE_PORTS.gateway },
+                  { name: 'apps', containerPort: NODE_PORTS.appGateway },
+                ],
+                readinessProbe: { tcpSocket: { port: NODE_PORTS.gateway }, periodSeconds: 5 },
+                resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+                volumeMounts: [
+                  { name: 'config', mountPath: dir, readOnly: true },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 'config', configMap: { name: `${name}-nginx` } },
+              { name: 'tmp', emptyDir: {} },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta(name),
+      spec: {
+        type: 'NodePort',
+        selector,
+        ports: [
+          { name: 'api', port: NODE_PORTS.gateway, targetPort: NODE_PORTS.gateway, nodePort: NODE_PORTS.gateway },
+          { name: 'apps', port: NODE_PORTS.appGateway, targetPort: NODE_PORTS.appGateway, nodePort: NODE_PORTS.appGateway },
+        ],
+      },
+    },
+    {
+      // The cluster's default ingress class; apps.mlp.example is a placeholder for the app gateway's host name.
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: meta(name, { annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '0', 'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600' } }),
+      spec: {
+        defaultBackend: { service: { name, port: { name: 'api' } } },
+        rules: [{ host: 'apps.mlp.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name, port: { name: 'apps' } } } }] } }],
+      },
+    },
+  ];
+}
+
+function file(what: string, docs: unknown[]): string {
+  return `# Generated by npm run gen from scripts/gen/k8s.ts — do not edit.\n# ${what}.\n${docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n')}`;
+}
