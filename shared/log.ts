@@ -41,10 +41,16 @@ export const stdoutSink: Sink = (line) => {
   process.stdout.write(line + '\n');
 };
 
-/** Appends to MLP_ROOT/log/{component}/{component}.log, as the storage plan says (API.md §11). */
+/**
+ * Appends to MLP_ROOT/log/{component}/{component}.log, as the storage plan says (API.md §11).
+ * Lines of one event-loop turn go out as one write: a write per line cost a thread-pool job per
+ * request, the largest cost after the socket writes in a profile of GET under load (README, Benchmarks).
+ */
 export function fileSink(root: string): Sink & { close(): Promise<void> } {
   const streams = new Map<string, WriteStream>();
-  const sink = (line: string, component: string) => {
+  const pending = new Map<string, string[]>();
+  let scheduled: NodeJS.Immediate | undefined;
+  const streamOf = (component: string): WriteStream => {
     let stream = streams.get(component);
     if (!stream) {
       const dir = path.join(root, 'log', component);
@@ -53,10 +59,29 @@ export function fileSink(root: string): Sink & { close(): Promise<void> } {
       stream.on('error', (err) => process.stderr.write(`log file for ${component} failed: ${err.message}\n`));
       streams.set(component, stream);
     }
-    stream.write(line + '\n');
+    return stream;
+  };
+  const flush = () => {
+    scheduled = undefined;
+    for (const [component, lines] of pending) streamOf(component).write(lines.join(''));
+    pending.clear();
+  };
+  const sink = (line: string, component: string) => {
+    const lines = pending.get(component);
+    if (lines) lines.push(line + '\n');
+    else {
+      // Created now, so that a folder that cannot be made fails the caller as before.
+      streamOf(component);
+      pending.set(component, [line + '\n']);
+    }
+    scheduled ??= setImmediate(flush);
   };
   return Object.assign(sink, {
-    close: () => Promise.all([...streams.values()].map((s) => new Promise<void>((r) => s.end(r)))).then(() => undefined),
+    close: () => {
+      if (scheduled) clearImmediate(scheduled);
+      flush();
+      return Promise.all([...streams.values()].map((s) => new Promise<void>((r) => s.end(r)))).then(() => undefined);
+    },
   });
 }
 

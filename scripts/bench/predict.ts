@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { storagePaths } from '../../shared/storage.js';
 import { folderSaveHandler } from '../../templates/runtime-tf/checkpoint.js';
 import { freePorts } from './ports.js';
+import { json, poll, summarise } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '16' }, nginx: { type: 'boolean', default: false } } });
@@ -95,30 +96,6 @@ async function setUp(base: string, root: string): Promise<string> {
 
 function load(target: { url: string; headers: Record<string, string> }, seconds: number): Promise<autocannon.Result> {
   return autocannon({ url: target.url, method: 'POST', headers: target.headers, body: BODY, connections: CONNECTIONS, duration: seconds });
-}
-
-function summarise(results: autocannon.Result[]) {
-  const requests = results.reduce((n, r) => n + r.requests.total, 0);
-  const seconds = results.reduce((n, r) => n + r.duration, 0);
-  const errors = results.reduce((n, r) => n + r.errors + r.non2xx, 0);
-  // Percentiles of rounds are not additive: report the median round's.
-  const median = [...results].sort((a, b) => a.requests.average - b.requests.average)[Math.floor(results.length / 2)] as autocannon.Result;
-  return { rps: requests / seconds, p50: median.latency.p50, p99: median.latency.p99, errors };
-}
-
-async function json<T = unknown>(base: string, method: string, urlPath: string, token?: string, body?: unknown): Promise<T> {
-  const res = await fetch(base + urlPath, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${urlPath}: ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
-async function poll(check: () => Promise<boolean>, what: string, ms = 120_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 main().catch((err: unknown) => {

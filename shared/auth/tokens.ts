@@ -22,15 +22,17 @@ export interface TokenService {
 }
 
 const ISSUER = 'mlp';
-/** Tokens whose signature was checked, remembered (oldest dropped first) so a busy caller skips the HMAC. */
+/** Tokens whose signature was checked, remembered (least recently used dropped first) so a busy caller skips the HMAC. */
 const VERIFIED_CACHE = 10_000;
+/** How long a checked signature is remembered (never past the token's expiry). */
+const VERIFIED_FOR_MS = 10_000;
 
 export function createTokenService(opts: { secret: string; ttlSeconds: number; now?: () => Date }): TokenService {
   // Imported once: jose would import raw key bytes again on every sign and verify (a profile of
   // the app gateway showed that import as its largest cost after socket writes).
   const key = crypto.subtle.importKey('raw', new TextEncoder().encode(opts.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
   const now = opts.now ?? (() => new Date());
-  const verified = new Map<string, Claims>();
+  const verified = new Map<string, { claims: Claims; until: number }>();
   return {
     async issue(subject, ttlSeconds = opts.ttlSeconds) {
       const iat = Math.floor(now().getTime() / 1000);
@@ -47,16 +49,22 @@ export function createTokenService(opts: { secret: string; ttlSeconds: number; n
       return { token, claims };
     },
     async verify(token) {
-      // A signature checked once stays good: only the expiry is looked at again. Revocation and
-      // deactivation are not the token's business (the authenticator reads the user every time).
+      // A signature checked a moment ago is still good: only the expiry is looked at again.
+      // Revocation and deactivation are not the token's business (the authenticator reads the
+      // user on every request), so this cache cannot delay a logout.
+      const t = now().getTime();
       const known = verified.get(token);
       if (known) {
-        if (known.exp * 1000 <= now().getTime()) throw new Forbidden('token has expired; get a new one');
-        return { ...known };
+        verified.delete(token);
+        if (known.claims.exp * 1000 <= t) throw new Forbidden('token has expired; get a new one');
+        if (known.until > t) {
+          verified.set(token, known); // most recently used last
+          return { ...known.claims };
+        }
       }
       const claims = await verifySignature(token);
       if (verified.size >= VERIFIED_CACHE) verified.delete(verified.keys().next().value as string);
-      verified.set(token, claims);
+      verified.set(token, { claims, until: Math.min(claims.exp * 1000, t + VERIFIED_FOR_MS) });
       return { ...claims };
     },
   };

@@ -1,0 +1,39 @@
+// `npm run bench`: every benchmark of issue 13 in sequence, each as its own process (built once
+// first), then the Markdown table rendered into the README between the bench markers.
+//   npm run bench [-- --quick] [-- --only api,cold] [-- --no-readme]
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureBuilt, REPORT, ROOT, say } from './lib.js';
+import { renderTable, replaceRegion, type Report } from './report.js';
+
+export const BENCHES = ['api', 'cold', 'transfer', 'tcc', 'relay', 'scale'] as const;
+
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'no-readme': { type: 'boolean', default: false } } });
+const chosen = args.only ? args.only.split(',') : [...BENCHES];
+const unknown = chosen.filter((b) => !(BENCHES as readonly string[]).includes(b));
+if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; known: ${BENCHES.join(', ')}`);
+
+ensureBuilt();
+// A full run starts a fresh report, so the table never mixes runs; --only adds to the last one.
+if (!args.only) rmSync(REPORT, { force: true });
+const failed: string[] = [];
+for (const name of chosen) {
+  const t0 = Date.now();
+  say(`\n== ${name}`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, `scripts/bench/${name}.ts`), ...(args.quick ? ['--quick'] : [])], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, MLP_BENCH_NO_BUILD: '1' } });
+  say(`== ${name}: ${r.status === 0 ? 'done' : `FAILED (${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  if (r.status !== 0) failed.push(name);
+}
+const report = JSON.parse(readFileSync(REPORT, 'utf8')) as Report;
+const table = renderTable(report);
+if (!args['no-readme']) {
+  const readme = path.join(ROOT, 'README.md');
+  writeFileSync(readme, replaceRegion(readFileSync(readme, 'utf8'), table));
+  say(`\nREADME.md: the bench table was rewritten (${REPORT} holds the figures)`);
+}
+if (failed.length) {
+  say(`failed: ${failed.join(', ')}`);
+  process.exit(1);
+}
