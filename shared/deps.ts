@@ -84,7 +84,7 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
   }
   // The local sandbox is probed once per process; another orchestrator confines jobs its own way.
   const sandbox = overrides.orchestrator || kube ? undefined : await sandboxSupport(config.jobSandbox);
-  const orchestrator = overrides.orchestrator ?? kube ?? createLocalOrchestrator({ log, now, sandbox });
+  const orchestrator = overrides.orchestrator ?? kube ?? createLocalOrchestrator({ log, now, sandbox, stateDir: path.join(config.root, 'orchestrator') });
   const jobSandbox: Deps['jobSandbox'] = sandbox
     ? { mode: sandbox.mode, detail: describeSandbox(sandbox) }
     : config.jobSandbox === 'off'
@@ -108,7 +108,7 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
     jobSandbox,
     gateway: { url: config.publicUrl ?? `http://${config.host}:${config.port}` },
     async close() {
-      // Local workloads do not outlive the platform (jobs then end in error on restart).
+      // Local jobs outlive the platform (the next start adopts them); apps' servers stop here.
       if (!overrides.orchestrator) await orchestrator.close();
       // Close only what this call opened; injected adapters belong to the caller.
       if (!overrides.bus) await bus.close();

@@ -145,18 +145,30 @@ function runtimeFiles(): string[] {
   });
 }
 
-/** Moves running jobs on from what the orchestrator reports: started, exited, or unknown. */
-export async function syncWorkloads(deps: Deps): Promise<string[]> {
+/**
+ * Moves running jobs on from what the orchestrator reports: started, exited, or unknown. A local
+ * job outlives a platform restart (the orchestrator adopts it and reports its real exit), so
+ * "unknown" means its process is gone without a trace. A job held but never launched (the
+ * platform died between admitting and starting it) is launched once it has waited `cutoff`.
+ */
+export async function syncWorkloads(deps: Deps, cutoff = new Date(deps.now().getTime() - deps.config.tccTimeout * 1000).toISOString()): Promise<string[]> {
   const col = jobsCollection(deps.store);
   const changed: string[] = [];
   for (const job of await col.find({ state: { $in: ['creating', 'running'] }, res: 'held' })) {
     const s = await deps.orchestrator.status(job.uid);
+    if (!s && !job.launched && job.state === 'creating' && job.updated_at < cutoff) {
+      await launch(job, deps);
+      changed.push(job.name);
+      continue;
+    }
     let set: Partial<JobDoc> | undefined;
-    if (!s) set = job.launched ? { state: 'error', msg: 'the job\'s process was lost (the platform restarted while it ran)' } : undefined;
+    if (!s) set = job.launched ? { state: 'error', msg: 'the job\'s process was lost (it left no record the platform could adopt)' } : undefined;
     else if (s.phase === 'running' && job.state === 'creating') set = { state: 'running' };
     // API.md §5: without a final heartbeat, exit 0 is finished (progress 100), anything else error.
     else if (s.phase === 'succeeded') set = { state: 'finished', progress: 100 };
     else if (s.phase === 'failed') set = { state: 'error', msg: s.reason === 'stopped' ? 'stopped' : `the entry ended with ${s.reason ?? 'an error'}` };
+    // Started, though the platform died before it could note so: stopping and deleting must know.
+    if (s && !job.launched) set = { ...set, launched: true };
     if (set && (await col.update(job._id, { version: job.version }, { set }))) changed.push(job.name);
   }
   return changed;
@@ -213,9 +225,9 @@ export async function settleTrying(job: JobDoc, deps: Deps): Promise<boolean> {
 /** One pass of the jobs reconciler; level-triggered and idempotent; frees resources before admitting. */
 export async function reconcileJobs(deps: Deps) {
   const col = jobsCollection(deps.store);
-  const synced = await syncWorkloads(deps);
-  const released = await releaseEnded(deps);
   const cutoff = new Date(deps.now().getTime() - deps.config.tccTimeout * 1000).toISOString();
+  const synced = await syncWorkloads(deps, cutoff);
+  const released = await releaseEnded(deps);
   const settled: string[] = [];
   for (const job of await col.find({ res: 'trying', updated_at: { $lt: cutoff } })) if (await settleTrying(job, deps)) settled.push(job.name);
   const deleted: string[] = [];

@@ -1,26 +1,41 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { constants as osConstants } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
-import { bwrapArgs, describeSandbox, sandboxSupport, signalSandboxed, type SandboxSupport } from './sandbox.js';
+import { processStartTime, recordStore, stillRuns, WRAPPER } from './local-record.js';
+import { bwrapArgs, describeSandbox, groupMembers, sandboxSupport, type SandboxSupport } from './sandbox.js';
 
 interface Running {
+  kind: Workload['kind'];
   child?: ChildProcess;
+  /** The wrapper's pid (the group's leader) and start time, once it runs. */
+  pid?: number;
+  startTime?: string;
+  /** Not this process's child: a job started before the platform restarted, followed by polling. */
+  adopted: boolean;
   status: WorkloadStatus;
   exited: Promise<void>;
+  resolveExit: () => void;
   stopping: boolean;
-  /** Runs inside bwrap (the group's leader is bwrap, the job's processes are below it). */
+  /** Runs inside bwrap (bwrap and its reaper are in the group; the job's processes below them). */
   sandboxed: boolean;
 }
 
 /**
  * The local default: each workload a child process in its own process group, so stopping it
- * stops everything it started. Children do not outlive the platform (close() stops them);
- * resources are not enforced here (Kubernetes enforces them as pod limits).
+ * stops everything it started; resources are not enforced here (Kubernetes enforces them as pod
+ * limits). Every workload runs under a small wrapper (local-record.ts WRAPPER) that writes its exit
+ * code to a file, and its pid and start time are recorded in `stateDir`: a job outlives the
+ * platform (neither close() nor a crash ends it; bwrap's --die-with-parent ties the sandbox to the
+ * wrapper, not to the platform) and an orchestrator opened later on the same `stateDir` adopts it
+ * — its log was always written by the job itself — and reports its real exit code. Apps' model
+ * servers are platform code: close() stops them, and one left by a crashed platform is killed at
+ * the next start (the app watcher starts it afresh, as it does after any restart). Without a
+ * `stateDir` nothing is durable: close() stops every workload.
  *
  * A workload with a `sandbox` (every job) runs inside bubblewrap (sandbox.ts): `sandbox` says
  * how, from MLP_JOB_SANDBOX; unset, bwrap is probed on first use. Where the sandbox cannot be
@@ -28,9 +43,11 @@ interface Running {
  * MLP_JOB_SANDBOX=off runs them unconfined. Workloads without one (apps' model servers, which
  * are platform code) run as plain child processes.
  */
-export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; graceMs?: number; sandbox?: SandboxSupport }): Orchestrator {
+export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; graceMs?: number; sandbox?: SandboxSupport; stateDir?: string }): Orchestrator {
   const now = () => (opts.now ?? (() => new Date()))().toISOString();
   const graceMs = opts.graceMs ?? 5000;
+  const durable = opts.stateDir !== undefined;
+  const records = recordStore(opts.stateDir ?? mkdtempSync(path.join(tmpdir(), 'mlp-orch-state-')));
   let support: Promise<SandboxSupport> | undefined = opts.sandbox ? Promise.resolve(opts.sandbox) : undefined;
   const workloads = new Map<string, Running>();
   const listeners = new Set<(s: WorkloadStatus) => void>();
@@ -44,64 +61,120 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     }
   };
 
-  const launch = (w: Workload, sandbox: SandboxSupport | undefined): Running => {
+  const newEntry = (id: string, kind: Workload['kind'], sandboxed: boolean, adopted: boolean): Running => {
     let resolveExit: () => void = () => undefined;
     const exited = new Promise<void>((r) => (resolveExit = r));
+    return { kind, adopted, status: { id, phase: 'pending' }, exited, resolveExit, stopping: false, sandboxed };
+  };
+  const ended = (e: Running) => e.status.phase === 'succeeded' || e.status.phase === 'failed';
+  const running = (e: Running) => e.pid !== undefined && e.startTime !== undefined && stillRuns({ pid: e.pid, startTime: e.startTime });
+
+  /** The workload's wrapper ended with `code` (null: it was killed, or left no exit status). */
+  const finish = (entry: Running, code: number | null, signal: string | null, lost?: string) => {
+    if (ended(entry)) return;
+    // A job killed by a signal reads 128 + its number (from the wrapper's shell, or from bwrap).
+    const killedInside = code !== null && code > 128 ? signalName(code - 128) : undefined;
+    const failedBy = entry.stopping ? 'stopped' : lost ? lost : signal ? `killed by ${signal}` : killedInside ? `killed by ${killedInside}` : `exit code ${code}`;
+    const ok = code === 0 && !entry.stopping;
+    entry.status = {
+      ...entry.status,
+      phase: ok ? 'succeeded' : 'failed',
+      ...(code !== null ? { exitCode: code } : {}),
+      ...(ok ? {} : { reason: failedBy }),
+      ...(entry.status.ready !== undefined ? { ready: false } : {}),
+      finishedAt: now(),
+    };
+    // Whatever the workload left running in its group ends with it.
+    if (entry.pid && !entry.adopted) signalGroup(entry.pid, 'SIGKILL');
+    emit(entry.status);
+    entry.resolveExit();
+  };
+
+  const launch = (w: Workload, sandbox: SandboxSupport | undefined): Running => {
     const sandboxed = sandbox?.mode === 'on';
-    const entry: Running = { status: { id: w.id, phase: 'pending' }, exited, stopping: false, sandboxed };
-    if (sandbox?.mode === 'unavailable') {
-      // Never run someone else's code unconfined unless the operator said so.
-      entry.status = { ...entry.status, phase: 'failed', reason: `not run: ${describeSandbox(sandbox)}`, finishedAt: now() };
+    const entry = newEntry(w.id, w.kind, sandboxed, false);
+    const fail = (reason: string) => {
+      entry.status = { ...entry.status, phase: 'failed', reason, finishedAt: now() };
       queueMicrotask(() => {
         emit(entry.status); // once start() has recorded it, as a spawn error would be
-        resolveExit();
+        entry.resolveExit();
       });
       return entry;
-    }
+    };
+    // Never run someone else's code unconfined unless the operator said so.
+    if (sandbox?.mode === 'unavailable') return fail(`not run: ${describeSandbox(sandbox)}`);
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...w.env };
+    // The wrapper would only report 127: say here what cannot start.
+    const missing = w.command[0] === undefined ? 'no command' : findProgram(w.command[0], env.PATH);
+    if (typeof missing === 'string') return fail(`could not start ${w.command[0] ?? ''}: ${missing}`);
     mkdirSync(w.workdir, { recursive: true });
     mkdirSync(path.dirname(w.logFile), { recursive: true });
+    records.clearExit(w.id);
     const log = openSync(w.logFile, 'a');
-    const [program = '', ...args] =
-      sandbox?.mode === 'on' && w.sandbox ? [sandbox.bwrap, ...bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: w.sandbox, tmpBytes: w.resources.ram * 1024 * 1024 }, sandbox)] : w.command;
+    const command = sandbox?.mode === 'on' && w.sandbox ? [sandbox.bwrap, ...bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: w.sandbox, tmpBytes: w.resources.ram * 1024 * 1024 }, sandbox)] : w.command;
     let child: ChildProcess;
     try {
       // A minimal environment: the workload's own variables and a PATH, nothing of the platform's secrets.
-      child = spawn(program, args, { cwd: w.workdir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...w.env }, stdio: ['ignore', log, log], detached: true });
+      // Its own session and group (detached): a signal to the platform's group does not reach it.
+      child = spawn('/bin/sh', ['-c', WRAPPER, 'mlp-workload', records.exitFile(w.id), ...command], { cwd: w.workdir, env, stdio: ['ignore', log, log], detached: true });
     } finally {
       closeSync(log); // the child has its own copy
     }
     entry.child = child;
+    if (child.pid) {
+      entry.pid = child.pid;
+      entry.startTime = processStartTime(child.pid);
+      // Recorded at once: the platform may die any moment from now on, the job must not be lost with it.
+      if (entry.startTime) records.write({ id: w.id, kind: w.kind, pid: child.pid, startTime: entry.startTime, startedAt: now(), sandboxed });
+    }
     child.once('spawn', () => {
       entry.status = { ...entry.status, phase: 'running', startedAt: now(), ...(w.health ? { ready: false } : {}) };
       emit(entry.status);
       if (w.health) void pollHealth(entry, w.health);
     });
     child.once('error', (err) => {
-      // Spawning failed (no such program): there is no exit event to wait for.
-      if (entry.status.phase === 'succeeded' || entry.status.phase === 'failed') return;
-      entry.status = { ...entry.status, phase: 'failed', reason: `could not start ${program}: ${err.message}`, finishedAt: now() };
+      // Spawning failed: there is no exit event to wait for.
+      if (ended(entry)) return;
+      entry.status = { ...entry.status, phase: 'failed', reason: `could not start ${w.command[0] ?? ''}: ${err.message}`, finishedAt: now() };
       emit(entry.status);
-      resolveExit();
+      entry.resolveExit();
     });
-    child.once('exit', (code, signal) => {
-      // bwrap answers a job killed by a signal with 128 + its number.
-      const killedInside = sandboxed && code !== null && code > 128 ? signalName(code - 128) : undefined;
-      const failedBy = entry.stopping ? 'stopped' : signal ? `killed by ${signal}` : killedInside ? `killed by ${killedInside}` : `exit code ${code}`;
-      entry.status = {
-        ...entry.status,
-        phase: code === 0 && !entry.stopping ? 'succeeded' : 'failed',
-        ...(code !== null ? { exitCode: code } : {}),
-        ...(code === 0 && !entry.stopping ? {} : { reason: failedBy }),
-        ...(entry.status.ready !== undefined ? { ready: false } : {}),
-        finishedAt: now(),
-      };
-      // Whatever the workload left running in its group ends with it.
-      if (child.pid) signalGroup(child.pid, 'SIGKILL');
-      emit(entry.status);
-      resolveExit();
-    });
+    child.once('exit', (code, signal) => finish(entry, code, signal));
     return entry;
   };
+
+  // Jobs left by an earlier platform on this stateDir: adopted if their process still runs (the
+  // same start time: a recycled pid is someone else), else ended by the exit code they recorded.
+  for (const r of durable ? records.all() : []) {
+    if (r.kind === 'app') {
+      if (stillRuns(r)) {
+        opts.log.warn('stopping a model server left by an earlier platform process', { id: r.id, pid: r.pid });
+        signalGroup(r.pid, 'SIGKILL');
+      }
+      records.remove(r.id);
+      continue;
+    }
+    const entry = newEntry(r.id, r.kind, r.sandboxed, true);
+    entry.status = { id: r.id, phase: 'running', startedAt: r.startedAt };
+    workloads.set(r.id, entry);
+    if (stillRuns(r)) {
+      entry.pid = r.pid;
+      entry.startTime = r.startTime;
+      opts.log.info('adopted a job started before the platform restarted', { id: r.id, pid: r.pid });
+    } else {
+      const code = records.exitCode(r.id);
+      finish(entry, code ?? null, null, code === undefined ? 'lost: its process ended while the platform was down and recorded no exit status' : undefined);
+    }
+  }
+  // Adopted jobs are not this process's children: no exit event, so they are polled.
+  const poll = setInterval(() => {
+    for (const entry of workloads.values()) {
+      if (!entry.adopted || ended(entry) || running(entry)) continue;
+      const code = records.exitCode(entry.status.id);
+      finish(entry, code ?? null, null, code === undefined ? 'lost: its process ended and recorded no exit status' : undefined);
+    }
+  }, ADOPTED_POLL_MS);
+  poll.unref();
 
   // A server is ready once its health path answers 200 (what a readiness probe does on Kubernetes).
   const pollHealth = async (entry: Running, health: NonNullable<Workload['health']>) => {
@@ -116,19 +189,15 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     }
   };
 
-  const killGroup = (child: ChildProcess | undefined, signal: NodeJS.Signals, sandboxed = false) => {
-    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-    // Gracefully, a sandboxed job's own processes get the signal (bwrap's death would end them at once).
-    if (sandboxed && signal !== 'SIGKILL') signalSandboxed(child.pid, signal);
-    else signalGroup(child.pid, signal);
-  };
-
   const stop = async (id: string) => {
     const entry = workloads.get(id);
-    if (!entry || entry.status.phase === 'succeeded' || entry.status.phase === 'failed') return;
+    if (!entry || ended(entry)) return;
     entry.stopping = true;
-    killGroup(entry.child, 'SIGTERM', entry.sandboxed);
-    const timer = setTimeout(() => killGroup(entry.child, 'SIGKILL'), graceMs);
+    // Gracefully first: the workload's own processes (not the wrapper, which records the exit, nor bwrap).
+    if (running(entry) && entry.pid) signalWorkload(entry.pid, 'SIGTERM', entry.sandboxed);
+    const timer = setTimeout(() => {
+      if (running(entry) && entry.pid) signalGroup(entry.pid, 'SIGKILL');
+    }, graceMs);
     await entry.exited;
     clearTimeout(timer);
   };
@@ -154,20 +223,27 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     },
     async forget(id) {
       const entry = workloads.get(id);
-      if (entry && (entry.status.phase === 'running' || entry.status.phase === 'pending')) await stop(id);
+      if (entry && !ended(entry)) await stop(id);
       workloads.delete(id);
+      records.remove(id);
     },
     watch(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
     async close() {
-      await Promise.all([...workloads.keys()].map(stop));
+      clearInterval(poll);
+      const leave = (e: Running) => durable && e.kind === 'job';
+      await Promise.all([...workloads.entries()].filter(([, e]) => !leave(e)).map(([id]) => stop(id)));
+      // Jobs go on without the platform; this process need not wait for them to exit.
+      for (const e of workloads.values()) if (leave(e)) e.child?.unref();
       listeners.clear();
+      if (!durable) rmSync(records.dir, { recursive: true, force: true });
     },
   };
 }
 
+const ADOPTED_POLL_MS = 250;
 const HEALTH_POLL_MS = 100;
 
 function answers200(port: number, path: string): Promise<boolean> {
@@ -192,6 +268,45 @@ function canListen(port: number): Promise<boolean> {
 
 function signalName(n: number): NodeJS.Signals | undefined {
   return (Object.entries(osConstants.signals) as [NodeJS.Signals, number][]).find(([, v]) => v === n)?.[0];
+}
+
+/**
+ * A graceful signal to a workload: to its own processes, not to the wrapper (which must live to
+ * record the exit code) nor to bwrap (whose death would end the sandbox at once); bwrap exits once
+ * the job has, then the wrapper. Before the program runs (only the wrapper, or bwrap), the leader gets it.
+ */
+function signalWorkload(pgid: number, signal: NodeJS.Signals, sandboxed: boolean): void {
+  const own = groupMembers(pgid).filter((pid) => pid !== pgid && !(sandboxed && commOf(pid) === 'bwrap'));
+  if (own.length === 0) return signalGroup(pgid, signal);
+  for (const pid of own) {
+    try {
+      process.kill(pid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+}
+
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return ''; // ended meanwhile
+  }
+}
+
+/** Undefined when `program` (a path, or a name looked up on PATH) can be run; else why not. */
+function findProgram(program: string, pathVar: string): string | undefined {
+  const candidates = program.includes('/') ? [program] : pathVar.split(':').filter(Boolean).map((d) => path.join(d, program));
+  for (const file of candidates) {
+    try {
+      accessSync(file, fsConstants.X_OK);
+      return undefined;
+    } catch {
+      // not here
+    }
+  }
+  return program.includes('/') ? 'spawn ENOENT (no such executable file)' : `spawn ENOENT (not found on PATH)`;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

@@ -115,7 +115,9 @@ export function bwrapArgs(w: { command: string[]; workdir: string; sandbox: Work
   const args = [
     '--unshare-user', '--uid', String(support.uid), '--gid', String(support.gid), '--disable-userns', '--cap-drop', 'ALL',
     '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'mlp-job', '--unshare-cgroup-try',
-    // bwrap's reaper gets SIGKILL if bwrap is killed: the pid namespace, and all in it, ends with it.
+    // bwrap's reaper gets SIGKILL if bwrap is killed, and bwrap if its parent dies: the pid namespace,
+    // and all in it, ends with them. Its parent is the workload's wrapper (local-record.ts), not the
+    // platform: a job outlives the platform's process.
     '--die-with-parent',
   ];
   const roots: string[] = []; // what the system part binds
@@ -190,20 +192,4 @@ export function groupMembers(pgid: number): number[] {
     if (Number(fields[2]) === pgid) members.push(Number(name));
   }
   return members;
-}
-
-/**
- * A graceful stop of a sandboxed workload: the signal goes to the job's processes, not to bwrap,
- * whose death would end the sandbox at once (--die-with-parent); bwrap exits once the job has.
- * Before the job runs (only bwrap in the group), bwrap itself gets it.
- */
-export function signalSandboxed(pgid: number, signal: NodeJS.Signals): void {
-  const inside = groupMembers(pgid).filter((pid) => pid !== pgid);
-  for (const pid of inside.length > 0 ? inside : [pgid]) {
-    try {
-      process.kill(pid, signal);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-    }
-  }
 }

@@ -1,6 +1,6 @@
 import type { Producer } from 'kafkajs';
 import type { JobEnv } from './job-env.js';
-import { callPlatform } from './platform-client.js';
+import { backoffMs, callPlatform, OUTAGE_MS, Refused } from './platform-client.js';
 
 /** One JobMetrics (API.md §6) as a script reports it; user and name come from the job's environment. */
 export interface EpochMetrics {
@@ -27,14 +27,97 @@ export function checkMetrics(m: EpochMetrics): void {
   if (!Number.isInteger(m.progress) || m.progress < -1 || m.progress > 100) throw new TypeError(`progress must be an integer from -1 to 100, got ${String(m.progress)}`);
 }
 
-/** Kafka when the job was given brokers (key user/job, header mlp-job-id), else POST …/job_metrics/{job}. */
+/**
+ * Kafka when the job was given brokers (key user/job, header mlp-job-id), else POST …/job_metrics/{job};
+ * either way through a bounded buffer, so a short outage neither ends the job nor loses its metrics.
+ */
 export function createMetricsPublisher(env: JobEnv): MetricsPublisher {
-  return env.kafka ? kafkaPublisher(env, env.kafka) : httpPublisher(env);
+  return buffered(env.kafka ? kafkaPublisher(env, env.kafka) : httpPublisher(env));
+}
+
+/** At most this many metrics wait while the platform cannot be reached; beyond, the oldest are dropped (said on stderr). */
+export const BUFFER_LIMIT = 10_000;
+
+interface Pending {
+  m: EpochMetrics;
+  /** The caller still awaits this one (until it is sent, refused, or a fault leaves it buffered). */
+  settle?: { resolve: () => void; reject: (err: Error) => void };
+}
+
+/**
+ * Sends metrics in order, one at a time. While all is well, publish() resolves once its metric is
+ * sent and rejects if the platform refuses it (403: the caller's mistake). On a fault (network,
+ * 5xx, broker) the metric stays in the buffer and publish() resolves at once: the job goes on,
+ * and the buffer is retried with backoff (250 ms doubling to 5 s) until the platform is back, or
+ * for OUTAGE_MS at most (then what waits is dropped, said on stderr). close() waits for the buffer.
+ */
+export function buffered(inner: MetricsPublisher, limit = BUFFER_LIMIT, outageMs = OUTAGE_MS): MetricsPublisher {
+  const queue: Pending[] = [];
+  let flushing: Promise<void> | undefined;
+  let outage = false; // a fault is being retried: publish() does not wait
+  const say = (line: string) => process.stderr.write(`@mlp/runtime: ${line}\n`);
+  const release = () => {
+    for (const p of queue) p.settle?.resolve();
+    for (const p of queue) delete p.settle;
+  };
+  const flush = async () => {
+    let faults = 0;
+    let since = 0;
+    while (queue.length > 0) {
+      // Out of the queue while in flight: a full buffer drops the oldest waiting, never this one.
+      const head = queue.shift() as Pending;
+      try {
+        await inner.publish(head.m);
+        head.settle?.resolve();
+        if (faults > 0) say(`the platform is reachable again: metrics are flowing (${queue.length} still buffered)`);
+        faults = 0;
+        outage = false;
+      } catch (err) {
+        if (err instanceof Refused) {
+          if (head.settle) head.settle.reject(err);
+          else say(`a buffered metric (epoch ${head.m.epoch}) was refused: ${err.message}`);
+          continue;
+        }
+        queue.unshift(head);
+        faults += 1;
+        outage = true;
+        if (faults === 1) {
+          since = Date.now();
+          say(`publishing metrics failed (${(err as Error).message}); buffering up to ${limit} and retrying`);
+        }
+        release(); // the job goes on; its metrics wait here
+        if (Date.now() - since > outageMs) {
+          say(`the platform was unreachable for ${Math.round(outageMs / 1000)} s: ${queue.length} metrics dropped`);
+          queue.length = 0;
+          outage = false;
+          return;
+        }
+        await new Promise((r) => setTimeout(r, backoffMs(faults)));
+      }
+    }
+  };
+  return {
+    publish(m) {
+      const done = outage ? (queue.push({ m }), Promise.resolve()) : new Promise<void>((resolve, reject) => queue.push({ m, settle: { resolve, reject } }));
+      if (queue.length > limit) {
+        const dropped = queue.shift() as Pending;
+        dropped.settle?.resolve();
+        say(`metrics buffer full (${limit}): dropped epoch ${dropped.m.epoch}`);
+      }
+      flushing ??= flush().finally(() => (flushing = undefined));
+      return done;
+    },
+    async close() {
+      await flushing;
+      await inner.close();
+    },
+  };
 }
 
 function httpPublisher(env: JobEnv): MetricsPublisher {
   return {
-    publish: (m) => callPlatform(env, 'POST', `/api/v1/users/${env.user}/job_metrics/${env.job}`, { epoch: m.epoch, accuracy: m.accuracy, loss: m.loss, progress: m.progress }),
+    // One attempt: the buffer retries.
+    publish: (m) => callPlatform(env, 'POST', `/api/v1/users/${env.user}/job_metrics/${env.job}`, { epoch: m.epoch, accuracy: m.accuracy, loss: m.loss, progress: m.progress }, 0),
     close: async () => undefined,
   };
 }

@@ -3,15 +3,23 @@ import type { JobEnv } from './job-env.js';
 /** An answer the platform refused (403 {msg}); not retried. */
 export class Refused extends Error {}
 
-const ATTEMPTS = 4;
+/** How long faults are retried: a platform restart (seconds) must not end a job. */
+export const OUTAGE_MS = 120_000;
+const FIRST_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 5000;
+
+/** The wait before retry `attempt` (1, 2, …): doubling from 250 ms, at most 5 s. */
+export const backoffMs = (attempt: number) => Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (attempt - 1));
 
 /**
- * One JSON request to the platform with the job token. Faults (network, 503) are retried with
- * backoff, as a job outlives a gateway restart; a 403 is the platform's final word.
+ * One JSON request to the platform with the job token. Faults (network, 5xx) are retried with
+ * backoff for up to OUTAGE_MS, as a job outlives a gateway or platform restart; a 403 is the
+ * platform's final word.
  */
-export async function callPlatform(env: JobEnv, method: string, urlPath: string, body: unknown): Promise<void> {
+export async function callPlatform(env: JobEnv, method: string, urlPath: string, body: unknown, outageMs = OUTAGE_MS): Promise<void> {
   let lastFault = '';
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+  const deadline = Date.now() + outageMs;
+  for (let attempt = 1; ; attempt++) {
     let status = 0;
     let text = '';
     try {
@@ -31,9 +39,10 @@ export async function callPlatform(env: JobEnv, method: string, urlPath: string,
       if (status === 403) throw new Refused(`${method} ${urlPath} refused: ${msg}`);
       lastFault = `${status} ${msg}`;
     }
-    if (attempt < ATTEMPTS) await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
+    const wait = backoffMs(attempt);
+    if (Date.now() + wait > deadline) throw new Error(`${method} ${urlPath} failed after ${attempt} attempts in ${Math.round(outageMs / 1000)} s: ${lastFault}`);
+    await new Promise((r) => setTimeout(r, wait));
   }
-  throw new Error(`${method} ${urlPath} failed after ${ATTEMPTS} attempts: ${lastFault}`);
 }
 
 function messageOf(text: string): string {

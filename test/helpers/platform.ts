@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadConfig } from '../../shared/config.js';
 import type { Overrides } from '../../shared/deps.js';
 import { createLogger, memorySink } from '../../shared/log.js';
+import { endRecorded } from '../../shared/orchestrator/local-record.js';
 import { startPlatform, type Platform } from '../../scripts/local/platform.js';
 
 /** The store backends a test can run on: embedded always, MongoDB when npm test started one. */
@@ -67,7 +68,10 @@ export async function startTestPlatform(env: Record<string, string> = {}, overri
     call: (method, urlPath, opts) => call(platform.url, method, urlPath, opts),
     async close() {
       await platform.close();
-      if (owned) rmSync(root, { recursive: true, force: true });
+      if (owned) {
+        endRecorded(path.join(root, 'orchestrator')); // jobs outlive the platform; not this one's
+        rmSync(root, { recursive: true, force: true });
+      }
     },
   };
 }
