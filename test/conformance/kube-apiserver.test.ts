@@ -1,5 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import t from 'tap';
+import { kubeConfig as config, startTestKube } from '../helpers/kube.js';
 
 // A real kube-apiserver (on kine/SQLite, RBAC on) started by scripts/infra/kube.mjs, driven
 // through @kubernetes/client-node as the Kubernetes orchestrator will be. No kubelet runs:
@@ -7,34 +8,12 @@ import t from 'tap';
 // npm test builds it on its first run (~10 min, then cached) and runs this; alone:
 // `npm run test:kube` builds once (cached in ~/.cache/mlp-infra/kube-<version>/) and runs it.
 
-interface Kube {
-  url: string;
-  token: string;
-  restrictedToken: string;
-  caFile: string;
-  stop(): Promise<void>;
-}
-// A specifier TypeScript does not resolve, so the untyped module does not break strict mode.
-const MODULE = new URL('../../scripts/infra/kube.mjs', import.meta.url).href;
-
-function config(kube: Kube, token: string): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'test', server: kube.url, caFile: kube.caFile, skipTLSVerify: false }],
-    users: [{ name: 'u', token }],
-    contexts: [{ name: 'test', cluster: 'test', user: 'u' }],
-    currentContext: 'test',
-  });
-  return kc;
-}
-
 const status = (err: unknown): number | undefined => (err as { code?: number }).code;
 
 if (!process.env.MLP_TEST_KUBE) {
   t.plan(0, 'MLP_TEST_KUBE not set (npm test and npm run test:kube set it; MLP_TEST_INFRA=none does not)');
 } else {
-  const { startKube } = (await import(MODULE)) as { startKube(opts?: { timeoutMs?: number }): Promise<Kube> };
-  const kube = await startKube();
+  const kube = await startTestKube();
   t.teardown(() => kube.stop());
   const kc = config(kube, kube.token);
   const core = kc.makeApiClient(k8s.CoreV1Api);

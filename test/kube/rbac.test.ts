@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
+import { kubeConfig, startTestKube } from '../helpers/kube.js';
 
 // The generated least-privilege RBAC (k8s/10-rbac.yaml) on a real kube-apiserver with RBAC
 // authorization (scripts/infra/kube.mjs): applied as generated, then a token of the
@@ -11,22 +12,8 @@ import { parseAllDocuments } from 'yaml';
 // namespace mlp and nothing else. No kubelet is needed: authorization is decided by the API server.
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const MODULE = new URL('../../scripts/infra/kube.mjs', import.meta.url).href;
 const NS = 'mlp';
 const OTHER = 'mlp-other';
-
-interface Kube { url: string; token: string; caFile: string; stop(): Promise<void> }
-
-function kubeConfig(kube: Kube, token: string): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'test', server: kube.url, caFile: kube.caFile, skipTLSVerify: false }],
-    users: [{ name: 'u', token }],
-    contexts: [{ name: 'test', cluster: 'test', user: 'u' }],
-    currentContext: 'test',
-  });
-  return kc;
-}
 
 type Obj = k8s.KubernetesObject & Record<string, unknown>;
 const generated = (dir: string): Obj[] =>
@@ -35,13 +22,10 @@ const generated = (dir: string): Obj[] =>
     .sort()
     .flatMap((f) => parseAllDocuments(readFileSync(path.join(ROOT, dir, f), 'utf8')).map((d) => d.toJS() as Obj));
 
-const code = (err: unknown): number | undefined => (err as { code?: number }).code;
-
 if (!process.env.MLP_TEST_KUBE) {
   t.plan(0, 'MLP_TEST_KUBE not set (npm test sets it; needs the kube-apiserver of scripts/infra/kube.mjs)');
 } else {
-  const { startKube } = (await import(MODULE)) as { startKube(opts?: { timeoutMs?: number }): Promise<Kube> };
-  const kube = await startKube();
+  const kube = await startTestKube();
   t.teardown(() => kube.stop());
   const admin = kubeConfig(kube, kube.token);
   const adminCore = admin.makeApiClient(k8s.CoreV1Api);
