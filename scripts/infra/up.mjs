@@ -346,6 +346,9 @@ export async function infraUp(opts = {}) {
     const [mongoPort, brokerPort, controllerPort] = await freePorts(3);
     const waits = [];
     if (mongo) {
+      // SQLite backend, not PostgreSQL: on neither does FerretDB 1.24 read a page through an index
+      // (PostgreSQL only filters a top-level equality by Seq Scan), and SQLite needs no server
+      // (scripts/bench/paging-ferretdb.ts measures both; test/contract/paging.test.ts says why).
       const bin = ferretdbBinary(cacheDir);
       const sqliteDir = path.join(dataRoot, 'ferretdb');
       fs.mkdirSync(sqliteDir);

@@ -7,8 +7,10 @@ import { DEFAULT_LEASE, Leases, NOT_NEEDED, type Lease, type LeaseOptions } from
 import type { Change, Collection, CollectionName, Cursor, Doc, Filter, FindOptions, New, Store } from './port.js';
 
 // Names are unique per user and kind (API.md §1); _id carries the same key, the index keeps it explicit.
-// A user's list, a page of it included, is read in creation order from `user_created`, so a page
-// costs the same however many objects there are (test/contract/paging.test.ts shows the plan).
+// A user's list, a page of it included, is read in creation order from `user_created`, so on MongoDB
+// a page costs the same however many objects there are (test/contract/paging.test.ts shows the plan).
+// FerretDB 1.24, the tests' server, uses no index for a find: it scans the table and filters and
+// sorts in memory, so there a page costs in proportion to the collection (scripts/bench/paging-ferretdb.ts).
 const userCreated: IndexDescription = { key: { user: 1, created_at: 1, _id: 1 }, name: 'user_created' };
 const INDEXES: Partial<Record<CollectionName, IndexDescription[]>> = {
   dataset: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }, userCreated],
@@ -168,7 +170,8 @@ export async function openMongoStore(opts: { url: string; log: Logger; now?: () 
  * The filter, and when paging, only what comes after the cursor in (created_at, _id) order:
  * created_at >= the cursor's (a range on the index's second key, so the scan starts at the
  * cursor), minus the few documents of that same instant up to the cursor's _id. Top-level keys
- * stay top-level, where every server (FerretDB included) pushes the user's equality down.
+ * stay top-level: MongoDB bounds the index scan with them, and FerretDB pushes down (on its
+ * PostgreSQL backend only) a top-level equality and nothing nested in $and.
  */
 export function findQuery(filter: Filter<unknown> | undefined, after: Cursor | undefined): Document {
   const query = { ...((filter ?? {}) as Document) };

@@ -147,7 +147,7 @@ for (const backend of storeBackends()) {
     });
 
     if (backend.env.MLP_MONGO_URL) {
-      t.test('MongoDB: a page is read through the user_created index (explain)', async (t) => {
+      t.test('explain of a page: MongoDB reads it through the user_created index; FerretDB 1.24 scans the table', async (t) => {
         const bob: Listed[] = [];
         for (let i = 0; i < 10; i++) bob.push(await jobs.insert(finishedJob('bob', nameOf(i))));
         await explainPage(t, backend.env.MLP_MONGO_URL as string, bob[4] as Listed);
@@ -170,9 +170,19 @@ function stages(plan: unknown, out: Document[] = []): Document[] {
  * Explains the query the adapter sends for a page (shared/store/mongo.ts findQuery, sorted by
  * created_at and _id, limit + 1), in the middle of the walk and for a user with 10 jobs. On
  * MongoDB: an IXSCAN of user_created, no in-memory SORT, and as many keys and documents examined
- * at 2,500+ jobs as at 10. FerretDB 1.24 (SQLite backend) pushes down only a lone _id equality:
- * its plan is a SCAN of the collection's table with filter, sort and limit pushdown false, so a
- * page there costs a full scan; the test shows that plan and checks the index exists for MongoDB.
+ * at 2,500+ jobs as at 10.
+ * On FerretDB 1.24 (the tests' server, SQLite backend) no query shape or setting makes a page use
+ * an index, so the test asserts what it does report: a full SCAN of the collection's table, no
+ * index, filter, sort and limit applied in FerretDB. Why (FerretDB v1.24.2 source): the SQLite
+ * backend's Query builds a WHERE only for a lone `_id` equality, and as `_ferretdb_sjson->'$._id'`,
+ * which does not match its own index expressions (`_ferretdb_sjson->"_id"`, `->"user"`…), so even
+ * a get by _id scans; the handler pushes down a sort only for `$natural` on capped collections and
+ * a limit only without filter and sort; its only pushdown settings (disable, nested) are not
+ * exposed to embedders. The PostgreSQL backend pushes down top-level equality as `@>`, which its
+ * btree indexes cannot serve (a Seq Scan), and still sorts the user's whole list in FerretDB.
+ * Measured by scripts/bench/paging-ferretdb.ts: a page at 10,000 jobs costs hundreds of times
+ * what it costs at 10 on both backends. If a FerretDB upgrade starts using an index, this fails
+ * and the MongoDB assertions below should apply to it too.
  */
 async function explainPage(t: Test, url: string, fifthOfBob: Listed): Promise<void> {
   const client = await MongoClient.connect(url);
@@ -196,9 +206,10 @@ async function explainPage(t: Test, url: string, fifthOfBob: Listed): Promise<vo
     t.comment(`explain (${label}): ${JSON.stringify(shown)}`);
   }
   if (ferret) {
-    // FerretDB 1.24's SQLite backend: what its explain does show.
+    // FerretDB 1.24's SQLite backend: what its explain does show (EXPLAIN QUERY PLAN rows).
     for (const [label, plan] of Object.entries(plans)) {
-      t.match(plan.queryPlanner?.Plan, [/SCAN/], `FerretDB (${label}): SQLite scans the collection's table; its indexes are not used by find`);
+      const rows = plan.queryPlanner?.Plan as unknown;
+      t.ok(Array.isArray(rows) && rows.length === 1 && /detail=SCAN job_\w+$/.test(String(rows[0])), `FerretDB (${label}): SQLite scans the whole table, using no index (${JSON.stringify(rows)})`);
       t.same([plan.filterPushdown, plan.sortPushdown, plan.limitPushdown], [false, false, false], `FerretDB (${label}): filter, sort and limit are applied in FerretDB, not pushed down`);
     }
     return;
