@@ -1,0 +1,167 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { DockerfileParser, type Dockerfile, type Instruction } from 'dockerfile-ast';
+import { validate } from 'dockerfile-utils';
+import t from 'tap';
+
+// No Docker engine here: every Dockerfile under templates/ is checked statically. It parses
+// (dockerfile-ast, with dockerfile-utils' validator), its base images are pinned to a version,
+// what it copies from the build context exists in the repository (the context is the repository
+// root), what it copies from its build stage is something the build makes, the final stage runs
+// as a non-root user, and its entry command names a file the image holds from the build.
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const dockerfiles = readdirSync(path.join(ROOT, 'templates'))
+  .map((d) => `templates/${d}/Dockerfile`)
+  .filter((f) => existsSync(path.join(ROOT, f)));
+
+interface Copy { from?: string; sources: string[]; dest: string; workdir: string }
+interface Stage { name?: string; image: string; workdir: string; copies: Copy[]; user?: string; entry: string[]; env: Record<string, string> }
+
+/** An instruction's arguments: the exec form as JSON (Docker falls back to a shell string when it is not), else words. */
+const args = (i: Instruction): string[] => {
+  const raw = i.getRawArgumentsContent() ?? '';
+  if (['CMD', 'ENTRYPOINT', 'RUN'].includes(i.getKeyword()) && raw.trimStart().startsWith('[')) return JSON.parse(raw) as string[];
+  return i.getArguments().map((a) => a.getValue());
+};
+const flag = (i: Instruction, name: string) =>
+  (i as unknown as { getFlags?(): { getName(): string; getValue(): string | null }[] }).getFlags?.().find((f) => f.getName() === name)?.getValue() ?? undefined;
+
+/** The stages in order, with the paths they copy (resolved against WORKDIR) and their entry command. */
+function stages(df: Dockerfile): Stage[] {
+  const out: Stage[] = [];
+  let entrypoint: string[] = [];
+  let cmd: string[] = [];
+  const finish = () => {
+    const s = out.at(-1);
+    if (s) s.entry = [...entrypoint, ...cmd];
+  };
+  for (const i of df.getInstructions()) {
+    const keyword = i.getKeyword();
+    const stage = out.at(-1);
+    if (keyword === 'FROM') {
+      finish();
+      const [image = '', as, name] = args(i);
+      out.push({ image, ...(as?.toUpperCase() === 'AS' ? { name } : {}), workdir: '/', copies: [], entry: [], env: {} });
+      entrypoint = [];
+      cmd = [];
+    } else if (!stage) continue;
+    else if (keyword === 'WORKDIR') stage.workdir = path.posix.resolve(stage.workdir, args(i)[0] ?? '');
+    else if (keyword === 'COPY' || keyword === 'ADD') {
+      const a = args(i);
+      stage.copies.push({ from: flag(i, 'from'), sources: a.slice(0, -1), dest: path.posix.resolve(stage.workdir, a.at(-1) ?? ''), workdir: stage.workdir });
+    } else if (keyword === 'USER') stage.user = args(i)[0];
+    else if (keyword === 'ENTRYPOINT') entrypoint = args(i);
+    else if (keyword === 'CMD') cmd = args(i);
+    else if (keyword === 'ENV') {
+      const properties = (i as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }).getProperties();
+      for (const p of properties) stage.env[p.getName()] = p.getValue() ?? '';
+    }
+  }
+  finish();
+  return out;
+}
+
+/** Whether the build stage makes this path (relative to its WORKDIR): an npm install, or the compiled tree. */
+function buildMakes(rel: string): boolean {
+  if (rel === 'node_modules' || rel === 'package.json') return true; // npm ci; the repository's package.json
+  if (!rel.startsWith('dist/')) return existsSync(path.join(ROOT, rel));
+  const src = rel.slice('dist/'.length).replace(/\$\{FUNCTION\}/, 'users-create');
+  if (existsSync(path.join(ROOT, src)) || existsSync(path.join(ROOT, src.replace(/\.js$/, '.ts')))) return true;
+  // Written by a build script rather than tsc (dist/client by scripts/bundle-client.mjs).
+  return readdirSync(path.join(ROOT, 'scripts')).some((f) => f.endsWith('.mjs') && readFileSync(path.join(ROOT, 'scripts', f), 'utf8').includes(`'${rel}/`));
+}
+
+/** Where in the repository (or build) an image path of the final stage comes from; undefined: nowhere. */
+function origin(all: Stage[], final: Stage, imagePath: string): string | undefined {
+  for (const c of [...final.copies].reverse()) {
+    if (imagePath !== c.dest && !imagePath.startsWith(`${c.dest}/`)) continue;
+    const rest = imagePath.slice(c.dest.length);
+    const [source = ''] = c.sources;
+    if (c.from === undefined) return existsSync(path.join(ROOT, source + rest)) ? `${source}${rest}` : undefined;
+    const stage = all.find((s) => s.name === c.from);
+    if (!stage) return undefined;
+    if (!stage.copies.length) return `${stage.image}:${source}${rest}`; // a file of another image (the watchdog)
+    const rel = path.posix.relative(stage.workdir, source + rest);
+    return buildMakes(rel) ? `build:${rel}` : undefined;
+  }
+  return undefined;
+}
+
+t.test('there are Dockerfiles for functions, jobs and apps', async (t) => {
+  t.same(dockerfiles.sort(), ['templates/mlp-node20/Dockerfile', 'templates/model-server-tf/Dockerfile', 'templates/runtime-tf/Dockerfile']);
+});
+
+for (const file of dockerfiles) {
+  t.test(file, async (t) => {
+    const text = readFileSync(path.join(ROOT, file), 'utf8');
+    const problems = validate(text).filter((d) => d.severity === 1);
+    t.same(problems.map((d) => `${d.range.start.line + 1}: ${d.message}`), [], 'parses with no error (dockerfile-utils)');
+    const df = DockerfileParser.parse(text);
+    const argDefaults = Object.fromEntries(df.getARGs().map((a) => [a.getProperty()?.getName() ?? '', a.getProperty()?.getValue() ?? '']));
+    const all = stages(df);
+    const names = all.map((s) => s.name).filter(Boolean);
+    t.ok(all.length >= 2, 'a build stage and a runtime stage');
+
+    for (const s of all) {
+      if (names.includes(s.image)) continue;
+      const image = s.image.replace(/\$\{(\w+)\}/g, (_, v: string) => argDefaults[v] ?? '');
+      const tag = /:([^/:@]+)$/.exec(image)?.[1] ?? '';
+      t.match(tag, /^v?\d+\.\d+(\.\d+)?([-.][A-Za-z0-9.-]+)?$/, `${s.image}: pinned to a version tag (${tag || 'none'})`);
+    }
+
+    for (const s of all) {
+      for (const c of s.copies) {
+        for (const source of c.sources) {
+          if (c.from === undefined) {
+            t.ok(existsSync(path.join(ROOT, source)), `COPY ${source}: in the repository`);
+          } else if (all.find((x) => x.name === c.from)?.copies.length) {
+            const stage = all.find((x) => x.name === c.from) as Stage;
+            const rel = path.posix.relative(stage.workdir, source);
+            t.ok(buildMakes(rel), `COPY --from=${c.from} ${source}: the build makes it`);
+          }
+        }
+      }
+    }
+
+    const final = all.at(-1) as Stage;
+    t.ok(final.user, 'the final stage sets a USER');
+    t.notOk(['root', '0', '0:0'].includes(final.user ?? 'root'), `and it is not root (${final.user})`);
+
+    // The entry command (ENTRYPOINT + CMD; the watchdog's fprocess too): each file it names is in the image.
+    const commands = [final.entry, ...(final.env.fprocess ? [final.env.fprocess.split(' ')] : [])];
+    t.ok(final.entry.length > 0, `an entry command: ${final.entry.join(' ')}`);
+    for (const command of commands) {
+      const [program = '', ...rest] = command;
+      const named = rest.map((a) => a.replace(/^file:\/\//, '')).filter((a) => /\.(m?js|py)$/.test(a));
+      if (program === 'node') t.ok(named.length > 0, `${command.join(' ')}: node runs a file`);
+      for (const p of program === 'node' ? named : [program.startsWith('/') ? program : `/usr/bin/${program}`]) {
+        const at = path.posix.resolve(final.workdir, p);
+        const from = origin(all, final, at);
+        t.ok(from, `${p}: in the image, from ${from ?? 'nowhere'}`);
+      }
+    }
+  });
+}
+
+t.test('the runtime images follow the Kubernetes conventions: the checkout\'s layout at /opt/mlp', async (t) => {
+  const { dependencies } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  t.ok(dependencies['@tensorflow/tfjs'], '@tensorflow/tfjs is a production dependency (npm prune --omit=dev keeps it)');
+  for (const [template, parts] of [['runtime-tf', ['runtime-tf']], ['model-server-tf', ['model-server-tf', 'runtime-tf']]] as const) {
+    const text = readFileSync(path.join(ROOT, 'templates', template, 'Dockerfile'), 'utf8');
+    const final = stages(DockerfileParser.parse(text)).at(-1) as Stage;
+    const dests = final.copies.map((c) => c.dest);
+    for (const want of ['/opt/mlp/package.json', '/opt/mlp/node_modules', ...parts.map((p) => `/opt/mlp/dist/templates/${p}`), `/opt/mlp/templates/${template}`]) {
+      t.ok(dests.includes(want), `${template}: ${want}`);
+    }
+    if (template === 'runtime-tf') t.match(text, /apt-get install -y --no-install-recommends python3\b/, 'runtime-tf: python3 for .py entries');
+  }
+});
+
+t.test('the checks can fail', async (t) => {
+  t.ok(validate('FROM node:20\nCOPY\n').some((d) => d.severity === 1), 'a COPY without arguments is an error');
+  const bad = stages(DockerfileParser.parse('FROM node:20 AS build\nWORKDIR /b\nRUN true\nFROM node:20\nWORKDIR /a\nCOPY --from=build /b/dist/nope ./dist/nope\nCMD ["node", "/a/dist/missing.js"]\n'));
+  const final = bad.at(-1) as Stage;
+  t.equal(origin(bad, final, '/a/dist/missing.js'), undefined, 'a file no COPY puts there');
+  t.notOk(buildMakes('dist/nope'), 'a dist path with no source');
+  t.equal(final.user, undefined, 'no USER is seen as none');
+});
