@@ -1,4 +1,6 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
@@ -135,4 +137,18 @@ t.test('the gateway runs the generated Nginx config with the cluster upstreams',
   const deployment = find('Deployment', 'mlp-gateway') as { spec: { template: { spec: { containers: { command: string[] }[] } } } } | undefined;
   t.same(deployment?.spec.template.spec.containers[0]?.command, ['nginx', '-c', '/etc/mlp/nginx/nginx.conf', '-g', 'daemon off;']);
   t.match(find('Ingress', 'mlp-gateway'), { spec: { defaultBackend: { service: { name: 'mlp-gateway', port: { name: 'api' } } } } });
+});
+
+t.test('nginx -t accepts the gateway pod\'s configuration as it is mounted', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mlp-gateway-conf-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const data = (find('ConfigMap', 'mlp-gateway-nginx') as { data: Record<string, string> } | undefined)?.data ?? {};
+  // The pod's paths moved under the temp dir, its /dev/std* logs to files (Node's child pipes are
+  // sockets, which nginx cannot open by path); kube-dns cannot be resolved here (see nginx.test.ts).
+  for (const [name, text] of Object.entries(data)) {
+    const local = text.replaceAll(' /tmp/', ` ${dir}/`).replaceAll('/etc/mlp/nginx', dir).replace(/\/dev\/(stdout|stderr)/g, `${dir}/$1.log`);
+    writeFileSync(path.join(dir, name), local.replace(/^resolver \S+/m, 'resolver 127.0.0.1'));
+  }
+  const check = spawnSync('nginx', ['-t', '-q', '-p', `${dir}/`, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { encoding: 'utf8' });
+  t.equal(check.status, 0, `nginx -t: ${check.stderr}`);
 });
