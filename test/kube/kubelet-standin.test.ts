@@ -160,6 +160,7 @@ if (!process.env.MLP_TEST_KUBE) {
       `[ -e ${nfs}/users/bob/secret.txt ] && echo host-claim-visible >> report.txt || echo host-claim-hidden >> report.txt`,
       `[ -e ${CHECKOUT}/package.json ] && echo checkout-visible >> report.txt || echo checkout-hidden >> report.txt`,
       '[ -e /opt/mlp/package.json ] && echo image-at-opt-mlp >> report.txt',
+      'echo scratch > /scratch/f && cat /scratch/f >> report.txt',
       'ls / | tr "\\n" " " >> report.txt',
     ].join('; ');
     await core.createNamespacedPod({ namespace, body: job('mounts', script, {
@@ -167,14 +168,15 @@ if (!process.env.MLP_TEST_KUBE) {
       volumeMounts: [
         { name: 'nfs', mountPath: '/workspace', subPath: 'jobs/j2' },
         { name: 'nfs', mountPath: '/data', subPath: 'datasets/d', readOnly: true },
+        { name: 'scratch', mountPath: '/scratch' },
       ],
-    }, { volumes: [{ name: 'nfs', persistentVolumeClaim: { claimName: 'mlp-nfs' } }] }) });
+    }, { volumes: [{ name: 'nfs', persistentVolumeClaim: { claimName: 'mlp-nfs' } }, { name: 'scratch', emptyDir: {} }] }) });
     const p = await finished('mounts');
     t.equal(p.status?.phase, 'Succeeded', p.status?.message ?? '');
     const report = readFileSync(path.join(nfs, 'jobs', 'j2', 'report.txt'), 'utf8').split('\n');
-    t.same(report.slice(0, 5), ['data', 'ro-refused', 'host-claim-hidden', 'checkout-hidden', 'image-at-opt-mlp']);
+    t.same(report.slice(0, 6), ['data', 'ro-refused', 'host-claim-hidden', 'checkout-hidden', 'image-at-opt-mlp', 'scratch'], 'the emptyDir is writable too');
     t.notOk(existsSync(path.join(nfs, 'datasets', 'd', 'new.txt')), 'nothing was written through the readOnly mount');
-    t.notMatch(report[5] ?? '', /\b(work|home)\b/, `the root holds only the system folders and mounts: ${report[5]}`);
+    t.notMatch(report[6] ?? '', /\b(work|home)\b/, `the root holds only the system folders and mounts: ${report[6]}`);
   });
 
   t.test('stand-in: a pod it cannot run ends Failed with a reason naming the cause', async (t) => {
@@ -250,5 +252,46 @@ if (!process.env.MLP_TEST_KUBE) {
     await until('the Deployment\'s pods are gone (garbage collector)', async () =>
       (await core.listNamespacedPod({ namespace, labelSelector: 'app=web' })).items.length, (n) => n === 0);
     t.same(pidsWith(marker), [], 'no server process is left');
+  });
+
+  t.test('stand-in: a pod deleted outright (grace 0) has its process killed', async (t) => {
+    const marker = `standin-outright-${process.pid}`;
+    await core.createNamespacedPod({ namespace, body: job('outright', `sleep 300; echo ${marker}`) });
+    await until('it runs', () => readPod('outright'), (p) => p.status?.phase === 'Running');
+    const pids = await until('its process shows', async () => pidsWith(marker), (p) => p.length > 0);
+    await core.deleteNamespacedPod({ name: 'outright', namespace, gracePeriodSeconds: 0 });
+    await until('its process is gone', async () => pids.filter((pid) => existsSync(`/proc/${pid}`)), (left) => left.length === 0, 10_000);
+    t.pass('killed');
+  });
+
+  t.test('stand-in: an Always pod that keeps failing shows CrashLoopBackOff between restarts', async (t) => {
+    const list = await core.listNamespacedPod({ namespace });
+    const seen: k8s.V1ContainerStatus[] = [];
+    const ac = await new k8s.Watch(kc).watch(`/api/v1/namespaces/${namespace}/pods`,
+      { resourceVersion: list.metadata?.resourceVersion, fieldSelector: 'metadata.name=crasher' },
+      (_type: string, p: k8s.V1Pod) => { const cs = p.status?.containerStatuses?.[0]; if (cs) seen.push(cs); }, () => undefined);
+    t.teardown(() => ac.abort());
+    await core.createNamespacedPod({ namespace, body: job('crasher', 'exit 1', {}, { restartPolicy: 'Always' }) });
+    const p = await until('two restarts', () => readPod('crasher'), (p) => (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 2);
+    t.equal(p.status?.phase, 'Running', 'a restarting pod stays Running');
+    const waiting = seen.find((cs) => cs.state?.waiting?.reason === 'CrashLoopBackOff');
+    t.ok(waiting, 'a status with state.waiting CrashLoopBackOff was written');
+    t.equal(waiting?.lastState?.terminated?.exitCode, 1, 'with the exit in lastState.terminated');
+    await core.deleteNamespacedPod({ name: 'crasher', namespace });
+    await until('crasher is gone', () => readPod('crasher').then(() => 'there', (err: { code?: number }) => (err.code === 404 ? 'gone' : 'error')), (s) => s === 'gone');
+  });
+
+  t.test('stand-in: after a restart of the stand-in, a pod that claims Running but has no process is marked Failed', async (t) => {
+    const marker = `standin-orphan-${process.pid}`;
+    await core.createNamespacedPod({ namespace, body: job('orphan', `sleep 300; echo ${marker}`) });
+    await until('it runs', () => readPod('orphan'), (p) => p.status?.phase === 'Running');
+    await node!.stop();
+    t.same(pidsWith(marker), [], 'stop() killed its process');
+    node = await startKubeletStandin({
+      kubeconfig: kube.kubeconfig, nodeName: 'standin-test', namespaces: ['standin'],
+      claims: { 'mlp-nfs': nfs }, images: [], stateDir, log: (m) => logs.push(m),
+    });
+    const p = await until('it is marked Failed', () => readPod('orphan'), (p) => p.status?.phase === 'Failed');
+    t.equal(p.status?.message, 'the stand-in kubelet restarted');
   });
 }

@@ -49,6 +49,7 @@ export class PodWorker {
   private backoff?: NodeJS.Timeout;
   private ending = false;
   private statusChain: Promise<void> = Promise.resolve();
+  private readonly transitions = new Map<string, { status: string; at: Date }>();
   readonly uid: string;
 
   constructor(public pod: k8s.V1Pod, private readonly d: PodDeps) {
@@ -250,7 +251,14 @@ export class PodWorker {
     const c = this.container;
     const t = now();
     const terminal = this.phase === 'Succeeded' || this.phase === 'Failed';
-    const cond = (type: string, ok: boolean, reason?: string): k8s.V1PodCondition => ({ type, status: ok ? 'True' : 'False', lastTransitionTime: t, ...(reason ? { reason } : {}) });
+    const cond = (type: string, ok: boolean, reason?: string): k8s.V1PodCondition => {
+      // lastTransitionTime moves only when the condition's status does, as the kubelet keeps it.
+      const status = ok ? 'True' : 'False';
+      const prev = this.transitions.get(type);
+      const since = prev?.status === status ? prev.at : t;
+      this.transitions.set(type, { status, at: since });
+      return { type, status, lastTransitionTime: since, ...(reason ? { reason } : {}) };
+    };
     const ready = this.ready && !!this.run;
     const state: k8s.V1ContainerState = this.run
       ? { running: { startedAt: this.run.startedAt } }
