@@ -140,6 +140,9 @@ t.test('the gateway runs the generated Nginx config with the cluster upstreams',
 });
 
 t.test('nginx -t accepts the gateway pod\'s configuration as it is mounted', async (t) => {
+  // Debian's nginx, as the gateway tests use it (installed on first need).
+  const setup = (await import(new URL('../../scripts/lib/setup.mjs', import.meta.url).href)) as { ensureDebianPackages(names: string[]): void };
+  setup.ensureDebianPackages(['nginx']);
   const dir = mkdtempSync(path.join(tmpdir(), 'mlp-gateway-conf-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const data = (find('ConfigMap', 'mlp-gateway-nginx') as { data: Record<string, string> } | undefined)?.data ?? {};
