@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { startKubeletStandin } from '../../scripts/infra/kubelet-standin.js';
+import { startTestKube } from '../helpers/kube.js';
 
 // The TEST KUBELET STAND-IN (scripts/infra/kubelet-standin.ts) against a real kube-apiserver and
 // kube-controller-manager (scripts/infra/kube.mjs, startKube({ controllers: true })): pods created
@@ -13,8 +14,6 @@ import { startKubeletStandin } from '../../scripts/infra/kubelet-standin.js';
 // The stand-in plays only the kubelet and the scheduler's binding; Deployments, ReplicaSets and
 // garbage collection are the real controllers. Back-off, probe and grace periods are shortened.
 
-interface Kube { kubeconfig: string; stop(): Promise<void> }
-const MODULE = new URL('../../scripts/infra/kube.mjs', import.meta.url).href;
 const CHECKOUT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -63,8 +62,7 @@ async function freePort(): Promise<number> {
 if (!process.env.MLP_TEST_KUBE) {
   t.plan(0, 'MLP_TEST_KUBE not set (npm test and npm run test:kube set it)');
 } else {
-  const { startKube } = (await import(MODULE)) as { startKube(opts?: { controllers?: boolean }): Promise<Kube> };
-  const kube = await startKube({ controllers: true });
+  const kube = await startTestKube({ controllers: true });
   const root = mkdtempSync(path.join(os.tmpdir(), 'mlp-standin-test-'));
   let node: { stop(): Promise<void> } | undefined;
   // The stand-in first (it kills its containers), then the API server, then the files.
