@@ -14,6 +14,7 @@
 //
 // CLI: npx tsx scripts/infra/kubelet-standin.ts --kubeconfig F --claim mlp-nfs=DIR
 //   --image mlp/=DIR:/opt/mlp [--node N] [--namespace NS]… [--state-dir D]
+// It runs until SIGINT, SIGTERM or SIGHUP; its containers die with it even if it is SIGKILLed.
 import * as k8s from '@kubernetes/client-node';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -223,8 +224,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
       process.stderr.write(`kubelet-standin: ${(err as Error).stack ?? String(err)}\n`);
       process.exit(1);
     });
-    process.once('SIGINT', quit);
-    process.once('SIGTERM', quit);
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, quit);
   } catch (err) {
     process.stderr.write(`kubelet-standin: ${(err as Error).message}\n`);
     process.exit(1);

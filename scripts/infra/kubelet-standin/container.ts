@@ -40,7 +40,7 @@ export function bwrapArgs(plan: ContainerPlan): string[] {
   const args = [
     '--unshare-user', '--uid', String(plan.uid), '--gid', String(plan.gid),
     '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', plan.hostname.slice(0, 63),
-    // If bwrap dies (the stand-in kills it last), the pid namespace and all in it end with it.
+    // If the stand-in dies (even by SIGKILL), or bwrap does, everything in the container dies too.
     '--die-with-parent',
   ];
   args.push('--ro-bind', '/usr', '/usr');

@@ -1,7 +1,7 @@
 // The test kubelet stand-in: from a pod spec to what container.ts starts (command, env, mounts),
 // reading Secrets and ConfigMaps through the real API server as the kubelet does.
 import * as k8s from '@kubernetes/client-node';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ContainerPlan, Mount } from './container.js';
 
@@ -123,7 +123,7 @@ function mountsOf(ctx: PlanContext, pod: k8s.V1Pod, c: k8s.V1Container): Mount[]
     }
     const host = path.join(base, sub);
     // As the kubelet does, a missing subPath is made as a folder in the volume.
-    if (sub) mkdirSync(host, { recursive: true });
+    if (sub && !existsSync(host)) mkdirSync(host, { recursive: true });
     if (!path.isAbsolute(vm.mountPath)) throw new PodRefused('CreateContainerConfigError', `mountPath ${vm.mountPath} is not absolute`);
     mounts.push({ host, at: path.normalize(vm.mountPath), readOnly: vm.readOnly ?? false });
   }
