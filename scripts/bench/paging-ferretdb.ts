@@ -6,6 +6,8 @@
 // server's explain of that query.
 // Usage: npx tsx scripts/bench/paging-ferretdb.ts            (starts and stops its own FerretDB)
 //        MLP_MONGO_URL=mongodb://… npx tsx scripts/bench/paging-ferretdb.ts   (a running server)
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MongoClient, type Document } from 'mongodb';
 import { jobId, jobsCollection, type JobDoc } from '../../shared/repos/jobs.js';
@@ -20,6 +22,7 @@ const READS = 7;
 interface Infra {
   env: { MLP_MONGO_URL?: string };
   stop(): Promise<void>;
+  record: { dataDirs: string[] };
 }
 // A specifier TypeScript does not resolve, so the untyped module does not break strict mode.
 const UP = new URL('../infra/up.mjs', import.meta.url).href;
@@ -29,6 +32,38 @@ const infra = given ? undefined : await infraUp({ kafka: false, log: (m) => proc
 const url = given ?? (infra?.env.MLP_MONGO_URL as string);
 const log = createLogger({ component: 'bench', sinks: [memorySink()] });
 const withDb = (db: string) => url.replace(/^(mongodb(?:\+srv)?:\/\/[^/]+).*$/, `$1/${db}`);
+
+// The database file FerretDB keeps for `db` (SQLite backend, only when this script started it).
+const sqliteFile = (db: string) => (infra ? path.join(infra.record.dataDirs[0] as string, 'ferretdb', `${db}.sqlite`) : undefined);
+const hasSqlite3 = spawnSync('sh', ['-c', 'command -v sqlite3'], { stdio: 'ignore' }).status === 0;
+// Statements go in on stdin: sqlite3 prints `.timer` lines only for input it reads there.
+const sqlite = (file: string, ...statements: string[]) => {
+  const r = spawnSync('sqlite3', [`file:${file}?mode=ro`], { input: `${statements.join(';\n')};\n`, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`sqlite3: ${r.stderr}`);
+  return r.stdout.trim();
+};
+
+/** FerretDB's SQL for a page (no WHERE: it filters and sorts in memory) and the SQL an index pushdown would send. */
+function sqlitePlans(db: string, n: number, after: Cursor): string | undefined {
+  const file = sqliteFile(db);
+  if (!file || !hasSqlite3) return undefined;
+  const table = sqlite(file, "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'job\\_%' ESCAPE '\\'");
+  const j = (v: string) => `'${JSON.stringify(v).replace(/'/g, "''")}'`;
+  const ferret = `SELECT _ferretdb_sjson FROM "${table}"`;
+  // The index's own expressions (`->"field"`, as FerretDB's CREATE INDEX writes them), so SQLite can use it.
+  const pushed = `SELECT _ferretdb_sjson FROM "${table}" WHERE _ferretdb_sjson->"user" = ${j('alice')} AND (_ferretdb_sjson->"created_at" > ${j(after.created_at)} OR (_ferretdb_sjson->"created_at" = ${j(after.created_at)} AND _ferretdb_sjson->"_id" > ${j(after._id)})) ORDER BY _ferretdb_sjson->"created_at", _ferretdb_sjson->"_id" LIMIT ${PAGE + 1}`;
+  const timeOf = (sql: string) => {
+    // Reads every row it returns (count(*) alone would skip the column); once to warm the page
+    // cache, then timed (a dot-command takes no `;`, so it shares the timed statement's line).
+    const out = sqlite(file, `SELECT sum(length(_ferretdb_sjson)) FROM (${sql})`, `.timer on\nSELECT sum(length(_ferretdb_sjson)) FROM (${sql})`);
+    return /Run Time: real ([\d.]+)[^\n]*$/.exec(out)?.[1] ?? '?';
+  };
+  return [
+    `sqlite, n=${n}: indexes: ${sqlite(file, `SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = '${table}'`).replace(/\n/g, '; ')}`,
+    `sqlite, n=${n}: FerretDB's SQL for a page: ${sqlite(file, `EXPLAIN QUERY PLAN ${ferret}`).replace(/\n/g, ' ')}; ${timeOf(ferret)} s for all rows`,
+    `sqlite, n=${n}: the same page through user_created: ${sqlite(file, `EXPLAIN QUERY PLAN ${pushed}`).replace(/\n/g, ' ')}; ${timeOf(pushed)} s for ${sqlite(file, `SELECT count(*) FROM (${pushed})`)} rows`,
+  ].join('\n');
+}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const timed = async (op: () => Promise<unknown>) => {
@@ -86,6 +121,8 @@ try {
         ? { winningPlan: plan.queryPlanner.winningPlan, executionStats: plan.executionStats && { totalKeysExamined: plan.executionStats.totalKeysExamined, totalDocsExamined: plan.executionStats.totalDocsExamined } }
         : { queryPlanner: plan.queryPlanner, filterPushdown: plan.filterPushdown, sortPushdown: plan.sortPushdown, limitPushdown: plan.limitPushdown };
       process.stdout.write(`explain, n=${n}: ${JSON.stringify(shown)}\n`);
+      const sql = sqlitePlans(db, n, after);
+      if (sql) process.stdout.write(`${sql}\n`);
       rows.push(`${String(n).padStart(6)}  ${adapterMs.toFixed(1).padStart(8)}  ${rawMs.toFixed(1).padStart(8)}  ${firstMs.toFixed(1).padStart(10)}  ${bobMs.toFixed(1).padStart(8)}  ${byIdMs.toFixed(1).padStart(8)}`);
       await client.db().dropDatabase();
     } finally {
