@@ -194,7 +194,10 @@ export function statusFeed(emit: (s: WorkloadStatus) => void): { onEvent: PodWat
       else byInstance.set(id, pods);
       const s = statusOfPods(id, [...pods.values()]);
       if (!s) {
-        lastEmitted.delete(id); // gone: a workload started again under this id is news again
+        // Gone after it ended: a workload started again under this id is news again. Gone while
+        // pending or running (an app's pod being replaced) is not an end: its next pod's 'pending'
+        // after a 'pending' is no change.
+        if (/^(succeeded|failed)\|/.test(lastEmitted.get(id) ?? '')) lastEmitted.delete(id);
         return;
       }
       const key = `${s.phase}|${s.ready ?? ''}`;

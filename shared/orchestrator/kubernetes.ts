@@ -1,8 +1,9 @@
 import * as k8s from '@kubernetes/client-node';
+import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
-import { INSTANCE, isTerminal, labelsOf, MANAGED_BY, objectName, podSpecOf, PROGRAM, statusOfPods, STOPPED } from './kube-pods.js';
+import { INSTANCE, isTerminal, labelsOf, MANAGED_BY, mountsOf, objectName, podSpecOf, PROGRAM, statusOfPods, STOPPED } from './kube-pods.js';
 import { startPodWatcher, statusFeed, type PodWatcher } from './kube-watch.js';
 import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
 
@@ -92,6 +93,11 @@ export function createKubernetesOrchestrator(o: KubernetesOrchestratorOptions): 
     }
   };
 
+  /** Its writable folders exist before the pod mounts them (the platform shares MLP_ROOT with the pods). */
+  const prepare = async (w: Workload) => {
+    for (const m of mountsOf(w, o.root)) if (!m.readOnly) await mkdir(m.host, { recursive: true });
+  };
+
   const startJob = async (w: Workload, meta: k8s.V1ObjectMeta) => {
     await core.createNamespacedPod({ namespace: ns, body: { metadata: meta, spec: podSpecOf(w, spec(w)) } });
   };
@@ -163,10 +169,11 @@ export function createKubernetesOrchestrator(o: KubernetesOrchestratorOptions): 
       await ignore404(apps.deleteNamespacedDeployment({ namespace: ns, name, propagationPolicy: 'Background' }));
     }
     await core.deleteCollectionNamespacedPod({ namespace: ns, labelSelector: selector(id), gracePeriodSeconds: graceSeconds });
-    // Wait (bounded) until the kubelet has ended them: an unscheduled pod never ran.
+    // Wait (bounded) until the kubelet has ended them: it reports a final phase, or finishes the
+    // deletion (grace 0; our finalizer keeps the pod); an unscheduled pod never ran.
     const deadline = Date.now() + stopWaitMs;
     for (;;) {
-      const left = (await listPods(id)).filter((p) => !isTerminal(p) && p.spec?.nodeName);
+      const left = (await listPods(id)).filter((p) => !isTerminal(p) && p.spec?.nodeName && p.metadata?.deletionGracePeriodSeconds !== 0);
       if (left.length === 0 || Date.now() > deadline) return;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -176,6 +183,7 @@ export function createKubernetesOrchestrator(o: KubernetesOrchestratorOptions): 
     kind: 'kubernetes',
     async start(w) {
       const meta: k8s.V1ObjectMeta = { name: objectName(w), labels: labelsOf(w), annotations: { [PROGRAM]: w.command[0] ?? '' } };
+      await prepare(w);
       try {
         if (w.kind === 'job') await startJob(w, meta);
         else await startApp(w, meta);

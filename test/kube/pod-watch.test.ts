@@ -3,26 +3,20 @@ import t from 'tap';
 import { createLogger, memorySink } from '../../shared/log.js';
 import { startPodWatcher, statusFeed, type PodWatcher } from '../../shared/orchestrator/kube-watch.js';
 import type { WorkloadStatus } from '../../shared/orchestrator/port.js';
+import { kubeConfig, startTestKube } from '../helpers/kube.js';
 
 // The pod watcher (shared/orchestrator/kube-watch.ts) against a real kube-apiserver
 // (scripts/infra/kube.mjs). No kubelet here: the test moves pods through their phases by
 // patching their status, as a kubelet would.
 
-interface Kube {
-  kubeconfig: string;
-  stop(): Promise<void>;
-}
-const MODULE = new URL('../../scripts/infra/kube.mjs', import.meta.url).href;
 const JSON_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
 
 if (!process.env.MLP_TEST_KUBE) {
   t.plan(0, 'MLP_TEST_KUBE not set (npm test and npm run test:kube set it)');
 } else {
-  const { startKube } = (await import(MODULE)) as { startKube(opts?: object): Promise<Kube> };
-  const kube = await startKube();
+  const kube = await startTestKube();
   t.teardown(() => kube.stop());
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(kube.kubeconfig);
+  const kc = kubeConfig(kube, kube.token);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const namespace = `mlp-watch-${process.pid}`;
   await core.createNamespace({ body: { metadata: { name: namespace } } });

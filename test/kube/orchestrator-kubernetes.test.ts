@@ -1,0 +1,280 @@
+import * as k8s from '@kubernetes/client-node';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { watchPass } from '../../shared/apps/watcher.js';
+import { syncWorkloads } from '../../shared/jobs/lifecycle.js';
+import { createLogger, memorySink } from '../../shared/log.js';
+import { createKubernetesOrchestrator, type KubernetesOrchestratorOptions } from '../../shared/orchestrator/kubernetes.js';
+import type { Orchestrator, Workload, WorkloadStatus } from '../../shared/orchestrator/port.js';
+import { appsCollection } from '../../shared/repos/apps.js';
+import { jobsCollection } from '../../shared/repos/jobs.js';
+import { orchestratorConformance } from '../conformance/orchestrator-suite.js';
+import { testDeps } from '../helpers/deps.js';
+import { kubeConfig, startTestKube } from '../helpers/kube.js';
+import { freePort } from '../helpers/process.js';
+
+// The Kubernetes orchestrator adapter against a real kube-apiserver with the deployment,
+// replicaset and garbage-collector controllers (scripts/infra/kube.mjs), and the TEST KUBELET
+// STAND-IN (scripts/infra/kubelet-standin.ts) running the pods as local processes: the only
+// stand-in here, for the kubelet that cannot run on this machine.
+
+const STANDIN = new URL('../../scripts/infra/kubelet-standin.ts', import.meta.url).href;
+const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
+
+if (!process.env.MLP_TEST_KUBE) {
+  t.plan(0, 'MLP_TEST_KUBE not set (npm test and npm run test:kube set it)');
+} else {
+  const { startKubeletStandin } = (await import(STANDIN)) as typeof import('../../scripts/infra/kubelet-standin.js');
+  const root = mkdtempSync(path.join(tmpdir(), 'mlp-kube-root-'));
+  const kube = await startTestKube({ controllers: true });
+  const namespace = `mlp-orch-${process.pid}`;
+  const standinLog: string[] = [];
+  const node = await startKubeletStandin({
+    kubeconfig: kube.kubeconfig,
+    namespaces: [namespace],
+    claims: { 'mlp-nfs': root },
+    images: [{ prefix: 'mlp/', dir: CHECKOUT, at: '/opt/mlp' }],
+    stateDir: path.join(root, '.standin'),
+    log: (m) => standinLog.push(m),
+    timing: { backoffMs: 100, maxBackoffMs: 400, maxProbePeriodMs: 200, maxGracePeriodMs: 2000 },
+  });
+  t.teardown(async () => {
+    await node.stop();
+    await kube.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const kc = kubeConfig(kube, kube.token);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  const log = createLogger({ component: 'test', sinks: [memorySink()] });
+  const options = (over: Partial<KubernetesOrchestratorOptions> = {}): KubernetesOrchestratorOptions => ({
+    kubeConfig: kc, namespace, jobImage: 'mlp/runtime-tf:0.1.0', modelServerImage: 'mlp/model-server-tf:0.1.0', claimName: 'mlp-nfs', root, imageRoot: '/opt/mlp', endpointMode: 'pod', log, graceSeconds: 2, ...over,
+  });
+  const open = (over: Partial<KubernetesOrchestratorOptions> = {}) => {
+    const orch = createKubernetesOrchestrator(options(over));
+    t.teardown(() => orch.close());
+    return orch;
+  };
+  const until = async (orch: Orchestrator, id: string, ok: (s: WorkloadStatus | null) => boolean, what: string) => {
+    for (let i = 0; i < 600; i++) {
+      const s = await orch.status(id);
+      if (ok(s)) return s;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${id} never ${what}: ${JSON.stringify(await orch.status(id))}\n${standinLog.slice(-10).join('\n')}`);
+  };
+  const byInstance = (id: string) => `app.kubernetes.io/instance=${id}`;
+  /** The pods of a workload once none is left (a ReplicaSet being collected may make one more for a moment), bounded. */
+  const podsLeft = async (id: string) => {
+    let left = 0;
+    for (let i = 0; i < 200; i++) {
+      left = (await core.listNamespacedPod({ namespace, labelSelector: byInstance(id) })).items.length;
+      if (left === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return left;
+  };
+  let n = 0;
+  /** A script in the workload's own folder (what its pod mounts). */
+  const script = (dir: string, source: string) => {
+    const file = path.join(dir, `s${++n}.mjs`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, source);
+    return file;
+  };
+  const server = (dir: string, port: number) => script(dir, `import http from 'node:http'; http.createServer((req, res) => { res.writeHead(req.url === '/health' ? 200 : 404); res.end('ok'); }).listen(${port}, '0.0.0.0');`);
+  const appWorkload = (id: string, port: number): Workload => {
+    const workdir = path.join(root, 'apps', 'alice', id);
+    return { id, kind: 'app', labels: { user: 'alice', name: id }, command: [process.execPath, server(workdir, port)], workdir, env: {}, logFile: path.join(workdir, 'log', 'server.log'), resources: { cpu: 1, gpu: 0, ram: 100 }, health: { port, path: '/health' } };
+  };
+
+  t.test('the Orchestrator port contract (pods run by the test kubelet stand-in)', (t) => {
+    orchestratorConformance(t, async () => createKubernetesOrchestrator(options()), { root, seenWorkdir: () => '/workspace', sandbox: false });
+    t.end();
+  });
+
+  t.test('a job pod: image, resources, mounts, env and command as the pod sees them, labels, no privileges, no token', async (t) => {
+    // A namespace the stand-in does not run: the pod stays as created.
+    const specNs = `${namespace}-spec`;
+    await core.createNamespace({ body: { metadata: { name: specNs } } });
+    const orch = open({ namespace: specNs });
+    const ws = path.join(root, 'jobs', 'alice', 'train');
+    const home = path.join(root, 'datasets', 'alice', '.home');
+    const datasets = path.join(root, 'datasets', 'alice');
+    const runtime = path.join(CHECKOUT, 'templates', 'runtime-tf');
+    await orch.start({
+      id: 'spec1', kind: 'job', labels: { user: 'alice', name: 'train' },
+      command: [process.execPath, '--import', `file://${CHECKOUT}node_modules/tsx/dist/esm/index.mjs`, path.join(home, 'train.mjs')],
+      workdir: ws, env: { MLP_WORKSPACE: ws, MLP_HOME: home, MLP_DATASETS: datasets, NODE_PATH: path.join(CHECKOUT, 'node_modules'), MLP_USER: 'alice' },
+      logFile: path.join(ws, 'log', 'job.log'), resources: { cpu: 1.5, gpu: 2, ram: 512 },
+      sandbox: { writable: [ws], readOnly: [home, datasets, runtime], hidden: [root] },
+    });
+    const pod = await core.readNamespacedPod({ namespace: specNs, name: 'mlp-job-spec1' });
+    const c = pod.spec!.containers[0]!;
+    t.equal(c.image, 'mlp/runtime-tf:0.1.0');
+    t.same(c.resources, { requests: { cpu: '1500m', memory: '512Mi', 'nvidia.com/gpu': '2' }, limits: { cpu: '1500m', memory: '512Mi', 'nvidia.com/gpu': '2' } }, 'requests = limits, gpu included');
+    t.same(pod.metadata!.labels, { 'app.kubernetes.io/managed-by': 'mlp', 'app.kubernetes.io/part-of': 'mlp', 'app.kubernetes.io/name': 'mlp-job', 'app.kubernetes.io/instance': 'spec1', 'mlp/user': 'alice', 'mlp/job': 'train' });
+    t.equal(pod.spec!.restartPolicy, 'Never');
+    t.equal(pod.spec!.automountServiceAccountToken, false, 'no service account token');
+    t.equal(pod.spec!.enableServiceLinks, false);
+    t.match(pod.spec!.securityContext, { runAsNonRoot: true });
+    t.match(c.securityContext, { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } });
+    t.same(pod.spec!.volumes, [{ name: 'nfs', persistentVolumeClaim: { claimName: 'mlp-nfs' } }]);
+    t.same(c.volumeMounts?.map((m) => [m.mountPath, m.subPath, m.readOnly ?? false]), [
+      ['/workspace', 'jobs/alice/train', false],
+      ['/mlp/datasets/alice/.home', 'datasets/alice/.home', true],
+      ['/mlp/datasets/alice', 'datasets/alice', true],
+    ], 'its folder writable; home and datasets read-only; the runtime (outside MLP_ROOT) is in the image');
+    t.equal(c.workingDir, '/workspace');
+    t.same(c.command, ['sh', '-c', 'f=$1; shift; mkdir -p "${f%/*}"; exec "$@" >>"$f" 2>&1', 'sh', '/workspace/log/job.log', 'node', '--import', 'file:///opt/mlp/node_modules/tsx/dist/esm/index.mjs', '/mlp/datasets/alice/.home/train.mjs'], 'paths as the pod sees them; output to the job log');
+    t.same(Object.fromEntries(c.env!.map((e) => [e.name, e.value])), { MLP_WORKSPACE: '/workspace', MLP_HOME: '/mlp/datasets/alice/.home', MLP_DATASETS: '/mlp/datasets/alice', NODE_PATH: '/opt/mlp/node_modules', MLP_USER: 'alice' });
+    t.match(await orch.start({ id: 'spec1', kind: 'job', labels: { user: 'alice', name: 'train' }, command: ['x'], workdir: ws, env: {}, logFile: path.join(ws, 'log', 'job.log'), resources: { cpu: 1, gpu: 0, ram: 1 } }), { id: 'spec1', phase: 'pending' }, 'starting it again answers its status');
+    await orch.forget('spec1');
+    t.equal((await core.listNamespacedPod({ namespace: specNs, labelSelector: byInstance('spec1') })).items.length, 0, 'forget removes the pod');
+  });
+
+  t.test('stop and forget remove a job\'s pod; a finished job keeps its outcome through stop', async (t) => {
+    const orch = open();
+    const ws = path.join(root, 'jobs', 'alice', 'j-stop');
+    const job = (id: string, source: string): Workload => ({ id, kind: 'job', labels: { user: 'alice', name: id }, command: [process.execPath, script(ws, source)], workdir: ws, env: {}, logFile: path.join(ws, 'log', `${id}.log`), resources: { cpu: 1, gpu: 0, ram: 100 } });
+    await orch.start(job('k-run', 'setInterval(() => {}, 1000)'));
+    await until(orch, 'k-run', (s) => s?.phase === 'running', 'ran');
+    await orch.stop('k-run');
+    t.match(await orch.status('k-run'), { phase: 'failed', reason: 'stopped' });
+    await orch.forget('k-run');
+    t.equal((await core.listNamespacedPod({ namespace, labelSelector: byInstance('k-run') })).items.length, 0, 'no pod left');
+    t.equal(await orch.status('k-run'), null);
+    await orch.start(job('k-done', 'process.exit(0)'));
+    await until(orch, 'k-done', (s) => s?.phase === 'succeeded', 'succeeded');
+    await orch.stop('k-done');
+    t.match(await orch.status('k-done'), { phase: 'succeeded', exitCode: 0 }, 'stopping an ended job changes nothing');
+    await orch.forget('k-done');
+    t.equal((await core.listNamespacedPod({ namespace, labelSelector: byInstance('k-done') })).items.length, 0);
+  });
+
+  t.test('an app whose pod is killed: the Deployment replaces it, and the app stays ready', async (t) => {
+    const orch = open();
+    const deps = await testDeps(t, { MLP_ROOT: root }, { orchestrator: orch });
+    const port = await freePort();
+    const w = appWorkload('appk', port);
+    const col = appsCollection(deps.store);
+    await col.insert({ _id: 'alice/appk', uid: 'appk', name: 'appk', user: 'alice', tenant: 'default', model_name: 'm', cpu: 1, gpu: 0, ram: 100, port, state: 'ready', res: 'held', launched: true, started_at: new Date(Date.now() - 600_000).toISOString() });
+    await orch.start(w);
+    await until(orch, 'appk', (s) => s?.ready === true, 'became ready');
+    const first = (await core.listNamespacedPod({ namespace, labelSelector: byInstance('appk') })).items[0]!;
+    t.ok(first.metadata?.ownerReferences?.some((r) => r.kind === 'ReplicaSet'), 'its pod belongs to the Deployment\'s ReplicaSet');
+    t.equal(orch.endpoint('appk', port), `127.0.0.1:${port}`, 'pod mode: the ready pod\'s address');
+    const seen: string[] = [];
+    orch.watch((s) => s.id === 'appk' && seen.push(`${s.phase}/${s.ready ?? '-'}`));
+    await core.deleteNamespacedPod({ namespace, name: first.metadata!.name!, gracePeriodSeconds: 0 });
+    // The app watcher runs its passes while Kubernetes replaces the pod.
+    let replaced: k8s.V1Pod | undefined;
+    const states = new Set<string>();
+    for (let i = 0; i < 600; i++) {
+      await watchPass(deps);
+      states.add((await col.get('alice/appk'))?.state ?? 'gone');
+      replaced = (await core.listNamespacedPod({ namespace, labelSelector: byInstance('appk') })).items.find((p) => p.metadata?.name !== first.metadata?.name && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      if (replaced && (await orch.status('appk'))?.ready) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    t.same([...states], ['ready'], 'the app stayed ready throughout');
+    t.ok(replaced, `a new pod (${replaced?.metadata?.name}) replaced ${first.metadata?.name} and is ready`);
+    await watchPass(deps);
+    t.match(await col.get('alice/appk'), { state: 'ready', launched: true }, 'the app is ready, its server never restarted by the watcher');
+    t.notOk(seen.some((s) => s.startsWith('failed')), `never reported failed (${seen.join(', ')})`);
+    t.notOk(seen.some((s, i) => i > 0 && s === seen[i - 1]), 'each change reported once');
+    const res = await fetch(`http://${orch.endpoint('appk', port)}/health`);
+    t.equal(res.status, 200, 'it serves');
+    await orch.stop('appk');
+    await orch.forget('appk');
+    t.equal(await podsLeft('appk'), 0, 'forget leaves no pod');
+    await t.rejects(apps.readNamespacedDeployment({ namespace, name: 'mlp-app-appk' }), { code: 404 }, 'nor its Deployment');
+    await t.rejects(core.readNamespacedService({ namespace, name: 'mlp-app-appk' }), { code: 404 }, 'nor its Service');
+  });
+
+  t.test('an app\'s server that keeps crashing is failed with the last reason, and the app watcher ends the app in error', async (t) => {
+    const orch = open();
+    const deps = await testDeps(t, { MLP_ROOT: root }, { orchestrator: orch });
+    const port = await freePort();
+    const base = appWorkload('appc', port);
+    const w = { ...base, command: [process.execPath, script(base.workdir, 'console.log("cannot load the model"); process.exit(4)')] };
+    await appsCollection(deps.store).insert({ _id: 'alice/appc', uid: 'appc', name: 'appc', user: 'alice', tenant: 'default', model_name: 'm', cpu: 1, gpu: 0, ram: 100, port, state: 'creating', res: 'held', launched: true, started_at: new Date().toISOString() });
+    await orch.start(w);
+    const s = await until(orch, 'appc', (st) => st?.phase === 'failed', 'failed');
+    t.match(s, { phase: 'failed', exitCode: 4, reason: /exit code 4, restarted \d+ times/, ready: false });
+    await watchPass(deps);
+    const app = await appsCollection(deps.store).get('alice/appc');
+    t.match(app, { state: 'error', msg: /exit code 4.*cannot load the model/ }, 'error at once, with the reason and its last output');
+    await watchPass(deps);
+    t.equal(await podsLeft('appc'), 0, 'the watcher removed its pods');
+  });
+
+  t.test('a create refused midway (the Service) leaves nothing behind', async (t) => {
+    // A user whose Role grants the adapter's verbs except creating Services.
+    const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({ namespace, body: { metadata: { name: 'no-services' }, rules: [
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'deletecollection', 'patch'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'patch'] },
+      { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'delete'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'create', 'delete'] },
+    ] } });
+    await rbac.createNamespacedRoleBinding({ namespace, body: { metadata: { name: 'no-services' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'no-services' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'mlp-restricted' }] } });
+    const orch = open({ kubeConfig: kubeConfig(kube, kube.restrictedToken), endpointMode: 'service' });
+    const port = await freePort();
+    let err: unknown;
+    // The authorizer sees a new binding within a moment: until then even the Deployment is refused.
+    for (let i = 0; i < 50; i++) {
+      err = await orch.start(appWorkload('appr', port)).then(() => undefined, (e: unknown) => e);
+      if (!/deployments/.test(String((err as Error).message))) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    t.equal((err as { code?: number }).code, 403, 'the Service is refused');
+    t.match(String((err as Error).message), /services/);
+    await t.rejects(apps.readNamespacedDeployment({ namespace, name: 'mlp-app-appr' }), { code: 404 }, 'the Deployment it made is gone');
+    t.equal(await podsLeft('appr'), 0, 'and no pod of it is left');
+    t.equal(orch.endpoint('appr', port), `mlp-app-appr.${namespace}.svc:${port}`, 'service mode: the Service\'s name');
+  });
+
+  t.test('a watcher restarted while a job ran: the new one reports its end, and the store moves exactly once', async (t) => {
+    const first = open();
+    const deps = await testDeps(t, { MLP_ROOT: root }, { orchestrator: first });
+    const col = jobsCollection(deps.store);
+    await col.insert({ _id: 'alice/jw', uid: 'jw', name: 'jw', user: 'alice', tenant: 'default', runtime: 'tf', entry: 'x.mjs', gpu: 0, cpu: 1, ram: 100, state: 'creating', progress: 0, res: 'held', launched: true });
+    const ws = path.join(root, 'jobs', 'alice', 'jw');
+    const go = path.join(ws, 'go');
+    const seenFirst: string[] = [];
+    first.watch((s) => s.id === 'jw' && seenFirst.push(s.phase));
+    // It ends once told to (a file in its folder), so the first watcher can go before it does.
+    await first.start({ id: 'jw', kind: 'job', labels: { user: 'alice', name: 'jw' }, command: [process.execPath, script(ws, `import { existsSync } from 'node:fs'; const t = setInterval(() => { if (existsSync('go')) { clearInterval(t); process.exit(0); } }, 50);`)], workdir: ws, env: {}, logFile: path.join(ws, 'log', 'job.log'), resources: { cpu: 1, gpu: 0, ram: 100 } });
+    for (let i = 0; i < 600 && !seenFirst.includes('running'); i++) await new Promise((r) => setTimeout(r, 50));
+    t.same(await syncWorkloads(deps), ['jw'], 'running: the store moves');
+    t.equal((await col.get('alice/jw'))?.state, 'running');
+    await first.close(); // the function's process ends
+    writeFileSync(go, '');
+    await until(first, 'jw', (s) => s?.phase === 'succeeded', 'succeeded');
+    // A new process: its watch reports the current state of every pod; each event runs a store-compare pass.
+    const changes: string[][] = [];
+    for (let round = 0; round < 2; round++) {
+      const again = open();
+      const emitted: string[] = [];
+      const passes: Promise<void>[] = [];
+      again.watch((s) => {
+        if (s.id !== 'jw') return;
+        emitted.push(s.phase);
+        passes.push(syncWorkloads({ ...deps, orchestrator: again }).then((c) => void changes.push(c)));
+      });
+      for (let i = 0; i < 600 && emitted.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      t.same(emitted, ['succeeded'], `watcher ${round + 2} reports the job's current state, once`);
+      await Promise.all(passes);
+      await again.close();
+    }
+    t.same(changes, [['jw'], []], 'the store moved once (finished); the next restart changed nothing');
+    t.match(await col.get('alice/jw'), { state: 'finished', progress: 100 });
+    t.same(seenFirst.filter((p) => p !== 'pending'), ['running'], 'the first watcher saw only what happened while it ran');
+    await first.forget('jw').catch(() => undefined);
+  });
+}
