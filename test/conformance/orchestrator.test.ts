@@ -3,7 +3,7 @@ import { createLogger, memorySink } from '../../shared/log.js';
 import { createLocalOrchestrator } from '../../shared/orchestrator/local.js';
 import { orchestratorConformance } from './orchestrator-suite.js';
 
-// The Kubernetes adapter joins this suite with its issue (a built kube-apiserver, no kubelet).
+// The Kubernetes adapter runs this suite in test/kube/orchestrator-kubernetes.test.ts (real API server, test kubelet stand-in).
 t.test('local orchestrator (child processes)', (t) => {
   orchestratorConformance(t, async () => createLocalOrchestrator({ log: createLogger({ component: 'test', sinks: [memorySink()] }), graceMs: 1000 }));
   t.end();

@@ -92,6 +92,20 @@ if (!process.env.MLP_TEST_KUBE) {
     return { id, kind: 'app', labels: { user: 'alice', name: id }, command: [process.execPath, server(workdir, port)], workdir, env: {}, logFile: path.join(workdir, 'log', 'server.log'), resources: { cpu: 1, gpu: 0, ram: 100 }, health: { port, path: '/health' } };
   };
 
+  t.test('MLP_ORCHESTRATOR=kubernetes: the platform builds the adapter from KUBECONFIG and the MLP_KUBE_* settings', async (t) => {
+    const saved = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = kube.kubeconfig;
+    t.teardown(() => {
+      if (saved === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = saved;
+    });
+    const deps = await testDeps(t, { MLP_ROOT: root, MLP_ORCHESTRATOR: 'kubernetes', MLP_KUBE_NAMESPACE: namespace, MLP_KUBE_ENDPOINT: 'service' });
+    t.equal(deps.orchestrator.kind, 'kubernetes');
+    t.same(deps.jobSandbox, { mode: 'on', detail: 'jobs are confined by the kubernetes orchestrator' });
+    t.equal(await deps.orchestrator.status('no-such-workload'), null, 'it answers from the API server');
+    t.equal(deps.orchestrator.endpoint('abc', 8501), `mlp-app-abc.${namespace}.svc:8501`, 'in the configured namespace');
+  });
+
   t.test('the Orchestrator port contract (pods run by the test kubelet stand-in)', (t) => {
     orchestratorConformance(t, async () => createKubernetesOrchestrator(options()), { root, seenWorkdir: () => '/workspace', sandbox: false });
     t.end();
