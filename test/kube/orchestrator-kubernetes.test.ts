@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { watchPass } from '../../shared/apps/watcher.js';
-import { syncWorkloads } from '../../shared/jobs/lifecycle.js';
+import { launch, syncWorkloads } from '../../shared/jobs/lifecycle.js';
 import { createLogger, memorySink } from '../../shared/log.js';
 import { createKubernetesOrchestrator, type KubernetesOrchestratorOptions } from '../../shared/orchestrator/kubernetes.js';
 import type { Orchestrator, Workload, WorkloadStatus } from '../../shared/orchestrator/port.js';
@@ -290,5 +290,76 @@ if (!process.env.MLP_TEST_KUBE) {
     t.match(await col.get('alice/jw'), { state: 'finished', progress: 100 });
     t.same(seenFirst.filter((p) => p !== 'pending'), ['running'], 'the first watcher saw only what happened while it ran');
     await first.forget('jw').catch(() => undefined);
+  });
+
+  t.test('a job launched by the jobs manager runs its runtime from the image (/opt/mlp) with its folders mounted, and finishes', async (t) => {
+    const orch = open();
+    const deps = await testDeps(t, { MLP_ROOT: root }, { orchestrator: orch });
+    const home = path.join(root, 'datasets', 'alice', '.home');
+    mkdirSync(home, { recursive: true });
+    writeFileSync(path.join(home, 'train.mjs'), `import * as tf from '@tensorflow/tfjs';
+      import { writeFileSync } from 'node:fs';
+      console.log('tfjs', tf.version.tfjs, 'sum', tf.tensor([1, 2, 3]).sum().dataSync()[0]);
+      console.log('paths', process.cwd(), process.env.MLP_WORKSPACE, process.env.MLP_HOME, process.env.MLP_DATASETS);
+      writeFileSync('ckpt/out.txt', 'written by the pod');
+      try { writeFileSync(process.env.MLP_HOME + '/x', 'x'); console.log('home writable'); } catch (err) { console.log('home', err.code); }`);
+    const col = jobsCollection(deps.store);
+    const job = await col.insert({ _id: 'alice/e2e', uid: 'e2e-job', name: 'e2e', user: 'alice', tenant: 'default', runtime: 'tf', entry: 'train.mjs', gpu: 0, cpu: 1, ram: 100, state: 'creating', progress: 0, res: 'held' });
+    await launch(job, deps);
+    for (let i = 0; i < 600 && !['finished', 'error'].includes((await col.get('alice/e2e'))?.state ?? ''); i++) {
+      await syncWorkloads(deps);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ws = path.join(root, 'jobs', 'alice', 'e2e');
+    const log = readFileSync(path.join(ws, 'log', 'job.log'), 'utf8');
+    t.match(await col.get('alice/e2e'), { state: 'finished', progress: 100 }, log);
+    t.match(log, /tfjs \S+ sum 6/, 'the runtime resolved @tensorflow/tfjs from the image');
+    t.match(log, 'paths /workspace /workspace /mlp/datasets/alice/.home /mlp/datasets/alice', 'its environment names the paths as the pod sees them');
+    t.match(log, 'home EROFS', 'its home is read-only');
+    t.equal(readFileSync(path.join(ws, 'ckpt', 'out.txt'), 'utf8'), 'written by the pod', 'its workspace is its job folder');
+    await orch.forget('e2e-job');
+  });
+
+  t.test('the adapter needs no more than the least-privilege Role of the conventions', async (t) => {
+    // ServiceAccount mlp-orchestrator with exactly the Role the deployment files grant, in its own namespace.
+    const rbacNs = `${namespace}-rbac`;
+    await core.createNamespace({ body: { metadata: { name: rbacNs } } });
+    const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+    await core.createNamespacedServiceAccount({ namespace: rbacNs, body: { metadata: { name: 'mlp-orchestrator' } } });
+    await rbac.createNamespacedRole({ namespace: rbacNs, body: { metadata: { name: 'mlp-orchestrator' }, rules: [
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'deletecollection', 'patch'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'patch'] },
+      { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'create', 'delete'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'create', 'delete'] },
+    ] } });
+    await rbac.createNamespacedRoleBinding({ namespace: rbacNs, body: { metadata: { name: 'mlp-orchestrator' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'mlp-orchestrator' }, subjects: [{ kind: 'ServiceAccount', name: 'mlp-orchestrator', namespace: rbacNs }] } });
+    const { status } = await core.createNamespacedServiceAccountToken({ namespace: rbacNs, name: 'mlp-orchestrator', body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+    const orch = open({ kubeConfig: kubeConfig(kube, status!.token), namespace: rbacNs, endpointMode: 'pod', ingressClass: 'nginx' });
+    // The authorizer sees a new binding within a moment.
+    for (let i = 0; i < 50 && (await orch.status('probe').then(() => false, () => true)); i++) await new Promise((r) => setTimeout(r, 200));
+    const seen: string[] = [];
+    orch.watch((s) => seen.push(`${s.id}:${s.phase}`));
+    const ws = path.join(root, 'jobs', 'alice', 'rbac');
+    const job: Workload = { id: 'rb-job', kind: 'job', labels: { user: 'alice', name: 'rbac' }, command: ['sh', '-c', 'exit 0'], workdir: ws, env: {}, logFile: path.join(ws, 'log', 'job.log'), resources: { cpu: 1, gpu: 0, ram: 100 } };
+    await orch.start(job);
+    await orch.start(job);
+    const app = appWorkload('rb-app', await freePort());
+    await orch.start(app);
+    await orch.start(app);
+    t.equal((await kc.makeApiClient(k8s.NetworkingV1Api).readNamespacedIngress({ namespace: rbacNs, name: 'mlp-app-rb-app' })).spec?.ingressClassName, 'nginx', 'with an ingress class, the app has an Ingress');
+    await orch.stop('rb-app');
+    await orch.forget('rb-app');
+    await orch.stop('rb-job');
+    await orch.forget('rb-job');
+    t.equal(await orch.status('rb-app'), null);
+    t.equal(await orch.status('rb-job'), null);
+    t.ok(seen.some((s) => s.startsWith('rb-job:')), `its watch works too (${seen.join(', ')})`);
+    let left = -1;
+    for (let i = 0; i < 200 && left !== 0; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 50));
+      left = (await core.listNamespacedPod({ namespace: rbacNs })).items.length;
+    }
+    t.equal(left, 0, 'no pod left (a ReplicaSet being collected may make one more for a moment)');
+    await t.rejects(kc.makeApiClient(k8s.NetworkingV1Api).readNamespacedIngress({ namespace: rbacNs, name: 'mlp-app-rb-app' }), { code: 404 }, 'its Ingress removed');
   });
 }
