@@ -104,30 +104,51 @@ export function createKubernetesOrchestrator(o: KubernetesOrchestratorOptions): 
 
   const spec = (w: Workload) => ({ image: w.kind === 'job' ? o.jobImage : o.modelServerImage, claimName: o.claimName, root: o.root, checkout: o.checkout ?? CHECKOUT, imageRoot: o.imageRoot });
 
-  /** Deployment, then Service, then Ingress; what a refused step leaves is removed before the error goes up. */
+  /**
+   * Deployment, then Service, then Ingress. Starting again (409) still makes what an earlier start
+   * that died midway did not; what a refused step of this start leaves is removed before the error
+   * goes up (an app that was there before is left alone).
+   */
   const startApp = async (w: Workload, meta: k8s.V1ObjectMeta) => {
     const name = meta.name!;
     const labels = meta.labels!;
     const match = { [INSTANCE]: w.id, 'app.kubernetes.io/name': 'mlp-app' };
     const port = w.health?.port ?? 8501;
-    await apps.createNamespacedDeployment({
-      namespace: ns,
-      body: { metadata: meta, spec: { replicas: 1, selector: { matchLabels: match }, template: { metadata: { labels, annotations: meta.annotations }, spec: podSpecOf(w, spec(w)) } } },
-    });
+    const created = await exists409(
+      apps.createNamespacedDeployment({
+        namespace: ns,
+        body: { metadata: meta, spec: { replicas: 1, selector: { matchLabels: match }, template: { metadata: { labels, annotations: meta.annotations }, spec: podSpecOf(w, spec(w)) } } },
+      }),
+    );
     try {
-      await core.createNamespacedService({ namespace: ns, body: { metadata: { name, labels }, spec: { selector: match, ports: [{ name: 'http', port, targetPort: port }] } } });
+      await exists409(core.createNamespacedService({ namespace: ns, body: { metadata: { name, labels }, spec: { selector: match, ports: [{ name: 'http', port, targetPort: port }] } } }));
       if (o.ingressClass) {
-        await net.createNamespacedIngress({
-          namespace: ns,
-          body: {
-            metadata: { name, labels },
-            spec: { ingressClassName: o.ingressClass, rules: [{ http: { paths: [{ path: `/${name}`, pathType: 'Prefix', backend: { service: { name, port: { number: port } } } }] } }] },
-          },
-        });
+        await exists409(
+          net.createNamespacedIngress({
+            namespace: ns,
+            body: {
+              metadata: { name, labels },
+              spec: { ingressClassName: o.ingressClass, rules: [{ http: { paths: [{ path: `/${name}`, pathType: 'Prefix', backend: { service: { name, port: { number: port } } } }] } }] },
+            },
+          }),
+        );
       }
     } catch (err) {
-      o.log.error('app create failed midway; removing what it made', { id: w.id, err: (err as Error).message });
-      await removeAll(w.id).catch((cleanup: unknown) => o.log.error('cleanup after a failed create failed', { id: w.id, err: (cleanup as Error).message }));
+      if (created) {
+        o.log.error('app create failed midway; removing what it made', { id: w.id, err: (err as Error).message });
+        await removeAll(w.id).catch((cleanup: unknown) => o.log.error('cleanup after a failed create failed', { id: w.id, err: (cleanup as Error).message }));
+      }
+      throw err;
+    }
+  };
+
+  /** True when it made the object, false when it was there already (409). */
+  const exists409 = async (p: Promise<unknown>): Promise<boolean> => {
+    try {
+      await p;
+      return true;
+    } catch (err) {
+      if (codeOf(err) === 409) return false;
       throw err;
     }
   };

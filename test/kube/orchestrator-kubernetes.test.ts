@@ -251,6 +251,13 @@ if (!process.env.MLP_TEST_KUBE) {
     await t.rejects(apps.readNamespacedDeployment({ namespace, name: 'mlp-app-appr' }), { code: 404 }, 'the Deployment it made is gone');
     t.equal(await podsLeft('appr'), 0, 'and no pod of it is left');
     t.equal(orch.endpoint('appr', port), `mlp-app-appr.${namespace}.svc:${port}`, 'service mode: the Service\'s name');
+    // A start that died after its Deployment (no Service): starting again makes the rest.
+    const admin = open({ endpointMode: 'service' });
+    await admin.start(appWorkload('appr', port));
+    await core.deleteNamespacedService({ namespace, name: 'mlp-app-appr' });
+    await admin.start(appWorkload('appr', port));
+    t.equal((await core.readNamespacedService({ namespace, name: 'mlp-app-appr' })).spec?.ports?.[0]?.port, port, 'starting again made the missing Service');
+    await admin.forget('appr');
   });
 
   t.test('a watcher restarted while a job ran: the new one reports its end, and the store moves exactly once', async (t) => {
