@@ -159,6 +159,7 @@ if (!process.env.MLP_TEST_KUBE) {
     await until(orch, 'k-run', (s) => s?.phase === 'running', 'ran');
     await orch.stop('k-run');
     t.match(await orch.status('k-run'), { phase: 'failed', reason: 'stopped' });
+    t.match(await open().status('k-run'), { phase: 'failed', reason: 'stopped' }, 'another process (another adapter) sees it stopped: the fact is in the API');
     await orch.forget('k-run');
     t.equal((await core.listNamespacedPod({ namespace, labelSelector: byInstance('k-run') })).items.length, 0, 'no pod left');
     t.equal(await orch.status('k-run'), null);
