@@ -135,4 +135,19 @@ if (!process.env.MLP_TEST_KUBE) {
     t.equal(second.seen.filter((s) => s === 'e:running').length, 1);
     await second.watcher.stop();
   });
+
+  t.test('errors back off and retry until the watcher gets through (here: refused until a Role is bound)', async (t) => {
+    const seen: string[] = [];
+    const feed = statusFeed((s: WorkloadStatus) => seen.push(`${s.id}:${s.phase}`));
+    const watcher = startPodWatcher({ kubeConfig: kubeConfig(kube, kube.restrictedToken), namespace, labelSelector: 'app.kubernetes.io/managed-by=mlp', log, onEvent: feed.onEvent, backoff: { baseMs: 20, maxMs: 200 } });
+    t.teardown(() => watcher.stop());
+    await until('refusals', () => watcher.stats.errors >= 3);
+    t.equal(watcher.stats.lists, 0, 'nothing listed while refused');
+    const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({ namespace, body: { metadata: { name: 'watcher' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }] } });
+    await rbac.createNamespacedRoleBinding({ namespace, body: { metadata: { name: 'watcher' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'watcher' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'mlp-restricted' }] } });
+    await watcher.synced;
+    t.equal(watcher.stats.lists, 1, 'then it lists');
+    t.same(seen.filter((e) => !e.startsWith('sentinel')).sort(), ['b:failed', 'c:succeeded', 'd:running', 'e:running'], 'and reports every pod');
+  });
 }
