@@ -3,13 +3,16 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
 import t from 'tap';
 import { watchPass } from '../../shared/apps/watcher.js';
 import { launch, syncWorkloads } from '../../shared/jobs/lifecycle.js';
 import { createLogger, memorySink } from '../../shared/log.js';
 import { createKubernetesOrchestrator, type KubernetesOrchestratorOptions } from '../../shared/orchestrator/kubernetes.js';
 import type { Orchestrator, Workload, WorkloadStatus } from '../../shared/orchestrator/port.js';
+import { readyApp } from '../../shared/apps/endpoint.js';
 import { appsCollection } from '../../shared/repos/apps.js';
+import { saveModel } from '../../templates/runtime-tf/mlp-runtime.js';
 import { jobsCollection } from '../../shared/repos/jobs.js';
 import { orchestratorConformance } from '../conformance/orchestrator-suite.js';
 import { testDeps } from '../helpers/deps.js';
@@ -369,5 +372,35 @@ if (!process.env.MLP_TEST_KUBE) {
     }
     t.equal(left, 0, 'no pod left (a ReplicaSet being collected may make one more for a moment)');
     await t.rejects(kc.makeApiClient(k8s.NetworkingV1Api).readNamespacedIngress({ namespace: rbacNs, name: 'mlp-app-rb-app' }), { code: 404 }, 'its Ingress removed');
+  });
+
+  t.test('an app created by the app watcher: the model server in a pod (its model read-only, on 0.0.0.0) becomes ready and predicts', async (t) => {
+    tf.enableProdMode();
+    const orch = open();
+    const deps = await testDeps(t, { MLP_ROOT: root }, { orchestrator: orch });
+    const modelDir = path.join(root, 'models', 'alice', 'm1');
+    await saveModel(tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [2], kernelInitializer: 'ones', biasInitializer: 'zeros' })] }), modelDir);
+    const port = await freePort();
+    const col = appsCollection(deps.store);
+    await col.insert({ _id: 'alice/serve', uid: 'app-serve', name: 'serve', user: 'alice', tenant: 'default', model_name: 'm1', cpu: 1, gpu: 0, ram: 256, port, state: 'creating', res: 'held' });
+    for (let i = 0; i < 600 && (await col.get('alice/serve'))?.state === 'creating'; i++) {
+      await watchPass(deps);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    t.match(await col.get('alice/serve'), { state: 'ready', launched: true }, readFileSync(path.join(root, 'apps', 'alice', 'serve', 'log', 'server.log'), 'utf8').slice(-500));
+    const pod = (await core.listNamespacedPod({ namespace, labelSelector: byInstance('app-serve') })).items[0]!;
+    const c = pod.spec!.containers[0]!;
+    t.equal(c.image, 'mlp/model-server-tf:0.1.0');
+    t.same(c.volumeMounts?.map((m) => [m.mountPath, m.subPath, m.readOnly ?? false]), [['/workspace', 'apps/alice/serve', false], ['/mlp/models/alice/m1', 'models/alice/m1', true]], 'its app folder writable, its model read-only');
+    t.match(c.command?.join(' '), /--model-dir \/mlp\/models\/alice\/m1 .*--host 0\.0\.0\.0/, 'listening on the pod\'s address');
+    t.same(c.readinessProbe?.httpGet, { path: '/health', port, scheme: 'HTTP' });
+    t.same(pod.metadata?.labels?.['mlp/app'], 'serve');
+    const { upstream } = await readyApp(deps, 'alice', 'serve');
+    const res = await fetch(`http://${upstream}/v1/models/m1:predict`, { method: 'POST', body: JSON.stringify({ instances: [[1, 2]] }), headers: { 'content-type': 'application/json' } });
+    t.same(await res.json(), { predictions: [[3]] }, 'it predicts');
+    await col.update('alice/serve', {}, { set: { state: 'deleting' } });
+    for (let i = 0; i < 200 && (await col.get('alice/serve')); i++) await watchPass(deps);
+    t.equal(await col.get('alice/serve'), null, 'deleted by the watcher');
+    t.equal(await podsLeft('app-serve'), 0, 'with its pods');
   });
 }
