@@ -3,6 +3,7 @@
 // rounds in this run; then through the real Nginx gateway, against Nginx in front of the bare
 // server (same config: its auth_request goes to the bare server too).
 //   npm run bench:api [-- --seconds 5 --rounds 3 --connections 50 --no-nginx --quick]
+// --compare <dir>: another checkout, built (its dist/), loaded in the same rounds: before/after figures.
 // MLP_BENCH_PROFILE=<dir> writes a CPU profile of the platform process there (node --cpu-prof).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { alternate, ensureBuilt, json, NGINX_MODULE, poll, ROOT, run, say, secti
 import { freePorts } from './ports.js';
 import { meets, ratio } from './report.js';
 
-const { values: args } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string', default: '50' }, 'no-nginx': { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string', default: '50' }, 'no-nginx': { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, compare: { type: 'string' } } });
 const SECONDS = Number(args.seconds ?? (args.quick ? 2 : 5));
 const ROUNDS = Number(args.rounds ?? (args.quick ? 1 : 3));
 const CONNECTIONS = Number(args.connections);
@@ -34,6 +35,17 @@ run('api', async () => {
     stops.push(bare.stop);
     const auth = { authorization: `Bearer ${token}` };
     const targets: Record<string, Target> = { bare: { url: bare.url + urlPath, headers: auth }, gateway: { url: platform.base + urlPath, headers: auth } };
+    if (args.compare) {
+      const otherRoot = mkdtempSync(path.join(tmpdir(), 'mlp-bench-api-before-'));
+      const other = await startPlatform(otherRoot, {}, [], path.resolve(args.compare));
+      stops.push(async () => {
+        await other.stop();
+        rmSync(otherRoot, { recursive: true, force: true });
+      });
+      const otherToken = await userToken(other.base, 'bench');
+      await json(other.base, 'POST', '/api/v1/users/bench/datasets', otherToken, { name: 'mnist', size: 1024 * 1024 });
+      targets.compare = { url: other.base + urlPath, headers: { authorization: `Bearer ${otherToken}` } };
+    }
     if (!args['no-nginx']) {
       const { startNginx } = (await import(NGINX_MODULE)) as { startNginx: (o: { upstream: string }) => Promise<{ url: string; stop(): Promise<void> }> };
       const ngBare = await startNginx({ upstream: bare.address });
@@ -46,7 +58,7 @@ run('api', async () => {
     for (const [name, t] of Object.entries(targets)) {
       const res = await fetch(t.url, { headers: t.headers ?? {} });
       const got = await res.text();
-      if (res.status !== 200 || got !== body) throw new Error(`${name} answered ${res.status}: ${got.slice(0, 200)}`);
+      if (res.status !== 200 || (name !== 'compare' && got !== body)) throw new Error(`${name} answered ${res.status}: ${got.slice(0, 200)}`);
     }
     say(`api: GET ${urlPath}, ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${SECONDS} s`);
     const r = await alternate(targets, { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS });
@@ -61,6 +73,7 @@ run('api', async () => {
     };
     figures('local gateway', r.gateway, r.bare, 'bare node:http');
     figures('Nginx gateway', r.nginx, r.nginxBare, 'Nginx + bare node:http');
+    if (args.compare) figures(`local gateway of ${path.basename(path.resolve(args.compare))} (before)`, r.compare, r.bare, 'bare node:http');
     s.note(`${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s alternating with the baseline; the load tool shares the machine's cores with the servers`);
     s.save();
   } finally {

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureBuilt, REPORT, ROOT, say } from './lib.js';
+import { ensureBuilt, REPORT, ROOT, say, servers } from './lib.js';
 import { renderTable, replaceRegion, type Report } from './report.js';
 
 export const BENCHES = ['api', 'cold', 'transfer', 'tcc', 'relay', 'scale'] as const;
@@ -18,14 +18,18 @@ if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; kn
 ensureBuilt();
 // A full run starts a fresh report, so the table never mixes runs; --only adds to the last one.
 if (!args.only) rmSync(REPORT, { force: true });
+// FerretDB and Kafka once for every benchmark that wants them (or the ones the environment names).
+const infra = chosen.some((b) => ['tcc', 'relay', 'scale'].includes(b)) ? await servers({ mongo: true, kafka: chosen.includes('relay') }) : undefined;
+const infraEnv = { ...(infra?.mongo ? { MLP_TEST_MONGO_URL: infra.mongo } : {}), ...(infra?.kafka ? { MLP_TEST_KAFKA_BROKERS: infra.kafka } : {}) };
 const failed: string[] = [];
 for (const name of chosen) {
   const t0 = Date.now();
   say(`\n== ${name}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, `scripts/bench/${name}.ts`), ...(args.quick ? ['--quick'] : [])], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, MLP_BENCH_NO_BUILD: '1' } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, `scripts/bench/${name}.ts`), ...(args.quick ? ['--quick'] : [])], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...infraEnv, MLP_BENCH_NO_BUILD: '1' } });
   say(`== ${name}: ${r.status === 0 ? 'done' : `FAILED (${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   if (r.status !== 0) failed.push(name);
 }
+await infra?.stop();
 const report = JSON.parse(readFileSync(REPORT, 'utf8')) as Report;
 const table = renderTable(report);
 if (!args['no-readme']) {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { ensureBuilt, json, MiB, ROOT, rssOf, run, say, section, startPlatform, userToken } from './lib.js';
+import { ensureBuilt, json, median, MiB, ROOT, rssOf, run, say, section, startPlatform, userToken } from './lib.js';
 import { freePorts } from './ports.js';
 import { meets, ratio } from './report.js';
 
@@ -89,9 +89,4 @@ async function coldStart(argv: string[], env: Record<string, string>, token: str
     child.kill('SIGTERM');
     await exited;
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }

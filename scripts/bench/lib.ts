@@ -36,11 +36,14 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
-/** The one-process platform (dist/scripts/local/main.js, what `npm start` runs) on its own MLP_ROOT. */
-export async function startPlatform(root: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Platform> {
+/**
+ * The one-process platform (dist/scripts/local/main.js, what `npm start` runs) on its own MLP_ROOT;
+ * `checkout` names another built checkout (a before/after comparison).
+ */
+export async function startPlatform(root: string, env: Record<string, string> = {}, nodeArgs: string[] = [], checkout = ROOT): Promise<Platform> {
   const [port, appPort] = (await freePorts(2)) as [number, number];
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/scripts/local/main.js')], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [...nodeArgs, path.join(checkout, 'dist/scripts/local/main.js')], {
+    cwd: checkout,
     env: { ...process.env, MLP_ROOT: root, MLP_PORT: String(port), MLP_APP_PORT: String(appPort), ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -194,4 +197,38 @@ export function run(name: string, main: () => Promise<void>): void {
       process.exit(1);
     },
   );
+}
+
+/**
+ * A MongoDB-wire server and Kafka: the ones MLP_TEST_MONGO_URL / MLP_TEST_KAFKA_BROKERS name
+ * (`npm run bench` starts them once for all benchmarks), else started here for this run
+ * (scripts/infra/up.mjs: FerretDB and a single-node Kafka) and stopped by stop().
+ */
+export async function servers(want: { mongo?: boolean; kafka?: boolean }): Promise<{ mongo?: string; kafka?: string; stop(): Promise<void> }> {
+  const mongo = want.mongo ? process.env.MLP_TEST_MONGO_URL : undefined;
+  const kafka = want.kafka ? process.env.MLP_TEST_KAFKA_BROKERS : undefined;
+  const needMongo = Boolean(want.mongo && !mongo);
+  const needKafka = Boolean(want.kafka && !kafka);
+  if (!needMongo && !needKafka) return { ...(mongo ? { mongo } : {}), ...(kafka ? { kafka } : {}), stop: async () => {} };
+  say(`  (starting ${[needMongo && 'FerretDB', needKafka && 'Kafka'].filter(Boolean).join(' and ')} with scripts/infra/up.mjs)`);
+  const { infraUp } = (await import(INFRA_MODULE)) as { infraUp: (o: { mongo: boolean; kafka: boolean; log?: (m: string) => void }) => Promise<{ env: Record<string, string>; stop(): Promise<void> }> };
+  const up = await infraUp({ mongo: needMongo, kafka: needKafka, log: () => {} });
+  return {
+    ...(mongo || up.env.MLP_MONGO_URL ? { mongo: mongo ?? up.env.MLP_MONGO_URL } : {}),
+    ...(kafka || up.env.MLP_KAFKA_BROKERS ? { kafka: kafka ?? up.env.MLP_KAFKA_BROKERS } : {}),
+    stop: () => up.stop(),
+  };
+}
+const INFRA_MODULE = new URL('../infra/up.mjs', import.meta.url).href;
+
+/** A MongoDB URL naming a database of its own, so runs never see each other's documents. */
+export function ownDatabase(url: string, db: string): string {
+  const m = /^(mongodb(?:\+srv)?:\/\/[^/?]+)\/?([^?]*)(\?.*)?$/.exec(url);
+  if (!m) throw new Error(`not a MongoDB URL: ${url}`);
+  return `${m[1]}/${db}${m[3] ?? ''}`;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
 }
