@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
@@ -43,44 +43,52 @@ export const stdoutSink: Sink = (line) => {
 
 /**
  * Appends to MLP_ROOT/log/{component}/{component}.log, as the storage plan says (API.md §11).
- * Lines of one event-loop turn go out as one write: a write per line cost a thread-pool job per
- * request, the largest cost after the socket writes in a profile of GET under load (README, Benchmarks).
+ * The lines of one event-loop turn go out as one synchronous append (as pino's default
+ * destination does): a stream write per line cost a thread-pool round trip per request, a
+ * large share of a GET's CPU under load (README, Benchmarks). An append to the page cache takes
+ * microseconds; a failing one is reported on stderr, never silently dropped.
  */
 export function fileSink(root: string): Sink & { close(): Promise<void> } {
-  const streams = new Map<string, WriteStream>();
+  const files = new Map<string, number>();
   const pending = new Map<string, string[]>();
   let scheduled: NodeJS.Immediate | undefined;
-  const streamOf = (component: string): WriteStream => {
-    let stream = streams.get(component);
-    if (!stream) {
+  const fdOf = (component: string): number => {
+    let fd = files.get(component);
+    if (fd === undefined) {
       const dir = path.join(root, 'log', component);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      stream = createWriteStream(path.join(dir, `${component}.log`), { flags: 'a', mode: 0o600 });
-      stream.on('error', (err) => process.stderr.write(`log file for ${component} failed: ${err.message}\n`));
-      streams.set(component, stream);
+      fd = openSync(path.join(dir, `${component}.log`), 'a', 0o600);
+      files.set(component, fd);
     }
-    return stream;
+    return fd;
   };
   const flush = () => {
     scheduled = undefined;
-    for (const [component, lines] of pending) streamOf(component).write(lines.join(''));
+    for (const [component, lines] of pending) {
+      try {
+        writeSync(fdOf(component), lines.join(''));
+      } catch (err) {
+        process.stderr.write(`log file for ${component} failed: ${(err as Error).message}\n`);
+      }
+    }
     pending.clear();
   };
   const sink = (line: string, component: string) => {
     const lines = pending.get(component);
     if (lines) lines.push(line + '\n');
     else {
-      // Created now, so that a folder that cannot be made fails the caller as before.
-      streamOf(component);
+      // Opened now, so that a folder that cannot be made fails the caller as before.
+      fdOf(component);
       pending.set(component, [line + '\n']);
     }
     scheduled ??= setImmediate(flush);
   };
   return Object.assign(sink, {
-    close: () => {
+    close: async () => {
       if (scheduled) clearImmediate(scheduled);
       flush();
-      return Promise.all([...streams.values()].map((s) => new Promise<void>((r) => s.end(r)))).then(() => undefined);
+      for (const fd of files.values()) closeSync(fd);
+      files.clear();
     },
   });
 }

@@ -34,7 +34,7 @@ run('api', async () => {
     const bare = await startBare(body);
     stops.push(bare.stop);
     const auth = { authorization: `Bearer ${token}` };
-    const targets: Record<string, Target> = { bare: { url: bare.url + urlPath, headers: auth }, gateway: { url: platform.base + urlPath, headers: auth } };
+    const targets: Record<string, Target & { pid?: number }> = { bare: { url: bare.url + urlPath, headers: auth, pid: bare.pid }, gateway: { url: platform.base + urlPath, headers: auth, pid: platform.child.pid as number } };
     if (args.compare) {
       const otherRoot = mkdtempSync(path.join(tmpdir(), 'mlp-bench-api-before-'));
       const other = await startPlatform(otherRoot, {}, [], path.resolve(args.compare));
@@ -44,7 +44,7 @@ run('api', async () => {
       });
       const otherToken = await userToken(other.base, 'bench');
       await json(other.base, 'POST', '/api/v1/users/bench/datasets', otherToken, { name: 'mnist', size: 1024 * 1024 });
-      targets.compare = { url: other.base + urlPath, headers: { authorization: `Bearer ${otherToken}` } };
+      targets.compare = { url: other.base + urlPath, headers: { authorization: `Bearer ${otherToken}` }, pid: other.child.pid as number };
     }
     if (!args['no-nginx']) {
       const { startNginx } = (await import(NGINX_MODULE)) as { startNginx: (o: { upstream: string }) => Promise<{ url: string; stop(): Promise<void> }> };
@@ -69,6 +69,11 @@ run('api', async () => {
       s.figure({ name: `${label}: req/s`, value: got.rps, unit: 'req/s', baseline: { name: baseName, value: base.rps }, ratio: rps, goal: GOAL, met: meets(GOAL, rps.value) });
       s.figure({ name: `${label}: p50`, value: got.p50, unit: 'ms', baseline: { name: baseName, value: base.p50 }, ratio: ratio(got.p50, base.p50, 'x') });
       s.figure({ name: `${label}: p99`, value: got.p99, unit: 'ms', baseline: { name: baseName, value: base.p99 }, ratio: ratio(got.p99, base.p99, 'x') });
+      if (got.cpuUsPerRequest !== undefined && base.cpuUsPerRequest !== undefined) {
+        // The same goal read as cost: the bare server's CPU per request over the gateway's.
+        const cost = ratio(base.cpuUsPerRequest, got.cpuUsPerRequest, '%');
+        s.figure({ name: `${label}: server CPU per request`, value: got.cpuUsPerRequest, unit: 'us', baseline: { name: baseName, value: base.cpuUsPerRequest }, ratio: ratio(got.cpuUsPerRequest, base.cpuUsPerRequest, 'x'), goal: '<= 2x', met: meets('>= 50', cost.value) });
+      }
       if (got.errors + base.errors > 0) s.note(`${label}: ${got.errors} errors or non-2xx answers, baseline ${base.errors}`);
     };
     figures('local gateway', r.gateway, r.bare, 'bare node:http');
@@ -83,7 +88,7 @@ run('api', async () => {
 });
 
 /** The bare node:http server in its own process, answering `body`. */
-async function startBare(body: string): Promise<{ url: string; address: string; stop(): Promise<void> }> {
+async function startBare(body: string): Promise<{ url: string; address: string; pid: number; stop(): Promise<void> }> {
   const [port] = (await freePorts(1)) as [number];
   const child = spawn(process.execPath, [path.join(ROOT, 'scripts/bench/bare-server.mjs')], { env: { ...process.env, PORT: String(port), MLP_BENCH_BODY: body }, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise((r) => child.once('exit', r));
@@ -92,6 +97,7 @@ async function startBare(body: string): Promise<{ url: string; address: string; 
   return {
     url,
     address: `127.0.0.1:${port}`,
+    pid: child.pid as number,
     async stop() {
       child.kill('SIGTERM');
       await exited;

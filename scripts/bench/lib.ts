@@ -100,6 +100,8 @@ export interface Load {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU time (user + system) of the server process per request, in microseconds. */
+  cpuUsPerRequest?: number;
 }
 
 export function load(target: Target, seconds: number, connections: number): Promise<autocannon.Result> {
@@ -108,16 +110,39 @@ export function load(target: Target, seconds: number, connections: number): Prom
 
 /**
  * Each target loaded in turn, round after round (the machine is shared and noisy: alternating
- * spreads a busy moment over all of them), after a one-second warm-up each.
+ * spreads a busy moment over all of them), after a one-second warm-up each. Where a target names
+ * its server's pid, the CPU time that process spent per request is measured too: unlike req/s,
+ * it hardly moves when other work shares the cores.
  */
-export async function alternate(targets: Record<string, Target>, opts: { rounds: number; seconds: number; connections: number }): Promise<Record<string, Load>> {
+export async function alternate(targets: Record<string, Target & { pid?: number }>, opts: { rounds: number; seconds: number; connections: number }): Promise<Record<string, Load>> {
   for (const target of Object.values(targets)) await load(target, 1, opts.connections);
   const results: Record<string, autocannon.Result[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+  const cpu: Record<string, number> = {};
   for (let round = 0; round < opts.rounds; round++) {
-    for (const [name, target] of Object.entries(targets)) results[name]?.push(await load(target, opts.seconds, opts.connections));
+    for (const [name, target] of Object.entries(targets)) {
+      const before = target.pid ? cpuSeconds(target.pid) : 0;
+      results[name]?.push(await load(target, opts.seconds, opts.connections));
+      if (target.pid) cpu[name] = (cpu[name] ?? 0) + cpuSeconds(target.pid) - before;
+    }
   }
-  return Object.fromEntries(Object.entries(results).map(([name, r]) => [name, summarise(r)]));
+  return Object.fromEntries(
+    Object.entries(results).map(([name, r]) => {
+      const sum = summarise(r);
+      const requests = r.reduce((n, x) => n + x.requests.total, 0);
+      return [name, cpu[name] === undefined ? sum : { ...sum, cpuUsPerRequest: (1e6 * cpu[name]) / requests }];
+    }),
+  );
 }
+
+/** User plus system CPU seconds a process has used, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of the line (utime, stime), counted after the command name: 12 and 13.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+/** sysconf(_SC_CLK_TCK), 100 on every Linux Node runs on. */
+const CLOCK_TICKS = 100;
 
 export function summarise(results: autocannon.Result[]): Load {
   const requests = results.reduce((n, r) => n + r.requests.total, 0);

@@ -32,8 +32,9 @@ export type Dispatch = (method: string, path: string) => Target;
 /** Serves FaaS handlers over HTTP the way of-watchdog `mode=http` and Knative expect. */
 export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void>; upgrade?: Upgrader; timeouts?: Partial<Timeouts> }): http.Server {
   const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  const options = { ...opts, timeouts };
   const server = http.createServer({ requestTimeout: 0 }, (req, res) => {
-    void serve(req, res, { ...opts, timeouts }).catch((err: unknown) => {
+    void serve(req, res, options).catch((err: unknown) => {
       // serve() answers every error itself; reaching here means the socket broke mid-answer.
       opts.log.error('response failed', { err: (err as Error).message });
       res.destroy();
