@@ -216,7 +216,8 @@ export async function settleTrying(job: JobDoc, deps: Deps): Promise<boolean> {
     await deps.tcc.cancel(resTryId(job), 'jm');
   } catch (err) {
     if (!(isClientError(err) && /was confirmed/.test(err.message))) throw err;
-    return Boolean(await col.update(job._id, { version: job.version }, { set: { res: 'held' } }));
+    // Admitted after all: no longer waiting (syncWorkloads launches it if the admitter died before).
+    return Boolean(await col.update(job._id, { version: job.version }, { set: { res: 'held' }, unset: ['msg', 'head_at'] }));
   }
   const res = job.state === 'creating' ? 'waiting' : 'none';
   return Boolean(await col.update(job._id, { version: job.version }, { set: { res }, inc: { try_attempt: 1 } }));
