@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { v4 as uuid } from 'uuid';
-import { WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
 import type { Deps } from '../deps.js';
 import { isClientError, Invalid } from '../errors.js';
 import { requestGate, type LoadedFunction } from './adapter.js';
@@ -24,7 +24,10 @@ export const MAX_SOCKETS_PER_USER = 16;
  * who already has MAX_SOCKETS_PER_USER open.
  */
 export function createUpgrader(fns: LoadedFunction[], deps: Deps): Upgrader {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_PAYLOAD });
+  // `ws` is loaded only by a process that serves a WebSocket: the others start without it
+  // (a function process's cold start is mostly module loading; README, Benchmarks).
+  let wss: Promise<WebSocketServer> | undefined;
+  const server = () => (wss ??= import('ws').then(({ WebSocketServer: Server }) => new Server({ noServer: true, maxPayload: MAX_WS_PAYLOAD })));
   const openPerUser = new Map<string, number>();
   /** Counts a socket of the user until its connection closes; false when the user is at the bound. */
   const claim = (user: string, socket: Duplex): boolean => {
@@ -41,6 +44,7 @@ export function createUpgrader(fns: LoadedFunction[], deps: Deps): Upgrader {
   const table = fns
     .filter((fn) => fn.upgrade)
     .map((fn) => ({ fn, pattern: compilePath(fn.route.path), gate: requestGate(fn.route, deps), log: deps.log.child({ component: fn.route.name }) }));
+  if (table.length > 0) server().catch((err: unknown) => deps.log.error('the WebSocket library failed to load', { err: (err as Error).message }));
   return (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const requestId = (req.headers['x-request-id'] as string | undefined) || uuid();
@@ -54,7 +58,8 @@ export function createUpgrader(fns: LoadedFunction[], deps: Deps): Upgrader {
     const query = Object.fromEntries(url.searchParams);
     hit
       .gate('GET', url.pathname, req.headers.authorization, query.token)
-      .then(({ params, principal }) => {
+      .then(async ({ params, principal }) => {
+        const wss = await server();
         // The client may have gone while the token was checked: nothing to open, nothing to count.
         if (socket.destroyed) return;
         const owner = principal.kind === 'user' || principal.kind === 'job' ? principal.username : undefined;
