@@ -38,6 +38,18 @@ const script = (code: number) => `
   process.exit(${code});
 `;
 
+/** Live processes whose command line holds the marker. */
+function withMarker(marker: string): number[] {
+  return readdirSync('/proc').filter((d) => {
+    if (!/^\d+$/.test(d)) return false;
+    try {
+      return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(marker) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${d}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
 interface Job {
   state: string;
   msg?: string;
@@ -60,18 +72,27 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
   mkdirSync(home, { recursive: true });
   writeFileSync(path.join(home, 'exit3.mjs'), script(3));
   writeFileSync(path.join(home, 'exit0.mjs'), script(0));
+  const marker = `mlp-outlive-child-${process.pid}-${sandbox}`;
+  // A job that runs until stopped, with a child of its own: stopping an adopted job ends its whole tree.
+  writeFileSync(path.join(home, 'forever.mjs'), `
+    import { spawn } from 'node:child_process';
+    const c = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000) // ${marker}'], { stdio: 'ignore' });
+    console.log('child', c.pid);
+    setInterval(() => console.log('alive'), 200);
+  `);
   const job = async (name: string) => (await p.call('GET', `/api/v1/users/alice/jobs/${name}`, { token })).json as Job;
   const log = (name: string) => readFileSync(path.join(storagePaths(root).job('alice', name), 'log', 'job.log'), 'utf8');
   const ticks = (name: string) => (log(name).match(/^tick \d+/gm) ?? []).length;
   const cpuInUse = async () => ((await p.call('GET', '/api/v1/tenants/default', { token })).json as { cpu_inuse: number }).cpu_inuse;
   const epochs = async (name: string) => ((await p.call('GET', `/api/v1/users/alice/job_metrics/${name}`, { token })).json as { epoch: number }[]).map((m) => m.epoch);
 
-  for (const name of ['fails', 'works']) {
-    const a = await p.call('POST', '/api/v1/users/alice/jobs', { token, body: { name, entry: name === 'fails' ? 'exit3.mjs' : 'exit0.mjs', cpu: 0.5, ram: 500 } });
+  for (const name of ['fails', 'works', 'forever']) {
+    const a = await p.call('POST', '/api/v1/users/alice/jobs', { token, body: { name, entry: `${name === 'fails' ? 'exit3' : name === 'works' ? 'exit0' : 'forever'}.mjs`, cpu: 0.5, ram: 500 } });
     t.equal(a.status, 201, `${name} created (${a.text})`);
   }
   for (const name of ['fails', 'works']) await until(`${name} runs and publishes`, async () => ((await job(name)).state === 'running' && ticks(name) >= 3 && (await epochs(name)).length >= 3 ? true : undefined));
-  t.equal(await cpuInUse(), 1, 'both jobs hold their cpu');
+  await until('forever runs its child', async () => (/alive/.test(log('forever')) && withMarker(marker).length === 1 ? true : undefined));
+  t.equal(await cpuInUse(), 1.5, 'the jobs hold their cpu');
 
   // A crash: the platform gets SIGKILL; the jobs go on writing their logs and buffering metrics.
   await p.kill('SIGKILL');
@@ -87,6 +108,10 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
   await until('the jobs go on after a graceful stop', async () => (ticks('fails') > adopted.fails + 2 && ticks('works') > adopted.works + 2 ? true : undefined));
   p = await startPlatformProcess(t, env);
   for (const name of ['fails', 'works']) t.equal((await job(name)).state, 'running', `${name} was adopted again`);
+  t.equal((await p.call('PUT', '/api/v1/users/alice/jobs/forever:stop', { token, body: {} })).status, 200);
+  t.match(await job('forever'), { state: 'error', msg: 'stopped by user' }, 'an adopted job can be stopped');
+  await until('its child ends too', async () => (withMarker(marker).length === 0 ? true : undefined));
+  t.pass('stopping an adopted job ended its whole process group');
 
   for (const name of ['fails', 'works']) writeFileSync(path.join(home, `go-${name}`), '');
   const fails = await until('fails ends', async () => ((await job('fails')).state === 'error' ? job('fails') : undefined));
@@ -110,7 +135,7 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
   await p.call('POST', '/api/v1/reconcile/jobs', { token: readFileSync(path.join(root, 'secrets', 'service-token'), 'utf8').trim() });
   t.equal(await cpuInUse(), 0, 'tenant cpu_inuse is 0 after another restart (released exactly once)');
   t.match(await job('fails'), { state: 'error', msg: /exit code 3/ });
-  for (const name of ['fails', 'works']) t.equal((await p.call('DELETE', `/api/v1/users/alice/jobs/${name}`, { token })).status, 200);
+  for (const name of ['fails', 'works', 'forever']) t.equal((await p.call('DELETE', `/api/v1/users/alice/jobs/${name}`, { token })).status, 200);
   await until('the jobs are deleted', async () => ((await p.call('GET', '/api/v1/users/alice/jobs', { token })).json as unknown[]).length === 0 ? true : undefined);
   t.same(readdirSync(path.join(root, 'orchestrator')), [], 'deleting the jobs removed their records and exit files');
 }
