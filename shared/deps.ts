@@ -127,8 +127,14 @@ async function openKubernetes(config: Config, log: Logger, now: () => Date): Pro
   } catch (err) {
     throw new ConfigError([`MLP_ORCHESTRATOR=kubernetes: no usable kubeconfig (KUBECONFIG or in-cluster): ${(err as Error).message}`]);
   }
-  if (!kubeConfig.getCurrentCluster()) throw new ConfigError(['MLP_ORCHESTRATOR=kubernetes: no cluster in the kubeconfig (set KUBECONFIG, or run in a pod with a service account)']);
   const k = config.kube;
+  const cluster = kubeConfig.getCurrentCluster();
+  // A function without the mlp-orchestrator ServiceAccount (most of them, by design) has no token:
+  // then client-node falls back to an anonymous http://localhost:8080, which is never the cluster.
+  if (!cluster || (cluster.name === 'cluster' && cluster.server === 'http://localhost:8080')) {
+    const { uncredentialedKubernetes } = await import('./orchestrator/kube-uncredentialed.js');
+    return uncredentialedKubernetes({ namespace: k.namespace, endpointMode: k.endpoint, why: 'no cluster in KUBECONFIG and no service-account token' });
+  }
   // Its close() ends only this process's watch: pods outlive the function that started them.
   return createKubernetesOrchestrator({ kubeConfig, namespace: k.namespace, jobImage: k.jobImage, modelServerImage: k.modelServerImage, claimName: k.claim, root: config.root, imageRoot: k.imageRoot, endpointMode: k.endpoint, ...(k.ingressClass ? { ingressClass: k.ingressClass } : {}), log, now });
 }

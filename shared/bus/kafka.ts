@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import type { Logger } from '../log.js';
 import type { Bus, Message, Subscription } from './port.js';
 
@@ -29,6 +29,9 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
         if (missing.length > 0) {
           await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: opts.partitions ?? 3, replicationFactor: -1 })) });
         }
+        // Another process may have just created it (functions start together): its partitions can
+        // still be without a leader, and a consumer subscribing then fails. Wait until they have one.
+        await waitForLeaders(admin, topics, opts.log);
       } finally {
         await admin.disconnect();
       }
@@ -36,27 +39,49 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
     async publish(topic, messages) {
       await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })) });
     },
-    async subscribe({ topic, group, fromBeginning }, handler): Promise<Subscription> {
-      const consumer = kafka.consumer({ groupId: group, allowAutoTopicCreation: false });
-      consumers.add(consumer);
-      let stopping = false;
-      let inflight: Promise<void> | undefined;
+    async subscribe(spec, handler): Promise<Subscription> {
+      // A topic just created by another process may not be served yet (functions start together,
+      // each ensuring the shared topics): retry what Kafka says is retriable, with backoff, bounded.
+      const deadline = Date.now() + 60_000;
+      for (let delay = 250; ; delay = Math.min(delay * 2, 4000)) {
+        try {
+          return await subscribeOnce(spec, handler);
+        } catch (err) {
+          if (!isRetriable(err) || Date.now() > deadline) throw err;
+          opts.log.warn('kafka: subscribe failed; retrying', { topic: spec.topic, err: (err as Error).message });
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    },
+    async close() {
+      for (const consumer of consumers) await consumer.disconnect();
+      consumers.clear();
+      await producer.disconnect();
+    },
+  };
+
+  async function subscribeOnce({ topic, group, fromBeginning }: Parameters<Bus['subscribe']>[0], handler: Parameters<Bus['subscribe']>[1]): Promise<Subscription> {
+    const consumer = kafka.consumer({ groupId: group, allowAutoTopicCreation: false });
+    consumers.add(consumer);
+    let stopping = false;
+    let inflight: Promise<void> | undefined;
+    const handleAndCommit = async (t: string, partition: number, msg: Message) => {
+      // Retry here rather than let kafkajs restart the consumer: the partition waits, nothing is skipped.
+      for (;;) {
+        try {
+          await handler(msg);
+          break;
+        } catch (err) {
+          opts.log.error('bus handler failed; retrying', { topic: t, group, partition, offset: msg.offset, err: (err as Error).message });
+          if (stopping) throw new Error('consumer stopping; message left uncommitted for redelivery');
+          await new Promise((r) => setTimeout(r, retryMs));
+        }
+      }
+      await consumer.commitOffsets([{ topic: t, partition, offset: (BigInt(msg.offset) + 1n).toString() }]);
+    };
+    try {
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: fromBeginning ?? false });
-      const handleAndCommit = async (t: string, partition: number, msg: Message) => {
-        // Retry here rather than let kafkajs restart the consumer: the partition waits, nothing is skipped.
-        for (;;) {
-          try {
-            await handler(msg);
-            break;
-          } catch (err) {
-            opts.log.error('bus handler failed; retrying', { topic: t, group, partition, offset: msg.offset, err: (err as Error).message });
-            if (stopping) throw new Error('consumer stopping; message left uncommitted for redelivery');
-            await new Promise((r) => setTimeout(r, retryMs));
-          }
-        }
-        await consumer.commitOffsets([{ topic: t, partition, offset: (BigInt(msg.offset) + 1n).toString() }]);
-      };
       await consumer.run({
         autoCommit: false,
         eachMessage: async ({ topic: t, partition, message }) => {
@@ -78,22 +103,45 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
           }
         },
       });
-      return {
-        async stop() {
-          if (stopping) return; // stopping twice is harmless
-          stopping = true;
-          consumer.pause([{ topic }]);
-          // The message being handled finishes and is committed before the consumer leaves.
-          await inflight?.catch((err: unknown) => opts.log.warn('in-flight message not committed at stop', { err: (err as Error).message }));
-          consumers.delete(consumer);
-          await consumer.disconnect();
-        },
-      };
-    },
-    async close() {
-      for (const consumer of consumers) await consumer.disconnect();
-      consumers.clear();
-      await producer.disconnect();
-    },
-  };
+    } catch (err) {
+      consumers.delete(consumer);
+      await consumer.disconnect().catch((e: unknown) => opts.log.warn('kafka: disconnect after a failed subscribe', { err: (e as Error).message }));
+      throw err;
+    }
+    return {
+      async stop() {
+        if (stopping) return; // stopping twice is harmless
+        stopping = true;
+        consumer.pause([{ topic }]);
+        // The message being handled finishes and is committed before the consumer leaves.
+        await inflight?.catch((err: unknown) => opts.log.warn('in-flight message not committed at stop', { err: (err as Error).message }));
+        consumers.delete(consumer);
+        await consumer.disconnect();
+      },
+    };
+  }
+}
+
+/** Kafka's own verdict (a protocol error marked retriable), or kafkajs giving up on one. */
+function isRetriable(err: unknown): boolean {
+  const e = err as { retriable?: boolean; name?: string; cause?: unknown };
+  if (e.retriable === true) return true;
+  if (e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSConnectionError') return true;
+  return e.cause !== undefined && e.cause !== err && isRetriable(e.cause);
+}
+
+/** Until every partition of the topics has a leader (bounded: 60 s, then the error goes up). */
+async function waitForLeaders(admin: Admin, topics: string[], log: Logger): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics });
+      if (found.length === topics.length && found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      log.debug('kafka: topic metadata not ready yet', { topics, err: (err as Error).message });
+    }
+    if (Date.now() > deadline) throw new Error(`kafka: topics ${topics.join(', ')} have partitions without a leader after 60 s`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
 }

@@ -22,6 +22,8 @@ export const CRASH_LOOP_RESTARTS = 5;
 export const POD_USER = 1000;
 
 export const objectName = (w: Pick<Workload, 'id' | 'kind'>) => `mlp-${w.kind}-${w.id}`;
+/** An app's address through its Service (cluster DNS): no API call needed. */
+export const serviceEndpoint = (namespace: string, id: string, port: number) => `${objectName({ kind: 'app', id })}.${namespace}.svc:${port}`;
 
 /** A label value: at most 63 of [A-Za-z0-9._-], starting and ending alphanumeric. */
 export function labelValue(v: string): string {

@@ -1,9 +1,10 @@
 import * as k8s from '@kubernetes/client-node';
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
-import { INSTANCE, isTerminal, labelsOf, MANAGED_BY, mountsOf, objectName, podSpecOf, PROGRAM, statusOfPods, STOPPED } from './kube-pods.js';
+import { INSTANCE, isTerminal, labelsOf, MANAGED_BY, mountsOf, objectName, podSpecOf, PROGRAM, serviceEndpoint, statusOfPods, STOPPED } from './kube-pods.js';
 import { startPodWatcher, statusFeed, type PodWatcher } from './kube-watch.js';
 import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
 
@@ -31,7 +32,9 @@ export interface KubernetesOrchestratorOptions {
   checkout?: string;
 }
 
-const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
+// The checkout holding this file: from source shared/orchestrator/ is two levels down; built, it
+// is dist/shared/orchestrator/, and the images hold dist/ inside the checkout's layout too.
+const CHECKOUT = ((dir) => (import.meta.url.endsWith('.js') && path.basename(dir) === 'dist' ? path.dirname(dir) : dir))(path.resolve(fileURLToPath(new URL('../../', import.meta.url))));
 const codeOf = (err: unknown) => (err as { code?: number }).code;
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
@@ -222,7 +225,7 @@ export function createKubernetesOrchestrator(o: KubernetesOrchestratorOptions): 
       await removeAll(id);
     },
     endpoint(id, port) {
-      if (o.endpointMode === 'service') return `${objectName({ kind: 'app', id })}.${ns}.svc:${port}`;
+      if (o.endpointMode === 'service') return serviceEndpoint(ns, id, port);
       const ready = feed.pods(id).find((p) => !p.metadata?.deletionTimestamp && p.status?.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
       if (!ready) throw new Unavailable('the app has no ready pod right now; try again shortly');
       return `${ready.status!.podIP}:${port}`;
