@@ -10,7 +10,7 @@ import path from 'node:path';
 export interface WorkloadRecord {
   id: string;
   kind: 'job' | 'app';
-  /** The wrapper's pid: the leader of the workload's process group. */
+  /** The wrapper's pid: the leader of the workload's process group; 0 while it is being started. */
   pid: number;
   /** Field 22 of /proc/<pid>/stat (clock ticks since boot) when it was started. */
   startTime: string;
@@ -87,6 +87,26 @@ export function processStartTime(pid: number): string | undefined {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   if (fields[0] === 'Z' || fields[0] === 'X') return undefined; // ended; only its parent has not reaped it
   return fields[19];
+}
+
+/**
+ * The wrapper started for `exitFile`, found by its command line (`sh -c WRAPPER mlp-workload <exitFile> …`):
+ * for a record written just before the spawn, when the platform died before it could note the pid.
+ */
+export function findWrapper(exitFile: string): { pid: number; startTime: string } | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // ended while listed
+    }
+    if (argv[1] !== '-c' || argv[2] !== WRAPPER || argv[3] !== 'mlp-workload' || argv[4] !== exitFile) continue;
+    const startTime = processStartTime(Number(name));
+    if (startTime) return { pid: Number(name), startTime };
+  }
+  return undefined;
 }
 
 /** The process the record names still runs: same pid and the same start time (not a recycled pid). */

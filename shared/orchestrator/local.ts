@@ -6,7 +6,7 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
-import { processStartTime, recordStore, stillRuns, WRAPPER } from './local-record.js';
+import { findWrapper, processStartTime, recordStore, stillRuns, WRAPPER } from './local-record.js';
 import { bwrapArgs, describeSandbox, groupMembers, sandboxSupport, type SandboxSupport } from './sandbox.js';
 
 interface Running {
@@ -110,6 +110,8 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     mkdirSync(w.workdir, { recursive: true });
     mkdirSync(path.dirname(w.logFile), { recursive: true });
     records.clearExit(w.id);
+    // Noted before the spawn, so a platform that dies right after it still finds the process (findWrapper).
+    records.write({ id: w.id, kind: w.kind, pid: 0, startTime: '', startedAt: now(), sandboxed });
     const log = openSync(w.logFile, 'a');
     const command = sandbox?.mode === 'on' && w.sandbox ? [sandbox.bwrap, ...bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: w.sandbox, tmpBytes: w.resources.ram * 1024 * 1024 }, sandbox)] : w.command;
     let child: ChildProcess;
@@ -145,7 +147,14 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
 
   // Jobs left by an earlier platform on this stateDir: adopted if their process still runs (the
   // same start time: a recycled pid is someone else), else ended by the exit code they recorded.
-  for (const r of durable ? records.all() : []) {
+  for (const noted of durable ? records.all() : []) {
+    const found = noted.pid === 0 ? findWrapper(records.exitFile(noted.id)) : undefined;
+    if (noted.pid === 0 && !found) {
+      records.remove(noted.id); // never started: to the platform, unknown (a job is launched again)
+      continue;
+    }
+    const r = found ? { ...noted, ...found } : noted;
+    if (found) records.write(r);
     if (r.kind === 'app') {
       if (stillRuns(r)) {
         opts.log.warn('stopping a model server left by an earlier platform process', { id: r.id, pid: r.pid });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
@@ -145,7 +145,7 @@ export async function crashAndRecover(t: Test, backendEnv: Record<string, string
   let kills = 0;
   const chaos = (async () => {
     while (!done) {
-      const wait = 1500 + rand() * 6000;
+      const wait = 3000 + rand() * 7000;
       for (let waited = 0; waited < wait && !done; waited += 100) await sleep(100);
       if (done) return;
       await p.kill('SIGKILL');
@@ -183,6 +183,8 @@ export async function crashAndRecover(t: Test, backendEnv: Record<string, string
   stopPoking = true;
   await poking;
   await p.kill('SIGTERM');
+  // A graceful stop ends the apps' servers; no job runs: nothing of this platform may be left running.
+  t.same(workloadsOf(root), [], 'no workload process of this platform is left (none leaked through the crashes)');
 
   // The store as the platform left it.
   const store = await openStore(root, backendEnv);
@@ -218,6 +220,21 @@ export async function crashAndRecover(t: Test, backendEnv: Record<string, string
   const holding = jobs.filter((j) => j.res === 'held').length + apps.filter((a) => a.res === 'held').length + models.filter((m) => m.res === 'held').length;
   const tries = [...decided.values()].filter((e) => e.type === 'request' && e.state === 'confirmed').length;
   t.equal(releases.size + holding, tries, `every object that held and is gone gave back once (${releases.size} releases, ${holding} holding, ${tries} confirmed tries)`);
+}
+
+/** Live processes that run a workload (their wrapper names its exit file under MLP_ROOT/orchestrator). */
+function workloadsOf(root: string): string[] {
+  const marker = path.join(root, 'orchestrator') + '/';
+  return readdirSync('/proc').flatMap((d) => {
+    if (!/^\d+$/.test(d)) return [];
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      const alive = !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${d}/stat`, 'utf8'));
+      return alive && cmd.some((a) => a.startsWith(marker)) ? [`${d} ${cmd.slice(-8).join(' ')}`] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** The platform's store, opened by the test once the platform has stopped. */
