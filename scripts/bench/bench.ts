@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark of issue 13 in sequence, each as its own process (built once
 // first), then the Markdown table rendered into the README between the bench markers.
-//   npm run bench [-- --quick] [-- --only api,cold] [-- --no-readme]
+//   npm run bench [-- --quick] [-- --only api,cold] [-- --no-readme] [-- --render (the table from bench/report.json only)]
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,14 +10,14 @@ import { renderTable, replaceRegion, type Report } from './report.js';
 
 export const BENCHES = ['api', 'cold', 'transfer', 'tcc', 'relay', 'scale'] as const;
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'no-readme': { type: 'boolean', default: false } } });
-const chosen = args.only ? args.only.split(',') : [...BENCHES];
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'no-readme': { type: 'boolean', default: false }, render: { type: 'boolean', default: false } } });
+const chosen = args.render ? [] : args.only ? args.only.split(',') : [...BENCHES];
 const unknown = chosen.filter((b) => !(BENCHES as readonly string[]).includes(b));
 if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; known: ${BENCHES.join(', ')}`);
 
-ensureBuilt();
+if (!args.render) ensureBuilt();
 // A full run starts a fresh report, so the table never mixes runs; --only adds to the last one.
-if (!args.only) rmSync(REPORT, { force: true });
+if (!args.only && !args.render) rmSync(REPORT, { force: true });
 // FerretDB and Kafka once for every benchmark that wants them (or the ones the environment names).
 const infra = chosen.some((b) => ['tcc', 'relay', 'scale'].includes(b)) ? await servers({ mongo: true, kafka: chosen.includes('relay') }) : undefined;
 const infraEnv = { ...(infra?.mongo ? { MLP_TEST_MONGO_URL: infra.mongo } : {}), ...(infra?.kafka ? { MLP_TEST_KAFKA_BROKERS: infra.kafka } : {}) };

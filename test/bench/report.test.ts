@@ -41,6 +41,8 @@ t.test('the table names the machine, has a row per figure, escapes pipes, lists 
   t.match(table, /\| api \| a \\\| b \| 3.50 ms \| {2}\| {2}\| {2}\|/);
   t.match(table, /\| cold \| RSS \| 67.3 MiB \| {2}\| {2}\| <= 80 MiB ✓ \|/);
   t.match(table, /- api: profile: writev/);
+  const later: Report = { ...report, benches: { ...report.benches, scale: { title: 'Scale', figures: [], notes: [], at: '2026-12-01T22:30:00.000Z' } } };
+  t.match(renderTable(later), /^Measured 2026-12-01 21:00 to 2026-12-01 22:30 UTC/, 'benchmarks run at different times: the span');
 });
 
 t.test('only the region between the markers is rewritten', async (t) => {
