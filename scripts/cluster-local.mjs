@@ -102,7 +102,6 @@ try {
     `  functions:   ${Object.keys(fns.addresses).length} processes (logs in ${path.join(runDir, 'functions')})\n` +
     `  kubernetes:  ${kube.url} (KUBECONFIG=${kube.kubeconfig}), namespace ${NAMESPACE}\nPress Ctrl-C to stop.\n`);
   kubelet.once('exit', (code, signal) => { if (!stopping) { say(`the kubelet stand-in ended (${signal ?? code})`); void stopAll('kubelet ended').then(() => process.exit(1)); } });
-  fns.onCrash((name, code) => { if (!stopping) say(`function ${name} ended (${code}); the others keep serving`); });
 } catch (err) {
   say(`could not start: ${err.stack ?? err.message}`);
   await stopAll('start failed');

@@ -16,23 +16,6 @@ export async function builtRoutes() {
   return Promise.all(names.map(async (name) => (await import(pathToFileURL(path.join(dir, name, 'route.js')).href)).default));
 }
 
-async function waitReady(name, address, child, logFile, timeoutMs = 300_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`function ${name} exited during start (${child.signalCode ?? child.exitCode}):\n${tail(logFile)}`);
-    }
-    try {
-      const res = await fetch(`http://${address}/_/ready`);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`function ${name} not ready in ${timeoutMs} ms:\n${tail(logFile)}`);
-    await sleep(200);
-  }
-}
-
 function tail(file) {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-15).join('\n') : '(no output)';
 }
@@ -57,54 +40,108 @@ async function writeSecrets(routes, env, dir) {
 }
 
 /**
- * Starts them all and waits until each answers /_/ready. `access.needs(route)` says which get
- * `access.env` (the orchestrator's Kubernetes credentials: only the functions marked as using it).
+ * One function as its pod would run: started, and started again with backoff whenever it exits
+ * (Kubernetes restarts a crashed container; a function that cannot reach MongoDB at start exits).
  */
-export async function startFunctions({ env, access, logDir, secretsDir, log }) {
+function supervise({ name, env, logFile, log }) {
+  let child;
+  let stopped = false;
+  let restarts = 0;
+  let timer;
+  const listeners = [];
+  const run = () => {
+    const fd = fs.openSync(logFile, 'a');
+    child = spawn(process.execPath, [ENTRY], { cwd: ROOT, env, stdio: ['ignore', fd, fd] });
+    fs.closeSync(fd);
+    child.once('exit', (code, signal) => {
+      if (stopped) return;
+      restarts += 1;
+      const delay = Math.min(1000 * 2 ** Math.min(restarts - 1, 5), 30_000);
+      log(`function ${name} ended (${signal ?? `exit ${code}`}); restart ${restarts} in ${delay / 1000} s: ${lastLine(logFile)}`);
+      for (const l of listeners) l(name, signal ?? code);
+      timer = setTimeout(run, delay);
+    });
+  };
+  run();
+  return {
+    restarts: () => restarts,
+    onExit: (l) => listeners.push(l),
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited.finally(() => clearTimeout(kill));
+    },
+  };
+}
+
+function lastLine(file) {
+  return tail(file).split('\n').at(-1)?.slice(0, 300) ?? '';
+}
+
+async function waitReady(name, address, logFile, deadline) {
+  for (;;) {
+    try {
+      const res = await fetch(`http://${address}/_/ready`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet (or restarting)
+    }
+    if (Date.now() > deadline) throw new Error(`function ${name} not ready in time:\n${tail(logFile)}`);
+    await sleep(250);
+  }
+}
+
+/**
+ * Starts them all, at most START_AT_ONCE at a time (fifty cold starts at once on two cores time out
+ * their MongoDB connections), and waits until each answers /_/ready. `access.needs(route)` says
+ * which get `access.env` (the orchestrator's Kubernetes credentials: only the functions marked as
+ * using it); the others get `access.noneEnv` (none).
+ */
+const START_AT_ONCE = 8;
+
+export async function startFunctions({ env, access, logDir, secretsDir, log, timeoutMs = 600_000 }) {
   fs.mkdirSync(logDir, { recursive: true });
   const routes = await builtRoutes();
   const secretDirs = await writeSecrets(routes, env, secretsDir);
   // Each gets its own secrets as OpenFaaS mounts them, never the values in the environment.
   const { MLP_SECRET, MLP_SERVICE_TOKEN, ...shared } = env;
   const ports = await freePorts(routes.length);
-  const addresses = {};
-  const children = new Map();
-  const crashListeners = [];
+  const addresses = Object.fromEntries(routes.map((route, i) => [route.name, `127.0.0.1:${ports[i]}`]));
+  const running = [];
+  const timers = [];
   let stopping = false;
-  routes.forEach((route, i) => {
-    const address = `127.0.0.1:${ports[i]}`;
-    addresses[route.name] = address;
-    const logFile = path.join(logDir, `${route.name}.log`);
-    const fd = fs.openSync(logFile, 'a');
-    const child = spawn(process.execPath, [ENTRY], {
-      cwd: ROOT,
-      env: { ...shared, ...(access.needs(route) ? access.env : access.noneEnv), MLP_SECRETS_DIR: secretDirs[route.name], MLP_FUNCTION: route.name, PORT: String(ports[i]) },
-      stdio: ['ignore', fd, fd],
-    });
-    fs.closeSync(fd);
-    child.once('exit', (code, signal) => { if (!stopping) for (const l of crashListeners) l(route.name, signal ?? code); });
-    children.set(route.name, { child, logFile, address });
-  });
   const stop = async () => {
     stopping = true;
     for (const timer of timers) clearInterval(timer);
-    const exits = [...children.values()].map(({ child }) => {
-      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      return exited.finally(() => clearTimeout(timer));
-    });
-    await Promise.all(exits);
+    await Promise.all(running.map((r) => r.stop()));
   };
-  const timers = [];
+  const deadline = Date.now() + timeoutMs;
+  const queue = routes.map((route, i) => ({ route, port: ports[i] }));
+  const starter = async () => {
+    for (let next = queue.shift(); next && !stopping; next = queue.shift()) {
+      const { route, port } = next;
+      const logFile = path.join(logDir, `${route.name}.log`);
+      running.push(supervise({
+        name: route.name,
+        logFile,
+        log,
+        env: { ...shared, ...(access.needs(route) ? access.env : access.noneEnv), MLP_SECRETS_DIR: secretDirs[route.name], MLP_FUNCTION: route.name, PORT: String(port) },
+      }));
+      await waitReady(route.name, addresses[route.name], logFile, deadline);
+    }
+  };
   try {
-    await Promise.all([...children].map(([name, { child, logFile, address }]) => waitReady(name, address, child, logFile)));
+    await Promise.all(Array.from({ length: START_AT_ONCE }, starter));
   } catch (err) {
     await stop();
     throw err;
   }
-  log(`${routes.length} functions ready`);
+  const restarted = running.reduce((n, r) => n + r.restarts(), 0);
+  log(`${routes.length} functions ready${restarted ? ` (${restarted} restarts during start)` : ''}`);
   for (const route of routes) {
     if (!route.schedule) continue;
     let busy = false;
@@ -118,5 +155,5 @@ export async function startFunctions({ env, access, logDir, secretsDir, log }) {
         .finally(() => { busy = false; });
     }, route.schedule.everySeconds * 1000));
   }
-  return { addresses, stop, onCrash: (listener) => crashListeners.push(listener) };
+  return { addresses, stop };
 }
