@@ -7,6 +7,7 @@ import { createDeps, type Deps, type Overrides } from '../../shared/deps.js';
 import { toFaasHandler, type LoadedFunction } from '../../shared/http/adapter.js';
 import { FunctionContext } from '../../shared/http/faas.js';
 import { createLogger, memorySink } from '../../shared/log.js';
+import { endRecorded } from '../../shared/orchestrator/local-record.js';
 import type { Handler, RouteDef } from '../../shared/route.js';
 
 /** Real dependencies on an embedded store in a temporary folder, closed when the test ends. */
@@ -16,7 +17,10 @@ export async function testDeps(t: Test, env: Record<string, string> = {}, overri
   const deps = await createDeps(loadConfig({ MLP_ROOT: root, ...env }), createLogger({ component: 'test', sinks: [sink], level: 'debug' }), overrides);
   t.teardown(async () => {
     await deps.close();
-    rmSync(root, { recursive: true, force: true });
+    // Local jobs outlive close() (they are adopted by the next start): end this root's own, and
+    // retry the removal while a wrapper may still be writing an exit record into it.
+    endRecorded(path.join(root, 'orchestrator'));
+    rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
   return Object.assign(deps, { logs: sink.lines });
 }

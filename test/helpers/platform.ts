@@ -70,7 +70,7 @@ export async function startTestPlatform(env: Record<string, string> = {}, overri
       await platform.close();
       if (owned) {
         endRecorded(path.join(root, 'orchestrator')); // jobs outlive the platform; not this one's
-        rmSync(root, { recursive: true, force: true });
+        rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       }
     },
   };
