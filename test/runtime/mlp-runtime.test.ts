@@ -50,7 +50,10 @@ t.test('metrics and heartbeats over HTTP with the job token', async (t) => {
 
   answers.push([503, '{"msg":"store unavailable"}']);
   await publishMetrics({ epoch: 2, accuracy: 0.6, loss: 0.8, progress: 20 });
+  // On a fault the metric stays buffered and publish() returns (the job goes on); the buffer retries.
+  for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
   t.equal(seen.length, 2, 'a fault is retried');
+  t.same(seen[1]?.body, { epoch: 2, accuracy: 0.6, loss: 0.8, progress: 20 }, 'the same metric again');
   seen.length = 0;
 
   answers.push([403, '{"msg":"job train is finished"}']);
