@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import t from 'tap';
 import { irisWalkthrough } from '../helpers/iris.js';
+import { until } from '../helpers/models.js';
 import { call, withDatabase } from '../helpers/platform.js';
 import { freePort, spawnTs } from '../helpers/process.js';
 
@@ -14,6 +16,13 @@ import { freePort, spawnTs } from '../helpers/process.js';
 const REPO = path.resolve(import.meta.dirname, '../..');
 const MAIN = path.join(REPO, 'bin/src/main.ts');
 const { MLP_TEST_KUBE, MLP_TEST_MONGO_URL: mongo, MLP_TEST_KAFKA_BROKERS: kafka } = process.env;
+
+/** The API server cluster:local runs, as its printed KUBECONFIG reaches it (the admin's). */
+function kubeClient(kubeconfig: string): k8s.CoreV1Api {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  return kc.makeApiClient(k8s.CoreV1Api);
+}
 
 if (!MLP_TEST_KUBE || !mongo || !kafka) {
   t.plan(0, 'needs MLP_TEST_KUBE, MLP_TEST_MONGO_URL and MLP_TEST_KAFKA_BROKERS (npm test sets them)');
@@ -71,6 +80,31 @@ if (!MLP_TEST_KUBE || !mongo || !kafka) {
       return { code, out: run.output() };
     };
     await irisWalkthrough(t, { url: gateway, appUrl: `http://127.0.0.1:${appPort}`, work, mlp });
+
+    // Jobs that fail and jobs stopped, as pods: the exit code decides, a stop deletes the pod.
+    const token = (await call(gateway, 'GET', '/api/v1/users/alice/token', { basic: ['alice', 'password1'] })).json as string;
+    const jobs = (method: string, suffix = '', body?: unknown) => call(gateway, method, `/api/v1/users/alice/jobs${suffix}`, { token, body });
+    const scripts: [string, string][] = [['broken.mjs', "console.log('boom'); process.exit(2);"], ['forever.mjs', "console.log('started'); setInterval(() => {}, 1000);"]];
+    for (const [name, text] of scripts) {
+      writeFileSync(path.join(work, name), text);
+      t.equal((await mlp('home', 'put', path.join(work, name))).code, 0, `home put ${name}`);
+    }
+    t.equal((await jobs('POST', '', { name: 'broken', entry: 'broken.mjs', cpu: 0.5 })).status, 201);
+    const broken = await until(() => jobs('GET', '/broken'), (a) => /error|finished/.test((a.json as { state: string }).state), 'the broken job ending', { ms: 500, tries: 240 });
+    t.match(broken.json, { state: 'error', msg: /exit code 2/ }, 'a pod exiting 2 ends its job in error, saying so');
+    t.match((await jobs('GET', '/broken/log')).text, 'boom', 'the pod\'s output is the job\'s log');
+
+    t.equal((await jobs('POST', '', { name: 'forever', entry: 'forever.mjs', cpu: 1 })).status, 201);
+    await until(() => jobs('GET', '/forever/log'), (a) => a.text.includes('started'), 'the forever job running', { ms: 500, tries: 240 });
+    const kubeconfig = /KUBECONFIG=([^)\s]+)/.exec(out)?.[1] ?? '';
+    const core = kubeClient(kubeconfig);
+    const podsOf = async (job: string) => (await core.listNamespacedPod({ namespace: 'mlp', labelSelector: `mlp/user=alice,mlp/job=${job}` })).items;
+    t.equal((await podsOf('forever')).length, 1, 'the running job is a pod labelled with its user and name');
+    t.match((await jobs('PUT', '/forever:stop', {})).json, { state: 'error', msg: 'stopped by user' });
+    await until(podsOf.bind(null, 'forever'), (pods) => pods.length === 0, 'the stopped job\'s pod going away', { ms: 500, tries: 240 });
+    t.pass('stopping the job deleted its pod');
+    const tenant = await until(() => call(gateway, 'GET', '/api/v1/tenants/default', { token }), (a) => (a.json as { cpu_inuse: number }).cpu_inuse === 0, 'every reservation given back', { ms: 500, tries: 240 });
+    t.match(tenant.json, { cpu_inuse: 0, gpu_inuse: 0, ram_inuse: 0 }, 'with the app deleted and the jobs ended, the tenant holds nothing');
 
     // As Ctrl-C in a terminal does: the whole process group gets the signal (npm, the script and
     // everything it started). The script stops what it started; then no process of the group is left.
