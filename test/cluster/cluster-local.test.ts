@@ -101,8 +101,14 @@ if (!MLP_TEST_KUBE || !mongo || !kafka) {
     const podsOf = async (job: string) => (await core.listNamespacedPod({ namespace: 'mlp', labelSelector: `mlp/user=alice,mlp/job=${job}` })).items;
     t.equal((await podsOf('forever')).length, 1, 'the running job is a pod labelled with its user and name');
     t.match((await jobs('PUT', '/forever:stop', {})).json, { state: 'error', msg: 'stopped by user' });
-    await until(podsOf.bind(null, 'forever'), (pods) => pods.length === 0, 'the stopped job\'s pod going away', { ms: 500, tries: 240 });
-    t.pass('stopping the job deleted its pod');
+    // The orchestrator keeps the stopped pod (a finalizer) until the job is deleted, so every
+    // function reads "stopped" from the API; its container is killed and the pod ends Failed.
+    const ended = await until(podsOf.bind(null, 'forever'), (pods) => pods[0]?.status?.phase === 'Failed', 'the stopped job\'s pod ending', { ms: 500, tries: 240 });
+    t.ok(ended[0]?.metadata?.deletionTimestamp, 'stopping the job deleted its pod');
+    t.ok(ended[0]?.status?.containerStatuses?.[0]?.state?.terminated, 'and its container was ended');
+    t.equal((await jobs('DELETE', '/forever')).status, 200);
+    await until(podsOf.bind(null, 'forever'), (pods) => pods.length === 0, 'the deleted job\'s pod going away', { ms: 500, tries: 240 });
+    t.pass('deleting the job removed its pod');
     const tenant = await until(() => call(gateway, 'GET', '/api/v1/tenants/default', { token }), (a) => (a.json as { cpu_inuse: number }).cpu_inuse === 0, 'every reservation given back', { ms: 500, tries: 240 });
     t.match(tenant.json, { cpu_inuse: 0, gpu_inuse: 0, ram_inuse: 0 }, 'with the app deleted and the jobs ended, the tenant holds nothing');
 

@@ -207,6 +207,16 @@ export class PodWorker {
       clearTimeout(timer);
       await run.exited;
     }
+    if (this.terminated) {
+      // As the kubelet does since 1.27: a deleted pod reaches a terminal phase before its deletion
+      // is finished; a finalizer (the orchestrator's mlp/stopped) keeps the object, which then says so.
+      this.phase = this.terminated.exitCode === 0 ? 'Succeeded' : 'Failed';
+      try {
+        await this.patchStatus(true);
+      } catch (err) {
+        if (code(err) !== 404 && code(err) !== 409) throw err;
+      }
+    }
     try {
       await this.d.core.deleteNamespacedPod({ name: this.name, namespace: this.ns, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid: this.uid } } });
     } catch (err) {
@@ -240,8 +250,8 @@ export class PodWorker {
     return this.statusChain;
   }
 
-  private async patchStatus(): Promise<void> {
-    if (this.ending) return; // being deleted: the pod's status no longer matters
+  private async patchStatus(final = false): Promise<void> {
+    if (this.ending && !final) return; // being deleted: only its final status still matters
     const status = this.status();
     await this.d.core.patchNamespacedPodStatus({ name: this.name, namespace: this.ns, body: { status } },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
