@@ -22,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   DEFAULT_STATE_DIR, freePorts, guardRun, isAlive, log as defaultLog, pruneRuns,
-  reapOrphans, sleep, writeJson,
+  reapOrphans, runQuiet, sleep, writeJson,
 } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -66,18 +66,6 @@ export function kubeIsBuilt(cacheDir = defaultCacheDir()) {
     fs.readFileSync(stamp, 'utf8').trim() === sourcesHash();
 }
 
-function run(cmd, args, opts = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    let out = '';
-    const keep = (chunk) => { out = (out + chunk).slice(-20_000); };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    child.on('error', reject);
-    child.on('close', (code, sig) => (code === 0 ? resolve() : reject(new Error(
-      `${cmd} ${args.join(' ')} failed (${sig ?? `exit ${code}`}):\n${out.trimEnd().split('\n').slice(-40).join('\n')}`))));
-  });
-}
 
 /**
  * Build kube-apiserver, kube-controller-manager and kine into the cache if they are not there yet (idempotent;
@@ -103,7 +91,7 @@ export async function ensureKubeApiserver({ cacheDir = defaultCacheDir(), log = 
     log(`building ${name} (first run only; kube-apiserver takes ~15–25 min on one core)…`);
     // Build to a temp name and rename, so an interrupted (or concurrent) build never looks finished.
     const tmp = `${bin}.tmp-${process.pid}`;
-    await run('go', ['build', '-p', '1', '-trimpath', '-o', tmp, pkg], { cwd: mod, env });
+    await runQuiet('go', ['build', '-p', '1', '-trimpath', '-o', tmp, pkg], { cwd: mod, env });
     fs.renameSync(tmp, bin);
   }
   fs.writeFileSync(stampFile(cacheDir), `${hash}\n`);

@@ -1,5 +1,6 @@
-// Shared by up.mjs, down.mjs and nginx.mjs: where state lives, and how to stop what a
+// Shared by up.mjs, down.mjs, kube.mjs and nginx.mjs: where state lives, and how to stop what a
 // state record lists without hitting an unrelated process that reused a pid.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -184,4 +185,19 @@ export async function freePorts(n) {
   const ports = servers.map((s) => s.address().port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   return ports;
+}
+
+// Build tools' output is kept and shown only if they fail (Debian's Maven 3.8
+// prints stray colour escapes even with -q -B).
+export function runQuiet(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let out = '';
+    const keep = (chunk) => { out = (out + chunk).slice(-20_000); };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('error', reject);
+    child.on('close', (code, sig) => (code === 0 ? resolve() : reject(new Error(
+      `${cmd} ${args.join(' ')} failed (${sig ?? `exit ${code}`}):\n${out.trimEnd().split('\n').slice(-40).join('\n')}`))));
+  });
 }

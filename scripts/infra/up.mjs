@@ -22,7 +22,7 @@ import { MongoClient } from 'mongodb';
 import { ensureDebianPackages } from '../lib/setup.mjs';
 import {
   DEFAULT_STATE_DIR, REPO_ROOT, guardRun, isAlive, log as defaultLog, pruneRuns,
-  freePorts, reapOrphans, readJson, sleep, stopRecord, writeJson,
+  freePorts, reapOrphans, readJson, runQuiet, sleep, stopRecord, writeJson,
 } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -59,20 +59,6 @@ function ensurePrerequisites({ needGo, needMvn, log }) {
 
 // -------------------------------------------------------------- cached builds
 
-// Build tools' output is kept and shown only if they fail (Debian's Maven 3.8
-// prints stray colour escapes even with -q -B).
-function run(cmd, args, opts = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    let out = '';
-    const keep = (chunk) => { out = (out + chunk).slice(-20_000); };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    child.on('error', reject);
-    child.on('close', (code, sig) => (code === 0 ? resolve() : reject(new Error(
-      `${cmd} ${args.join(' ')} failed (${sig ?? `exit ${code}`}):\n${out.trimEnd().split('\n').slice(-40).join('\n')}`))));
-  });
-}
 
 /** Where the built FerretDB wrapper lives (tests that stop and restart their own server use it). */
 export function ferretdbBinary(cacheDir = defaultCacheDir()) {
@@ -107,7 +93,7 @@ async function buildFerretdb(cacheDir, log) {
   const hash = sourcesHash(FERRETDB_SOURCES);
   // Build to a temp name and rename, so an interrupted (or concurrent) build never looks finished.
   const tmp = `${bin}.tmp-${process.pid}`;
-  await run('go', ['build', '-trimpath', '-o', tmp, '.'], { cwd: path.join(HERE, 'ferretdb') });
+  await runQuiet('go', ['build', '-trimpath', '-o', tmp, '.'], { cwd: path.join(HERE, 'ferretdb') });
   fs.renameSync(tmp, bin);
   fs.writeFileSync(ferretdbStamp(cacheDir), `${hash}\n`);
   log(`built ${bin} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
@@ -130,7 +116,7 @@ async function fetchKafka(cacheDir, log) {
   log(`fetching Kafka ${KAFKA_VERSION} jars from Maven Central (first run only, ~1 min)…`);
   // Copy into a temp dir and swap it in, so a half-copied lib dir is never used.
   const tmp = `${lib}.tmp-${process.pid}`;
-  await run('mvn', ['-q', '-B', '-f', KAFKA_POM, 'dependency:copy-dependencies',
+  await runQuiet('mvn', ['-q', '-B', '-f', KAFKA_POM, 'dependency:copy-dependencies',
     '-DincludeScope=runtime', `-DoutputDirectory=${tmp}`]);
   fs.rmSync(lib, { recursive: true, force: true });
   fs.renameSync(tmp, lib);
