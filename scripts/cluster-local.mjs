@@ -78,7 +78,9 @@ try {
   say('starting the test kubelet stand-in…');
   const kubelet = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/infra/kubelet-standin.ts'),
     '--kubeconfig', kube.kubeconfig, '--claim', `mlp-nfs=${root}`, '--image', `mlp/=${ROOT}:/opt/mlp`,
-    '--namespace', NAMESPACE, '--state-dir', path.join(runDir, 'kubelet')], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    '--namespace', NAMESPACE, '--state-dir', path.join(runDir, 'kubelet'),
+    // The stand-in's crash-loop back-off (the kubelet's 10 s by default): tests of repeated crashes shorten it.
+    ...(env.MLP_STANDIN_BACKOFF_MS ? ['--backoff-ms', env.MLP_STANDIN_BACKOFF_MS] : [])], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
   const kubeletExited = new Promise((resolve) => kubelet.once('exit', resolve));
   stops.push({ name: 'kubelet stand-in', stop: async () => { if (kubelet.exitCode === null) { kubelet.kill('SIGTERM'); await kubeletExited; } } });
 

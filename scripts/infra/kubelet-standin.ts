@@ -13,7 +13,7 @@
 //   ...; await node.stop();
 //
 // CLI: npx tsx scripts/infra/kubelet-standin.ts --kubeconfig F --claim mlp-nfs=DIR
-//   --image mlp/=DIR:/opt/mlp [--node N] [--namespace NS]… [--state-dir D]
+//   --image mlp/=DIR:/opt/mlp [--node N] [--namespace NS]… [--state-dir D] [--backoff-ms MS]
 // It runs until SIGINT, SIGTERM or SIGHUP; its containers die with it even if it is SIGKILLed.
 import * as k8s from '@kubernetes/client-node';
 import path from 'node:path';
@@ -211,6 +211,11 @@ function parseArgs(argv: string[]): KubeletStandinOptions {
       const m = /^([^=]+)=(.+):(\/.*)$/.exec(value);
       if (!m) throw new Error(`--image ${value}: expected PREFIX=DIR:/PATH`);
       o.images.push({ prefix: m[1]!, dir: path.resolve(m[2]!), at: m[3]! });
+    } else if (flag === '--backoff-ms') {
+      // The kubelet's crash-loop back-off starts at 10 s; a test of repeated crashes shortens it.
+      const ms = Number(value);
+      if (!Number.isInteger(ms) || ms < 0) throw new Error(`--backoff-ms ${value}: expected milliseconds`);
+      o.timing = { ...o.timing, backoffMs: ms };
     } else throw new Error(`unknown flag ${flag}`);
   }
   if (!o.kubeconfig) throw new Error('--kubeconfig is required');

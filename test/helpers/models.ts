@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { storagePaths } from '../../shared/storage.js';
 import { folderSaveHandler } from '../../templates/runtime-tf/checkpoint.js';
-import type { TestPlatform } from './platform.js';
+import type { Reachable } from './platform.js';
 
 /** Polls `read` until `done` holds (each try runs the given reconcilers first); throws naming `what`. */
 export async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, what: string, opts: { tries?: number; ms?: number; before?: () => Promise<unknown> } = {}): Promise<T> {
@@ -30,7 +30,7 @@ export function predictLocally(model: tf.LayersModel, rows: number[][]): number[
 }
 
 /** A user with a token and a script in the home that ends at once (a job that finishes). */
-export async function userOn(p: TestPlatform, user: string): Promise<string> {
+export async function userOn(p: Reachable, user: string): Promise<string> {
   await p.call('POST', '/api/v1/users', { body: { username: user, password: 'password1' } });
   const token = (await p.call('GET', `/api/v1/users/${user}/token`, { basic: [user, 'password1'] })).json as string;
   const home = storagePaths(p.root).home(user);
@@ -41,27 +41,27 @@ export async function userOn(p: TestPlatform, user: string): Promise<string> {
 }
 
 /** Submits a job of `entry` and waits until it has ended (reconciling meanwhile). */
-export async function endedJob(p: TestPlatform, token: string, user: string, name: string, entry = 'done.mjs'): Promise<Record<string, unknown>> {
+export async function endedJob(p: Reachable, token: string, user: string, name: string, entry = 'done.mjs'): Promise<Record<string, unknown>> {
   const created = await p.call('POST', `/api/v1/users/${user}/jobs`, { token, body: { name, entry, cpu: 0.1, ram: 100 } });
   if (created.status !== 201) throw new Error(`job ${name}: ${created.text}`);
   return until(
     async () => (await p.call('GET', `/api/v1/users/${user}/jobs/${name}`, { token })).json as Record<string, unknown>,
     (j) => j.state === 'finished' || j.state === 'error',
     `job ${name} ending`,
-    { before: () => p.call('POST', '/api/v1/reconcile/jobs', { token: p.deps.serviceToken }) },
+    { before: () => p.call('POST', '/api/v1/reconcile/jobs', { token: p.serviceToken }) },
   );
 }
 
 /** The job's ckpt/ folder, where a test puts what a training script would have saved. */
-export const ckptOf = (p: TestPlatform, user: string, job: string) => path.join(storagePaths(p.root).job(user, job), 'ckpt');
+export const ckptOf = (p: Reachable, user: string, job: string) => path.join(storagePaths(p.root).job(user, job), 'ckpt');
 
 /** Polls a model until it leaves creating (reconciling meanwhile). */
-export function modelSettled(p: TestPlatform, token: string, user: string, name: string): Promise<Record<string, unknown>> {
+export function modelSettled(p: Reachable, token: string, user: string, name: string): Promise<Record<string, unknown>> {
   return until(
     async () => (await p.call('GET', `/api/v1/users/${user}/models/${name}`, { token })).json as Record<string, unknown>,
     (m) => m.state !== 'creating',
     `model ${name} leaving creating`,
-    { before: () => p.call('POST', '/api/v1/reconcile/models', { token: p.deps.serviceToken }) },
+    { before: () => p.call('POST', '/api/v1/reconcile/models', { token: p.serviceToken }) },
   );
 }
 
@@ -86,6 +86,14 @@ export function serverPid(port: number): number | undefined {
     if (i >= 0 && argv[i + 1] === String(port) && argv.some((a) => a.includes('model-server-tf'))) return Number(entry);
   }
   return undefined;
+}
+
+/** SIGKILLs the model server listening on `port` (as a crash would); throws when none runs. */
+export function killServer(port: number): number {
+  const pid = serverPid(port);
+  if (!pid) throw new Error(`no model server listens on port ${port}`);
+  process.kill(pid, 'SIGKILL');
+  return pid;
 }
 
 /** Predictions equal up to float noise (JSON round trips of float32 values). */

@@ -30,8 +30,14 @@ export function withDatabase(url: string, db: string): string {
   return `${host}/${db}${query ? `?${query}` : ''}`;
 }
 
-export interface TestPlatform extends Platform {
+/** What the scenario helpers need of a platform under test: HTTP, its data folder, the service token. */
+export interface Reachable {
   root: string;
+  serviceToken: string;
+  call(method: string, urlPath: string, opts?: CallOptions): Promise<Answer>;
+}
+
+export interface TestPlatform extends Platform, Reachable {
   logs: string[];
   call(method: string, urlPath: string, opts?: CallOptions): Promise<Answer>;
 }
@@ -64,6 +70,7 @@ export async function startTestPlatform(env: Record<string, string> = {}, overri
   return {
     ...platform,
     root,
+    serviceToken: platform.deps.serviceToken,
     logs: sink.lines,
     call: (method, urlPath, opts) => call(platform.url, method, urlPath, opts),
     async close() {

@@ -10,7 +10,7 @@ import { startPlatform } from '../../scripts/local/platform.js';
 import { homeScript } from '../helpers/jobs.js';
 import { ckptOf, modelSettled, ROWS, tinyModel, until } from '../helpers/models.js';
 import * as tf from '@tensorflow/tfjs';
-import { call, type CallOptions, type TestPlatform } from '../helpers/platform.js';
+import { call, type CallOptions, type Reachable } from '../helpers/platform.js';
 import { startNginx, type GatewayWithApps } from '../gateway/nginx.js';
 import { rawRequest } from './helpers.js';
 
@@ -146,8 +146,8 @@ t.test('no token, password or secret reaches the platform\'s or Nginx\'s logs', 
   // A model of the job, an app serving it, a prediction with the owner's token (app gateway, and
   // Nginx's app gateway).
   rmSync(path.join(storagePaths(root).job('alice', 'train'), 'ckpt', 't'));
-  // The helpers take a test platform: this one, with its file logs.
-  const tp: TestPlatform = { ...p, root, logs: [], call: (m, u, o) => call(p.url, m, u, o) };
+  // The helpers take a reachable platform: this one, with its file logs.
+  const tp: Reachable = { root, serviceToken: p.deps.serviceToken, call: (m, u, o) => call(p.url, m, u, o) };
   await tinyModel(ckptOf(tp, 'alice', 'train'));
   t.equal((await api('POST', '/api/v1/users/alice/models', { token: alice, body: { name: 'iris', src: 'train' } })).status, 201);
   t.match(await modelSettled(tp, alice, 'alice', 'iris'), { state: 'ready' });

@@ -2,8 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import t from 'tap';
-import WebSocket from 'ws';
 import { storagePaths } from '../../shared/storage.js';
+import { openMetricsSocket, WAIT_MS, type MetricsSocket } from '../helpers/metrics-socket.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
 // Issue 9, "Revocation does not reach open streams": after logout (DELETE …/token) or deactivation
@@ -14,39 +14,8 @@ import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 // logout nor after the deactivation. The log's ?follow=1 stream likewise kept going; now its
 // follow loop checks the token again each turn and cuts the stream.
 
-const WAIT_MS = 20_000;
-
-interface Open {
-  ws: WebSocket;
-  got: { epoch: number }[];
-  closed: Promise<{ code: number; reason: string }>;
-  /** Resolves once n messages arrived; fails after a generous wait. */
-  until(n: number): Promise<void>;
-}
-
-function open(url: string): Promise<Open> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    const got: { epoch: number }[] = [];
-    const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: String(reason) })));
-    ws.on('message', (data) => got.push(JSON.parse(String(data)) as { epoch: number }));
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`refused with ${res.statusCode}`)));
-    ws.once('error', reject);
-    ws.once('open', () =>
-      resolve({
-        ws,
-        got,
-        closed,
-        async until(n) {
-          for (let waited = 0; got.length < n; waited += 50) {
-            if (waited > WAIT_MS) throw new Error(`only ${got.length} of ${n} metrics arrived`);
-            await new Promise((r) => setTimeout(r, 50));
-          }
-        },
-      }),
-    );
-  });
-}
+type Open = MetricsSocket<{ epoch: number }>;
+const open = (url: string) => openMetricsSocket<{ epoch: number }>(url);
 
 /** The close event, or a marker once the generous wait is over (the stream never closed). */
 const closedWithin = (s: Open) =>
@@ -82,7 +51,7 @@ t.test('logout and deactivation close the open metrics sockets of the token or t
     t.match(closed.reason, /revoked/, 'the reason says the token was revoked');
     t.equal((await publish('alice', staying, 1)).status, 200);
     await kept.until(2);
-    t.equal(kept.ws.readyState, WebSocket.OPEN, 'the socket of the other token still delivers');
+    t.equal(kept.ws.readyState, kept.ws.OPEN, 'the socket of the other token still delivers');
     kept.ws.close();
   });
 

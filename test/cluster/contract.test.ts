@@ -1,0 +1,31 @@
+import t from 'tap';
+import { clusterAvailable, clusterTarget } from '../helpers/target.js';
+import { APPS_ENV, appsScenario } from '../contract/scenarios/apps.js';
+import { JOBS_ENV, jobsScenario } from '../contract/scenarios/jobs.js';
+import { metricsScenario } from '../contract/scenarios/metrics.js';
+import { MODELS_ENV, modelsScenario } from '../contract/scenarios/models.js';
+
+// The contract scenarios of test/contract/ for jobs, metrics, models and apps, unchanged, against
+// `npm run cluster:local`: every function its own process behind Nginx, FerretDB, Kafka, the
+// Kubernetes orchestrator on a real kube-apiserver; pods run by the test kubelet stand-in (the
+// only stand-in). Each scenario gets a cluster of its own, with the tenant its numbers assume.
+const scenarios = [
+  { name: 'jobs', env: JOBS_ENV, run: jobsScenario },
+  { name: 'metrics', env: {}, run: metricsScenario },
+  { name: 'models', env: MODELS_ENV, run: modelsScenario },
+  { name: 'apps', env: APPS_ENV, run: appsScenario },
+];
+
+if (!clusterAvailable()) {
+  t.plan(0, 'needs MLP_TEST_KUBE, MLP_TEST_MONGO_URL and MLP_TEST_KAFKA_BROKERS (npm test sets them)');
+} else {
+  // Four clusters of fifty function processes, pods started by the stand-in: far over 300 s.
+  t.setTimeout(60 * 60_000);
+  for (const { name, env, run } of scenarios) {
+    t.test(`${name} on cluster:local`, async (t) => {
+      const target = await clusterTarget(env);
+      t.teardown(() => target.close());
+      await run(t, target);
+    });
+  }
+}
