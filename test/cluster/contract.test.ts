@@ -23,8 +23,14 @@ if (!clusterAvailable()) {
   t.setTimeout(60 * 60_000);
   for (const { name, env, run } of scenarios) {
     t.test(`${name} on cluster:local`, async (t) => {
+      const began = Date.now();
       const target = await clusterTarget(env);
-      t.teardown(() => target.close());
+      t.comment(`cluster:local started in ${Math.round((Date.now() - began) / 1000)} s`);
+      t.teardown(async () => {
+        const closing = Date.now();
+        await target.close();
+        t.comment(`and stopped in ${Math.round((Date.now() - closing) / 1000)} s`);
+      });
       await run(t, target);
     });
   }

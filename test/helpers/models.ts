@@ -17,6 +17,13 @@ export async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, 
   throw new Error(`${what} never happened; last seen: ${JSON.stringify(last)}`);
 }
 
+/** One pass of a reconciler (jobs, models, apps …), called as the platform's functions call it; throws unless it answered 200. */
+export async function reconcile(p: Reachable, what: 'jobs' | 'models' | 'apps'): Promise<Record<string, string[]>> {
+  const a = await p.call('POST', `/api/v1/reconcile/${what}`, { token: p.serviceToken });
+  if (a.status !== 200) throw new Error(`reconcile ${what}: ${a.status} ${a.text}`);
+  return a.json as Record<string, string[]>;
+}
+
 /** A small classifier (4 → 8 → 3) with random weights, saved in the layers format to `dir`. */
 export async function tinyModel(dir: string): Promise<tf.LayersModel> {
   const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 8, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
@@ -48,7 +55,7 @@ export async function endedJob(p: Reachable, token: string, user: string, name: 
     async () => (await p.call('GET', `/api/v1/users/${user}/jobs/${name}`, { token })).json as Record<string, unknown>,
     (j) => j.state === 'finished' || j.state === 'error',
     `job ${name} ending`,
-    { before: () => p.call('POST', '/api/v1/reconcile/jobs', { token: p.serviceToken }) },
+    { before: () => reconcile(p, 'jobs') },
   );
 }
 
@@ -61,7 +68,7 @@ export function modelSettled(p: Reachable, token: string, user: string, name: st
     async () => (await p.call('GET', `/api/v1/users/${user}/models/${name}`, { token })).json as Record<string, unknown>,
     (m) => m.state !== 'creating',
     `model ${name} leaving creating`,
-    { before: () => p.call('POST', '/api/v1/reconcile/models', { token: p.serviceToken }) },
+    { before: () => reconcile(p, 'models') },
   );
 }
 

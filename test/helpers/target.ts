@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTokenService, type TokenService } from '../../shared/auth/tokens.js';
 import { createKafkaBus } from '../../shared/bus/kafka.js';
 import type { Bus } from '../../shared/bus/port.js';
+import { compilePath } from '../../shared/http/path-pattern.js';
 import { createLogger, memorySink } from '../../shared/log.js';
 import { createRelay, relayOf, type Relay } from '../../shared/metrics/relay.js';
 import { endRecorded } from '../../shared/orchestrator/local-record.js';
@@ -13,7 +14,7 @@ import { storagePaths } from '../../shared/storage.js';
 import { openMongoStore } from '../../shared/store/mongo.js';
 import type { Store } from '../../shared/store/port.js';
 import { clusterInfra, startClusterLocal, type ClusterLocal } from './cluster.js';
-import { startTestPlatform, withDatabase, type Reachable, type TestPlatform } from './platform.js';
+import { call, startTestPlatform, withDatabase, type Reachable, type TestPlatform } from './platform.js';
 
 /**
  * The platform a contract scenario runs against: in-process (`npm start`'s shape: one process,
@@ -84,6 +85,13 @@ export async function inProcessTarget(env: Record<string, string> = {}): Promise
   };
 }
 
+/** The routes the gateway does not serve, with the function serving each. */
+async function internalRoutes(): Promise<{ name: string; method: string; pattern: ReturnType<typeof compilePath> }[]> {
+  const dir = path.resolve(import.meta.dirname, '../../functions');
+  const routes = await Promise.all(readdirSync(dir).map(async (name) => (await import(path.join(dir, name, 'route.ts'))).default as { name: string; method: string; path: string; internal?: boolean }));
+  return routes.filter((r) => r.internal).map((r) => ({ name: r.name, method: r.method, pattern: compilePath(r.path) }));
+}
+
 /** Whether cluster targets can run (npm test starts their servers). */
 export const clusterAvailable = () => clusterInfra() !== undefined;
 
@@ -121,7 +129,7 @@ export async function clusterTarget(env: Record<string, string> = {}): Promise<T
   const log = createLogger({ component: 'test', sinks: [memorySink()] });
   const store = await openMongoStore({ url: mongoUrl, log });
   const bus = await createKafkaBus({ brokers: [infra.kafka], clientId: 'mlp-test', log });
-  const { call } = await import('./platform.js');
+  const internal = await internalRoutes();
   const fn = (name: string) => {
     const found = cluster.functions().get(name);
     if (!found) throw new Error(`cluster:local runs no function ${name}:\n${cluster.output().slice(-2000)}`);
@@ -150,7 +158,12 @@ export async function clusterTarget(env: Record<string, string> = {}): Promise<T
     bus,
     metricsTopic,
     kafkaBrokers: infra.kafka,
-    call: (method, urlPath, opts) => call(cluster.url, method, urlPath, opts),
+    // The gateway does not route internal routes (reconcilers, the metrics routes of §6): a
+    // holder of the service token reaches their function directly, as functions do in a cluster.
+    call(method, urlPath, opts) {
+      const route = internal.find((r) => r.method === method && r.pattern.match(urlPath.split('?')[0] ?? ''));
+      return call(route ? `http://127.0.0.1:${fn(route.name).port}` : cluster.url, method, urlPath, opts);
+    },
     // The pod mounts its job folder at /workspace and starts there.
     jobCwd: () => WORKSPACE,
     async stopRelay() {

@@ -4,7 +4,7 @@ import type { Test } from 'tap';
 import { PORT_MAX, PORT_MIN } from '../../../shared/repos/apps.js';
 import { storagePaths } from '../../../shared/storage.js';
 import { call, type Answer } from '../../helpers/platform.js';
-import { ckptOf, closeTo, endedJob, killServer, modelSettled, predictLocally, ROWS, serverPid, tinyModel, until, userOn } from '../../helpers/models.js';
+import { ckptOf, closeTo, endedJob, killServer, modelSettled, predictLocally, reconcile, ROWS, serverPid, tinyModel, until, userOn } from '../../helpers/models.js';
 import type { Target } from '../../helpers/target.js';
 
 // API.md §8 through HTTP with real model servers (child processes, or pods of a Deployment): ports,
@@ -23,7 +23,7 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
   const bob = await userOn(p, 'bob');
   const apps = (method: string, suffix = '', body?: unknown, as = token) => p.call(method, `/api/v1/users/alice/apps${suffix}`, { token: as, body });
   const app = async (name: string) => (await apps('GET', `/${name}`)).json as Record<string, unknown> & { state: string; port: number; msg?: string };
-  const watch = () => p.call('POST', '/api/v1/reconcile/apps', { token: p.serviceToken });
+  const watch = () => reconcile(p, 'apps');
   const settled = (name: string, states = ['ready', 'error']) => until(() => app(name), (a) => states.includes(a.state), `app ${name} reaching ${states.join('/')}`, { tries: 1200, ms: 100 });
   const gone = (name: string) => until(async () => (await apps('GET', `/${name}`)).status, (s) => s === 403, `app ${name} deleted`, { before: watch, tries: 600 });
   const tenant = async () => (await p.call('GET', '/api/v1/tenants/default', { token })).json as { cpu_inuse: number; ram_inuse: number };

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { storagePaths } from '../../../shared/storage.js';
+import { reconcile } from '../../helpers/models.js';
 import { openMetricsSocket } from '../../helpers/metrics-socket.js';
 import { call } from '../../helpers/platform.js';
 import type { Target } from '../../helpers/target.js';
@@ -79,12 +80,12 @@ export async function metricsScenario(t: Test, p: Target): Promise<void> {
   t.notOk((await listed()).some((m) => m.epoch === 7), 'the earlier job\'s metric was dropped');
 
   await call(p.url, 'PUT', '/api/v1/users/alice/jobs/train:stop', { token, body: {} });
-  for (let i = 0; i < 50; i++) await call(p.url, 'POST', '/api/v1/reconcile/jobs', { token: p.serviceToken });
+  for (let i = 0; i < 50; i++) await reconcile(p, 'jobs');
   await publish({ epoch: 9 });
   await new Promise((r) => setTimeout(r, 300));
   t.notOk((await listed()).some((m) => m.epoch === 9), 'a metric of a job that no longer runs is dropped');
   t.equal((await call(p.url, 'DELETE', '/api/v1/users/alice/jobs/train', { token })).status, 200);
-  await call(p.url, 'POST', '/api/v1/reconcile/jobs', { token: p.serviceToken });
+  await reconcile(p, 'jobs');
   const gone = await call(p.url, 'GET', '/api/v1/users/alice/job_metrics/train', { token });
   t.equal(gone.status, 403, 'deleting the job deletes its metrics');
 }

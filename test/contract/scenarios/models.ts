@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Test } from 'tap';
 import type { ModelDoc } from '../../../shared/repos/models.js';
 import { storagePaths } from '../../../shared/storage.js';
-import { ckptOf, endedJob, modelSettled, tinyModel, until, userOn } from '../../helpers/models.js';
+import { ckptOf, endedJob, modelSettled, reconcile, tinyModel, until, userOn } from '../../helpers/models.js';
 import type { Answer } from '../../helpers/platform.js';
 import type { Target } from '../../helpers/target.js';
 
@@ -22,7 +22,7 @@ export async function modelsScenario(t: Test, p: Target): Promise<void> {
   const bob = await userOn(p, 'bob');
   const models = (method: string, suffix = '', body?: unknown, as = token) => p.call(method, `/api/v1/users/alice/models${suffix}`, { token: as, body });
   const romInUse = async () => ((await p.call('GET', '/api/v1/tenants/default', { token })).json as { rom_inuse: number }).rom_inuse;
-  const reconcile = () => p.call('POST', '/api/v1/reconcile/models', { token: p.serviceToken });
+  const reconcileModels = () => reconcile(p, 'models');
 
   await endedJob(p, token, 'alice', 'train');
   await tinyModel(ckptOf(p, 'alice', 'train'));
@@ -85,14 +85,14 @@ export async function modelsScenario(t: Test, p: Target): Promise<void> {
     t.match((await models('GET', '/iris')).json, { state: 'ready' }, 'the refused delete changed nothing');
     await until(async () => (await p.call('GET', '/api/v1/users/alice/apps/serve', { token })).json as { state: string }, (a) => a.state !== 'creating', 'app leaving creating', { tries: 1200 });
     t.equal((await p.call('DELETE', '/api/v1/users/alice/apps/serve', { token })).status, 200);
-    await until(async () => (await p.call('GET', '/api/v1/users/alice/apps/serve', { token })).status, (s) => s === 403, 'app deletion', { before: () => p.call('POST', '/api/v1/reconcile/apps', { token: p.serviceToken }), tries: 600 });
+    await until(async () => (await p.call('GET', '/api/v1/users/alice/apps/serve', { token })).status, (s) => s === 403, 'app deletion', { before: () => reconcile(p, 'apps'), tries: 600 });
 
     await models('POST', '', { name: 'other', src: 'train' });
     t.match(await modelSettled(p, token, 'alice', 'other'), { state: 'ready' });
     t.equal(await romInUse(), 2 * ckptBytes);
     t.match((await models('DELETE', '/iris')).json, { name: 'iris', state: 'deleting' });
     t.match((await models('DELETE', '/iris')).json, { state: 'deleting' }, 'idempotent');
-    for (let i = 0; i < 3; i++) await reconcile();
+    for (let i = 0; i < 3; i++) await reconcileModels();
     refused(t, await models('GET', '/iris'), /model iris not found/);
     t.notOk(existsSync(storagePaths(p.root).model('alice', 'iris')), 'files removed');
     t.equal(await romInUse(), ckptBytes, 'exactly its own rom was released, once');
@@ -100,7 +100,7 @@ export async function modelsScenario(t: Test, p: Target): Promise<void> {
     t.equal((await models('POST', '', { name: 'iris', src: 'train' })).status, 201, 'the name can be reused');
     t.match(await modelSettled(p, token, 'alice', 'iris'), { state: 'ready' });
     for (const name of ['iris', 'other']) await models('DELETE', `/${name}`);
-    for (let i = 0; i < 3; i++) await reconcile();
+    for (let i = 0; i < 3; i++) await reconcileModels();
     t.same((await models('GET')).json, []);
     t.equal(await romInUse(), 0, 'everything given back');
   });
@@ -112,12 +112,13 @@ export async function modelsScenario(t: Test, p: Target): Promise<void> {
     await tinyModel(ckptOf(p, 'alice', 'gone'));
     t.equal((await models('POST', '', { name: 'lost', src: 'gone' })).status, 201);
     await modelSettled(p, token, 'alice', 'lost');
-    await col.update('alice/lost', {}, { set: { state: 'creating' } });
     await p.call('DELETE', '/api/v1/users/alice/jobs/gone', { token });
-    await until(async () => (await p.call('GET', '/api/v1/users/alice/jobs/gone', { token })).status, (s) => s === 403, 'job deletion', { before: () => p.call('POST', '/api/v1/reconcile/jobs', { token: p.serviceToken }) });
+    await until(async () => (await p.call('GET', '/api/v1/users/alice/jobs/gone', { token })).status, (s) => s === 403, 'job deletion', { before: () => reconcile(p, 'jobs') });
+    // Only now back to creating: a pass (scheduled, or ours) must find the ckpt/ gone, never copy it.
+    await col.update('alice/lost', {}, { set: { state: 'creating' } });
     t.match(await modelSettled(p, token, 'alice', 'lost'), { state: 'error', msg: /copying the model failed: job gone's ckpt\/ is gone/ });
     await models('DELETE', '/lost');
-    await reconcile();
+    await reconcileModels();
     t.equal(await romInUse(), 0, 'a failed model gives its rom back when deleted');
   });
 }
