@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,7 +6,8 @@ import t from 'tap';
 import { irisWalkthrough } from '../helpers/iris.js';
 import { until } from '../helpers/models.js';
 import { call, withDatabase } from '../helpers/platform.js';
-import { freePort, spawnTs } from '../helpers/process.js';
+import { spawnTs } from '../helpers/process.js';
+import { clusterInfra, startClusterLocal } from '../helpers/cluster.js';
 
 // `npm run cluster:local` as a user runs it: every function its own process behind Nginx,
 // FerretDB, Kafka, a real kube-apiserver with kube-controller-manager, MLP_ORCHESTRATOR=kubernetes,
@@ -15,7 +15,7 @@ import { freePort, spawnTs } from '../helpers/process.js';
 // walk-through end to end: submit → metrics → model → app → predict, through the mlp client.
 const REPO = path.resolve(import.meta.dirname, '../..');
 const MAIN = path.join(REPO, 'bin/src/main.ts');
-const { MLP_TEST_KUBE, MLP_TEST_MONGO_URL: mongo, MLP_TEST_KAFKA_BROKERS: kafka } = process.env;
+const infra = clusterInfra();
 
 /** The API server cluster:local runs, as its printed KUBECONFIG reaches it (the admin's). */
 function kubeClient(kubeconfig: string): k8s.CoreV1Api {
@@ -24,51 +24,25 @@ function kubeClient(kubeconfig: string): k8s.CoreV1Api {
   return kc.makeApiClient(k8s.CoreV1Api);
 }
 
-if (!MLP_TEST_KUBE || !mongo || !kafka) {
+if (!infra) {
   t.plan(0, 'needs MLP_TEST_KUBE, MLP_TEST_MONGO_URL and MLP_TEST_KAFKA_BROKERS (npm test sets them)');
 } else {
   // Fifty function processes, four servers and a model trained in a pod: longer than the 300 s default.
   t.setTimeout(20 * 60_000);
+  const { mongo, kafka } = infra;
   t.test('cluster:local runs the walk-through with every function in its own process on Kubernetes', async (t) => {
     const work = mkdtempSync(path.join(tmpdir(), 'mlp-cluster-test-'));
     t.teardown(() => rmSync(work, { recursive: true, force: true }));
-    const [port, appPort] = [await freePort(), await freePort()];
-    const cluster = spawn('npm', ['run', '--silent', 'cluster:local'], {
-      cwd: REPO,
-      // Its own process group, signalled as a whole at the end, as a terminal's Ctrl-C would.
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        MLP_PORT: String(port),
-        MLP_APP_PORT: String(appPort),
-        MLP_ROOT: path.join(work, 'root'),
-        MLP_MONGO_URL: withDatabase(mongo, `cluster${process.pid}`),
-        MLP_KAFKA_BROKERS: kafka,
-        MLP_METRICS_TOPIC: `mlp.cluster-test-${process.pid}`,
-        MLP_TENANT_CPU: '4',
-      },
+    const cluster = await startClusterLocal({
+      MLP_ROOT: path.join(work, 'root'),
+      MLP_MONGO_URL: withDatabase(mongo, `cluster${process.pid}`),
+      MLP_KAFKA_BROKERS: kafka,
+      MLP_METRICS_TOPIC: `mlp.cluster-test-${process.pid}`,
+      MLP_TENANT_CPU: '4',
     });
-    let out = '';
-    cluster.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    cluster.stderr.on('data', (c: Buffer) => { out += c.toString(); });
-    const exited = new Promise<void>((resolve) => cluster.once('exit', () => resolve()));
-    t.teardown(async () => {
-      // Whatever of the group is still there (a failed test) goes; an empty group is fine.
-      try {
-        process.kill(-(cluster.pid ?? 0), 'SIGKILL');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-      }
-      await exited;
-    });
-    const gateway = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 10 * 60_000;
-    while (!/MLP \(cluster shape\) is running/.test(out)) {
-      if (cluster.exitCode !== null) throw new Error(`cluster:local exited (${cluster.exitCode}):\n${out.slice(-4000)}`);
-      if (Date.now() > deadline) throw new Error(`cluster:local did not start:\n${out.slice(-4000)}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    t.teardown(() => cluster.kill()); // whatever of the group is still there (a failed test)
+    const gateway = cluster.url;
+    const out = cluster.output();
     t.match(out, `gateway:     ${gateway}/`, 'it prints the gateway URL');
     t.match(out, /kubernetes:\s+https:\/\/127\.0\.0\.1:\d+/, 'and the API server it runs the workloads on');
 
@@ -79,7 +53,7 @@ if (!MLP_TEST_KUBE || !mongo || !kafka) {
       const { code } = await run.exited;
       return { code, out: run.output() };
     };
-    await irisWalkthrough(t, { url: gateway, appUrl: `http://127.0.0.1:${appPort}`, work, mlp });
+    await irisWalkthrough(t, { url: gateway, appUrl: cluster.appUrl, work, mlp });
 
     // Jobs that fail and jobs stopped, as pods: the exit code decides, a stop deletes the pod.
     const token = (await call(gateway, 'GET', '/api/v1/users/alice/token', { basic: ['alice', 'password1'] })).json as string;
@@ -96,8 +70,7 @@ if (!MLP_TEST_KUBE || !mongo || !kafka) {
 
     t.equal((await jobs('POST', '', { name: 'forever', entry: 'forever.mjs', cpu: 1 })).status, 201);
     await until(() => jobs('GET', '/forever/log'), (a) => a.text.includes('started'), 'the forever job running', { ms: 500, tries: 240 });
-    const kubeconfig = /KUBECONFIG=([^)\s]+)/.exec(out)?.[1] ?? '';
-    const core = kubeClient(kubeconfig);
+    const core = kubeClient(cluster.kubeconfig);
     const podsOf = async (job: string) => (await core.listNamespacedPod({ namespace: 'mlp', labelSelector: `mlp/user=alice,mlp/job=${job}` })).items;
     t.equal((await podsOf('forever')).length, 1, 'the running job is a pod labelled with its user and name');
     t.match((await jobs('PUT', '/forever:stop', {})).json, { state: 'error', msg: 'stopped by user' });
@@ -114,19 +87,8 @@ if (!MLP_TEST_KUBE || !mongo || !kafka) {
 
     // As Ctrl-C in a terminal does: the whole process group gets the signal (npm, the script and
     // everything it started). The script stops what it started; then no process of the group is left.
-    const group = cluster.pid ?? 0;
-    process.kill(-group, 'SIGTERM');
-    await exited;
-    const groupAlive = () => {
-      try {
-        process.kill(-group, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    for (let i = 0; i < 120 && groupAlive(); i++) await new Promise((r) => setTimeout(r, 500));
-    t.notOk(groupAlive(), 'no process it started is left (functions, nginx, kube-apiserver, kine, controller-manager, the stand-in)');
-    t.match(out, /stopping \(SIGTERM\)/, 'it said it was stopping');
+    await cluster.signal('SIGTERM');
+    t.notOk(cluster.alive(), 'no process it started is left (functions, nginx, kube-apiserver, kine, controller-manager, the stand-in)');
+    t.match(cluster.output(), /stopping \(SIGTERM\)/, 'it said it was stopping');
   });
 }

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { lockDir } from '../../shared/store/dir-lock.js';
 import { freePort } from './process.js';
 
 // `npm run cluster:local` started as a user starts it (its own process group, as a terminal
@@ -20,8 +22,10 @@ export interface ClusterLocal {
   exited: Promise<void>;
   /** The function processes it supervises, by function name (read from /proc). */
   functions(): Map<string, { pid: number; port: number }>;
-  /** Signals the whole group (as Ctrl-C does) and waits for the script to end; an empty group is fine. */
+  /** Signals the whole group (as Ctrl-C does) and waits up to 60 s for all of it to end; an empty group is fine. */
   signal(sig: NodeJS.Signals): Promise<void>;
+  /** Whether any process of the group is left. */
+  alive(): boolean;
   /** SIGKILLs whatever of the group is left (after a failed test); an empty group is fine. */
   kill(): Promise<void>;
 }
@@ -32,7 +36,44 @@ export function clusterInfra(): { mongo: string; kafka: string } | undefined {
   return MLP_TEST_KUBE && mongo && kafka ? { mongo, kafka } : undefined;
 }
 
+/**
+ * One cluster:local at a time on this machine: test files run in parallel, and two sets of fifty
+ * function processes on two cores starve each other (and both would build dist/ at once).
+ */
+async function oneAtATime(): Promise<() => Promise<void>> {
+  const file = path.join(tmpdir(), 'mlp-cluster-local.lock');
+  for (const deadline = Date.now() + 60 * 60_000; ; ) {
+    try {
+      return await lockDir(file);
+    } catch (err) {
+      if (!/is in use by process/.test((err as Error).message) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 export async function startClusterLocal(env: Record<string, string>): Promise<ClusterLocal> {
+  const lock = await oneAtATime();
+  let released: Promise<void> | undefined;
+  const unlock = () => (released ??= lock());
+  try {
+    return await start(env, unlock);
+  } catch (err) {
+    await unlock();
+    throw err;
+  }
+}
+
+const groupAlive = (group: number) => {
+  try {
+    process.kill(-group, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function start(env: Record<string, string>, unlock: () => Promise<void>): Promise<ClusterLocal> {
   const [port, appPort] = [await freePort(), await freePort()];
   const cluster = spawn('npm', ['run', '--silent', 'cluster:local'], {
     cwd: REPO,
@@ -53,6 +94,9 @@ export async function startClusterLocal(env: Record<string, string>): Promise<Cl
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // none of the group is left
     }
     await exited;
+    // npm ends first; the script is still stopping what it started. The lock goes once all of it has.
+    for (let i = 0; i < 120 && groupAlive(group); i++) await new Promise((r) => setTimeout(r, 500));
+    if (!groupAlive(group)) await unlock();
   };
   const kill = () => signal('SIGKILL');
   const deadline = Date.now() + 10 * 60_000;
@@ -74,6 +118,7 @@ export async function startClusterLocal(env: Record<string, string>): Promise<Cl
     functions: () => functionsOf(group),
     signal,
     kill,
+    alive: () => groupAlive(group),
   };
 }
 
