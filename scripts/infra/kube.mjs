@@ -13,7 +13,7 @@
 //
 // The first call builds the three binaries into ~/.cache/mlp-infra/kube-<version>/
 // ($MLP_INFRA_CACHE overrides the root); that takes many minutes, later calls reuse them.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -22,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   DEFAULT_STATE_DIR, freePorts, guardRun, isAlive, log as defaultLog, pruneRuns,
-  reapOrphans, runQuiet, sleep, writeJson,
+  newRun, reapOrphans, runQuiet, sleep, tail, writeJson,
 } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -129,12 +129,6 @@ function makeCerts(dir) {
 
 // ---------------------------------------------------------------------- start
 
-function tail(file, lines = 40) {
-  if (!fs.existsSync(file)) return '(no log file)';
-  const text = fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  return `--- last lines of ${file} ---\n${text}\n---`;
-}
-
 function get(url, { token, ca }) {
   return new Promise((resolve, reject) => {
     const req = https.get(url, { ca, headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
@@ -173,33 +167,7 @@ export async function startKube(opts = {}) {
   await reapOrphans(stateDir);
   pruneRuns(stateDir);
 
-  const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${process.pid}`;
-  const runDir = path.join(stateDir, 'runs', runId);
-  fs.mkdirSync(runDir, { recursive: true });
-  const dataRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-kube-'));
-  const record = {
-    runId, owner: detached ? null : process.pid, started: new Date().toISOString(),
-    env: {}, processes: [], dataDirs: [dataRoot], logs: {},
-  };
-  const stateFile = path.join(runDir, 'state.json');
-  const save = () => writeJson(stateFile, record);
-  save();
-
-  const children = [];
-  const startServer = (name, cmd, args) => {
-    const logFile = path.join(runDir, `${name}.log`);
-    const fd = fs.openSync(logFile, 'a');
-    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], detached });
-    fs.closeSync(fd);
-    child.on('error', (err) => fs.appendFileSync(logFile, `\nspawn error: ${err.message}\n`));
-    if (!child.pid) throw new Error(`could not start ${cmd}\n${tail(logFile)}`);
-    const proc = { name, pid: child.pid, match: cmd };
-    record.processes.push(proc);
-    record.logs[name] = logFile;
-    save();
-    children.push(child);
-    return { proc, logFile };
-  };
+  const { dataRoot, runDir, record, save, children, startServer } = newRun({ stateDir, detached, dataPrefix: 'mlp-kube-' });
 
   const { stop, release } = guardRun(record, save);
 

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -200,4 +201,48 @@ export function runQuiet(cmd, args, opts = {}) {
     child.on('close', (code, sig) => (code === 0 ? resolve() : reject(new Error(
       `${cmd} ${args.join(' ')} failed (${sig ?? `exit ${code}`}):\n${out.trimEnd().split('\n').slice(-40).join('\n')}`))));
   });
+}
+
+/** The last lines of a server's log file, framed, for an error message. */
+export function tail(file, lines = 40) {
+  if (!fs.existsSync(file)) return '(no log file)';
+  const text = fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  return `--- last lines of ${file} ---\n${text}\n---`;
+}
+
+/**
+ * One run of servers (infra:up's or kube's): its folder under `stateDir`/runs with a state.json
+ * record of every process started (so a later run can reap them after a crash), a temporary data
+ * folder, and `startServer`, which starts a server with its output in the run's `<name>.log`.
+ * `detached`: the servers get their own session and outlive this process (the CLI's mode).
+ */
+export function newRun({ stateDir, detached, dataPrefix }) {
+  const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${process.pid}`;
+  const runDir = path.join(stateDir, 'runs', runId);
+  fs.mkdirSync(runDir, { recursive: true });
+  const dataRoot = fs.mkdtempSync(path.join(os.tmpdir(), dataPrefix));
+  const record = {
+    runId, owner: detached ? null : process.pid, started: new Date().toISOString(),
+    env: {}, processes: [], dataDirs: [dataRoot], logs: {},
+  };
+  const stateFile = path.join(runDir, 'state.json');
+  const save = () => writeJson(stateFile, record);
+  save();
+  const children = [];
+  /** `match`: what the process's command line holds, checked before a later run reaps its pid. */
+  const startServer = (name, cmd, args, match = cmd) => {
+    const logFile = path.join(runDir, `${name}.log`);
+    const fd = fs.openSync(logFile, 'a');
+    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], detached });
+    fs.closeSync(fd); // the child has its own copy
+    child.on('error', (err) => fs.appendFileSync(logFile, `\nspawn error: ${err.message}\n`));
+    if (!child.pid) throw new Error(`could not start ${cmd}\n${tail(logFile)}`);
+    const proc = { name, pid: child.pid, match };
+    record.processes.push(proc);
+    record.logs[name] = logFile;
+    save();
+    children.push(child);
+    return { proc, logFile };
+  };
+  return { runId, runDir, dataRoot, record, save, children, startServer };
 }

@@ -11,7 +11,7 @@
 // kube-apiserver with kube-controller-manager (scripts/infra/kube.mjs) and prints KUBECONFIG and
 // MLP_KUBE_* lines.
 // Facts behind the choices: shared/docs/infra.md.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,7 +22,7 @@ import { MongoClient } from 'mongodb';
 import { ensureDebianPackages } from '../lib/setup.mjs';
 import {
   DEFAULT_STATE_DIR, REPO_ROOT, guardRun, isAlive, log as defaultLog, pruneRuns,
-  freePorts, reapOrphans, readJson, runQuiet, sleep, stopRecord, writeJson,
+  freePorts, newRun, reapOrphans, readJson, runQuiet, sleep, stopRecord, tail, writeJson,
 } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -124,12 +124,6 @@ async function fetchKafka(cacheDir, log) {
 }
 
 // ------------------------------------------------------------------- servers
-
-function tail(file, lines = 40) {
-  if (!fs.existsSync(file)) return '(no log file)';
-  const text = fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  return `--- last lines of ${file} ---\n${text}\n---`;
-}
 
 // Kafka cluster ids are 16 random bytes in URL-safe base64 without padding;
 // Kafka itself never hands out one starting with "-" (it reads as a CLI flag).
@@ -297,34 +291,7 @@ export async function infraUp(opts = {}) {
   // Both builds are mostly network + one core each; run them side by side.
   await Promise.all([needGo && buildFerretdb(cacheDir, log), needMvn && fetchKafka(cacheDir, log)]);
 
-  const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${process.pid}`;
-  const runDir = path.join(stateDir, 'runs', runId);
-  const dataRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-infra-'));
-  fs.mkdirSync(runDir, { recursive: true });
-  const record = {
-    runId, owner: detached ? null : process.pid, started: new Date().toISOString(),
-    env: {}, processes: [], dataDirs: [dataRoot], logs: {},
-  };
-  const stateFile = path.join(runDir, 'state.json');
-  const save = () => writeJson(stateFile, record);
-  save();
-
-  const children = [];
-  const startServer = (name, cmd, args, match) => {
-    const logFile = path.join(runDir, `${name}.log`);
-    const fd = fs.openSync(logFile, 'a');
-    // detached: own session, so the CLI can exit and Ctrl-C in the shell does not reach it.
-    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], detached });
-    fs.closeSync(fd); // the child has its own copy
-    child.on('error', (err) => fs.appendFileSync(logFile, `\nspawn error: ${err.message}\n`));
-    if (!child.pid) throw new Error(`could not start ${cmd}\n${tail(logFile)}`);
-    const proc = { name, pid: child.pid, match };
-    record.processes.push(proc);
-    record.logs[name] = logFile;
-    save();
-    children.push(child);
-    return { proc, logFile };
-  };
+  const { runId, runDir, dataRoot, record, save, children, startServer } = newRun({ stateDir, detached, dataPrefix: 'mlp-infra-' });
 
   const { stop, release } = guardRun(record, save);
 
