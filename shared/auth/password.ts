@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { Forbidden } from '../errors.js';
+import { Unavailable } from '../errors.js';
 
 // scrypt: slow and salted, from Node itself (API.md §2 asks for scrypt or argon2).
 const PARAMS = { N: 16384, r: 8, p: 1, keylen: 32 };
@@ -7,7 +7,8 @@ const PARAMS = { N: 16384, r: 8, p: 1, keylen: 32 };
 /**
  * scrypt runs on libuv's thread pool (4 threads by default), the same threads that do file I/O:
  * unbounded, a burst of password checks holds up every user's WebDAV read. At most this many run
- * at once, the others wait their turn, and past a bounded queue a check is refused (403).
+ * at once, the others wait their turn, and past a bounded queue a check is refused with 503: the
+ * platform is busy, not the caller wrong (API.md §1: a fault, the request may succeed later).
  */
 export const MAX_CONCURRENT_HASHES = 2;
 export const MAX_WAITING_HASHES = 64;
@@ -17,7 +18,7 @@ const waiting: (() => void)[] = [];
 
 async function bounded<T>(work: () => Promise<T>): Promise<T> {
   if (running >= MAX_CONCURRENT_HASHES) {
-    if (waiting.length >= MAX_WAITING_HASHES) throw new Forbidden('too many password checks are waiting; try again in a few seconds');
+    if (waiting.length >= MAX_WAITING_HASHES) throw new Unavailable('too many password checks are waiting; try again in a few seconds');
     await new Promise<void>((resolve) => waiting.push(resolve));
   } else {
     running++;

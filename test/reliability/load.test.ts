@@ -41,8 +41,8 @@ t.test(`${USERS} concurrent users: register, upload, run, delete`, async (t) => 
   const waitedOut: Record<string, number> = {};
   /**
    * One call; an answer other than `ok` is an error (recorded, and the user's walk ends) — but for
-   * a 403 that says to try again (the token bound per address: "try again in N s"; the bounded
-   * queue of password checks: "try again in a few seconds"), which is retried as it says.
+   * an answer that says to try again (403 from the token bound per address: "try again in N s";
+   * 503 from the bounded queue of password checks: "try again in a few seconds"), retried as it says.
    */
   const expect = async (user: string, what: string, ok: number[], method: string, urlPath: string, opts: CallOptions = {}): Promise<Answer> => {
     for (let attempt = 0; ; attempt++) {
@@ -53,7 +53,7 @@ t.test(`${USERS} concurrent users: register, upload, run, delete`, async (t) => 
         errors.push(`${user} ${what}: no answer: ${(err as Error).message}`);
         throw err;
       }
-      const again = a.status === 403 && attempt < 100 ? /try again in (\d+ s|a few seconds)/.exec(a.text) : null;
+      const again = attempt < 100 ? (a.status === 403 ? /try again in (\d+ s)/ : a.status === 503 ? /try again in (a few seconds)/ : null)?.exec(a.text) : null;
       if (again) {
         waitedOut[what] = (waitedOut[what] ?? 0) + 1;
         await sleep(again[1]?.endsWith(' s') ? Number.parseInt(again[1], 10) * 1000 : 1000 + Math.random() * 2000);
