@@ -37,7 +37,7 @@ export interface Target extends Reachable {
   jobCwd(user: string, job: string): string;
   /** Stops the metrics relay (its consumer); the returned function brings a new one up. */
   stopRelay(): Promise<() => Promise<void>>;
-  /** The platform's processes end abruptly and start again on the same data (store, folder). */
+  /** The platform stops and starts again on the same data (store, folder): in-process it closes; in the cluster its function processes are SIGKILLed. */
   restart(): Promise<void>;
   close(): Promise<void>;
 }
