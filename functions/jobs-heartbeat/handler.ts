@@ -1,4 +1,5 @@
 import { Conflict, Forbidden } from '../../shared/errors.js';
+import { endJob } from '../../shared/jobs/ending.js';
 import { jobOrNotFound } from '../../shared/jobs/find.js';
 import { HEARTBEAT, jobsCollection } from '../../shared/repos/jobs.js';
 import type { Handler } from '../../shared/route.js';
@@ -11,7 +12,13 @@ export const handle: Handler<typeof route> = async ({ params, body, principal },
     // Names are reused after deletion: a token of an earlier job of this name is refused.
     if (principal.kind === 'job' && principal.jobId !== job.uid) throw new Forbidden(`this job token belongs to an earlier job named ${name}`);
     if (!HEARTBEAT[job.state].includes(body.state)) throw new Conflict(`job ${name} is ${job.state}; a heartbeat cannot make it ${body.state}`);
-    const set = { state: body.state, progress: body.state === 'finished' ? 100 : body.progress, ...(body.state === 'error' ? { msg: 'the job reported an error' } : {}) };
-    if (await jobsCollection(deps.store).update(job._id, { version: job.version }, { set })) return '';
+    if (job.ending) return ''; // it is ending already: the first outcome stands
+    if (body.state === 'running') {
+      if (await jobsCollection(deps.store).update(job._id, { version: job.version }, { set: { state: 'running', progress: body.progress } })) return '';
+      continue;
+    }
+    // Every process of the job ends before the state says it has ended (shared/jobs/ending.ts).
+    const outcome = body.state === 'finished' ? { state: body.state, progress: 100 } : { state: body.state, progress: body.progress, msg: 'the job reported an error' };
+    if (await endJob(job, outcome, deps)) return '';
   }
 };

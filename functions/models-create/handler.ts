@@ -2,7 +2,7 @@ import { v4 as uuid } from 'uuid';
 import { Conflict, Forbidden, Invalid, NotFound } from '../../shared/errors.js';
 import { checkObjectCap } from '../../shared/limits.js';
 import { measureTree } from '../../shared/models/files.js';
-import { ckptOf, finishCopy, MODEL_HOLD } from '../../shared/models/lifecycle.js';
+import { ckptSegments, finishCopy, MODEL_HOLD } from '../../shared/models/lifecycle.js';
 import { jobId, jobsCollection } from '../../shared/repos/jobs.js';
 import { modelId, modelsCollection, modelView, type ModelDoc } from '../../shared/repos/models.js';
 import type { Handler } from '../../shared/route.js';
@@ -21,10 +21,7 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
   const job = await jobsCollection(deps.store).get(jobId(user, body.src));
   if (!job) throw new NotFound(`job ${body.src} not found`);
   if (job.state !== 'finished') throw new Conflict(`job ${body.src} is ${job.state}; only a finished job can become a model`);
-  const size = await measureTree(ckptOf(deps.config.root, user, body.src)).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return { files: 0, bytes: 0 };
-    throw err;
-  });
+  const size = (await measureTree(deps.config.root, ckptSegments(user, body.src))) ?? { files: 0, bytes: 0 };
   if (size.files === 0) throw new Invalid(`job ${body.src} saved nothing in ckpt/; a model is made of a job's ckpt/ files`);
   const col = modelsCollection(deps.store);
   await checkObjectCap(deps, col, user, 'models');

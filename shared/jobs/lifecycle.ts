@@ -11,6 +11,7 @@ import { serializeBy } from '../orchestrator/observe.js';
 import { storagePaths } from '../storage.js';
 import { toExact } from '../tcc/amounts.js';
 import { releaseOnce } from '../tcc/release-once.js';
+import { applyEnding, stopProcesses } from './ending.js';
 import { planAdmission, type Queued, type TenantUse } from './queue.js';
 import { commandFor, runtimeEnvFor } from './runtime.js';
 
@@ -154,7 +155,15 @@ function runtimeFiles(): string[] {
 export async function syncWorkloads(deps: Deps, cutoff = new Date(deps.now().getTime() - deps.config.tccTimeout * 1000).toISOString()): Promise<string[]> {
   const col = jobsCollection(deps.store);
   const changed: string[] = [];
-  for (const job of await col.find({ state: { $in: ['creating', 'running'] }, res: 'held' })) {
+  for (const job of await col.find({ state: { $in: ['creating', 'running'] } })) {
+    if (job.ending) {
+      // It said it has ended, and the one who was ending it did not finish: processes, then state.
+      await stopProcesses(job, deps);
+      await applyEnding(job, deps);
+      changed.push(job.name);
+      continue;
+    }
+    if (job.res !== 'held') continue;
     const s = await deps.orchestrator.status(job.uid);
     if (!s && !job.launched && job.state === 'creating' && job.updated_at < cutoff) {
       await launch(job, deps);

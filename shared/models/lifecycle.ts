@@ -20,6 +20,8 @@ export function modelNotFound(name: string): never {
 
 /** The job's outputs that a model is made of (API.md §7: its ckpt/ folder). */
 export const ckptOf = (root: string, user: string, job: string) => path.join(storagePaths(root).job(user, job), 'ckpt');
+/** The same folder as steps below MLP_ROOT, each opened without following links (files.ts). */
+export const ckptSegments = (user: string, job: string) => ['jobs', user, job, 'ckpt'];
 
 /**
  * Copies a creating model's files from its job's ckpt/ and makes it ready. Claimed by a
@@ -40,7 +42,8 @@ export async function finishCopy(doc: ModelDoc, deps: Deps): Promise<ModelDoc | 
   const staging = path.join(path.dirname(final), `.${claimed.name}.${claim}`);
   let set: Partial<ModelDoc>;
   try {
-    const copied = await copyTree(ckptOf(deps.config.root, claimed.user, claimed.src), staging);
+    const copied = await copyTree(deps.config.root, ckptSegments(claimed.user, claimed.src), staging);
+    if (!copied) throw Object.assign(new Error(`job ${claimed.src}'s ckpt/ is gone`), { code: 'ENOENT' });
     if (copied.bytes !== claimed.size) throw new Error(`ckpt/ of job ${claimed.src} changed while it was copied (${copied.bytes} bytes, ${claimed.size} reserved)`);
     await rm(final, { recursive: true, force: true });
     await rename(staging, final);

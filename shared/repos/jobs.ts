@@ -32,6 +32,14 @@ export interface JobDoc extends Doc {
   head_at?: string;
   /** The workload was started (so the orchestrator knows it by uid). */
   launched?: boolean;
+  /** The job said it has ended; its processes are being stopped before the state changes (jobs/ending.ts). */
+  ending?: JobEnding;
+}
+
+export interface JobEnding {
+  state: 'finished' | 'error';
+  progress: number;
+  msg?: string;
 }
 
 export type JobView = Pick<JobDoc, 'name' | 'user' | 'tenant' | 'runtime' | 'entry' | 'gpu' | 'cpu' | 'ram' | 'state' | 'progress' | 'msg' | 'created_at' | 'updated_at'>;
