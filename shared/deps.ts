@@ -84,7 +84,8 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
   }
   // The local sandbox is probed once per process; another orchestrator confines jobs its own way.
   const sandbox = overrides.orchestrator || kube ? undefined : await sandboxSupport(config.jobSandbox);
-  const orchestrator = overrides.orchestrator ?? kube ?? createLocalOrchestrator({ log, now, sandbox, stateDir: path.join(config.root, 'orchestrator') });
+  const gateway = { url: config.publicUrl ?? `http://${config.host}:${config.port}` };
+  const orchestrator = overrides.orchestrator ?? kube ?? createLocalOrchestrator({ log, now, sandbox, stateDir: path.join(config.root, 'orchestrator'), api: () => gateway.url });
   const jobSandbox: Deps['jobSandbox'] = sandbox
     ? { mode: sandbox.mode, detail: describeSandbox(sandbox) }
     : config.jobSandbox === 'off'
@@ -106,7 +107,7 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
     tcc,
     orchestrator,
     jobSandbox,
-    gateway: { url: config.publicUrl ?? `http://${config.host}:${config.port}` },
+    gateway,
     async close() {
       // Local jobs outlive the platform (the next start adopts them); apps' servers stop here.
       if (!overrides.orchestrator) await orchestrator.close();

@@ -60,19 +60,19 @@ export function ensureDebianPackages(names, log = (msg) => process.stderr.write(
 }
 
 /**
- * bubblewrap, the local job sandbox (API.md §12 MLP_JOB_SANDBOX): nothing to do when `bwrap` is
- * on PATH, else the Debian package. `required` (npm test) throws when it cannot be had; otherwise
- * (npm start) it says so and goes on: the platform then refuses jobs, loudly, unless the operator
- * sets MLP_JOB_SANDBOX=off.
+ * bubblewrap, the local job sandbox (MLP_JOB_SANDBOX), and socat, a sandboxed job's only way to
+ * the API out of its own network namespace: nothing to do when both are on PATH, else the Debian
+ * packages. `required` (npm test) throws when they cannot be had; otherwise (npm start) it says so
+ * and goes on: the platform then refuses jobs, loudly, unless the operator sets MLP_JOB_SANDBOX=off.
  */
 export function ensureBubblewrap({ required }) {
   if (process.env.MLP_JOB_SANDBOX === 'off' && !required) return;
-  if (spawnSync('sh', ['-c', 'command -v bwrap'], { stdio: 'ignore' }).status === 0) return;
+  if (spawnSync('sh', ['-c', 'command -v bwrap && command -v socat'], { stdio: 'ignore' }).status === 0) return;
   try {
-    ensureDebianPackages(['bubblewrap']);
+    ensureDebianPackages(['bubblewrap', 'socat']);
   } catch (err) {
     if (required) throw err;
-    process.stderr.write(`mlp: the job sandbox needs bubblewrap, which could not be installed (${err.message}); jobs will be refused until it is (or MLP_JOB_SANDBOX=off)\n`);
+    process.stderr.write(`mlp: the job sandbox needs bubblewrap and socat, which could not be installed (${err.message}); jobs will be refused until it is (or MLP_JOB_SANDBOX=off)\n`);
   }
 }
 

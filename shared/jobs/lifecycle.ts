@@ -107,7 +107,6 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     MLP_WORKSPACE: workspace,
     MLP_HOME: paths.home(job.user),
     MLP_DATASETS: datasets,
-    ...(deps.config.kafkaBrokers ? { MLP_KAFKA_BROKERS: deps.config.kafkaBrokers.join(','), MLP_METRICS_TOPIC: deps.config.metricsTopic } : {}),
     // What the runtime needs besides (NODE_PATH: CommonJS entries `require` the platform's tfjs).
     ...runtimeEnvFor(job.entry),
   };

@@ -7,7 +7,8 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
 import { findWrapper, processStartTime, recordStore, stillRuns, WRAPPER } from './local-record.js';
-import { bwrapArgs, describeSandbox, groupMembers, sandboxSupport, type SandboxSupport } from './sandbox.js';
+import { hostPort, startApiBridge, writeHosts, type ApiBridge } from './api-bridge.js';
+import { bwrapArgs, describeSandbox, groupMembers, sandboxSupport, type SandboxNetwork, type SandboxSupport } from './sandbox.js';
 
 interface Running {
   kind: Workload['kind'];
@@ -43,12 +44,17 @@ interface Running {
  * MLP_JOB_SANDBOX=off runs them unconfined. Workloads without one (apps' model servers, which
  * are platform code) run as plain child processes.
  */
-export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; graceMs?: number; sandbox?: SandboxSupport; stateDir?: string }): Orchestrator {
+export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; graceMs?: number; sandbox?: SandboxSupport; stateDir?: string; api?: () => string | undefined }): Orchestrator {
   const now = () => (opts.now ?? (() => new Date()))().toISOString();
   const graceMs = opts.graceMs ?? 5000;
   const durable = opts.stateDir !== undefined;
   const records = recordStore(opts.stateDir ?? mkdtempSync(path.join(tmpdir(), 'mlp-orch-state-')));
   let support: Promise<SandboxSupport> | undefined = opts.sandbox ? Promise.resolve(opts.sandbox) : undefined;
+  // Sandboxed workloads reach the API only through this bridge (api-bridge.ts); made on first use,
+  // or at once when jobs of an earlier platform may be adopted below.
+  let lastApi: string | undefined;
+  let bridge: Promise<ApiBridge> | undefined;
+  const openBridge = () => (bridge ??= startApiBridge({ dir: path.join(records.dir, 'api'), target: () => opts.api?.() ?? lastApi, log: opts.log }));
   const workloads = new Map<string, Running>();
   const listeners = new Set<(s: WorkloadStatus) => void>();
   const emit = (s: WorkloadStatus) => {
@@ -90,7 +96,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     entry.resolveExit();
   };
 
-  const launch = (w: Workload, sandbox: SandboxSupport | undefined): Running => {
+  const launch = (w: Workload, sandbox: SandboxSupport | undefined, api: ApiBridge | undefined): Running => {
     const sandboxed = sandbox?.mode === 'on';
     const entry = newEntry(w.id, w.kind, sandboxed, false);
     const fail = (reason: string) => {
@@ -113,7 +119,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     // Noted before the spawn, so a platform that dies right after it still finds the process (findWrapper).
     records.write({ id: w.id, kind: w.kind, pid: 0, startTime: '', startedAt: now(), sandboxed });
     const log = openSync(w.logFile, 'a');
-    const command = sandbox?.mode === 'on' && w.sandbox ? [sandbox.bwrap, ...bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: w.sandbox, tmpBytes: w.resources.ram * 1024 * 1024 }, sandbox)] : w.command;
+    const command = sandbox?.mode === 'on' && w.sandbox ? [sandbox.bwrap, ...bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: w.sandbox, tmpBytes: w.resources.ram * 1024 * 1024, network: sandboxNetwork(w, api) }, sandbox)] : w.command;
     let child: ChildProcess;
     try {
       // A minimal environment: the workload's own variables and a PATH, nothing of the platform's secrets.
@@ -155,6 +161,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     }
     const r = found ? { ...noted, ...found } : noted;
     if (found) records.write(r);
+    if (r.sandboxed && r.kind === 'job') openBridge().catch((err: unknown) => opts.log.error('the jobs\' API bridge could not start: adopted jobs cannot reach the API', { err: (err as Error).message }));
     if (r.kind === 'app') {
       if (stillRuns(r)) {
         opts.log.warn('stopping a model server left by an earlier platform process', { id: r.id, pid: r.pid });
@@ -216,10 +223,13 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     async start(w) {
       if (w.sandbox && !support) support = sandboxSupport('on');
       const sandbox = w.sandbox ? await support : undefined;
+      if (sandbox?.mode === 'on' && w.env.MLP_API) lastApi = w.env.MLP_API;
+      const api = sandbox?.mode === 'on' ? await openBridge() : undefined;
+      if (api && w.env.MLP_API) writeHosts(api.dir, w.env.MLP_API);
       // From here on synchronous: two starts of one id cannot both launch.
       const known = workloads.get(w.id);
       if (known) return { ...known.status };
-      const entry = launch(w, sandbox);
+      const entry = launch(w, sandbox, api);
       workloads.set(w.id, entry);
       return { ...entry.status };
     },
@@ -247,9 +257,17 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
       // Jobs go on without the platform; this process need not wait for them to exit.
       for (const e of workloads.values()) if (leave(e)) e.child?.unref();
       listeners.clear();
+      if (bridge) await (await bridge).close();
       if (!durable) rmSync(records.dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A sandboxed workload's network: its own namespace, with the API when its environment names one. */
+function sandboxNetwork(w: Workload, api: ApiBridge | undefined): SandboxNetwork | 'none' {
+  if (!api || !w.env.MLP_API) return 'none';
+  const { hostname, port } = hostPort(w.env.MLP_API);
+  return { socketDir: api.dir, apiHost: hostname, apiPort: port };
 }
 
 const ADOPTED_POLL_MS = 250;

@@ -16,7 +16,11 @@ import type { WorkloadSandbox } from './port.js';
  * - its own pid namespace (it sees only its own processes; when the sandbox ends, the kernel
  *   ends everything left in it, even processes that left the job's process group), and its
  *   own ipc and uts namespaces;
- * - the host's network (the job calls MLP_API on the loopback).
+ * - its own network namespace with only a loopback: no port of the host (other jobs, model
+ *   servers, the store, the bus, the gateway itself) can be reached, and what it listens on is
+ *   reachable by nobody outside. The one way out is the API: socat, inside, listens on MLP_API's
+ *   port on the sandbox's loopback and forwards each connection to a Unix socket the platform
+ *   serves (api-bridge.ts), bound into the sandbox at API_SOCKET_DIR.
  */
 
 /** How the local orchestrator runs workloads that ask for a sandbox. */
@@ -37,6 +41,19 @@ const ownIds = (): { uid: number; gid: number } => {
   return { uid: uid === SANDBOX_UID ? SANDBOX_UID + 1 : SANDBOX_UID, gid: gid === SANDBOX_UID ? SANDBOX_UID + 1 : SANDBOX_UID };
 };
 
+/** Where the platform's API socket is inside a sandbox (the host folder is bound there, read-only). */
+export const API_SOCKET_DIR = '/run/mlp';
+export const API_SOCKET_NAME = 'api.sock';
+
+/** The network a sandboxed workload gets: its own namespace, and the API through `socketDir` on `apiHost:apiPort`. */
+export interface SandboxNetwork {
+  /** Host folder holding the platform's API socket (API_SOCKET_NAME). */
+  socketDir: string;
+  /** MLP_API's host name and port, as the workload calls them (the name resolves to its own loopback). */
+  apiHost: string;
+  apiPort: number;
+}
+
 /** What MLP_JOB_SANDBOX asks for, as it can be had on this machine (the probe runs once per process). */
 export async function sandboxSupport(setting: 'on' | 'off'): Promise<SandboxSupport> {
   if (setting === 'off') return { mode: 'off' };
@@ -47,16 +64,19 @@ let probed: Promise<SandboxSupport> | undefined;
 
 /** One line for the start-up banner and the logs. */
 export function describeSandbox(s: SandboxSupport): string {
-  if (s.mode === 'on') return `jobs run sandboxed by bubblewrap (${s.bwrap}): uid ${s.uid}, a private filesystem (workspace writable; home and datasets read-only; nothing else of MLP_ROOT), their own pid namespace`;
+  if (s.mode === 'on') return `jobs run sandboxed by bubblewrap (${s.bwrap}): uid ${s.uid}, a private filesystem (workspace writable; home and datasets read-only; nothing else of MLP_ROOT), their own pid namespace, their own network with only the API reachable (through socat)`;
   if (s.mode === 'off') return 'MLP_JOB_SANDBOX=off: jobs run UNCONFINED as the platform\'s own user and can read its signing key, its store and every user\'s files — for a single-user machine only';
-  return `the job sandbox is unavailable (${s.reason}), so jobs are refused: the operator must install bubblewrap (apt-get install bubblewrap; npm start does so when run as root) or, on a single-user machine, set MLP_JOB_SANDBOX=off`;
+  return `the job sandbox is unavailable (${s.reason}), so jobs are refused: the operator must install bubblewrap and socat (apt-get install bubblewrap socat; npm start does so when run as root) or, on a single-user machine, set MLP_JOB_SANDBOX=off`;
 }
 
 /** bwrap on PATH (or in /usr/bin), executable. */
-export function findBwrap(): string | undefined {
+export const findBwrap = (): string | undefined => findProgram('bwrap');
+
+/** `name` on PATH (or in /usr/bin, /bin, /usr/local/bin), executable. */
+export function findProgram(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/bin', '/bin', '/usr/local/bin'];
   for (const dir of dirs) {
-    const file = path.join(dir, 'bwrap');
+    const file = path.join(dir, name);
     try {
       accessSync(file, fsConstants.X_OK);
       return file;
@@ -71,16 +91,21 @@ export function findBwrap(): string | undefined {
 async function probe(): Promise<SandboxSupport> {
   const bwrap = findBwrap();
   if (!bwrap) return { mode: 'unavailable', reason: 'bwrap (Debian package bubblewrap) is not on PATH' };
+  // The sandbox's only way to the API; inside it, it must be at a path the sandbox sees (/usr).
+  const socat = findProgram('socat');
+  if (!socat) return { mode: 'unavailable', reason: 'socat (Debian package socat), which carries a job\'s API calls out of its network namespace, is not on PATH' };
+  if (!socat.startsWith('/usr/') && !socat.startsWith('/bin/')) return { mode: 'unavailable', reason: `socat is at ${socat}, outside /usr and /bin, which the sandbox does not show` };
   const ids = ownIds();
   const support = { mode: 'on' as const, bwrap, ...ids };
   // Inside: the sandbox uid, pid 2 (bwrap's reaper is 1), and none of the host's processes or files.
   const check = `const fs = require('node:fs');
     const pids = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p));
-    const ok = process.getuid() === ${ids.uid} && pids.length <= 3 && !fs.existsSync('/root') && !fs.existsSync('/home');
-    console.log(ok ? 'sandbox ok' : 'sandbox leaky: uid ' + process.getuid() + ', pids ' + pids.join(' '));
+    const links = fs.readFileSync('/proc/net/dev', 'utf8').split('\\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean);
+    const ok = process.getuid() === ${ids.uid} && pids.length <= 3 && !fs.existsSync('/root') && !fs.existsSync('/home') && links.join() === 'lo';
+    console.log(ok ? 'sandbox ok' : 'sandbox leaky: uid ' + process.getuid() + ', pids ' + pids.join(' ') + ', network ' + links.join(' '));
     process.exit(ok ? 0 : 1);`;
   // NODE_OPTIONS may name preloads outside the probe's view (a test runner's hooks add them to every child).
-  const argv = ['--unsetenv', 'NODE_OPTIONS', ...bwrapArgs({ command: [process.execPath, '-e', check], workdir: '/', sandbox: { writable: [], readOnly: [] } }, support)];
+  const argv = ['--unsetenv', 'NODE_OPTIONS', ...bwrapArgs({ command: [process.execPath, '-e', check], workdir: '/', sandbox: { writable: [], readOnly: [] }, network: 'none' }, support)];
   const outcome = await new Promise<{ code: number | null; out: string }>((resolve) => {
     let out = '';
     const child = spawn(bwrap, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
@@ -111,10 +136,10 @@ const depth = (p: string) => p.split('/').filter(Boolean).length;
  * The bwrap arguments that run `w.command` in `w.workdir` inside the sandbox `w.sandbox`.
  * Exported for the probe and the tests; the orchestrator spawns `support.bwrap` with them.
  */
-export function bwrapArgs(w: { command: string[]; workdir: string; sandbox: WorkloadSandbox; tmpBytes?: number }, support: { uid: number; gid: number }): string[] {
+export function bwrapArgs(w: { command: string[]; workdir: string; sandbox: WorkloadSandbox; tmpBytes?: number; network: SandboxNetwork | 'none' }, support: { uid: number; gid: number }): string[] {
   const args = [
     '--unshare-user', '--uid', String(support.uid), '--gid', String(support.gid), '--disable-userns', '--cap-drop', 'ALL',
-    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'mlp-job', '--unshare-cgroup-try',
+    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'mlp-job', '--unshare-cgroup-try', '--unshare-net',
     // bwrap's reaper gets SIGKILL if bwrap is killed, and bwrap if its parent dies: the pid namespace,
     // and all in it, ends with them. Its parent is the workload's wrapper (local-record.ts), not the
     // platform: a job outlives the platform's process.
@@ -140,6 +165,8 @@ export function bwrapArgs(w: { command: string[]; workdir: string; sandbox: Work
   }
   for (const name of ETC) {
     const p = `/etc/${name}`;
+    // The sandbox's own hosts file names MLP_API's host as its loopback (where socat listens).
+    if (name === 'hosts' && w.network !== 'none') continue;
     if (existsSync(p)) args.push('--ro-bind', p, p);
   }
   // node, wherever it is installed (a prefix outside /usr: nvm, /opt/node…).
@@ -163,9 +190,38 @@ export function bwrapArgs(w: { command: string[]; workdir: string; sandbox: Work
   ].sort((a, b) => depth(a.p) - depth(b.p));
   for (const { p, flag } of own) args.push(flag, p, p);
   for (const p of hidden) args.push('--remount-ro', p);
+  if (w.network !== 'none') args.push('--ro-bind', w.network.socketDir, API_SOCKET_DIR, '--ro-bind', path.join(w.network.socketDir, HOSTS_FILE), '/etc/hosts');
   args.push('--remount-ro', '/'); // the skeleton bwrap built is not a place to write either
-  args.push('--chdir', w.workdir, '--', ...w.command);
+  args.push('--chdir', w.workdir, '--', ...(w.network === 'none' ? w.command : throughApi(w.command, w.network)));
   return args;
+}
+
+/** The hosts file bound at /etc/hosts in sandboxes (written by the API bridge beside its socket). */
+export const HOSTS_FILE = 'hosts';
+
+/** What /etc/hosts says inside: the loopback, under MLP_API's host name too. */
+export function sandboxHosts(apiHost: string): string {
+  const names = ['localhost', 'mlp-job', ...(/^[A-Za-z0-9.-]+$/.test(apiHost) && !/^[\d.]+$/.test(apiHost) && apiHost !== 'localhost' ? [apiHost] : [])];
+  return `127.0.0.1\t${names.join(' ')}\n::1\tlocalhost ip6-localhost ip6-loopback\n`;
+}
+
+/**
+ * The workload's command behind the API forwarder: socat listens on MLP_API's port on the
+ * sandbox's loopback (ready before the workload runs: the shell waits until /proc/net/tcp lists
+ * the listening socket), then the shell becomes the workload. socat is the workload's child from
+ * then on and ends with the sandbox.
+ */
+function throughApi(command: string[], net: SandboxNetwork): string[] {
+  const hex = net.apiPort.toString(16).toUpperCase().padStart(4, '0');
+  const script = [
+    `socat TCP-LISTEN:${net.apiPort},bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:${API_SOCKET_DIR}/${API_SOCKET_NAME} 2>/dev/null &`,
+    'n=0',
+    `until grep -q ':${hex} 00000000:0000 0A' /proc/net/tcp; do`,
+    '  n=$((n + 1)); if [ "$n" -gt 1000 ]; then echo "mlp: the API forwarder (socat) did not start" >&2; exit 125; fi; sleep 0.01',
+    'done',
+    'exec "$@"',
+  ].join('\n');
+  return ['/bin/sh', '-c', script, 'mlp-job', ...command];
 }
 
 function realpathSafe(p: string): string {

@@ -6,17 +6,15 @@ export interface JobEnv {
   user: string;
   job: string;
   token: string;
-  /** The job's internal id, from its token: the `mlp-job-id` header of Kafka metrics (API.md §6). */
+  /** The job's internal id, from its token. */
   jobId: string;
   workspace: string;
   datasets: string;
-  kafka?: { brokers: string[]; topic: string };
 }
 
 export function readJobEnv(env: NodeJS.ProcessEnv = process.env): JobEnv | undefined {
   const { MLP_API: api, MLP_USER: user, MLP_JOB: job, MLP_TOKEN: token } = env;
   if (!api || !user || !job || !token) return undefined;
-  const brokers = (env.MLP_KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
   return {
     api: api.replace(/\/+$/, ''),
     user,
@@ -25,7 +23,6 @@ export function readJobEnv(env: NodeJS.ProcessEnv = process.env): JobEnv | undef
     jobId: jobIdOf(token),
     workspace: env.MLP_WORKSPACE ?? process.cwd(),
     datasets: env.MLP_DATASETS ?? '',
-    ...(brokers.length > 0 ? { kafka: { brokers, topic: env.MLP_METRICS_TOPIC || 'mlp.job-metrics' } } : {}),
   };
 }
 

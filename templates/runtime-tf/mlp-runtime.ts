@@ -16,7 +16,7 @@ let env: JobEnv | undefined | null = null;
 let publisher: MetricsPublisher | undefined;
 const jobEnv = (): JobEnv | undefined => (env === null ? (env = readJobEnv()) : env);
 
-/** Publishes one JobMetrics (API.md §6): to Kafka when the job has brokers, else by POST …/job_metrics/{job}. */
+/** Publishes one JobMetrics by POST …/job_metrics/{job}; the platform puts it on the bus. */
 export async function publishMetrics(m: EpochMetrics): Promise<void> {
   checkMetrics(m);
   process.stdout.write(`epoch ${m.epoch} accuracy ${m.accuracy} loss ${m.loss} progress ${m.progress}\n`);
@@ -63,8 +63,8 @@ export interface TrainingCallbackOptions {
 
 /**
  * Callbacks for `model.fit(x, y, { epochs, callbacks: trainingCallbacks({ epochs }) })`: after
- * each epoch, publishes accuracy and loss (epochs numbered from 1) and the progress; closes the
- * metrics connection when training ends.
+ * each epoch, publishes accuracy and loss (epochs numbered from 1) and the progress; flushes the
+ * metrics when training ends.
  */
 export function trainingCallbacks(opts: TrainingCallbackOptions): { onEpochEnd: (epoch: number, logs?: tf.Logs) => Promise<void>; onTrainEnd: () => Promise<void> } {
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new TypeError(`epochs must be an integer >= 1, got ${String(opts.epochs)}`);
@@ -84,7 +84,7 @@ export function trainingCallbacks(opts: TrainingCallbackOptions): { onEpochEnd: 
   };
 }
 
-/** Flushes and closes the metrics connection (Kafka); publishing again reconnects. */
+/** Sends what is buffered; publishing again starts a new buffer. */
 export async function close(): Promise<void> {
   const current = publisher;
   publisher = undefined;

@@ -137,7 +137,7 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
   t.match(await job('fails'), { state: 'error', msg: /exit code 3/ });
   for (const name of ['fails', 'works', 'forever']) t.equal((await p.call('DELETE', `/api/v1/users/alice/jobs/${name}`, { token })).status, 200);
   await until('the jobs are deleted', async () => ((await p.call('GET', '/api/v1/users/alice/jobs', { token })).json as unknown[]).length === 0 ? true : undefined);
-  t.same(readdirSync(path.join(root, 'orchestrator')), [], 'deleting the jobs removed their records and exit files');
+  t.same(readdirSync(path.join(root, 'orchestrator')).filter((n) => n !== 'api'), [], 'deleting the jobs removed their records and exit files (the API bridge\'s folder stays)');
 }
 
 t.test('jobs outlive a platform crash and stop, sandboxed', (t) => scenario(t, 'on'));

@@ -1,13 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { Kafka, logLevel } from 'kafkajs';
 import { jobIdOf, readJobEnv } from '../../templates/runtime-tf/job-env.js';
-import { createMetricsPublisher } from '../../templates/runtime-tf/metrics-publisher.js';
 import { close, heartbeat, publishMetrics, Refused, trainingCallbacks } from '../../templates/runtime-tf/mlp-runtime.js';
 
 // @mlp/runtime against a stand-in gateway: what a script's metrics and heartbeats look like on
-// the wire (API.md §5, §6), retries of faults, refusals, and the Kafka message when brokers are set.
+// the wire (API.md §5, §6), retries of faults and refusals.
 const token = (claims: Record<string, unknown>) => ['{"alg":"HS256"}', JSON.stringify(claims), 'sig'].map((s, i) => (i < 2 ? Buffer.from(s).toString('base64url') : s)).join('.');
 const JOB_TOKEN = token({ sub: 'alice', kind: 'job', job: 'train', job_id: 'uid-7' });
 
@@ -23,7 +21,9 @@ t.test('the job id comes from the job token', async (t) => {
   t.throws(() => jobIdOf('opaque'), /not a JWT/);
   t.throws(() => jobIdOf(token({ sub: 'alice', kind: 'user' })), /no job_id/);
   t.equal(readJobEnv({}), undefined, 'outside a job: no environment');
-  t.match(readJobEnv({ MLP_API: 'http://h:1/', MLP_USER: 'alice', MLP_JOB: 'train', MLP_TOKEN: JOB_TOKEN, MLP_KAFKA_BROKERS: 'a:1, b:2' }), { api: 'http://h:1', jobId: 'uid-7', kafka: { brokers: ['a:1', 'b:2'], topic: 'mlp.job-metrics' } });
+  const env = readJobEnv({ MLP_API: 'http://h:1/', MLP_USER: 'alice', MLP_JOB: 'train', MLP_TOKEN: JOB_TOKEN, MLP_KAFKA_BROKERS: 'a:1, b:2' });
+  t.match(env, { api: 'http://h:1', jobId: 'uid-7' });
+  t.notOk(env && 'kafka' in env, 'a broker address is never used: metrics go through the API');
 });
 
 t.test('metrics and heartbeats over HTTP with the job token', async (t) => {
@@ -72,28 +72,4 @@ t.test('metrics and heartbeats over HTTP with the job token', async (t) => {
   await t.rejects(callbacks.onEpochEnd(2, { loss: 0.3 }), /no "accuracy".*metrics: \['accuracy'\]/);
   await callbacks.onTrainEnd();
   await close();
-});
-
-const brokers = process.env.MLP_TEST_KAFKA_BROKERS;
-t.test('metrics through Kafka: key user/job, header mlp-job-id, JSON value', { skip: brokers ? false : 'MLP_TEST_KAFKA_BROKERS not set (npm test sets it)' }, async (t) => {
-  const topic = `runtime.${process.pid}.${Date.now().toString(36)}`;
-  const kafka = new Kafka({ clientId: 'runtime-test', brokers: (brokers ?? '').split(','), logLevel: logLevel.ERROR });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
-  await admin.disconnect();
-  const env = readJobEnv({ MLP_API: 'http://127.0.0.1:9', MLP_USER: 'alice', MLP_JOB: 'train', MLP_TOKEN: JOB_TOKEN, MLP_KAFKA_BROKERS: brokers ?? '', MLP_METRICS_TOPIC: topic });
-  if (!env) throw new Error('the job environment was not read');
-  const publisher = createMetricsPublisher(env);
-  await publisher.publish({ epoch: 4, accuracy: 0.9, loss: 0.2, progress: 40 });
-  await publisher.close();
-
-  const consumer = kafka.consumer({ groupId: `g-${topic}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const got = await new Promise<{ key: string; value: string; header: string }>((resolve, reject) => {
-    consumer.run({ eachMessage: async ({ message }) => resolve({ key: String(message.key), value: String(message.value), header: String(message.headers?.['mlp-job-id']) }) }).catch(reject);
-  });
-  await consumer.disconnect();
-  t.same(got, { key: 'alice/train', value: JSON.stringify({ user: 'alice', name: 'train', epoch: 4, accuracy: 0.9, loss: 0.2, progress: 40 }), header: 'uid-7' });
 });

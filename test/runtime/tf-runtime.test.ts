@@ -89,7 +89,7 @@ async function irisJob(t: Test, env: Record<string, string>) {
 t.test('the iris example trains as a job; metrics by POST', (t) => irisJob(t, {}));
 
 const brokers = process.env.MLP_TEST_KAFKA_BROKERS;
-t.test('the iris example trains as a job; metrics through Kafka', { skip: brokers ? false : 'MLP_TEST_KAFKA_BROKERS not set (npm test sets it)' }, (t) =>
+t.test('the iris example trains as a job on a platform with Kafka: metrics through the API onto Kafka', { skip: brokers ? false : 'MLP_TEST_KAFKA_BROKERS not set (npm test sets it)' }, (t) =>
   irisJob(t, { MLP_KAFKA_BROKERS: brokers ?? '', MLP_METRICS_TOPIC: `metrics.${process.pid}.${Date.now().toString(36)}` }),
 );
 

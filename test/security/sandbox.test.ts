@@ -3,7 +3,8 @@ import path from 'node:path';
 import t from 'tap';
 import { storagePaths } from '../../shared/storage.js';
 import { homeScript } from '../helpers/jobs.js';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { results, runJob, users } from '../helpers/attack.js';
+import { startTestPlatform } from '../helpers/platform.js';
 
 // Security issue, "Jobs run unconfined": a job is someone else's code. Through the whole
 // platform, alice's job script tries what a hostile tenant would — read the signing key and the
@@ -19,12 +20,6 @@ import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 // processes, bob's files, a file written into bob's home and into alice's own home), and the
 // job's uid was the platform's. MLP_JOB_SANDBOX=off still behaves that way, on purpose (the last test).
 
-interface Attempt {
-  what: string;
-  ok: boolean;
-  value?: string;
-  code?: string;
-}
 
 // The attacker's script: each attempt prints one RESULT line.
 const ATTACK = (targets: Record<string, string>) => `
@@ -162,38 +157,3 @@ t.test('MLP_JOB_SANDBOX=off runs jobs unconfined, and says so', async (t) => {
   t.equal(state, 'finished');
   t.match(results(log).get('secrets'), { ok: true, value: /secret/ }, 'unconfined, a job sees MLP_ROOT (the single-user trade-off)');
 });
-
-async function users(p: TestPlatform, names: string[]): Promise<Record<string, string>> {
-  const tokens: Record<string, string> = {};
-  for (const name of names) {
-    await p.call('POST', '/api/v1/users', { body: { username: name, password: `${name}-password` } });
-    tokens[name] = (await p.call('GET', `/api/v1/users/${name}/token`, { basic: [name, `${name}-password`] })).json as string;
-  }
-  return tokens;
-}
-
-/** Submits `{name}.mjs` from the user's home and waits for the job to end; its state, msg and log. */
-async function runJob(p: TestPlatform, token: string, user: string, name: string): Promise<{ state: string; msg?: string; log: string }> {
-  const submitted = await p.call('POST', `/api/v1/users/${user}/jobs`, { token, body: { name, entry: `${name}.mjs` } });
-  if (submitted.status !== 201) throw new Error(`submit ${name}: ${submitted.status} ${submitted.text}`);
-  for (let i = 0; i < 600; i++) {
-    await p.call('POST', '/api/v1/reconcile/jobs', { token: p.deps.serviceToken });
-    const job = (await p.call('GET', `/api/v1/users/${user}/jobs/${name}`, { token })).json as { state: string; msg?: string };
-    if (job.state === 'finished' || job.state === 'error') {
-      const log = (await p.call('GET', `/api/v1/users/${user}/jobs/${name}/log`, { token })).text;
-      return { state: job.state, msg: job.msg, log };
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`job ${name} never ended`);
-}
-
-function results(log: string): Map<string, Attempt> {
-  const out = new Map<string, Attempt>();
-  for (const line of log.split('\n')) {
-    if (!line.startsWith('RESULT ')) continue;
-    const a = JSON.parse(line.slice('RESULT '.length)) as Attempt;
-    out.set(a.what, a);
-  }
-  return out;
-}
