@@ -13,6 +13,10 @@ import {
   ORCHESTRATOR_ACCOUNT,
   SHARED_ENV,
 } from './deploy-facts.js';
+import { PART_OF, POD_SECURITY_ADMISSION, hardened, limitRange, networkPolicies, platformLabels, podSecurity } from './k8s-containment.js';
+
+/** The Secret the operator creates (docs/deploy.md): Mongo's root user (username, password) and the URL the functions use (url). */
+const MONGO_SECRET = 'mlp-mongo-auth';
 
 /**
  * k8s/: what the functions stand on (kubectl apply -f k8s/ before knative/). Files are numbered
@@ -21,13 +25,17 @@ import {
  * plain `kubectl apply -f k8s/` (not recursive) leaves out: it must be edited first.
  */
 export function renderK8s(routes: RouteDef[], nginx: Record<string, string>): Record<string, string> {
-  const labels = (name: string) => ({ 'app.kubernetes.io/part-of': 'mlp', 'app.kubernetes.io/name': name });
+  const labels = platformLabels;
   const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, namespace: NAMESPACE, labels: labels(name), ...extra });
   return {
     'k8s/00-namespace.yaml': file('the namespace of every MLP object (functions, stores, workloads)', [
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE, labels: { 'app.kubernetes.io/part-of': 'mlp' } } },
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE, labels: { ...PART_OF, ...POD_SECURITY_ADMISSION } } },
     ]),
-    'k8s/10-config.yaml': file('the non-secret configuration every function gets (envFrom in knative/*.yaml); the secrets mlp-secret and mlp-service-token are created by hand (docs/deploy.md)', [
+    'k8s/05-containment.yaml': file('what keeps tenants in their place: defaults so every container has requests = limits, and NetworkPolicies that deny all traffic but what the platform needs (job pods reach only the gateway, app pods are reached only by it, the stores only by the functions); they need a CNI that enforces NetworkPolicy (docs/deploy.md)', [
+      limitRange(),
+      ...networkPolicies(routes),
+    ]),
+    'k8s/10-config.yaml': file(`the non-secret configuration every function gets (envFrom in knative/*.yaml). MLP_MONGO_URL here is Mongo's address without credentials: MongoDB requires them, and the functions take the URL with them from the Secret ${MONGO_SECRET} (key url). The secrets are created by hand (docs/deploy.md)`, [
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta('mlp-config'), data: sharedConfig() },
     ]),
     'k8s/10-rbac.yaml': file(`least privilege for the functions that call the orchestrator (${routes.filter((r) => r.orchestrator).map((r) => r.name).join(', ')}): exactly the verbs the Kubernetes orchestrator uses, in this namespace only; every other function runs with no token`, rbac()),
@@ -55,8 +63,8 @@ export function renderK8s(routes: RouteDef[], nginx: Record<string, string>): Re
         },
       },
     ]),
-    'k8s/30-mongo.yaml': file(`MongoDB (single member, no auth: reach it only inside the cluster). mlp-mongo-nodeport opens it on every node at ${NODE_PORTS.mongo} as the design has it; delete that Service or firewall the port unless an operator needs it`, mongo(meta, labels)),
-    'k8s/30-kafka.yaml': file(`Kafka, one KRaft node (broker and controller), and a Job creating the metrics topic. mlp-kafka-nodeport opens it on every node at ${NODE_PORTS.kafka} (the EXTERNAL listener, advertised as the node's IP); delete it or firewall the port if nothing outside the cluster publishes`, kafka(meta, labels)),
+    'k8s/30-mongo.yaml': file(`MongoDB, single member, with SCRAM authentication: its root user comes from the Secret ${MONGO_SECRET} on first start (empty volume). mlp-mongo-nodeport is the design's port ${NODE_PORTS.mongo}: the NetworkPolicy mlp-mongo admits the functions only, but traffic a NodePort rewrites to the node's address may pass it (up to the CNI); delete that Service unless an operator needs it`, mongo(meta, labels)),
+    'k8s/30-kafka.yaml': file(`Kafka, one KRaft node (broker and controller), without authentication, and a Job creating the metrics topic. mlp-kafka-nodeport is the design's port ${NODE_PORTS.kafka} (the EXTERNAL listener, advertised as the node's IP): the NetworkPolicy mlp-kafka admits the functions only, but traffic a NodePort rewrites to the node's address may pass it (up to the CNI); delete that Service if nothing outside the cluster publishes`, kafka(meta, labels)),
     'k8s/40-gateway.yaml': file(`the Nginx gateway: the generated nginx/*.conf with the cluster upstreams, the API on ${NODE_PORTS.gateway} and the app gateway on ${NODE_PORTS.appGateway} (NodePorts of the same numbers), and an Ingress to it`, gateway(meta, labels, nginx)),
   };
 }
@@ -106,11 +114,11 @@ function rbac() {
 type Meta = (name: string, extra?: Record<string, unknown>) => Record<string, unknown>;
 type Labels = (name: string) => Record<string, string>;
 
-// Stores run as their images' own non-root users, with no API token.
+// Stores and gateway run as their images' own non-root users, with no API token.
 const podBasics = { automountServiceAccountToken: false, enableServiceLinks: false };
 
 /** A one-replica StatefulSet with its own ReadWriteOnce data volume, running as the image's non-root uid. */
-function statefulSet(metadata: Record<string, unknown>, selector: Record<string, string>, uid: number, container: Record<string, unknown>) {
+function statefulSet(metadata: Record<string, unknown>, selector: Record<string, string>, uid: number, pod: { container: Record<string, unknown>; volumes: unknown[] }) {
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -121,7 +129,7 @@ function statefulSet(metadata: Record<string, unknown>, selector: Record<string,
       selector: { matchLabels: selector },
       template: {
         metadata: { labels: selector },
-        spec: { ...podBasics, securityContext: { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid }, containers: [container] },
+        spec: { ...podBasics, securityContext: podSecurity(uid), containers: [pod.container], volumes: pod.volumes },
       },
       volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } } }],
     },
@@ -135,15 +143,23 @@ function mongo(meta: Meta, labels: Labels) {
     // Headless: the StatefulSet's stable name; functions use mlp-mongo.mlp.svc (MLP_MONGO_URL).
     { apiVersion: 'v1', kind: 'Service', metadata: meta(name), spec: { clusterIP: 'None', selector, ports: [{ name: 'mongo', port: 27017, targetPort: 27017 }] } },
     { apiVersion: 'v1', kind: 'Service', metadata: meta(`${name}-nodeport`), spec: { type: 'NodePort', selector, ports: [{ name: 'mongo', port: 27017, targetPort: 27017, nodePort: NODE_PORTS.mongo }] } },
-    statefulSet(meta(name), selector, 999, {
+    statefulSet(meta(name), selector, 999, hardened({
       name: 'mongo',
       image: 'mongo:7.0.14',
-      args: ['--bind_ip_all'],
+      // --auth explicitly: the image's entrypoint would add it given a root user, and without the
+      // Secret the pod does not start at all rather than run open.
+      args: ['--bind_ip_all', '--auth'],
+      // The image's entrypoint creates this root user when the volume is empty (and only then).
+      env: [
+        { name: 'MONGO_INITDB_ROOT_USERNAME', valueFrom: { secretKeyRef: { name: MONGO_SECRET, key: 'username' } } },
+        { name: 'MONGO_INITDB_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: MONGO_SECRET, key: 'password' } } },
+      ],
       ports: [{ name: 'mongo', containerPort: 27017 }],
-      readinessProbe: { exec: { command: ['mongosh', '--quiet', '--eval', 'db.adminCommand("ping").ok'] }, periodSeconds: 10 },
-      resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '2Gi' } },
+      // The pod's address answers once the final mongod runs (the first-start one listens on 127.0.0.1 only).
+      readinessProbe: { tcpSocket: { port: 27017 }, periodSeconds: 10 },
+      resources: { requests: { cpu: '250m', memory: '512Mi', 'ephemeral-storage': '1Gi' }, limits: { cpu: '2', memory: '2Gi', 'ephemeral-storage': '1Gi' } },
       volumeMounts: [{ name: 'data', mountPath: '/data/db' }],
-    }),
+    }, { tmp: '/tmp' })),
   ];
 }
 
@@ -151,10 +167,18 @@ function kafka(meta: Meta, labels: Labels) {
   const name = 'mlp-kafka';
   const selector = labels(name);
   const image = 'apache/kafka:3.9.1';
+  const topics = hardened({
+    name: 'topics',
+    image,
+    command: ['/opt/kafka/bin/kafka-topics.sh', '--bootstrap-server', KAFKA_BROKERS, '--create', '--if-not-exists', '--topic', METRICS_TOPIC, '--partitions', '3', '--replication-factor', '1'],
+    resources: { requests: { cpu: '100m', memory: '512Mi', 'ephemeral-storage': '256Mi' }, limits: { cpu: '1', memory: '512Mi', 'ephemeral-storage': '256Mi' } },
+  }, { logs: '/opt/kafka/logs', tmp: '/tmp' });
   return [
     { apiVersion: 'v1', kind: 'Service', metadata: meta(name), spec: { clusterIP: 'None', selector, ports: [{ name: 'broker', port: 9092, targetPort: 9092 }] } },
     { apiVersion: 'v1', kind: 'Service', metadata: meta(`${name}-nodeport`), spec: { type: 'NodePort', selector, ports: [{ name: 'external', port: 9094, targetPort: 9094, nodePort: NODE_PORTS.kafka }] } },
-    statefulSet(meta(name), selector, 1000, {
+    // The image's entrypoint writes server.properties and log4j files into /opt/kafka/config, and
+    // Kafka's scripts their logs into /opt/kafka/logs; the JVM its perf data into /tmp.
+    statefulSet(meta(name), selector, 1000, hardened({
       name: 'kafka',
       image,
       // The apache/kafka image turns KAFKA_* variables into server.properties.
@@ -181,9 +205,9 @@ function kafka(meta: Meta, labels: Labels) {
         { name: 'external', containerPort: 9094 },
       ],
       readinessProbe: { tcpSocket: { port: 9092 }, periodSeconds: 10 },
-      resources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { memory: '2Gi' } },
+      resources: { requests: { cpu: '250m', memory: '1Gi', 'ephemeral-storage': '2Gi' }, limits: { cpu: '2', memory: '2Gi', 'ephemeral-storage': '2Gi' } },
       volumeMounts: [{ name: 'data', mountPath: '/var/lib/kafka/data' }],
-    }),
+    }, { config: '/opt/kafka/config', logs: '/opt/kafka/logs', tmp: '/tmp' })),
     {
       // The metrics relay also creates the topic when it is missing; this makes its partitions explicit.
       apiVersion: 'batch/v1',
@@ -193,18 +217,7 @@ function kafka(meta: Meta, labels: Labels) {
         backoffLimit: 20,
         template: {
           metadata: { labels: labels(`${name}-topics`) },
-          spec: {
-            ...podBasics,
-            restartPolicy: 'OnFailure',
-            securityContext: { runAsNonRoot: true, runAsUser: 1000 },
-            containers: [
-              {
-                name: 'topics',
-                image,
-                command: ['/opt/kafka/bin/kafka-topics.sh', '--bootstrap-server', KAFKA_BROKERS, '--create', '--if-not-exists', '--topic', METRICS_TOPIC, '--partitions', '3', '--replication-factor', '1'],
-              },
-            ],
-          },
+          spec: { ...podBasics, restartPolicy: 'OnFailure', securityContext: podSecurity(1000), containers: [topics.container], volumes: topics.volumes },
         },
       },
     },
@@ -237,6 +250,20 @@ function gateway(meta: Meta, labels: Labels, nginx: Record<string, string>) {
   const dir = '/etc/mlp/nginx';
   const files = ['mlp-routes.conf', 'mlp-server.conf', 'mlp-apps-server.conf', 'upstreams.k8s.conf'];
   const data: Record<string, string> = { 'nginx.conf': nginxMain(dir) };
+  // nginx writes its pid and temp files to /tmp (nginx.conf); responses it buffers may spill there.
+  const pod = hardened({
+    name: 'nginx',
+    // The official image has auth_request, which both servers use.
+    image: 'nginx:1.27.5-alpine',
+    command: ['nginx', '-c', `${dir}/nginx.conf`, '-g', 'daemon off;'],
+    ports: [
+      { name: 'api', containerPort: NODE_PORTS.gateway },
+      { name: 'apps', containerPort: NODE_PORTS.appGateway },
+    ],
+    readinessProbe: { tcpSocket: { port: NODE_PORTS.gateway }, periodSeconds: 5 },
+    resources: { requests: { cpu: '100m', memory: '64Mi', 'ephemeral-storage': '2Gi' }, limits: { cpu: '2', memory: '256Mi', 'ephemeral-storage': '2Gi' } },
+    volumeMounts: [{ name: 'config', mountPath: dir, readOnly: true }],
+  }, { tmp: '/tmp' });
   for (const f of files) {
     const text = nginx[`nginx/${f}`];
     if (text === undefined) throw new Error(`k8s gateway: nginx/${f} was not generated`);
@@ -256,29 +283,9 @@ function gateway(meta: Meta, labels: Labels, nginx: Record<string, string>) {
           metadata: { labels: selector },
           spec: {
             ...podBasics,
-            securityContext: { runAsNonRoot: true, runAsUser: 101, runAsGroup: 101 },
-            containers: [
-              {
-                name: 'nginx',
-                // The official image has auth_request, which both servers use.
-                image: 'nginx:1.27.5-alpine',
-                command: ['nginx', '-c', `${dir}/nginx.conf`, '-g', 'daemon off;'],
-                ports: [
-                  { name: 'api', containerPort: NODE_PORTS.gateway },
-                  { name: 'apps', containerPort: NODE_PORTS.appGateway },
-                ],
-                readinessProbe: { tcpSocket: { port: NODE_PORTS.gateway }, periodSeconds: 5 },
-                resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '256Mi' } },
-                volumeMounts: [
-                  { name: 'config', mountPath: dir, readOnly: true },
-                  { name: 'tmp', mountPath: '/tmp' },
-                ],
-              },
-            ],
-            volumes: [
-              { name: 'config', configMap: { name: `${name}-nginx` } },
-              { name: 'tmp', emptyDir: {} },
-            ],
+            securityContext: podSecurity(101),
+            containers: [pod.container],
+            volumes: [{ name: 'config', configMap: { name: `${name}-nginx` } }, ...pod.volumes],
           },
         },
       },
@@ -310,5 +317,6 @@ function gateway(meta: Meta, labels: Labels, nginx: Record<string, string>) {
 }
 
 function file(what: string, docs: unknown[]): string {
-  return `# Generated by npm run gen from scripts/gen/k8s.ts — do not edit.\n# ${what}.\n${docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n')}`;
+  // Shared objects written out each time: a reader of a policy sees its peers, not YAML anchors.
+  return `# Generated by npm run gen from scripts/gen/k8s.ts — do not edit.\n# ${what}.\n${docs.map((d) => stringify(d, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n')}`;
 }

@@ -20,6 +20,10 @@ export const MOUNT_ROOT = '/mlp';
 export const CRASH_LOOP_RESTARTS = 5;
 /** The uid and gid pods run as (never root). */
 export const POD_USER = 1000;
+/** A workload's disk outside its volumes when the caller names none: 10 GiB, MLP_JOB_DISK's default. */
+export const DEFAULT_DISK = 10737418240;
+/** Where a workload gets a writable scratch folder: its root filesystem is read-only. */
+export const SCRATCH = '/tmp';
 
 export const objectName = (w: Pick<Workload, 'id' | 'kind'>) => `mlp-${w.kind}-${w.id}`;
 /** An app's address through its Service (cluster DNS): no API call needed. */
@@ -92,19 +96,28 @@ export interface PodSpecOptions {
   root: string;
   checkout: string;
   imageRoot: string;
+  /**
+   * Bytes the workload may write outside the NFS volume (/tmp, its logs, the image's layer): its
+   * ephemeral-storage request and limit, past which the kubelet evicts the pod. The job disk
+   * bound (MLP_JOB_DISK) belongs here; a caller that passes none gets DEFAULT_DISK, its default.
+   */
+  disk?: number;
 }
 
-/** The pod a workload runs in: its command (output appended to its log file), env, resources, mounts, and no privileges. */
+/** The pod a workload runs in: its command (output appended to its log file), env, resources, mounts, a read-only image, and no privileges. */
 export function podSpecOf(w: Workload, o: PodSpecOptions): k8s.V1PodSpec {
   const mounts = mountsOf(w, o.root);
   const rewrite = pathRewriter({ mounts, checkout: o.checkout, imageRoot: o.imageRoot });
-  const limits: Record<string, string> = { cpu: String(w.resources.cpu), memory: `${w.resources.ram}Mi` };
+  // Requests = limits: a tenant's pod never uses more than the scheduler reserved for it, so one
+  // tenant cannot take cpu, memory or node disk from another's pods by overcommitting.
+  const limits: Record<string, string> = { cpu: String(w.resources.cpu), memory: `${w.resources.ram}Mi`, 'ephemeral-storage': String(o.disk ?? DEFAULT_DISK) };
   if (w.resources.gpu > 0) limits['nvidia.com/gpu'] = String(w.resources.gpu);
   return {
     restartPolicy: w.kind === 'job' ? 'Never' : 'Always',
     automountServiceAccountToken: false,
     enableServiceLinks: false,
-    securityContext: { runAsNonRoot: true, runAsUser: POD_USER, runAsGroup: POD_USER, fsGroup: POD_USER },
+    // RuntimeDefault: the container runtime's syscall filter (unconfined otherwise on most clusters).
+    securityContext: { runAsNonRoot: true, runAsUser: POD_USER, runAsGroup: POD_USER, fsGroup: POD_USER, seccompProfile: { type: 'RuntimeDefault' } },
     containers: [
       {
         name: w.kind === 'job' ? 'job' : 'server',
@@ -114,8 +127,12 @@ export function podSpecOf(w: Workload, o: PodSpecOptions): k8s.V1PodSpec {
         workingDir: rewrite(w.workdir),
         env: Object.entries(w.env).map(([name, value]) => ({ name, value: rewrite(value) })),
         resources: { requests: limits, limits },
-        volumeMounts: mounts.map((m) => ({ name: 'nfs', mountPath: m.pod, subPath: path.relative(path.resolve(o.root), m.host), readOnly: m.readOnly })),
-        securityContext: { allowPrivilegeEscalation: false, privileged: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+        volumeMounts: [
+          ...mounts.map((m) => ({ name: 'nfs', mountPath: m.pod, subPath: path.relative(path.resolve(o.root), m.host), readOnly: m.readOnly })),
+          { name: 'scratch', mountPath: SCRATCH },
+        ],
+        // The image stays as built: the workload writes to its NFS folders (its tenant's quota) and /tmp (its disk bound).
+        securityContext: { allowPrivilegeEscalation: false, privileged: false, runAsNonRoot: true, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
         ...(w.health
           ? {
               ports: [{ containerPort: w.health.port }],
@@ -124,7 +141,7 @@ export function podSpecOf(w: Workload, o: PodSpecOptions): k8s.V1PodSpec {
           : {}),
       },
     ],
-    volumes: mounts.length > 0 ? [{ name: 'nfs', persistentVolumeClaim: { claimName: o.claimName } }] : [],
+    volumes: [...(mounts.length > 0 ? [{ name: 'nfs', persistentVolumeClaim: { claimName: o.claimName } }] : []), { name: 'scratch', emptyDir: {} }],
   };
 }
 

@@ -4,17 +4,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
-import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import { ConfigMap, Namespace, PersistentVolume, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { ConfigMap, LimitRange, Namespace, PersistentVolume, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { SHARED_ENV } from '../../scripts/gen/deploy-facts.js';
+import { DEFAULT_DISK, labelsOf, podSpecOf } from '../../shared/orchestrator/kube-pods.js';
+import type { Workload } from '../../shared/orchestrator/port.js';
 
 // k8s/ (scripts/gen/k8s.ts), validated offline against the Kubernetes schemas (kubernetes-models)
 // and checked against the deployment's conventions: the design's node ports, the orchestrator's
 // exact verbs, the ConfigMap the functions read. test/kube/rbac.test.ts applies the RBAC part to a
-// real API server.
+// real API server. The containment promises (NetworkPolicies, LimitRange, security contexts, the
+// workload pod spec) are checked as data: which pod may reach which, by evaluating the policies.
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
@@ -22,6 +25,7 @@ type Model = new (data: never) => { validate(): void };
 const MODELS: Record<string, Model> = {
   'v1/Namespace': Namespace,
   'v1/ConfigMap': ConfigMap,
+  'v1/LimitRange': LimitRange,
   'v1/Service': Service,
   'v1/ServiceAccount': ServiceAccount,
   'v1/PersistentVolume': PersistentVolume,
@@ -30,6 +34,7 @@ const MODELS: Record<string, Model> = {
   'apps/v1/StatefulSet': StatefulSet,
   'batch/v1/Job': Job,
   'networking.k8s.io/v1/Ingress': Ingress,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'rbac.authorization.k8s.io/v1/Role': Role,
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
 };
@@ -101,6 +106,7 @@ t.test('the ConfigMap carries SHARED_ENV with the Kubernetes orchestrator\'s set
     MLP_KAFKA_BROKERS: 'mlp-kafka.mlp.svc.cluster.local:9092',
   });
   for (const [k, v] of Object.entries(data)) t.notMatch(k, /SECRET|SERVICE_TOKEN/, `${k}: not a secret`), t.equal(typeof v, 'string');
+  t.notMatch(data.MLP_MONGO_URL, /@/, 'Mongo\'s address only: its credentials are in the Secret mlp-mongo-auth');
 });
 
 t.test('stores, NFS claim and gateway keep the design\'s ports', async (t) => {
@@ -154,4 +160,183 @@ t.test('nginx -t accepts the gateway pod\'s configuration as it is mounted', asy
   }
   const check = spawnSync('nginx', ['-t', '-q', '-p', `${dir}/`, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { encoding: 'utf8' });
   t.equal(check.status, 0, `nginx -t: ${check.stderr}`);
+});
+
+// ---- Containment: what a tenant's pod can reach, and what it runs with ----
+
+type Selector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] };
+type Peer = { podSelector?: Selector; namespaceSelector?: Selector; ipBlock?: { cidr: string } };
+type Rule = { from?: Peer[]; to?: Peer[]; ports?: { protocol?: string; port?: number; endPort?: number }[] };
+type Policy = { metadata: { name: string; namespace: string }; spec: { podSelector: Selector; policyTypes: string[]; ingress?: Rule[]; egress?: Rule[] } };
+/** A pod as the policies see it; `ns` undefined is an address that is no pod (the kube-apiserver, the internet). */
+type Pod = { what: string; ns?: string; labels: Record<string, string> };
+type Direction = 'Ingress' | 'Egress';
+
+const policies = objects.filter((o) => o.obj.kind === 'NetworkPolicy').map((o) => o.obj as unknown as Policy);
+
+/** Kubernetes label selector semantics (an empty selector selects everything). */
+function selects(sel: Selector, labels: Record<string, string>): boolean {
+  const byLabels = Object.entries(sel.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const byExpressions = (sel.matchExpressions ?? []).every((e) => {
+    const has = e.key in labels;
+    if (e.operator === 'Exists') return has;
+    if (e.operator === 'DoesNotExist') return !has;
+    if (e.operator === 'In') return has && (e.values ?? []).includes(labels[e.key]!);
+    if (e.operator === 'NotIn') return !has || !(e.values ?? []).includes(labels[e.key]!);
+    throw new Error(`unknown operator ${e.operator}`);
+  });
+  return byLabels && byExpressions;
+}
+
+function peerMatches(peer: Peer, pod: Pod): boolean {
+  // Only 0.0.0.0/0 occurs: it may match any address, pods included (that is up to the CNI), so count it as matching.
+  if (peer.ipBlock) return true;
+  if (pod.ns === undefined) return false;
+  const nsOk = peer.namespaceSelector ? selects(peer.namespaceSelector, { 'kubernetes.io/metadata.name': pod.ns }) : pod.ns === 'mlp';
+  return nsOk && (peer.podSelector ? selects(peer.podSelector, pod.labels) : true);
+}
+
+const policiesOf = (pod: Pod, dir: Direction) => (pod.ns === 'mlp' ? policies.filter((p) => p.spec.policyTypes.includes(dir) && selects(p.spec.podSelector, pod.labels)) : []);
+const rulesOf = (pod: Pod, dir: Direction) => policiesOf(pod, dir).flatMap((p) => (dir === 'Ingress' ? p.spec.ingress : p.spec.egress) ?? []);
+
+/** Whether `pod` may send (Egress) to / receive (Ingress) from `other` on port: unselected pods are open, selected ones only what a rule allows. */
+function allows(pod: Pod, dir: Direction, other: Pod, port: number, protocol: string): boolean {
+  if (policiesOf(pod, dir).length === 0) return true;
+  return rulesOf(pod, dir).some((r) => {
+    const peers = dir === 'Ingress' ? r.from : r.to;
+    const portOk = !r.ports?.length || r.ports.some((p) => (p.protocol ?? 'TCP') === protocol && (p.port === undefined || p.port === port || (p.endPort !== undefined && p.port <= port && port <= p.endPort)));
+    return portOk && (!peers?.length || peers.some((peer) => peerMatches(peer, other)));
+  });
+}
+const reaches = (from: Pod, to: Pod, port: number, protocol = 'TCP') => allows(from, 'Egress', to, port, protocol) && allows(to, 'Ingress', from, port, protocol);
+
+type Template = { metadata: { labels: Record<string, string> }; spec: { securityContext?: Record<string, unknown>; containers: Record<string, unknown>[]; volumes?: { name: string }[] } };
+const templateOf = (kind: string, name: string) => (find(kind, name) as { spec: { template: Template } } | undefined)?.spec.template;
+const podOf = (kind: string, name: string): Pod => ({ what: name, ns: 'mlp', labels: templateOf(kind, name)?.metadata.labels ?? { missing: name } });
+const workload = (kind: 'job' | 'app', id: string): Workload => ({
+  id, kind, labels: { user: 'mallory', name: id }, command: ['node', '/srv/mlp/datasets/mallory/.home/run.mjs'], workdir: `/srv/mlp/${kind}s/mallory/${id}`, env: {},
+  logFile: `/srv/mlp/${kind}s/mallory/${id}/log/out.log`, resources: { cpu: 2, gpu: 0, ram: 1024 },
+  ...(kind === 'app' ? { health: { port: 31234, path: '/health' } } : { sandbox: { writable: [`/srv/mlp/jobs/mallory/${id}`], readOnly: ['/srv/mlp/datasets/mallory/.home'] } }),
+});
+// Function pods as Knative labels them (serving.knative.dev/service = the Knative Service's name).
+const fn = (name: string): Pod => ({ what: name, ns: 'mlp', labels: { 'serving.knative.dev/service': `mlp-${name}`, 'serving.knative.dev/configuration': `mlp-${name}`, app: `mlp-${name}-00001` } });
+const P = {
+  job: { what: 'job pod', ns: 'mlp', labels: labelsOf(workload('job', 'j1')) },
+  otherJob: { what: 'another tenant\'s job pod', ns: 'mlp', labels: labelsOf(workload('job', 'j2')) },
+  app: { what: 'app pod', ns: 'mlp', labels: labelsOf(workload('app', 'a1')) },
+  otherApp: { what: 'another tenant\'s app pod', ns: 'mlp', labels: labelsOf(workload('app', 'a2')) },
+  gateway: podOf('Deployment', 'mlp-gateway'),
+  mongo: podOf('StatefulSet', 'mlp-mongo'),
+  kafka: podOf('StatefulSet', 'mlp-kafka'),
+  topics: podOf('Job', 'mlp-kafka-topics'),
+  fn: fn('users-auth'),
+  predict: fn('web-app-predict'),
+  orchestrator: fn('jobs-create'),
+  dns: { what: 'cluster DNS', ns: 'kube-system', labels: { 'k8s-app': 'kube-dns' } },
+  activator: { what: 'Knative activator', ns: 'knative-serving', labels: { app: 'activator' } },
+  ingress: { what: 'ingress controller', ns: 'ingress-nginx', labels: { 'app.kubernetes.io/name': 'ingress-nginx' } },
+  apiServer: { what: 'kube-apiserver (no pod)', labels: {} },
+} satisfies Record<string, Pod>;
+
+t.test('a default-deny policy isolates every pod in mlp, both ways', async (t) => {
+  t.ok(policies.length >= 5, `${policies.length} NetworkPolicies`);
+  const deny = policies.filter((p) => Object.keys(p.spec.podSelector).length === 0 && !p.spec.ingress?.length && !p.spec.egress?.length);
+  t.equal(deny.length, 1, 'one policy selects all pods and allows nothing');
+  t.same(deny[0]?.spec.policyTypes, ['Ingress', 'Egress']);
+  for (const pod of (Object.values(P) as Pod[]).filter((p) => p.ns === 'mlp')) {
+    t.ok(policiesOf(pod, 'Ingress').length > 0 && policiesOf(pod, 'Egress').length > 0, `${pod.what}: isolated both ways`);
+  }
+});
+
+t.test('a job pod reaches exactly the API gateway (and DNS); an app pod is reached exactly through the app gateway', async (t) => {
+  const gatewayPeer = { podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'mlp', 'app.kubernetes.io/name': 'mlp-gateway' } } };
+  const dns = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } };
+  t.same(rulesOf(P.job, 'Egress'), [
+    { to: [gatewayPeer], ports: [{ protocol: 'TCP', port: 30001 }] },
+    { to: [dns], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] },
+  ], 'job egress: the gateway\'s API port, and DNS so MLP_API resolves');
+  t.same(rulesOf(P.job, 'Ingress'), [], 'job ingress: none');
+  const appIngress = rulesOf(P.app, 'Ingress');
+  t.same(appIngress.flatMap((r) => r.from ?? []), [gatewayPeer, { podSelector: { matchExpressions: [{ key: 'serving.knative.dev/service', operator: 'In', values: ['mlp-web-app-predict'] }] } }],
+    'app ingress: the gateway, and the predict function (which checks the owner\'s token as the app gateway does)');
+  t.same(appIngress.flatMap((r) => r.ports ?? []), [{ protocol: 'TCP', port: 31000, endPort: 50000 }], 'on the app port range only');
+  t.same(rulesOf(P.app, 'Egress'), [], 'app egress: none');
+  for (const store of [P.mongo, P.kafka]) {
+    const rules = rulesOf(store, 'Ingress');
+    t.ok(rules.length > 0 && rules.every((r) => (r.from ?? []).length > 0), `${store.what}: every ingress rule names its peers`);
+    for (const peer of rules.flatMap((r) => r.from ?? [])) {
+      t.notOk(peer.namespaceSelector || peer.ipBlock, `${store.what}: peer ${JSON.stringify(peer)} is in mlp`);
+      for (const tenant of [P.job, P.app]) t.notOk(peerMatches(peer, tenant), `${store.what}: peer ${JSON.stringify(peer)} does not select a ${tenant.what}`);
+    }
+  }
+});
+
+t.test('who may reach whom, by evaluating every policy', async (t) => {
+  const allowed: [Pod, Pod, number, string?][] = [
+    [P.job, P.gateway, 30001], [P.job, P.dns, 53, 'UDP'], [P.ingress, P.gateway, 30001], [P.ingress, P.gateway, 30002],
+    [P.gateway, P.app, 31234], [P.predict, P.app, 49999], [P.gateway, P.dns, 53, 'UDP'], [P.gateway, P.fn, 8012], [P.activator, P.fn, 8012],
+    [P.fn, P.mongo, 27017], [P.fn, P.kafka, 9092], [P.fn, P.gateway, 30001], [P.topics, P.kafka, 9092], [P.orchestrator, P.apiServer, 6443],
+  ];
+  const refused: [Pod, Pod, number, string?][] = [
+    [P.job, P.mongo, 27017], [P.job, P.kafka, 9092], [P.job, P.fn, 8012], [P.job, P.fn, 8080], [P.job, P.app, 31234], [P.job, P.otherJob, 8080],
+    [P.job, P.gateway, 30002], [P.job, P.apiServer, 443], [P.job, P.dns, 5353, 'UDP'],
+    [P.app, P.gateway, 30001], [P.app, P.mongo, 27017], [P.app, P.kafka, 9092], [P.app, P.otherApp, 31234], [P.app, P.job, 8080], [P.app, P.apiServer, 443],
+    [P.otherApp, P.app, 31234], [P.fn, P.app, 31234], [P.fn, P.apiServer, 443], [P.gateway, P.mongo, 27017], [P.gateway, P.app, 8080],
+    [P.ingress, P.mongo, 27017], [P.ingress, P.kafka, 9094], [P.ingress, P.app, 31234], [P.ingress, P.job, 8080], [P.ingress, P.fn, 8080],
+    [P.topics, P.mongo, 27017], [P.mongo, P.apiServer, 443], [P.kafka, P.apiServer, 443],
+  ];
+  for (const [from, to, port, protocol] of allowed) t.ok(reaches(from, to, port, protocol), `${from.what} -> ${to.what}:${port}`);
+  for (const [from, to, port, protocol] of refused) t.notOk(reaches(from, to, port, protocol), `no ${from.what} -> ${to.what}:${port}`);
+});
+
+const CONTAINER_SECURITY = { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } };
+
+t.test('every pod k8s/ runs is unprivileged, on a read-only image, with bounded resources', async (t) => {
+  const templates = objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.obj.kind)).map((o) => ({ name: `${o.obj.kind} ${o.obj.metadata.name}`, spec: (o.obj.spec as { template: Template }).template.spec }));
+  t.same(templates.map((x) => x.name).sort(), ['Deployment mlp-gateway', 'Job mlp-kafka-topics', 'StatefulSet mlp-kafka', 'StatefulSet mlp-mongo']);
+  for (const { name, spec } of templates) {
+    t.match(spec.securityContext, { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }, `${name}: pod not root, RuntimeDefault seccomp`);
+    for (const c of spec.containers as { name: string; securityContext?: unknown; resources?: { requests?: Record<string, string>; limits?: Record<string, string> }; volumeMounts?: { name: string }[] }[]) {
+      t.same(c.securityContext, CONTAINER_SECURITY, `${name}/${c.name}: no privilege, no capability, read-only root`);
+      for (const r of ['cpu', 'memory', 'ephemeral-storage']) t.ok(c.resources?.requests?.[r] && c.resources.limits?.[r], `${name}/${c.name}: ${r} requested and limited (not left to the LimitRange)`);
+      t.equal(c.resources?.requests?.['ephemeral-storage'], c.resources?.limits?.['ephemeral-storage'], `${name}/${c.name}: disk request = limit`);
+      for (const m of c.volumeMounts ?? []) t.ok(spec.volumes?.some((v) => v.name === m.name) || m.name === 'data', `${name}/${c.name}: mount ${m.name} has a volume`);
+    }
+  }
+  const ns = find('Namespace', 'mlp') as { metadata: { labels: Record<string, string> } } | undefined;
+  t.equal(ns?.metadata.labels['pod-security.kubernetes.io/enforce'], 'baseline', 'the namespace refuses privileged pods whoever creates them');
+  const range = find('LimitRange', 'mlp-defaults') as { spec: { limits: { type: string; default: Record<string, string>; defaultRequest: Record<string, string> }[] } } | undefined;
+  t.equal(range?.spec.limits.length, 1);
+  t.equal(range?.spec.limits[0]?.type, 'Container');
+  t.same(Object.keys(range?.spec.limits[0]?.default ?? {}).sort(), ['cpu', 'ephemeral-storage', 'memory']);
+  t.same(range?.spec.limits[0]?.defaultRequest, range?.spec.limits[0]?.default, 'a container naming nothing gets requests = limits');
+});
+
+t.test('MongoDB requires authentication, its credentials only in the operator\'s Secret', async (t) => {
+  const mongo = templateOf('StatefulSet', 'mlp-mongo')?.spec.containers[0] as { args: string[]; env: { name: string; value?: string; valueFrom?: unknown }[] } | undefined;
+  t.ok(mongo?.args.includes('--auth'), 'mongod --auth');
+  t.same(mongo?.env, [
+    { name: 'MONGO_INITDB_ROOT_USERNAME', valueFrom: { secretKeyRef: { name: 'mlp-mongo-auth', key: 'username' } } },
+    { name: 'MONGO_INITDB_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: 'mlp-mongo-auth', key: 'password' } } },
+  ]);
+  t.notOk(objects.some((o) => o.obj.kind === 'Secret'), 'k8s/ creates no Secret: the operator does');
+  for (const file of k8sFiles()) t.notMatch(readFileSync(path.join(ROOT, file), 'utf8'), /mongodb:\/\/[^/\s]*@/, `${file}: no credentials in a URL`);
+});
+
+t.test('the workload pod spec (kube-pods.ts): requests = limits, disk included, and no privilege', async (t) => {
+  const options = { image: 'mlp/runtime-tf:0.1.0', claimName: 'mlp-nfs', root: '/srv/mlp', checkout: '/opt/checkout', imageRoot: '/opt/mlp' };
+  for (const kind of ['job', 'app'] as const) {
+    const spec = podSpecOf(workload(kind, 'w1'), options);
+    const c = spec.containers[0]!;
+    const bounds = { cpu: '2', memory: '1024Mi', 'ephemeral-storage': String(DEFAULT_DISK) };
+    t.same(c.resources, { requests: bounds, limits: bounds }, `${kind}: requests = limits for cpu, memory and disk`);
+    t.match(spec.securityContext, { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }, `${kind}: pod not root, RuntimeDefault seccomp`);
+    t.same(c.securityContext, CONTAINER_SECURITY, `${kind}: no privilege, no capability, read-only root`);
+    t.equal(spec.automountServiceAccountToken, false, `${kind}: no API token`);
+    t.match(c.volumeMounts, [{ mountPath: '/workspace' }], `${kind}: its folder`);
+    const scratch = c.volumeMounts?.find((m) => m.mountPath === '/tmp');
+    t.ok(scratch && spec.volumes?.find((v) => v.name === scratch.name)?.emptyDir, `${kind}: /tmp is an emptyDir (counted in its disk)`);
+  }
+  t.equal(DEFAULT_DISK, 10 * 1024 ** 3, 'the default disk bound is 10 GiB');
+  t.equal(podSpecOf(workload('job', 'w2'), { ...options, disk: 1073741824 }).containers[0]?.resources?.limits?.['ephemeral-storage'], '1073741824', 'a caller\'s disk bound is used');
 });

@@ -133,19 +133,21 @@ if (!process.env.MLP_TEST_KUBE) {
     const pod = await core.readNamespacedPod({ namespace: specNs, name: 'mlp-job-spec1' });
     const c = pod.spec!.containers[0]!;
     t.equal(c.image, 'mlp/runtime-tf:0.1.0');
-    t.same(c.resources, { requests: { cpu: '1500m', memory: '512Mi', 'nvidia.com/gpu': '2' }, limits: { cpu: '1500m', memory: '512Mi', 'nvidia.com/gpu': '2' } }, 'requests = limits, gpu included');
+    const bounds = { cpu: '1500m', memory: '512Mi', 'ephemeral-storage': '10737418240', 'nvidia.com/gpu': '2' };
+    t.same(c.resources, { requests: bounds, limits: bounds }, 'requests = limits, disk (the 10 GiB default) and gpu included');
     t.same(pod.metadata!.labels, { 'app.kubernetes.io/managed-by': 'mlp', 'app.kubernetes.io/part-of': 'mlp', 'app.kubernetes.io/name': 'mlp-job', 'app.kubernetes.io/instance': 'spec1', 'mlp/user': 'alice', 'mlp/job': 'train' });
     t.equal(pod.spec!.restartPolicy, 'Never');
     t.equal(pod.spec!.automountServiceAccountToken, false, 'no service account token');
     t.equal(pod.spec!.enableServiceLinks, false);
-    t.match(pod.spec!.securityContext, { runAsNonRoot: true });
-    t.match(c.securityContext, { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } });
-    t.same(pod.spec!.volumes, [{ name: 'nfs', persistentVolumeClaim: { claimName: 'mlp-nfs' } }]);
+    t.match(pod.spec!.securityContext, { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    t.match(c.securityContext, { allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    t.same(pod.spec!.volumes, [{ name: 'nfs', persistentVolumeClaim: { claimName: 'mlp-nfs' } }, { name: 'scratch', emptyDir: {} }]);
     t.same(c.volumeMounts?.map((m) => [m.mountPath, m.subPath, m.readOnly ?? false]), [
       ['/workspace', 'jobs/alice/train', false],
       ['/mlp/datasets/alice/.home', 'datasets/alice/.home', true],
       ['/mlp/datasets/alice', 'datasets/alice', true],
-    ], 'its folder writable; home and datasets read-only; the runtime (outside MLP_ROOT) is in the image');
+      ['/tmp', undefined, false],
+    ], 'its folder writable; home and datasets read-only; the runtime (outside MLP_ROOT) is in the image; /tmp its scratch');
     t.equal(c.workingDir, '/workspace');
     t.same(c.command, ['sh', '-c', 'f=$1; shift; mkdir -p "${f%/*}"; exec "$@" >>"$f" 2>&1', 'sh', '/workspace/log/job.log', 'node', '--import', 'file:///opt/mlp/node_modules/tsx/dist/esm/index.mjs', '/mlp/datasets/alice/.home/train.mjs'], 'paths as the pod sees them; output to the job log');
     t.same(Object.fromEntries(c.env!.map((e) => [e.name, e.value])), { MLP_WORKSPACE: '/workspace', MLP_HOME: '/mlp/datasets/alice/.home', MLP_DATASETS: '/mlp/datasets/alice', NODE_PATH: '/opt/mlp/node_modules', MLP_USER: 'alice' });
@@ -391,7 +393,7 @@ if (!process.env.MLP_TEST_KUBE) {
     const pod = (await core.listNamespacedPod({ namespace, labelSelector: byInstance('app-serve') })).items[0]!;
     const c = pod.spec!.containers[0]!;
     t.equal(c.image, 'mlp/model-server-tf:0.1.0');
-    t.same(c.volumeMounts?.map((m) => [m.mountPath, m.subPath, m.readOnly ?? false]), [['/workspace', 'apps/alice/serve', false], ['/mlp/models/alice/m1', 'models/alice/m1', true]], 'its app folder writable, its model read-only');
+    t.same(c.volumeMounts?.map((m) => [m.mountPath, m.subPath, m.readOnly ?? false]), [['/workspace', 'apps/alice/serve', false], ['/mlp/models/alice/m1', 'models/alice/m1', true], ['/tmp', undefined, false]], 'its app folder writable, its model read-only, /tmp its scratch');
     t.match(c.command?.join(' '), /--model-dir \/mlp\/models\/alice\/m1 .*--host 0\.0\.0\.0/, 'listening on the pod\'s address');
     t.same(c.readinessProbe?.httpGet, { path: '/health', port, scheme: 'HTTP' });
     t.same(pod.metadata?.labels?.['mlp/app'], 'serve');
