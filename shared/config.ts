@@ -31,6 +31,12 @@ export interface Config {
   maxObjectsPerUser: number;
   /** API.md §12: jobs run sandboxed (on) or as the platform's own user (off: a single-user machine only). */
   jobSandbox: 'on' | 'off';
+  /** MLP_JOB_LIMITS: a job's cpu, ram, processes and disk are enforced (on), or not at all (off: a single-user machine only). */
+  jobLimits: 'on' | 'off';
+  /** MLP_JOB_PIDS: processes and threads one job may have at once. */
+  jobPids: number;
+  /** MLP_JOB_DISK: bytes one job's workspace may hold. */
+  jobDisk: number;
   tenant: TenantCapacity;
   metricsTopic: string;
   /** The gateway's URL as jobs reach it (MLP_API); unset: the local gateway's own address. */
@@ -83,6 +89,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   }
   const jobSandbox = env.MLP_JOB_SANDBOX || 'on';
   if (jobSandbox !== 'on' && jobSandbox !== 'off') problems.push(`MLP_JOB_SANDBOX=${jobSandbox}: must be on or off`);
+  const jobLimits = env.MLP_JOB_LIMITS || 'on';
+  if (jobLimits !== 'on' && jobLimits !== 'off') problems.push(`MLP_JOB_LIMITS=${jobLimits}: must be on or off`);
   const logLevel = env.MLP_LOG_LEVEL || 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     problems.push(`MLP_LOG_LEVEL=${logLevel}: must be debug, info, warn or error`);
@@ -125,6 +133,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     homeQuota: int('MLP_HOME_QUOTA', 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
     maxObjectsPerUser: int('MLP_MAX_OBJECTS_PER_USER', 1000, 1, 1_000_000),
     jobSandbox: jobSandbox as Config['jobSandbox'],
+    jobLimits: jobLimits as Config['jobLimits'],
+    jobPids: int('MLP_JOB_PIDS', 1024, 16, 1_000_000),
+    jobDisk: int('MLP_JOB_DISK', 10 * 1024 ** 3, 1024 * 1024, Number.MAX_SAFE_INTEGER),
     tenant: {
       // The design's ranges bound the tenant's capacity (API.md §3).
       cpu: num('MLP_TENANT_CPU', 10, { min: 0.1, max: 10, int: false }),

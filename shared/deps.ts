@@ -6,7 +6,9 @@ import type { Bus } from './bus/port.js';
 import type { Config } from './config.js';
 import { ConfigError } from './errors.js';
 import type { Logger } from './log.js';
+import { cgroupSupport } from './orchestrator/cgroups.js';
 import { createLocalOrchestrator } from './orchestrator/local.js';
+import { describeLimits, JOB_NOFILE, type JobLimits } from './orchestrator/local-limits.js';
 import type { Orchestrator } from './orchestrator/port.js';
 import { describeSandbox, sandboxSupport } from './orchestrator/sandbox.js';
 import { usersRepo, type UsersRepo } from './repos/users.js';
@@ -39,6 +41,8 @@ export interface Deps {
    * choice: unconfined), or unavailable (on, but the sandbox cannot be had: jobs are refused).
    */
   jobSandbox: { mode: 'on' | 'off' | 'unavailable'; detail: string };
+  /** How jobs are held to their cpu, ram, processes and disk (MLP_JOB_LIMITS), as jobSandbox says how they are confined. */
+  jobLimits: { mode: 'on' | 'off' | 'unavailable'; detail: string };
   /** The gateway as jobs reach it; the local runner fills in its address once it listens. */
   gateway: { url: string };
 }
@@ -85,7 +89,13 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
   // The local sandbox is probed once per process; another orchestrator confines jobs its own way.
   const sandbox = overrides.orchestrator || kube ? undefined : await sandboxSupport(config.jobSandbox);
   const gateway = { url: config.publicUrl ?? `http://${config.host}:${config.port}` };
-  const orchestrator = overrides.orchestrator ?? kube ?? createLocalOrchestrator({ log, now, sandbox, stateDir: path.join(config.root, 'orchestrator'), api: () => gateway.url });
+  const limits = overrides.orchestrator || kube ? undefined : await jobLimits(config);
+  const orchestrator = overrides.orchestrator ?? kube ?? createLocalOrchestrator({ log, now, sandbox, stateDir: path.join(config.root, 'orchestrator'), api: () => gateway.url, ...(limits ? { limits } : {}) });
+  const jobLimitsState: Deps['jobLimits'] = limits
+    ? { mode: limits.mode === 'on' && limits.cgroups.mode === 'unavailable' ? 'unavailable' : limits.mode, detail: describeLimits(limits) }
+    : { mode: config.jobLimits, detail: `left to the ${orchestrator.kind} orchestrator (requests = limits)` };
+  if (jobLimitsState.mode === 'off') log.warn(`job limits off: ${jobLimitsState.detail}`);
+  if (jobLimitsState.mode === 'unavailable') log.error(`job limits unavailable: ${jobLimitsState.detail}`);
   const jobSandbox: Deps['jobSandbox'] = sandbox
     ? { mode: sandbox.mode, detail: describeSandbox(sandbox) }
     : config.jobSandbox === 'off'
@@ -107,6 +117,7 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
     tcc,
     orchestrator,
     jobSandbox,
+    jobLimits: jobLimitsState,
     gateway,
     async close() {
       // Local jobs outlive the platform (the next start adopts them); apps' servers stop here.
@@ -116,6 +127,12 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
       if (!overrides.store) await store.close();
     },
   };
+}
+
+/** MLP_JOB_LIMITS as this machine can enforce it (cgroups probed once per process). */
+async function jobLimits(config: Config): Promise<JobLimits> {
+  if (config.jobLimits === 'off') return { mode: 'off' };
+  return { mode: 'on', cgroups: await cgroupSupport(), pids: config.jobPids, disk: config.jobDisk, nofile: JOB_NOFILE };
 }
 
 /** The Kubernetes adapter: the kubeconfig from KUBECONFIG (or ~/.kube/config), else the pod's service account. */

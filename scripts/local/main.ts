@@ -25,9 +25,10 @@ async function main(): Promise<void> {
   };
   const log = createLogger({ component: 'platform', level: config.logLevel, sinks: [quietStdout, files] });
   const platform = await startPlatform(config, log);
-  process.stdout.write(`\nMLP is running\n  gateway:     ${platform.url}/\n  app gateway: ${platform.appUrl}/\n  data:        ${config.root}\n  logs:        ${config.root}/log/\n  jobs:        ${sandboxLine(platform.deps.jobSandbox)}\nPress Ctrl-C to stop.\n`);
+  process.stdout.write(`\nMLP is running\n  gateway:     ${platform.url}/\n  app gateway: ${platform.appUrl}/\n  data:        ${config.root}\n  logs:        ${config.root}/log/\n  jobs:        ${sandboxLine(platform.deps.jobSandbox)}\n  limits:      ${limitsLine(platform.deps.jobLimits)}\nPress Ctrl-C to stop.\n`);
   // Never silently: jobs unconfined, or not run at all, is said where the operator looks.
   if (platform.deps.jobSandbox.mode !== 'on') process.stderr.write(sandboxWarning(platform.deps.jobSandbox));
+  if (platform.deps.jobLimits.mode !== 'on') process.stderr.write(sandboxWarning(platform.deps.jobLimits, 'LIMITS'));
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -51,9 +52,14 @@ function sandboxLine(s: { mode: string; detail: string }): string {
   return s.mode === 'off' ? 'UNCONFINED (MLP_JOB_SANDBOX=off; see below)' : 'REFUSED: the job sandbox is unavailable (see below)';
 }
 
-function sandboxWarning(s: { mode: string; detail: string }): string {
+function limitsLine(s: { mode: string; detail: string }): string {
+  if (s.mode === 'on') return s.detail;
+  return s.mode === 'off' ? 'NONE (MLP_JOB_LIMITS=off; see below)' : 'REFUSED: job limits cannot be enforced (see below)';
+}
+
+function sandboxWarning(s: { mode: string; detail: string }, what: 'SANDBOX' | 'LIMITS' = 'SANDBOX'): string {
   const bar = '!'.repeat(78);
-  const title = s.mode === 'off' ? 'WARNING: JOBS RUN UNCONFINED' : 'ERROR: JOBS WILL NOT RUN';
+  const title = s.mode === 'off' ? (what === 'SANDBOX' ? 'WARNING: JOBS RUN UNCONFINED' : 'WARNING: JOBS RUN WITHOUT LIMITS') : 'ERROR: JOBS WILL NOT RUN';
   return `\n${bar}\n${title}\n${s.detail}\n${bar}\n\n`;
 }
 

@@ -89,9 +89,10 @@ async function admitOne(job: JobDoc, deps: Deps): Promise<'admitted' | 'stale' |
  * (and the operator did not set MLP_JOB_SANDBOX=off) the job is not run: it ends in error saying why.
  */
 export async function launch(job: JobDoc, deps: Deps): Promise<void> {
-  if (deps.jobSandbox.mode === 'unavailable') {
+  const refusal = [deps.jobSandbox, deps.jobLimits].find((c) => c.mode === 'unavailable');
+  if (refusal) {
     // Resources are held: releaseEnded gives them back as for any ended job.
-    await jobsCollection(deps.store).update(job._id, { state: 'creating' }, { set: { state: 'error', msg: `not run: ${deps.jobSandbox.detail}` } });
+    await jobsCollection(deps.store).update(job._id, { state: 'creating' }, { set: { state: 'error', msg: `not run: ${refusal.detail}` } });
     return;
   }
   const paths = storagePaths(deps.config.root);
@@ -174,7 +175,7 @@ export async function syncWorkloads(deps: Deps, cutoff = new Date(deps.now().get
     else if (s.phase === 'running' && job.state === 'creating') set = { state: 'running' };
     // API.md §5: without a final heartbeat, exit 0 is finished (progress 100), anything else error.
     else if (s.phase === 'succeeded') set = { state: 'finished', progress: 100 };
-    else if (s.phase === 'failed') set = { state: 'error', msg: s.reason === 'stopped' ? 'stopped' : `the entry ended with ${s.reason ?? 'an error'}` };
+    else if (s.phase === 'failed') set = { state: 'error', msg: s.exceeded && s.reason ? s.reason : s.reason === 'stopped' ? 'stopped' : `the entry ended with ${s.reason ?? 'an error'}` };
     // Started, though the platform died before it could note so: stopping and deleting must know.
     if (s && !job.launched) set = { ...set, launched: true };
     if (set && (await col.update(job._id, { version: job.version }, { set }))) changed.push(job.name);

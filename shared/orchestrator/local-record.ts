@@ -16,6 +16,8 @@ export interface WorkloadRecord {
   startTime: string;
   startedAt: string;
   sandboxed: boolean;
+  /** What a limited job asked for and its workspace's bound: its cgroup is opened again with them after a restart. */
+  limits?: { cpu: number; ram: number; disk: { dir: string; bytes: number } };
 }
 
 /**

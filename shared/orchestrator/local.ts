@@ -8,6 +8,8 @@ import type { Logger } from '../log.js';
 import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
 import { findWrapper, processStartTime, recordStore, stillRuns, WRAPPER } from './local-record.js';
 import { hostPort, startApiBridge, writeHosts, type ApiBridge } from './api-bridge.js';
+import { openCgroup, type WorkloadCgroup } from './cgroups.js';
+import { cgroupLimits, describeLimits, JOB_NOFILE, limitedCommand, workspaceBytes, type JobLimits } from './local-limits.js';
 import { bwrapArgs, describeSandbox, groupMembers, sandboxSupport, type SandboxNetwork, type SandboxSupport } from './sandbox.js';
 
 interface Running {
@@ -24,6 +26,13 @@ interface Running {
   stopping: boolean;
   /** Runs inside bwrap (bwrap and its reaper are in the group; the job's processes below them). */
   sandboxed: boolean;
+  /** Its cgroup (limited jobs), and what it asked for, to say why it was ended. */
+  cgroup?: Promise<WorkloadCgroup>;
+  ram?: number;
+  /** The workspace and its bound in bytes (limited jobs). */
+  disk?: { dir: string; bytes: number };
+  /** A limit it passed: why it was ended. */
+  exceeded?: { kind: 'ram' | 'disk'; msg: string };
 }
 
 /**
@@ -44,7 +53,7 @@ interface Running {
  * MLP_JOB_SANDBOX=off runs them unconfined. Workloads without one (apps' model servers, which
  * are platform code) run as plain child processes.
  */
-export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; graceMs?: number; sandbox?: SandboxSupport; stateDir?: string; api?: () => string | undefined }): Orchestrator {
+export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; graceMs?: number; sandbox?: SandboxSupport; stateDir?: string; api?: () => string | undefined; limits?: JobLimits }): Orchestrator {
   const now = () => (opts.now ?? (() => new Date()))().toISOString();
   const graceMs = opts.graceMs ?? 5000;
   const durable = opts.stateDir !== undefined;
@@ -80,13 +89,14 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     if (ended(entry)) return;
     // A job killed by a signal reads 128 + its number (from the wrapper's shell, or from bwrap).
     const killedInside = code !== null && code > 128 ? signalName(code - 128) : undefined;
-    const failedBy = entry.stopping ? 'stopped' : lost ? lost : signal ? `killed by ${signal}` : killedInside ? `killed by ${killedInside}` : `exit code ${code}`;
-    const ok = code === 0 && !entry.stopping;
+    const failedBy = entry.exceeded ? entry.exceeded.msg : entry.stopping ? 'stopped' : lost ? lost : signal ? `killed by ${signal}` : killedInside ? `killed by ${killedInside}` : `exit code ${code}`;
+    const ok = code === 0 && !entry.stopping && !entry.exceeded;
     entry.status = {
       ...entry.status,
       phase: ok ? 'succeeded' : 'failed',
       ...(code !== null ? { exitCode: code } : {}),
       ...(ok ? {} : { reason: failedBy }),
+      ...(entry.exceeded && !ok ? { exceeded: entry.exceeded.kind } : {}),
       ...(entry.status.ready !== undefined ? { ready: false } : {}),
       finishedAt: now(),
     };
@@ -94,11 +104,42 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     if (entry.pid && !entry.adopted) signalGroup(entry.pid, 'SIGKILL');
     emit(entry.status);
     entry.resolveExit();
+    if (entry.cgroup) void dropCgroup(entry.cgroup, entry.status.id);
   };
 
-  const launch = (w: Workload, sandbox: SandboxSupport | undefined, api: ApiBridge | undefined): Running => {
+  /** The workload ended: was it for memory (its cgroup saw an OOM kill)? Then finish. */
+  const settle = (entry: Running, code: number | null, signal: NodeJS.Signals | null, lost?: string) => {
+    if (!entry.cgroup || code === 0 || ended(entry)) return finish(entry, code, signal, lost);
+    const died = signal ?? (code !== null && code > 128 ? (signalName(code - 128) ?? null) : null);
+    entry.cgroup
+      .then((cg) => cg.oomKilled({ signal: died }))
+      .then(
+        (oom) => {
+          if (oom && !entry.exceeded) entry.exceeded = { kind: 'ram', msg: `out of memory (ram ${entry.ram ?? '?'} Mi)` };
+        },
+        (err: unknown) => opts.log.error('could not read a job\'s cgroup after it ended', { id: entry.status.id, err: (err as Error).message }),
+      )
+      .finally(() => finish(entry, code, signal, lost));
+  };
+
+  const dropCgroup = async (cgroup: Promise<WorkloadCgroup>, id: string) => {
+    try {
+      const cg = await cgroup;
+      await cg.killAll();
+      await cg.remove();
+    } catch (err) {
+      opts.log.error('could not remove a job\'s cgroup', { id, err: (err as Error).message });
+    }
+  };
+
+  const launch = (w: Workload, sandbox: SandboxSupport | undefined, api: ApiBridge | undefined, limited: Limited | undefined): Running => {
     const sandboxed = sandbox?.mode === 'on';
     const entry = newEntry(w.id, w.kind, sandboxed, false);
+    if (limited && 'cgroup' in limited) {
+      entry.cgroup = Promise.resolve(limited.cgroup);
+      entry.ram = w.resources.ram;
+      entry.disk = { dir: w.workdir, bytes: limited.disk };
+    }
     const fail = (reason: string) => {
       entry.status = { ...entry.status, phase: 'failed', reason, finishedAt: now() };
       queueMicrotask(() => {
@@ -109,6 +150,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     };
     // Never run someone else's code unconfined unless the operator said so.
     if (sandbox?.mode === 'unavailable') return fail(`not run: ${describeSandbox(sandbox)}`);
+    if (limited && 'refused' in limited) return fail(`not run: ${limited.refused}`);
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...w.env };
     // The wrapper would only report 127: say here what cannot start.
     const missing = w.command[0] === undefined ? 'no command' : findProgram(w.command[0], env.PATH);
@@ -117,9 +159,11 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     mkdirSync(path.dirname(w.logFile), { recursive: true });
     records.clearExit(w.id);
     // Noted before the spawn, so a platform that dies right after it still finds the process (findWrapper).
-    records.write({ id: w.id, kind: w.kind, pid: 0, startTime: '', startedAt: now(), sandboxed });
+    const limits = entry.disk ? { cpu: w.resources.cpu, ram: w.resources.ram, disk: entry.disk } : undefined;
+    records.write({ id: w.id, kind: w.kind, pid: 0, startTime: '', startedAt: now(), sandboxed, ...(limits ? { limits } : {}) });
     const log = openSync(w.logFile, 'a');
-    const command = sandbox?.mode === 'on' && w.sandbox ? [sandbox.bwrap, ...bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: w.sandbox, tmpBytes: w.resources.ram * 1024 * 1024, network: sandboxNetwork(w, api) }, sandbox)] : w.command;
+    const confined = sandbox?.mode === 'on' && w.sandbox ? [sandbox.bwrap, ...bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: w.sandbox, tmpBytes: w.resources.ram * 1024 * 1024, network: sandboxNetwork(w, api) }, sandbox)] : w.command;
+    const command = limited && 'cgroup' in limited ? limitedCommand(limited.cgroup, { nofile: JOB_NOFILE, disk: limited.disk }, confined) : confined;
     let child: ChildProcess;
     try {
       // A minimal environment: the workload's own variables and a PATH, nothing of the platform's secrets.
@@ -133,7 +177,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
       entry.pid = child.pid;
       entry.startTime = processStartTime(child.pid);
       // Recorded at once: the platform may die any moment from now on, the job must not be lost with it.
-      if (entry.startTime) records.write({ id: w.id, kind: w.kind, pid: child.pid, startTime: entry.startTime, startedAt: now(), sandboxed });
+      if (entry.startTime) records.write({ id: w.id, kind: w.kind, pid: child.pid, startTime: entry.startTime, startedAt: now(), sandboxed, ...(limits ? { limits } : {}) });
     }
     child.once('spawn', () => {
       entry.status = { ...entry.status, phase: 'running', startedAt: now(), ...(w.health ? { ready: false } : {}) };
@@ -147,7 +191,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
       emit(entry.status);
       entry.resolveExit();
     });
-    child.once('exit', (code, signal) => finish(entry, code, signal));
+    child.once('exit', (code, signal) => settle(entry, code, signal));
     return entry;
   };
 
@@ -173,13 +217,21 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     const entry = newEntry(r.id, r.kind, r.sandboxed, true);
     entry.status = { id: r.id, phase: 'running', startedAt: r.startedAt };
     workloads.set(r.id, entry);
+    const cgroups = opts.limits?.mode === 'on' ? opts.limits.cgroups : undefined;
+    if (r.limits && cgroups && cgroups.mode !== 'unavailable' && opts.limits?.mode === 'on') {
+      // The same cgroup again (its limits unchanged), for the OOM check and the clean-up.
+      entry.cgroup = openCgroup(cgroups, r.id, cgroupLimits(r.limits, opts.limits.pids));
+      entry.cgroup.catch((err: unknown) => opts.log.error('could not open an adopted job\'s cgroup', { id: r.id, err: (err as Error).message }));
+      entry.ram = r.limits.ram;
+      entry.disk = r.limits.disk;
+    }
     if (stillRuns(r)) {
       entry.pid = r.pid;
       entry.startTime = r.startTime;
       opts.log.info('adopted a job started before the platform restarted', { id: r.id, pid: r.pid });
     } else {
       const code = records.exitCode(r.id);
-      finish(entry, code ?? null, null, code === undefined ? 'lost: its process ended while the platform was down and recorded no exit status' : undefined);
+      settle(entry, code ?? null, null, code === undefined ? 'lost: its process ended while the platform was down and recorded no exit status' : undefined);
     }
   }
   // Adopted jobs are not this process's children: no exit event, so they are polled.
@@ -187,7 +239,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     for (const entry of workloads.values()) {
       if (!entry.adopted || ended(entry) || running(entry)) continue;
       const code = records.exitCode(entry.status.id);
-      finish(entry, code ?? null, null, code === undefined ? 'lost: its process ended and recorded no exit status' : undefined);
+      settle(entry, code ?? null, null, code === undefined ? 'lost: its process ended and recorded no exit status' : undefined);
     }
   }, ADOPTED_POLL_MS);
   poll.unref();
@@ -205,6 +257,35 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     }
   };
 
+  /** A job's cgroup (made now), or why it may not run; undefined when limits are off. */
+  const limitsFor = async (w: Workload): Promise<Limited | undefined> => {
+    const l = opts.limits;
+    if (!l || l.mode === 'off') return undefined;
+    if (l.cgroups.mode === 'unavailable') return { refused: describeLimits(l) };
+    return { cgroup: await openCgroup(l.cgroups, w.id, cgroupLimits(w.resources, l.pids)), disk: l.disk };
+  };
+
+  // Workspaces are measured every DISK_POLL_MS; one past its bound is stopped (no file may pass
+  // it at all: RLIMIT_FSIZE). One pass at a time.
+  let measuring = false;
+  const diskWatch = setInterval(() => {
+    if (measuring) return;
+    measuring = true;
+    void (async () => {
+      for (const [id, entry] of workloads) {
+        if (!entry.disk || ended(entry) || entry.stopping) continue;
+        const bytes = await workspaceBytes(entry.disk.dir);
+        if (bytes <= entry.disk.bytes || ended(entry)) continue;
+        entry.exceeded = { kind: 'disk', msg: `workspace over ${entry.disk.bytes} bytes` };
+        opts.log.warn('stopping a job whose workspace passed its bound', { id, bytes, bound: entry.disk.bytes });
+        await stop(id);
+      }
+    })()
+      .catch((err: unknown) => opts.log.error('measuring the jobs\' workspaces failed', { err: (err as Error).message }))
+      .finally(() => (measuring = false));
+  }, DISK_POLL_MS);
+  diskWatch.unref();
+
   const stop = async (id: string) => {
     const entry = workloads.get(id);
     if (!entry || ended(entry)) return;
@@ -213,6 +294,8 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     if (running(entry) && entry.pid) signalWorkload(entry.pid, 'SIGTERM', entry.sandboxed);
     const timer = setTimeout(() => {
       if (running(entry) && entry.pid) signalGroup(entry.pid, 'SIGKILL');
+      // What left the group (a new session) is still in the cgroup.
+      if (entry.cgroup) void entry.cgroup.then((cg) => cg.killAll()).catch((err: unknown) => opts.log.error('could not kill a job\'s cgroup', { id, err: (err as Error).message }));
     }, graceMs);
     await entry.exited;
     clearTimeout(timer);
@@ -226,10 +309,12 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
       if (sandbox?.mode === 'on' && w.env.MLP_API) lastApi = w.env.MLP_API;
       const api = sandbox?.mode === 'on' ? await openBridge() : undefined;
       if (api && w.env.MLP_API) writeHosts(api.dir, w.env.MLP_API);
+      if (workloads.has(w.id)) return { ...(workloads.get(w.id) as Running).status };
+      const limited = w.kind === 'job' ? await limitsFor(w) : undefined;
       // From here on synchronous: two starts of one id cannot both launch.
       const known = workloads.get(w.id);
       if (known) return { ...known.status };
-      const entry = launch(w, sandbox, api);
+      const entry = launch(w, sandbox, api, limited);
       workloads.set(w.id, entry);
       return { ...entry.status };
     },
@@ -252,6 +337,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     },
     async close() {
       clearInterval(poll);
+      clearInterval(diskWatch);
       const leave = (e: Running) => durable && e.kind === 'job';
       await Promise.all([...workloads.entries()].filter(([, e]) => !leave(e)).map(([id]) => stop(id)));
       // Jobs go on without the platform; this process need not wait for them to exit.
@@ -270,7 +356,11 @@ function sandboxNetwork(w: Workload, api: ApiBridge | undefined): SandboxNetwork
   return { socketDir: api.dir, apiHost: hostname, apiPort: port };
 }
 
+/** What a job runs under (its cgroup and disk bound), or why it may not run at all. */
+type Limited = { cgroup: WorkloadCgroup; disk: number } | { refused: string };
+
 const ADOPTED_POLL_MS = 250;
+const DISK_POLL_MS = 1000;
 const HEALTH_POLL_MS = 100;
 
 function answers200(port: number, path: string): Promise<boolean> {

@@ -52,6 +52,8 @@ export interface WorkloadStatus {
   finishedAt?: string;
   /** A server workload's health check answered 200 since it started (absent for jobs). */
   ready?: boolean;
+  /** It was ended for passing a limit (its memory, its workspace's bytes); `reason` says which. */
+  exceeded?: 'ram' | 'disk';
 }
 
 export interface Orchestrator {
