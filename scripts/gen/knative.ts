@@ -1,6 +1,19 @@
 import { stringify } from 'yaml';
 import type { RouteDef } from '../../shared/route.js';
 import { DATA_MOUNT, ENTRY, NAMESPACE, NFS_CLAIM, ORCHESTRATOR_ACCOUNT, clusterSecretsOf, imageOf } from './deploy-facts.js';
+import { hardened, podSecurity } from './k8s-containment.js';
+
+/**
+ * The Secret (made by the operator, docs/deploy.md) whose key `url` is MongoDB's URL with its
+ * credentials. Every function opens the store (the registry has no route without it), so every
+ * one gets it; this env entry overrides mlp-config's MLP_MONGO_URL, the address alone.
+ */
+export const MONGO_URL_SECRET = { name: 'mlp-mongo-auth', key: 'url' };
+/**
+ * The uid (and gid) of the image's user `node` (templates/mlp-node20/Dockerfile: USER node). The
+ * kubelet cannot check runAsNonRoot against a user given by name, so the pod names the number.
+ */
+export const FUNCTION_UID = 1000;
 
 /**
  * One Knative Service per function. Knative injects PORT; the same image as OpenFaaS
@@ -10,11 +23,34 @@ import { DATA_MOUNT, ENTRY, NAMESPACE, NFS_CLAIM, ORCHESTRATOR_ACCOUNT, clusterS
  * (mlp-secret, mlp-service-token; key = name, as faas-cli secret create makes them). The NFS
  * volume needs Knative's kubernetes.podspec-persistent-volume-claim feature flag. Only the functions
  * that call the orchestrator run as the mlp-orchestrator ServiceAccount (k8s/10-rbac.yaml); every
- * other one gets no API token at all.
+ * other one gets no API token at all. MLP_MONGO_URL, with MongoDB's credentials, comes from the
+ * Secret mlp-mongo-auth. Pods run as the image's non-root user with the RuntimeDefault seccomp
+ * profile (a pod securityContext: Knative's kubernetes.podspec-securitycontext flag), the container
+ * unprivileged on a read-only root filesystem, writing only to the NFS volume and an emptyDir at /tmp
+ * (the same contexts as the other generated pods, scripts/gen/k8s-containment.ts).
  */
 export function renderKnative(routes: RouteDef[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const route of routes) {
+    const { container, volumes: scratch } = hardened(
+      {
+        image: imageOf(route),
+        command: ENTRY,
+        env: [
+          { name: 'MLP_FUNCTION', value: route.name },
+          { name: 'MLP_LISTEN_HOST', value: '0.0.0.0' },
+          { name: 'MLP_ROOT', value: DATA_MOUNT },
+          { name: 'MLP_MONGO_URL', valueFrom: { secretKeyRef: MONGO_URL_SECRET } },
+          ...clusterSecretsOf(route).map((s) => ({ name: s.env, valueFrom: { secretKeyRef: { name: s.name, key: s.name } } })),
+        ],
+        envFrom: [{ configMapRef: { name: 'mlp-config' } }],
+        ports: [{ containerPort: 8080 }],
+        readinessProbe: { httpGet: { path: '/_/ready' } },
+        livenessProbe: { httpGet: { path: '/_/health' } },
+        volumeMounts: [{ name: 'mlp-data', mountPath: DATA_MOUNT }],
+      },
+      { tmp: '/tmp' },
+    );
     const service = {
       apiVersion: 'serving.knative.dev/v1',
       kind: 'Service',
@@ -29,24 +65,9 @@ export function renderKnative(routes: RouteDef[]): Record<string, string> {
           metadata: { annotations: { 'autoscaling.knative.dev/min-scale': route.alwaysOn ? '1' : '0', ...(route.maxScale ? { 'autoscaling.knative.dev/max-scale': String(route.maxScale) } : {}) } },
           spec: {
             ...(route.orchestrator ? { serviceAccountName: ORCHESTRATOR_ACCOUNT } : { automountServiceAccountToken: false }),
-            containers: [
-              {
-                image: imageOf(route),
-                command: ENTRY,
-                env: [
-                  { name: 'MLP_FUNCTION', value: route.name },
-                  { name: 'MLP_LISTEN_HOST', value: '0.0.0.0' },
-                  { name: 'MLP_ROOT', value: DATA_MOUNT },
-                  ...clusterSecretsOf(route).map((s) => ({ name: s.env, valueFrom: { secretKeyRef: { name: s.name, key: s.name } } })),
-                ],
-                envFrom: [{ configMapRef: { name: 'mlp-config' } }],
-                ports: [{ containerPort: 8080 }],
-                readinessProbe: { httpGet: { path: '/_/ready' } },
-                livenessProbe: { httpGet: { path: '/_/health' } },
-                volumeMounts: [{ name: 'mlp-data', mountPath: DATA_MOUNT }],
-              },
-            ],
-            volumes: [{ name: 'mlp-data', persistentVolumeClaim: { claimName: NFS_CLAIM } }],
+            securityContext: podSecurity(FUNCTION_UID),
+            containers: [container],
+            volumes: [{ name: 'mlp-data', persistentVolumeClaim: { claimName: NFS_CLAIM } }, ...scratch],
           },
         },
       },

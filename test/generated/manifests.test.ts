@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Service } from '@kubernetes-models/knative/serving.knative.dev/v1';
 import { PingSource } from '@kubernetes-models/knative/sources.knative.dev/v1';
 import { Ajv } from 'ajv';
+import { Pod } from 'kubernetes-models/v1';
 import t from 'tap';
 import { parseAllDocuments, parse } from 'yaml';
 import { loadFunctions } from '../../shared/registry.js';
@@ -11,6 +12,8 @@ import { SECRET_SOURCES, secretsOf, type SecretName } from '../../shared/secrets
 // The generated deployment files, validated offline: Knative manifests against the published
 // Knative schemas (kubernetes-models), stack.yml against our JSON Schema of OpenFaaS stack files
 // (scripts/gen/stack.schema.json). Only the functions marked `orchestrator` get an API token.
+// Knative's schema leaves a pod's securityContext unchecked (feature-flagged fields), so each
+// Service's pod template is also validated as a Kubernetes Pod.
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** Kubernetes / OpenFaaS secret names of what a function needs (shared/secrets.ts). */
@@ -31,7 +34,35 @@ const EXPECTED: Record<string, string[]> = {
   'apps-watch': ['mlp-service-token'],
 };
 
-type Container = { env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[]; envFrom?: Record<string, { name: string }>[] };
+type Container = {
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  envFrom?: Record<string, { name: string }>[];
+  securityContext?: Record<string, unknown>;
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+};
+type PodSpec = {
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+  securityContext?: Record<string, unknown>;
+  containers: Container[];
+  volumes?: { name: string; emptyDir?: object; persistentVolumeClaim?: { claimName: string } }[];
+};
+/** MongoDB's URL with its credentials (docs/deploy.md): the one secret every function gets, beside secretsOf's. */
+const MONGO_URL_REF = { name: 'mlp-mongo-auth', key: 'url' };
+
+/** A Knative container as its pod has it: Knative names it and points httpGet probes without a port at the container's. */
+function asKnativeRunsIt(c: Container & { ports?: { containerPort: number }[]; readinessProbe?: { httpGet?: object }; livenessProbe?: { httpGet?: object } }) {
+  const port = c.ports?.[0]?.containerPort;
+  const probe = (p?: { httpGet?: object }) => (p?.httpGet ? { ...p, httpGet: { port, ...p.httpGet } } : p);
+  return { name: 'user-container', ...c, readinessProbe: probe(c.readinessProbe), livenessProbe: probe(c.livenessProbe) };
+}
+
+/** The uid of the function image's user: templates/mlp-node20/Dockerfile ends as `node`, uid 1000 in the node images. */
+function functionImageUid(): number {
+  const users = [...readFileSync(path.join(ROOT, 'templates/mlp-node20/Dockerfile'), 'utf8').matchAll(/^USER\s+(\S+)\s*$/gm)].map((m) => m[1]);
+  const last = users.at(-1);
+  return last === 'node' ? 1000 : Number(last);
+}
 
 t.test('every knative/*.yaml document is a valid Knative resource for a registered function', async (t) => {
   const fns = await loadFunctions();
@@ -46,21 +77,48 @@ t.test('every knative/*.yaml document is a valid Knative resource for a register
       t.doesNotThrow(() => new Model(obj as never).validate(), `${file}: ${obj.kind} ${obj.metadata.name} is valid`);
       const route = fns.find((f) => `${f.route.name}.yaml` === file)?.route;
       if (obj.kind === 'Service' && route) {
-        const service = obj as unknown as { metadata: { labels: Record<string, string> }; spec: { template: { spec: { containers: Container[] } } } };
+        const service = obj as unknown as { metadata: { name: string; labels: Record<string, string> }; spec: { template: { spec: PodSpec } } };
         t.equal(service.metadata.labels['networking.knative.dev/visibility'], 'cluster-local', `${file}: cluster-local (the gateway is the only way in)`);
-        const [container] = service.spec.template.spec.containers;
-        const refs = (container?.env ?? []).filter((e) => e.valueFrom?.secretKeyRef);
+        const podSpec = service.spec.template.spec;
+        const [container] = podSpec.containers;
+        const env = container?.env ?? [];
+        // As Knative makes the pod: the container named user-container, the probes on its port.
+        const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: service.metadata.name }, spec: { ...podSpec, containers: podSpec.containers.map(asKnativeRunsIt) } };
+        t.doesNotThrow(() => new Pod(pod as never).validate(), `${file}: the pod template is a valid Kubernetes pod spec`);
+
+        // The store's URL carries MongoDB's credentials: from the Secret mlp-mongo-auth (key url) and
+        // nowhere else; this entry overrides mlp-config's MLP_MONGO_URL, which is the address alone.
+        const mongo = env.filter((e) => e.name === 'MLP_MONGO_URL');
+        t.same(mongo, [{ name: 'MLP_MONGO_URL', valueFrom: { secretKeyRef: MONGO_URL_REF } }], `${file}: MLP_MONGO_URL from mlp-mongo-auth/url, once`);
+        const refs = env.filter((e) => e.valueFrom?.secretKeyRef && e.valueFrom.secretKeyRef.name !== MONGO_URL_REF.name);
+        t.notOk(env.some((e) => e.valueFrom?.secretKeyRef?.name === MONGO_URL_REF.name && e.name !== 'MLP_MONGO_URL'), `${file}: nothing else of mlp-mongo-auth (not Mongo's root user or password)`);
         t.same(refs.map((e) => e.valueFrom?.secretKeyRef?.name).sort(), secretNames(secretsOf(route)), `${file}: exactly the secrets its route needs`);
         if (EXPECTED[route.name]) t.same(refs.map((e) => e.valueFrom?.secretKeyRef?.name).sort(), EXPECTED[route.name], `${file}: ${EXPECTED[route.name]?.join(', ') || 'no secret'}`);
         for (const e of refs) {
           const source = Object.values(SECRET_SOURCES).find((s) => s.secret === e.valueFrom?.secretKeyRef?.name);
           t.same({ name: e.name, ref: e.valueFrom?.secretKeyRef }, { name: source?.env, ref: { name: source?.secret, key: source?.secret } }, `${file}: ${e.name} from its own Secret`);
         }
-        t.notOk((container?.env ?? []).some((e) => /SECRET|TOKEN/.test(e.name) && e.value !== undefined), `${file}: no secret as a plain value`);
+        t.notOk(env.some((e) => /SECRET|TOKEN|MONGO_URL/.test(e.name) && e.value !== undefined), `${file}: no secret as a plain value`);
+        t.notOk(env.some((e) => /:\/\/[^/\s]*@/.test(e.value ?? '')), `${file}: no URL with credentials as a plain value`);
         t.same(container?.envFrom, [{ configMapRef: { name: 'mlp-config' } }], `${file}: only the ConfigMap wholesale, no Secret`);
-        const podSpec = (service as unknown as { spec: { template: { spec: { serviceAccountName?: string; automountServiceAccountToken?: boolean } } } }).spec.template.spec;
         if (route.orchestrator) t.same([podSpec.serviceAccountName, podSpec.automountServiceAccountToken], ['mlp-orchestrator', undefined], `${file}: runs as mlp-orchestrator`);
         else t.same([podSpec.serviceAccountName, podSpec.automountServiceAccountToken], [undefined, false], `${file}: no API token`);
+
+        // Not root (a uid the kubelet can check: the image's USER is a name), the runtime's seccomp
+        // profile; the container unprivileged, every capability dropped, on a read-only root.
+        t.match(podSpec.securityContext, { runAsNonRoot: true, runAsUser: functionImageUid(), seccompProfile: { type: 'RuntimeDefault' } }, `${file}: pod not root (uid ${functionImageUid()}), RuntimeDefault seccomp`);
+        t.equal(podSpec.containers.length, 1, `${file}: one container`);
+        t.match(container?.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false }, `${file}: no privilege escalation, not privileged, read-only root`);
+        t.same(container?.securityContext?.capabilities, { drop: ['ALL'] }, `${file}: every capability dropped, none added`);
+        t.notOk(container?.securityContext?.runAsUser === 0 || container?.securityContext?.runAsNonRoot === false, `${file}: the container does not undo the pod's non-root`);
+
+        // What it may write: the NFS claim at MLP_ROOT and an emptyDir at /tmp, nothing else.
+        const volumes = podSpec.volumes ?? [];
+        const mounted = (mountPath: string) => volumes.find((v) => v.name === container?.volumeMounts?.find((m) => m.mountPath === mountPath)?.name);
+        t.same(mounted('/tmp'), { name: mounted('/tmp')?.name, emptyDir: {} }, `${file}: an emptyDir at /tmp`);
+        t.same(mounted('/mlp')?.persistentVolumeClaim, { claimName: 'mlp-nfs' }, `${file}: the NFS claim at /mlp`);
+        t.same(container?.volumeMounts?.map((m) => m.mountPath).sort(), ['/mlp', '/tmp'], `${file}: no other mount`);
+        t.same(volumes.map((v) => v.name).sort(), container?.volumeMounts?.map((m) => m.name).sort(), `${file}: no volume it does not mount`);
       }
       if (obj.kind === 'Service' && route?.maxScale) {
         t.match(obj, { spec: { template: { metadata: { annotations: { 'autoscaling.knative.dev/max-scale': String(route.maxScale) } } } } }, `${file}: max-scale ${route.maxScale}`);
@@ -68,6 +126,10 @@ t.test('every knative/*.yaml document is a valid Knative resource for a register
     }
   }
   t.throws(() => new Service({ metadata: { name: 'x' }, spec: { template: { spec: { containers: 'nope' } } } } as never).validate(), 'the validator does reject a bad manifest');
+  t.throws(
+    () => new Pod({ metadata: { name: 'x' }, spec: { securityContext: { runAsNonRoot: 'yes' }, containers: [{ name: 'c', image: 'i', securityContext: { privileged: 'no' } }] } } as never).validate(),
+    'the pod validator does reject a bad security context',
+  );
 });
 
 t.test('stack.yml follows OpenFaaS\'s stack format and covers every function', async (t) => {
