@@ -32,6 +32,7 @@ t.test('values are parsed and every problem is reported at once', async (t) => {
     t.type(err, ConfigError);
     t.equal((err as ConfigError).problems.length, 8);
     t.match((err as Error).message, /MLP_TENANT_GPU=1.5/);
+    t.notOk((err as Error).message.includes('http://x'), 'the store URL, which may hold a password, is not repeated');
   }
 });
 

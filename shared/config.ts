@@ -97,7 +97,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   }
   const mongoUrl = env.MLP_MONGO_URL || undefined;
   if (mongoUrl && !/^mongodb(\+srv)?:\/\//.test(mongoUrl)) {
-    problems.push(`MLP_MONGO_URL=${mongoUrl}: must start with mongodb://`);
+    problems.push("MLP_MONGO_URL: must start with mongodb:// (its value is not shown: it may hold a password)");
   }
   const kafkaBrokers = env.MLP_KAFKA_BROKERS ? env.MLP_KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean) : undefined;
   for (const broker of kafkaBrokers ?? []) {
