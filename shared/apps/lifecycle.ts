@@ -33,7 +33,7 @@ export function appWorkload(deps: Deps, app: AppDoc): Workload {
     // In a pod the server is reached on the pod's address, not loopback. The Kubernetes adapter
     // mounts the model's folder (named here) read-only and the app's folder (workdir) writable;
     // the local adapter runs it as a plain child process (platform code, no sandbox).
-    command: modelServerCommand({ modelDir: paths.model(app.user, app.model_name), port: app.port, model: app.model_name, ...(deps.orchestrator.kind === 'kubernetes' ? { host: '0.0.0.0' } : {}) }),
+    command: modelServerCommand({ modelDir: paths.model(app.user, app.model_name), port: app.port, model: app.model_name, ram: app.ram, ...(deps.orchestrator.kind === 'kubernetes' ? { host: '0.0.0.0' } : {}) }),
     workdir: dir,
     env: {},
     logFile: logFileOf(deps, app),

@@ -4,6 +4,7 @@ import { observeWorkloads, serializeBy } from '../orchestrator/observe.js';
 import type { WorkloadStatus } from '../orchestrator/port.js';
 import { appsCollection, portsCollection, type AppDoc } from '../repos/apps.js';
 import { settleHold } from '../tcc/hold.js';
+import { UNSERVABLE_EXIT } from '../../templates/model-server-tf/command.js';
 import { APP_HOLD, appMachine, appWorkload, finishAppDeletion, lastLogLine } from './lifecycle.js';
 
 /** Failures in a row (without serving for HEALTHY_RESET_MS in between) before an app goes to error. */
@@ -90,7 +91,8 @@ async function step(app: AppDoc, deps: Deps, out: PassSummary): Promise<void> {
     }
     return;
   }
-  await failed(app, deps, out, reasonOf(status), restartsItself(deps));
+  // A model the server says it can never serve ends the app at once, not after MAX_FAILURES restarts.
+  await failed(app, deps, out, reasonOf(status), restartsItself(deps) || status.exitCode === UNSERVABLE_EXIT);
 }
 
 /**

@@ -12,11 +12,16 @@ export interface ModelServerOptions {
   model: string;
   /** Default 127.0.0.1; 0.0.0.0 in a pod. */
   host?: string;
+  /** The app's ram (Mi): what the model may declare is bounded by it before anything is allocated. */
+  ram?: number;
 }
+
+/** The exit code of a server whose model can never be served (retrying cannot help). */
+export const UNSERVABLE_EXIT = 78;
 
 const MAIN = fileURLToPath(new URL(`./main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 
 /** The argv that starts the model server of runtime tf (TensorFlow-Serving's REST API). */
 export function modelServerCommand(opts: ModelServerOptions): string[] {
-  return [...platformNode(), MAIN, '--model-dir', opts.modelDir, '--port', String(opts.port), '--model', opts.model, '--host', opts.host ?? '127.0.0.1'];
+  return [...platformNode(), MAIN, '--model-dir', opts.modelDir, '--port', String(opts.port), '--model', opts.model, '--host', opts.host ?? '127.0.0.1', ...(opts.ram ? ['--ram', String(opts.ram)] : [])];
 }

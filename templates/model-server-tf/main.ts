@@ -3,20 +3,21 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { loadModelFromFolder } from './load-model.js';
 import { createPredictor } from './predictor.js';
+import { UNSERVABLE_EXIT } from './command.js';
 import { createModelServer } from './server.js';
 
 // The model server of runtime tf (see command.ts for its argv). It listens only once the model
 // is loaded, so its health answer means "ready"; a model that cannot be loaded ends the process
 // with a message on stderr and exit code 1, which the app watcher shows.
-const fail = (msg: string): never => {
+const fail = (msg: string, code = 1): never => {
   process.stderr.write(`model-server: ${msg}\n`);
-  process.exit(1);
+  process.exit(code);
 };
 
 async function main(): Promise<void> {
   let values: Record<string, string | undefined>;
   try {
-    ({ values } = parseArgs({ options: { 'model-dir': { type: 'string' }, port: { type: 'string' }, model: { type: 'string' }, host: { type: 'string' } } }));
+    ({ values } = parseArgs({ options: { 'model-dir': { type: 'string' }, port: { type: 'string' }, model: { type: 'string' }, host: { type: 'string' }, ram: { type: 'string' } } }));
   } catch (err) {
     return fail((err as Error).message);
   }
@@ -36,6 +37,14 @@ async function main(): Promise<void> {
     return fail((err as Error).message);
   }
   const predictor = createPredictor(layers);
+  // A model may declare inputs no app could hold (a 346-byte model.json can ask for 64 million
+  // values a row): refused before the warm-up allocates one, for good (retrying cannot help).
+  const ram = Number(values.ram ?? 0);
+  const bound = maxValuesPerInstance(ram);
+  for (const s of predictor.inputs) {
+    const values_ = s.shape.slice(1).reduce<number>((n, d) => n * (d ?? 1), 1);
+    if (values_ > bound) fail(`the model's input ${s.name} declares ${values_} values per instance (shape [${s.shape.map((d) => d ?? 'null').join(', ')}]); an app with ram ${ram || 'unknown'} Mi serves at most ${bound}`, UNSERVABLE_EXIT);
+  }
   // One predict before listening, so the first client does not pay for the first run's set-up.
   const warm = Object.fromEntries(predictor.inputs.map((s) => [s.name, zeros(s.shape.slice(1).map((d) => d ?? 1))]));
   predictor.predict({ instances: [predictor.inputs.length === 1 ? Object.values(warm)[0] : warm] });
@@ -53,6 +62,11 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/** Values one instance may hold: an instance costs ~64 bytes a value on its way through JSON and tensors. */
+export function maxValuesPerInstance(ramMi: number): number {
+  return ramMi > 0 ? Math.floor((ramMi * 1024 * 1024) / 64) : 1_000_000;
 }
 
 function zeros(shape: number[]): unknown {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import * as tf from '@tensorflow/tfjs';
-import { HEALTH_PATH, modelServerCommand } from '../../templates/model-server-tf/command.js';
+import { HEALTH_PATH, modelServerCommand, UNSERVABLE_EXIT } from '../../templates/model-server-tf/command.js';
 import { MAX_BODY_BYTES } from '../../templates/model-server-tf/server.js';
 import { saveModel } from '../../templates/runtime-tf/mlp-runtime.js';
 import { freePort } from '../helpers/process.js';
@@ -65,8 +65,8 @@ async function startServer(t: Test, modelDir: string, model: string): Promise<{ 
 }
 
 /** Runs the server on a folder that cannot be served: it must exit non-zero with a message. */
-async function startBroken(modelDir: string): Promise<{ code: number | null; stderr: string }> {
-  const [program = '', ...args] = modelServerCommand({ modelDir, port: await freePort(), model: 'broken' });
+async function startBroken(modelDir: string, ram?: number): Promise<{ code: number | null; stderr: string }> {
+  const [program = '', ...args] = modelServerCommand({ modelDir, port: await freePort(), model: 'broken', ...(ram ? { ram } : {}) });
   const child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
@@ -215,4 +215,16 @@ t.test('a folder that cannot be served: exit non-zero with a message on stderr',
   const truncated = await startBroken(short);
   t.not(truncated.code, 0, 'weights shorter than the manifest says');
   t.match(truncated.stderr, /model-server: the model in .* cannot be loaded/);
+});
+
+// A model.json of a few hundred bytes declared an input of [batch, 8000, 8000]: the server's
+// warm-up made a zero instance of it and grew to 3.6 GiB (app ram 200) before it served anything.
+// Seen on this commit's parent: the server built the 8000 x 8000 warm-up instance and went on to
+// serve such a model (and this test failed: no bound, no refusal).
+t.test('a model declaring an input no app ram could hold is refused before anything is allocated', async (t) => {
+  const dir = path.join(tempDir(t), 'ckpt');
+  await saveModel(tf.sequential({ layers: [tf.layers.globalAveragePooling1d({ inputShape: [8000, 8000] })] }), dir);
+  const bomb = await startBroken(dir, 200);
+  t.equal(bomb.code, UNSERVABLE_EXIT, 'exits with the code that says retrying cannot help');
+  t.match(bomb.stderr, /input .* declares 64000000 values per instance \(shape \[null, 8000, 8000\]\); an app with ram 200 Mi serves at most 3276800/);
 });
