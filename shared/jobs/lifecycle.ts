@@ -11,7 +11,9 @@ import { serializeBy } from '../orchestrator/observe.js';
 import { storagePaths } from '../storage.js';
 import { toExact } from '../tcc/amounts.js';
 import { releaseOnce } from '../tcc/release-once.js';
+import { canMapUids, userHostUid } from '../orchestrator/userns.js';
 import { applyEnding, stopProcesses } from './ending.js';
+import { giveTree } from './ownership.js';
 import { planAdmission, type Queued, type TenantUse } from './queue.js';
 import { commandFor, runtimeEnvFor } from './runtime.js';
 
@@ -99,6 +101,13 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
   const workspace = paths.job(job.user, job.name);
   const datasets = path.join(deps.config.root, 'datasets', job.user);
   for (const sub of ['ckpt', 'log', 'metrics']) await mkdir(path.join(workspace, sub), { recursive: true });
+  // Locally, where the platform can give a sandbox a uid of its own, the job runs as its user's
+  // host uid: its workspace, home and datasets become that uid's (same modes, no one else gains).
+  const hostUid = deps.orchestrator.kind === 'local' && deps.jobSandbox.mode === 'on' && canMapUids() ? userHostUid(job.user) : undefined;
+  if (hostUid !== undefined) {
+    await giveTree(deps.config.root, ['jobs', job.user, job.name], hostUid);
+    await giveTree(deps.config.root, ['datasets', job.user], hostUid);
+  }
   const { token } = await deps.tokens.issue({ sub: job.user, kind: 'job', job: job.name, job_id: job.uid }, JOB_TOKEN_TTL);
   const env: Record<string, string> = {
     MLP_API: deps.gateway.url,
@@ -122,7 +131,7 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     env,
     logFile: path.join(workspace, 'log', 'job.log'),
     resources: { cpu: job.cpu, gpu: job.gpu, ram: job.ram },
-    sandbox: { writable: [workspace], readOnly: [paths.home(job.user), datasets, ...runtimeFiles()], hidden: [deps.config.root] },
+    sandbox: { writable: [workspace], readOnly: [paths.home(job.user), datasets, ...runtimeFiles()], hidden: [deps.config.root], ...(hostUid !== undefined ? { hostUid } : {}) },
   });
   await jobsCollection(deps.store).update(job._id, {}, { set: { launched: true } });
 }

@@ -9,8 +9,9 @@ import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
 import { findWrapper, processStartTime, recordStore, stillRuns, WRAPPER } from './local-record.js';
 import { hostPort, startApiBridge, writeHosts, type ApiBridge } from './api-bridge.js';
 import { openCgroup, type WorkloadCgroup } from './cgroups.js';
+import { closeUserns, jobUserns } from './userns.js';
 import { cgroupLimits, describeLimits, JOB_NOFILE, limitedCommand, workspaceBytes, type JobLimits } from './local-limits.js';
-import { bwrapArgs, describeSandbox, groupMembers, sandboxSupport, type SandboxNetwork, type SandboxSupport } from './sandbox.js';
+import { bwrapArgs, bwrapCommand, describeSandbox, groupMembers, sandboxSupport, type SandboxNetwork, type SandboxSupport } from './sandbox.js';
 
 interface Running {
   kind: Workload['kind'];
@@ -132,7 +133,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     }
   };
 
-  const launch = (w: Workload, sandbox: SandboxSupport | undefined, api: ApiBridge | undefined, limited: Limited | undefined): Running => {
+  const launch = (w: Workload, sandbox: SandboxSupport | undefined, api: ApiBridge | undefined, limited: Limited | undefined, usernsFd: number | undefined): Running => {
     const sandboxed = sandbox?.mode === 'on';
     const entry = newEntry(w.id, w.kind, sandboxed, false);
     if (limited && 'cgroup' in limited) {
@@ -162,13 +163,14 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     const limits = entry.disk ? { cpu: w.resources.cpu, ram: w.resources.ram, disk: entry.disk } : undefined;
     records.write({ id: w.id, kind: w.kind, pid: 0, startTime: '', startedAt: now(), sandboxed, ...(limits ? { limits } : {}) });
     const log = openSync(w.logFile, 'a');
-    const confined = sandbox?.mode === 'on' && w.sandbox ? [sandbox.bwrap, ...bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: w.sandbox, tmpBytes: w.resources.ram * 1024 * 1024, network: sandboxNetwork(w, api) }, sandbox)] : w.command;
+    const confined = sandbox?.mode === 'on' && w.sandbox ? bwrapCommand(sandbox.bwrap, bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: w.sandbox, tmpBytes: w.resources.ram * 1024 * 1024, network: sandboxNetwork(w, api), ...(usernsFd !== undefined ? { usernsFd: USERNS_FD } : {}) }, sandbox)) : w.command;
     const command = limited && 'cgroup' in limited ? limitedCommand(limited.cgroup, { nofile: JOB_NOFILE, disk: limited.disk }, confined) : confined;
     let child: ChildProcess;
     try {
       // A minimal environment: the workload's own variables and a PATH, nothing of the platform's secrets.
       // Its own session and group (detached): a signal to the platform's group does not reach it.
-      child = spawn('/bin/sh', ['-c', WRAPPER, 'mlp-workload', records.exitFile(w.id), ...command], { cwd: w.workdir, env, stdio: ['ignore', log, log], detached: true });
+      // (Its user namespace, when the platform made one, goes down to bwrap as fd USERNS_FD.)
+      child = spawn('/bin/sh', ['-c', WRAPPER, 'mlp-workload', records.exitFile(w.id), ...command], { cwd: w.workdir, env, stdio: ['ignore', log, log, ...(usernsFd !== undefined ? [usernsFd] : [])], detached: true });
     } finally {
       closeSync(log); // the child has its own copy
     }
@@ -311,12 +313,18 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
       if (api && w.env.MLP_API) writeHosts(api.dir, w.env.MLP_API);
       if (workloads.has(w.id)) return { ...(workloads.get(w.id) as Running).status };
       const limited = w.kind === 'job' ? await limitsFor(w) : undefined;
-      // From here on synchronous: two starts of one id cannot both launch.
-      const known = workloads.get(w.id);
-      if (known) return { ...known.status };
-      const entry = launch(w, sandbox, api, limited);
-      workloads.set(w.id, entry);
-      return { ...entry.status };
+      // Its own host uid, where the platform can map one (as root): a namespace made for it.
+      const usernsFd = sandbox?.mode === 'on' && sandbox.hostUids && w.sandbox?.hostUid !== undefined ? await jobUserns(sandbox.uid, w.sandbox.hostUid) : undefined;
+      try {
+        // From here on synchronous: two starts of one id cannot both launch.
+        const known = workloads.get(w.id);
+        if (known) return { ...known.status };
+        const entry = launch(w, sandbox, api, limited, usernsFd);
+        workloads.set(w.id, entry);
+        return { ...entry.status };
+      } finally {
+        closeUserns(usernsFd); // the child has its own copy
+      }
     },
     stop,
     endpoint: (_id, port) => `127.0.0.1:${port}`,
@@ -359,6 +367,8 @@ function sandboxNetwork(w: Workload, api: ApiBridge | undefined): SandboxNetwork
 /** What a job runs under (its cgroup and disk bound), or why it may not run at all. */
 type Limited = { cgroup: WorkloadCgroup; disk: number } | { refused: string };
 
+/** The fd a workload's wrapper, and so bwrap, has its user namespace on. */
+const USERNS_FD = 3;
 const ADOPTED_POLL_MS = 250;
 const DISK_POLL_MS = 1000;
 const HEALTH_POLL_MS = 100;

@@ -38,6 +38,12 @@ export interface WorkloadSandbox {
   readOnly: string[];
   /** Folders whose other contents must not show (MLP_ROOT): empty and read-only but for the paths above. */
   hidden?: string[];
+  /**
+   * The host uid (and gid) its processes run as: one of its user's own, never root nor the
+   * platform's (locally where the platform can map uids, i.e. runs as root). Its writable
+   * folders, and what it reads, must be that uid's.
+   */
+  hostUid?: number;
 }
 
 export type Phase = 'pending' | 'running' | 'succeeded' | 'failed';

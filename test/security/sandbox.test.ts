@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { userHostUid } from '../../shared/orchestrator/userns.js';
 import { storagePaths } from '../../shared/storage.js';
 import { homeScript } from '../helpers/jobs.js';
 import { results, runJob, users } from '../helpers/attack.js';
@@ -23,7 +24,8 @@ import { startTestPlatform } from '../helpers/platform.js';
 
 // The attacker's script: each attempt prints one RESULT line.
 const ATTACK = (targets: Record<string, string>) => `
-  import { readFileSync, writeFileSync, readdirSync, mkdirSync, symlinkSync } from 'node:fs';
+  import { readFileSync, writeFileSync, readdirSync, mkdirSync, symlinkSync, readlinkSync } from 'node:fs';
+  import { spawnSync } from 'node:child_process';
   import path from 'node:path';
   const T = ${JSON.stringify(targets)};
   const attempt = (what, f) => {
@@ -57,6 +59,11 @@ const ATTACK = (targets: Record<string, string>) => `
   attempt('write workspace', () => { writeFileSync(path.join(process.env.MLP_WORKSPACE, 'out.txt'), 'workspace ok'); return 'written'; });
   attempt('write ckpt', () => { writeFileSync('ckpt/model.json', '{"ok":true}'); return 'written'; });
   attempt('uid', () => process.getuid());
+  // What it could use to become someone else: a user namespace of its own (root in it), a
+  // capability, a namespace descriptor handed down by mistake.
+  attempt('nested user namespace', () => { const r = spawnSync('unshare', ['--user', '--map-root-user', 'id', '-u']); if (r.status !== 0) throw new Error(String(r.stderr).trim()); return String(r.stdout).trim(); });
+  attempt('capabilities', () => readFileSync('/proc/self/status', 'utf8').split('\\n').filter((l) => /^(CapEff|CapPrm|NoNewPrivs)/.test(l)).join(' '));
+  attempt('namespace fds', () => readdirSync('/proc/self/fd').map((fd) => { try { return readlinkSync('/proc/self/fd/' + fd); } catch { return ''; } }).filter((l) => /^(user|mnt|net|pid):/.test(l)).join(',') || 'none');
   attempt('cwd', () => process.cwd());
 `;
 
@@ -128,7 +135,13 @@ t.test('a job cannot reach the platform\'s secrets, its processes or another use
   t.match(got.get('cwd'), { ok: true, value: workspace }, 'it runs in its workspace, at the path MLP_WORKSPACE names');
   const uid = Number(got.get('uid')?.value);
   t.ok(Number.isInteger(uid) && uid !== process.getuid?.(), `its uid (${uid}) is not the platform's (${process.getuid?.()})`);
-  t.equal(statSync(path.join(workspace, 'out.txt')).uid, process.getuid?.(), 'its files are the platform\'s to read and remove afterwards');
+  // On the host it is its user's own uid: not root, not the platform's (this test runs as root).
+  const hostUid = statSync(path.join(workspace, 'out.txt')).uid;
+  t.equal(hostUid, userHostUid('alice'), `on the host its files are its user's own uid (${hostUid}), not root's nor the platform's`);
+  t.not(hostUid, 0);
+  t.match(got.get('nested user namespace'), { ok: false }, `it cannot make a user namespace of its own (${got.get('nested user namespace')?.code})`);
+  t.match(got.get('capabilities'), { ok: true, value: /CapPrm:\s+0+ CapEff:\s+0+ NoNewPrivs:\s+1/ }, 'no capability, and none to gain');
+  t.match(got.get('namespace fds'), { ok: true, value: 'none' }, 'no namespace descriptor was handed down');
 });
 
 t.test('where the sandbox cannot be had, jobs are refused with a clear msg and give their resources back', async (t) => {
