@@ -5,7 +5,7 @@ import { jobIdOf, readJobEnv } from '../../templates/runtime-tf/job-env.js';
 import { close, heartbeat, publishMetrics, Refused, trainingCallbacks } from '../../templates/runtime-tf/mlp-runtime.js';
 
 // @mlp/runtime against a stand-in gateway: what a script's metrics and heartbeats look like on
-// the wire (API.md §5, §6), retries of faults and refusals.
+// the wire (the heartbeat and metrics routes), retries of faults and refusals.
 const token = (claims: Record<string, unknown>) => ['{"alg":"HS256"}', JSON.stringify(claims), 'sig'].map((s, i) => (i < 2 ? Buffer.from(s).toString('base64url') : s)).join('.');
 const JOB_TOKEN = token({ sub: 'alice', kind: 'job', job: 'train', job_id: 'uid-7' });
 
