@@ -10,7 +10,7 @@ import { findWrapper, processStartTime, recordStore, stillRuns, WRAPPER } from '
 import { hostPort, startApiBridge, writeHosts, type ApiBridge } from './api-bridge.js';
 import { openCgroup, type WorkloadCgroup } from './cgroups.js';
 import { closeUserns, jobUserns } from './userns.js';
-import { cgroupLimits, describeLimits, JOB_NOFILE, limitedCommand, workspaceBytes, type JobLimits } from './local-limits.js';
+import { cgroupLimits, describeLimits, limitedCommand, workspaceBytes, type JobLimits } from './local-limits.js';
 import { bwrapArgs, bwrapCommand, describeSandbox, groupMembers, sandboxSupport, type SandboxNetwork, type SandboxSupport } from './sandbox.js';
 
 interface Running {
@@ -164,7 +164,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     records.write({ id: w.id, kind: w.kind, pid: 0, startTime: '', startedAt: now(), sandboxed, ...(limits ? { limits } : {}) });
     const log = openSync(w.logFile, 'a');
     const confined = sandbox?.mode === 'on' && w.sandbox ? bwrapCommand(sandbox.bwrap, bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: w.sandbox, tmpBytes: w.resources.ram * 1024 * 1024, network: sandboxNetwork(w, api), ...(usernsFd !== undefined ? { usernsFd: USERNS_FD } : {}) }, sandbox)) : w.command;
-    const command = limited && 'cgroup' in limited ? limitedCommand(limited.cgroup, { nofile: JOB_NOFILE, disk: limited.disk }, confined) : confined;
+    const command = limited && 'cgroup' in limited ? limitedCommand(limited.cgroup, { nofile: limited.nofile, disk: limited.disk }, confined) : confined;
     let child: ChildProcess;
     try {
       // A minimal environment: the workload's own variables and a PATH, nothing of the platform's secrets.
@@ -264,7 +264,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     const l = opts.limits;
     if (!l || l.mode === 'off') return undefined;
     if (l.cgroups.mode === 'unavailable') return { refused: describeLimits(l) };
-    return { cgroup: await openCgroup(l.cgroups, w.id, cgroupLimits(w.resources, l.pids)), disk: l.disk };
+    return { cgroup: await openCgroup(l.cgroups, w.id, cgroupLimits(w.resources, l.pids)), disk: l.disk, nofile: l.nofile };
   };
 
   // Workspaces are measured every DISK_POLL_MS; one past its bound is stopped (no file may pass
@@ -365,7 +365,7 @@ function sandboxNetwork(w: Workload, api: ApiBridge | undefined): SandboxNetwork
 }
 
 /** What a job runs under (its cgroup and disk bound), or why it may not run at all. */
-type Limited = { cgroup: WorkloadCgroup; disk: number } | { refused: string };
+type Limited = { cgroup: WorkloadCgroup; disk: number; nofile: number } | { refused: string };
 
 /** The fd a workload's wrapper, and so bwrap, has its user namespace on. */
 const USERNS_FD = 3;
