@@ -1,4 +1,5 @@
 import { readyApp } from '../../shared/apps/endpoint.js';
+import { requestUpstream } from '../../shared/apps/upstream.js';
 import { Invalid, Unavailable } from '../../shared/errors.js';
 import type { Handler } from '../../shared/route.js';
 import type route from './route.js';
@@ -15,25 +16,27 @@ export const handle: Handler<typeof route> = async ({ params, body, requestId },
   const name = params.app ?? '';
   if (body.instances === undefined && body.inputs === undefined) throw new Invalid('give "instances" (rows) or "inputs" (columns), as TensorFlow Serving takes them');
   const { app, upstream } = await readyApp(deps, params.user ?? '', name);
-  let res: Response;
+  let res: { status: number; text: string };
   try {
-    res = await fetch(`http://${upstream}/v1/models/${encodeURIComponent(app.model_name)}:predict`, {
+    // The server may be on a Unix socket (sandboxed locally), which fetch() cannot reach.
+    res = await requestUpstream(upstream, {
       method: 'POST',
+      path: `/v1/models/${encodeURIComponent(app.model_name)}:predict`,
       headers: { 'content-type': 'application/json', 'x-request-id': requestId },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
+      timeoutMs: TIMEOUT_MS,
     });
   } catch (err) {
     throw new Unavailable(`app ${name} is not answering (${(err as Error).message}); try again in a moment`);
   }
-  const text = await res.text();
+  const text = res.text;
   let answer: unknown;
   try {
     answer = JSON.parse(text);
   } catch {
     throw new Unavailable(`app ${name} answered ${res.status} with a body that is not JSON`);
   }
-  if (res.ok) return answer;
+  if (res.status >= 200 && res.status < 300) return answer;
   const msg = typeof (answer as { msg?: unknown })?.msg === 'string' ? (answer as { msg: string }).msg : `app ${name} answered ${res.status}`;
   // The model server's own refusals (a malformed instance) are the caller's; anything else a fault.
   if (res.status === 403 || res.status === 400) throw new Invalid(msg);

@@ -7,6 +7,7 @@ import { FunctionContext } from '../http/faas.js';
 import { answerClientErrors } from '../http/server.js';
 import { DEFAULT_PATTERN } from '../validation.js';
 import { readyApp } from './endpoint.js';
+import { upstreamTarget } from './upstream.js';
 
 const NAME = new RegExp(DEFAULT_PATTERN);
 /** Bodies up to this size (with a declared length) are passed on whole rather than streamed. */
@@ -34,12 +35,13 @@ export function createAppGateway(deps: Deps): http.Server {
     };
     void route(req, deps).then(
       ({ upstream, path, name }) => {
-        const [host, port] = splitHostPort(upstream);
+        // A TCP address, or a sandboxed server's Unix socket (the agent keeps either alive).
+        const target = upstreamTarget(upstream);
         const headers: http.OutgoingHttpHeaders = { 'x-request-id': requestId, 'x-forwarded-for': req.socket.remoteAddress ?? '' };
         for (const [key, value] of Object.entries(req.headers)) {
           if (!HOP_BY_HOP.includes(key) && key !== 'authorization' && key !== 'host' && value !== undefined) headers[key] = value;
         }
-        const out = http.request({ host, port, method: req.method, path, headers, agent }, (answer) => {
+        const out = http.request({ ...target, method: req.method, path, headers, agent }, (answer) => {
           const back: http.OutgoingHttpHeaders = {};
           for (const [key, value] of Object.entries(answer.headers)) if (!HOP_BY_HOP.includes(key) && value !== undefined) back[key] = value;
           // A small answer of known length leaves in one write with its headers (a profile showed
@@ -88,9 +90,4 @@ function collect(stream: http.IncomingMessage, done: (body: Buffer) => void): vo
   const chunks: Buffer[] = [];
   stream.on('data', (chunk: Buffer) => chunks.push(chunk));
   stream.on('end', () => done(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
-}
-
-function splitHostPort(address: string): [string, number] {
-  const i = address.lastIndexOf(':');
-  return [address.slice(0, i), Number(address.slice(i + 1))];
 }

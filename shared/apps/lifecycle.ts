@@ -1,10 +1,13 @@
-import { open, rm } from 'node:fs/promises';
+import { chown, mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { HEALTH_PATH, modelServerCommand } from '../../templates/model-server-tf/command.js';
+import { HEALTH_PATH, modelServerCommand, SERVE_SOCKET_ENV } from '../../templates/model-server-tf/command.js';
 import type { Deps } from '../deps.js';
 import { defineMachine } from '../fsm.js';
 import type { Workload } from '../orchestrator/port.js';
 import { appsCollection, type AppDoc, type AppState } from '../repos/apps.js';
+import { giveTree } from '../jobs/ownership.js';
+import { canMapUids, userHostUid } from '../orchestrator/userns.js';
+import { runtimeFiles } from '../runtime-files.js';
 import { storagePaths } from '../storage.js';
 import { releaseHold, type HoldSpec } from '../tcc/hold.js';
 import { releasePort } from './ports.js';
@@ -22,24 +25,50 @@ export const appMachine = defineMachine<AppState, 'served' | 'fail' | 'delete'>(
 
 const logFileOf = (deps: Deps, app: AppDoc) => path.join(storagePaths(deps.config.root).app(app.user, app.name), 'log', 'server.log');
 
-/** The model server of the app's model, on the app's port, as a workload of the orchestrator. */
+/**
+ * The model server of the app's model, on the app's port, as a workload of the orchestrator.
+ * Locally it runs like a job (API.md §8 "Containment"; orchestrator/sandbox.ts): its user's own
+ * host uid, of MLP_ROOT only its model folder (and its app folder, where it starts) read-only,
+ * its app's cpu and ram as hard limits, and a network of its own — the orchestrator names a Unix
+ * socket (socketEnv) where the app gateway alone reaches it. On Kubernetes the pod is the
+ * sandbox: the adapter mounts the model's folder (named in the command) read-only and the app's
+ * folder (workdir) writable for the log, and the server listens on the pod's address.
+ */
 export function appWorkload(deps: Deps, app: AppDoc): Workload {
   const paths = storagePaths(deps.config.root);
   const dir = paths.app(app.user, app.name);
+  const modelDir = paths.model(app.user, app.model_name);
+  const local = deps.orchestrator.kind === 'local';
+  const sandboxed = local && deps.jobSandbox.mode !== 'off';
+  const hostUid = sandboxed && canMapUids() ? userHostUid(app.user) : undefined;
   return {
     id: app.uid,
     kind: 'app',
     labels: { user: app.user, name: app.name, model: app.model_name },
-    // In a pod the server is reached on the pod's address, not loopback. The Kubernetes adapter
-    // mounts the model's folder (named here) read-only and the app's folder (workdir) writable;
-    // the local adapter runs it as a plain child process (platform code, no sandbox).
-    command: modelServerCommand({ modelDir: paths.model(app.user, app.model_name), port: app.port, model: app.model_name, ram: app.ram, ...(deps.orchestrator.kind === 'kubernetes' ? { host: '0.0.0.0' } : {}) }),
+    command: modelServerCommand({ modelDir, port: app.port, model: app.model_name, ram: app.ram, ...(deps.orchestrator.kind === 'kubernetes' ? { host: '0.0.0.0' } : {}) }),
     workdir: dir,
     env: {},
     logFile: logFileOf(deps, app),
     resources: { cpu: app.cpu, gpu: app.gpu, ram: app.ram },
-    health: { port: app.port, path: HEALTH_PATH },
+    health: { port: app.port, path: HEALTH_PATH, socketEnv: SERVE_SOCKET_ENV },
+    ...(sandboxed ? { sandbox: { writable: [], readOnly: [modelDir, dir, ...runtimeFiles('model-server-tf', 'runtime-tf')], hidden: [deps.config.root], ...(hostUid !== undefined ? { hostUid } : {}) } } : {}),
   };
+}
+
+/**
+ * Starts the app's server. Where it runs as its user's own host uid, its model folder becomes
+ * that uid's first (same modes: nobody else gains; every step taken without following links),
+ * and so does its app folder itself (where it starts; the log inside stays the platform's).
+ */
+export async function startApp(deps: Deps, app: AppDoc): Promise<void> {
+  const w = appWorkload(deps, app);
+  const uid = w.sandbox?.hostUid;
+  if (uid !== undefined) {
+    await giveTree(deps.config.root, ['models', app.user, app.model_name], uid);
+    await mkdir(w.workdir, { recursive: true });
+    await chown(w.workdir, uid, uid); // the platform's own folder: apps/{user} is no tenant's to change
+  }
+  await deps.orchestrator.start(w);
 }
 
 /** The last line the server wrote, so an app in error says why (bounded: read from the end). */

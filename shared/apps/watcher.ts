@@ -5,7 +5,7 @@ import type { WorkloadStatus } from '../orchestrator/port.js';
 import { appsCollection, portsCollection, type AppDoc } from '../repos/apps.js';
 import { settleHold } from '../tcc/hold.js';
 import { UNSERVABLE_EXIT } from '../../templates/model-server-tf/command.js';
-import { APP_HOLD, appMachine, appWorkload, finishAppDeletion, lastLogLine } from './lifecycle.js';
+import { APP_HOLD, appMachine, finishAppDeletion, lastLogLine, startApp } from './lifecycle.js';
 
 /** Failures in a row (without serving for HEALTHY_RESET_MS in between) before an app goes to error. */
 export const MAX_FAILURES = 5;
@@ -77,7 +77,7 @@ async function step(app: AppDoc, deps: Deps, out: PassSummary): Promise<void> {
     if (app.restart_at && now < Date.parse(app.restart_at)) return;
     const claimed = await col.update(app._id, { version: app.version }, { set: { launched: true, started_at: new Date(now).toISOString() }, unset: ['restart_at', 'serving_since'] });
     if (!claimed) return;
-    await deps.orchestrator.start(appWorkload(deps, claimed));
+    await startApp(deps, claimed);
     out.started.push(app._id);
     return;
   }
@@ -91,8 +91,10 @@ async function step(app: AppDoc, deps: Deps, out: PassSummary): Promise<void> {
     }
     return;
   }
-  // A model the server says it can never serve ends the app at once, not after MAX_FAILURES restarts.
-  await failed(app, deps, out, reasonOf(status), restartsItself(deps) || status.exitCode === UNSERVABLE_EXIT);
+  // A model the server says it can never serve ends the app at once, not after MAX_FAILURES
+  // restarts; so does one it could not even load within the app's ram (it would only fail again).
+  const unservable = status.exitCode === UNSERVABLE_EXIT || (status.exceeded === 'ram' && app.state === 'creating');
+  await failed(app, deps, out, reasonOf(status), restartsItself(deps) || unservable);
 }
 
 /**

@@ -1,13 +1,11 @@
-import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { platformNodeModules } from '../../templates/runtime-tf/command.js';
 import type { Deps } from '../deps.js';
 import { isClientError } from '../errors.js';
 import { ENDED, jobsCollection, type JobDoc } from '../repos/jobs.js';
 import { begin as beginMetrics, finish as finishMetrics, removeAll as removeMetrics } from '../metrics/store.js';
 import { serializeBy } from '../orchestrator/observe.js';
+import { runtimeFiles } from '../runtime-files.js';
 import { storagePaths } from '../storage.js';
 import { toExact } from '../tcc/amounts.js';
 import { releaseOnce } from '../tcc/release-once.js';
@@ -131,28 +129,9 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     env,
     logFile: path.join(workspace, 'log', 'job.log'),
     resources: { cpu: job.cpu, gpu: job.gpu, ram: job.ram },
-    sandbox: { writable: [workspace], readOnly: [paths.home(job.user), datasets, ...runtimeFiles()], hidden: [deps.config.root], ...(hostUid !== undefined ? { hostUid } : {}) },
+    sandbox: { writable: [workspace], readOnly: [paths.home(job.user), datasets, ...runtimeFiles('runtime-tf')], hidden: [deps.config.root], ...(hostUid !== undefined ? { hostUid } : {}) },
   });
   await jobsCollection(deps.store).update(job._id, {}, { set: { launched: true } });
-}
-
-/**
- * What the runtime reads besides the system's programs: the runtime's own files (templates/runtime-tf,
- * or dist/templates/runtime-tf), and what node's resolution looks at from there — each node_modules
- * and package.json up the tree (tfjs, tsx, kafkajs; "type": "module") — at their paths and, where a
- * link leads elsewhere, at their real paths too. Not the rest of the checkout.
- */
-function runtimeFiles(): string[] {
-  const templates = fileURLToPath(new URL('../../templates/runtime-tf/', import.meta.url));
-  const found = new Set([templates, platformNodeModules()]);
-  for (let dir = path.resolve(templates); ; dir = path.dirname(dir)) {
-    for (const name of ['node_modules', 'package.json']) if (existsSync(path.join(dir, name))) found.add(path.join(dir, name));
-    if (dir === path.dirname(dir)) break;
-  }
-  return [...found].flatMap((p) => {
-    const real = realpathSync(p);
-    return real === path.resolve(p) ? [p] : [p, real];
-  });
 }
 
 /**

@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../log.js';
@@ -9,6 +7,7 @@ import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
 import { findWrapper, processStartTime, recordStore, stillRuns, WRAPPER } from './local-record.js';
 import { hostPort, startApiBridge, writeHosts, type ApiBridge } from './api-bridge.js';
 import { openCgroup, type WorkloadCgroup } from './cgroups.js';
+import { answers200, canListen, dropServeSocket, prepareServeSocket, serveSocketPath } from './local-serve.js';
 import { closeUserns, jobUserns } from './userns.js';
 import { cgroupLimits, describeLimits, limitedCommand, workspaceBytes, type JobLimits } from './local-limits.js';
 import { bwrapArgs, bwrapCommand, describeSandbox, groupMembers, sandboxSupport, type SandboxNetwork, type SandboxSupport } from './sandbox.js';
@@ -34,6 +33,8 @@ interface Running {
   disk?: { dir: string; bytes: number };
   /** A limit it passed: why it was ended. */
   exceeded?: { kind: 'ram' | 'disk'; msg: string };
+  /** A sandboxed server's Unix socket (local-serve.ts): where it is reached instead of its port. */
+  socket?: string;
 }
 
 /**
@@ -106,6 +107,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     emit(entry.status);
     entry.resolveExit();
     if (entry.cgroup) void dropCgroup(entry.cgroup, entry.status.id);
+    if (entry.socket) dropServeSocket(entry.socket);
   };
 
   /** The workload ended: was it for memory (its cgroup saw an OOM kill)? Then finish. */
@@ -139,7 +141,8 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     if (limited && 'cgroup' in limited) {
       entry.cgroup = Promise.resolve(limited.cgroup);
       entry.ram = w.resources.ram;
-      entry.disk = { dir: w.workdir, bytes: limited.disk };
+      // A job's workspace is watched; a server writes nothing but its private /tmp (bounded by its ram).
+      if (w.kind === 'job') entry.disk = { dir: w.workdir, bytes: limited.disk };
     }
     const fail = (reason: string) => {
       entry.status = { ...entry.status, phase: 'failed', reason, finishedAt: now() };
@@ -152,10 +155,23 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     // Never run someone else's code unconfined unless the operator said so.
     if (sandbox?.mode === 'unavailable') return fail(`not run: ${describeSandbox(sandbox)}`);
     if (limited && 'refused' in limited) return fail(`not run: ${limited.refused}`);
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...w.env };
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...w.env };
     // The wrapper would only report 127: say here what cannot start.
-    const missing = w.command[0] === undefined ? 'no command' : findProgram(w.command[0], env.PATH);
+    const missing = w.command[0] === undefined ? 'no command' : findProgram(w.command[0], env.PATH ?? '');
     if (typeof missing === 'string') return fail(`could not start ${w.command[0] ?? ''}: ${missing}`);
+    // A sandboxed server listens on a Unix socket the platform alone reaches (its network has no port of the host's).
+    let box = w.sandbox;
+    if (sandboxed && box && w.health?.socketEnv) {
+      const socket = serveSocketPath(records.dir, w.id);
+      try {
+        prepareServeSocket(socket, usernsFd !== undefined ? box.hostUid : undefined);
+      } catch (err) {
+        return fail(`could not prepare the server's socket: ${(err as Error).message}`);
+      }
+      entry.socket = socket;
+      env[w.health.socketEnv] = socket;
+      box = { ...box, writable: [...box.writable, path.dirname(socket)] };
+    }
     mkdirSync(w.workdir, { recursive: true });
     mkdirSync(path.dirname(w.logFile), { recursive: true });
     records.clearExit(w.id);
@@ -163,7 +179,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     const limits = entry.disk ? { cpu: w.resources.cpu, ram: w.resources.ram, disk: entry.disk } : undefined;
     records.write({ id: w.id, kind: w.kind, pid: 0, startTime: '', startedAt: now(), sandboxed, ...(limits ? { limits } : {}) });
     const log = openSync(w.logFile, 'a');
-    const confined = sandbox?.mode === 'on' && w.sandbox ? bwrapCommand(sandbox.bwrap, bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: w.sandbox, tmpBytes: w.resources.ram * 1024 * 1024, network: sandboxNetwork(w, api), ...(usernsFd !== undefined ? { usernsFd: USERNS_FD } : {}) }, sandbox)) : w.command;
+    const confined = sandbox?.mode === 'on' && box ? bwrapCommand(sandbox.bwrap, bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: box, tmpBytes: w.resources.ram * 1024 * 1024, network: sandboxNetwork(w, api), ...(usernsFd !== undefined ? { usernsFd: USERNS_FD } : {}) }, sandbox)) : w.command;
     const command = limited && 'cgroup' in limited ? limitedCommand(limited.cgroup, { nofile: limited.nofile, disk: limited.disk }, confined) : confined;
     let child: ChildProcess;
     try {
@@ -213,6 +229,9 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
         opts.log.warn('stopping a model server left by an earlier platform process', { id: r.id, pid: r.pid });
         signalGroup(r.pid, 'SIGKILL');
       }
+      dropServeSocket(serveSocketPath(records.dir, r.id));
+      const cgroups = opts.limits?.mode === 'on' && opts.limits.cgroups.mode !== 'unavailable' ? opts.limits.cgroups : undefined;
+      if (cgroups) void dropCgroup(openCgroup(cgroups, r.id, cgroupLimits({ cpu: 1, ram: 100 }, 1)), r.id);
       records.remove(r.id);
       continue;
     }
@@ -249,7 +268,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
   // A server is ready once its health path answers 200 (what a readiness probe does on Kubernetes).
   const pollHealth = async (entry: Running, health: NonNullable<Workload['health']>) => {
     while (entry.status.phase === 'running' && !entry.stopping) {
-      if (await answers200(health.port, health.path)) {
+      if (await answers200(entry.socket ? { socketPath: entry.socket } : { port: health.port }, health.path)) {
         if (entry.status.phase !== 'running') return;
         entry.status = { ...entry.status, ready: true };
         emit(entry.status);
@@ -312,7 +331,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
       const api = sandbox?.mode === 'on' ? await openBridge() : undefined;
       if (api && w.env.MLP_API) writeHosts(api.dir, w.env.MLP_API);
       if (workloads.has(w.id)) return { ...(workloads.get(w.id) as Running).status };
-      const limited = w.kind === 'job' ? await limitsFor(w) : undefined;
+      const limited = await limitsFor(w);
       // Its own host uid, where the platform can map one (as root): a namespace made for it.
       const usernsFd = sandbox?.mode === 'on' && sandbox.hostUids && w.sandbox?.hostUid !== undefined ? await jobUserns(sandbox.uid, w.sandbox.hostUid) : undefined;
       try {
@@ -327,7 +346,10 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
       }
     },
     stop,
-    endpoint: (_id, port) => `127.0.0.1:${port}`,
+    endpoint: (id, port) => {
+      const socket = workloads.get(id)?.socket;
+      return socket ? `unix:${socket}:` : `127.0.0.1:${port}`;
+    },
     portAvailable: canListen,
     async status(id) {
       const entry = workloads.get(id);
@@ -372,26 +394,6 @@ const USERNS_FD = 3;
 const ADOPTED_POLL_MS = 250;
 const DISK_POLL_MS = 1000;
 const HEALTH_POLL_MS = 100;
-
-function answers200(port: number, path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    // Any failure (refused, reset, timeout) means "not yet"; the caller polls again.
-    const req = http.get({ host: '127.0.0.1', port, path, timeout: 1000, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-  });
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-}
 
 function signalName(n: number): NodeJS.Signals | undefined {
   return (Object.entries(osConstants.signals) as [NodeJS.Signals, number][]).find(([, v]) => v === n)?.[0];

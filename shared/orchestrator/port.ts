@@ -19,9 +19,12 @@ export interface Workload {
   resources: { cpu: number; gpu: number; ram: number };
   /**
    * A server (an app): the port it listens on and the path that answers 200 once it can serve.
-   * Kubernetes makes it the readiness probe; the local adapter polls it.
+   * Kubernetes makes it the readiness probe; the local adapter polls it. `socketEnv`: the variable
+   * through which the orchestrator may name a Unix socket to listen on instead of the port — the
+   * local adapter does so for a sandboxed server, which has a network of its own (no port of the
+   * host): the socket, in a folder only the platform reaches, is its only way in.
    */
-  health?: { port: number; path: string };
+  health?: { port: number; path: string; socketEnv?: string };
   /**
    * Runs it confined (jobs: someone else's code; design.md "Tenants are hostile to each other"):
    * its own user id, no view of the platform's processes, and of the filesystem only the system's
@@ -71,7 +74,10 @@ export interface Orchestrator {
   status(id: string): Promise<WorkloadStatus | null>;
   /** Drops a finished workload's record. */
   forget(id: string): Promise<void>;
-  /** Where the gateway reaches a server workload's port ('host:port'). */
+  /**
+   * Where the gateway reaches a server workload: 'host:port', or 'unix:/path/to/socket:' (nginx's
+   * own form, for a server listening on a Unix socket; see health.socketEnv). upstream.ts reads both.
+   */
   endpoint(id: string, port: number): string;
   /** Whether a server workload may listen on this port (locally: nothing else on the machine does). */
   portAvailable(port: number): Promise<boolean>;

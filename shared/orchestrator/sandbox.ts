@@ -108,7 +108,6 @@ async function probe(): Promise<SandboxSupport> {
     const ok = process.getuid() === ${ids.uid} && pids.length <= 3 && !fs.existsSync('/root') && !fs.existsSync('/home') && links.join() === 'lo' && ${hostUids ? `outside === '${PROBE_HOST_UID}'` : 'true'};
     console.log(ok ? 'sandbox ok' : 'sandbox leaky: uid ' + process.getuid() + ' (host ' + outside + '), pids ' + pids.join(' ') + ', network ' + links.join(' '));
     process.exit(ok ? 0 : 1);`;
-  // NODE_OPTIONS may name preloads outside the probe's view (a test runner's hooks add them to every child).
   // Run exactly as a job is: in a user namespace the platform made, when it can make one.
   let usernsFd: number | undefined;
   try {
@@ -116,7 +115,7 @@ async function probe(): Promise<SandboxSupport> {
   } catch (err) {
     return { mode: 'unavailable', reason: `a user namespace for a job's own uid could not be made (util-linux unshare): ${(err as Error).message}` };
   }
-  const [shell = '/bin/sh', ...argv] = bwrapCommand(bwrap, ['--unsetenv', 'NODE_OPTIONS', ...bwrapArgs({ command: [process.execPath, '-e', check], workdir: '/', sandbox: { writable: [], readOnly: [] }, network: 'none', ...(usernsFd !== undefined ? { usernsFd: 3 } : {}) }, support)]);
+  const [shell = '/bin/sh', ...argv] = bwrapCommand(bwrap, [...bwrapArgs({ command: [process.execPath, '-e', check], workdir: '/', sandbox: { writable: [], readOnly: [] }, network: 'none', ...(usernsFd !== undefined ? { usernsFd: 3 } : {}) }, support)]);
   const outcome = await new Promise<{ code: number | null; out: string }>((resolve) => {
     let out = '';
     const child = spawn(shell, argv, { stdio: ['ignore', 'pipe', 'pipe', ...(usernsFd !== undefined ? [usernsFd] : [])], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
@@ -165,6 +164,9 @@ export function bwrapArgs(w: { command: string[]; workdir: string; sandbox: Work
     // and all in it, ends with them. Its parent is the workload's wrapper (local-record.ts), not the
     // platform: a job outlives the platform's process.
     '--die-with-parent',
+    // Its environment is what it was given: no preloads a parent's NODE_OPTIONS names (a test
+    // runner adds its hooks to every child; they live outside the sandbox's view).
+    '--unsetenv', 'NODE_OPTIONS',
   ];
   const roots: string[] = []; // what the system part binds
   const ro = (p: string) => {

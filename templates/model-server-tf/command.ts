@@ -16,6 +16,12 @@ export interface ModelServerOptions {
   ram?: number;
 }
 
+/**
+ * Set by the local orchestrator when it runs the server in a sandbox (its own network namespace):
+ * the Unix socket to listen on instead of the port (orchestrator/port.ts, Workload.health).
+ */
+export const SERVE_SOCKET_ENV = 'MLP_SERVE_SOCKET';
+
 /** The exit code of a server whose model can never be served (retrying cannot help). */
 export const UNSERVABLE_EXIT = 78;
 

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { loadModelFromFolder } from './load-model.js';
 import { createPredictor } from './predictor.js';
-import { UNSERVABLE_EXIT } from './command.js';
+import { SERVE_SOCKET_ENV, UNSERVABLE_EXIT } from './command.js';
 import { createModelServer } from './server.js';
 
 // The model server of runtime tf (see command.ts for its argv). It listens only once the model
@@ -50,11 +50,16 @@ async function main(): Promise<void> {
   predictor.predict({ instances: [predictor.inputs.length === 1 ? Object.values(warm)[0] : warm] });
 
   const server = createModelServer({ model, predictor, onFault: (err) => process.stderr.write(`model-server: fault: ${err.stack ?? err.message}\n`) });
-  server.once('error', (err) => fail(`cannot listen on ${host}:${port}: ${err.message}`));
-  server.listen(port, host, () => {
-    const address = server.address() as AddressInfo;
-    process.stdout.write(`model-server: serving model ${model} from ${dir} on http://${host}:${address.port}\n`);
-  });
+  // Sandboxed locally, the server has a network of its own: the orchestrator names a Unix socket
+  // (in a folder only the platform reaches) where the app gateway finds it, instead of the port.
+  const socket = process.env[SERVE_SOCKET_ENV];
+  server.once('error', (err) => fail(`cannot listen on ${socket ?? `${host}:${port}`}: ${err.message}`));
+  const listening = () => {
+    const address = server.address();
+    process.stdout.write(`model-server: serving model ${model} from ${dir} on ${typeof address === 'string' ? `unix:${address}` : `http://${host}:${(address as AddressInfo).port}`}\n`);
+  };
+  if (socket) server.listen(socket, listening);
+  else server.listen(port, host, listening);
   const stop = () => {
     server.close(() => process.exit(0));
     server.closeIdleConnections();

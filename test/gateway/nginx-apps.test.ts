@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import { APP_ENDPOINT_FUNCTION, renderNginx } from '../../scripts/gen/nginx.js';
 import { loadFunctions } from '../../shared/registry.js';
 import type { RouteDef } from '../../shared/route.js';
-import { ckptOf, closeTo, endedJob, modelSettled, predictLocally, ROWS, serverPid, tinyModel, until, userOn } from '../helpers/models.js';
+import { ckptOf, closeTo, endedJob, modelSettled, predictLocally, ROWS, SERVER_RAM, serverPid, tinyModel, until, userOn } from '../helpers/models.js';
 import { call, startTestPlatform, type Answer, type CallOptions } from '../helpers/platform.js';
 import { startNginx, type GatewayWithApps } from './nginx.js';
 
@@ -370,7 +370,7 @@ t.test('the whole platform behind Nginx: apps through the generated app gateway'
   renameSync(path.join(ckpt, 'model.json'), path.join(ckpt, 'model.json.away'));
   created('model bad', await p.call('POST', '/api/v1/users/alice/models', { token: alice, body: { name: 'bad', src: 'train' } }));
   t.match(await modelSettled(p, alice, 'alice', 'bad'), { state: 'ready' });
-  created('app serve', await apps('POST', '', { name: 'serve', model_name: 'iris', cpu: 0.5, ram: 200 }));
+  created('app serve', await apps('POST', '', { name: 'serve', model_name: 'iris', cpu: 0.5, ram: SERVER_RAM }));
   created('app broken', await apps('POST', '', { name: 'broken', model_name: 'bad', cpu: 0.1, ram: 100 }));
   t.match(await settled('serve', ['ready']), { state: 'ready' });
 

@@ -90,7 +90,8 @@ export function serverPid(port: number): number | undefined {
       continue;
     }
     const i = argv.indexOf('--port');
-    if (i >= 0 && argv[i + 1] === String(port) && argv.some((a) => a.includes('model-server-tf'))) return Number(entry);
+    // The server itself (node), not a wrapper around it (a shell, bwrap, prlimit: their argv names it too).
+    if (i >= 0 && argv[i + 1] === String(port) && path.basename(argv[0] ?? '') === 'node' && argv.some((a) => a.includes('model-server-tf'))) return Number(entry);
   }
   return undefined;
 }
@@ -105,3 +106,9 @@ export function killServer(port: number): number {
 
 /** Predictions equal up to float noise (JSON round trips of float32 values). */
 export const closeTo = (a: number[][], b: number[][]) => a.length === b.length && a.every((row, i) => row.length === b[i]?.length && row.every((v, j) => Math.abs(v - (b[i]?.[j] ?? NaN)) < 1e-5));
+
+/**
+ * Mi an app needs to serve the test model: its ram is a hard limit, and the model server run from
+ * source (tsx) holds ~175 MiB once loaded (~100 MiB compiled). Apps with less end in error.
+ */
+export const SERVER_RAM = 400;

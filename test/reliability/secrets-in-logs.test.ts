@@ -8,7 +8,7 @@ import { createLogger, fileSink } from '../../shared/log.js';
 import { storagePaths } from '../../shared/storage.js';
 import { startPlatform } from '../../scripts/local/platform.js';
 import { homeScript } from '../helpers/jobs.js';
-import { ckptOf, modelSettled, ROWS, tinyModel, until } from '../helpers/models.js';
+import { ckptOf, modelSettled, ROWS, SERVER_RAM, tinyModel, until } from '../helpers/models.js';
 import * as tf from '@tensorflow/tfjs';
 import { call, type CallOptions, type Reachable } from '../helpers/platform.js';
 import { startNginx, type GatewayWithApps } from '../gateway/nginx.js';
@@ -151,7 +151,7 @@ t.test('no token, password or secret reaches the platform\'s or Nginx\'s logs', 
   await tinyModel(ckptOf(tp, 'alice', 'train'));
   t.equal((await api('POST', '/api/v1/users/alice/models', { token: alice, body: { name: 'iris', src: 'train' } })).status, 201);
   t.match(await modelSettled(tp, alice, 'alice', 'iris'), { state: 'ready' });
-  t.equal((await api('POST', '/api/v1/users/alice/apps', { token: alice, body: { name: 'serve', model_name: 'iris', cpu: 0.5, ram: 200 } })).status, 201);
+  t.equal((await api('POST', '/api/v1/users/alice/apps', { token: alice, body: { name: 'serve', model_name: 'iris', cpu: 0.5, ram: SERVER_RAM } })).status, 201);
   await until(async () => (await call(p.url, 'GET', '/api/v1/users/alice/apps/serve', { token: alice })).json as { state: string }, (a) => a.state === 'ready' || a.state === 'error', 'app serve ready', { tries: 1200, ms: 100 });
   for (const where of new Set([gw?.appUrl ?? p.appUrl, p.appUrl])) {
     const predicted = await call(where, 'POST', '/alice/serve/v1/models/iris:predict', { token: alice, body: { instances: ROWS } });

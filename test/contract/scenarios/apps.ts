@@ -4,7 +4,7 @@ import type { Test } from 'tap';
 import { PORT_MAX, PORT_MIN } from '../../../shared/repos/apps.js';
 import { storagePaths } from '../../../shared/storage.js';
 import { call, type Answer } from '../../helpers/platform.js';
-import { ckptOf, closeTo, endedJob, killServer, modelSettled, predictLocally, reconcile, ROWS, serverPid, tinyModel, until, userOn } from '../../helpers/models.js';
+import { ckptOf, closeTo, endedJob, killServer, modelSettled, predictLocally, reconcile, ROWS, SERVER_RAM, serverPid, tinyModel, until, userOn } from '../../helpers/models.js';
 import type { Target } from '../../helpers/target.js';
 
 // API.md §8 through HTTP with real model servers (child processes, or pods of a Deployment): ports,
@@ -51,12 +51,12 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
   });
 
   t.test('an app serves the model\'s own predictions through the app gateway, rows and columns', async (t) => {
-    const created = await apps('POST', '', { name: 'serve', model_name: 'iris', cpu: 0.5, ram: 200 });
+    const created = await apps('POST', '', { name: 'serve', model_name: 'iris', cpu: 0.5, ram: SERVER_RAM });
     t.equal(created.status, 201);
     const port = (created.json as { port: number }).port;
-    t.match(created.json, { name: 'serve', user: 'alice', tenant: 'default', model_name: 'iris', cpu: 0.5, gpu: 0, ram: 200, state: 'creating' });
+    t.match(created.json, { name: 'serve', user: 'alice', tenant: 'default', model_name: 'iris', cpu: 0.5, gpu: 0, ram: SERVER_RAM, state: 'creating' });
     t.ok(port >= PORT_MIN && port <= PORT_MAX, `port ${port} in ${PORT_MIN}–${PORT_MAX}`);
-    t.match(await tenant(), { cpu_inuse: 0.5, ram_inuse: 200 });
+    t.match(await tenant(), { cpu_inuse: 0.5, ram_inuse: SERVER_RAM });
     t.match(await settled('serve'), { state: 'ready', port });
 
     const want = predictLocally(model, ROWS);
@@ -139,7 +139,7 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
   });
 
   t.test('the platform stopped while an app is creating: after a restart it becomes ready', async (t) => {
-    t.equal((await apps('POST', '', { name: 'early', model_name: 'iris', cpu: 0.1, ram: 100 })).status, 201);
+    t.equal((await apps('POST', '', { name: 'early', model_name: 'iris', cpu: 0.1, ram: SERVER_RAM })).status, 201);
     t.equal((await app('early')).state, 'creating');
     await p.restart();
     t.match(await settled('early'), { state: 'ready' });
