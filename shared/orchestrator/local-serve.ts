@@ -1,4 +1,5 @@
-import { chownSync, mkdirSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -19,20 +20,47 @@ export function serveSocketPath(stateDir: string, id: string): string {
 const MAX_SOCKET_PATH = 107;
 
 /**
- * A fresh folder for the server's socket (a stale socket would make listen fail), its uid's alone.
- * Synchronous: the orchestrator launches without yielding, so two starts of one id cannot interleave.
+ * The folder for the server's socket, its uid's alone. A socket left by the server's last run stays
+ * until the new one replaces it (the model server renames its fresh socket over it): meanwhile a
+ * connection is refused, as at a port nobody listens on, not told there is no socket (which nginx
+ * logs as critical). Synchronous: the orchestrator launches without yielding.
  */
 export function prepareServeSocket(socket: string, hostUid: number | undefined): void {
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) throw new Error(`the server's socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes: choose a shorter MLP_ROOT`);
   const dir = path.dirname(socket);
-  mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { mode: 0o700 });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (hostUid !== undefined) chownSync(dir, hostUid, hostUid);
 }
 
-export function dropServeSocket(socket: string): void {
-  rmSync(path.dirname(socket), { recursive: true, force: true });
+/**
+ * Socket folders nobody serves on any more (deleted apps', an earlier platform process's): each
+ * whose socket refuses a connection, or has none, goes. A live server's stays.
+ */
+export async function sweepServeSockets(stateDir: string): Promise<void> {
+  const dir = path.join(stateDir, 'apps');
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const name of names) {
+    if (!(await connects(path.join(dir, name, 's.sock')))) await rm(path.join(dir, name), { recursive: true, force: true });
+  }
+}
+
+function connects(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect({ path: socketPath });
+    c.setTimeout(1000, () => c.destroy());
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+    c.once('close', () => resolve(false));
+  });
 }
 
 /** Whether the server answers 200 on `urlPath` (any failure: not yet; the caller polls again). */

@@ -7,7 +7,7 @@ import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
 import { findWrapper, processStartTime, recordStore, stillRuns, WRAPPER } from './local-record.js';
 import { hostPort, startApiBridge, writeHosts, type ApiBridge } from './api-bridge.js';
 import { openCgroup, type WorkloadCgroup } from './cgroups.js';
-import { answers200, canListen, dropServeSocket, prepareServeSocket, serveSocketPath } from './local-serve.js';
+import { answers200, canListen, prepareServeSocket, serveSocketPath, sweepServeSockets } from './local-serve.js';
 import { closeUserns, jobUserns } from './userns.js';
 import { cgroupLimits, describeLimits, limitedCommand, workspaceBytes, type JobLimits } from './local-limits.js';
 import { bwrapArgs, bwrapCommand, describeSandbox, groupMembers, sandboxSupport, type SandboxNetwork, type SandboxSupport } from './sandbox.js';
@@ -67,6 +67,12 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
   let bridge: Promise<ApiBridge> | undefined;
   const openBridge = () => (bridge ??= startApiBridge({ dir: path.join(records.dir, 'api'), target: () => opts.api?.() ?? lastApi, log: opts.log }));
   const workloads = new Map<string, Running>();
+  // Sandboxed servers' sockets, by id, for as long as this process runs: a server that failed and
+  // was forgotten until the app watcher starts it again is still named there (a connection is
+  // refused meanwhile; a port could be taken by anyone). A socket stays until its server starts
+  // again (local-serve.ts); folders no server listens in are swept when the platform starts.
+  const sockets = new Map<string, string>();
+  if (durable) sweepServeSockets(records.dir).catch((err: unknown) => opts.log.error('could not sweep the servers\' old sockets', { err: (err as Error).message }));
   const listeners = new Set<(s: WorkloadStatus) => void>();
   const emit = (s: WorkloadStatus) => {
     for (const l of listeners) {
@@ -107,7 +113,6 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     emit(entry.status);
     entry.resolveExit();
     if (entry.cgroup) void dropCgroup(entry.cgroup, entry.status.id);
-    if (entry.socket) dropServeSocket(entry.socket);
   };
 
   /** The workload ended: was it for memory (its cgroup saw an OOM kill)? Then finish. */
@@ -169,6 +174,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
         return fail(`could not prepare the server's socket: ${(err as Error).message}`);
       }
       entry.socket = socket;
+      sockets.set(w.id, socket);
       env[w.health.socketEnv] = socket;
       box = { ...box, writable: [...box.writable, path.dirname(socket)] };
     }
@@ -229,7 +235,6 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
         opts.log.warn('stopping a model server left by an earlier platform process', { id: r.id, pid: r.pid });
         signalGroup(r.pid, 'SIGKILL');
       }
-      dropServeSocket(serveSocketPath(records.dir, r.id));
       const cgroups = opts.limits?.mode === 'on' && opts.limits.cgroups.mode !== 'unavailable' ? opts.limits.cgroups : undefined;
       if (cgroups) void dropCgroup(openCgroup(cgroups, r.id, cgroupLimits({ cpu: 1, ram: 100 }, 1)), r.id);
       records.remove(r.id);
@@ -347,7 +352,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     },
     stop,
     endpoint: (id, port) => {
-      const socket = workloads.get(id)?.socket;
+      const socket = sockets.get(id);
       return socket ? `unix:${socket}:` : `127.0.0.1:${port}`;
     },
     portAvailable: canListen,

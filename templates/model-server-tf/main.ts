@@ -1,3 +1,4 @@
+import { renameSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -56,9 +57,18 @@ async function main(): Promise<void> {
   server.once('error', (err) => fail(`cannot listen on ${socket ?? `${host}:${port}`}: ${err.message}`));
   const listening = () => {
     const address = server.address();
-    process.stdout.write(`model-server: serving model ${model} from ${dir} on ${typeof address === 'string' ? `unix:${address}` : `http://${host}:${(address as AddressInfo).port}`}\n`);
+    process.stdout.write(`model-server: serving model ${model} from ${dir} on ${typeof address === 'string' ? `unix:${socket ?? address}` : `http://${host}:${(address as AddressInfo).port}`}\n`);
   };
-  if (socket) server.listen(socket, listening);
+  // A new socket replaces the old one's name at once (rename), never leaving a moment without one:
+  // a gateway connecting meanwhile is refused rather than told the socket is missing.
+  if (socket) server.listen(`${socket}.${process.pid}`, () => {
+    try {
+      renameSync(`${socket}.${process.pid}`, socket);
+    } catch (err) {
+      fail(`cannot put the socket in place at ${socket}: ${(err as Error).message}`);
+    }
+    listening();
+  });
   else server.listen(port, host, listening);
   const stop = () => {
     server.close(() => process.exit(0));
