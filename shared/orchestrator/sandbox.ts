@@ -153,10 +153,11 @@ const depth = (p: string) => p.split('/').filter(Boolean).length;
 export function bwrapArgs(w: { command: string[]; workdir: string; sandbox: WorkloadSandbox; tmpBytes?: number; network: SandboxNetwork | 'none'; usernsFd?: number }, support: { uid: number; gid: number }): string[] {
   // Either bwrap makes the user namespace (the sandbox uid is then the caller's own uid on the
   // host), or it enters one the platform made (userns.ts: the sandbox uid is the job's own host
-  // uid) and the command drops to that uid itself, keeping nothing (see `asJob`).
+  // uid) and the command drops to that uid itself, keeping nothing (see `asJob`: setpriv needs
+  // CAP_SETUID/CAP_SETGID to drop the ids and CAP_SETPCAP to empty the bounding set).
   const user = w.usernsFd === undefined
     ? ['--unshare-user', '--uid', String(support.uid), '--gid', String(support.gid), '--disable-userns', '--cap-drop', 'ALL']
-    : ['--userns', String(w.usernsFd), '--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'];
+    : ['--userns', String(w.usernsFd), '--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP'];
   const args = [
     ...user,
     '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'mlp-job', '--unshare-cgroup-try', '--unshare-net',

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import type { Orchestrator, Workload, WorkloadStatus } from '../../shared/orchestrator/port.js';
 import { freePort } from '../helpers/process.js';
+import { requestUpstream } from '../../shared/apps/upstream.js';
 
 /**
  * Where adapters may differ, as the port allows. The defaults are the local adapter's.
@@ -127,8 +128,7 @@ export function orchestratorConformance(t: Test, open: () => Promise<Orchestrato
     // Ready as status reports it and as watchers saw it (an adapter may read endpoints from its watch).
     for (let i = 0; i < 400 && !((await orch.status(w.id))?.ready && readiness.includes(true)); i++) await new Promise((r) => setTimeout(r, 25));
     t.match(await orch.status(w.id), { phase: 'running', ready: true });
-    const [host, p] = orch.endpoint(w.id, port).split(':');
-    const res = await fetch(`http://${host}:${p}/health`);
+    const res = await requestUpstream(orch.endpoint(w.id, port), { method: 'GET', path: '/health', headers: {}, timeoutMs: 5000 });
     t.equal(res.status, 200, 'the endpoint reaches the server');
     await orch.stop(w.id);
     unwatch();

@@ -62,7 +62,7 @@ const ATTACK = (targets: Record<string, string>) => `
   // What it could use to become someone else: a user namespace of its own (root in it), a
   // capability, a namespace descriptor handed down by mistake.
   attempt('nested user namespace', () => { const r = spawnSync('unshare', ['--user', '--map-root-user', 'id', '-u']); if (r.status !== 0) throw new Error(String(r.stderr).trim()); return String(r.stdout).trim(); });
-  attempt('capabilities', () => readFileSync('/proc/self/status', 'utf8').split('\\n').filter((l) => /^(CapEff|CapPrm|NoNewPrivs)/.test(l)).join(' '));
+  attempt('capabilities', () => readFileSync('/proc/self/status', 'utf8').split('\\n').filter((l) => /^(CapEff|CapPrm|CapBnd|NoNewPrivs)/.test(l)).join(' '));
   attempt('namespace fds', () => readdirSync('/proc/self/fd').map((fd) => { try { return readlinkSync('/proc/self/fd/' + fd); } catch { return ''; } }).filter((l) => /^(user|mnt|net|pid):/.test(l)).join(',') || 'none');
   attempt('cwd', () => process.cwd());
 `;
@@ -140,7 +140,7 @@ t.test('a job cannot reach the platform\'s secrets, its processes or another use
   t.equal(hostUid, userHostUid('alice'), `on the host its files are its user's own uid (${hostUid}), not root's nor the platform's`);
   t.not(hostUid, 0);
   t.match(got.get('nested user namespace'), { ok: false }, `it cannot make a user namespace of its own (${got.get('nested user namespace')?.code})`);
-  t.match(got.get('capabilities'), { ok: true, value: /CapPrm:\s+0+ CapEff:\s+0+ NoNewPrivs:\s+1/ }, 'no capability, and none to gain');
+  t.match(got.get('capabilities'), { ok: true, value: /CapPrm:\s+0+ CapEff:\s+0+ CapBnd:\s+0+ NoNewPrivs:\s+1/ }, 'no capability, and none to gain (an empty bounding set too)');
   t.match(got.get('namespace fds'), { ok: true, value: 'none' }, 'no namespace descriptor was handed down');
 });
 
