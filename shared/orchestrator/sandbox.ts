@@ -66,9 +66,9 @@ let probed: Promise<SandboxSupport> | undefined;
 
 /** One line for the start-up banner and the logs. */
 export function describeSandbox(s: SandboxSupport): string {
-  if (s.mode === 'on') return `jobs run sandboxed by bubblewrap (${s.bwrap}): uid ${s.uid}, on the host ${s.hostUids ? 'their user\'s own unprivileged uid' : 'the platform\'s own uid (it is not root, so it cannot give them one of their own)'}, no capabilities, a private filesystem (workspace writable; home and datasets read-only; nothing else of MLP_ROOT), their own pid namespace, their own network with only the API reachable (through socat)`;
-  if (s.mode === 'off') return 'MLP_JOB_SANDBOX=off: jobs run UNCONFINED as the platform\'s own user and can read its signing key, its store and every user\'s files — for a single-user machine only';
-  return `the job sandbox is unavailable (${s.reason}), so jobs are refused: the operator must install bubblewrap and socat (apt-get install bubblewrap socat; npm start does so when run as root) or, on a single-user machine, set MLP_JOB_SANDBOX=off`;
+  if (s.mode === 'on') return `jobs run sandboxed by bubblewrap (${s.bwrap}): uid ${s.uid}, on the host ${s.hostUids ? 'their user\'s own unprivileged uid' : 'the platform\'s own uid (it is not root, so it cannot give them one of their own)'}, no capabilities, a private filesystem (workspace writable; home and datasets read-only; nothing else of MLP_ROOT), their own pid namespace, their own network with only the API reachable (through socat); model servers likewise, with only their model read-only, reached on a Unix socket`;
+  if (s.mode === 'off') return 'MLP_JOB_SANDBOX=off: jobs and model servers run UNCONFINED as the platform\'s own user and can read its signing key, its store and every user\'s files — for a single-user machine only';
+  return `the job sandbox is unavailable (${s.reason}), so jobs and model servers are refused: the operator must install bubblewrap and socat (apt-get install bubblewrap socat; npm start does so when run as root) or, on a single-user machine, set MLP_JOB_SANDBOX=off`;
 }
 
 /** bwrap on PATH (or in /usr/bin), executable. */
