@@ -85,3 +85,17 @@ export function hostPort(url: string): { hostname: string; port: number } {
   const hostname = u.hostname.replace(/^\[|\]$/g, '');
   return { hostname, port: u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80 };
 }
+
+/**
+ * MLP_API as a sandboxed workload calls it: the same URL, but a port below 1024 (an API served on
+ * 80 or 443) moves up by 20,000 (not 10,000: fetch refuses 10080) — inside, socat runs as the workload's unprivileged uid and may
+ * not listen on a privileged port. The bridge carries the bytes as they are, whatever the port.
+ */
+export function insideApi(url: string): { url: string; port: number } {
+  const { port } = hostPort(url);
+  if (port >= 1024) return { url, port };
+  const u = new URL(url);
+  u.port = String(port + 20_000);
+  return { url: url.endsWith('/') || u.pathname !== '/' ? u.href : u.href.replace(/\/$/, ''), port: port + 20_000 };
+}
+

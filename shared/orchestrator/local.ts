@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
 import { findWrapper, processStartTime, recordStore, stillRuns, WRAPPER } from './local-record.js';
-import { hostPort, startApiBridge, writeHosts, type ApiBridge } from './api-bridge.js';
+import { hostPort, insideApi, startApiBridge, writeHosts, type ApiBridge } from './api-bridge.js';
 import { openCgroup, type WorkloadCgroup } from './cgroups.js';
 import { answers200, canListen, prepareServeSocket, serveSocketPath, sweepServeSockets } from './local-serve.js';
 import { closeUserns, jobUserns } from './userns.js';
@@ -178,6 +178,8 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
       env[w.health.socketEnv] = socket;
       box = { ...box, writable: [...box.writable, path.dirname(socket)] };
     }
+    const network = sandboxed && box ? sandboxNetwork(w, api) : 'none';
+    if (network !== 'none' && env.MLP_API) env.MLP_API = insideApi(env.MLP_API).url;
     mkdirSync(w.workdir, { recursive: true });
     mkdirSync(path.dirname(w.logFile), { recursive: true });
     records.clearExit(w.id);
@@ -185,7 +187,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     const limits = entry.disk ? { cpu: w.resources.cpu, ram: w.resources.ram, disk: entry.disk } : undefined;
     records.write({ id: w.id, kind: w.kind, pid: 0, startTime: '', startedAt: now(), sandboxed, ...(limits ? { limits } : {}) });
     const log = openSync(w.logFile, 'a');
-    const confined = sandbox?.mode === 'on' && box ? bwrapCommand(sandbox.bwrap, bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: box, tmpBytes: w.resources.ram * 1024 * 1024, network: sandboxNetwork(w, api), ...(usernsFd !== undefined ? { usernsFd: USERNS_FD } : {}) }, sandbox)) : w.command;
+    const confined = sandbox?.mode === 'on' && box ? bwrapCommand(sandbox.bwrap, bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: box, tmpBytes: w.resources.ram * 1024 * 1024, network, ...(usernsFd !== undefined ? { usernsFd: USERNS_FD } : {}) }, sandbox)) : w.command;
     const command = limited && 'cgroup' in limited ? limitedCommand(limited.cgroup, { nofile: limited.nofile, disk: limited.disk }, confined) : confined;
     let child: ChildProcess;
     try {
@@ -384,11 +386,11 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
   };
 }
 
-/** A sandboxed workload's network: its own namespace, with the API when its environment names one. */
+/** A sandboxed workload's network: its own namespace, with the API when its environment names one (as the workload calls it: insideApi). */
 function sandboxNetwork(w: Workload, api: ApiBridge | undefined): SandboxNetwork | 'none' {
   if (!api || !w.env.MLP_API) return 'none';
-  const { hostname, port } = hostPort(w.env.MLP_API);
-  return { socketDir: api.dir, apiHost: hostname, apiPort: port };
+  const { hostname } = hostPort(w.env.MLP_API);
+  return { socketDir: api.dir, apiHost: hostname, apiPort: insideApi(w.env.MLP_API).port };
 }
 
 /** What a job runs under (its cgroup and disk bound), or why it may not run at all. */
