@@ -4,7 +4,8 @@ import t from 'tap';
 import { appsCollection, type AppDoc } from '../../shared/repos/apps.js';
 import { storagePaths } from '../../shared/storage.js';
 import { bearer, invoke, testDeps } from '../../test/helpers/deps.js';
-import { predictLocally, until } from '../../test/helpers/models.js';
+import { requestUpstream } from '../../shared/apps/upstream.js';
+import { predictLocally, SERVER_RAM, until } from '../../test/helpers/models.js';
 import { inUse, portClaims, readyModel } from '../../test/helpers/serving.js';
 import { userWithToken } from '../../test/helpers/users.js';
 import { handle as createApp } from '../apps-create/handler.js';
@@ -39,11 +40,12 @@ t.test('the app watcher\'s pass', async (t) => {
     if (a.status !== 201) throw new Error(`app ${name}: ${JSON.stringify(a.body)}`);
     return (a.body as { port: number }).port;
   };
-  const port = await create('serve', 0.5, 200);
+  const port = await create('serve', 0.5, SERVER_RAM);
   // An app whose server failed for good holds its resources until deleted; the watcher leaves it be.
   const idlePort = await create('idle', 0.25, 100);
   await col.update('alice/idle', {}, { set: { state: 'error', msg: 'the model server failed 5 times in a row; last: it ended with exit code 1' } });
-  const server = `http://127.0.0.1:${port}`;
+  // Where the app gateway reaches the server (locally a Unix socket in a sandbox, or the port).
+  const server = async () => deps.orchestrator.endpoint(((await col.get('alice/serve')) as AppDoc).uid, port);
 
   await t.test('starts a creating app\'s model server and, once it is healthy, marks the app ready', async (t) => {
     const first = await pass();
@@ -52,9 +54,9 @@ t.test('the app watcher\'s pass', async (t) => {
     const ready = await until(() => col.get('alice/serve'), (a) => a?.state !== 'creating', 'app serve leaving creating', { before: pass, tries: 1200, ms: 100 });
     t.match(ready, { state: 'ready', port, launched: true, serving_since: String });
     t.notOk(ready?.msg, 'no msg on a healthy app');
-    const answer = await fetch(`${server}/v1/models/iris:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: ROWS }) });
+    const answer = await requestUpstream(await server(), { method: 'POST', path: '/v1/models/iris:predict', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: ROWS }), timeoutMs: 30_000 });
     t.equal(answer.status, 200);
-    t.ok(close(((await answer.json()) as { predictions: number[][] }).predictions, predictLocally(model, ROWS)), 'the server answers the model\'s own predictions on the app\'s port');
+    t.ok(close((JSON.parse(answer.text) as { predictions: number[][] }).predictions, predictLocally(model, ROWS)), 'the server answers the model\'s own predictions where the gateway reaches it');
     const again = await pass();
     t.same([...again.started, ...again.ready, ...again.restarting, ...again.failed, ...again.errors], [], 'a pass over a healthy app changes nothing');
     const idle = await col.get('alice/idle');
@@ -64,7 +66,8 @@ t.test('the app watcher\'s pass', async (t) => {
 
   await t.test('a deleting app\'s passes stop its server and free its port and resources exactly once', async (t) => {
     t.same(await portClaims(deps), [port, idlePort].sort((a, b) => a - b));
-    t.match(await inUse(deps), { cpu: 0.75, ram: 300 });
+    t.match(await inUse(deps), { cpu: 0.75, ram: SERVER_RAM + 100 });
+    const upstream = await server();
     t.match((await invoke(deleteRoute, deleteApp, deps, { path: '/api/v1/users/alice/apps/serve', headers: alice })).body, { state: 'deleting' });
     const passes = [...(await Promise.all([pass(), pass()])), await pass()];
     t.same(passes.flatMap((p) => p.deleted), ['alice/serve'], 'finished by exactly one pass');
@@ -73,7 +76,7 @@ t.test('the app watcher\'s pass', async (t) => {
     t.same(await portClaims(deps), [idlePort], 'its port is free; the other app keeps its own');
     t.match(await inUse(deps), { cpu: 0.25, ram: 100, gpu: 0 }, 'exactly its own resources were released, once');
     t.notOk(existsSync(storagePaths(deps.config.root).app('alice', 'serve')), 'its folder is gone');
-    await t.rejects(fetch(`${server}/health`), 'its model server no longer listens');
+    await t.rejects(requestUpstream(upstream, { method: 'GET', path: '/health', headers: {}, timeoutMs: 5000 }), 'its model server no longer listens');
     t.match(await col.get('alice/idle') as AppDoc, { state: 'error', res: 'held' });
   });
 
@@ -81,7 +84,7 @@ t.test('the app watcher\'s pass', async (t) => {
     await readyModel(deps, alice, 'alice', 'gone');
     const dir = storagePaths(deps.config.root).model('alice', 'gone');
     renameSync(path.join(dir, 'model.json'), path.join(dir, 'model.json.away'));
-    const brokenPort = await create('broken', 0.25, 100, 'gone');
+    const brokenPort = await create('broken', 0.25, SERVER_RAM, 'gone');
     const seen = new Set<string>();
     const failed = await until(() => col.get('alice/broken'), (a) => a?.state !== 'creating', 'app broken leaving creating', {
       tries: 1200,
