@@ -130,14 +130,23 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
       .finally(() => finish(entry, code, signal, lost));
   };
 
-  const dropCgroup = async (cgroup: Promise<WorkloadCgroup>, id: string) => {
-    try {
-      const cg = await cgroup;
-      await cg.killAll();
-      await cg.remove();
-    } catch (err) {
-      opts.log.error('could not remove a job\'s cgroup', { id, err: (err as Error).message });
-    }
+  // A server started again under its id (an app's restart) waits until its last cgroup is gone.
+  const dropping = new Map<string, Promise<void>>();
+  const dropCgroup = (cgroup: Promise<WorkloadCgroup>, id: string): Promise<void> => {
+    const done = (async () => {
+      try {
+        const cg = await cgroup;
+        await cg.killAll();
+        await cg.remove();
+      } catch (err) {
+        opts.log.error('could not remove a workload\'s cgroup', { id, err: (err as Error).message });
+      }
+    })();
+    const tracked = done.finally(() => {
+      if (dropping.get(id) === tracked) dropping.delete(id);
+    });
+    dropping.set(id, tracked);
+    return tracked;
   };
 
   const launch = (w: Workload, sandbox: SandboxSupport | undefined, api: ApiBridge | undefined, limited: Limited | undefined, usernsFd: number | undefined): Running => {
@@ -290,6 +299,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     const l = opts.limits;
     if (!l || l.mode === 'off') return undefined;
     if (l.cgroups.mode === 'unavailable') return { refused: describeLimits(l) };
+    await dropping.get(w.id);
     return { cgroup: await openCgroup(l.cgroups, w.id, cgroupLimits(w.resources, l.pids)), disk: l.disk, nofile: l.nofile };
   };
 
