@@ -180,10 +180,15 @@ const PROXY_HEADERS = [
   'proxy_set_header X-Request-Id $request_id;',
 ];
 
-/** Named locations that answer JSON; error_page sends nginx's own errors here instead of HTML. */
+/**
+ * Locations that answer JSON; error_page sends nginx's own errors here instead of HTML. A request
+ * nginx refuses while reading its request line (a path that climbs above the root once decoded,
+ * `/../x` or `..%2F`, a NUL) has no URI, and a named location cannot be reached without one (nginx
+ * then answers its own 500 page): those errors go to an internal location by URI instead.
+ */
 const ANSWERS: Record<string, { status: number; body: string }> = {
   '@mlp_unrouted': { status: 403, body: '$mlp_unrouted_body' },
-  '@mlp_bad_request': { status: 403, body: msg('the request is malformed') },
+  '/_mlp/malformed': { status: 403, body: msg('the request is malformed') },
   '@mlp_too_large': { status: 403, body: msg(`body is larger than ${MAX_BODY_BYTES} bytes`) },
   '@mlp_refused': { status: 403, body: '$mlp_refused_body' },
   // The 401 of the token check on /data (API.md §4): auth_request itself passes the check's
@@ -197,13 +202,18 @@ const ANSWERS: Record<string, { status: number; body: string }> = {
 /** error_page is inherited only by locations that define none, so each location lists them all. */
 function errorPages(overrides: Record<number, string> = {}): string[] {
   const pages: Record<number, string> = {
-    400: '@mlp_bad_request', 404: '@mlp_unrouted', 405: '@mlp_unrouted', 411: '@mlp_bad_request', 413: '@mlp_too_large',
-    414: '@mlp_bad_request', 494: '@mlp_bad_request', 500: '@mlp_fault', 502: '@mlp_unavailable', 503: '@mlp_unavailable', 504: '@mlp_timeout',
+    400: '/_mlp/malformed', 404: '@mlp_unrouted', 405: '@mlp_unrouted', 411: '/_mlp/malformed', 413: '@mlp_too_large',
+    414: '/_mlp/malformed', 494: '/_mlp/malformed', 500: '@mlp_fault', 502: '@mlp_unavailable', 503: '@mlp_unavailable', 504: '@mlp_timeout',
     ...overrides,
   };
   const byTarget = new Map<string, number[]>();
   for (const [code, target] of Object.entries(pages)) byTarget.set(target, [...(byTarget.get(target) ?? []), Number(code)]);
   return [...byTarget].map(([target, codes]) => `error_page ${codes.join(' ')} = ${target};`);
+}
+
+/** A named location (`@…`), or an internal one reached by its URI (`/…`). */
+function answerLocation(name: string, a: { status: number; body: string }): string {
+  return name.startsWith('@') ? block(`location ${name}`, answer(a.status, a.body)) : block(`location = ${name}`, ['internal;', ...answer(a.status, a.body)]);
 }
 
 function answer(status: number, body: string): string[] {
@@ -288,7 +298,7 @@ function renderServer(auth: RouteDef): string {
     block('location = /_mlp/internal', ['internal;', ...answer(403, msg('$request_method $mlp_path_json is internal to the platform; the gateway does not route it'))],
       'Internal routes (service token) are for functions calling each other inside the cluster (API.md §3).'),
     block('location = /_mlp/unrouted', ['internal;', ...answer(403, '$mlp_unrouted_body')]),
-    ...Object.entries(ANSWERS).map(([name, a]) => block(`location ${name}`, answer(a.status, a.body))),
+    ...Object.entries(ANSWERS).map(([name, a]) => answerLocation(name, a)),
   ];
   return `${serverLevel}\n${locations.join('')}`;
 }
@@ -401,10 +411,10 @@ function renderAppMaps(endpoint: RouteDef): string {
   ].join('');
 }
 
-/** The app gateway's JSON answers; error_page sends nginx's own errors here instead of HTML. */
+/** The app gateway's JSON answers; error_page sends nginx's own errors here instead of HTML (by URI where there may be none: see ANSWERS). */
 const APP_ANSWERS: Record<string, { status: number; body: string }> = {
   '@mlp_app_unrouted': { status: 403, body: '$mlp_app_refused_path_body' },
-  '@mlp_app_bad_request': { status: 403, body: msg('the request is malformed') },
+  '/_mlp_app/malformed': { status: 403, body: msg('the request is malformed') },
   '@mlp_app_not_allowed': { status: 403, body: msg('method $request_method is not allowed on the app gateway') },
   '@mlp_app_refused': { status: 403, body: '$mlp_app_refused_body' },
   '@mlp_app_unavailable': { status: 503, body: msg('app $mlp_app_name is not answering; try again in a moment') },
@@ -416,8 +426,8 @@ const APP_ANSWERS: Record<string, { status: number; body: string }> = {
 /** error_page for the app gateway; `inApp`: in the location that proxies to the app (whose captures are set). */
 function appErrorPages(inApp: boolean): string[] {
   const pages: Record<number, string> = {
-    400: '@mlp_app_bad_request', 404: '@mlp_app_unrouted', 405: '@mlp_app_not_allowed', 411: '@mlp_app_bad_request', 413: '@mlp_app_bad_request',
-    414: '@mlp_app_bad_request', 494: '@mlp_app_bad_request', 500: '@mlp_app_fault',
+    400: '/_mlp_app/malformed', 404: '@mlp_app_unrouted', 405: '@mlp_app_not_allowed', 411: '/_mlp_app/malformed', 413: '/_mlp_app/malformed',
+    414: '/_mlp_app/malformed', 494: '/_mlp_app/malformed', 500: '@mlp_app_fault',
     502: inApp ? '@mlp_app_unavailable' : '@mlp_app_gateway_unavailable', 503: inApp ? '@mlp_app_unavailable' : '@mlp_app_gateway_unavailable',
     504: inApp ? '@mlp_app_timeout' : '@mlp_app_gateway_unavailable',
   };
@@ -497,7 +507,7 @@ function renderAppServer(endpoint: RouteDef): string {
       'return 503;',
     ], 'A 404 with no upstream is a client asking for the internal location itself; from the function\'s address, the function is missing.'),
     block('location = /_mlp_app/unrouted', ['internal;', ...answer(403, '$mlp_app_refused_path_body')]),
-    ...Object.entries(APP_ANSWERS).map(([name, a]) => block(`location ${name}`, answer(a.status, a.body))),
+    ...Object.entries(APP_ANSWERS).map(([name, a]) => answerLocation(name, a)),
   ];
   return `${serverLevel}\n${locations.join('')}`;
 }

@@ -381,6 +381,59 @@ t.test('a richer registry: colon verbs, internal routes, forwarded headers, WebS
   });
 });
 
+// ----------------------------------------------------------- paths that climb: 403 {msg}, never nginx's 500 page
+
+/** One request sent as written (fetch and http.request resolve `..` before sending). */
+function rawRequest(base: string, method: string, target: string, token?: string): Promise<{ status: number; type: string; body: string }> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const c = net.connect(Number(u.port), u.hostname, () => {
+      const body = method === 'PUT' ? 'bytes' : '';
+      c.write(`${method} ${target} HTTP/1.1\r\nHost: ${u.host}\r\n${token ? `Authorization: Bearer ${token}\r\n` : ''}Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    });
+    let out = '';
+    c.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    c.on('error', reject);
+    c.on('end', () => {
+      const [head = '', ...rest] = out.split('\r\n\r\n');
+      resolve({ status: Number(head.split(' ')[1]), type: /^content-type:\s*([^\r\n;]+)/im.exec(head)?.[1] ?? '', body: rest.join('\r\n\r\n') });
+    });
+  });
+}
+
+t.test('paths that climb above the root, in every encoding, get 403 {msg} from both gateways and both servers', async (t) => {
+  // Seen failing on this commit's parent: nginx refused these while reading the request line,
+  // then could not reach its named error location without a URI and answered its own 500 page.
+  const p = await startTestPlatform();
+  t.teardown(() => p.close());
+  const gw = await startNginx({ upstream: hostPort(p.url), appGateway: true });
+  t.teardown(() => gw.stop());
+  const token = (await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: PW } })).status === 201 ? (await p.call('GET', '/api/v1/users/alice/token', { basic: ['alice', PW] })).json as string : '';
+  t.equal((await p.call('POST', '/api/v1/users/alice/datasets', { token, body: { name: 'ds', size: 100 } })).status, 201);
+  const targets: [string, string][] = [
+    ['PUT', '/data/alice/ds/..%2F..%2F..%2F..%2Fx'],
+    ['GET', '/../../../../server.log'],
+    ['GET', '/%2e%2e/%2e%2e/server.log'],
+    ['GET', '/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd'],
+    ['GET', '/data/alice/ds/%2e%2e/%2e%2e/%2e%2e/x'],
+    ['GET', '/data/alice/../../../x'],
+    ['GET', '/data/alice/ds/..%5c..%5cx'],
+    ['PUT', '/data/alice/ds/a%00b'],
+    ['GET', '/api/v1/users/alice/../../../../secrets'],
+    ['GET', '/alice/app/..%2F..%2F..%2Fserver.log'],
+  ];
+  const bases = { 'nginx (API)': gw.url, 'nginx (apps)': gw.appUrl, local: p.url, 'local (apps)': p.appUrl };
+  for (const [method, target] of targets) {
+    for (const [name, base] of Object.entries(bases)) {
+      const a = await rawRequest(base, method, target, token);
+      t.equal(a.status, 403, `${name} ${method} ${target}: 403 (got ${a.status} ${a.body.slice(0, 120)})`);
+      t.equal(a.type, 'application/json', `${name} ${method} ${target}: JSON`);
+      t.match(JSON.parse(a.body || '{}'), { msg: String }, `${name} ${method} ${target}: {msg}`);
+    }
+  }
+  t.notMatch(gw.errorLog(), /empty URI in redirect to named location/, 'nginx never lost a request\'s URI on its way to an error answer');
+});
+
 // ----------------------------------------------------------- faults: 503 {msg}, never 500 or HTML
 
 t.test('upstream faults become 503 {msg}; the functions\' own answers keep their msg', async (t) => {
