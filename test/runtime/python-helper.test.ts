@@ -11,7 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** The helper's package folder (templates/runtime-py), put on PYTHONPATH as a job's runtime will. */
+const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates/runtime-py');
 const PYTHON = '/usr/bin/python3';
 const USER = 'alice';
 const JOB = 'train';
