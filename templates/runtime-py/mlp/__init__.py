@@ -1,4 +1,4 @@
-"""``mlp``: the platform's helper for Python training scripts (API.md §5; the same calls exist
+"""``mlp``: the platform's helper for Python training scripts (the same calls exist
 in ``@mlp/runtime`` for JavaScript).
 
     import mlp

@@ -72,12 +72,12 @@ def backoff_s(attempt: int) -> float:
 
 
 def metrics_path(env: JobEnv) -> str:
-    """``/api/v1/users/{user}/job_metrics/{job}`` (API.md §6)."""
+    """``/api/v1/users/{user}/job_metrics/{job}``."""
     return f"/api/v1/users/{_q(env.user)}/job_metrics/{_q(env.job)}"
 
 
 def heartbeat_path(env: JobEnv) -> str:
-    """``/api/v1/users/{user}/jobs/{job}:heartbeat`` (API.md §5)."""
+    """``/api/v1/users/{user}/jobs/{job}:heartbeat``."""
     return f"/api/v1/users/{_q(env.user)}/jobs/{_q(env.job)}:heartbeat"
 
 
@@ -86,7 +86,7 @@ def _q(name: str) -> str:
     return urllib.parse.quote(name, safe="")
 
 
-# The platform is the only thing a job can reach (API.md §5), directly: a proxy named by
+# The platform is the only thing a job can reach, directly: a proxy named by
 # http_proxy would not be reachable from the job's network, and Node's fetch in @mlp/runtime
 # ignores those variables too.
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))

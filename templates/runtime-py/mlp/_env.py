@@ -1,4 +1,4 @@
-"""The job's environment (API.md §5): where its files are, its parameters, its checkpoint.
+"""The job's environment: where its files are, its parameters, its checkpoint.
 
 Read at each call rather than once at import, so a script (or a test) that sets a variable
 after ``import mlp`` is still obeyed.
@@ -24,7 +24,7 @@ def workspace_dir() -> str:
 
 
 def ckpt_dir() -> str:
-    """``$MLP_WORKSPACE/ckpt``: what a model is created from (API.md §7)."""
+    """``$MLP_WORKSPACE/ckpt``: what a model is created from."""
     return os.path.join(workspace_dir(), "ckpt")
 
 
@@ -78,7 +78,7 @@ def home_path(*parts: str) -> str:
 
 
 def params() -> dict[str, Any]:
-    """The job's parameters: ``MLP_PARAMS`` parsed (API.md §13), ``{}`` when unset or empty.
+    """The job's parameters: ``MLP_PARAMS`` parsed, ``{}`` when unset or empty.
 
     A sweep's trial gets its point here, numbers as JSON numbers. A fresh dict each call, so
     changing it changes nothing else. ValueError when the variable is not a JSON object.
@@ -98,7 +98,7 @@ def params() -> dict[str, Any]:
 def resume_path() -> Optional[str]:
     """The newest file under ``$MLP_WORKSPACE/ckpt`` (searched recursively), or None.
 
-    A job launched again after a failure (``retries``, API.md §13) keeps its workspace, so a
+    A job launched again after a failure (``retries``) keeps its workspace, so a
     script resumes with ``p = mlp.resume_path()`` and loads ``p`` when it is not None.
     "Newest" is the latest modification time (ties: the last path in sorted order, so the
     answer is stable). Links are not followed and save_model's unfinished temporary files

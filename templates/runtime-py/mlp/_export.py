@@ -1,9 +1,9 @@
-"""``save_model``: a servable model in ``ckpt/`` (API.md §5, §7) from Keras, scikit-learn or PyTorch.
+"""``save_model``: a servable model in ``ckpt/`` from Keras, scikit-learn or PyTorch.
 
 The model servers run ONNX, so every framework's model is exported to ``ckpt/model.onnx``,
 with the framework's own file beside it (for the user's own later use), and the ONNX file is
 checked against the framework before it is kept: an export that silently changes the model
-(infra.md lists one, Keras' Normalization through model.export(format="onnx")) must fail the
+(Keras' Normalization through model.export(format="onnx") is one) must fail the
 job, not the predictions of an app months later.
 
 Frameworks, numpy and onnxruntime are imported only here, when save_model is called.
@@ -25,7 +25,7 @@ __all__ = ["save_model", "SavedModel", "ExportError", "ModelMismatch", "TOLERANC
 #: Largest difference allowed between the framework's predictions and ONNX Runtime's: absolute
 #: for values up to 1, relative beyond (float32 keeps ~7 digits whatever the magnitude).
 TOLERANCE = 1e-4
-#: The ONNX opset of the exports (ONNX Runtime, Python and Node, run it; infra.md).
+#: The ONNX opset of the exports (ONNX Runtime, Python and Node, run it).
 ONNX_OPSET = 17
 
 MODEL_ONNX = "model.onnx"
@@ -67,7 +67,7 @@ def save_model(model: Any, sample: Any) -> SavedModel:
 
     * **Keras** (keras 3 / tf.keras): ``model.keras``; ONNX by exporting a SavedModel and
       converting it with tf2onnx at opset 17 (``model.export(format="onnx")`` mis-exports
-      Normalization layers, infra.md).
+      Normalization layers).
     * **scikit-learn** estimator or pipeline: ``model.joblib``; ONNX by skl2onnx with a
       float32 input (``sample`` is cast) and, for classifiers, ``zipmap`` off, giving the
       outputs ``label`` and ``probabilities`` (ONNX Runtime for Node cannot read ZipMap's map).
@@ -123,7 +123,7 @@ def _keras(model, sample, out, scratch, onnx_tmp):
     own = _write_then_rename(out, "model.keras", lambda p: model.save(p))
     saved = os.path.join(scratch, "saved_model")
     model.export(saved, format="tf_saved_model", verbose=False)
-    # tf2onnx's command line on the SavedModel, as infra.md measured it correct; in a child
+    # tf2onnx's command line on the SavedModel, which exports it correctly; in a child
     # process, so its graph rewriting cannot disturb the script's TensorFlow session.
     cmd = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", saved, "--output", onnx_tmp, "--opset", str(ONNX_OPSET)]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -1,4 +1,4 @@
-"""JobMetrics and heartbeats (API.md §5, §6): ``log``, ``heartbeat``, ``flush``.
+"""JobMetrics and heartbeats: ``log``, ``heartbeat``, ``flush``.
 
 How ``log`` batches
 -------------------
@@ -227,7 +227,7 @@ def set_epochs(epochs: Optional[int]) -> None:
 
 
 def log(epoch: int, accuracy: Optional[float] = None, loss: Optional[float] = None, *, progress: Optional[int] = None, epochs: Optional[int] = None) -> None:
-    """Publishes one JobMetrics ``{epoch, accuracy, loss, progress}`` (API.md §6); returns at once.
+    """Publishes one JobMetrics ``{epoch, accuracy, loss, progress}``; returns at once.
 
     ``epoch`` is an integer 0–9999; the platform keeps one metric per epoch (a repeat replaces
     it), so per-step calls with the same epoch are fine. ``accuracy`` and ``loss`` are required
@@ -278,7 +278,7 @@ def flush() -> None:
 
 
 def heartbeat(progress: int, state: str = "running") -> None:
-    """Reports progress: ``PUT …/jobs/{job}:heartbeat`` with ``{state, progress}`` (API.md §5).
+    """Reports progress: ``PUT …/jobs/{job}:heartbeat`` with ``{state, progress}``.
 
     ``progress`` is an integer 0–100, ``state`` one of running, finished, error. Buffered
     metrics are flushed first. ``finished`` or ``error`` ends the job — the platform then stops
