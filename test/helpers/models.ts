@@ -112,3 +112,9 @@ export const closeTo = (a: number[][], b: number[][]) => a.length === b.length &
  * source (tsx) holds ~175 MiB once loaded (~100 MiB compiled). Apps with less end in error.
  */
 export const SERVER_RAM = 400;
+
+/**
+ * Cores an app gets where a test needs it serving soon: its cpu is a hard quota too, and at 0.1
+ * core the server loads tfjs (from source) in tens of seconds, not a few.
+ */
+export const SERVER_CPU = 1;

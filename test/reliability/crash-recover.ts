@@ -16,7 +16,7 @@ import { entryMachine, type Entry } from '../../shared/tcc/ledger.js';
 import type { ArchivedRequest, TenantDoc } from '../../shared/tcc/resource-manager.js';
 import { createLogger, memorySink } from '../../shared/log.js';
 import { callThrough, seeded, sleep, testSeed } from '../helpers/chaos.js';
-import { ckptOf, closeTo, predictLocally, ROWS, SERVER_RAM, tinyModel } from '../helpers/models.js';
+import { ckptOf, closeTo, predictLocally, ROWS, SERVER_CPU, SERVER_RAM, tinyModel } from '../helpers/models.js';
 import { startPlatformProcess, type PlatformProcess } from '../helpers/platform-process.js';
 import { freePort } from '../helpers/process.js';
 import { pool } from './helpers.js';
@@ -131,7 +131,7 @@ export async function crashAndRecover(t: Test, backendEnv: Record<string, string
     const keep = i >= APPS - KEEP;
     // An app in error is deleted and created again, as its msg says to (a kept app must end serving).
     for (let attempt = 1; ; attempt++) {
-      created(`app ${name}`, await api('POST', '/api/v1/users/bob/apps', { token: bob, body: { name, model_name: 'iris', cpu: 0.1, ram: SERVER_RAM } }));
+      created(`app ${name}`, await api('POST', '/api/v1/users/bob/apps', { token: bob, body: { name, model_name: 'iris', cpu: SERVER_CPU, ram: SERVER_RAM } }));
       const app = await until(`${name} settles`, async () => (await api('GET', url, { token: bob })).json as { state: string; msg?: string }, (a) => a.state === 'ready' || a.state === 'error');
       count(`app ${app.state}${app.msg ? `: ${app.msg.replace(/\d{4,5}/g, 'N')}` : ''}`);
       if (keep && app.state === 'ready') return;
