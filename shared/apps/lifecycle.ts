@@ -27,7 +27,7 @@ const logFileOf = (deps: Deps, app: AppDoc) => path.join(storagePaths(deps.confi
 
 /**
  * The model server of the app's model, on the app's port, as a workload of the orchestrator.
- * Locally it runs like a job (API.md §8 "Containment"; orchestrator/sandbox.ts): its user's own
+ * Locally it runs like a job (orchestrator/sandbox.ts): its user's own
  * host uid, of MLP_ROOT only its model folder (and its app folder, where it starts) read-only,
  * its app's cpu and ram as hard limits, and a network of its own — the orchestrator names a Unix
  * socket (socketEnv) where the app gateway alone reaches it. On Kubernetes the pod is the
