@@ -57,7 +57,8 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
     t.match(created.json, { name: 'serve', user: 'alice', tenant: 'default', model_name: 'iris', cpu: 0.5, gpu: 0, ram: SERVER_RAM, state: 'creating' });
     t.ok(port >= PORT_MIN && port <= PORT_MAX, `port ${port} in ${PORT_MIN}–${PORT_MAX}`);
     t.match(await tenant(), { cpu_inuse: 0.5, ram_inuse: SERVER_RAM });
-    t.match(await settled('serve'), { state: 'ready', port });
+    const serving = await settled('serve');
+    t.match(serving, { state: 'ready', port }, `app serve is ready (msg: ${serving.msg ?? 'none'})`);
 
     const want = predictLocally(model, ROWS);
     const rows = await predict('serve', { instances: ROWS });
@@ -142,7 +143,8 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
     t.equal((await apps('POST', '', { name: 'early', model_name: 'iris', cpu: 0.1, ram: SERVER_RAM })).status, 201);
     t.equal((await app('early')).state, 'creating');
     await p.restart();
-    t.match(await settled('early'), { state: 'ready' });
+    const early = await settled('early');
+    t.match(early, { state: 'ready' }, `app early is ready (msg: ${early.msg ?? 'none'})`);
     const r = await predict('early', { instances: ROWS });
     t.equal(r.status, 200, r.text);
     await apps('DELETE', '/early');
