@@ -1,5 +1,5 @@
-import { chownSync, mkdirSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { chownSync, mkdirSync, rmSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -34,9 +34,11 @@ export function prepareServeSocket(socket: string, hostUid: number | undefined):
 
 /**
  * Socket folders nobody serves on any more (deleted apps', an earlier platform process's): each
- * whose socket refuses a connection, or has none, goes. A live server's stays.
+ * whose socket refuses a connection, or has none, goes. A live server's stays, and so does one this
+ * process has launched since (`inUse`, checked after the probe: a server starting while the sweep
+ * runs refuses connections until it listens, yet its folder is not stale).
  */
-export async function sweepServeSockets(stateDir: string): Promise<void> {
+export async function sweepServeSockets(stateDir: string, inUse: (id: string) => boolean = () => false): Promise<void> {
   const dir = path.join(stateDir, 'apps');
   let names: string[];
   try {
@@ -46,7 +48,9 @@ export async function sweepServeSockets(stateDir: string): Promise<void> {
     throw err;
   }
   for (const name of names) {
-    if (!(await connects(path.join(dir, name, 's.sock')))) await rm(path.join(dir, name), { recursive: true, force: true });
+    if (inUse(name) || (await connects(path.join(dir, name, 's.sock')))) continue;
+    // Synchronous from the check on: no launch can slip in between the check and the removal.
+    if (!inUse(name)) rmSync(path.join(dir, name), { recursive: true, force: true });
   }
 }
 

@@ -72,7 +72,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
   // refused meanwhile; a port could be taken by anyone). A socket stays until its server starts
   // again (local-serve.ts); folders no server listens in are swept when the platform starts.
   const sockets = new Map<string, string>();
-  if (durable) sweepServeSockets(records.dir).catch((err: unknown) => opts.log.error('could not sweep the servers\' old sockets', { err: (err as Error).message }));
+  if (durable) sweepServeSockets(records.dir, (id) => sockets.has(id)).catch((err: unknown) => opts.log.error('could not sweep the servers\' old sockets', { err: (err as Error).message }));
   const listeners = new Set<(s: WorkloadStatus) => void>();
   const emit = (s: WorkloadStatus) => {
     for (const l of listeners) {
