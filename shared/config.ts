@@ -1,5 +1,7 @@
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
+import { RUNTIMES, type Runtime } from './runtimes/catalog.js';
 
 export interface TenantCapacity {
   cpu: number;
@@ -37,6 +39,12 @@ export interface Config {
   jobPids: number;
   /** MLP_JOB_DISK: bytes one job's workspace may hold. */
   jobDisk: number;
+  /** MLP_RUNTIMES: the runtimes this installation offers (a job asking for another is refused). */
+  runtimes: Runtime[];
+  /** MLP_RUNTIME_CACHE: where the local orchestrator builds the runtimes' Python environments. */
+  runtimeCache: string;
+  /** MLP_PYTHON: the interpreter those environments are made from (under /usr: jobs' sandboxes see /usr). */
+  python: string;
   tenant: TenantCapacity;
   metricsTopic: string;
   /** The gateway's URL as jobs reach it (MLP_API); unset: the local gateway's own address. */
@@ -49,8 +57,8 @@ export interface Config {
 export interface KubeConfigSettings {
   /** MLP_KUBE_NAMESPACE: the one namespace every job pod and app Deployment goes to (its Role grants only it). */
   namespace: string;
-  /** MLP_KUBE_JOB_IMAGE: the job runtime's image (the platform's files at imageRoot). */
-  jobImage: string;
+  /** MLP_KUBE_JOB_IMAGE, MLP_KUBE_TORCH_IMAGE: each runtime's job image (the platform's files at imageRoot). */
+  jobImages: Record<Runtime, string>;
   /** MLP_KUBE_MODEL_SERVER_IMAGE: the model server's image, for apps. */
   modelServerImage: string;
   /** MLP_KUBE_CLAIM: the PersistentVolumeClaim of the shared NFS volume whose root is MLP_ROOT. */
@@ -110,6 +118,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(kubeNamespace)) problems.push(`MLP_KUBE_NAMESPACE=${kubeNamespace}: must be a DNS label (lower-case letters, digits, '-')`);
   const kubeImageRoot = env.MLP_KUBE_IMAGE_ROOT || '/opt/mlp';
   if (!path.isAbsolute(kubeImageRoot)) problems.push(`MLP_KUBE_IMAGE_ROOT=${kubeImageRoot}: must be an absolute path`);
+  const runtimes = (env.MLP_RUNTIMES ?? 'tf,torch').split(',').map((r) => r.trim()).filter(Boolean);
+  for (const r of runtimes) if (!(RUNTIMES as readonly string[]).includes(r)) problems.push(`MLP_RUNTIMES: "${r}" is not a runtime (they are ${RUNTIMES.join(', ')})`);
+  if (runtimes.length === 0) problems.push(`MLP_RUNTIMES: name at least one runtime (${RUNTIMES.join(', ')})`);
+  const python = env.MLP_PYTHON || '/usr/bin/python3';
+  if (!path.isAbsolute(python)) problems.push(`MLP_PYTHON=${python}: must be an absolute path`);
   const secret = env.MLP_SECRET || undefined;
   if (secret !== undefined && secret.length < 32) problems.push('MLP_SECRET: must be at least 32 characters');
   const serviceToken = env.MLP_SERVICE_TOKEN || undefined;
@@ -136,6 +149,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     jobLimits: jobLimits as Config['jobLimits'],
     jobPids: int('MLP_JOB_PIDS', 1024, 16, 1_000_000),
     jobDisk: int('MLP_JOB_DISK', 10 * 1024 ** 3, 1024 * 1024, Number.MAX_SAFE_INTEGER),
+    runtimes: [...new Set(runtimes)] as Runtime[],
+    runtimeCache: path.resolve(cwd, env.MLP_RUNTIME_CACHE || path.join(homedir(), '.cache', 'mlp-runtimes')),
+    python,
     tenant: {
       // The design's ranges bound the tenant's capacity (API.md §3).
       cpu: num('MLP_TENANT_CPU', 10, { min: 0.1, max: 10, int: false }),
@@ -148,7 +164,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     logLevel: logLevel as Config['logLevel'],
     kube: {
       namespace: kubeNamespace,
-      jobImage: env.MLP_KUBE_JOB_IMAGE || 'mlp/runtime-tf:0.1.0',
+      jobImages: { tf: env.MLP_KUBE_JOB_IMAGE || 'mlp/runtime-tf:0.1.0', torch: env.MLP_KUBE_TORCH_IMAGE || 'mlp/runtime-torch:0.1.0' },
       modelServerImage: env.MLP_KUBE_MODEL_SERVER_IMAGE || 'mlp/model-server-tf:0.1.0',
       claim: env.MLP_KUBE_CLAIM || 'mlp-nfs',
       imageRoot: kubeImageRoot,

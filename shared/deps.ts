@@ -12,6 +12,7 @@ import { describeLimits, JOB_NOFILE, type JobLimits } from './orchestrator/local
 import type { Orchestrator } from './orchestrator/port.js';
 import { describeSandbox, sandboxSupport } from './orchestrator/sandbox.js';
 import { usersRepo, type UsersRepo } from './repos/users.js';
+import { createPythonEnvs, type PythonEnvs } from './runtimes/python-env.js';
 import { resolveSecrets } from './secrets.js';
 import { openEmbeddedStore } from './store/embedded.js';
 import type { Store } from './store/port.js';
@@ -45,6 +46,8 @@ export interface Deps {
   jobLimits: { mode: 'on' | 'off' | 'unavailable'; detail: string };
   /** The gateway as jobs reach it; the local runner fills in its address once it listens. */
   gateway: { url: string };
+  /** The runtimes' Python environments the local orchestrator's jobs run in (built on first use). */
+  pythonEnvs: PythonEnvs;
 }
 
 export interface Overrides {
@@ -119,6 +122,7 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
     jobSandbox,
     jobLimits: jobLimitsState,
     gateway,
+    pythonEnvs: createPythonEnvs({ cache: config.runtimeCache, python: config.python, log }),
     async close() {
       // Local jobs outlive the platform (the next start adopts them); apps' servers stop here.
       if (!overrides.orchestrator) await orchestrator.close();
@@ -154,7 +158,7 @@ async function openKubernetes(config: Config, log: Logger, now: () => Date): Pro
     return uncredentialedKubernetes({ namespace: k.namespace, endpointMode: k.endpoint, why: 'no cluster in KUBECONFIG and no service-account token' });
   }
   // Its close() ends only this process's watch: pods outlive the function that started them.
-  return createKubernetesOrchestrator({ kubeConfig, namespace: k.namespace, jobImage: k.jobImage, modelServerImage: k.modelServerImage, claimName: k.claim, root: config.root, imageRoot: k.imageRoot, endpointMode: k.endpoint, ...(k.ingressClass ? { ingressClass: k.ingressClass } : {}), log, now });
+  return createKubernetesOrchestrator({ kubeConfig, namespace: k.namespace, jobImages: k.jobImages, modelServerImage: k.modelServerImage, claimName: k.claim, root: config.root, imageRoot: k.imageRoot, endpointMode: k.endpoint, ...(k.ingressClass ? { ingressClass: k.ingressClass } : {}), log, now });
 }
 
 async function openStore(config: Config, now: () => Date, log: Logger): Promise<Store> {

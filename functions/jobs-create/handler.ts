@@ -5,7 +5,8 @@ import type { Deps } from '../../shared/deps.js';
 import { Conflict, Forbidden, Invalid } from '../../shared/errors.js';
 import { admitWaiting } from '../../shared/jobs/lifecycle.js';
 import { checkObjectCap } from '../../shared/limits.js';
-import { checkEntry, commandFor } from '../../shared/jobs/runtime.js';
+import { checkEntry } from '../../shared/jobs/runtime.js';
+import { entryKind, type Runtime } from '../../shared/runtimes/catalog.js';
 import { jobId, jobsCollection, jobView } from '../../shared/repos/jobs.js';
 import type { Handler } from '../../shared/route.js';
 import { storagePaths } from '../../shared/storage.js';
@@ -16,7 +17,8 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
   const user = params.user ?? '';
   const tenant = body.tenant ?? 'default';
   const job = { gpu: body.gpu ?? 0, cpu: body.cpu ?? 1, ram: body.ram ?? 1000 };
-  await checkEntryFile(deps, user, body.entry);
+  const runtime = offeredRuntime(deps, body.runtime ?? 'tf');
+  await checkEntryFile(deps, user, runtime, body.entry);
   const t = await deps.resources.getTenant(tenant);
   if (!t) throw new Forbidden(`tenant ${tenant} not found`);
   const need = toExact(job);
@@ -25,7 +27,7 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
   const col = jobsCollection(deps.store);
   await checkObjectCap(deps, col, user, 'jobs');
   try {
-    await col.insert({ _id: jobId(user, body.name), uid: uuid(), name: body.name, user, tenant, runtime: 'tf', entry: body.entry, ...job, state: 'creating', progress: 0, res: 'waiting', msg: 'waiting for resources' });
+    await col.insert({ _id: jobId(user, body.name), uid: uuid(), name: body.name, user, tenant, runtime, entry: body.entry, ...job, state: 'creating', progress: 0, res: 'waiting', msg: 'waiting for resources' });
   } catch (err) {
     if (err instanceof Conflict) throw new Conflict(`job ${body.name} already exists`);
     throw err;
@@ -38,10 +40,16 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
   return jobView(created);
 };
 
-async function checkEntryFile(deps: Deps, user: string, entry: string): Promise<void> {
+function offeredRuntime(deps: Deps, asked: string): Runtime {
+  const offered = deps.config.runtimes;
+  if (!(offered as string[]).includes(asked)) throw new Forbidden(`runtime ${asked} is not offered here; this installation offers ${offered.join(', ')}`);
+  return asked as Runtime;
+}
+
+async function checkEntryFile(deps: Deps, user: string, runtime: Runtime, entry: string): Promise<void> {
   checkEntry(entry);
   const file = path.join(storagePaths(deps.config.root).home(user), entry);
-  commandFor(file);
+  entryKind(runtime, file);
   const s = await stat(file).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
     throw err;

@@ -16,7 +16,8 @@ export default defineRoute({
     name: S.name(),
     entry: Type.String({ pattern: ENTRY }),
     tenant: Type.Optional(S.name()),
-    runtime: Type.Optional(Type.Literal('tf')),
+    // Checked by the handler against what this installation offers (MLP_RUNTIMES), naming those.
+    runtime: Type.Optional(Type.String({ pattern: '^[a-z0-9]{1,32}$' })),
     gpu: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 })),
     cpu: Type.Optional(Type.Number({ minimum: 0.1, maximum: 10 })),
     ram: Type.Optional(Type.Integer({ minimum: 100, maximum: 10000 })),

@@ -62,7 +62,7 @@ const OBJECTS: Record<string, Json> = {
     type: 'object', additionalProperties: false,
     required: ['name', 'user', 'tenant', 'runtime', 'entry', 'gpu', 'cpu', 'ram', 'state', 'progress', 'created_at', 'updated_at'],
     properties: {
-      name: str('the job\'s name'), user: str('its owner'), tenant: str('whose resources it holds'), runtime: { type: 'string', enum: ['tf'] },
+      name: str('the job\'s name'), user: str('its owner'), tenant: str('whose resources it holds'), runtime: { type: 'string', enum: ['tf', 'torch'], description: 'tf: TensorFlow/Keras, scikit-learn (Python) or TensorFlow.js; torch: PyTorch (Python)' },
       entry: str('the script, a path inside the user\'s home'), gpu: int('GPUs'), cpu: num('cores'), ram: int('Mi'),
       state: { type: 'string', enum: ['creating', 'running', 'finished', 'error', 'deleting'] }, progress: int('reported by the script', { minimum: 0, maximum: 100 }), msg: msgField, ...stamps,
     },

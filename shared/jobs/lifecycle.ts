@@ -14,6 +14,7 @@ import { applyEnding, stopProcesses } from './ending.js';
 import { giveTree } from './ownership.js';
 import { planAdmission, type Queued, type TenantUse } from './queue.js';
 import { commandFor, runtimeEnvFor } from './runtime.js';
+import { entryKind, PY_HELPER_DIR } from '../runtimes/catalog.js';
 
 // Request ids derive from the job's uid, so every retry of a step is the same TCC request.
 export const resTryId = (j: Pick<JobDoc, 'uid' | 'try_attempt'>) => `jm-${j.uid}-t${j.try_attempt ?? 0}`;
@@ -95,6 +96,8 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     await jobsCollection(deps.store).update(job._id, { state: 'creating' }, { set: { state: 'error', msg: `not run: ${refusal.detail}` } });
     return;
   }
+  const python = await pythonFor(job, deps);
+  if (python === null) return; // waits for its runtime's environment (or ended for want of it)
   const paths = storagePaths(deps.config.root);
   const workspace = paths.job(job.user, job.name);
   const datasets = path.join(deps.config.root, 'datasets', job.user);
@@ -116,7 +119,7 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     MLP_HOME: paths.home(job.user),
     MLP_DATASETS: datasets,
     // What the runtime needs besides (NODE_PATH: CommonJS entries `require` the platform's tfjs).
-    ...runtimeEnvFor(job.entry),
+    ...runtimeEnvFor(job.runtime, job.entry),
   };
   // API.md §6 :begin — metrics carrying this job's id are accepted from now on.
   await beginMetrics(deps, job.user, job.name, job.uid);
@@ -124,14 +127,38 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     id: job.uid,
     kind: 'job',
     labels: { user: job.user, name: job.name },
-    command: commandFor(path.join(paths.home(job.user), job.entry)),
+    runtime: job.runtime,
+    command: commandFor(job.runtime, path.join(paths.home(job.user), job.entry), python),
     workdir: workspace,
     env,
     logFile: path.join(workspace, 'log', 'job.log'),
     resources: { cpu: job.cpu, gpu: job.gpu, ram: job.ram },
-    sandbox: { writable: [workspace], readOnly: [paths.home(job.user), datasets, ...runtimeFiles('runtime-tf')], hidden: [deps.config.root], ...(hostUid !== undefined ? { hostUid } : {}) },
+    sandbox: { writable: [workspace], readOnly: [paths.home(job.user), datasets, ...(python ? [deps.pythonEnvs.dir(job.runtime), PY_HELPER_DIR] : runtimeFiles('runtime-tf'))], hidden: [deps.config.root], ...(hostUid !== undefined ? { hostUid } : {}) },
   });
-  await jobsCollection(deps.store).update(job._id, {}, { set: { launched: true } });
+  const col = jobsCollection(deps.store);
+  await col.update(job._id, {}, { set: { launched: true } });
+  // The msg said it waited for its runtime; one set since (the job ended at once, say) stays.
+  if (job.awaits_runtime) await col.update(job._id, { msg: job.msg }, { unset: ['msg', 'awaits_runtime'] });
+}
+
+/**
+ * The interpreter a Python entry runs with locally: its runtime's environment, which the platform
+ * builds on first use. Until it is built the job waits in `creating` saying so (the reconciler
+ * launches it once it is: null here); if it cannot be built the job ends in error saying why.
+ * Undefined: no local interpreter needed (a node entry, or Kubernetes, whose image holds it).
+ */
+async function pythonFor(job: JobDoc, deps: Deps): Promise<string | undefined | null> {
+  if (deps.orchestrator.kind !== 'local' || entryKind(job.runtime, job.entry) !== 'python') return undefined;
+  const env = deps.pythonEnvs.state(job.runtime);
+  if (env.phase === 'ready') return deps.pythonEnvs.python(job.runtime);
+  const col = jobsCollection(deps.store);
+  if (env.phase === 'failed') {
+    await col.update(job._id, { state: 'creating' }, { set: { state: 'error', msg: `not run: the Python environment of runtime ${job.runtime} could not be built: ${env.detail}` } });
+    return null;
+  }
+  const msg = `waiting for runtime ${job.runtime} to be prepared: its Python environment is built on first use, which takes a few minutes (${env.detail})`;
+  if (job.msg !== msg || !job.awaits_runtime) await col.update(job._id, { state: 'creating' }, { set: { msg, awaits_runtime: true } });
+  return null;
 }
 
 /**
@@ -153,7 +180,9 @@ export async function syncWorkloads(deps: Deps, cutoff = new Date(deps.now().get
     }
     if (job.res !== 'held') continue;
     const s = await deps.orchestrator.status(job.uid);
-    if (!s && !job.launched && job.state === 'creating' && job.updated_at < cutoff) {
+    // Held but not started: the platform died between admitting and starting it (after `cutoff`), or
+    // it waits for its runtime's environment (each pass: launch starts it once that is built).
+    if (!s && !job.launched && job.state === 'creating' && (job.updated_at < cutoff || job.awaits_runtime)) {
       await launch(job, deps);
       changed.push(job.name);
       continue;

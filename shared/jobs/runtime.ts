@@ -1,26 +1,33 @@
-import path from 'node:path';
 import { tfJobCommand, tfJobEnv } from '../../templates/runtime-tf/command.js';
 import { Invalid } from '../errors.js';
+import { entryKind, PY_HELPER_DIR, type Runtime } from '../runtimes/catalog.js';
 
 /**
- * API.md §5: the entry runs under its runtime; locally `.mjs`/`.js` with node, `.py` with
- * python3. Node entries of runtime tf can import `@tensorflow/tfjs` and `@mlp/runtime`
- * without installing anything (templates/runtime-tf/).
+ * The entry runs under its runtime: `.mjs`/`.js` with node (runtime tf only: `@tensorflow/tfjs` and
+ * `@mlp/runtime` import without an install, templates/runtime-tf/), `.py` with the Python of the
+ * runtime's environment (`python`: locally the interpreter of the environment the platform built,
+ * shared/runtimes/python-env.ts; on Kubernetes the runtime image's `python` on PATH), the helper
+ * `mlp` importable (templates/runtime-py/).
  */
-export function commandFor(entryFile: string): string[] {
-  const ext = path.extname(entryFile);
-  if (ext === '.mjs' || ext === '.js') return tfJobCommand(entryFile);
-  if (ext === '.py') return ['python3', entryFile];
-  throw new Invalid(`runtime tf runs .mjs, .js or .py entries, not ${ext || 'a file without extension'}`);
+export function commandFor(runtime: Runtime, entryFile: string, python = 'python'): string[] {
+  return entryKind(runtime, entryFile) === 'node' ? tfJobCommand(entryFile) : [python, entryFile];
 }
 
-/** Environment the runtime adds to the job's MLP_* variables (NODE_PATH for CommonJS `require` of tfjs). */
-export function runtimeEnvFor(entryFile: string): Record<string, string> {
-  const ext = path.extname(entryFile);
-  return ext === '.mjs' || ext === '.js' ? tfJobEnv() : {};
+/** Environment the runtime adds to the job's MLP_* variables. */
+export function runtimeEnvFor(runtime: Runtime, entryFile: string): Record<string, string> {
+  if (entryKind(runtime, entryFile) === 'node') return tfJobEnv(); // NODE_PATH: CommonJS entries `require` the platform's tfjs
+  return {
+    PYTHONPATH: PY_HELPER_DIR,
+    // Output reaches log/job.log (and `mlp job logs --follow`) as it is printed.
+    PYTHONUNBUFFERED: '1',
+    // The home is read-only: no __pycache__ attempts there.
+    PYTHONDONTWRITEBYTECODE: '1',
+    // A writable home of its own (the sandbox's private /tmp): Keras, matplotlib… keep settings under ~.
+    HOME: '/tmp',
+  };
 }
 
-/** Relative, inside the home, no `..` segments (API.md §5 Decision). */
+/** Relative, inside the home, no `..` segments. */
 export const ENTRY = '^[A-Za-z0-9._/-]{1,200}$';
 
 export function checkEntry(entry: string): void {

@@ -7,11 +7,13 @@ import type { Logger } from '../log.js';
 import { INSTANCE, isTerminal, labelsOf, MANAGED_BY, mountsOf, objectName, podSpecOf, PROGRAM, serviceEndpoint, statusOfPods, STOPPED } from './kube-pods.js';
 import { startPodWatcher, statusFeed, type PodWatcher } from './kube-watch.js';
 import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
+import type { Runtime } from '../runtimes/catalog.js';
 
 export interface KubernetesOrchestratorOptions {
   kubeConfig: k8s.KubeConfig;
   namespace: string;
-  jobImage: string;
+  /** Each runtime's job image. */
+  jobImages: Record<Runtime, string>;
   modelServerImage: string;
   /** The NFS PersistentVolumeClaim whose root is `root`. */
   claimName: string;
@@ -105,7 +107,7 @@ export function createKubernetesOrchestrator(o: KubernetesOrchestratorOptions): 
     await core.createNamespacedPod({ namespace: ns, body: { metadata: meta, spec: podSpecOf(w, spec(w)) } });
   };
 
-  const spec = (w: Workload) => ({ image: w.kind === 'job' ? o.jobImage : o.modelServerImage, claimName: o.claimName, root: o.root, checkout: o.checkout ?? CHECKOUT, imageRoot: o.imageRoot });
+  const spec = (w: Workload) => ({ image: w.kind === 'job' ? o.jobImages[w.runtime ?? 'tf'] : o.modelServerImage, claimName: o.claimName, root: o.root, checkout: o.checkout ?? CHECKOUT, imageRoot: o.imageRoot });
 
   /**
    * Deployment, then Service, then Ingress. Starting again (409) still makes what an earlier start

@@ -1,3 +1,5 @@
+import type { Runtime } from '../runtimes/catalog.js';
+
 /**
  * The Orchestrator port: runs a job's script or an app's server and reports how it goes.
  * Kubernetes runs a pod; the local default runs a child process. Jobs and apps managers
@@ -15,6 +17,8 @@ export interface Workload {
   env: Record<string, string>;
   /** stdout and stderr are appended here. */
   logFile: string;
+  /** A job's runtime: on Kubernetes it picks the job's image (default tf). */
+  runtime?: Runtime;
   /** cpu in cores, ram in Mi: limits on Kubernetes; advisory for child processes. */
   resources: { cpu: number; gpu: number; ram: number };
   /**

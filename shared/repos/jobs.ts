@@ -1,3 +1,4 @@
+import type { Runtime } from '../runtimes/catalog.js';
 import type { Collection, Doc, Store } from '../store/port.js';
 
 export type JobState = 'creating' | 'running' | 'finished' | 'error' | 'deleting';
@@ -13,7 +14,7 @@ export interface JobDoc extends Doc {
   name: string;
   user: string;
   tenant: string;
-  runtime: 'tf';
+  runtime: Runtime;
   entry: string;
   gpu: number;
   cpu: number;
@@ -30,6 +31,8 @@ export interface JobDoc extends Doc {
    * take turns by it, and MLP_QUEUE_RESERVE seconds after it, resources are kept for the job.
    */
   head_at?: string;
+  /** Admitted, it waits for its runtime's Python environment to be built (jobs/lifecycle.ts pythonFor). */
+  awaits_runtime?: boolean;
   /** The workload was started (so the orchestrator knows it by uid). */
   launched?: boolean;
   /** The job said it has ended; its processes are being stopped before the state changes (jobs/ending.ts). */

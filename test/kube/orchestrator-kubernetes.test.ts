@@ -55,7 +55,7 @@ if (!process.env.MLP_TEST_KUBE) {
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   const log = createLogger({ component: 'test', sinks: [memorySink()] });
   const options = (over: Partial<KubernetesOrchestratorOptions> = {}): KubernetesOrchestratorOptions => ({
-    kubeConfig: kc, namespace, jobImage: 'mlp/runtime-tf:0.1.0', modelServerImage: 'mlp/model-server-tf:0.1.0', claimName: 'mlp-nfs', root, imageRoot: '/opt/mlp', endpointMode: 'pod', log, graceSeconds: 2, ...over,
+    kubeConfig: kc, namespace, jobImages: { tf: 'mlp/runtime-tf:0.1.0', torch: 'mlp/runtime-torch:0.1.0' }, modelServerImage: 'mlp/model-server-tf:0.1.0', claimName: 'mlp-nfs', root, imageRoot: '/opt/mlp', endpointMode: 'pod', log, graceSeconds: 2, ...over,
   });
   const open = (over: Partial<KubernetesOrchestratorOptions> = {}) => {
     const orch = createKubernetesOrchestrator(options(over));

@@ -55,7 +55,9 @@ export async function jobsScenario(t: Test, p: Target): Promise<void> {
     refused(t, await jobs('POST', '', { name: 'train1', entry: 'train.mjs' }), /"name" must match/);
     refused(t, await jobs('POST', '', { name: 'nope', entry: 'missing.mjs' }), /entry missing\.mjs not found in your home/);
     refused(t, await jobs('POST', '', { name: 'nope', entry: '../x.mjs' }), /without \. or \.\. segments/);
-    refused(t, await jobs('POST', '', { name: 'nope', entry: 'train.mjs', runtime: 'torch' }), /"runtime"/);
+    refused(t, await jobs('POST', '', { name: 'nope', entry: 'train.mjs', runtime: 'torch' }), /runtime torch runs \.py entries, not \.mjs/);
+    refused(t, await jobs('POST', '', { name: 'nope', entry: 'train.mjs', runtime: 'jax' }), /runtime jax is not offered here; this installation offers tf, torch/);
+    refused(t, await jobs('POST', '', { name: 'nope', entry: 'train.sh' }), /runtime tf runs \.py, \.mjs or \.js entries, not \.sh/);
     refused(t, await jobs('POST', '', { name: 'nope', entry: 'train.mjs', cpu: 3 }), /can never fit the tenant: needs cpu 3; capacity cpu 2/);
     refused(t, await jobs('POST', '', { name: 'nope', entry: 'train.mjs', cpu: 0.05 }), /"cpu" must be >= 0\.1/);
     t.same((await jobs('GET')).json, []);

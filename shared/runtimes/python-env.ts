@@ -1,0 +1,193 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import { PY_HELPER_DIR, requirementsFile, SMOKE_IMPORTS, type Runtime } from './catalog.js';
+
+/**
+ * The Python environments of the runtimes, built by the platform on this machine and cached by
+ * what they hold: `{cache}/{runtime}-{hash}` where the hash covers the pinned requirements and the
+ * interpreter's version, so changing a pin builds a new one beside the old. A folder counts only
+ * once its READY file is written (a build cut short is started again); a lock folder beside it
+ * keeps two processes of the platform (or `npm test`'s pre-build) from building the same one.
+ */
+export interface PythonEnvs {
+  /** The interpreter of the runtime's environment, or undefined while it is not built. */
+  python(runtime: Runtime): string | undefined;
+  /** What a job waiting for the runtime is told: 'ready', being built (with since when), or why it failed. */
+  state(runtime: Runtime): { phase: 'ready' } | { phase: 'building'; detail: string } | { phase: 'failed'; detail: string };
+  /** Builds the environment unless it is built; resolves with its interpreter (one build at a time per runtime). */
+  ensure(runtime: Runtime): Promise<string>;
+  /** The folder of the runtime's environment (built or not). */
+  dir(runtime: Runtime): string;
+}
+
+const READY = 'READY';
+/** A failed build is tried again by the next job that needs it, after this long. */
+const RETRY_MS = 60_000;
+const BUILD_VERSION = 'v1';
+
+export interface EnvSpec {
+  requirements: string;
+  imports: string[];
+}
+
+const catalogSpec = (runtime: Runtime): EnvSpec => ({ requirements: requirementsFile(runtime), imports: SMOKE_IMPORTS[runtime] });
+
+/** `spec`: what each runtime's environment installs and must import (tests give small ones). */
+export function createPythonEnvs(opts: { cache: string; python: string; log: Logger; now?: () => number; spec?: (runtime: Runtime) => EnvSpec }): PythonEnvs {
+  const spec = opts.spec ?? catalogSpec;
+  const now = opts.now ?? Date.now;
+  let pyVersion: string | undefined;
+  const version = () => (pyVersion ??= interpreterVersion(opts.python));
+  const dirs = new Map<Runtime, string>();
+  const dir = (runtime: Runtime) => {
+    let d = dirs.get(runtime);
+    if (!d) {
+      const hash = createHash('sha256').update(`${BUILD_VERSION}\n${version()}\n`).update(readFileSync(spec(runtime).requirements)).digest('hex').slice(0, 16);
+      d = path.join(opts.cache, `${runtime}-${hash}`);
+      dirs.set(runtime, d);
+    }
+    return d;
+  };
+  const builds = new Map<Runtime, { started: number; promise: Promise<string> }>();
+  const failures = new Map<Runtime, { at: number; detail: string }>();
+  const pythonOf = (d: string) => path.join(d, 'bin', 'python');
+
+  const ensure = (runtime: Runtime): Promise<string> => {
+    const d = dir(runtime);
+    if (existsSync(path.join(d, READY))) return Promise.resolve(pythonOf(d));
+    const running = builds.get(runtime);
+    if (running) return running.promise;
+    const started = now();
+    const promise = buildLocked(runtime, d, { ...opts, spec: spec(runtime) })
+      .then(() => {
+        failures.delete(runtime);
+        return pythonOf(d);
+      })
+      .catch((err: unknown) => {
+        const detail = (err as Error).message;
+        failures.set(runtime, { at: now(), detail });
+        opts.log.error('runtime environment could not be built', { runtime, err: detail });
+        throw err;
+      })
+      .finally(() => builds.delete(runtime));
+    builds.set(runtime, { started, promise });
+    return promise;
+  };
+
+  return {
+    dir,
+    ensure,
+    python(runtime) {
+      const d = dir(runtime);
+      return existsSync(path.join(d, READY)) ? pythonOf(d) : undefined;
+    },
+    state(runtime) {
+      if (this.python(runtime)) return { phase: 'ready' };
+      const failed = failures.get(runtime);
+      if (failed && now() - failed.at < RETRY_MS && !builds.has(runtime)) return { phase: 'failed', detail: failed.detail };
+      const build = builds.get(runtime);
+      if (!build) {
+        ensure(runtime).catch(() => {}); // its failure is kept in `failures` (and logged) for the next look
+      }
+      const since = builds.get(runtime)?.started ?? now();
+      return { phase: 'building', detail: `started ${new Date(since).toISOString()}, log ${dir(runtime)}.log` };
+    },
+  };
+}
+
+/** "Python 3.11.2": the environment depends on the interpreter it is made from. */
+function interpreterVersion(python: string): string {
+  const r = spawnSync(python, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) throw new Error(`${python} --version failed (${r.error?.message ?? r.stderr.trim() ?? `exit ${r.status}`}): set MLP_PYTHON to a Python 3 interpreter under /usr`);
+  return (r.stdout || r.stderr).trim();
+}
+
+/** Takes the build lock (a folder: created atomically), building unless another process did meanwhile. */
+type BuildOptions = { python: string; log: Logger; spec: EnvSpec };
+
+async function buildLocked(runtime: Runtime, dir: string, opts: BuildOptions): Promise<void> {
+  await mkdir(path.dirname(dir), { recursive: true });
+  const lock = `${dir}.lock`;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(await readFile(path.join(lock, 'pid'), 'utf8').catch(() => 'NaN'));
+    if (Number.isInteger(holder) && alive(holder)) {
+      // Another process builds it: wait for its READY, or for its lock to go.
+      await new Promise((r) => setTimeout(r, 2000));
+      if (existsSync(path.join(dir, READY))) return;
+      continue;
+    }
+    // A lock left by a process that died (or one that had not written its pid yet: taken after a pause).
+    await new Promise((r) => setTimeout(r, 500));
+    const again = Number(await readFile(path.join(lock, 'pid'), 'utf8').catch(() => 'NaN'));
+    if (again === holder || !Number.isInteger(again) || !alive(again)) await rm(lock, { recursive: true, force: true });
+  }
+  try {
+    await writeFile(path.join(lock, 'pid'), String(process.pid));
+    if (existsSync(path.join(dir, READY))) return;
+    await build(runtime, dir, opts);
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function build(runtime: Runtime, dir: string, opts: BuildOptions): Promise<void> {
+  const logFile = `${dir}.log`;
+  const out = createWriteStream(logFile, { flags: 'w' });
+  const started = Date.now();
+  opts.log.info('building the runtime environment (first use; several minutes)', { runtime, dir, log: logFile });
+  try {
+    await rm(dir, { recursive: true, force: true });
+    // The folder is built in place under its final name: a venv's scripts name their own path.
+    await run(opts.python, ['-m', 'venv', dir], out);
+    const py = path.join(dir, 'bin', 'python');
+    await run(py, ['-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '--progress-bar', 'off', '--no-color', '--no-cache-dir', '-r', opts.spec.requirements], out);
+    await run(py, ['-m', 'pip', 'check'], out);
+    // The helper must import in it: a smoke test of the whole environment.
+    await run(py, ['-c', `import ${opts.spec.imports.join(', ')}`], out, { PYTHONPATH: PY_HELPER_DIR });
+    const freeze = await run(py, ['-m', 'pip', 'freeze', '--all'], out);
+    await writeFile(path.join(dir, `${READY}.tmp`), `runtime ${runtime}\nbuilt ${new Date().toISOString()}\n${freeze}`);
+    await rename(path.join(dir, `${READY}.tmp`), path.join(dir, READY));
+    opts.log.info('runtime environment built', { runtime, dir, seconds: Math.round((Date.now() - started) / 1000) });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join(' | ');
+    throw new Error(`building runtime ${runtime} failed: ${(err as Error).message}${tail ? ` (last lines of ${logFile}: ${tail})` : ''}`);
+  } finally {
+    await new Promise((r) => out.end(r));
+  }
+}
+
+/** Runs a build step under umask 022 (every job's uid reads the environment); resolves with its stdout. */
+function run(program: string, args: string[], log: NodeJS.WritableStream, env: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    log.write(`$ ${program} ${args.join(' ')}\n`);
+    const child = spawn('/bin/sh', ['-c', 'umask 022 && exec "$@"', 'sh', program, ...args], { env: { ...process.env, PIP_NO_WARN_SCRIPT_LOCATION: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString('utf8');
+      log.write(b);
+    });
+    child.stderr.on('data', (b: Buffer) => log.write(b));
+    child.on('error', reject);
+    child.on('close', (code, signal) => (code === 0 ? resolve(stdout) : reject(new Error(`${path.basename(program)} ${args.slice(0, 3).join(' ')} ended with ${signal ?? `exit ${code}`}`))));
+  });
+}
