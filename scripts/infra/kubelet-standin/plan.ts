@@ -1,7 +1,7 @@
 // The test kubelet stand-in: from a pod spec to what container.ts starts (command, env, mounts),
 // reading Secrets and ConfigMaps through the real API server as the kubelet does.
 import * as k8s from '@kubernetes/client-node';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { ContainerPlan, Mount } from './container.js';
 
@@ -97,9 +97,19 @@ async function envOf(ctx: PlanContext, pod: k8s.V1Pod, c: k8s.V1Container): Prom
   return env;
 }
 
+/**
+ * An image's files: its folder, and what a link at its top level leads to (a checkout in a git
+ * worktree whose node_modules links to another's), at its own path so the link resolves inside
+ * the container as on the host (bubblewrap cannot mount onto a link in a read-only folder).
+ */
+function imageMounts(dir: string, at: string): Mount[] {
+  const links = readdirSync(dir).filter((name) => lstatSync(path.join(dir, name)).isSymbolicLink() && existsSync(path.join(dir, name)));
+  return [{ host: dir, at, readOnly: true }, ...links.map((name) => realpathSync(path.join(dir, name))).map((real) => ({ host: real, at: real, readOnly: true }))];
+}
+
 function mountsOf(ctx: PlanContext, pod: k8s.V1Pod, c: k8s.V1Container): Mount[] {
   const image = c.image ?? '';
-  const mounts: Mount[] = ctx.images.filter((i) => image.startsWith(i.prefix)).map((i) => ({ host: i.dir, at: i.at, readOnly: true }));
+  const mounts: Mount[] = ctx.images.filter((i) => image.startsWith(i.prefix)).flatMap((i) => imageMounts(i.dir, i.at));
   const volumes = new Map((pod.spec?.volumes ?? []).map((v) => [v.name, v]));
   for (const vm of c.volumeMounts ?? []) {
     const v = volumes.get(vm.name);
