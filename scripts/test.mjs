@@ -15,12 +15,16 @@ async function main() {
   ensureTapBuilt();
   ensureBubblewrap({ required: true }); // jobs run sandboxed in the tests too (test/security/sandbox.test.ts)
   ensureDebianPackages(['litmus', 'cadaver', 'rclone']); // the WebDAV clients of test/webdav/ (they also ask, idempotently)
+  ensureDebianPackages(['python3-venv']); // the runtimes' Python environments are venvs of the system's Python
   step('checking generated files');
   run(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/gen/main.ts', '--check']);
   step('type-checking (tsc --noEmit)');
   run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json']);
   step('building dist/');
   build();
+  // The Python examples' jobs would otherwise each wait minutes for their runtime's first build.
+  step('preparing the Python runtimes (first run only: several minutes, ~7 GB; cached in ~/.cache/mlp-runtimes/)');
+  run(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/runtimes.ts']);
   const env = { ...process.env };
   if (process.env.MLP_TEST_INFRA !== 'none') {
     step('starting MongoDB-compatible server and Kafka');

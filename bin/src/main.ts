@@ -76,7 +76,8 @@ const job = program.command('job').description('training jobs: submit, ls, logs,
 job
   .command('submit <name>')
   .description('run an entry script from your home (see `mlp home put`)')
-  .requiredOption('--entry <path>', 'script path inside your home, e.g. train.mjs')
+  .requiredOption('--entry <path>', 'script path inside your home, e.g. train.py or train.mjs')
+  .option('--runtime <name>', 'tf (TensorFlow/Keras, scikit-learn; tfjs for .mjs) or torch (PyTorch); default tf')
   .option('--cpu <cores>', 'cpu cores (0.1–10, default 1)', number('--cpu'))
   .option('--gpu <count>', 'GPUs (0–16, default 0)', number('--gpu'))
   .option('--ram <mi>', 'memory in Mi (100–10000, default 1000)', number('--ram'))

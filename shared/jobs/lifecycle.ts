@@ -118,6 +118,8 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     MLP_WORKSPACE: workspace,
     MLP_HOME: paths.home(job.user),
     MLP_DATASETS: datasets,
+    // The job's parameters as a JSON object (a sweep's trial gets its own; a plain job none).
+    MLP_PARAMS: '{}',
     // What the runtime needs besides (NODE_PATH: CommonJS entries `require` the platform's tfjs).
     ...runtimeEnvFor(job.runtime, job.entry),
   };

@@ -37,7 +37,8 @@ export interface EnvSpec {
 const catalogSpec = (runtime: Runtime): EnvSpec => ({ requirements: requirementsFile(runtime), imports: SMOKE_IMPORTS[runtime] });
 
 /** `spec`: what each runtime's environment installs and must import (tests give small ones). */
-export function createPythonEnvs(opts: { cache: string; python: string; log: Logger; now?: () => number; spec?: (runtime: Runtime) => EnvSpec }): PythonEnvs {
+/** `progress`: each line pip prints while building (`npm run runtimes` shows them). */
+export function createPythonEnvs(opts: { cache: string; python: string; log: Logger; now?: () => number; spec?: (runtime: Runtime) => EnvSpec; progress?: (runtime: Runtime, line: string) => void }): PythonEnvs {
   const spec = opts.spec ?? catalogSpec;
   const now = opts.now ?? Date.now;
   let pyVersion: string | undefined;
@@ -107,7 +108,7 @@ function interpreterVersion(python: string): string {
 }
 
 /** Takes the build lock (a folder: created atomically), building unless another process did meanwhile. */
-type BuildOptions = { python: string; log: Logger; spec: EnvSpec };
+type BuildOptions = { python: string; log: Logger; spec: EnvSpec; progress?: (runtime: Runtime, line: string) => void };
 
 async function buildLocked(runtime: Runtime, dir: string, opts: BuildOptions): Promise<void> {
   await mkdir(path.dirname(dir), { recursive: true });
@@ -151,7 +152,21 @@ function alive(pid: number): boolean {
 
 async function build(runtime: Runtime, dir: string, opts: BuildOptions): Promise<void> {
   const logFile = `${dir}.log`;
-  const out = createWriteStream(logFile, { flags: 'w' });
+  const file = createWriteStream(logFile, { flags: 'w' });
+  let partial = '';
+  // Everything goes to the log file; whole lines to `progress` too.
+  const out = {
+    write(chunk: string | Buffer) {
+      file.write(chunk);
+      if (!opts.progress) return true;
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) opts.progress(runtime, line);
+      return true;
+    },
+  };
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= new Promise<void>((r) => file.end(() => r())));
   const started = Date.now();
   opts.log.info('building the runtime environment (first use; several minutes)', { runtime, dir, log: logFile });
   try {
@@ -169,15 +184,16 @@ async function build(runtime: Runtime, dir: string, opts: BuildOptions): Promise
     opts.log.info('runtime environment built', { runtime, dir, seconds: Math.round((Date.now() - started) / 1000) });
   } catch (err) {
     await rm(dir, { recursive: true, force: true }).catch(() => {});
+    await close(); // what pip said last is in the file before it is read
     const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join(' | ');
     throw new Error(`building runtime ${runtime} failed: ${(err as Error).message}${tail ? ` (last lines of ${logFile}: ${tail})` : ''}`);
   } finally {
-    await new Promise((r) => out.end(r));
+    await close();
   }
 }
 
 /** Runs a build step under umask 022 (every job's uid reads the environment); resolves with its stdout. */
-function run(program: string, args: string[], log: NodeJS.WritableStream, env: Record<string, string> = {}): Promise<string> {
+function run(program: string, args: string[], log: { write(chunk: string | Buffer): boolean }, env: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     log.write(`$ ${program} ${args.join(' ')}\n`);
     const child = spawn('/bin/sh', ['-c', 'umask 022 && exec "$@"', 'sh', program, ...args], { env: { ...process.env, PIP_NO_WARN_SCRIPT_LOCATION: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -15,7 +15,7 @@ const dockerfiles = readdirSync(path.join(ROOT, 'templates'))
   .filter((f) => existsSync(path.join(ROOT, f)));
 
 interface Copy { from?: string; sources: string[]; dest: string; workdir: string }
-interface Stage { name?: string; image: string; workdir: string; copies: Copy[]; user?: string; entry: string[]; env: Record<string, string> }
+interface Stage { name?: string; image: string; workdir: string; copies: Copy[]; user?: string; entry: string[]; env: Record<string, string>; runs: string[] }
 
 /** An instruction's arguments: the exec form as JSON (Docker falls back to a shell string when it is not), else words. */
 const args = (i: Instruction): string[] => {
@@ -41,7 +41,7 @@ function stages(df: Dockerfile): Stage[] {
     if (keyword === 'FROM') {
       finish();
       const [image = '', as, name] = args(i);
-      out.push({ image, ...(as?.toUpperCase() === 'AS' ? { name } : {}), workdir: '/', copies: [], entry: [], env: {} });
+      out.push({ image, ...(as?.toUpperCase() === 'AS' ? { name } : {}), workdir: '/', copies: [], entry: [], env: {}, runs: [] });
       entrypoint = [];
       cmd = [];
     } else if (!stage) continue;
@@ -50,6 +50,7 @@ function stages(df: Dockerfile): Stage[] {
       const a = args(i);
       stage.copies.push({ from: flag(i, 'from'), sources: a.slice(0, -1), dest: path.posix.resolve(stage.workdir, a.at(-1) ?? ''), workdir: stage.workdir });
     } else if (keyword === 'USER') stage.user = args(i)[0];
+    else if (keyword === 'RUN') stage.runs.push(i.getRawArgumentsContent() ?? '');
     else if (keyword === 'ENTRYPOINT') entrypoint = args(i);
     else if (keyword === 'CMD') cmd = args(i);
     else if (keyword === 'ENV') {
@@ -61,9 +62,12 @@ function stages(df: Dockerfile): Stage[] {
   return out;
 }
 
-/** Whether the build stage makes this path (relative to its WORKDIR): an npm install, or the compiled tree. */
-function buildMakes(rel: string): boolean {
+/** Whether the build stage makes this path (relative to its WORKDIR): an npm install, the compiled tree, or a venv a RUN makes. */
+function buildMakes(rel: string, stage?: Stage): boolean {
   if (rel === 'node_modules' || rel === 'package.json') return true; // npm ci; the repository's package.json
+  const venvs = (stage?.runs ?? []).flatMap((r) => [...r.matchAll(/-m venv (\/\S+)/g)].map((m) => m[1] ?? ''));
+  const at = path.posix.resolve(stage?.workdir ?? '/', rel);
+  if (venvs.some((v) => at === v || at.startsWith(`${v}/`))) return true;
   if (!rel.startsWith('dist/')) return existsSync(path.join(ROOT, rel));
   const src = rel.slice('dist/'.length).replace(/\$\{FUNCTION\}/, 'users-create');
   if (existsSync(path.join(ROOT, src)) || existsSync(path.join(ROOT, src.replace(/\.js$/, '.ts')))) return true;
@@ -82,13 +86,13 @@ function origin(all: Stage[], final: Stage, imagePath: string): string | undefin
     if (!stage) return undefined;
     if (!stage.copies.length) return `${stage.image}:${source}${rest}`; // a file of another image (the watchdog)
     const rel = path.posix.relative(stage.workdir, source + rest);
-    return buildMakes(rel) ? `build:${rel}` : undefined;
+    return buildMakes(rel, stage) ? `build:${rel}` : undefined;
   }
   return undefined;
 }
 
 t.test('there are Dockerfiles for functions, jobs and apps', async (t) => {
-  t.same(dockerfiles.sort(), ['templates/mlp-node20/Dockerfile', 'templates/model-server-tf/Dockerfile', 'templates/runtime-tf/Dockerfile']);
+  t.same(dockerfiles.sort(), ['templates/mlp-node20/Dockerfile', 'templates/model-server-tf/Dockerfile', 'templates/runtime-tf/Dockerfile', 'templates/runtime-torch/Dockerfile']);
 });
 
 for (const file of dockerfiles) {
@@ -117,7 +121,7 @@ for (const file of dockerfiles) {
           } else if (all.find((x) => x.name === c.from)?.copies.length) {
             const stage = all.find((x) => x.name === c.from) as Stage;
             const rel = path.posix.relative(stage.workdir, source);
-            t.ok(buildMakes(rel), `COPY --from=${c.from} ${source}: the build makes it`);
+            t.ok(buildMakes(rel, stage), `COPY --from=${c.from} ${source}: the build makes it`);
           }
         }
       }
@@ -157,11 +161,29 @@ t.test('the runtime images follow the Kubernetes conventions: the checkout\'s la
   }
 });
 
+t.test('each Python runtime image holds the environment the local orchestrator builds: the same pins, the helper, python first on PATH', async (t) => {
+  for (const runtime of ['tf', 'torch']) {
+    const text = readFileSync(path.join(ROOT, 'templates', `runtime-${runtime}`, 'Dockerfile'), 'utf8');
+    const all = stages(DockerfileParser.parse(text));
+    const final = all.at(-1) as Stage;
+    const build = all.find((s) => s.runs.some((r) => r.includes('-m venv')));
+    t.ok(build, `runtime-${runtime}: a stage makes the venv`);
+    const install = build?.runs.find((r) => r.includes('pip install')) ?? '';
+    t.match(install, `-r templates/runtime-py/requirements-${runtime}.txt`, `runtime-${runtime}: pip installs requirements-${runtime}.txt, as shared/runtimes/catalog.ts names it`);
+    t.match(install, /pip check/, `runtime-${runtime}: and checks it`);
+    t.ok(build?.copies.some((c) => c.sources.some((s) => s.startsWith('templates/runtime-py') || s === 'templates')), `runtime-${runtime}: the requirements file is copied into the build`);
+    t.ok(final.copies.some((c) => c.dest === '/opt/mlp/venv'), `runtime-${runtime}: the venv at /opt/mlp/venv`);
+    t.ok(final.copies.some((c) => c.dest === '/opt/mlp/templates/runtime-py' && c.sources.includes('templates/runtime-py')), `runtime-${runtime}: the helper mlp where the job's PYTHONPATH is rewritten to`);
+    t.match(final.env.PATH ?? '', /^\/opt\/mlp\/venv\/bin:/, `runtime-${runtime}: its python first on PATH (the pod runs \`python entry.py\`)`);
+  }
+});
+
 t.test('the checks can fail', async (t) => {
   t.ok(validate('FROM node:20\nCOPY\n').some((d) => d.severity === 1), 'a COPY without arguments is an error');
   const bad = stages(DockerfileParser.parse('FROM node:20 AS build\nWORKDIR /b\nRUN true\nFROM node:20\nWORKDIR /a\nCOPY --from=build /b/dist/nope ./dist/nope\nCMD ["node", "/a/dist/missing.js"]\n'));
   const final = bad.at(-1) as Stage;
   t.equal(origin(bad, final, '/a/dist/missing.js'), undefined, 'a file no COPY puts there');
   t.notOk(buildMakes('dist/nope'), 'a dist path with no source');
+  t.notOk(buildMakes('venv', { ...final, runs: ['python3 -m venv /elsewhere/venv && true'] }), 'a venv made elsewhere');
   t.equal(final.user, undefined, 'no USER is seen as none');
 });

@@ -1,0 +1,30 @@
+// `npm run runtimes`: builds the Python environments of the runtimes this installation offers
+// (MLP_RUNTIMES, default tf,torch) now, with pip's progress, instead of on the first job that
+// needs each. Idempotent: a built environment is kept (shared/runtimes/python-env.ts).
+import { loadConfig } from '../shared/config.js';
+import { createLogger } from '../shared/log.js';
+import { createPythonEnvs } from '../shared/runtimes/python-env.js';
+
+const config = loadConfig(process.env);
+const log = createLogger({ component: 'runtimes', sinks: [(line) => process.stderr.write(`${line}\n`)] });
+const envs = createPythonEnvs({
+  cache: config.runtimeCache,
+  python: config.python,
+  log,
+  // pip's own lines of what it fetches and installs (not its every notice).
+  progress: (runtime, line) => {
+    if (/^(Collecting|Downloading|Installing|Successfully|ERROR)/.test(line.trim())) process.stderr.write(`runtime ${runtime}: ${line.trim()}\n`);
+  },
+});
+let failed = false;
+for (const runtime of config.runtimes) {
+  const started = Date.now();
+  try {
+    const python = await envs.ensure(runtime);
+    process.stderr.write(`runtime ${runtime}: ready (${python}; ${Math.round((Date.now() - started) / 1000)} s)\n`);
+  } catch (err) {
+    failed = true;
+    process.stderr.write(`runtime ${runtime}: ${(err as Error).message}\n`);
+  }
+}
+process.exit(failed ? 1 : 0);
