@@ -28,15 +28,23 @@ export function compile<T extends TSchema>(schema: T): Validator<Static<T>> {
 
 function describe(error: ErrorObject | undefined, where: string): string {
   if (!error) return `${where} is invalid`;
-  const field = error.instancePath
-    ? `field "${error.instancePath.slice(1).replace(/\//g, '.')}"`
-    : where;
+  // A body that is an array (a batch): name the element by its index, then its field.
+  const element = /^\/(\d+)(?=\/|$)/.exec(error.instancePath);
+  if (!element) return describeAt(error, error.instancePath, where);
+  const rest = error.instancePath.slice(element[0].length);
+  const whole = `element ${element[1]} of the ${where}`;
+  return rest ? `${whole}: ${describeAt(error, rest, whole)}` : describeAt(error, rest, whole);
+}
+
+/** `at` is the error's path below `where` ('' for `where` itself). */
+function describeAt(error: ErrorObject, at: string, where: string): string {
+  const field = at ? `field "${at.slice(1).replace(/\//g, '.')}"` : where;
   const p = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case 'additionalProperties':
-      return `${error.instancePath ? field + ' has an' : where + ' has an'} unknown field "${String(p.additionalProperty)}"`;
+      return `${field} has an unknown field "${String(p.additionalProperty)}"`;
     case 'required':
-      return `${error.instancePath ? field + ' is' : where + ' is'} missing field "${String(p.missingProperty)}"`;
+      return `${field} is missing field "${String(p.missingProperty)}"`;
     case 'type':
       return `${field} must be ${article(String(p.type))}${error.data === null ? ', not null' : ''}`;
     case 'pattern':
@@ -54,6 +62,12 @@ function describe(error: ErrorObject | undefined, where: string): string {
       return `${field} must be one of ${(p.allowedValues as unknown[]).map(String).join(', ')}`;
     case 'const':
       return `${field} must be ${JSON.stringify(p.allowedValue)}`;
+    case 'minItems':
+    case 'maxItems': {
+      const limit = Number(p.limit);
+      const held = Array.isArray(error.data) ? ` (it holds ${error.data.length})` : '';
+      return `${field} must hold ${error.keyword === 'minItems' ? 'at least' : 'at most'} ${limit} element${limit === 1 ? '' : 's'}${held}`;
+    }
     default:
       return `${field} ${error.message ?? 'is invalid'}`;
   }

@@ -1,4 +1,4 @@
-import { jobMetricsSchema } from '../../shared/metrics/store.js';
+import { publishBodySchema } from '../../shared/metrics/store.js';
 import { defineRoute } from '../../shared/route.js';
 
 export default defineRoute({
@@ -6,6 +6,6 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/users/{user}/job_metrics/{job}',
   auth: 'owner-or-job',
-  body: jobMetricsSchema,
-  description: 'Publish one JobMetrics for scripts that cannot reach Kafka (and local jobs without Kafka).',
+  body: publishBodySchema,
+  description: 'Publish one JobMetrics or a batch of them (a JSON array of 1 to 1000, published in order), for scripts that cannot reach Kafka (and local jobs without Kafka).',
 });

@@ -168,7 +168,13 @@ const EXAMPLES: Record<string, Record<string, { summary: string; value: unknown 
   },
   'jobs-heartbeat': { running: { summary: 'epoch 3 of 10', value: { state: 'running', progress: 30 } }, finished: { summary: 'done', value: { state: 'finished', progress: 100 } } },
   'jobs-stop': { stop: { summary: 'the body is an empty object', value: {} } },
-  'metrics-publish': { epoch: { summary: 'the metrics of epoch 3', value: { epoch: 3, accuracy: 0.91, loss: 0.27, progress: 30 } } },
+  'metrics-publish': {
+    epoch: { summary: 'the metrics of epoch 3', value: { epoch: 3, accuracy: 0.91, loss: 0.27, progress: 30 } },
+    batch: {
+      summary: 'a batch (1 to 1000), published in order; one invalid element refuses it all',
+      value: [{ epoch: 3, accuracy: 0.91, loss: 0.27, progress: 30 }, { epoch: 4, accuracy: 0.93, loss: 0.22, progress: 40 }],
+    },
+  },
   'models-create': { mnist: { summary: 'the ckpt/ of the finished job train', value: { name: 'mnist', src: 'train' } } },
   'web-app-predict': { rows: { summary: 'two rows of four features', value: { instances: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]] } } },
   'apps-create': { digits: { summary: 'serve the model mnist with one core', value: { name: 'digits', model_name: 'mnist', cpu: 1, ram: 1000 } } },

@@ -3,7 +3,15 @@
 /** Epochs 0 … MAX_EPOCHS − 1. One metric is kept per epoch, so a job stores at most this many. */
 export const MAX_EPOCHS = 10_000;
 
-/** POST …/job_metrics/{job}, per job: a burst of this many, then this many per second (token bucket). */
+/** The batch form of POST …/job_metrics/{job}: a JSON array of 1 to this many JobMetrics. */
+export const MAX_BATCH = 1000;
+
+/**
+ * POST …/job_metrics/{job}, per job: a burst of this many requests, then this many per second
+ * (token bucket). A request takes one token whether it holds one metric or a batch, so per-step
+ * logging through the helpers (a POST of up to MAX_BATCH every half second) is never refused;
+ * what reaches the relay is bounded by its per-job queue, and what a job stores by MAX_EPOCHS.
+ */
 export const PUBLISH_LIMIT = { burst: 200, perSecond: 50 };
 
 /**

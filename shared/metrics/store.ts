@@ -1,8 +1,9 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { Deps } from '../deps.js';
 import { Conflict } from '../errors.js';
 import type { Collection, Doc } from '../store/port.js';
 import { compile, S } from '../validation.js';
+import { MAX_BATCH } from './limits.js';
 
 /** API.md §6: JobMetrics(user, name, epoch, accuracy, loss, progress). */
 export const jobMetricsSchema = S.object({
@@ -14,6 +15,21 @@ export const jobMetricsSchema = S.object({
   progress: Type.Integer({ minimum: -1, maximum: 100 }),
 });
 export const validateMetrics = compile(jobMetricsSchema);
+
+/** The batch form: 1 to MAX_BATCH JobMetrics in one JSON array. */
+export const jobMetricsBatchSchema = Type.Array(jobMetricsSchema, { minItems: 1, maxItems: MAX_BATCH });
+
+/**
+ * What POST …/job_metrics/{job} takes: one JobMetrics, or a batch. Written as if/then/else rather
+ * than a union so that a refusal names the one problem found (an element's index and field)
+ * instead of why the body is neither an object nor an array.
+ */
+export const publishBodySchema = Type.Unsafe<Static<typeof jobMetricsSchema> | Static<typeof jobMetricsBatchSchema>>({
+  description: `One JobMetrics, or a JSON array of 1 to ${MAX_BATCH} of them (per-step logging), published in order.`,
+  if: { type: 'array' },
+  then: jobMetricsBatchSchema,
+  else: jobMetricsSchema,
+});
 
 export interface JobMetrics {
   user: string;

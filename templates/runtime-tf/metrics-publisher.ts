@@ -12,11 +12,18 @@ export interface EpochMetrics {
 
 export interface MetricsPublisher {
   publish(m: EpochMetrics): Promise<void>;
+  /** Several in order, in one request (at most MAX_BATCH); where absent, buffered() sends one at a time. */
+  publishBatch?(ms: EpochMetrics[]): Promise<void>;
   close(): Promise<void>;
 }
 
+/** At most this many JobMetrics per POST: the platform's bound for the batch form. */
+export const MAX_BATCH = 1000;
+/** Epochs 0 … MAX_EPOCHS − 1, the platform's bound. Checked here because one bad metric would make the platform refuse the whole batch it travels in. */
+export const MAX_EPOCHS = 10_000;
+
 export function checkMetrics(m: EpochMetrics): void {
-  if (!Number.isInteger(m.epoch) || m.epoch < 0) throw new TypeError(`epoch must be an integer >= 0, got ${String(m.epoch)}`);
+  if (!Number.isInteger(m.epoch) || m.epoch < 0 || m.epoch >= MAX_EPOCHS) throw new TypeError(`epoch must be an integer from 0 to ${MAX_EPOCHS - 1}, got ${String(m.epoch)}`);
   if (typeof m.accuracy !== 'number' || !Number.isFinite(m.accuracy)) throw new TypeError(`accuracy must be a finite number, got ${String(m.accuracy)}`);
   if (typeof m.loss !== 'number' || !Number.isFinite(m.loss)) throw new TypeError(`loss must be a finite number, got ${String(m.loss)}`);
   if (!Number.isInteger(m.progress) || m.progress < -1 || m.progress > 100) throw new TypeError(`progress must be an integer from -1 to 100, got ${String(m.progress)}`);
@@ -41,11 +48,14 @@ interface Pending {
 }
 
 /**
- * Sends metrics in order, one at a time. While all is well, publish() resolves once its metric is
- * sent and rejects if the platform refuses it (403: the caller's mistake). On a fault (network,
- * 5xx, broker) the metric stays in the buffer and publish() resolves at once: the job goes on,
- * and the buffer is retried with backoff (250 ms doubling to 5 s) until the platform is back, or
- * for OUTAGE_MS at most (then what waits is dropped, said on stderr). close() waits for the buffer.
+ * Sends metrics in order: what waited while a request was in flight (or through a fault) goes
+ * together in the next one, up to MAX_BATCH per request, when the inner publisher takes batches.
+ * While all is well, publish() resolves once its metric is sent and rejects if the platform
+ * refuses it (403: the caller's mistake; a refused batch is refused for each of its metrics). On
+ * a fault (network, 5xx, broker) the metrics stay in the buffer and publish() resolves at once:
+ * the job goes on, and the buffer is retried with backoff (250 ms doubling to 5 s) until the
+ * platform is back, or for OUTAGE_MS at most (then what waits is dropped, said on stderr).
+ * close() waits for the buffer.
  */
 export function buffered(inner: MetricsPublisher, limit = BUFFER_LIMIT, outageMs = OUTAGE_MS): MetricsPublisher {
   const queue: Pending[] = [];
@@ -60,21 +70,31 @@ export function buffered(inner: MetricsPublisher, limit = BUFFER_LIMIT, outageMs
     let faults = 0;
     let since = 0;
     while (queue.length > 0) {
-      // Out of the queue while in flight: a full buffer drops the oldest waiting, never this one.
-      const head = queue.shift() as Pending;
+      // Out of the queue while in flight: a full buffer drops the oldest waiting, never these.
+      const batch = queue.splice(0, inner.publishBatch ? MAX_BATCH : 1);
       try {
-        await inner.publish(head.m);
-        head.settle?.resolve();
+        const [first] = batch;
+        if (batch.length === 1 && first) await inner.publish(first.m);
+        else await inner.publishBatch?.(batch.map((p) => p.m));
+        for (const p of batch) p.settle?.resolve();
         if (faults > 0) say(`the platform is reachable again: metrics are flowing (${queue.length} still buffered)`);
         faults = 0;
         outage = false;
       } catch (err) {
         if (err instanceof Refused) {
-          if (head.settle) head.settle.reject(err);
-          else say(`a buffered metric (epoch ${head.m.epoch}) was refused: ${err.message}`);
+          const unawaited = batch.filter((p) => !p.settle);
+          for (const p of batch) p.settle?.reject(err);
+          if (unawaited.length === 1) say(`a buffered metric (epoch ${unawaited[0]?.m.epoch}) was refused: ${err.message}`);
+          else if (unawaited.length > 1) say(`${unawaited.length} buffered metrics (epochs ${unawaited[0]?.m.epoch}–${unawaited.at(-1)?.m.epoch}) were refused: ${err.message}`);
           continue;
         }
-        queue.unshift(head);
+        // Back at the head, in order; past the bound the oldest go (they are no longer in flight).
+        queue.unshift(...batch);
+        while (queue.length > limit) {
+          const dropped = queue.shift() as Pending;
+          dropped.settle?.resolve();
+          say(`metrics buffer full (${limit}): dropped epoch ${dropped.m.epoch}`);
+        }
         faults += 1;
         outage = true;
         if (faults === 1) {
@@ -111,9 +131,12 @@ export function buffered(inner: MetricsPublisher, limit = BUFFER_LIMIT, outageMs
 }
 
 function httpPublisher(env: JobEnv): MetricsPublisher {
+  const url = `/api/v1/users/${env.user}/job_metrics/${env.job}`;
+  const body = (m: EpochMetrics) => ({ epoch: m.epoch, accuracy: m.accuracy, loss: m.loss, progress: m.progress });
   return {
-    // One attempt: the buffer retries.
-    publish: (m) => callPlatform(env, 'POST', `/api/v1/users/${env.user}/job_metrics/${env.job}`, { epoch: m.epoch, accuracy: m.accuracy, loss: m.loss, progress: m.progress }, 0),
+    // One attempt: the buffer retries. One metric as an object, several as an array (the batch form).
+    publish: (m) => callPlatform(env, 'POST', url, body(m), 0),
+    publishBatch: (ms) => callPlatform(env, 'POST', url, ms.map(body), 0),
     close: async () => undefined,
   };
 }

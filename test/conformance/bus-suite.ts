@@ -45,6 +45,20 @@ export function busConformance(t: Test, subject: { open(): Promise<Bus>; topicNa
     t.equal(got.seen[0]?.headers['mlp-job-id'], 'j1');
   });
 
+  t.test('a batch of 1000 in one publish arrives whole and in order, each with its key and headers', async (t) => {
+    const topic = subject.topicName('batch');
+    await bus.ensureTopics([topic]);
+    const batch = Array.from({ length: 1000 }, (_, i) => ({ key: 'alice/train', value: JSON.stringify({ epoch: i }), headers: { 'mlp-job-id': 'j1' } }));
+    await bus.publish(topic, batch);
+    const got = collector();
+    const sub = await bus.subscribe({ topic, group: `g-${topic}`, fromBeginning: true }, async (m) => got.push(m));
+    await got.until(() => got.seen.length >= batch.length);
+    await sub.stop();
+    t.equal(got.seen.length, batch.length, 'nothing more, nothing less');
+    t.same(got.seen.map((m) => m.value), batch.map((m) => m.value), 'in the order published');
+    t.ok(got.seen.every((m) => m.key === 'alice/train' && m.headers['mlp-job-id'] === 'j1'), 'every one with the key and the job id header');
+  });
+
   t.test('a failing handler gets the message again; nothing after it is skipped', async (t) => {
     const topic = subject.topicName('retry');
     await bus.ensureTopics([topic]);

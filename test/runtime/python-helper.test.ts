@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
+import publishRoute from '../../functions/metrics-publish/route.js';
+import { compile } from '../../shared/validation.js';
 
 /** The helper's package folder (templates/runtime-py), put on PYTHONPATH as a job's runtime will. */
 const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates/runtime-py');
@@ -36,6 +38,17 @@ interface Metric {
 }
 
 type Answer = { status: number; body?: unknown };
+
+/** The platform's own check of a metrics POST body (the route's schema, as its adapter compiles it). */
+const platformValidates = compile(publishRoute.body as NonNullable<Exclude<typeof publishRoute.body, 'ignored'>>);
+const acceptedByPlatform = (body: unknown): string => {
+  try {
+    platformValidates(body, 'body');
+    return 'accepted';
+  } catch (err) {
+    return (err as Error).message;
+  }
+};
 
 /** The API stand-in; `answer` decides each response (default 200 ""). */
 async function fakeApi(t: Test, answer: (req: Seen, index: number) => Answer = () => ({ status: 200 })) {
@@ -121,6 +134,7 @@ mlp.log(3, accuracy=0.875, loss=0.25)
     { epoch: 3, accuracy: 0.875, loss: 0.25, progress: 75 },
   ], 'progress given, then derived from the epochs (remembered)');
   t.equal(api.seen.length, posts.length, 'nothing else is sent');
+  for (const p of posts) t.equal(acceptedByPlatform(p.body), 'accepted', 'the route\'s schema accepts the POST as sent');
 });
 
 t.test('many quick log calls are batched, at most 1,000 a POST, and all arrive by exit', async (t) => {
@@ -140,6 +154,7 @@ for i in range(2500):
   t.same(metrics.map((m) => m.accuracy), Array.from({ length: 2500 }, (_, i) => i / 2500), 'in order, once each');
   t.ok(posts.length < 2500 && posts.length >= 3, `batched: ${posts.length} POSTs for 2500 calls`);
   for (const p of posts) t.ok(!Array.isArray(p.body) || (p.body as unknown[]).length <= 1000, 'no POST over 1,000');
+  t.same(new Set(posts.map((p) => acceptedByPlatform(p.body))), new Set(['accepted']), 'the route\'s schema accepts every POST as sent');
 });
 
 t.test('heartbeat flushes the metrics, then PUTs {state, progress}; bad values are refused locally', async (t) => {

@@ -48,6 +48,17 @@ export async function metricsScenario(t: Test, p: Target): Promise<void> {
   await s.until(5);
   for (let i = 0; i < 50 && (await listed()).find((m) => m.epoch === 3)?.accuracy !== 0.95; i++) await new Promise((r) => setTimeout(r, 50));
   t.equal((await listed()).filter((m) => m.epoch === 3).length, 1, 'a repeated epoch replaces the stored one');
+
+  // The batch form, as a script publishes it with its job token: every metric reaches the socket, in order.
+  const uid = ((await p.store.collection('job').get('alice/train')) as { uid: string } | null)?.uid ?? '';
+  const jobToken = (await p.tokens.issue({ sub: 'alice', kind: 'job', job: 'train', job_id: uid })).token;
+  const batch = Array.from({ length: 50 }, (_, i) => ({ epoch: 10 + i, accuracy: i / 50, loss: 1 - i / 50, progress: 20 }));
+  const refused = await call(p.url, 'POST', '/api/v1/users/alice/job_metrics/train', { token: jobToken, body: [...batch.slice(0, 5), { ...batch[5], epoch: -1 }] });
+  t.match([refused.status, refused.json], [403, { msg: /^element 5 of the body: field "epoch"/ }], 'a batch with a bad element is refused, naming it');
+  t.equal((await call(p.url, 'POST', '/api/v1/users/alice/job_metrics/train', { token: jobToken, body: batch })).status, 200, 'a batch of 50 with the job token');
+  await s.until(5 + batch.length);
+  t.same(s.got.slice(5).map((m) => m.epoch), batch.map((m) => m.epoch), 'the batch arrives on the socket whole and in order, none of the refused one');
+  t.match(s.got.at(-1), { user: 'alice', name: 'train', ...batch.at(-1) }, 'user and job from the token');
   s.ws.close();
 
   await t.rejects(socket(`${p.url.replace('http', 'ws')}/api/v1/users/alice/job_metrics/train`), /refused with 403/, 'no token: refused before the upgrade');
@@ -58,7 +69,6 @@ export async function metricsScenario(t: Test, p: Target): Promise<void> {
 
   if (kafka) {
     // A training pod publishing straight to Kafka, with an independent client.
-    const uid = ((await p.store.collection('job').get('alice/train')) as { uid: string } | null)?.uid ?? '';
     await new Promise<void>((resolve, reject) => {
       const kcat = spawn('kcat', ['-b', kafka, '-t', p.metricsTopic, '-P', '-K', '|', '-H', `mlp-job-id=${uid}`], { stdio: ['pipe', 'inherit', 'inherit'] });
       kcat.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`kcat exited ${code}`))));
