@@ -10,6 +10,7 @@ import { callPlatform } from './platform-client.js';
 // so the same script runs on a laptop.
 export type { EpochMetrics } from './metrics-publisher.js';
 export { datasetPath } from './job-env.js';
+export { homePath, params, resumePath } from './job-inputs.js';
 export { Refused } from './platform-client.js';
 
 let env: JobEnv | undefined | null = null;
