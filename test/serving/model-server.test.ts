@@ -200,8 +200,8 @@ t.test('a two-input, two-output model: named inputs and outputs in both forms', 
 
 t.test('a folder that cannot be served: exit non-zero with a message on stderr', async (t) => {
   const empty = await startBroken(tempDir(t));
-  t.not(empty.code, 0, 'no model.json: exits non-zero');
-  t.match(empty.stderr, /model-server: cannot read .*model\.json: ENOENT/);
+  t.equal(empty.code, UNSERVABLE_EXIT, 'neither model.onnx nor model.json: exits for good');
+  t.match(empty.stderr, /model-server: .* holds neither model\.onnx nor model\.json: a model server needs model\.onnx \(an ONNX model\) or model\.json and its weight files/);
 
   const dir = tempDir(t);
   writeFileSync(path.join(dir, 'model.json'), '{"modelTopology": ');
