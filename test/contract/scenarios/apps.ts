@@ -1,4 +1,4 @@
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { PORT_MAX, PORT_MIN } from '../../../shared/repos/apps.js';
@@ -95,8 +95,9 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
   t.test('repeated crashes end in error with the reason', async (t) => {
     const { port } = await app('serve');
     const dir = storagePaths(root).model('alice', 'iris');
-    // The server can no longer load its model: each restart fails.
+    // The server can no longer load its model (a model.json that is not JSON): each restart fails.
     renameSync(path.join(dir, 'model.json'), path.join(dir, 'model.json.away'));
+    writeFileSync(path.join(dir, 'model.json'), '{"modelTopology": ');
     t.teardown(() => renameSync(path.join(dir, 'model.json.away'), path.join(dir, 'model.json')));
     killServer(port);
     const failed = await settled('serve', ['error']);
