@@ -1,4 +1,4 @@
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { appsCollection, type AppDoc } from '../../shared/repos/apps.js';
@@ -83,7 +83,9 @@ t.test('the app watcher\'s pass', async (t) => {
   await t.test('a server that cannot load its model is restarted with backoff, then the app ends in error with the reason', async (t) => {
     await readyModel(deps, alice, 'alice', 'gone');
     const dir = storagePaths(deps.config.root).model('alice', 'gone');
+    // A model.json that is not JSON: a load that fails (retried), unlike a folder without model files.
     renameSync(path.join(dir, 'model.json'), path.join(dir, 'model.json.away'));
+    writeFileSync(path.join(dir, 'model.json'), '{"modelTopology": ');
     const brokenPort = await create('broken', 0.25, SERVER_RAM, 'gone');
     const seen = new Set<string>();
     const failed = await until(() => col.get('alice/broken'), (a) => a?.state !== 'creating', 'app broken leaving creating', {
@@ -104,5 +106,24 @@ t.test('the app watcher\'s pass', async (t) => {
     t.equal(await deps.orchestrator.status(failed?.uid ?? ''), null, 'no server is left for it');
     const after = await pass();
     t.same(after.started, [], 'an app in error is not started again');
+  });
+
+  await t.test('a model folder without model files ends the app in error at once, saying which files it needs', async (t) => {
+    await readyModel(deps, alice, 'alice', 'bare');
+    const dir = storagePaths(deps.config.root).model('alice', 'bare');
+    for (const f of readdirSync(dir)) renameSync(path.join(dir, f), path.join(dir, `${f}.away`));
+    await create('bare', 0.25, SERVER_RAM, 'bare');
+    const seen = new Set<string>();
+    const failed = await until(() => col.get('alice/bare'), (a) => a?.state !== 'creating', 'app bare leaving creating', {
+      tries: 1200,
+      ms: 100,
+      before: async () => {
+        const a = await col.get('alice/bare');
+        if (a?.msg) seen.add(a.msg);
+        return pass();
+      },
+    });
+    t.match(failed, { state: 'error', failures: 5, msg: /^the model server failed 5 times in a row; last: it ended with exit code 78 .*holds neither model\.onnx nor model\.json: a model server needs model\.onnx \(an ONNX model\) or model\.json and its weight files/ });
+    t.same([...seen].filter((m) => /restarting/.test(m)), [], 'never restarted: retrying cannot help');
   });
 });

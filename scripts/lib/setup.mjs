@@ -24,7 +24,9 @@ export function ensureNodeModules() {
   const hash = createHash('sha256').update(readFileSync(lock)).digest('hex');
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) return;
   process.stderr.write('mlp: installing npm dependencies (npm ci)…\n');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  // onnxruntime-node's install script would fetch CUDA libraries from outside the npm registry
+  // (nuget.org); the CPU runtime the model server uses is in the package itself.
+  run('npm', ['ci', '--no-audit', '--no-fund'], { env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
   writeFileSync(stamp, hash);
 }
 

@@ -5,10 +5,10 @@ import { platformNode } from '../runtime-tf/command.js';
 export const HEALTH_PATH = '/health';
 
 export interface ModelServerOptions {
-  /** The folder holding model.json and its weight files (a model's folder, API.md §7). */
+  /** The model's folder: model.onnx, or model.json and its weight files (see model-files.ts). */
   modelDir: string;
   port: number;
-  /** The name clients use in /v1/models/{model}. */
+  /** The name clients use in /v1/models/{model} and /v2/models/{model}. */
   model: string;
   /** Default 127.0.0.1; 0.0.0.0 in a pod. */
   host?: string;
@@ -27,7 +27,7 @@ export const UNSERVABLE_EXIT = 78;
 
 const MAIN = fileURLToPath(new URL(`./main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 
-/** The argv that starts the model server of runtime tf (TensorFlow-Serving's REST API). */
+/** The argv that starts the model server of runtime tf (TensorFlow-Serving's REST API and the Open Inference Protocol). */
 export function modelServerCommand(opts: ModelServerOptions): string[] {
   return [...platformNode(), MAIN, '--model-dir', opts.modelDir, '--port', String(opts.port), '--model', opts.model, '--host', opts.host ?? '127.0.0.1', ...(opts.ram ? ['--ram', String(opts.ram)] : [])];
 }

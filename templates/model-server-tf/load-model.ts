@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { ModelLoadError } from './model-files.js';
 
-/** Why a model folder cannot be served, said plainly (the server exits with it). */
-export class ModelLoadError extends Error {}
+export { ModelLoadError };
 
 /**
  * A load handler reading a layers model from a folder: model.json and the weight files its

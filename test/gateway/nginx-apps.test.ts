@@ -60,7 +60,7 @@ t.test('the generator renders the app gateway from the registry, and nginx accep
   // The path map, tried in JavaScript (its regex is PCRE and JS alike).
   const key = /"~(\^\/\(\?<mlp_app_user>[^"]+)" app;/.exec(files['nginx/mlp-routes.conf'] ?? '')?.[1] ?? '';
   const re = new RegExp(key);
-  for (const ok of ['/alice/serve/v1/models/iris:predict', '/alice/serve', '/alice/serve?x=1', '/alice/serve/', '/alice/serve/a?b/c']) t.ok(re.test(ok), `${ok} is an app path`);
+  for (const ok of ['/alice/serve/v1/models/iris:predict', '/alice/serve/v2/models/iris/infer', '/alice/serve/v2/health/ready', '/alice/serve', '/alice/serve?x=1', '/alice/serve/', '/alice/serve/a?b/c']) t.ok(re.test(ok), `${ok} is an app path`);
   for (const no of ['/', '/alice', '/alice/', '/Alice/serve/x', '/alice/serve1/x', '/alice/se%72ve/x', `/alice/${'a'.repeat(51)}/x`, '//alice/serve', '/alice/serve:predict']) {
     t.notOk(re.test(no), `${no} is not`);
   }

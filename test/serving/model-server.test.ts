@@ -1,78 +1,15 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
-import { HEALTH_PATH, modelServerCommand, UNSERVABLE_EXIT } from '../../templates/model-server-tf/command.js';
+import { HEALTH_PATH, UNSERVABLE_EXIT } from '../../templates/model-server-tf/command.js';
 import { MAX_BODY_BYTES } from '../../templates/model-server-tf/server.js';
 import { saveModel } from '../../templates/runtime-tf/mlp-runtime.js';
-import { freePort } from '../helpers/process.js';
+import { startBroken, startServer, tempDir, type Answer } from '../helpers/model-server.js';
 
 // The model server of runtime tf: TensorFlow-Serving's REST API over a layers model saved by
 // the runtime's saveModel, started exactly as the apps manager starts it.
 tf.enableProdMode(); // no "install tfjs-node" banner in the test output
-
-interface Answer {
-  status: number;
-  json: unknown;
-  text: string;
-}
-
-function tempDir(t: Test): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'mlp-serving-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Starts the server on a free port; resolves once /health answers, rejects if it exits first. */
-async function startServer(t: Test, modelDir: string, model: string): Promise<{ base: string; call: (method: string, urlPath: string, body?: string | Buffer) => Promise<Answer> }> {
-  const port = await freePort();
-  const [program = '', ...args] = modelServerCommand({ modelDir, port, model });
-  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const request = async (method: string, urlPath: string, body?: string | Buffer): Promise<Answer> => {
-    const res = await fetch(base + urlPath, { method, ...(body !== undefined ? { body, headers: { 'content-type': 'application/json' } } : {}) });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, json, text };
-  };
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`the model server exited (${child.exitCode}):\n${output}`);
-    const up = await request('GET', HEALTH_PATH).then(
-      (a) => a.status === 200,
-      () => false, // not listening yet: connection refused
-    );
-    if (up) return { base, call: request };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the model server never answered ${HEALTH_PATH}:\n${output}`);
-}
-
-/** Runs the server on a folder that cannot be served: it must exit non-zero with a message. */
-async function startBroken(modelDir: string, ram?: number): Promise<{ code: number | null; stderr: string }> {
-  const [program = '', ...args] = modelServerCommand({ modelDir, port: await freePort(), model: 'broken', ...(ram ? { ram } : {}) });
-  const child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  return { code, stderr };
-}
 
 const ROWS = [
   [5.1, 3.5, 1.4, 0.2],
@@ -200,8 +137,8 @@ t.test('a two-input, two-output model: named inputs and outputs in both forms', 
 
 t.test('a folder that cannot be served: exit non-zero with a message on stderr', async (t) => {
   const empty = await startBroken(tempDir(t));
-  t.not(empty.code, 0, 'no model.json: exits non-zero');
-  t.match(empty.stderr, /model-server: cannot read .*model\.json: ENOENT/);
+  t.equal(empty.code, UNSERVABLE_EXIT, 'neither model.onnx nor model.json: exits for good');
+  t.match(empty.stderr, /model-server: .* holds neither model\.onnx nor model\.json: a model server needs model\.onnx \(an ONNX model\) or model\.json and its weight files/);
 
   const dir = tempDir(t);
   writeFileSync(path.join(dir, 'model.json'), '{"modelTopology": ');

@@ -1,4 +1,4 @@
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { PORT_MAX, PORT_MIN } from '../../../shared/repos/apps.js';
@@ -69,6 +69,15 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
     t.ok(closeTo((cols.json as { outputs: number[][] }).outputs, want), 'columnar form: the outputs are the model\'s own');
     const status = await call(p.appUrl, 'GET', '/alice/serve/v1/models/iris', { token });
     t.match(status.json, { model_version_status: [{ state: 'AVAILABLE' }] });
+    // The Open Inference Protocol (KServe v2) on the same app, through the same gateway.
+    const v2 = await call(p.appUrl, 'GET', '/alice/serve/v2/models/iris', { token });
+    t.match(v2, { status: 200, json: { name: 'iris', platform: 'tensorflowjs_layers', inputs: [{ datatype: 'FP32', shape: [-1, 4] }] } });
+    const input = (v2.json as { inputs?: { name: string }[] }).inputs?.[0]?.name;
+    const inferred = await call(p.appUrl, 'POST', '/alice/serve/v2/models/iris/infer', { token, body: { inputs: [{ name: input, shape: [ROWS.length, 4], datatype: 'FP32', data: ROWS.flat() }] } });
+    t.equal(inferred.status, 200, inferred.text);
+    const out = (inferred.json as { outputs: { shape: number[]; data: number[] }[] }).outputs[0];
+    const width = out?.shape[1] ?? 0;
+    t.ok(closeTo(ROWS.map((_, i) => out?.data.slice(i * width, (i + 1) * width) ?? []), want), 'infer: the model\'s own outputs, row-major');
 
     refused(t, await predict('serve', { instances: [[1, 2]] }), /./);
     refused(t, await predict('serve', { instances: [] }), /./);
@@ -95,8 +104,9 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
   t.test('repeated crashes end in error with the reason', async (t) => {
     const { port } = await app('serve');
     const dir = storagePaths(root).model('alice', 'iris');
-    // The server can no longer load its model: each restart fails.
+    // The server can no longer load its model (a model.json that is not JSON): each restart fails.
     renameSync(path.join(dir, 'model.json'), path.join(dir, 'model.json.away'));
+    writeFileSync(path.join(dir, 'model.json'), '{"modelTopology": ');
     t.teardown(() => renameSync(path.join(dir, 'model.json.away'), path.join(dir, 'model.json')));
     killServer(port);
     const failed = await settled('serve', ['error']);
