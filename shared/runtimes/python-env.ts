@@ -95,7 +95,8 @@ export function createPythonEnvs(opts: { cache: string; python: string; log: Log
         ensure(runtime).catch(() => {}); // its failure is kept in `failures` (and logged) for the next look
       }
       const since = builds.get(runtime)?.started ?? now();
-      return { phase: 'building', detail: `started ${new Date(since).toISOString()}, log ${dir(runtime)}.log` };
+      // No host path in what tenants read: the log's place is in the platform's own log.
+      return { phase: 'building', detail: `started ${new Date(since).toISOString()}` };
     },
   };
 }
@@ -185,8 +186,9 @@ async function build(runtime: Runtime, dir: string, opts: BuildOptions): Promise
   } catch (err) {
     await rm(dir, { recursive: true, force: true }).catch(() => {});
     await close(); // what pip said last is in the file before it is read
-    const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join(' | ');
-    throw new Error(`building runtime ${runtime} failed: ${(err as Error).message}${tail ? ` (last lines of ${logFile}: ${tail})` : ''}`);
+    // pip's last words, not the commands (they name the platform's paths).
+    const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').filter((l) => !l.startsWith('$ ')).slice(-4).join(' | ');
+    throw new Error(`building runtime ${runtime} failed: ${(err as Error).message}${tail ? ` (last lines of its log: ${tail})` : ''}`);
   } finally {
     await close();
   }
