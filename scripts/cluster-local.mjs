@@ -5,7 +5,7 @@
 // apps go through MLP_ORCHESTRATOR=kubernetes; the only stand-in is the test kubelet
 // (scripts/infra/kubelet-standin.ts), which runs their pods as local sandboxed processes.
 //
-// It takes the configuration `npm start` takes (MLP_PORT, MLP_APP_PORT, MLP_ROOT, MLP_TENANT_*,
+// It takes the configuration `npm start` takes (MLP_PORT, MLP_APP_PORT, MLP_APP_URL, MLP_ROOT, MLP_TENANT_*,
 // timeouts, MLP_SECRET/MLP_SERVICE_TOKEN …); MLP_MONGO_URL / MLP_KAFKA_BROKERS, when set, name
 // servers to use instead of starting its own. It prints the gateway URL and stops everything it
 // started on Ctrl-C, SIGTERM or SIGHUP (also when its process group is signalled).
@@ -85,6 +85,8 @@ try {
   stops.push({ name: 'kubelet stand-in', stop: async () => { if (kubelet.exitCode === null) { kubelet.kill('SIGTERM'); await kubeletExited; } } });
 
   const gatewayUrl = env.MLP_PUBLIC_URL || `http://127.0.0.1:${port}`;
+  // What Apps tell clients to call (their endpoint): the Nginx app gateway started below.
+  const appGatewayUrl = env.MLP_APP_URL || `http://127.0.0.1:${appPort}`;
   const shared = {
     ...servers,
     MLP_ROOT: root,
@@ -93,6 +95,7 @@ try {
     // Pods of the stand-in run on this machine's network: the gateway reaches an app at its pod's address.
     MLP_KUBE_ENDPOINT: 'pod',
     MLP_PUBLIC_URL: gatewayUrl,
+    MLP_APP_URL: appGatewayUrl,
     MLP_LISTEN_HOST: '127.0.0.1',
   };
   const fns = await startFunctions({ env: { ...env, ...shared }, access, logDir: path.join(runDir, 'functions'), secretsDir: path.join(runDir, 'secrets'), log: say });

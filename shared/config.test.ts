@@ -1,5 +1,5 @@
 import t from 'tap';
-import { loadConfig } from './config.js';
+import { appGatewayUrl, loadConfig } from './config.js';
 import { ConfigError } from './errors.js';
 
 t.test('defaults follow API.md §3 and §12', async (t) => {
@@ -46,5 +46,32 @@ t.test('Kubernetes settings: defaults, values, and refusals', async (t) => {
   } catch (err) {
     t.type(err, ConfigError);
     t.same((err as ConfigError).problems.map((p) => p.split('=')[0]), ['MLP_KUBE_ENDPOINT', 'MLP_KUBE_NAMESPACE', 'MLP_KUBE_IMAGE_ROOT']);
+  }
+});
+
+t.test('MLP_APP_URL: an http(s) base URL, trailing slash stripped; unset, the local app gateway', async (t) => {
+  t.equal(loadConfig({}).appUrl, undefined);
+  t.equal(appGatewayUrl(loadConfig({})), 'http://127.0.0.1:30002', 'default: the app gateway on MLP_APP_PORT');
+  t.equal(appGatewayUrl(loadConfig({ MLP_APP_PORT: '35302' })), 'http://127.0.0.1:35302');
+  t.equal(appGatewayUrl(loadConfig({ MLP_APP_PORT: '0' }), 41234), 'http://127.0.0.1:41234', 'the port listened on when MLP_APP_PORT picks one');
+  t.equal(appGatewayUrl(loadConfig({ MLP_HOST: '0.0.0.0' })), 'http://127.0.0.1:30002', 'a wildcard listen address is not a URL to call');
+  t.equal(loadConfig({ MLP_APP_URL: 'https://apps.example.com/' }).appUrl, 'https://apps.example.com');
+  t.equal(loadConfig({ MLP_APP_URL: 'http://gw:8080/mlp//' }).appUrl, 'http://gw:8080/mlp', 'a path is kept');
+  t.equal(appGatewayUrl(loadConfig({ MLP_APP_URL: 'https://apps.example.com', MLP_APP_PORT: '35302' }), 35302), 'https://apps.example.com', 'MLP_APP_URL wins over the port');
+  for (const bad of ['apps.example.com', 'ftp://apps.example.com', 'http://apps.example.com/?x=1', 'http://apps.example.com/#top', 'http://', 'not a url']) {
+    try {
+      loadConfig({ MLP_APP_URL: bad });
+      t.fail(`${bad} should be refused`);
+    } catch (err) {
+      t.type(err, ConfigError);
+      t.match((err as ConfigError).problems, [/^MLP_APP_URL=.*: must/], `${bad} is refused, naming MLP_APP_URL`);
+    }
+  }
+  try {
+    loadConfig({ MLP_APP_URL: 'https://user:hunter2@apps.example.com' });
+    t.fail('credentials should be refused');
+  } catch (err) {
+    t.same((err as ConfigError).problems, ['MLP_APP_URL: must not hold a user name or password']);
+    t.notOk((err as Error).message.includes('hunter2'), 'the password is not repeated');
   }
 });

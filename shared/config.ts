@@ -49,6 +49,12 @@ export interface Config {
   metricsTopic: string;
   /** The gateway's URL as jobs reach it (MLP_API); unset: the local gateway's own address. */
   publicUrl?: string;
+  /**
+   * MLP_APP_URL: the app gateway's base URL as clients call it (no trailing slash); every App
+   * answered carries `{appUrl}/{user}/{app}`. Unset: the local app gateway's own address
+   * (appGatewayUrl).
+   */
+  appUrl?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** MLP_ORCHESTRATOR=kubernetes only (the kubeconfig itself comes from KUBECONFIG or the pod's service account). */
   kube: KubeConfigSettings;
@@ -126,6 +132,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   const secret = env.MLP_SECRET || undefined;
   if (secret !== undefined && secret.length < 32) problems.push('MLP_SECRET: must be at least 32 characters');
   const serviceToken = env.MLP_SERVICE_TOKEN || undefined;
+  const appUrl = baseUrl('MLP_APP_URL', env.MLP_APP_URL, problems);
   if (serviceToken !== undefined && serviceToken.length < 32) problems.push('MLP_SERVICE_TOKEN: must be at least 32 characters');
 
   const config: Config = {
@@ -161,6 +168,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     },
     metricsTopic: env.MLP_METRICS_TOPIC || 'mlp.job-metrics',
     publicUrl: env.MLP_PUBLIC_URL ? env.MLP_PUBLIC_URL.replace(/\/+$/, '') : undefined,
+    ...(appUrl ? { appUrl } : {}),
     logLevel: logLevel as Config['logLevel'],
     kube: {
       namespace: kubeNamespace,
@@ -174,4 +182,42 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * An http(s) base URL without credentials, query or fragment, trailing slashes stripped; a
+ * problem is recorded otherwise. Empty or unset: undefined (the default applies).
+ */
+function baseUrl(name: string, raw: string | undefined, problems: string[]): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    problems.push(`${name}=${raw}: must be an http:// or https:// URL`);
+    return undefined;
+  }
+  const why =
+    u.protocol !== 'http:' && u.protocol !== 'https:' ? 'must be an http:// or https:// URL'
+    : u.username || u.password ? 'must not hold a user name or password'
+    : u.search || raw.includes('?') ? 'must not have a query (?…)'
+    : u.hash || raw.includes('#') ? 'must not have a fragment (#…)'
+    : undefined;
+  if (why) {
+    // A URL with credentials is not repeated.
+    problems.push(u.username || u.password ? `${name}: ${why}` : `${name}=${raw}: ${why}`);
+    return undefined;
+  }
+  return `${u.origin}${u.pathname}`.replace(/\/+$/, '');
+}
+
+/**
+ * The app gateway's base URL clients are given: MLP_APP_URL, or else the local app gateway's
+ * address on `port` (the port it listens on; MLP_APP_PORT before it does), a wildcard listen
+ * address given as the loopback one.
+ */
+export function appGatewayUrl(config: Pick<Config, 'appUrl' | 'host' | 'appPort'>, port = config.appPort): string {
+  if (config.appUrl) return config.appUrl;
+  const host = config.host === '0.0.0.0' || config.host === '' ? '127.0.0.1' : config.host === '::' ? '[::1]' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${port}`;
 }

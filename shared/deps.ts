@@ -3,7 +3,7 @@ import { createAuthenticator, type Authenticator } from './auth/principal.js';
 import { createTokenService, type TokenService } from './auth/tokens.js';
 import { createInProcessBus } from './bus/in-process.js';
 import type { Bus } from './bus/port.js';
-import type { Config } from './config.js';
+import { appGatewayUrl, type Config } from './config.js';
 import { ConfigError } from './errors.js';
 import type { Logger } from './log.js';
 import { cgroupSupport } from './orchestrator/cgroups.js';
@@ -48,6 +48,8 @@ export interface Deps {
   gateway: { url: string };
   /** The runtimes' Python environments the local orchestrator's jobs run in (built on first use). */
   pythonEnvs: PythonEnvs;
+  /** The app gateway's base URL as clients call it (MLP_APP_URL); the local runner fills in its address once it listens. */
+  appGateway: { url: string };
 }
 
 export interface Overrides {
@@ -123,6 +125,7 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
     jobLimits: jobLimitsState,
     gateway,
     pythonEnvs: createPythonEnvs({ cache: config.runtimeCache, python: config.python, log }),
+    appGateway: { url: appGatewayUrl(config) },
     async close() {
       // Local jobs outlive the platform (the next start adopts them); apps' servers stop here.
       if (!overrides.orchestrator) await orchestrator.close();

@@ -4,14 +4,21 @@ import path from 'node:path';
 
 export interface ClientConfig {
   url: string;
-  /** The app gateway (API.md §8), where apps answer predictions. */
-  appUrl?: string;
+  /**
+   * The app gateway's base URL when given at login (--app-url): it then replaces the one in each
+   * app's endpoint. Unset: apps are called where the platform says they are (App.endpoint).
+   * (Earlier clients kept a guessed `appUrl` here, the gateway's host on port 30002; it is ignored.)
+   */
+  appGateway?: string;
   user: string;
   token: string;
 }
 
-/** The app gateway beside a gateway URL: the same host on port 30002 (API.md §1). */
-export function defaultAppUrl(url: string): string {
+/**
+ * The app gateway beside a gateway URL: the same host on port 30002. Only for a platform whose
+ * apps carry no endpoint (older than the endpoint field).
+ */
+export function guessedAppUrl(url: string): string {
   const u = new URL(url);
   u.port = '30002';
   return u.origin;

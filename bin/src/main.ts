@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { api, encodePath } from './api.js';
 import * as apps from './apps.js';
-import { defaultAppUrl, loadClientConfig, saveClientConfig } from './config.js';
+import { guessedAppUrl, loadClientConfig, saveClientConfig } from './config.js';
 import { download, list, remove, upload } from './datasets.js';
 import * as jobs from './jobs.js';
 import * as models from './models.js';
@@ -12,9 +12,13 @@ import * as models from './models.js';
 // API.md §10: the `mlp` data client. It talks only to the gateway; a refusal or fault prints
 // the server's msg and exits non-zero.
 const print = (line: string) => process.stdout.write(line + '\n');
+const trim = (url: string) => url.replace(/\/+$/, '');
 const session = async () => {
   const config = await loadClientConfig();
-  return { config, client: api(config), appUrl: process.env.MLP_APP_URL ?? config.appUrl ?? defaultAppUrl(config.url) };
+  // Apps are called at the endpoint the platform gives them, unless an app gateway was named.
+  const override = process.env.MLP_APP_URL || config.appGateway;
+  const gw: apps.AppGateway = { ...(override ? { override: trim(override) } : {}), fallback: guessedAppUrl(config.url) };
+  return { config, client: api(config), gw };
 };
 
 const program = new Command('mlp').description('MLP command-line client').showHelpAfterError();
@@ -25,15 +29,15 @@ program
   .requiredOption('--url <url>', 'gateway URL, e.g. http://127.0.0.1:30001')
   .requiredOption('--user <name>', 'your username')
   .option('--password <password>', 'your password (default: $MLP_PASSWORD)')
-  .option('--app-url <url>', 'app gateway URL (default: the gateway\'s host on port 30002)')
+  .option('--app-url <url>', 'app gateway URL to use instead of the endpoint the platform gives each app')
   .action(async (opts: { url: string; user: string; password?: string; appUrl?: string }) => {
     const password = opts.password ?? process.env.MLP_PASSWORD;
     if (!password) throw new Error('give --password or set MLP_PASSWORD');
-    const url = opts.url.replace(/\/+$/, '');
+    const url = trim(opts.url);
     const res = await fetch(`${url}/api/v1/users/${opts.user}/token`, { headers: { authorization: `Basic ${Buffer.from(`${opts.user}:${password}`).toString('base64')}` } });
     const body = (await res.json()) as string | { msg: string };
     if (!res.ok || typeof body !== 'string') throw new Error(typeof body === 'string' ? body : body.msg);
-    await saveClientConfig({ url, appUrl: (opts.appUrl ?? defaultAppUrl(url)).replace(/\/+$/, ''), user: opts.user, token: body });
+    await saveClientConfig({ url, ...(opts.appUrl ? { appGateway: trim(opts.appUrl) } : {}), user: opts.user, token: body });
     print(`logged in to ${url} as ${opts.user}`);
   });
 
@@ -152,12 +156,12 @@ app
   .option('--ram <mi>', 'memory in Mi (100–10000, default 1000)', number('--ram'))
   .option('--no-wait', 'do not wait until it serves')
   .action(async (name: string, opts: apps.CreateOptions) => {
-    const { config, client, appUrl } = await session();
-    await apps.create(client, appUrl, config.user, name, opts, print);
+    const { config, client, gw } = await session();
+    await apps.create(client, gw, config.user, name, opts, print);
   });
 app.command('ls').description('list your applications').action(async () => {
-  const { config, client, appUrl } = await session();
-  await apps.list(client, appUrl, config.user, print);
+  const { config, client, gw } = await session();
+  await apps.list(client, gw, config.user, print);
 });
 app
   .command('rm <name>')
@@ -170,8 +174,8 @@ app
   .command('predict <name> [file]')
   .description('send instances (JSON: a list, or {"instances": …} / {"inputs": …}) from a file or stdin; print the answer')
   .action(async (name: string, file: string | undefined) => {
-    const { config, client, appUrl } = await session();
-    await apps.predict(client, appUrl, config.token, config.user, name, await apps.readInput(file), print);
+    const { config, client, gw } = await session();
+    await apps.predict(client, gw, config.token, config.user, name, await apps.readInput(file), print);
   });
 
 program

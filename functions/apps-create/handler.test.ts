@@ -16,7 +16,7 @@ t.test('claims a port in 31000–50000 in app_port and reserves cpu/gpu/ram', as
   const a = await create({ name: 'serve', model_name: 'iris', cpu: 0.5, gpu: 1, ram: 200 });
   t.equal(a.status, 201);
   t.match(a.body, { name: 'serve', user: 'alice', tenant: 'default', model_name: 'iris', cpu: 0.5, gpu: 1, ram: 200, state: 'creating' });
-  t.same(Object.keys(a.body as object).sort(), ['cpu', 'created_at', 'gpu', 'model_name', 'name', 'port', 'ram', 'state', 'tenant', 'updated_at', 'user'], 'the API\'s fields, none of uid/res');
+  t.same(Object.keys(a.body as object).sort(), ['cpu', 'created_at', 'endpoint', 'gpu', 'model_name', 'name', 'port', 'ram', 'state', 'tenant', 'updated_at', 'user'], 'the API\'s fields, none of uid/res');
   const port = (a.body as { port: number }).port;
   t.ok(Number.isInteger(port) && port >= PORT_MIN && port <= PORT_MAX, `port ${port} in ${PORT_MIN}–${PORT_MAX}`);
   const doc = await appsCollection(deps.store).get('alice/serve');

@@ -48,7 +48,7 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
     await freePort();
     throw err;
   }
-  return appView(await reserve(apps, doc, APP_HOLD, deps, freePort));
+  return appView(await reserve(apps, doc, APP_HOLD, deps, freePort), deps.appGateway.url);
 };
 
 async function modelMustBeReady(deps: Parameters<typeof handle>[1], user: string, name: string): Promise<void> {

@@ -6,5 +6,5 @@ import type route from './route.js';
 export const handle: Handler<typeof route> = async ({ params }, deps) => {
   const name = params.app ?? '';
   const doc = await appsCollection(deps.store).get(appId(params.user ?? '', name));
-  return doc ? appView(doc) : appNotFound(name);
+  return doc ? appView(doc, deps.appGateway.url) : appNotFound(name);
 };

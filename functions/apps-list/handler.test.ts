@@ -22,7 +22,7 @@ t.test('lists only the owner\'s apps, oldest first, without internal fields', as
   t.equal(list.status, 200);
   t.match(list.body, [{ name: 'b', port: 31001 }, { name: 'a', port: 31003 }]);
   t.equal((list.body as unknown[]).length, 2);
-  t.same(Object.keys((list.body as object[])[0] ?? {}).sort(), ['cpu', 'created_at', 'gpu', 'model_name', 'msg', 'name', 'port', 'ram', 'state', 'tenant', 'updated_at', 'user'], 'the API\'s fields, none of uid/res/version');
+  t.same(Object.keys((list.body as object[])[0] ?? {}).sort(), ['cpu', 'created_at', 'endpoint', 'gpu', 'model_name', 'msg', 'name', 'port', 'ram', 'state', 'tenant', 'updated_at', 'user'], 'the API\'s fields, none of uid/res/version');
   const foreign = await invoke(route, handle, deps, { path: '/api/v1/users/alice/apps', headers: bob });
   t.equal(foreign.status, 403);
   t.match(foreign.body, { msg: /belongs to bob/ });

@@ -6,5 +6,5 @@ import type route from './route.js';
 /** The whole list, or one page of it with `?limit=` and `?after=` (shared/paging.ts). */
 export const handle: Handler<typeof route> = async ({ params, query }, deps) => {
   const user = params.user ?? '';
-  return listPage(appsCollection(deps.store), { user }, query, userListPath(user, 'apps'), appView);
+  return listPage(appsCollection(deps.store), { user }, query, userListPath(user, 'apps'), (a) => appView(a, deps.appGateway.url));
 };

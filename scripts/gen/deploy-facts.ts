@@ -34,6 +34,8 @@ export const SHARED_ENV = [
   // Where jobs reach the gateway (their MLP_API) and the Kafka topic of their metrics.
   'MLP_PUBLIC_URL',
   'MLP_METRICS_TOPIC',
+  // The app gateway's public base URL: every App answered carries {MLP_APP_URL}/{user}/{app}.
+  'MLP_APP_URL',
   // The Kubernetes orchestrator (MLP_ORCHESTRATOR=kubernetes): where and with what it runs
   // workloads. Only the functions marked `orchestrator` use them; every function gets them so
   // the ConfigMap stays one.
@@ -56,6 +58,11 @@ export const MODEL_SERVER_IMAGE = `${IMAGE_PREFIX}/model-server-tf:${VERSION}`;
 export const IMAGE_ROOT = '/opt/mlp';
 /** The design's node ports that keep their meaning (API.md "Ports"). */
 export const NODE_PORTS = { gateway: 30001, appGateway: 30002, kafka: 30010, mongo: 30011 };
+/**
+ * The app gateway's host name on the Ingress, a placeholder the operator replaces (docs/deploy.md);
+ * MLP_APP_URL in the ConfigMap is http:// and this host, so Apps name the same place.
+ */
+export const APP_HOST = 'apps.mlp.example';
 /** In-cluster addresses of the stores (k8s/30-mongo.yaml, k8s/30-kafka.yaml). */
 export const MONGO_URL = `mongodb://mlp-mongo.${NAMESPACE}.svc.cluster.local:27017/mlp`;
 export const KAFKA_BROKERS = `mlp-kafka.${NAMESPACE}.svc.cluster.local:9092`;

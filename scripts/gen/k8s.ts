@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import type { RouteDef } from '../../shared/route.js';
 import {
+  APP_HOST,
   IMAGE_ROOT,
   JOB_IMAGE,
   KAFKA_BROKERS,
@@ -76,6 +77,8 @@ function sharedConfig(): Record<string, string> {
     MLP_KAFKA_BROKERS: KAFKA_BROKERS,
     MLP_ORCHESTRATOR: 'kubernetes',
     MLP_PUBLIC_URL: `http://mlp-gateway.${NAMESPACE}.svc.cluster.local:${NODE_PORTS.gateway}`,
+    // What clients are told to call (App.endpoint): the Ingress's host for the app gateway.
+    MLP_APP_URL: `http://${APP_HOST}`,
     MLP_METRICS_TOPIC: METRICS_TOPIC,
     MLP_KUBE_NAMESPACE: NAMESPACE,
     MLP_KUBE_JOB_IMAGE: JOB_IMAGE,
@@ -304,13 +307,13 @@ function gateway(meta: Meta, labels: Labels, nginx: Record<string, string>) {
       },
     },
     {
-      // The cluster's default ingress class; apps.mlp.example is a placeholder for the app gateway's host name.
+      // The cluster's default ingress class; APP_HOST is a placeholder for the app gateway's host name.
       apiVersion: 'networking.k8s.io/v1',
       kind: 'Ingress',
       metadata: meta(name, { annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '0', 'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600' } }),
       spec: {
         defaultBackend: { service: { name, port: { name: 'api' } } },
-        rules: [{ host: 'apps.mlp.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name, port: { name: 'apps' } } } }] } }],
+        rules: [{ host: APP_HOST, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name, port: { name: 'apps' } } } }] } }],
       },
     },
   ];

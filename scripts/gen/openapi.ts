@@ -83,13 +83,14 @@ const OBJECTS: Record<string, Json> = {
   },
   App: {
     type: 'object', additionalProperties: false,
-    required: ['name', 'user', 'tenant', 'gpu', 'cpu', 'ram', 'model_name', 'port', 'state', 'created_at', 'updated_at'],
+    required: ['name', 'user', 'tenant', 'gpu', 'cpu', 'ram', 'model_name', 'port', 'endpoint', 'state', 'created_at', 'updated_at'],
     properties: {
       name: str('the application\'s name'), user: str('its owner'), tenant: str('whose resources it holds'), gpu: int('GPUs'), cpu: num('cores'), ram: int('Mi'),
       model_name: str('the model it serves'), port: int('where it serves (unique among live apps)', { minimum: 31000, maximum: 50000 }),
+      endpoint: str('the app\'s base URL on the app gateway, as clients call it: {MLP_APP_URL}/{user}/{app} (predict: POST {endpoint}/v1/models/{model_name}:predict)', { format: 'uri' }),
       state: { type: 'string', enum: ['creating', 'ready', 'error', 'deleting'] }, msg: msgField, ...stamps,
     },
-    examples: [{ name: 'digits', user: 'alice', tenant: 'default', gpu: 0, cpu: 1, ram: 1000, model_name: 'mnist', port: 31000, state: 'ready', created_at: '2025-01-02T12:00:00.000Z', updated_at: '2025-01-02T12:00:05.000Z' }],
+    examples: [{ name: 'digits', user: 'alice', tenant: 'default', gpu: 0, cpu: 1, ram: 1000, model_name: 'mnist', port: 31000, endpoint: 'http://127.0.0.1:30002/alice/digits', state: 'ready', created_at: '2025-01-02T12:00:00.000Z', updated_at: '2025-01-02T12:00:05.000Z' }],
   },
   DataListing: {
     type: 'array', description: 'The files of a dataset or home folder, with their sizes.',

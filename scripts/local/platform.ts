@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../../shared/config.js';
+import { appGatewayUrl, type Config } from '../../shared/config.js';
 import { createDeps, type Deps, type Overrides } from '../../shared/deps.js';
 import { createAppGateway } from '../../shared/apps/gateway.js';
 import { createFaasServer } from '../../shared/http/server.js';
@@ -33,6 +33,7 @@ export async function startPlatform(config: Config, log: Logger, overrides: Over
     const port = await listen(gateway, config.port, config.host);
     const appPort = await listen(apps, config.appPort, config.host);
     if (!config.publicUrl) deps.gateway.url = `http://${config.host}:${port}`;
+    deps.appGateway.url = appGatewayUrl(config, appPort);
     const scheduler = startScheduler(fns, deps);
     log.info('platform started', { functions: fns.length, port, app_port: appPort, store: deps.store.kind, bus: deps.bus.kind });
     return {

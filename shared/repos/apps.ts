@@ -24,11 +24,21 @@ export interface AppDoc extends Holder {
   serving_since?: string;
 }
 
-export type AppView = Pick<AppDoc, 'name' | 'user' | 'tenant' | 'gpu' | 'cpu' | 'ram' | 'model_name' | 'port' | 'state' | 'msg' | 'created_at' | 'updated_at'>;
+export type AppView = Pick<AppDoc, 'name' | 'user' | 'tenant' | 'gpu' | 'cpu' | 'ram' | 'model_name' | 'port' | 'state' | 'msg' | 'created_at' | 'updated_at'> & {
+  /** Where clients call the app: the app gateway's base URL, then /{user}/{app}. */
+  endpoint: string;
+};
 
-export function appView(a: AppDoc): AppView {
+/** The app's base URL on the app gateway whose base URL is `appGatewayUrl`. */
+export const appEndpoint = (appGatewayUrl: string, user: string, name: string) => `${appGatewayUrl}/${user}/${name}`;
+
+/**
+ * An App as the API answers it. `endpoint` is not stored: it comes from the app gateway's URL
+ * of the moment (deps.appGateway.url, MLP_APP_URL), so a changed URL shows in every app at once.
+ */
+export function appView(a: AppDoc, appGatewayUrl: string): AppView {
   const { name, user, tenant, gpu, cpu, ram, model_name, port, state, msg, created_at, updated_at } = a;
-  return { name, user, tenant, gpu, cpu, ram, model_name, port, state, ...(msg ? { msg } : {}), created_at, updated_at };
+  return { name, user, tenant, gpu, cpu, ram, model_name, port, endpoint: appEndpoint(appGatewayUrl, user, name), state, ...(msg ? { msg } : {}), created_at, updated_at };
 }
 
 /**

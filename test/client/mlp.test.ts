@@ -2,6 +2,8 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { cliSession } from '../helpers/cli.js';
+import { ckptOf, closeTo, endedJob, modelSettled, predictLocally, ROWS, SERVER_CPU, SERVER_RAM, tinyModel, userOn } from '../helpers/models.js';
+import { freePort } from '../helpers/process.js';
 
 // API.md §10: the `mlp` client against a running platform, as a user would run it.
 
@@ -110,4 +112,40 @@ t.test('mlp job: submit, ls, logs, stop, rm', async (t) => {
   t.equal(logs.code, 0, logs.out);
   t.match(logs.out, /epoch 0\nepoch 1\nepoch 2\n/, 'logs --follow streamed until the job ended');
   t.match((await mlp('job', 'metrics', 'epochs')).out, /epoch\s+1\s+accuracy 0\.6000/);
+});
+
+// The app gateway on a port of its own choosing (not 30002): the client learns where an app is
+// from its endpoint, without being told the app gateway's address.
+t.test('mlp app: create, ls, predict and rm with the app gateway on a non-default port', async (t) => {
+  const appPort = await freePort();
+  const { work, p, mlp } = await cliSession(t, { MLP_APP_PORT: String(appPort) });
+  t.not(appPort, 30002);
+  t.equal(p.appUrl, `http://127.0.0.1:${appPort}`);
+  const token = await userOn(p, 'alice'); // alice is registered already: her token and a script that ends at once
+  await endedJob(p, token, 'alice', 'train');
+  const model = await tinyModel(ckptOf(p, 'alice', 'train'));
+  t.equal((await p.call('POST', '/api/v1/users/alice/models', { token, body: { name: 'iris', src: 'train' } })).status, 201);
+  t.match(await modelSettled(p, token, 'alice', 'iris'), { state: 'ready' });
+
+  t.equal((await mlp('login', '--url', p.url, '--user', 'alice', '--password', 'password1')).code, 0, 'logged in without --app-url');
+  const created = await mlp('app', 'create', 'serve', '--model', 'iris', '--cpu', String(SERVER_CPU), '--ram', String(SERVER_RAM));
+  t.equal(created.code, 0, created.out);
+  t.match(created.out, /serve\s+ready\s+model iris/);
+  t.match(created.out, `predict: POST http://127.0.0.1:${appPort}/alice/serve/v1/models/iris:predict`, 'the endpoint the platform gave');
+  t.match((await mlp('app', 'ls')).out, `http://127.0.0.1:${appPort}/alice/serve/v1/models/iris:predict`);
+
+  const file = path.join(work, 'rows.json');
+  writeFileSync(file, JSON.stringify(ROWS));
+  const predicted = await mlp('app', 'predict', 'serve', file);
+  t.equal(predicted.code, 0, predicted.out);
+  t.notMatch(predicted.out, /30002/);
+  t.ok(closeTo((JSON.parse(predicted.out) as { predictions: number[][] }).predictions, predictLocally(model, ROWS)), 'the model\'s own predictions, through the app gateway');
+
+  // An app gateway named at login replaces the endpoint's (here one where nothing listens).
+  const closed = `http://127.0.0.1:${await freePort()}`;
+  t.equal((await mlp('login', '--url', p.url, '--user', 'alice', '--password', 'password1', '--app-url', `${closed}/`)).code, 0);
+  const unreachable = await mlp('app', 'predict', 'serve', file);
+  t.equal(unreachable.code, 1);
+  t.match(unreachable.out, `mlp: cannot reach app serve at ${closed}/alice/serve`);
+  t.match((await mlp('app', 'rm', 'serve')).out, /app serve is deleting/);
 });

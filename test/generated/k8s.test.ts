@@ -9,6 +9,7 @@ import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v
 import { ConfigMap, LimitRange, Namespace, PersistentVolume, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../shared/config.js';
 import { SHARED_ENV } from '../../scripts/gen/deploy-facts.js';
 import { DEFAULT_DISK, labelsOf, podSpecOf } from '../../shared/orchestrator/kube-pods.js';
 import type { Workload } from '../../shared/orchestrator/port.js';
@@ -107,6 +108,10 @@ t.test('the ConfigMap carries SHARED_ENV with the Kubernetes orchestrator\'s set
   });
   for (const [k, v] of Object.entries(data)) t.notMatch(k, /SECRET|SERVICE_TOKEN/, `${k}: not a secret`), t.equal(typeof v, 'string');
   t.notMatch(data.MLP_MONGO_URL, /@/, 'Mongo\'s address only: its credentials are in the Secret mlp-mongo-auth');
+  // Apps' endpoint names the app gateway's host on the Ingress, and the value passes the platform's check.
+  const ingress = find('Ingress', 'mlp-gateway') as { spec: { rules: { host: string }[] } } | undefined;
+  t.equal(data.MLP_APP_URL, `http://${ingress?.spec.rules[0]?.host}`, 'MLP_APP_URL is the Ingress\'s app gateway host');
+  t.equal(loadConfig({ MLP_APP_URL: data.MLP_APP_URL }).appUrl, data.MLP_APP_URL);
 });
 
 t.test('stores, NFS claim and gateway keep the design\'s ports', async (t) => {

@@ -46,9 +46,11 @@ function deref(node: unknown): unknown {
 }
 
 function ajv2020() {
-  // OpenAPI 3.1 schemas are JSON Schema 2020-12; date-time checked as the platform writes it.
+  // OpenAPI 3.1 schemas are JSON Schema 2020-12; date-time checked as the platform writes it,
+  // uri as an http(s) URL (an app's endpoint).
   const ajv = new Ajv2020({ strict: true, allErrors: true });
   ajv.addFormat('date-time', (s: string) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(s) && !Number.isNaN(Date.parse(s)));
+  ajv.addFormat('uri', (s: string) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol));
   return ajv;
 }
 

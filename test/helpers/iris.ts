@@ -30,7 +30,8 @@ export async function irisWalkthrough(t: Test, { url, appUrl, work, mlp }: IrisT
     return r.out;
   };
 
-  await ok('login', '--url', url, '--app-url', appUrl, '--user', 'alice', '--password', 'password1');
+  // No --app-url: the client calls the app where the platform says it is (App.endpoint).
+  await ok('login', '--url', url, '--user', 'alice', '--password', 'password1');
   t.match(await ok('dataset', 'upload', path.join(REPO, 'examples/iris/data'), '--name', 'iris', '--quiet'), /dataset iris is ready/);
   t.match(await ok('home', 'put', path.join(REPO, 'examples/iris/train.mjs')), /stored \.home\/train\.mjs/);
   t.match(await ok('job', 'submit', 'iris', '--entry', 'train.mjs', '--cpu', '1'), /iris\s+(creating|running)/);

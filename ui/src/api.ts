@@ -51,7 +51,7 @@ export const userPath = (s: Session, rest = '') => `/api/v1/users/${encodeURICom
 export interface Dataset { name: string; state: string; progress: number; size: number; created_at?: string; msg?: string }
 export interface Job { name: string; state: string; progress: number; entry: string; cpu: number; gpu: number; ram: number; created_at?: string; msg?: string }
 export interface Model { name: string; state: string; size: number; src: string; created_at?: string; msg?: string }
-export interface App { name: string; state: string; model_name: string; port: number; cpu: number; gpu: number; ram: number; created_at?: string; msg?: string }
+export interface App { name: string; state: string; model_name: string; port: number; endpoint: string; cpu: number; gpu: number; ram: number; created_at?: string; msg?: string }
 export interface Tenant { name: string; cpu: number; gpu: number; ram: number; rom: number; cpu_inuse: number; gpu_inuse: number; ram_inuse: number; rom_inuse: number }
 export interface JobMetrics { epoch: number; accuracy: number; loss: number; progress: number }
 

@@ -224,13 +224,12 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
     const problem = checkName('app', body.name) ?? (body.model_name ? undefined : 'choose a ready model') ?? checkResources(body);
     if (problem) return appMsg.error(problem);
     api<App>('POST', userPath(session, '/apps'), { session, body }).then((a) => {
-      appMsg.ok(`app ${a.name} is ${a.state} on port ${a.port}`);
+      appMsg.ok(`app ${a.name} is ${a.state}; it will answer at ${a.endpoint}`);
       appName.value = '';
       showApp(a.name);
       void refresh();
     }, (err: unknown) => appMsg.error(errText(err)));
   });
-  const gatewayInput = h('input', { value: localStorage.getItem('mlp.appGateway') ?? `${location.protocol}//${location.hostname}:30002`, spellcheck: 'false' });
   const endpoint = h('input', { readonly: true, class: 'mono', id: 'app-endpoint' });
   const curlLine = h('pre', { class: 'cmd', tabindex: 0, 'aria-label': 'predict with curl' });
   const predictBody = h('textarea', { rows: 3, spellcheck: 'false', class: 'mono' });
@@ -264,7 +263,7 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
     );
   });
   const appDetail = h('div', { class: 'detail', hidden: true, id: 'app-detail' }, appTitle,
-    h('div', { class: 'row' }, field('App gateway', gatewayInput, 'where your apps are served (MLP_APP_PORT)'), field('Endpoint', endpoint)),
+    h('div', { class: 'row' }, field('Endpoint', endpoint, 'where the platform serves this app (MLP_APP_URL)')),
     h('p', {}, 'With curl (the app gateway needs your token):'), curlLine, predictForm);
   const showApp = (name: string) => {
     currentApp = name;
@@ -276,16 +275,12 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
   };
   const describeApp = () => {
     const a = apps.item(currentApp);
-    const gw = gatewayInput.value.replace(/\/+$/, '');
-    const url = `${gw}/${session.user}/${currentApp}/v1/models/${a?.model_name ?? currentApp}:predict`;
+    // The app's endpoint as the platform answers it (App.endpoint), never a guessed host or port.
+    const url = a ? `${a.endpoint}/v1/models/${a.model_name}:predict` : '';
     endpoint.value = url;
     curlLine.textContent = `curl -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\\n     -d '${predictBody.value.replace(/'/g, "'\\''")}' ${url}`;
     appDetail.dataset.state = a?.state ?? '';
   };
-  gatewayInput.addEventListener('change', () => {
-    localStorage.setItem('mlp.appGateway', gatewayInput.value);
-    describeApp();
-  });
   predictBody.addEventListener('input', describeApp);
   const apps = new KeyedTable<App>('Apps', [
     { label: 'Name', value: (a) => a.name },

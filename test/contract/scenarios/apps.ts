@@ -55,6 +55,7 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
     t.equal(created.status, 201);
     const port = (created.json as { port: number }).port;
     t.match(created.json, { name: 'serve', user: 'alice', tenant: 'default', model_name: 'iris', cpu: 0.5, gpu: 0, ram: SERVER_RAM, state: 'creating' });
+    t.equal((created.json as { endpoint?: string }).endpoint, `${p.appUrl}/alice/serve`, 'the app\'s endpoint: where the app gateway under test serves it');
     t.ok(port >= PORT_MIN && port <= PORT_MAX, `port ${port} in ${PORT_MIN}–${PORT_MAX}`);
     t.match(await tenant(), { cpu_inuse: 0.5, ram_inuse: SERVER_RAM });
     const serving = await settled('serve');
