@@ -1,7 +1,7 @@
 // The Python helper `mlp` against a stand-in for the platform's API: a node:http server that
 // records what it is sent and answers as told. Each case runs a small script with
-// /usr/bin/python3 (no numpy, Keras or TensorFlow needed). save_model is checked by
-// check_save_model.py with the runtime's Python, not here.
+// /usr/bin/python3 (no numpy, Keras or TensorFlow needed). save_model is checked in
+// the runtimes' real environments by test/runtime/save-model.test.ts.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';

@@ -169,7 +169,7 @@ def _sklearn(model, sample, out, scratch, onnx_tmp):
     return own, {"x": x, "outputs": outputs}
 
 
-# --- PyTorch (not verified on this machine: torch is not installed where this was written) ---
+# --- PyTorch ---
 
 def _torch(model, sample, out, scratch, onnx_tmp):
     import numpy as np

@@ -1,15 +1,14 @@
-"""Checks mlp.save_model for real: Keras, LogisticRegression, RandomForestClassifier.
+"""Checks mlp.save_model for real, in a runtime's environment (test/runtime/save-model.test.ts
+runs it in both):
 
-Run with the runtime's Python (TensorFlow, scikit-learn, tf2onnx, skl2onnx, onnxruntime; see
-requirements-tf.txt), from anywhere:
-
-    python check_save_model.py
+    PYTHONPATH=templates/runtime-py python test/runtime/check_save_model.py tf     # Keras, scikit-learn
+    PYTHONPATH=templates/runtime-py python test/runtime/check_save_model.py torch  # PyTorch
 
 MLP_WORKSPACE is set to a fresh temporary folder (removed at the end) unless it is set
 already. For each model: save_model must succeed, ckpt/ must hold model.onnx and the
 framework's file, ONNX Runtime must load model.onnx on its own and agree with the framework
 on held-out rows; and a model changed behind the export's back must be caught (ModelMismatch).
-Prints one line per check; exits 1 on the first failure. PyTorch is not checked here.
+Prints one line per check; exits 1 when any failed.
 """
 
 from __future__ import annotations
@@ -21,8 +20,9 @@ import tempfile
 import time
 import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+RUNTIME = sys.argv[1] if len(sys.argv) > 1 else "tf"
+if RUNTIME not in ("tf", "torch"):
+    sys.exit(f"usage: check_save_model.py tf|torch (got {RUNTIME})")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides the results
 
 own_workspace = "MLP_WORKSPACE" not in os.environ
@@ -135,6 +135,95 @@ def sklearn_case(make, name):
     return run
 
 
+def sklearn_regressor_case():
+    import joblib
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    x, y = iris_like(300, 6)
+    target = x @ np.array([0.5, -1.0, 2.0, 0.25]) + y
+    reg = GradientBoostingRegressor(n_estimators=40, random_state=0).fit(x, target)
+    fresh_ckpt()
+    saved = mlp.save_model(reg, x[:5])
+    expect(files() == ["model.joblib", "model.onnx"], f"ckpt holds {files()}")
+    xt = iris_like(40, 7)[0].astype(np.float32).astype(np.float64)
+    import onnxruntime as ort
+
+    s = ort.InferenceSession(os.path.join(CKPT, "model.onnx"), providers=["CPUExecutionProvider"])
+    got = s.run(None, {s.get_inputs()[0].name: xt.astype(np.float32)})[0].reshape(-1)
+    diff = float(np.max(np.abs(got - reg.predict(xt))))
+    expect(diff <= 1e-4 * max(1.0, float(np.max(np.abs(got)))), f"ONNX and the regressor differ by {diff}")
+    expect(np.allclose(joblib.load(os.path.join(CKPT, "model.joblib")).predict(xt), reg.predict(xt)), "model.joblib does not reload")
+    return f"one output {[o.name for o in s.get_outputs()]}; max diff on 40 held-out rows {diff:.2g}; files {saved.files}"
+
+
+def torch_case():
+    import torch
+    from torch import nn
+
+    class Scaled(nn.Module):
+        """Standardises its input with buffers (not parameters), as a trained pipeline does."""
+
+        def __init__(self, mean, std):
+            super().__init__()
+            self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+            self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+            self.net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
+
+        def forward(self, x):
+            return torch.softmax(self.net((x - self.mean) / self.std), dim=1)
+
+    x, y = iris_like(300, 8)
+    torch.manual_seed(0)
+    model = Scaled(x.mean(0), x.std(0))
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    tx, ty = torch.tensor(x, dtype=torch.float32), torch.tensor(y)
+    for epoch in range(1, 31):
+        opt.zero_grad()
+        loss = nn.functional.nll_loss(torch.log(model(tx) + 1e-9), ty)
+        loss.backward()
+        opt.step()
+    model.train()  # save_model must serve it as evaluated (dropout off) and leave it as it was
+    fresh_ckpt()
+    saved = mlp.save_model(model, x[:5])
+    expect(model.training, "save_model changed the module's training mode")
+    expect(files() == ["model.onnx", "state_dict.pt"], f"ckpt holds {files()}")
+    expect(sorted(saved.files) == ["model.onnx", "state_dict.pt"], f"save_model returned {saved}")
+    xt = iris_like(40, 9)[0]
+    model.eval()
+    with torch.no_grad():
+        want = model(torch.tensor(xt, dtype=torch.float32)).numpy()
+    diff, inp, outs = onnx_agrees(lambda v: want, xt, "output")
+    expect(diff <= 1e-4, f"ONNX and PyTorch differ by {diff} on 40 held-out rows (batch 40, exported with 5)")
+    state = torch.load(os.path.join(CKPT, "state_dict.pt"))
+    expect(sorted(k for k in state if not k.startswith("net.")) == ["mean", "std"], f"the buffers are in state_dict.pt: {sorted(state)}")
+    return f"ONNX input {inp.name} {inp.shape}, outputs {outs}; max diff {diff:.2g}; buffers kept; dropout off when exported"
+
+
+def torch_mismatch_case():
+    """An export that differs from the module (here: a module whose output changes between calls) is refused."""
+    import torch
+    from torch import nn
+
+    class Drifting(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 3)
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            return self.lin(x) + (0.0 if self.calls == 1 else 1.0)
+
+    fresh_ckpt()
+    x, _ = iris_like(10, 10)
+    try:
+        mlp.save_model(Drifting(), x[:5])
+    except mlp.ModelMismatch as err:
+        expect("model.onnx" not in files(), f"a mismatching model.onnx was kept: {files()}")
+        return f"ModelMismatch: {str(err)[:160]}"
+    raise AssertionError("a module whose export differs was accepted")
+
+
 def mismatch_case():
     """A converter that exports something else than the model must be caught."""
     from sklearn.linear_model import LogisticRegression
@@ -172,13 +261,18 @@ def refusals_case():
 
 
 try:
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
+    if RUNTIME == "tf":
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.linear_model import LogisticRegression
 
-    check("keras Sequential (Normalization, Dense) -> model.keras + model.onnx", keras_case)
-    check("sklearn LogisticRegression -> model.joblib + model.onnx", sklearn_case(lambda: LogisticRegression(max_iter=500), "LogisticRegression"))
-    check("sklearn RandomForestClassifier -> model.joblib + model.onnx", sklearn_case(lambda: RandomForestClassifier(n_estimators=30, random_state=0), "RandomForestClassifier"))
-    check("a mismatching export raises ModelMismatch and keeps no model.onnx", mismatch_case)
+        check("keras Sequential (Normalization, Dense) -> model.keras + model.onnx", keras_case)
+        check("sklearn LogisticRegression -> model.joblib + model.onnx", sklearn_case(lambda: LogisticRegression(max_iter=500), "LogisticRegression"))
+        check("sklearn RandomForestClassifier -> model.joblib + model.onnx", sklearn_case(lambda: RandomForestClassifier(n_estimators=30, random_state=0), "RandomForestClassifier"))
+        check("sklearn GradientBoostingRegressor -> model.joblib + model.onnx", sklearn_regressor_case)
+        check("a mismatching export raises ModelMismatch and keeps no model.onnx", mismatch_case)
+    else:
+        check("torch Module with buffers and dropout -> state_dict.pt + model.onnx, batch axis dynamic", torch_case)
+        check("a torch export that differs raises ModelMismatch and keeps no model.onnx", torch_mismatch_case)
     check("a non-model raises TypeError", refusals_case)
     leftovers = [f for f in os.listdir(WS) if f.startswith(".mlp-tmp-")]
     check("no scratch left in the workspace", lambda: (expect(not leftovers, f"left: {leftovers}"), "none")[1])
