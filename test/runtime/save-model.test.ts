@@ -22,7 +22,7 @@ for (const [runtime, wanted] of [
 ] as [Runtime, string[]][]) {
   t.test(`save_model in runtime ${runtime}`, async (t) => {
     const python = await envs.ensure(runtime);
-    const r = spawnSync(python, [CHECK, runtime], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONPATH: PY_HELPER_DIR, TF_CPP_MIN_LOG_LEVEL: '2' }, timeout: 20 * 60_000 });
+    const r = spawnSync(python, [CHECK, runtime], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONPATH: PY_HELPER_DIR, PYTHONDONTWRITEBYTECODE: '1', TF_CPP_MIN_LOG_LEVEL: '2' }, timeout: 20 * 60_000 });
     const out = `${r.stdout}${r.stderr}`;
     t.equal(r.status, 0, `exit 0 (${out.slice(-3000)})`);
     for (const name of wanted) t.match(out, new RegExp(`^ok   ${name.replace(/[()]/g, '\\$&')}`, 'm'), `ok: ${name}`);
