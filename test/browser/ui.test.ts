@@ -101,6 +101,13 @@ t.test('the whole path through the browser UI', async (t) => {
   await page.getByRole('button', { name: 'Submit job' }).click();
   await page.getByRole('alert').filter({ hasText: entryMsg }).waitFor();
   t.pass(`job submit refused with the API's msg: ${entryMsg}`);
+  // The runtime is chosen in the form: torch runs Python entries only, and the page says so.
+  await page.getByLabel('Runtime').selectOption('torch');
+  await page.getByLabel('Entry script').fill('train.mjs');
+  await page.getByRole('button', { name: 'Submit job' }).click();
+  await page.getByRole('alert').filter({ hasText: 'runtime torch runs .py entries, not .mjs' }).waitFor();
+  t.pass('the runtime chosen in the form was sent');
+  await page.getByLabel('Runtime').selectOption('tf');
 
   // The metrics socket goes through a proxy the test can cut once, to see the page reconnect.
   let socket: WebSocketRoute | undefined;

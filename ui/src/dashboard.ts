@@ -135,14 +135,16 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
   const jobCpu = h('input', { type: 'number', min: 0.1, max: 10, step: 0.1, value: 1 });
   const jobRam = h('input', { type: 'number', min: 100, max: 10000, step: 100, value: 1000 });
   const jobGpu = h('input', { type: 'number', min: 0, max: 16, step: 1, value: 0 });
+  // tf: TensorFlow/Keras and scikit-learn for .py, TensorFlow.js for .mjs/.js; torch: PyTorch for .py.
+  const jobRuntime = h('select', {}, h('option', { value: 'tf' }, 'tf (TensorFlow, Keras, scikit-learn)'), h('option', { value: 'torch' }, 'torch (PyTorch)'));
   const jobMsg = messageLine();
   const jobForm = h('form', { novalidate: true, 'aria-label': 'Submit a job' },
-    h('div', { class: 'row' }, field('Job name', jobName), field('Entry script', jobEntry, 'a path in your home, e.g. train.mjs'), field('CPU', jobCpu), field('RAM (Mi)', jobRam), field('GPU', jobGpu), h('button', { type: 'submit', class: 'primary' }, 'Submit job')),
+    h('div', { class: 'row' }, field('Job name', jobName), field('Entry script', jobEntry, 'a path in your home, e.g. train.py or train.mjs'), field('Runtime', jobRuntime), field('CPU', jobCpu), field('RAM (Mi)', jobRam), field('GPU', jobGpu), h('button', { type: 'submit', class: 'primary' }, 'Submit job')),
     jobMsg.el, homeList);
   jobForm.addEventListener('submit', (e) => {
     e.preventDefault();
     jobMsg.clear();
-    const body = { name: jobName.value.trim(), entry: jobEntry.value.trim(), cpu: Number(jobCpu.value), ram: Number(jobRam.value), gpu: Number(jobGpu.value) };
+    const body = { name: jobName.value.trim(), entry: jobEntry.value.trim(), runtime: jobRuntime.value, cpu: Number(jobCpu.value), ram: Number(jobRam.value), gpu: Number(jobGpu.value) };
     const problem = checkName('job', body.name) ?? checkEntry(body.entry) ?? checkResources(body);
     if (problem) return jobMsg.error(problem);
     api<Job>('POST', userPath(session, '/jobs'), { session, body }).then((job) => {
@@ -167,7 +169,7 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
     { label: 'Name', value: (j) => j.name },
     { label: 'State', value: (j) => j.state + (j.msg ? ` — ${j.msg}` : '') },
     { label: 'Progress', value: (j) => `${j.progress}%` },
-    { label: 'Entry', value: (j) => j.entry },
+    { label: 'Entry', value: (j) => `${j.entry} (${j.runtime})` },
     { label: 'Age', value: (j) => age(j.created_at) },
   ], [
     { label: 'Metrics & log', name: (j) => `Show metrics and log of job ${j.name}`, enabled: () => true, run: (j) => {
