@@ -1,7 +1,7 @@
 // Set-up shared by `npm start` and `npm test`: dependency-free, idempotent, quick when done.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,6 +23,12 @@ export function ensureNodeModules() {
   const stamp = path.join(ROOT, 'node_modules', '.mlp-lock-hash');
   const hash = createHash('sha256').update(readFileSync(lock)).digest('hex');
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) return;
+  // npm ci empties node_modules first: through a link (a second checkout sharing the first's)
+  // it would empty the other checkout's under its running processes. Install there instead.
+  const modules = path.join(ROOT, 'node_modules');
+  if (existsSync(modules) && lstatSync(modules).isSymbolicLink()) {
+    throw new Error(`node_modules is a link to ${realpathSync(modules)}, installed for another package-lock.json: run npm ci where it leads (or remove the link)`);
+  }
   process.stderr.write('mlp: installing npm dependencies (npm ci)…\n');
   // onnxruntime-node's install script would fetch CUDA libraries from outside the npm registry
   // (nuget.org); the CPU runtime the model server uses is in the package itself.

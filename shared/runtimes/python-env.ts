@@ -4,6 +4,7 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
+import { tryLockFile } from '../store/dir-lock.js';
 import { PY_HELPER_DIR, requirementsFile, SMOKE_IMPORTS, type Runtime } from './catalog.js';
 
 /**
@@ -108,46 +109,37 @@ function interpreterVersion(python: string): string {
   return (r.stdout || r.stderr).trim();
 }
 
-/** Takes the build lock (a folder: created atomically), building unless another process did meanwhile. */
 type BuildOptions = { python: string; log: Logger; spec: EnvSpec; progress?: (runtime: Runtime, line: string) => void };
 
-async function buildLocked(runtime: Runtime, dir: string, opts: BuildOptions): Promise<void> {
-  await mkdir(path.dirname(dir), { recursive: true });
-  const lock = `${dir}.lock`;
-  for (;;) {
-    try {
-      await mkdir(lock);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = Number(await readFile(path.join(lock, 'pid'), 'utf8').catch(() => 'NaN'));
-    if (Number.isInteger(holder) && alive(holder)) {
-      // Another process builds it: wait for its READY, or for its lock to go.
-      await new Promise((r) => setTimeout(r, 2000));
-      if (existsSync(path.join(dir, READY))) return;
-      continue;
-    }
-    // A lock left by a process that died (or one that had not written its pid yet: taken after a pause).
-    await new Promise((r) => setTimeout(r, 500));
-    const again = Number(await readFile(path.join(lock, 'pid'), 'utf8').catch(() => 'NaN'));
-    if (again === holder || !Number.isInteger(again) || !alive(again)) await rm(lock, { recursive: true, force: true });
+// Builds under way in this process, by folder: the lock file tells processes apart by pid, so two
+// PythonEnvs of one process (several platforms in a test) share one build this way.
+const inProcess = new Map<string, Promise<void>>();
+
+/** Takes the build lock (shared/store/dir-lock.ts), building unless another process did meanwhile. */
+function buildLocked(runtime: Runtime, dir: string, opts: BuildOptions): Promise<void> {
+  let p = inProcess.get(dir);
+  if (!p) {
+    p = buildAcrossProcesses(runtime, dir, opts).finally(() => inProcess.delete(dir));
+    inProcess.set(dir, p);
   }
-  try {
-    await writeFile(path.join(lock, 'pid'), String(process.pid));
-    if (existsSync(path.join(dir, READY))) return;
-    await build(runtime, dir, opts);
-  } finally {
-    await rm(lock, { recursive: true, force: true });
-  }
+  return p;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+async function buildAcrossProcesses(runtime: Runtime, dir: string, opts: BuildOptions): Promise<void> {
+  await mkdir(path.dirname(dir), { recursive: true });
+  for (;;) {
+    const got = await tryLockFile(`${dir}.lock`);
+    if (typeof got !== 'number') {
+      try {
+        if (!existsSync(path.join(dir, READY))) await build(runtime, dir, opts);
+      } finally {
+        await got();
+      }
+      return;
+    }
+    // Another process builds it: wait for its READY, or for its lock to go.
+    await new Promise((r) => setTimeout(r, 2000));
+    if (existsSync(path.join(dir, READY))) return;
   }
 }
 

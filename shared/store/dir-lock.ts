@@ -9,6 +9,16 @@ import path from 'node:path';
  * one process only: whoever creates `LOCK.break.<pid>` first removes it.
  */
 export async function lockDir(file: string): Promise<() => Promise<void>> {
+  const got = await tryLockFile(file);
+  if (typeof got === 'number') throw new Error(`store ${path.dirname(file)} is in use by process ${got}; stop it or choose another MLP_ROOT`);
+  return got;
+}
+
+/**
+ * Takes the lock file `file` (as lockDir does): its release, or the pid of the live process
+ * holding it (the caller decides whether to wait: a runtime's build waits, a store refuses).
+ */
+export async function tryLockFile(file: string): Promise<(() => Promise<void>) | number> {
   const mine = `${file}.${process.pid}.${randomUUID()}`;
   await writeFile(mine, String(process.pid), { flag: 'wx' });
   try {
@@ -21,12 +31,10 @@ export async function lockDir(file: string): Promise<() => Promise<void>> {
       }
       const holder = await holderOf(file);
       if (holder === undefined) continue; // released meanwhile
-      if (holder && holder !== process.pid && processAlive(holder)) {
-        throw new Error(`store ${path.dirname(file)} is in use by process ${holder}; stop it or choose another MLP_ROOT`);
-      }
+      if (holder && holder !== process.pid && processAlive(holder)) return holder;
       if (!(await takeOver(file, holder))) await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    throw new Error(`could not lock store ${path.dirname(file)}`);
+    throw new Error(`could not take the lock ${file}`);
   } finally {
     await unlink(mine);
   }

@@ -11,7 +11,10 @@ import { createPythonEnvs, type EnvSpec } from '../../shared/runtimes/python-env
 import { storagePaths } from '../../shared/storage.js';
 import { invoke, testDeps } from '../helpers/deps.js';
 import { homeScript } from '../helpers/jobs.js';
+import { spawnTs } from '../helpers/process.js';
 import { userWithToken } from '../helpers/users.js';
+
+const ENSURE = path.resolve(import.meta.dirname, '../fixtures/runtimes/ensure-env.ts');
 
 // The runtimes' Python environments as the platform builds them (shared/runtimes/python-env.ts),
 // on small requirements so a build takes seconds: the real ones (TensorFlow, PyTorch) are built
@@ -31,11 +34,19 @@ function smallEnvs(t: Test, requirements = '# nothing beyond the standard librar
 // A requirements file pip refuses at once (no index is asked: the test does not wait on the network).
 const BROKEN = 'not a requirement ===\n';
 
-t.test('an environment is built once, named by what it holds, and shared by processes', async (t) => {
+t.test('an environment is built once by processes asking at once, named by what it holds', async (t) => {
   const { make, cache, req } = smallEnvs(t);
   const a = make();
-  const b = make(); // another process of the platform, as far as the lock can tell
+  const b = make(); // a second platform in this process
+  // Two other processes asking at the same time: one builds, the other waits for it (the lock).
+  const others = [0, 1].map(() => spawnTs(t, ENSURE, {}, [cache, req]));
   const [pa, pb] = await Promise.all([a.ensure('tf'), b.ensure('tf')]);
+  for (const o of others) {
+    t.equal((await o.exited).code, 0, o.output());
+    t.equal(o.output().trim(), pa, 'the other process got the same environment');
+  }
+  const log = readFileSync(`${a.dir('tf')}.log`, 'utf8');
+  t.equal(log.match(/ -m venv /g)?.length, 1, 'one build in all');
   t.equal(pa, pb);
   t.equal(pa, path.join(a.dir('tf'), 'bin', 'python'));
   t.match(path.basename(a.dir('tf')), /^tf-[0-9a-f]{16}$/);
