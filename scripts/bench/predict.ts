@@ -114,7 +114,7 @@ async function main(): Promise<void> {
       const app = await json<{ port: number }>(base, 'GET', `/api/v1/users/bench/apps/${f.app}`, token);
       const socketPath = servers.get(f.model);
       const at = socketPath ? { url: 'http://localhost', socketPath } : { url: `http://127.0.0.1:${app.port}` };
-      const serverPid = pidOf(path.join(storagePaths(root).model('bench', f.model)));
+      const serverPid = pidOf(storagePaths(root).model('bench', f.model));
       const protocols: [string, string, string][] = [['predict', `/v1/models/${f.model}:predict`, PREDICT_BODY]];
       if (f.label === 'onnx') protocols.push(['infer', `/v2/models/${f.model}/infer`, await inferBody(at, f.model)]);
       for (const [protocol, route, body] of protocols) {
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
     }
     say('');
     say(`model server latency for one row (${PREDICT_BODY}), :predict called directly, ${LATENCY_REQUESTS} requests per model,`);
-    say('one at a time on one kept-alive connection each, tfjs and ONNX interleaved; client-side time, so it includes this process and the loopback:');
+    say('one at a time on one kept-alive connection each, tfjs and ONNX interleaved; client-side time, so it includes this process and the socket:');
     say('');
     say('| Model | p50 ms | p90 ms | min ms |');
     say('| --- | --- | --- | --- |');
