@@ -93,6 +93,8 @@ export interface Target {
   method?: string;
   headers?: Record<string, string>;
   body?: string;
+  /** A Unix socket to connect to instead of the url's host and port (the url still names the path). */
+  socketPath?: string;
 }
 
 export interface Load {
@@ -105,7 +107,7 @@ export interface Load {
 }
 
 export function load(target: Target, seconds: number, connections: number): Promise<autocannon.Result> {
-  return autocannon({ url: target.url, method: (target.method ?? 'GET') as 'GET', headers: target.headers ?? {}, ...(target.body ? { body: target.body } : {}), connections, duration: seconds });
+  return autocannon({ url: target.url, method: (target.method ?? 'GET') as 'GET', headers: target.headers ?? {}, ...(target.body ? { body: target.body } : {}), ...(target.socketPath ? { socketPath: target.socketPath } : {}), connections, duration: seconds });
 }
 
 /**

@@ -1,32 +1,83 @@
 // Predict throughput through the app gateway, as a ratio of calling the model server directly,
-// both measured in this run on this machine (shared and noisy: rounds alternate A and B).
-//   npm run bench:predict [-- --seconds 5 --rounds 3 --connections 16 --nginx]
+// for each model format the model server serves (a TensorFlow.js layers model and an ONNX model),
+// all measured in this run on this machine (shared and noisy: rounds alternate every target).
+//   npm run bench:predict [-- --seconds 5 --rounds 3 --connections 16 --latency-requests 300 --nginx]
 // --nginx also measures the generated Nginx app gateway (nginx/mlp-apps-server.conf) in front of the platform.
+// Beside throughput: the model server's own latency for one row, tfjs and ONNX interleaved, one
+// request at a time; and for the ONNX model the Open Inference Protocol's infer (/v2) too.
 // The platform runs as its own process (as `npm start` does); the load comes from this one.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import * as tf from '@tensorflow/tfjs';
 import { storagePaths } from '../../shared/storage.js';
+import { HEALTH_PATH } from '../../templates/model-server-tf/command.js';
+import { platformNode } from '../../templates/runtime-tf/command.js';
 import { folderSaveHandler } from '../../templates/runtime-tf/checkpoint.js';
 import { freePorts } from './ports.js';
-import { json, poll, summarise } from './lib.js';
+import { alternate, json, median, poll, type Load, type Target } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '16' }, nginx: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '16' },
+    'latency-requests': { type: 'string', default: '300' },
+    nginx: { type: 'boolean', default: false },
+  },
+});
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
 const CONNECTIONS = Number(args.connections);
-const BODY = JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] });
+const LATENCY_REQUESTS = Number(args['latency-requests']);
+const ROW = [5.1, 3.5, 1.4, 0.2];
+const PREDICT_BODY = JSON.stringify({ instances: [ROW] });
+/** A scikit-learn classifier (label int64, probabilities float) exported with skl2onnx. */
+const ONNX_FIXTURE = path.join(ROOT, 'test/fixtures/onnx/iris-sklearn.onnx');
 // Plain JavaScript without declarations: imported by URL so strict mode does not resolve it.
 const NGINX_MODULE = new URL('../infra/nginx.mjs', import.meta.url).href;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
+/** One model format: the job whose ckpt/ holds it, the model made of that job, the app serving it. */
+interface Format {
+  label: string;
+  job: string;
+  model: string;
+  app: string;
+  writeCkpt(ckpt: string): Promise<void>;
+}
+const FORMATS: Format[] = [
+  {
+    label: 'tfjs',
+    job: 'train',
+    model: 'iris',
+    app: 'serve',
+    async writeCkpt(ckpt) {
+      const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 10, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
+      await model.save(folderSaveHandler(ckpt));
+    },
+  },
+  {
+    label: 'onnx',
+    job: 'trainonnx',
+    model: 'irisonnx',
+    app: 'serveonnx',
+    async writeCkpt(ckpt) {
+      mkdirSync(ckpt, { recursive: true });
+      copyFileSync(ONNX_FIXTURE, path.join(ckpt, 'model.onnx'));
+    },
+  },
+];
+
+type Named = Target & { pid?: number };
+
 async function main(): Promise<void> {
+  tf.enableProdMode();
   const root = mkdtempSync(path.join(tmpdir(), 'mlp-bench-'));
   const [port, appPort] = await freePorts(2);
   // MLP_BENCH_PROFILE=<dir> writes a CPU profile of the platform process there (node --cpu-prof).
@@ -42,32 +93,73 @@ async function main(): Promise<void> {
   try {
     await poll(async () => (await fetch(`${base}/_/health`).catch(() => undefined))?.ok === true, 'the platform starting');
     const token = await setUp(base, root);
-    const app = await json<{ port: number }>(base, 'GET', '/api/v1/users/bench/apps/serve', token);
-    const direct = { url: `http://127.0.0.1:${app.port}/v1/models/iris:predict`, headers: { 'content-type': 'application/json' } };
-    const gateway = { url: `${appBase}/bench/serve/v1/models/iris:predict`, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } };
-    for (const target of [direct, gateway]) {
-      const check = await fetch(target.url, { method: 'POST', headers: target.headers, body: BODY });
-      if (check.status !== 200) throw new Error(`${target.url} answered ${check.status}: ${await check.text()}`);
-      await load(target, 1); // warm-up
-    }
-    const targets: Record<string, { url: string; headers: Record<string, string> }> = { direct, gateway };
+    let nginxUrl: string | undefined;
     if (args.nginx) {
       const { startNginx } = (await import(NGINX_MODULE)) as { startNginx: (o: { upstream: string; appGateway: true }) => Promise<{ appUrl: string; stop(): Promise<void> }> };
       const gw = await startNginx({ upstream: `127.0.0.1:${port}`, appGateway: true });
       nginx = gw;
-      targets.nginx = { ...gateway, url: `${gw.appUrl}/bench/serve/v1/models/iris:predict` };
-      await load(targets.nginx, 1);
+      nginxUrl = gw.appUrl;
     }
-    const totals: Record<string, autocannon.Result[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, target] of Object.entries(targets)) totals[name]?.push(await load(target, SECONDS));
+
+    // Every target of every format, keyed "<format> <protocol> <path>"; the ratios compare each
+    // path with the same format and protocol called directly. Sandboxed (the default), a model
+    // server has no port of the host: it listens on a Unix socket only the platform reaches, and
+    // this process (the same user, or root) connects to it there.
+    const targets: Record<string, Named> = {};
+    const directs: Record<string, Named> = {};
+    const json_ = { 'content-type': 'application/json' };
+    const auth = { ...json_, authorization: `Bearer ${token}` };
+    const servers = await modelServers(root);
+    for (const f of FORMATS) {
+      const app = await json<{ port: number }>(base, 'GET', `/api/v1/users/bench/apps/${f.app}`, token);
+      const socketPath = servers.get(f.model);
+      const at = socketPath ? { url: 'http://localhost', socketPath } : { url: `http://127.0.0.1:${app.port}` };
+      const serverPid = pidOf(storagePaths(root).model('bench', f.model));
+      const protocols: [string, string, string][] = [['predict', `/v1/models/${f.model}:predict`, PREDICT_BODY]];
+      if (f.label === 'onnx') protocols.push(['infer', `/v2/models/${f.model}/infer`, await inferBody(at, f.model)]);
+      for (const [protocol, route, body] of protocols) {
+        const key = `${f.label} ${protocol}`;
+        const direct: Named = { url: at.url + route, ...(at.socketPath ? { socketPath: at.socketPath } : {}), method: 'POST', headers: json_, body, ...(serverPid ? { pid: serverPid } : {}) };
+        if (protocol === 'predict') directs[f.label] = direct;
+        targets[`${key} direct`] = direct;
+        targets[`${key} gateway`] = { url: `${appBase}/bench/${f.app}${route}`, method: 'POST', headers: auth, body, ...(platform.pid ? { pid: platform.pid } : {}) };
+        if (nginxUrl) targets[`${key} nginx`] = { url: `${nginxUrl}/bench/${f.app}${route}`, method: 'POST', headers: auth, body };
+      }
+      say(`  ${f.label}: model server ${socketPath ? `on ${socketPath}` : `on port ${app.port}`}${serverPid ? `, pid ${serverPid}` : ' (pid not found: no CPU figure)'}`);
     }
-    const d = summarise(totals.direct ?? []);
-    const line = (label: string, r: ReturnType<typeof summarise>) => say(`  ${label.padEnd(34)} ${r.rps.toFixed(0)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}${r === d ? '' : `  ratio ${((100 * r.rps) / d.rps).toFixed(1)} % of direct (goal >= 70 %)`}`);
-    say(`predict, ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${SECONDS} s, on ${process.arch} with ${(await import('node:os')).cpus().length} cores:`);
-    line('model server directly (baseline):', d);
-    line('through the app gateway (node):', summarise(totals.gateway ?? []));
-    if (totals.nginx) line('through the app gateway (nginx):', summarise(totals.nginx));
+    for (const [name, target] of Object.entries(targets)) {
+      const check = await request(target);
+      if (check.status !== 200) throw new Error(`${name}: ${target.url} answered ${check.status}: ${check.text}`);
+    }
+
+    const loadBefore = loadavg();
+    const latency = await oneRowLatency(directs, LATENCY_REQUESTS);
+    const loads = await alternate(targets, { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS });
+    const loadAfter = loadavg();
+
+    const la = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
+    say('');
+    say(`predict, ${CONNECTIONS} connections (autocannon), ${ROUNDS} rounds of ${SECONDS} s alternating all ${Object.keys(targets).length} targets, on ${process.arch} with ${cpus().length} cores`);
+    say(`load average ${la(loadBefore)} before, ${la(loadAfter)} after, ${new Date().toISOString()}`);
+    say('');
+    say(`| ${['Model', 'Protocol', 'Path', 'req/s', 'p50 / p99 ms', 'errors', 'CPU µs/req', 'Ratio of direct'].join(' | ')} |`);
+    say(`|${' --- |'.repeat(8)}`);
+    for (const [name, r] of Object.entries(loads)) {
+      const [format = '', protocol = '', where = ''] = name.split(' ');
+      const d = loads[`${format} ${protocol} direct`] as Load;
+      const cpu = r.cpuUsPerRequest === undefined ? '—' : `${r.cpuUsPerRequest.toFixed(0)}${where === 'direct' ? ' (model server)' : ' (platform)'}`;
+      const ratio = where === 'direct' ? 'baseline' : `**${((100 * r.rps) / d.rps).toFixed(1)} %** (goal >= 70 %)`;
+      say(`| ${[format, protocol === 'predict' ? ':predict' : 'OIP /infer', where === 'direct' ? 'model server directly' : where === 'gateway' ? 'app gateway (Node)' : 'app gateway (Nginx)', r.rps.toFixed(0), `${r.p50} / ${r.p99}`, String(r.errors), cpu, ratio].join(' | ')} |`);
+    }
+    say('');
+    say(`model server latency for one row (${PREDICT_BODY}), :predict called directly, ${LATENCY_REQUESTS} requests per model,`);
+    say('one at a time on one kept-alive connection each, tfjs and ONNX interleaved; client-side time, so it includes this process and the socket:');
+    say('');
+    say('| Model | p50 ms | p90 ms | min ms |');
+    say('| --- | --- | --- | --- |');
+    for (const [label, times] of Object.entries(latency)) say(`| ${label} | ${pct(times, 0.5).toFixed(2)} | ${pct(times, 0.9).toFixed(2)} | ${Math.min(...times).toFixed(2)} |`);
+    const [tfjs, onnx] = [latency.tfjs, latency.onnx];
+    if (tfjs && onnx) say(`\nONNX p50 / tfjs p50: ${(median(onnx) / median(tfjs)).toFixed(2)}x`);
   } finally {
     await nginx?.stop();
     platform.kill('SIGTERM');
@@ -76,29 +168,120 @@ async function main(): Promise<void> {
   }
 }
 
-/** A user, a finished job with a small model in its ckpt/, a model of it, and a ready app. */
+/** A user; per format a finished job with the model in its ckpt/, a model of it, and a ready app. */
 async function setUp(base: string, root: string): Promise<string> {
   await json(base, 'POST', '/api/v1/users', undefined, { username: 'bench', password: 'password1' });
   const res = await fetch(`${base}/api/v1/users/bench/token`, { headers: { authorization: `Basic ${Buffer.from('bench:password1').toString('base64')}` } });
   const token = (await res.json()) as string;
   const put = await fetch(`${base}/data/bench/.home/done.mjs`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: 'console.log("done")' });
   if (put.status >= 300) throw new Error(`home put: ${put.status}`);
-  await json(base, 'POST', '/api/v1/users/bench/jobs', token, { name: 'train', entry: 'done.mjs', cpu: 0.1, ram: 100 });
-  await poll(async () => (await json<{ state: string }>(base, 'GET', '/api/v1/users/bench/jobs/train', token)).state === 'finished', 'the job finishing');
-  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 10, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
-  await model.save(folderSaveHandler(path.join(storagePaths(root).job('bench', 'train'), 'ckpt')));
-  await json(base, 'POST', '/api/v1/users/bench/models', token, { name: 'iris', src: 'train' });
-  await poll(async () => (await json<{ state: string }>(base, 'GET', '/api/v1/users/bench/models/iris', token)).state === 'ready', 'the model being ready');
-  await json(base, 'POST', '/api/v1/users/bench/apps', token, { name: 'serve', model_name: 'iris', cpu: 1, ram: 500 });
-  await poll(async () => (await json<{ state: string }>(base, 'GET', '/api/v1/users/bench/apps/serve', token)).state === 'ready', 'the app being ready');
+  const state = async (what: string) => (await json<{ state: string }>(base, 'GET', `/api/v1/users/bench/${what}`, token)).state;
+  for (const f of FORMATS) {
+    await json(base, 'POST', '/api/v1/users/bench/jobs', token, { name: f.job, entry: 'done.mjs', cpu: 0.1, ram: 100 });
+    await poll(async () => (await state(`jobs/${f.job}`)) === 'finished', `job ${f.job} finishing`);
+    await f.writeCkpt(path.join(storagePaths(root).job('bench', f.job), 'ckpt'));
+    await json(base, 'POST', '/api/v1/users/bench/models', token, { name: f.model, src: f.job });
+    await poll(async () => (await state(`models/${f.model}`)) === 'ready', `model ${f.model} being ready`);
+    await json(base, 'POST', '/api/v1/users/bench/apps', token, { name: f.app, model_name: f.model, cpu: 1, ram: 500 });
+    await poll(async () => (await state(`apps/${f.app}`)) === 'ready', `app ${f.app} being ready`);
+  }
   return token;
 }
 
-function load(target: { url: string; headers: Record<string, string> }, seconds: number): Promise<autocannon.Result> {
-  return autocannon({ url: target.url, method: 'POST', headers: target.headers, body: BODY, connections: CONNECTIONS, duration: seconds });
+/** An OIP infer body for one row, naming the input the model's own metadata declares. */
+async function inferBody(at: { url: string; socketPath?: string }, model: string): Promise<string> {
+  const answer = await request({ ...at, url: `${at.url}/v2/models/${model}` });
+  const meta = JSON.parse(answer.text) as { inputs?: { name: string }[] };
+  const name = meta.inputs?.[0]?.name;
+  if (!name) throw new Error(`GET /v2/models/${model} names no input: ${JSON.stringify(meta)}`);
+  return JSON.stringify({ inputs: [{ name, shape: [1, ROW.length], datatype: 'FP32', data: ROW }] });
+}
+
+/**
+ * `n` requests to each model server, one at a time, alternating between them so a busy moment of
+ * the shared machine falls on both; each on its own kept-alive connection. Milliseconds per request.
+ */
+async function oneRowLatency(directs: Record<string, Named>, n: number): Promise<Record<string, number[]>> {
+  const agents = Object.fromEntries(Object.keys(directs).map((k) => [k, new http.Agent({ keepAlive: true, maxSockets: 1 })]));
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(directs).map((k) => [k, []]));
+  try {
+    const warmUp = Math.min(20, n);
+    for (let i = 0; i < warmUp + n; i++) {
+      for (const [label, target] of Object.entries(directs)) {
+        const t0 = performance.now();
+        const a = await request(target, agents[label]);
+        if (a.status !== 200) throw new Error(`${target.url} answered ${a.status}: ${a.text}`);
+        if (i >= warmUp) times[label]?.push(performance.now() - t0);
+      }
+    }
+  } finally {
+    for (const a of Object.values(agents)) a.destroy();
+  }
+  return times;
+}
+
+/** One request with node:http (which, unlike fetch, also reaches a Unix socket). */
+function request(target: Target, agent?: http.Agent): Promise<{ status: number; text: string }> {
+  const body = target.body ?? '';
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      target.url,
+      { method: target.method ?? 'GET', headers: { ...target.headers, 'content-length': Buffer.byteLength(body) }, ...(target.socketPath ? { socketPath: target.socketPath } : {}), ...(agent ? { agent } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] as number;
+}
+
+/** The sockets of the sandboxed model servers under MLP_ROOT (named s.sock), keyed by the model each says it serves. */
+async function modelServers(root: string): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) return walk(p);
+      return e.name === 's.sock' && e.isSocket() ? [p] : [];
+    });
+  for (const socketPath of walk(root)) {
+    const health = await request({ url: `http://localhost${HEALTH_PATH}`, socketPath }).catch(() => undefined);
+    if (health?.status === 200) found.set((JSON.parse(health.text) as { model: string }).model, socketPath);
+  }
+  return found;
+}
+
+/**
+ * The pid (as this host sees it) of the model server serving the folder `modelDir`: the node
+ * process whose argv names it (not bwrap, which names it too). Undefined when none is found
+ * (another user's process, or another platform); then no CPU time is measured for it.
+ */
+function pidOf(modelDir: string): number | undefined {
+  const node = platformNode()[0] ?? process.execPath;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const i = argv.indexOf('--model-dir');
+    if (i > 0 && argv[i + 1] === modelDir && (argv[0] === node || path.basename(argv[0] ?? '') === 'node')) return Number(pid);
+  }
+  return undefined;
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench predict: ${(err as Error).message}\n`);
+  const e = err as Error & { cause?: unknown };
+  process.stderr.write(`bench predict: ${e.stack ?? String(err)}${e.cause ? `\n  cause: ${String(e.cause)}` : ''}\n`);
   process.exit(1);
 });
