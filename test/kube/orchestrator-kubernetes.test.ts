@@ -154,6 +154,17 @@ if (!process.env.MLP_TEST_KUBE) {
     t.match(await orch.start({ id: 'spec1', kind: 'job', labels: { user: 'alice', name: 'train' }, command: ['x'], workdir: ws, env: {}, logFile: path.join(ws, 'log', 'job.log'), resources: { cpu: 1, gpu: 0, ram: 1 } }), { id: 'spec1', phase: 'pending' }, 'starting it again answers its status');
     await orch.forget('spec1');
     t.equal((await core.listNamespacedPod({ namespace: specNs, labelSelector: byInstance('spec1') })).items.length, 0, 'forget removes the pod');
+    // A Python job of runtime torch: its runtime's image, `python` from that image's PATH, the helper on PYTHONPATH.
+    await orch.start({
+      id: 'spec2', kind: 'job', runtime: 'torch', labels: { user: 'alice', name: 'torch' },
+      command: ['python', path.join(home, 'train.py')], workdir: ws, env: { PYTHONPATH: path.join(CHECKOUT, 'templates', 'runtime-py') },
+      logFile: path.join(ws, 'log', 'job.log'), resources: { cpu: 1, gpu: 0, ram: 512 },
+    });
+    const torch = (await core.readNamespacedPod({ namespace: specNs, name: 'mlp-job-spec2' })).spec!.containers[0]!;
+    t.equal(torch.image, 'mlp/runtime-torch:0.1.0', 'a torch job runs in the torch image');
+    t.same(torch.command?.slice(-2), ['python', '/mlp/datasets/alice/.home/train.py']);
+    t.same(torch.env, [{ name: 'PYTHONPATH', value: '/opt/mlp/templates/runtime-py' }], 'the helper where the image holds it');
+    await orch.forget('spec2');
   });
 
   t.test('stop and forget remove a job\'s pod; a finished job keeps its outcome through stop', async (t) => {
