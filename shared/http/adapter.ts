@@ -8,6 +8,7 @@ import { Reply, type Handler, type RouteDef, type Service, type StreamHandler, t
 import { compile, DEFAULT_PATTERN, type Validator } from '../validation.js';
 import type { TSchema } from '@sinclair/typebox';
 import { FunctionContext, type FaasHandler, type FunctionEvent } from './faas.js';
+import { CODE_HEADER } from './error-header.js';
 import { compilePath } from './path-pattern.js';
 
 export interface LoadedFunction {
@@ -126,6 +127,7 @@ export function toFaasHandler(fn: LoadedFunction, deps: Deps): FaasHandler {
 export function answerError(err: unknown, context: FunctionContext, log: Logger, requestId: string): string {
   if (isClientError(err)) {
     respond(context, 403, err.message);
+    if (err.code) context.headers({ [CODE_HEADER]: err.code });
     return err.message;
   }
   // Faults the platform knows (Unavailable) keep their message; unexpected ones are not leaked.
