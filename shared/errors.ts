@@ -3,6 +3,15 @@
 
 export class ClientError extends Error {
   override name = 'ClientError';
+  /**
+   * What happened, as a stable name code branches on (e.g. TCC_CONFIRMED); the message is for
+   * people and may be reworded freely. Answered in the x-mlp-code header next to the {msg} body.
+   */
+  readonly code?: string;
+  constructor(message?: string, opts?: { code?: string }) {
+    super(message);
+    if (opts?.code) this.code = opts.code;
+  }
 }
 
 /** The caller may not do this (bad token, other user's objects, quota that can never fit). */
@@ -39,6 +48,11 @@ export class ConfigError extends Error {
 
 export function isClientError(err: unknown): err is ClientError {
   return err instanceof ClientError;
+}
+
+/** Whether `err` is a client error of this outcome (by its code, never by its message). */
+export function hasCode(err: unknown, code: string): err is ClientError {
+  return err instanceof ClientError && err.code === code;
 }
 
 export function errorMessage(err: unknown): string {

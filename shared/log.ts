@@ -13,6 +13,9 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
+/** Keys every line has of its own (component aside: a child may name its own). */
+const OWN_KEYS = ['time', 'level', 'msg'] as const;
+
 /** Where log lines go: stdout, a file per component, or memory in tests. */
 export type Sink = (line: string, component: string) => void;
 
@@ -23,7 +26,15 @@ export function createLogger(opts: { component: string; level?: Level; sinks: Si
       if (rank[level] < min) return;
       // A child may name its own component (a function in the local runner): its lines go to its own file.
       const component = typeof bound.component === 'string' ? bound.component : opts.component;
-      const line = JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...bound, ...fields });
+      const extra = { ...bound, ...fields };
+      // The line's own keys win: a field of the same name is kept as field_<name>.
+      for (const key of OWN_KEYS) {
+        if (key in extra) {
+          extra[`field_${key}`] = extra[key];
+          delete extra[key];
+        }
+      }
+      const line = JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...extra });
       for (const sink of opts.sinks) sink(line, component);
     };
     return {

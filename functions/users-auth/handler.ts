@@ -1,4 +1,5 @@
 import { DAV_CHALLENGE, isDavPath, Unauthenticated } from '../../shared/auth/principal.js';
+import { ERROR_HEADER, errorBody } from '../../shared/http/error-header.js';
 import { Reply, type Handler } from '../../shared/route.js';
 import type route from './route.js';
 
@@ -12,7 +13,6 @@ export const handle: Handler<typeof route> = async ({ headers, query }, deps) =>
     return new Reply(principal.username, 200, { 'x-mlp-user': principal.username });
   } catch (err) {
     if (!dav || !(err instanceof Unauthenticated)) throw err;
-    const body = JSON.stringify({ msg: err.message });
-    return new Reply({ msg: err.message }, 401, { 'www-authenticate': DAV_CHALLENGE, 'x-mlp-error': body });
+    return new Reply({ msg: err.message }, 401, { 'www-authenticate': DAV_CHALLENGE, [ERROR_HEADER]: errorBody(err.message) });
   }
 };

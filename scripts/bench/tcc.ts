@@ -10,6 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Forbidden } from '../../shared/errors.js';
+import { refusedAs } from '../../shared/tcc/ledger.js';
 import { createLogger, memorySink } from '../../shared/log.js';
 import { openEmbeddedStore } from '../../shared/store/embedded.js';
 import { openMongoStore } from '../../shared/store/mongo.js';
@@ -103,7 +104,7 @@ async function tryConfirm(store: Store, name: string, log: ReturnType<typeof cre
           await rm.try({ id, applier: 'jm', type: 'request', tenant: 'bench', amounts: { ...ZERO, cpu: 1 } });
         } catch (err) {
           if (!(err instanceof Forbidden)) throw err;
-          if (/too many resource requests in flight/.test(err.message)) {
+          if (refusedAs(err, 'TCC_TOO_MANY_PENDING')) {
             refusedBusy += 1;
             continue;
           }

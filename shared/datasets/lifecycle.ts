@@ -1,8 +1,9 @@
 import { rm } from 'node:fs/promises';
 import type { Deps } from '../deps.js';
-import { isClientError, NotFound } from '../errors.js';
+import { NotFound } from '../errors.js';
 import { datasetsCollection, type DatasetDoc } from '../repos/datasets.js';
 import { storagePaths } from '../storage.js';
+import { refusedAs } from '../tcc/ledger.js';
 import { releaseOnce } from '../tcc/release-once.js';
 
 // Request ids derive from the dataset's uid, so every retry of a step is the same TCC request.
@@ -19,7 +20,7 @@ export async function settleRom(d: DatasetDoc, deps: Deps): Promise<DatasetDoc |
   try {
     await deps.tcc.cancel(romTryId(d), 'dm');
   } catch (err) {
-    if (!(isClientError(err) && /was confirmed/.test(err.message))) throw err;
+    if (!refusedAs(err, 'TCC_CONFIRMED')) throw err;
     return col.update(d._id, { version: d.version }, { set: { rom: 'held' } });
   }
   const set: Partial<DatasetDoc> = { rom: 'none' };

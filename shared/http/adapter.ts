@@ -8,6 +8,7 @@ import { Reply, type Handler, type RouteDef, type Service, type StreamHandler, t
 import { compile, DEFAULT_PATTERN, type Validator } from '../validation.js';
 import type { TSchema } from '@sinclair/typebox';
 import { FunctionContext, type FaasHandler, type FunctionEvent } from './faas.js';
+import { CODE_HEADER, ERROR_HEADER, errorBody } from './error-header.js';
 import { compilePath } from './path-pattern.js';
 
 export interface LoadedFunction {
@@ -126,6 +127,7 @@ export function toFaasHandler(fn: LoadedFunction, deps: Deps): FaasHandler {
 export function answerError(err: unknown, context: FunctionContext, log: Logger, requestId: string): string {
   if (isClientError(err)) {
     respond(context, 403, err.message);
+    if (err.code) context.headers({ [CODE_HEADER]: err.code });
     return err.message;
   }
   // Faults the platform knows (Unavailable) keep their message; unexpected ones are not leaked.
@@ -136,10 +138,8 @@ export function answerError(err: unknown, context: FunctionContext, log: Logger,
 }
 
 function respond(context: FunctionContext, status: number, msg: string): void {
-  // ASCII-only JSON (\u escapes), so the same body also fits the x-mlp-error header, which the
-  // Nginx gateway answers with when an auth_request subrequest refuses a token.
-  const body = JSON.stringify({ msg }).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  context.status(status).headers({ 'content-type': 'application/json', 'x-mlp-error': body }).succeed(body);
+  const body = errorBody(msg);
+  context.status(status).headers({ 'content-type': 'application/json', [ERROR_HEADER]: body }).succeed(body);
 }
 
 function decodeParams(raw: Record<string, string>): Record<string, string> {

@@ -4,6 +4,7 @@ import { Invalid } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Duplex } from 'node:stream';
 import { answerError, type RawHandler } from './adapter.js';
+import { rawErrorAnswer } from './error-header.js';
 import type { Upgrader } from './upgrade.js';
 import { FunctionContext, type FaasHandler, type FunctionEvent } from './faas.js';
 
@@ -58,8 +59,7 @@ export function answerClientErrors(server: http.Server): void {
       err.code === 'HPE_HEADER_OVERFLOW' ? 'request headers are too large'
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request headers did not arrive in time'
       : 'malformed HTTP request';
-    const body = JSON.stringify({ msg });
-    socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-mlp-error: ${body}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(rawErrorAnswer(403, msg));
   });
 }
 

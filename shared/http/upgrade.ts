@@ -5,6 +5,7 @@ import type { WebSocketServer } from 'ws';
 import type { Deps } from '../deps.js';
 import { isClientError, Invalid } from '../errors.js';
 import { requestGate, type LoadedFunction } from './adapter.js';
+import { rawErrorAnswer } from './error-header.js';
 import { compilePath } from './path-pattern.js';
 
 export type Upgrader = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -49,10 +50,7 @@ export function createUpgrader(fns: LoadedFunction[], deps: Deps): Upgrader {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const requestId = (req.headers['x-request-id'] as string | undefined) || uuid();
     const hit = table.find((t) => t.pattern.regex.test(url.pathname));
-    const refuse = (status: number, msg: string) => {
-      const body = JSON.stringify({ msg });
-      socket.end(`HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : 'Service Unavailable'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nx-mlp-error: ${body}\r\nconnection: close\r\n\r\n${body}`);
-    };
+    const refuse = (status: 403 | 503, msg: string) => void socket.end(rawErrorAnswer(status, msg, { 'x-request-id': requestId }));
     if (!hit?.fn.upgrade) return refuse(403, new Invalid(`no WebSocket at ${url.pathname}`).message);
     const log = hit.log.child({ request_id: requestId });
     const query = Object.fromEntries(url.searchParams);

@@ -8,6 +8,7 @@ import { serializeBy } from '../orchestrator/observe.js';
 import { runtimeFiles } from '../runtime-files.js';
 import { storagePaths } from '../storage.js';
 import { toExact } from '../tcc/amounts.js';
+import { refusedAs } from '../tcc/ledger.js';
 import { releaseOnce } from '../tcc/release-once.js';
 import { canMapUids, userHostUid } from '../orchestrator/userns.js';
 import { applyEnding, stopProcesses } from './ending.js';
@@ -243,7 +244,7 @@ export async function settleTrying(job: JobDoc, deps: Deps): Promise<boolean> {
   try {
     await deps.tcc.cancel(resTryId(job), 'jm');
   } catch (err) {
-    if (!(isClientError(err) && /was confirmed/.test(err.message))) throw err;
+    if (!refusedAs(err, 'TCC_CONFIRMED')) throw err;
     // Admitted after all: no longer waiting (syncWorkloads launches it if the admitter died before).
     return Boolean(await col.update(job._id, { version: job.version }, { set: { res: 'held' }, unset: ['msg', 'head_at'] }));
   }

@@ -1,7 +1,8 @@
 import { v4 as uuid } from 'uuid';
 import { Forbidden, isClientError, Unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Applier, RequestType } from './ledger.js';
+import { CODE_HEADER } from '../http/error-header.js';
+import { isRefusalCode, type Applier, type RequestType } from './ledger.js';
 import type { ResourceManager } from './resource-manager.js';
 import { toExact } from './amounts.js';
 
@@ -59,7 +60,10 @@ export function httpTransport(baseUrl: string, serviceToken: string): TccTranspo
         return text;
       }
     })();
-    if (res.status === 403) throw new Forbidden(msg);
+    if (res.status === 403) {
+      const code = res.headers.get(CODE_HEADER) ?? undefined;
+      throw new Forbidden(msg, isRefusalCode(code) ? { code } : {});
+    }
     throw new Unavailable(`resource manager answered ${res.status}: ${msg}`);
   };
   return { try: (b) => put('try', b), confirm: (b) => put('confirm', b), cancel: (b) => put('cancel', b) };

@@ -2,7 +2,7 @@ import type { Deps } from '../deps.js';
 import { isClientError } from '../errors.js';
 import type { Collection, Doc } from '../store/port.js';
 import type { ApiAmounts } from './client.js';
-import type { Applier } from './ledger.js';
+import { refusedAs, type Applier } from './ledger.js';
 import { releaseOnce } from './release-once.js';
 
 /**
@@ -73,7 +73,7 @@ export async function settleHold<T extends Holder>(typed: Collection<T>, doc: T,
   try {
     await deps.tcc.cancel(holdTryId(spec.applier, doc), spec.applier);
   } catch (err) {
-    if (!(isClientError(err) && /was confirmed/.test(err.message))) throw err;
+    if (!refusedAs(err, 'TCC_CONFIRMED')) throw err;
     return (await col.update(doc._id, { version: doc.version }, { set: { res: 'held' } })) as T | null;
   }
   const set: Partial<Holder> = { res: 'none' };

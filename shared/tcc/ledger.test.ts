@@ -13,30 +13,30 @@ t.test('a request try reserves at once; a repeat reserves nothing more', async (
   t.equal(first.ledger?.requests.a?.state, 'reserved');
   const l = first.ledger as Ledger;
   t.same(decideTry(l, req, l.requests.a, 2), { ledger: null }, 'same content: 200, no change');
-  t.match(decideTry(l, { ...req, amounts: amt({ cpu: 1 }) }, l.requests.a, 2).refuse, /different content/);
-  t.match(decideTry(l, { ...req, applier: 'dm' }, l.requests.a, 2).refuse, /different content/);
+  t.match(decideTry(l, { ...req, amounts: amt({ cpu: 1 }) }, l.requests.a, 2).refuse?.msg, /different content/);
+  t.match(decideTry(l, { ...req, applier: 'dm' }, l.requests.a, 2).refuse?.msg, /different content/);
 });
 
 t.test('fit: never-fits and not-now are told apart, with what was free', async (t) => {
   const l = decideTry(empty(), { id: 'a', applier: 'jm', type: 'request', amounts: amt({ gpu: 2 }) }, undefined, 1).ledger as Ledger;
-  t.match(decideTry(l, { id: 'b', applier: 'jm', type: 'request', amounts: amt({ gpu: 3 }) }, undefined, 1).refuse, /can never fit the tenant: needs gpu 3; capacity gpu 2/);
-  t.match(decideTry(l, { id: 'b', applier: 'jm', type: 'request', amounts: amt({ gpu: 1 }) }, undefined, 1).refuse, /does not fit now: needs gpu 1; free gpu 0/);
+  t.match(decideTry(l, { id: 'b', applier: 'jm', type: 'request', amounts: amt({ gpu: 3 }) }, undefined, 1).refuse?.msg, /can never fit the tenant: needs gpu 3; capacity gpu 2/);
+  t.match(decideTry(l, { id: 'b', applier: 'jm', type: 'request', amounts: amt({ gpu: 1 }) }, undefined, 1).refuse?.msg, /does not fit now: needs gpu 1; free gpu 0/);
   t.ok(decideTry(l, { id: 'c', applier: 'jm', type: 'request', amounts: amt({ cpu: 10_000 }) }, undefined, 1).ledger, 'exactly the free amount fits');
 });
 
 t.test('confirm and cancel follow the state machine', async (t) => {
   const l = decideTry(empty(), { id: 'a', applier: 'am', type: 'request', amounts: amt({ ram: 300 }) }, undefined, 1).ledger as Ledger;
-  t.match(decideConfirm(l, 'a', 'jm', l.requests.a, 2).refuse, /belongs to applier am, not jm/);
-  t.match(decideCancel(l, 'a', 'jm', l.requests.a, 2).refuse, /belongs to applier am/);
+  t.match(decideConfirm(l, 'a', 'jm', l.requests.a, 2).refuse?.msg, /belongs to applier am, not jm/);
+  t.match(decideCancel(l, 'a', 'jm', l.requests.a, 2).refuse?.msg, /belongs to applier am/);
   const confirmed = decideConfirm(l, 'a', 'am', l.requests.a, 2).ledger as Ledger;
   t.equal(confirmed.requests.a?.state, 'confirmed');
   t.same(confirmed.inuse, l.inuse, 'confirming a request does not count it twice');
   t.same(decideConfirm(confirmed, 'a', 'am', confirmed.requests.a, 3), { ledger: null });
-  t.match(decideCancel(confirmed, 'a', 'am', confirmed.requests.a, 3).refuse, /was confirmed; it cannot be cancelled/);
+  t.match(decideCancel(confirmed, 'a', 'am', confirmed.requests.a, 3).refuse, { code: 'TCC_CONFIRMED', msg: /was confirmed; it cannot be cancelled/ });
   const cancelled = decideCancel(l, 'a', 'am', l.requests.a, 2).ledger as Ledger;
   t.same(cancelled.inuse, ZERO, 'cancel gives it back');
   t.same(decideCancel(cancelled, 'a', 'am', cancelled.requests.a, 3), { ledger: null });
-  t.match(decideConfirm(cancelled, 'a', 'am', cancelled.requests.a, 3).refuse, /cancelled or timed out; it cannot be confirmed/);
+  t.match(decideConfirm(cancelled, 'a', 'am', cancelled.requests.a, 3).refuse, { code: 'TCC_CANCELLED', msg: /cancelled or timed out; it cannot be confirmed/ });
 });
 
 t.test('unknown ids: confirm is a no-op, cancel leaves a tombstone that refuses a late try', async (t) => {
@@ -44,21 +44,21 @@ t.test('unknown ids: confirm is a no-op, cancel leaves a tombstone that refuses 
   const l = decideCancel(empty(), 'x', 'dm', undefined, 1).ledger as Ledger;
   t.match(l.requests.x, { type: 'tombstone', state: 'cancelled' });
   const late = decideTry(l, { id: 'x', applier: 'dm', type: 'request', amounts: amt({ rom: 1 }) }, l.requests.x, 2);
-  t.match(late.refuse, /a late try is refused/);
+  t.match(late.refuse, { code: 'TCC_CANCELLED', msg: /a late try is refused/ });
   t.equal(late.ledger, null);
 });
 
 t.test('a release changes nothing until confirmed, and never below zero', async (t) => {
   const reserved = decideTry(empty(), { id: 'r', applier: 'dm', type: 'request', amounts: amt({ rom: 60 }) }, undefined, 1).ledger as Ledger;
-  t.match(decideTry(reserved, { id: 'early', applier: 'dm', type: 'release', amounts: amt({ rom: 1 }) }, undefined, 1).refuse, /in use \(confirmed\) rom 0/, 'a reservation not yet confirmed cannot be released');
+  t.match(decideTry(reserved, { id: 'early', applier: 'dm', type: 'release', amounts: amt({ rom: 1 }) }, undefined, 1).refuse?.msg, /in use \(confirmed\) rom 0/, 'a reservation not yet confirmed cannot be released');
   const held = decideConfirm(reserved, 'r', 'dm', reserved.requests.r, 1).ledger as Ledger;
-  t.match(decideTry(held, { id: 'big', applier: 'dm', type: 'release', amounts: amt({ rom: 61 }) }, undefined, 1).refuse, /release is larger than what is in use: releasing rom 61; in use \(confirmed\) rom 60/);
+  t.match(decideTry(held, { id: 'big', applier: 'dm', type: 'release', amounts: amt({ rom: 61 }) }, undefined, 1).refuse?.msg, /release is larger than what is in use: releasing rom 61; in use \(confirmed\) rom 60/);
   const tried = decideTry(held, { id: 'rel', applier: 'dm', type: 'release', amounts: amt({ rom: 50 }) }, undefined, 1).ledger as Ledger;
   t.same(tried.inuse, held.inuse, 'a release try changes nothing yet');
   const second = decideTry(tried, { id: 'rel2', applier: 'dm', type: 'release', amounts: amt({ rom: 50 }) }, undefined, 1).ledger as Ledger;
   const done = decideConfirm(second, 'rel', 'dm', second.requests.rel, 2).ledger as Ledger;
   t.same(done.inuse, amt({ rom: 10 }));
-  t.match(decideConfirm(done, 'rel2', 'dm', done.requests.rel2, 3).refuse, /larger than what is in use/, 'the second release no longer fits');
+  t.match(decideConfirm(done, 'rel2', 'dm', done.requests.rel2, 3).refuse?.msg, /larger than what is in use/, 'the second release no longer fits');
   const cancelledRelease = decideCancel(done, 'rel2', 'dm', done.requests.rel2, 3).ledger as Ledger;
   t.same(cancelledRelease.inuse, done.inuse, 'cancelling a release gives nothing back');
 });
@@ -79,8 +79,8 @@ t.test('the ledger holds a bounded number of requests; beyond, a new try is refu
   let l = empty();
   for (const id of ['a', 'b', 'c']) l = decideTry(l, { id, applier: 'dm', type: 'request', amounts: amt({ rom: 1 }) }, undefined, 1, 3).ledger as Ledger;
   const over = decideTry(l, { id: 'd', applier: 'dm', type: 'request', amounts: amt({ rom: 1 }) }, undefined, 1, 3);
-  t.match(over, { ledger: null, refuse: /too many resource requests in flight for this tenant \(3, at most 3\)/ });
-  t.match(decideTry(l, { id: 'd', applier: 'dm', type: 'release', amounts: ZERO }, undefined, 1, 3).refuse, /too many/, 'releases too');
+  t.match(over, { ledger: null, refuse: { code: 'TCC_TOO_MANY_PENDING', msg: /too many resource requests in flight for this tenant \(3, at most 3\)/ } });
+  t.match(decideTry(l, { id: 'd', applier: 'dm', type: 'release', amounts: ZERO }, undefined, 1, 3).refuse?.msg, /too many/, 'releases too');
   t.same(decideTry(l, { id: 'a', applier: 'dm', type: 'request', amounts: amt({ rom: 1 }) }, l.requests.a, 2, 3), { ledger: null }, 'a repeated try is still idempotent at the cap');
   t.ok(decideConfirm(l, 'a', 'dm', l.requests.a, 2).ledger, 'confirm is never capped');
   t.ok(decideCancel(l, 'zz', 'dm', undefined, 2).ledger, 'nor is a tombstone: it leaves the ledger at once');

@@ -1,3 +1,4 @@
+import { hasCode } from '../errors.js';
 import { defineMachine } from '../fsm.js';
 import { add, describe, equal, exceeding, sub, ZERO, type Amounts } from './amounts.js';
 
@@ -50,8 +51,25 @@ export const MAX_PENDING_REQUESTS = 10_000;
 /** Ids of the requests decided for good, which the ledger keeps only until they are archived. */
 export const decidedIds = (l: Pick<Ledger, 'requests'>): string[] => Object.keys(l.requests).filter((id) => isTerminal(l.requests[id] as Entry));
 
-/** `ledger` is the new ledger to store, or null when nothing changes; `refuse` is a 403 reason. */
-export type Outcome = { ledger: Ledger | null; refuse?: string };
+/**
+ * Why the ledger refuses a decision (a 403). Callers branch on these, never on the message:
+ * TCC_CANCELLED — the request was cancelled or timed out (a late try, or a confirm after it);
+ * TCC_CONFIRMED — it was confirmed, so it cannot be cancelled (it is held);
+ * the others refuse a try or a confirm that does not fit, or does not belong to the caller.
+ */
+export const REFUSALS = ['TCC_CANCELLED', 'TCC_CONFIRMED', 'TCC_CONTENT_DIFFERS', 'TCC_OTHER_APPLIER', 'TCC_TOO_MANY_PENDING', 'TCC_NEVER_FITS', 'TCC_DOES_NOT_FIT', 'TCC_RELEASE_TOO_LARGE'] as const;
+export type RefusalCode = (typeof REFUSALS)[number];
+export const isRefusalCode = (s: unknown): s is RefusalCode => (REFUSALS as readonly unknown[]).includes(s);
+/** Whether the Resource-manager refused with this code (the refusal's message plays no part). */
+export const refusedAs = (err: unknown, code: RefusalCode): boolean => hasCode(err, code);
+
+export interface Refusal {
+  code: RefusalCode;
+  msg: string;
+}
+
+/** `ledger` is the new ledger to store, or null when nothing changes; `refuse` is why a 403. */
+export type Outcome = { ledger: Ledger | null; refuse?: Refusal };
 
 export interface TryInput {
   id: string;
@@ -62,9 +80,9 @@ export interface TryInput {
 
 export function decideTry(l: Ledger, req: TryInput, known: Entry | undefined, now: number, maxPending = MAX_PENDING_REQUESTS): Outcome {
   if (known) {
-    if (known.state === 'cancelled') return refuse(`resource request ${req.id} was cancelled or timed out; a late try is refused — use a new id`);
+    if (known.state === 'cancelled') return refuse('TCC_CANCELLED', `resource request ${req.id} was cancelled or timed out; a late try is refused — use a new id`);
     if (known.applier !== req.applier || known.type !== req.type || !equal(known.amounts, req.amounts)) {
-      return refuse(`resource request ${req.id} was already tried with different content`);
+      return refuse('TCC_CONTENT_DIFFERS', `resource request ${req.id} was already tried with different content`);
     }
     return { ledger: null };
   }
@@ -72,29 +90,29 @@ export function decideTry(l: Ledger, req: TryInput, known: Entry | undefined, no
   // in retries (a 503 would be retried, then cancelled, adding a tombstone per try); a queued
   // job waits and tries again. Decided requests not yet archived count too: the bound is on the document.
   const held = Object.keys(l.requests).length;
-  if (held >= maxPending) return refuse(`too many resource requests in flight for this tenant (${held}, at most ${maxPending}); try again once some are confirmed or cancelled`);
+  if (held >= maxPending) return refuse('TCC_TOO_MANY_PENDING', `too many resource requests in flight for this tenant (${held}, at most ${maxPending}); try again once some are confirmed or cancelled`);
   if (req.type === 'release') {
     const refusal = releaseRefusal(l, req.amounts);
-    if (refusal) return refuse(refusal);
+    if (refusal) return { ledger: null, refuse: refusal };
     return { ledger: withEntry(l, req.id, { ...entryOf(req, now), state: 'tried' }) };
   }
   const never = exceeding(req.amounts, l.capacity);
-  if (never.length > 0) return refuse(`request can never fit the tenant: needs ${describe(req.amounts, never)}; capacity ${describe(l.capacity, never)}`);
+  if (never.length > 0) return refuse('TCC_NEVER_FITS', `request can never fit the tenant: needs ${describe(req.amounts, never)}; capacity ${describe(l.capacity, never)}`);
   const free = freeOf(l);
   const short = exceeding(req.amounts, free);
-  if (short.length > 0) return refuse(`request does not fit now: needs ${describe(req.amounts, short)}; free ${describe(free, short)}`);
+  if (short.length > 0) return refuse('TCC_DOES_NOT_FIT', `request does not fit now: needs ${describe(req.amounts, short)}; free ${describe(free, short)}`);
   return { ledger: { ...withEntry(l, req.id, { ...entryOf(req, now), state: 'reserved' }), inuse: add(l.inuse, req.amounts) } };
 }
 
 export function decideConfirm(l: Ledger, id: string, applier: Applier, known: Entry | undefined, now: number): Outcome {
   if (!known) return { ledger: null }; // API.md §3: confirm of an unknown id answers 200
-  if (known.applier !== applier) return refuse(`resource request ${id} belongs to applier ${known.applier}, not ${applier}`);
+  if (known.applier !== applier) return refuse('TCC_OTHER_APPLIER', `resource request ${id} belongs to applier ${known.applier}, not ${applier}`);
   if (known.state === 'confirmed') return { ledger: null };
-  if (!entryMachine.can(known.state, 'confirm')) return refuse(`resource request ${id} was cancelled or timed out; it cannot be confirmed`);
+  if (!entryMachine.can(known.state, 'confirm')) return refuse('TCC_CANCELLED', `resource request ${id} was cancelled or timed out; it cannot be confirmed`);
   const confirmed = { ...known, state: entryMachine.transition(known.state, 'confirm'), decided: now };
   if (known.type === 'release') {
     const refusal = releaseRefusal(l, known.amounts);
-    if (refusal) return refuse(refusal);
+    if (refusal) return { ledger: null, refuse: refusal };
     return { ledger: { ...withEntry(l, id, confirmed), inuse: sub(l.inuse, known.amounts) } };
   }
   return { ledger: withEntry(l, id, confirmed) };
@@ -104,9 +122,9 @@ export function decideCancel(l: Ledger, id: string, applier: Applier, known: Ent
   if (!known) {
     return { ledger: withEntry(l, id, { applier, type: 'tombstone', amounts: ZERO, state: 'cancelled', created: now, decided: now }) };
   }
-  if (known.applier !== applier) return refuse(`resource request ${id} belongs to applier ${known.applier}, not ${applier}`);
+  if (known.applier !== applier) return refuse('TCC_OTHER_APPLIER', `resource request ${id} belongs to applier ${known.applier}, not ${applier}`);
   if (known.state === 'cancelled') return { ledger: null };
-  if (!entryMachine.can(known.state, 'cancel')) return refuse(`resource request ${id} was confirmed; it cannot be cancelled`);
+  if (!entryMachine.can(known.state, 'cancel')) return refuse('TCC_CONFIRMED', `resource request ${id} was confirmed; it cannot be cancelled`);
   return { ledger: giveBack(l, id, known, now) };
 }
 
@@ -126,12 +144,12 @@ export function expireTries(l: Ledger, now: number, timeoutMs: number): { ledger
  * A release may give back only what confirmed requests hold: were it to count reservations
  * that are later cancelled, in-use would go below zero.
  */
-function releaseRefusal(l: Ledger, amounts: Amounts): string | undefined {
+function releaseRefusal(l: Ledger, amounts: Amounts): Refusal | undefined {
   const reserved = Object.values(l.requests).filter((e) => e.state === 'reserved').reduce((sum, e) => add(sum, e.amounts), ZERO);
   const held = sub(l.inuse, reserved);
   const over = exceeding(amounts, held);
   if (over.length === 0) return undefined;
-  return `release is larger than what is in use: releasing ${describe(amounts, over)}; in use (confirmed) ${describe(held, over)}`;
+  return { code: 'TCC_RELEASE_TOO_LARGE', msg: `release is larger than what is in use: releasing ${describe(amounts, over)}; in use (confirmed) ${describe(held, over)}` };
 }
 
 /** What the tenant has free; negative where capacity was configured below what is in use. */
@@ -159,6 +177,6 @@ function withEntry(l: Ledger, id: string, entry: Entry): Ledger {
   return { ...l, requests: { ...l.requests, [id]: entry } };
 }
 
-function refuse(reason: string): Outcome {
-  return { ledger: null, refuse: reason };
+function refuse(code: RefusalCode, msg: string): Outcome {
+  return { ledger: null, refuse: { code, msg } };
 }

@@ -1,7 +1,7 @@
 import type { Deps } from '../deps.js';
 import { isClientError } from '../errors.js';
 import type { ApiAmounts } from './client.js';
-import type { Applier } from './ledger.js';
+import { refusedAs, type Applier } from './ledger.js';
 
 /**
  * Gives back what an object holds, exactly once across retries and crashes: the request id is
@@ -15,7 +15,7 @@ export async function releaseOnce(deps: Deps, req: { id: string; applier: Applie
     await deps.tcc.confirm(id, applier);
   } catch (err) {
     if (!isClientError(err)) throw err;
-    if (/cancelled or timed out/.test(err.message)) return 'expired';
+    if (refusedAs(err, 'TCC_CANCELLED')) return 'expired';
     // The ledger refuses to give back what it does not count; record why instead of looping.
     deps.log.error('release refused; recording it as released', { object: what, err: err.message });
   }

@@ -115,7 +115,7 @@ export function resourceManager(store: Store, opts: ResourceManagerOptions): Res
       if (!out.ledger) {
         // Decided before, but a crash or a fault kept it from the archive: finish that now.
         if (inLedger && isTerminal(inLedger)) await moveOut(tenant, [id]);
-        if (out.refuse) throw new Forbidden(out.refuse);
+        if (out.refuse) throw new Forbidden(out.refuse.msg, { code: out.refuse.code });
         return;
       }
       const written = await tenants.update(name, { version: tenant.version }, { set: { inuse: out.ledger.inuse, requests: out.ledger.requests } });

@@ -14,8 +14,8 @@ const dockerfiles = readdirSync(path.join(ROOT, 'templates'))
   .map((d) => `templates/${d}/Dockerfile`)
   .filter((f) => existsSync(path.join(ROOT, f)));
 
-interface Copy { from?: string; sources: string[]; dest: string; workdir: string }
-interface Stage { name?: string; image: string; workdir: string; copies: Copy[]; user?: string; entry: string[]; env: Record<string, string>; runs: string[] }
+interface Copy { from?: string; sources: string[]; dest: string; workdir: string; /** The destination is a folder the sources go into (several sources, or a trailing /). */ into: boolean }
+interface Stage { name?: string; image: string; workdir: string; copies: Copy[]; user?: string; entry: string[]; env: Record<string, string>; runs: string[]; /** COPY and RUN in order, with the WORKDIR each ran in. */ steps: ({ copy: Copy } | { run: string; workdir: string })[] }
 
 /** An instruction's arguments: the exec form as JSON (Docker falls back to a shell string when it is not), else words. */
 const args = (i: Instruction): string[] => {
@@ -41,16 +41,21 @@ function stages(df: Dockerfile): Stage[] {
     if (keyword === 'FROM') {
       finish();
       const [image = '', as, name] = args(i);
-      out.push({ image, ...(as?.toUpperCase() === 'AS' ? { name } : {}), workdir: '/', copies: [], entry: [], env: {}, runs: [] });
+      out.push({ image, ...(as?.toUpperCase() === 'AS' ? { name } : {}), workdir: '/', copies: [], entry: [], env: {}, runs: [], steps: [] });
       entrypoint = [];
       cmd = [];
     } else if (!stage) continue;
     else if (keyword === 'WORKDIR') stage.workdir = path.posix.resolve(stage.workdir, args(i)[0] ?? '');
     else if (keyword === 'COPY' || keyword === 'ADD') {
       const a = args(i);
-      stage.copies.push({ from: flag(i, 'from'), sources: a.slice(0, -1), dest: path.posix.resolve(stage.workdir, a.at(-1) ?? ''), workdir: stage.workdir });
+      const copy = { from: flag(i, 'from'), sources: a.slice(0, -1), dest: path.posix.resolve(stage.workdir, a.at(-1) ?? ''), workdir: stage.workdir, into: a.length > 2 || (a.at(-1) ?? '').endsWith('/') };
+      stage.copies.push(copy);
+      stage.steps.push({ copy });
     } else if (keyword === 'USER') stage.user = args(i)[0];
-    else if (keyword === 'RUN') stage.runs.push(i.getRawArgumentsContent() ?? '');
+    else if (keyword === 'RUN') {
+      stage.runs.push(i.getRawArgumentsContent() ?? '');
+      stage.steps.push({ run: i.getRawArgumentsContent() ?? '', workdir: stage.workdir });
+    }
     else if (keyword === 'ENTRYPOINT') entrypoint = args(i);
     else if (keyword === 'CMD') cmd = args(i);
     else if (keyword === 'ENV') {
@@ -91,6 +96,72 @@ function origin(all: Stage[], final: Stage, imagePath: string): string | undefin
   return undefined;
 }
 
+const PACKAGE = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+
+/**
+ * A tsconfig and what it reads: the configs it extends, and the top folders of what it includes
+ * (its own include, else the nearest one it extends: an include replaces the base's).
+ */
+function tsconfigReads(rel: string): string[] {
+  const configs: string[] = [];
+  let include: string[] | undefined;
+  for (let at: string | undefined = rel; at; ) {
+    const config = JSON.parse(readFileSync(path.join(ROOT, at), 'utf8')) as { extends?: string; include?: string[] };
+    const dir = path.posix.dirname(at);
+    const from = (p: string) => path.posix.normalize(path.posix.join(dir, p));
+    configs.push(at);
+    include ??= config.include?.map((g) => from(g.split('/').filter((part) => !/[*?]/.test(part)).join('/') || '.'));
+    at = config.extends ? from(config.extends) : undefined;
+  }
+  return [...configs, ...(include ?? [path.posix.dirname(rel)])];
+}
+
+/** What a build script reads from the repository: itself, and each path it joins onto the root (its first folder). */
+function scriptReads(rel: string): string[] {
+  const text = readFileSync(path.join(ROOT, rel), 'utf8');
+  return [rel, ...[...text.matchAll(/path\.join\(ROOT, '([^']+)'/g)].map((m) => (m[1] ?? '').split('/')[0] ?? '')];
+}
+
+/**
+ * The repository paths a RUN reads (relative to the repository root), for the commands that read
+ * the source tree: npm run <script> (each of its steps), tsc -p <config>, node <script>. What npm ci
+ * makes (node_modules) and what the build writes (dist) are left out.
+ */
+function runReads(run: string): string[] {
+  const reads: string[] = [];
+  for (const step of run.split(/&&|;|\n/).map((s) => s.replace(/\\$/, '').trim())) {
+    const words = step.split(/\s+/).filter((w) => !/^[A-Z_]+=/.test(w));
+    const [first, second, third] = words;
+    if (first === 'npm' && second === 'run' && third) {
+      const script = PACKAGE.scripts[third];
+      if (script) reads.push('package.json', ...runReads(script));
+      continue;
+    }
+    const command = first === 'npx' ? words.slice(1) : words;
+    if (command[0] === 'tsc') {
+      const p = command.indexOf('-p');
+      reads.push(...tsconfigReads(p >= 0 ? (command[p + 1] ?? 'tsconfig.json') : 'tsconfig.json'));
+    } else if (command[0] === 'node' && command[1] && /\.m?js$/.test(command[1])) reads.push(...scriptReads(command[1]));
+  }
+  return [...new Set(reads)].filter((r) => r !== '' && r !== '.' && r.split('/')[0] !== 'node_modules' && r.split('/')[0] !== 'dist');
+}
+
+/** Whether the steps before this RUN copied the repository path `rel` to where the RUN finds it (its WORKDIR + rel). */
+function copiedBefore(steps: Stage['steps'], index: number, workdir: string, rel: string): boolean {
+  const want = path.posix.resolve(workdir, rel);
+  return steps.slice(0, index).some((step) => {
+    if (!('copy' in step) || step.copy.from !== undefined) return false;
+    const { copy } = step;
+    return copy.sources.some((source) => {
+      const src = path.posix.normalize(source).replace(/\/$/, '');
+      if (rel !== src && !rel.startsWith(`${src}/`) && src !== '.') return false;
+      const landed = copy.into ? path.posix.join(copy.dest, path.posix.basename(src)) : copy.dest;
+      const under = src === '.' ? rel : rel.slice(src.length);
+      return path.posix.join(src === '.' ? copy.dest : landed, under) === want;
+    });
+  });
+}
+
 t.test('there are Dockerfiles for functions, jobs and apps', async (t) => {
   t.same(dockerfiles.sort(), ['templates/mlp-node20/Dockerfile', 'templates/model-server-tf/Dockerfile', 'templates/runtime-tf/Dockerfile', 'templates/runtime-torch/Dockerfile']);
 });
@@ -125,6 +196,16 @@ for (const file of dockerfiles) {
           }
         }
       }
+    }
+
+    // Seen failing before ui/ was copied into mlp-node20's build stage: npm run build bundles the UI.
+    for (const s of all) {
+      s.steps.forEach((step, index) => {
+        if (!('run' in step)) return;
+        for (const rel of runReads(step.run)) {
+          t.ok(copiedBefore(s.steps, index, step.workdir, rel), `RUN ${step.run.split('\n')[0]?.slice(0, 40)}…: reads ${rel}, copied before it`);
+        }
+      });
     }
 
     const final = all.at(-1) as Stage;
@@ -186,4 +267,12 @@ t.test('the checks can fail', async (t) => {
   t.notOk(buildMakes('dist/nope'), 'a dist path with no source');
   t.notOk(buildMakes('venv', { ...final, runs: ['python3 -m venv /elsewhere/venv && true'] }), 'a venv made elsewhere');
   t.equal(final.user, undefined, 'no USER is seen as none');
+  t.ok(runReads('npm run build').includes('ui'), 'npm run build reads ui/ (scripts/bundle-ui.mjs)');
+  t.ok(runReads('npm run build').includes('scripts/bundle-ui.mjs'), 'and the bundle scripts');
+  t.ok(['tsconfig.json', 'tsconfig.build.json', 'shared', 'functions', 'templates', 'scripts', 'bin'].every((r) => runReads('npx tsc -p tsconfig.build.json').includes(r)), 'tsc reads its configs and what they include');
+  const missing = stages(DockerfileParser.parse('FROM node:20 AS build\nWORKDIR /app\nCOPY package.json tsconfig.json ./\nCOPY shared ./src/shared\nRUN npx tsc -p tsconfig.json\nCOPY ui ./ui\n'))[0] as Stage;
+  const run = missing.steps.findIndex((s) => 'run' in s);
+  t.ok(copiedBefore(missing.steps, run, '/app', 'tsconfig.json'), 'a file copied into a folder');
+  t.notOk(copiedBefore(missing.steps, run, '/app', 'shared'), 'a folder copied elsewhere');
+  t.notOk(copiedBefore(missing.steps, run, '/app', 'ui'), 'a folder copied only after the RUN');
 });
