@@ -50,12 +50,35 @@ t.test('COPY and MOVE stay within one dataset or home, under the rules of PUT', 
   const foreign = await dav('MOVE', '/data/alice/mnist/a', { destination: '/data/bob/.home/a' });
   t.match([foreign.status, await msg(foreign)], [403, /stays within \/data\/alice/]);
   const keep = await dav('MOVE', '/data/alice/mnist/a', { destination: '/data/alice/mnist/b', overwrite: 'F' });
-  t.match([keep.status, await msg(keep)], [403, /exists and Overwrite is F/]);
+  t.match([keep.status, await msg(keep)], [412, /exists and Overwrite is F/], 'Overwrite: F onto an existing destination: 412');
   t.equal((await dav('MOVE', '/data/alice/mnist/a', { destination: '/data/alice/mnist/b' })).status, 204, 'a move replaces');
   t.same(await (await dav('GET', '/data/alice/mnist/')).json(), [{ path: 'b', size: 4 }]);
-  t.equal((await dav('MKCOL', '/data/alice/mnist/x/y')).status, 201, 'MKCOL makes missing folders above, as PUT does (rclone needs it: 403 is final for it)');
-  t.match(await msg(await dav('MKCOL', '/data/alice/mnist/x/y')), /already exists/);
-  t.match(await msg(await dav('MKCOL', '/data/alice/mnist/z', {}, '<x/>')), /takes no request body/);
+  const noParent = await dav('MKCOL', '/data/alice/mnist/x/y');
+  t.match([noParent.status, await msg(noParent)], [409, /folder above x\/y does not exist/], 'MKCOL makes no parents: 409');
+  t.equal((await dav('MKCOL', '/data/alice/mnist/x')).status, 201);
+  t.equal((await dav('MKCOL', '/data/alice/mnist/x/y')).status, 201, 'once the parent exists');
+  const again = await dav('MKCOL', '/data/alice/mnist/x/y');
+  t.match([again.status, await msg(again)], [405, /already exists/], 'MKCOL on an existing resource: 405');
+  const withBody = await dav('MKCOL', '/data/alice/mnist/z', {}, '<x/>');
+  t.match([withBody.status, await msg(withBody)], [415, /takes no request body/], 'MKCOL with a body: 415');
+  t.equal((await dav('PUT', '/data/alice/mnist/p/q/r', {}, 'x')).status, 201, 'PUT still makes missing parents');
+  const copyNoParent = await dav('COPY', '/data/alice/mnist/b', { destination: '/data/alice/mnist/none/b' });
+  t.match([copyNoParent.status, await msg(copyNoParent)], [409, /folder above none\/b does not exist/], 'COPY under a missing folder: 409');
+  const underFile = await dav('MKCOL', '/data/alice/mnist/b/sub');
+  t.equal(underFile.status, 409, 'MKCOL under a file: 409');
+  // Missing resources: 404 with {msg} (HEAD without a body).
+  for (const method of ['GET', 'PROPFIND', 'DELETE', 'COPY', 'MOVE']) {
+    const r = await dav(method, '/data/alice/mnist/nothing/here', { destination: '/data/alice/mnist/elsewhere', ...(method === 'PROPFIND' ? { depth: '0' } : {}) });
+    t.match([r.status, await msg(r)], [404, /nothing\/here not found in mnist/], `${method} of a missing resource: 404`);
+  }
+  const head = await dav('HEAD', '/data/alice/mnist/nothing');
+  t.equal(head.status, 404, 'HEAD of a missing resource: 404');
+  t.equal(await head.text(), '', 'without a body');
+  // The platform's rules stay 403 {msg}.
+  const foreignUser = await fetch(`${base}/data/bob/.home/nothing`, { headers });
+  t.equal(foreignUser.status, 403, 'another user\'s missing file: 403, no hint it is missing');
+  const noDataset = await dav('GET', '/data/alice/nosuch/a');
+  t.match([noDataset.status, await msg(noDataset)], [403, /dataset nosuch not found/], 'a dataset that does not exist: 403 (a platform object)');
   await insert('done', 100, 'ready');
   t.match(await msg(await dav('COPY', '/data/alice/done/a', { destination: '/data/alice/done/b' })), /is ready; files can be written only while it is creating/);
 });
@@ -101,13 +124,18 @@ t.test('PROPPATCH: dead properties set, read, removed, bounded, and carried by C
   const many = Array.from({ length: 33 }, (_, i) => `<Z:p${i}>v</Z:p${i}>`).join('');
   t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/a', {}, set(many))), /at most 32 dead properties/);
   t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/a', {}, set(`<Z:big>${'x'.repeat(5000)}</Z:big>`))), /at most 4096/);
-  t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/a', {}, 'x'.repeat(300 * 1024))), /at most 262144 bytes/);
+  const huge = await dav('PROPPATCH', '/data/alice/.home/a', {}, 'x'.repeat(300 * 1024));
+  t.match([huge.status, await msg(huge)], [403, /at most 262144 bytes/], 'a size the platform sets: 403');
   for (const bad of ['<D:propertyupdate xmlns:D="DAV:"><D:set>', '<propertyupdate xmlns="DAV:"><set><prop><bad:x/></prop></set></propertyupdate>', '<!DOCTYPE x [<!ENTITY a "b">]><x/>', '']) {
     const r = await dav('PROPPATCH', '/data/alice/.home/a', {}, bad);
-    t.match([r.status, await msg(r)], [403, /not well-formed XML/], `malformed: ${bad.slice(0, 30) || 'empty'}`);
+    t.match([r.status, await msg(r)], [400, /not well-formed XML/], `malformed: ${bad.slice(0, 30) || 'empty'}`);
   }
-  t.match(await msg(await dav('PROPFIND', '/data/alice/.home/a', { depth: '0' }, '<D:propfind xmlns:D="DAV:"><D:prop>')), /PROPFIND body is not well-formed XML/);
-  t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/nothing', {}, set('<Z:c>1</Z:c>'))), /nothing not found/);
+  const badFind = await dav('PROPFIND', '/data/alice/.home/a', { depth: '0' }, '<D:propfind xmlns:D="DAV:"><D:prop>');
+  t.match([badFind.status, await msg(badFind)], [400, /PROPFIND body is not well-formed XML/]);
+  const notFind = await dav('PROPFIND', '/data/alice/.home/a', { depth: '0' }, '<D:x xmlns:D="DAV:"/>');
+  t.match([notFind.status, await msg(notFind)], [400, /must be a DAV: propfind/]);
+  const nothing = await dav('PROPPATCH', '/data/alice/.home/nothing', {}, set('<Z:c>1</Z:c>'));
+  t.match([nothing.status, await msg(nothing)], [404, /nothing not found/]);
 
   // A link planted in the home (by a job) is refused, its target untouched.
   symlinkSync('/etc', path.join(deps.config.root, storagePaths('').home('alice'), 'evil'));

@@ -3,7 +3,7 @@ import { open, readdir, rename, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Conflict } from '../errors.js';
+import { ParentMissing } from '../errors.js';
 import { lstatIn, openUnder, type Folder } from './confined.js';
 
 /**
@@ -64,7 +64,7 @@ export async function commit(received: Received, parent: Folder, name: string): 
   } catch (err) {
     await discard(received);
     // The folder was removed meanwhile (a DELETE that restarts the upload).
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Conflict(`${parent.relOf(name)}: its folder was removed during the upload; the upload was not kept`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ParentMissing(`${parent.relOf(name)}: its folder was removed during the upload; the upload was not kept`);
     throw err;
   }
   await received.folder.close();
