@@ -1,4 +1,5 @@
-import { existsSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
@@ -206,4 +207,63 @@ t.test('PROPPATCH: the dead properties of one home are bounded in total', async 
   }
   t.ok(refused && refused.at > 60, `refused after about 8 MiB (at file ${refused?.at})`);
   t.match(refused?.msg, /dead properties of one dataset or home are at most 8388608 bytes/);
+});
+
+t.test('real file names: spaces, #, %, ?, accents and CJK upload, list, download and copy; the rest is refused', async (t) => {
+  const deps = await testDeps(t);
+  const headers = await userWithToken(deps, 'alice');
+  const server = createFaasServer({ dispatch: createRouter([{ route, handle }], deps), log: deps.log });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as AddressInfo).port;
+  // Raw requests: the path goes out exactly as written (fetch would resolve %2e%2e).
+  const dav = (method: string, target: string, body = '', extra: Record<string, string> = {}) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method, path: target, headers: { ...headers, ...extra, 'content-length': Buffer.byteLength(body) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const enc = (p: string) => p.split('/').map(encodeURIComponent).join('/');
+  const names = ['a b.txt', 'a#b', '100%.csv', 'why?.md', 'données.csv', 'IMG 001 (1).jpg', '数据/文件.bin', 'dir with space/x y (2)/z#%?.txt'];
+  for (const name of names) t.equal((await dav('PUT', `/data/alice/.home/${enc(name)}`, `bytes of ${name}`)).status, 201, `PUT ${name}`);
+  for (const name of names) {
+    const r = await dav('GET', `/data/alice/.home/${enc(name)}`);
+    t.same([r.status, r.text], [200, `bytes of ${name}`], `GET ${name}: the same bytes`);
+  }
+  const listed = JSON.parse((await dav('GET', '/data/alice/.home/')).text) as { path: string }[];
+  t.same(listed.map((f) => f.path).sort(), [...names].sort(), 'the listing has the names as they are');
+  const pf = await dav('PROPFIND', '/data/alice/.home/', '', { depth: '1' });
+  t.equal(pf.status, 207);
+  t.match(pf.text, '<D:href>/data/alice/.home/a%20b.txt</D:href>', 'hrefs encode each segment');
+  t.match(pf.text, '<D:href>/data/alice/.home/a%23b</D:href>', 'a # stays in its segment');
+  t.match(pf.text, '<D:href>/data/alice/.home/why%3F.md</D:href>', 'a ? too');
+  t.match(pf.text, `<D:href>/data/alice/.home/${encodeURIComponent('données.csv')}</D:href>`);
+  t.equal((await dav('COPY', `/data/alice/.home/${enc('données.csv')}`, '', { destination: `/data/alice/.home/${enc('copie de données (1).csv')}` })).status, 201, 'COPY to a UTF-8 name');
+  t.equal((await dav('GET', `/data/alice/.home/${enc('copie de données (1).csv')}`)).text, 'bytes of données.csv');
+
+  const refused: [string, RegExp][] = [
+    ['/data/alice/.home/a%00b', /NUL or control/],
+    ['/data/alice/.home/a%0Ab', /./],
+    ['/data/alice/.home/a%1Fb', /NUL or control/],
+    ['/data/alice/.home/%2e%2e/x', /dot segments|is "\.\."/],
+    ['/data/alice/.home/x/../../y', /dot segments|is "\.\."/],
+    ['/data/alice/.home/..%2F..%2Fx', /holds a "\/"/],
+    ['/data/alice/.home/%252e%252e/x', /percent-encoded twice/],
+    ['/data/alice/.home/..%252Fx', /percent-encoded twice/],
+    [`/data/alice/.home/${'x'.repeat(256)}`, /256 bytes/],
+    [`/data/alice/.home/${enc('é'.repeat(128))}`, /256 bytes/],
+    ['/data/alice/.home/%E9t%E9', /percent-encoding/],
+  ];
+  for (const [target, why] of refused) {
+    const r = await dav('PUT', target, 'x');
+    t.equal(r.status, 403, `PUT ${target.slice(0, 60)}: 403 (got ${r.status} ${r.text.slice(0, 100)})`);
+    t.match((JSON.parse(r.text || '{}') as { msg?: string }).msg, why, `PUT ${target.slice(0, 60)}: says why`);
+  }
+  const copyOut = await dav('COPY', `/data/alice/.home/${enc('a b.txt')}`, '', { destination: '/data/alice/.home/%252e%252e' });
+  t.equal(copyOut.status, 403, 'a double-encoded Destination is refused');
+  t.same(readdirSync(path.join(deps.config.root, storagePaths('').home('alice'))).sort(), ['100%.csv', 'IMG 001 (1).jpg', 'a b.txt', 'a#b', 'copie de données (1).csv', 'dir with space', 'données.csv', 'why?.md', '数据'].sort(), 'nothing else was written');
 });

@@ -11,7 +11,7 @@ import { commit, discard, receive, type Received } from '../../shared/webdav/fil
 import { MAX_BODY, parsePropertyUpdate, parsePropfind, PropStore, sweepDatasets, type DeadProp } from '../../shared/webdav/deadprops.js';
 import { multistatus, proppatchStatus } from '../../shared/webdav/propfind.js';
 import { parseRange } from '../../shared/webdav/range.js';
-import { resolveTarget, type Target } from '../../shared/webdav/target.js';
+import { encodedRestOf, resolveTarget, type Target } from '../../shared/webdav/target.js';
 
 const ALLOW = 'OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, PROPFIND, PROPPATCH, COPY, MOVE';
 
@@ -39,7 +39,9 @@ function serialized<T>(key: string, work: () => Promise<T>): Promise<T> {
 const receiving = new Map<string, number>();
 
 export const handle: StreamHandler = async (input, deps) => {
-  const target = resolveTarget(input.params.user ?? '', input.params.rest ?? '');
+  // Names are decoded here, once and segment by segment, from the path as it was sent.
+  const user = input.params.user ?? '';
+  const target = resolveTarget(user, encodedRestOf(input.req.url ?? '', user));
   const dataset = target.home ? undefined : await datasetOf(target, deps);
   switch (input.method) {
     case 'OPTIONS':
@@ -382,15 +384,9 @@ async function copyOrMove(input: StreamInput, target: Target, dataset: DatasetDo
   writable(target, dataset);
   const destPath = destinationPath(input.headers.destination);
   const prefix = `/data/${target.user}/`;
-  const decoded = (() => {
-    try {
-      return decodeURIComponent(destPath);
-    } catch {
-      throw new Invalid('the Destination path is not valid percent-encoding');
-    }
-  })();
-  if (!decoded.startsWith(prefix)) throw new Forbidden(`${input.method} stays within /data/${target.user}/${target.name}/; the Destination is elsewhere`);
-  const dest = resolveTarget(target.user, decoded.slice(prefix.length));
+  if (!destPath.startsWith(prefix)) throw new Forbidden(`${input.method} stays within /data/${target.user}/${target.name}/; the Destination is elsewhere`);
+  // Still percent-encoded: resolveTarget decodes each segment once.
+  const dest = resolveTarget(target.user, destPath.slice(prefix.length));
   if (dest.name !== target.name) throw new Forbidden(`${input.method} stays within one dataset or home (${target.name}); the Destination is in ${dest.name}`);
   if (!dest.rel) throw new Invalid('name a file or folder inside the dataset or home as the Destination');
   if (dest.rel === target.rel || dest.rel.startsWith(`${target.rel}/`)) throw new Forbidden(`${input.method} cannot put ${target.rel} inside itself`);

@@ -417,7 +417,11 @@ t.test('paths that climb above the root, in every encoding, get 403 {msg} from b
     ['GET', '/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd'],
     ['GET', '/data/alice/ds/%2e%2e/%2e%2e/%2e%2e/x'],
     ['GET', '/data/alice/../../../x'],
+    // A backslash is a character of a name like any other (API.md §4): this is one name, `..\\..\\x`,
+    // which does not exist (404 is the WebDAV answer for it).
     ['GET', '/data/alice/ds/..%5c..%5cx'],
+    ['PUT', '/data/alice/ds/%252e%252e'],
+    ['PUT', '/data/alice/ds/..%252F..%252Fx'],
     ['PUT', '/data/alice/ds/a%00b'],
     ['GET', '/api/v1/users/alice/../../../../secrets'],
     ['GET', '/alice/app/..%2F..%2F..%2Fserver.log'],
@@ -426,7 +430,8 @@ t.test('paths that climb above the root, in every encoding, get 403 {msg} from b
   for (const [method, target] of targets) {
     for (const [name, base] of Object.entries(bases)) {
       const a = await rawRequest(base, method, target, token);
-      t.equal(a.status, 403, `${name} ${method} ${target}: 403 (got ${a.status} ${a.body.slice(0, 120)})`);
+      const status = target.includes('%5c') && !name.includes('apps') ? 404 : 403;
+      t.equal(a.status, status, `${name} ${method} ${target}: ${status} (got ${a.status} ${a.body.slice(0, 120)})`);
       t.equal(a.type, 'application/json', `${name} ${method} ${target}: JSON`);
       t.match(JSON.parse(a.body || '{}'), { msg: String }, `${name} ${method} ${target}: {msg}`);
     }

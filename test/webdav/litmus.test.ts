@@ -11,9 +11,7 @@ import { ensureClients, run, setup } from './gateways.js';
 // the contract requires or a feature beyond it (README "Mount it"); the test asserts exactly that
 // set, so a new failure or a newly passing test both show.
 const EXPECTED_FAILURES: Record<string, Record<string, string>> = {
-  basic: {
-    '4. put_get_utf8_segment': 'path segments are [A-Za-z0-9._-]{1,255} (API.md §4), so a UTF-8 name is refused with 403',
-  },
+  basic: {},
   copymove: {},
   props: {},
 };
