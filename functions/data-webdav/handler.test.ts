@@ -7,6 +7,7 @@ import { createFaasServer } from '../../shared/http/server.js';
 import { createRouter } from '../../shared/http/router.js';
 import { datasetsCollection } from '../../shared/repos/datasets.js';
 import { storagePaths } from '../../shared/storage.js';
+import { durability } from '../../shared/webdav/files.js';
 import { testDeps } from '../../test/helpers/deps.js';
 import { userWithToken } from '../../test/helpers/users.js';
 import { handle } from './handler.js';
@@ -266,4 +267,42 @@ t.test('real file names: spaces, #, %, ?, accents and CJK upload, list, download
   const copyOut = await dav('COPY', `/data/alice/.home/${enc('a b.txt')}`, '', { destination: '/data/alice/.home/%252e%252e' });
   t.equal(copyOut.status, 403, 'a double-encoded Destination is refused');
   t.same(readdirSync(path.join(deps.config.root, storagePaths('').home('alice'))).sort(), ['100%.csv', 'IMG 001 (1).jpg', 'a b.txt', 'a#b', 'copie de données (1).csv', 'dir with space', 'données.csv', 'why?.md', '数据'].sort(), 'nothing else was written');
+});
+
+t.test('durable uploads: the file is fsynced before it is committed, its folder after, both before the answer', async (t) => {
+  const deps = await testDeps(t);
+  const headers = await userWithToken(deps, 'alice');
+  const server = createFaasServer({ dispatch: createRouter([{ route, handle }], deps), log: deps.log });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const home = path.join(deps.config.root, storagePaths('').home('alice'));
+  const original = { ...durability };
+  t.teardown(() => Object.assign(durability, original));
+  const events: string[] = [];
+  durability.file = async (h) => {
+    await original.file(h);
+    // Synced while still a temporary file: not yet under its name.
+    events.push(`file ${(await h.stat()).size} bytes, ${existsSync(path.join(home, 'd', 'f.bin')) ? 'in place' : 'not yet in place'}`);
+  };
+  durability.folder = async (f) => {
+    await original.folder(f);
+    events.push(`folder ${f.rel || '(root)'}, ${existsSync(path.join(home, 'd', 'f.bin')) ? 'file in place' : 'file missing'}`);
+  };
+  const put = (body: string) => fetch(`${base}/data/alice/.home/d/f.bin`, { method: 'PUT', headers, body });
+  t.equal((await put('abcdef')).status, 201);
+  t.same(events, ['file 6 bytes, not yet in place', 'folder d, file in place'], 'a new file: the file, then its folder, before the 201');
+  events.length = 0;
+  t.equal((await put('xyz')).status, 204);
+  t.same(events, ['file 3 bytes, in place', 'folder d, file in place'], 'a replaced file too, before the 204');
+
+  // If the file cannot be made durable, the upload is not kept and the client is told (503).
+  durability.file = async () => {
+    throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+  };
+  const failed = await fetch(`${base}/data/alice/.home/d/g.bin`, { method: 'PUT', headers, body: 'lost' });
+  t.equal(failed.status, 503);
+  t.match(await failed.json(), { msg: String });
+  t.notOk(existsSync(path.join(home, 'd', 'g.bin')), 'nothing committed');
+  t.same(readdirSync(path.join(deps.config.root, 'tmp', 'webdav')), [], 'no temporary file left');
 });

@@ -37,6 +37,11 @@ export class Folder {
     return new Folder(this.handle, rel);
   }
 
+  /** fsync(2) of the folder itself: the names made or replaced in it are on disk. */
+  sync(): Promise<void> {
+    return this.handle.sync();
+  }
+
   close(): Promise<void> {
     return this.handle.close();
   }
