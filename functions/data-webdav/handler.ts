@@ -130,6 +130,12 @@ async function put(input: StreamInput, target: Target, dataset: DatasetDoc | und
         if ((receiving.get(key) ?? 0) > before.room) throw new Forbidden(tooBig);
       };
       let existed = before.existed;
+      const release = () => {
+        const left = (receiving.get(key) ?? 0) - charged;
+        if (left > 0) receiving.set(key, left);
+        else receiving.delete(key);
+        charged = 0;
+      };
       try {
         const received: Received = await receive(deps.config.root, input.req, charge);
         await serialized(key, async () => {
@@ -144,15 +150,15 @@ async function put(input: StreamInput, target: Target, dataset: DatasetDoc | und
             await discard(received);
             throw err;
           }
-          await commit(received, parent, name);
+          // Released as the file lands: from then on the folder's own size counts it, and it must
+          // not be counted twice while the folder is fsynced.
+          await commit(received, parent, name, release);
           // A new file starts without dead properties (a job may have removed the one that had them).
           if (!existed) await propsOf(target, dataset, deps).drop(target.parts);
         });
         deps.log.debug('stored', { folder: key, file: target.rel, bytes: received.size });
       } finally {
-        const left = (receiving.get(key) ?? 0) - charged;
-        if (left > 0) receiving.set(key, left);
-        else receiving.delete(key);
+        release();
       }
       send(input, existed ? 204 : 201, '');
     });

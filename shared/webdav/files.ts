@@ -81,9 +81,9 @@ export async function receive(storageRoot: string, body: Readable, charge: (byte
 /**
  * Puts the received file in place as `name` inside `parent` (replacing a file there, never
  * following a link), then fsyncs `parent` so that the name (new, or now naming the new bytes) is
- * on disk too before the caller answers.
+ * on disk too before the caller answers. `placed` is called as soon as the name holds the bytes.
  */
-export async function commit(received: Received, parent: Folder, name: string): Promise<void> {
+export async function commit(received: Received, parent: Folder, name: string, placed: () => void = () => undefined): Promise<void> {
   try {
     await rename(received.folder.at(received.name), parent.at(name));
   } catch (err) {
@@ -92,6 +92,8 @@ export async function commit(received: Received, parent: Folder, name: string): 
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ParentMissing(`${parent.relOf(name)}: its folder was removed during the upload; the upload was not kept`);
     throw err;
   }
+  // In place: the caller stops counting it as bytes being received (it is stored bytes now).
+  placed();
   await received.folder.close();
   await durability.folder(parent);
 }
