@@ -1,5 +1,6 @@
 // One error hierarchy for the whole platform. Handlers throw; only the HTTP
-// adapter turns errors into responses: ClientError -> 403 {msg}, anything else -> 503 {msg}.
+// adapter turns errors into responses: ClientError -> 403 {msg}, anything else -> 503 {msg};
+// on /data alone, a WebDavStatus answers its own RFC 4918 status with the same {msg} body.
 
 export class ClientError extends Error {
   override name = 'ClientError';
@@ -31,6 +32,68 @@ export class NotFound extends ClientError {
 /** Name taken, illegal state transition, a conditional update lost its race. */
 export class Conflict extends ClientError {
   override name = 'Conflict';
+}
+
+/**
+ * An outcome the WebDAV protocol itself decides (RFC 4918), as opposed to a rule of the platform:
+ * on /data it answers `status` with {msg}; anywhere else it is a client error like any other (403).
+ */
+export class WebDavStatus extends ClientError {
+  override name = 'WebDavStatus';
+  constructor(
+    readonly status: 400 | 404 | 405 | 409 | 412 | 415,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** 404: the resource named does not exist. */
+export class ResourceMissing extends WebDavStatus {
+  override name = 'ResourceMissing';
+  constructor(message: string) {
+    super(404, message);
+  }
+}
+
+/** 409: the folder above the resource does not exist (or is not a folder). */
+export class ParentMissing extends WebDavStatus {
+  override name = 'ParentMissing';
+  constructor(message: string) {
+    super(409, message);
+  }
+}
+
+/** 405: the method cannot apply to this resource as it is (MKCOL where something exists). */
+export class NotAllowedHere extends WebDavStatus {
+  override name = 'NotAllowedHere';
+  constructor(message: string) {
+    super(405, message);
+  }
+}
+
+/** 412: a precondition of the request failed (Overwrite: F onto an existing destination). */
+export class PreconditionFailed extends WebDavStatus {
+  override name = 'PreconditionFailed';
+  constructor(message: string) {
+    super(412, message);
+  }
+}
+
+/** 415: a request body this method does not understand (MKCOL with a body). */
+export class UnsupportedBody extends WebDavStatus {
+  override name = 'UnsupportedBody';
+  constructor(message: string) {
+    super(415, message);
+  }
+}
+
+/** 400: a request body that is not the XML the method takes (PROPFIND, PROPPATCH). */
+export class MalformedBody extends WebDavStatus {
+  override name = 'MalformedBody';
+  constructor(message: string) {
+    super(400, message);
+  }
 }
 
 /** A dependency failed or is unreachable; the request may succeed later. */

@@ -15,7 +15,26 @@ interface Dataset {
   msg?: string;
 }
 
-const SEGMENT = /^[A-Za-z0-9._-]{1,255}$/;
+/**
+ * A path segment the server accepts (shared/webdav/target.ts): 1–255 bytes of UTF-8 without "/",
+ * NUL or control characters, not "." or "..". Answers what is wrong, or undefined.
+ */
+function segmentProblem(s: string): string | undefined {
+  if (/\p{Cs}/u.test(s)) return 'is not UTF-8';
+  const bytes = Buffer.byteLength(s, 'utf8');
+  if (bytes < 1) return 'is empty';
+  if (bytes > 255) return `is ${bytes} bytes; at most 255`;
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(s)) return 'holds a control character';
+  if (s === '.' || s === '..') return 'is not allowed';
+  let again: string;
+  try {
+    again = decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+  if (again !== s && (again === '.' || again === '..' || /[/\\\u0000-\u001f\u007f-\u009f]/.test(again))) return 'is percent-encoded twice';
+  return undefined;
+}
 
 function progressBar(total: number, quiet: boolean) {
   const bar = new SingleBar({ format: '{bar} {percentage}% | {value}/{total} bytes | {file}', noTTYOutput: false, stopOnComplete: false }, Presets.shades_classic);
@@ -33,7 +52,10 @@ function progressBar(total: number, quiet: boolean) {
 export async function upload(client: Api, user: string, dir: string, name: string, log: (line: string) => void, quiet: boolean): Promise<void> {
   const files = await localFiles(dir);
   for (const f of files) {
-    if (!f.rel.split('/').every((s) => SEGMENT.test(s) && s !== '.' && s !== '..')) throw new Error(`cannot upload ${f.rel}: path segments must match [A-Za-z0-9._-]{1,255}`);
+    for (const s of f.rel.split('/')) {
+      const why = segmentProblem(s);
+      if (why) throw new Error(`cannot upload ${f.rel}: the name ${JSON.stringify(s)} ${why} (a name is 1–255 bytes of UTF-8 without "/" or control characters, not . or ..)`);
+    }
   }
   const total = files.reduce((sum, f) => sum + f.size, 0);
   const base = `/api/v1/users/${user}/datasets`;
@@ -92,6 +114,8 @@ export async function download(client: Api, user: string, name: string, dir: str
   let fetched = 0;
   try {
     for (const f of files) {
+      // The server's names, checked again before they become local paths.
+      if (f.path.split('/').some((s) => segmentProblem(s))) throw new Error(`the listing of ${name} holds a path that cannot be a local file: ${JSON.stringify(f.path)}`);
       const target = path.join(dir, ...f.path.split('/'));
       const have = await stat(target).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return null;

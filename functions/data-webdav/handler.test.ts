@@ -1,4 +1,5 @@
-import { existsSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
@@ -6,6 +7,7 @@ import { createFaasServer } from '../../shared/http/server.js';
 import { createRouter } from '../../shared/http/router.js';
 import { datasetsCollection } from '../../shared/repos/datasets.js';
 import { storagePaths } from '../../shared/storage.js';
+import { durability } from '../../shared/webdav/files.js';
 import { testDeps } from '../../test/helpers/deps.js';
 import { userWithToken } from '../../test/helpers/users.js';
 import { handle } from './handler.js';
@@ -50,12 +52,35 @@ t.test('COPY and MOVE stay within one dataset or home, under the rules of PUT', 
   const foreign = await dav('MOVE', '/data/alice/mnist/a', { destination: '/data/bob/.home/a' });
   t.match([foreign.status, await msg(foreign)], [403, /stays within \/data\/alice/]);
   const keep = await dav('MOVE', '/data/alice/mnist/a', { destination: '/data/alice/mnist/b', overwrite: 'F' });
-  t.match([keep.status, await msg(keep)], [403, /exists and Overwrite is F/]);
+  t.match([keep.status, await msg(keep)], [412, /exists and Overwrite is F/], 'Overwrite: F onto an existing destination: 412');
   t.equal((await dav('MOVE', '/data/alice/mnist/a', { destination: '/data/alice/mnist/b' })).status, 204, 'a move replaces');
   t.same(await (await dav('GET', '/data/alice/mnist/')).json(), [{ path: 'b', size: 4 }]);
-  t.equal((await dav('MKCOL', '/data/alice/mnist/x/y')).status, 201, 'MKCOL makes missing folders above, as PUT does (rclone needs it: 403 is final for it)');
-  t.match(await msg(await dav('MKCOL', '/data/alice/mnist/x/y')), /already exists/);
-  t.match(await msg(await dav('MKCOL', '/data/alice/mnist/z', {}, '<x/>')), /takes no request body/);
+  const noParent = await dav('MKCOL', '/data/alice/mnist/x/y');
+  t.match([noParent.status, await msg(noParent)], [409, /folder above x\/y does not exist/], 'MKCOL makes no parents: 409');
+  t.equal((await dav('MKCOL', '/data/alice/mnist/x')).status, 201);
+  t.equal((await dav('MKCOL', '/data/alice/mnist/x/y')).status, 201, 'once the parent exists');
+  const again = await dav('MKCOL', '/data/alice/mnist/x/y');
+  t.match([again.status, await msg(again)], [405, /already exists/], 'MKCOL on an existing resource: 405');
+  const withBody = await dav('MKCOL', '/data/alice/mnist/z', {}, '<x/>');
+  t.match([withBody.status, await msg(withBody)], [415, /takes no request body/], 'MKCOL with a body: 415');
+  t.equal((await dav('PUT', '/data/alice/mnist/p/q/r', {}, 'x')).status, 201, 'PUT still makes missing parents');
+  const copyNoParent = await dav('COPY', '/data/alice/mnist/b', { destination: '/data/alice/mnist/none/b' });
+  t.match([copyNoParent.status, await msg(copyNoParent)], [409, /folder above none\/b does not exist/], 'COPY under a missing folder: 409');
+  const underFile = await dav('MKCOL', '/data/alice/mnist/b/sub');
+  t.equal(underFile.status, 409, 'MKCOL under a file: 409');
+  // Missing resources: 404 with {msg} (HEAD without a body).
+  for (const method of ['GET', 'PROPFIND', 'DELETE', 'COPY', 'MOVE']) {
+    const r = await dav(method, '/data/alice/mnist/nothing/here', { destination: '/data/alice/mnist/elsewhere', ...(method === 'PROPFIND' ? { depth: '0' } : {}) });
+    t.match([r.status, await msg(r)], [404, /nothing\/here not found in mnist/], `${method} of a missing resource: 404`);
+  }
+  const head = await dav('HEAD', '/data/alice/mnist/nothing');
+  t.equal(head.status, 404, 'HEAD of a missing resource: 404');
+  t.equal(await head.text(), '', 'without a body');
+  // The platform's rules stay 403 {msg}.
+  const foreignUser = await fetch(`${base}/data/bob/.home/nothing`, { headers });
+  t.equal(foreignUser.status, 403, 'another user\'s missing file: 403, no hint it is missing');
+  const noDataset = await dav('GET', '/data/alice/nosuch/a');
+  t.match([noDataset.status, await msg(noDataset)], [403, /dataset nosuch not found/], 'a dataset that does not exist: 403 (a platform object)');
   await insert('done', 100, 'ready');
   t.match(await msg(await dav('COPY', '/data/alice/done/a', { destination: '/data/alice/done/b' })), /is ready; files can be written only while it is creating/);
 });
@@ -101,13 +126,18 @@ t.test('PROPPATCH: dead properties set, read, removed, bounded, and carried by C
   const many = Array.from({ length: 33 }, (_, i) => `<Z:p${i}>v</Z:p${i}>`).join('');
   t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/a', {}, set(many))), /at most 32 dead properties/);
   t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/a', {}, set(`<Z:big>${'x'.repeat(5000)}</Z:big>`))), /at most 4096/);
-  t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/a', {}, 'x'.repeat(300 * 1024))), /at most 262144 bytes/);
+  const huge = await dav('PROPPATCH', '/data/alice/.home/a', {}, 'x'.repeat(300 * 1024));
+  t.match([huge.status, await msg(huge)], [403, /at most 262144 bytes/], 'a size the platform sets: 403');
   for (const bad of ['<D:propertyupdate xmlns:D="DAV:"><D:set>', '<propertyupdate xmlns="DAV:"><set><prop><bad:x/></prop></set></propertyupdate>', '<!DOCTYPE x [<!ENTITY a "b">]><x/>', '']) {
     const r = await dav('PROPPATCH', '/data/alice/.home/a', {}, bad);
-    t.match([r.status, await msg(r)], [403, /not well-formed XML/], `malformed: ${bad.slice(0, 30) || 'empty'}`);
+    t.match([r.status, await msg(r)], [400, /not well-formed XML/], `malformed: ${bad.slice(0, 30) || 'empty'}`);
   }
-  t.match(await msg(await dav('PROPFIND', '/data/alice/.home/a', { depth: '0' }, '<D:propfind xmlns:D="DAV:"><D:prop>')), /PROPFIND body is not well-formed XML/);
-  t.match(await msg(await dav('PROPPATCH', '/data/alice/.home/nothing', {}, set('<Z:c>1</Z:c>'))), /nothing not found/);
+  const badFind = await dav('PROPFIND', '/data/alice/.home/a', { depth: '0' }, '<D:propfind xmlns:D="DAV:"><D:prop>');
+  t.match([badFind.status, await msg(badFind)], [400, /PROPFIND body is not well-formed XML/]);
+  const notFind = await dav('PROPFIND', '/data/alice/.home/a', { depth: '0' }, '<D:x xmlns:D="DAV:"/>');
+  t.match([notFind.status, await msg(notFind)], [400, /must be a DAV: propfind/]);
+  const nothing = await dav('PROPPATCH', '/data/alice/.home/nothing', {}, set('<Z:c>1</Z:c>'));
+  t.match([nothing.status, await msg(nothing)], [404, /nothing not found/]);
 
   // A link planted in the home (by a job) is refused, its target untouched.
   symlinkSync('/etc', path.join(deps.config.root, storagePaths('').home('alice'), 'evil'));
@@ -178,4 +208,101 @@ t.test('PROPPATCH: the dead properties of one home are bounded in total', async 
   }
   t.ok(refused && refused.at > 60, `refused after about 8 MiB (at file ${refused?.at})`);
   t.match(refused?.msg, /dead properties of one dataset or home are at most 8388608 bytes/);
+});
+
+t.test('real file names: spaces, #, %, ?, accents and CJK upload, list, download and copy; the rest is refused', async (t) => {
+  const deps = await testDeps(t);
+  const headers = await userWithToken(deps, 'alice');
+  const server = createFaasServer({ dispatch: createRouter([{ route, handle }], deps), log: deps.log });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as AddressInfo).port;
+  // Raw requests: the path goes out exactly as written (fetch would resolve %2e%2e).
+  const dav = (method: string, target: string, body = '', extra: Record<string, string> = {}) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method, path: target, headers: { ...headers, ...extra, 'content-length': Buffer.byteLength(body) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const enc = (p: string) => p.split('/').map(encodeURIComponent).join('/');
+  const names = ['a b.txt', 'a#b', '100%.csv', 'why?.md', 'données.csv', 'IMG 001 (1).jpg', '数据/文件.bin', 'dir with space/x y (2)/z#%?.txt'];
+  for (const name of names) t.equal((await dav('PUT', `/data/alice/.home/${enc(name)}`, `bytes of ${name}`)).status, 201, `PUT ${name}`);
+  for (const name of names) {
+    const r = await dav('GET', `/data/alice/.home/${enc(name)}`);
+    t.same([r.status, r.text], [200, `bytes of ${name}`], `GET ${name}: the same bytes`);
+  }
+  const listed = JSON.parse((await dav('GET', '/data/alice/.home/')).text) as { path: string }[];
+  t.same(listed.map((f) => f.path).sort(), [...names].sort(), 'the listing has the names as they are');
+  const pf = await dav('PROPFIND', '/data/alice/.home/', '', { depth: '1' });
+  t.equal(pf.status, 207);
+  t.match(pf.text, '<D:href>/data/alice/.home/a%20b.txt</D:href>', 'hrefs encode each segment');
+  t.match(pf.text, '<D:href>/data/alice/.home/a%23b</D:href>', 'a # stays in its segment');
+  t.match(pf.text, '<D:href>/data/alice/.home/why%3F.md</D:href>', 'a ? too');
+  t.match(pf.text, `<D:href>/data/alice/.home/${encodeURIComponent('données.csv')}</D:href>`);
+  t.equal((await dav('COPY', `/data/alice/.home/${enc('données.csv')}`, '', { destination: `/data/alice/.home/${enc('copie de données (1).csv')}` })).status, 201, 'COPY to a UTF-8 name');
+  t.equal((await dav('GET', `/data/alice/.home/${enc('copie de données (1).csv')}`)).text, 'bytes of données.csv');
+
+  const refused: [string, RegExp][] = [
+    ['/data/alice/.home/a%00b', /NUL or control/],
+    ['/data/alice/.home/a%0Ab', /./],
+    ['/data/alice/.home/a%1Fb', /NUL or control/],
+    ['/data/alice/.home/%2e%2e/x', /dot segments|is "\.\."/],
+    ['/data/alice/.home/x/../../y', /dot segments|is "\.\."/],
+    ['/data/alice/.home/..%2F..%2Fx', /holds a "\/"/],
+    ['/data/alice/.home/%252e%252e/x', /percent-encoded twice/],
+    ['/data/alice/.home/..%252Fx', /percent-encoded twice/],
+    [`/data/alice/.home/${'x'.repeat(256)}`, /256 bytes/],
+    [`/data/alice/.home/${enc('é'.repeat(128))}`, /256 bytes/],
+    ['/data/alice/.home/%E9t%E9', /percent-encoding/],
+  ];
+  for (const [target, why] of refused) {
+    const r = await dav('PUT', target, 'x');
+    t.equal(r.status, 403, `PUT ${target.slice(0, 60)}: 403 (got ${r.status} ${r.text.slice(0, 100)})`);
+    t.match((JSON.parse(r.text || '{}') as { msg?: string }).msg, why, `PUT ${target.slice(0, 60)}: says why`);
+  }
+  const copyOut = await dav('COPY', `/data/alice/.home/${enc('a b.txt')}`, '', { destination: '/data/alice/.home/%252e%252e' });
+  t.equal(copyOut.status, 403, 'a double-encoded Destination is refused');
+  t.same(readdirSync(path.join(deps.config.root, storagePaths('').home('alice'))).sort(), ['100%.csv', 'IMG 001 (1).jpg', 'a b.txt', 'a#b', 'copie de données (1).csv', 'dir with space', 'données.csv', 'why?.md', '数据'].sort(), 'nothing else was written');
+});
+
+t.test('durable uploads: the file is fsynced before it is committed, its folder after, both before the answer', async (t) => {
+  const deps = await testDeps(t);
+  const headers = await userWithToken(deps, 'alice');
+  const server = createFaasServer({ dispatch: createRouter([{ route, handle }], deps), log: deps.log });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const home = path.join(deps.config.root, storagePaths('').home('alice'));
+  const original = { ...durability };
+  t.teardown(() => Object.assign(durability, original));
+  const events: string[] = [];
+  durability.file = async (h) => {
+    await original.file(h);
+    // Synced while still a temporary file: not yet under its name.
+    events.push(`file ${(await h.stat()).size} bytes, ${existsSync(path.join(home, 'd', 'f.bin')) ? 'in place' : 'not yet in place'}`);
+  };
+  durability.folder = async (f) => {
+    await original.folder(f);
+    events.push(`folder ${f.rel || '(root)'}, ${existsSync(path.join(home, 'd', 'f.bin')) ? 'file in place' : 'file missing'}`);
+  };
+  const put = (body: string) => fetch(`${base}/data/alice/.home/d/f.bin`, { method: 'PUT', headers, body });
+  t.equal((await put('abcdef')).status, 201);
+  t.same(events, ['file 6 bytes, not yet in place', 'folder d, file in place'], 'a new file: the file, then its folder, before the 201');
+  events.length = 0;
+  t.equal((await put('xyz')).status, 204);
+  t.same(events, ['file 3 bytes, in place', 'folder d, file in place'], 'a replaced file too, before the 204');
+
+  // If the file cannot be made durable, the upload is not kept and the client is told (503).
+  durability.file = async () => {
+    throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+  };
+  const failed = await fetch(`${base}/data/alice/.home/d/g.bin`, { method: 'PUT', headers, body: 'lost' });
+  t.equal(failed.status, 503);
+  t.match(await failed.json(), { msg: String });
+  t.notOk(existsSync(path.join(home, 'd', 'g.bin')), 'nothing committed');
+  t.same(readdirSync(path.join(deps.config.root, 'tmp', 'webdav')), [], 'no temporary file left');
 });

@@ -2,7 +2,7 @@ import { mkdir, rename } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { notFound } from '../../shared/datasets/lifecycle.js';
 import type { Deps } from '../../shared/deps.js';
-import { Conflict, Forbidden, Invalid } from '../../shared/errors.js';
+import { Conflict, Forbidden, Invalid, MalformedBody, NotAllowedHere, ParentMissing, PreconditionFailed, ResourceMissing, UnsupportedBody } from '../../shared/errors.js';
 import { datasetId, datasetsCollection, type DatasetDoc } from '../../shared/repos/datasets.js';
 import type { StreamHandler, StreamInput } from '../../shared/route.js';
 import { bytesIn, FOLDER_MODE, lstatIn, openFileIn, openIn, openUnder, removeIn, statOf, walk, type Folder } from '../../shared/webdav/confined.js';
@@ -11,7 +11,7 @@ import { commit, discard, receive, type Received } from '../../shared/webdav/fil
 import { MAX_BODY, parsePropertyUpdate, parsePropfind, PropStore, sweepDatasets, type DeadProp } from '../../shared/webdav/deadprops.js';
 import { multistatus, proppatchStatus } from '../../shared/webdav/propfind.js';
 import { parseRange } from '../../shared/webdav/range.js';
-import { resolveTarget, type Target } from '../../shared/webdav/target.js';
+import { encodedRestOf, resolveTarget, type Target } from '../../shared/webdav/target.js';
 
 const ALLOW = 'OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, PROPFIND, PROPPATCH, COPY, MOVE';
 
@@ -39,7 +39,9 @@ function serialized<T>(key: string, work: () => Promise<T>): Promise<T> {
 const receiving = new Map<string, number>();
 
 export const handle: StreamHandler = async (input, deps) => {
-  const target = resolveTarget(input.params.user ?? '', input.params.rest ?? '');
+  // Names are decoded here, once and segment by segment, from the path as it was sent.
+  const user = input.params.user ?? '';
+  const target = resolveTarget(user, encodedRestOf(input.req.url ?? '', user));
   const dataset = target.home ? undefined : await datasetOf(target, deps);
   switch (input.method) {
     case 'OPTIONS':
@@ -94,7 +96,8 @@ function openRoot(target: Target, deps: Deps, create: boolean): Promise<Folder |
   return openUnder(deps.config.root, target.segments, create);
 }
 
-const missing = (target: Target) => new Forbidden(`${target.rel} not found in ${target.name}`);
+// RFC 4918's own outcomes (404, 409, …) answer their statuses on /data; the platform's rules stay 403.
+const missing = (target: Target) => new ResourceMissing(`${target.rel} not found in ${target.name}`);
 const linkRefused = (rel: string) => new Forbidden(`${rel} is a link; links are not followed`);
 
 async function put(input: StreamInput, target: Target, dataset: DatasetDoc | undefined, deps: Deps): Promise<void> {
@@ -127,6 +130,12 @@ async function put(input: StreamInput, target: Target, dataset: DatasetDoc | und
         if ((receiving.get(key) ?? 0) > before.room) throw new Forbidden(tooBig);
       };
       let existed = before.existed;
+      const release = () => {
+        const left = (receiving.get(key) ?? 0) - charged;
+        if (left > 0) receiving.set(key, left);
+        else receiving.delete(key);
+        charged = 0;
+      };
       try {
         const received: Received = await receive(deps.config.root, input.req, charge);
         await serialized(key, async () => {
@@ -141,15 +150,15 @@ async function put(input: StreamInput, target: Target, dataset: DatasetDoc | und
             await discard(received);
             throw err;
           }
-          await commit(received, parent, name);
+          // Released as the file lands: from then on the folder's own size counts it, and it must
+          // not be counted twice while the folder is fsynced.
+          await commit(received, parent, name, release);
           // A new file starts without dead properties (a job may have removed the one that had them).
           if (!existed) await propsOf(target, dataset, deps).drop(target.parts);
         });
         deps.log.debug('stored', { folder: key, file: target.rel, bytes: received.size });
       } finally {
-        const left = (receiving.get(key) ?? 0) - charged;
-        if (left > 0) receiving.set(key, left);
-        else receiving.delete(key);
+        release();
       }
       send(input, existed ? 204 : 201, '');
     });
@@ -178,7 +187,8 @@ async function get(input: StreamInput, target: Target, dataset: DatasetDoc | und
         if (!folder) throw missing(target);
         return using(folder, listing);
       }
-      if (target.slash) throw s ? new Conflict(`${target.rel} is not a folder`) : missing(target);
+      if (!s) throw missing(target);
+      if (target.slash) throw new Conflict(`${target.rel} is not a folder`);
       if (dataset && dataset.state !== 'ready') throw new Conflict(`dataset ${dataset.name} is ${dataset.state}; files can be downloaded once it is ready`);
       const file = await openFileIn(parent, name);
       if (!file) throw missing(target);
@@ -246,25 +256,24 @@ async function remove(input: StreamInput, target: Target, dataset: DatasetDoc | 
 
 async function mkcol(input: StreamInput, target: Target, dataset: DatasetDoc | undefined, deps: Deps): Promise<void> {
   writable(target, dataset);
-  // RFC 4918 §9.3: MKCOL makes one folder, from no body (a body's meaning is not defined here).
-  if (hasBody(input)) throw new Invalid('MKCOL takes no request body');
+  // RFC 4918 §9.3: MKCOL makes one folder, from no body (a body's meaning is not defined here: 415).
+  if (hasBody(input)) throw new UnsupportedBody('MKCOL takes no request body');
   const root = await openRoot(target, deps, true);
   if (!root) throw new Error(`could not make the folder of ${target.name}`);
   await using(root, async () => {
-    // Missing folders above are made, as PUT makes them (API.md §4). RFC 4918 §9.3.1 wants 409
-    // there, and clients such as rclone then make the parents first; but every client error is 403
-    // here (API.md §1), which they take as final, so parallel uploads of nested folders would fail.
-    const parent = await openIn(root, target.parts.slice(0, -1), true);
-    if (!parent) throw new Error(`could not make the folders above ${target.rel}`);
+    // RFC 4918 §9.3.1: the folders above must exist (409 otherwise; clients then make them first).
+    const above = target.parts.slice(0, -1);
+    const parent = await openIn(root, above, false);
+    if (!parent) throw new ParentMissing(`the folder above ${target.rel} does not exist; make it first`);
     await using(parent, async () => {
       const name = target.parts[target.parts.length - 1] ?? '';
       const s = await lstatIn(parent, name);
       if (s?.isSymbolicLink()) throw linkRefused(target.rel);
-      if (s) throw new Conflict(`${target.rel} already exists`);
+      if (s) throw new NotAllowedHere(`${target.rel} already exists`);
       try {
         await mkdir(parent.at(name), { mode: FOLDER_MODE });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Conflict(`${target.rel} already exists`);
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new NotAllowedHere(`${target.rel} already exists`);
         throw err;
       }
       await propsOf(target, dataset, deps).drop(target.parts);
@@ -312,7 +321,8 @@ async function propfind(input: StreamInput, target: Target, dataset: DatasetDoc 
  * PROPPATCH (RFC 4918 §9.2): sets and removes dead properties of an existing file or folder, all or
  * nothing, within the bounds of shared/webdav/deadprops.ts, under the rules of PUT: the home any
  * time, a dataset only while it is creating; a link is refused. Properties in DAV: are the
- * server's and cannot be changed. Any refusal is 403 {msg} (API.md §1) and changes nothing.
+ * server's and cannot be changed. A malformed body is 400, a missing resource 404, the platform's
+ * refusals 403, each with {msg}; a refused PROPPATCH changes nothing.
  */
 async function proppatch(input: StreamInput, target: Target, dataset: DatasetDoc | undefined, deps: Deps): Promise<void> {
   writable(target, dataset, 'properties');
@@ -361,7 +371,7 @@ async function readBody(input: StreamInput, method: string): Promise<string> {
   try {
     return text.decode(Buffer.concat(chunks));
   } catch {
-    throw new Invalid(`the ${method} body is not UTF-8`);
+    throw new MalformedBody(`the ${method} body is not UTF-8`);
   }
 }
 
@@ -380,15 +390,9 @@ async function copyOrMove(input: StreamInput, target: Target, dataset: DatasetDo
   writable(target, dataset);
   const destPath = destinationPath(input.headers.destination);
   const prefix = `/data/${target.user}/`;
-  const decoded = (() => {
-    try {
-      return decodeURIComponent(destPath);
-    } catch {
-      throw new Invalid('the Destination path is not valid percent-encoding');
-    }
-  })();
-  if (!decoded.startsWith(prefix)) throw new Forbidden(`${input.method} stays within /data/${target.user}/${target.name}/; the Destination is elsewhere`);
-  const dest = resolveTarget(target.user, decoded.slice(prefix.length));
+  if (!destPath.startsWith(prefix)) throw new Forbidden(`${input.method} stays within /data/${target.user}/${target.name}/; the Destination is elsewhere`);
+  // Still percent-encoded: resolveTarget decodes each segment once.
+  const dest = resolveTarget(target.user, destPath.slice(prefix.length));
   if (dest.name !== target.name) throw new Forbidden(`${input.method} stays within one dataset or home (${target.name}); the Destination is in ${dest.name}`);
   if (!dest.rel) throw new Invalid('name a file or folder inside the dataset or home as the Destination');
   if (dest.rel === target.rel || dest.rel.startsWith(`${target.rel}/`)) throw new Forbidden(`${input.method} cannot put ${target.rel} inside itself`);
@@ -413,11 +417,11 @@ async function copyOrMove(input: StreamInput, target: Target, dataset: DatasetDo
         if (!src) throw missing(target);
         if (src.isSymbolicLink()) throw linkRefused(target.rel);
         const dstParent = await openIn(root, dest.parts.slice(0, -1), false);
-        if (!dstParent) throw new Conflict(`the folder above ${dest.rel} does not exist`);
+        if (!dstParent) throw new ParentMissing(`the folder above ${dest.rel} does not exist`);
         await using(dstParent, async () => {
           const dstName = dest.parts[dest.parts.length - 1] ?? '';
           const existing = await lstatIn(dstParent, dstName);
-          if (existing && overwrite === 'F') throw new Conflict(`${dest.rel} exists and Overwrite is F`);
+          if (existing && overwrite === 'F') throw new PreconditionFailed(`${dest.rel} exists and Overwrite is F`);
           if (!move) {
             // What the copy adds, counted before anything is written.
             const adds = src.isDirectory() ? (depth === '0' ? 0 : await bytesOfFolder(srcParent, srcName)) : src.size;

@@ -199,15 +199,18 @@ const ANSWERS: Record<string, { status: number; body: string }> = {
   '@mlp_fault': { status: 503, body: msg('the gateway failed on this request (request $request_id); try again later') },
 };
 
-/** error_page is inherited only by locations that define none, so each location lists them all. */
-function errorPages(overrides: Record<number, string> = {}): string[] {
-  const pages: Record<number, string> = {
+/**
+ * error_page is inherited only by locations that define none, so each location lists them all.
+ * An override of null leaves that status out: an upstream's answer with it passes through as it is.
+ */
+function errorPages(overrides: Record<number, string | null> = {}): string[] {
+  const pages: Record<number, string | null> = {
     400: '/_mlp/malformed', 404: '@mlp_unrouted', 405: '@mlp_unrouted', 411: '/_mlp/malformed', 413: '@mlp_too_large',
     414: '/_mlp/malformed', 494: '/_mlp/malformed', 500: '@mlp_fault', 502: '@mlp_unavailable', 503: '@mlp_unavailable', 504: '@mlp_timeout',
     ...overrides,
   };
   const byTarget = new Map<string, number[]>();
-  for (const [code, target] of Object.entries(pages)) byTarget.set(target, [...(byTarget.get(target) ?? []), Number(code)]);
+  for (const [code, target] of Object.entries(pages)) if (target !== null) byTarget.set(target, [...(byTarget.get(target) ?? []), Number(code)]);
   return [...byTarget].map(([target, codes]) => `error_page ${codes.join(' ')} = ${target};`);
 }
 
@@ -276,7 +279,9 @@ function renderServer(auth: RouteDef): string {
       'Routes that need a user\'s Bearer token: checked by auth_request before the function is reached.'),
     block('location = /_mlp/stream', bearerLocation(STREAMING),
       'Stream routes: Bearer-checked like the above; answers of any length, unbuffered.'),
-    block('location = /_mlp/dav', bearerLocation(STREAMING, '@mlp_challenge'),
+    // RFC 4918's own statuses from the function (400, 404, 405; 409, 412 and 415 have no page) pass
+    // through with their {msg} body (API.md §4, "WebDAV statuses").
+    block('location = /_mlp/dav', bearerLocation(STREAMING, '@mlp_challenge', [400, 404, 405]),
       'WebDAV (/data): a stream route whose request without credentials is challenged: the check answers 401 with\n# WWW-Authenticate: Basic, and Basic with the username and an API token counts as the token (API.md §4).'),
     block('location = /_mlp/auth', [
       'internal;',
@@ -316,7 +321,7 @@ const STREAMING = [
  * A location whose requests auth_request checks first; `extra` tunes it (limits, buffering).
  * `unauthorized`: where a 401 goes (only /data has one: the challenge); elsewhere it is a 403.
  */
-function bearerLocation(extra: string[], unauthorized = '@mlp_refused'): string[] {
+function bearerLocation(extra: string[], unauthorized = '@mlp_refused', passThrough: number[] = []): string[] {
   return [
     'internal;',
     'auth_request /_mlp/auth;',
@@ -324,7 +329,7 @@ function bearerLocation(extra: string[], unauthorized = '@mlp_refused'): string[
     ...extra,
     // 401/403 are the refused token or, intercepted, the function's own refusal;
     // 500 is auth_request's answer when the check itself failed, or an upstream's.
-    ...errorPages({ 401: unauthorized, 403: '@mlp_refused', 500: '@mlp_unavailable' }),
+    ...errorPages({ 401: unauthorized, 403: '@mlp_refused', 500: '@mlp_unavailable', ...Object.fromEntries(passThrough.map((code) => [code, null])) }),
     ...proxyTo('http://$mlp_upstream$request_uri'),
   ];
 }

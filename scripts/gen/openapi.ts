@@ -203,7 +203,7 @@ const PARAMS: Record<string, string> = {
   model: 'the model\'s name',
   app: 'the application\'s name',
   tenant: 'the tenant\'s name',
-  rest: 'what follows the user: `{dataset}/`, `{dataset}/{path}`, `.home/` or `.home/{path}`; a path is segments of [A-Za-z0-9._-]{1,255}, none of them . or ..',
+  rest: 'what follows the user: `{dataset}/`, `{dataset}/{path}`, `.home/` or `.home/{path}`; a path is segments of 1–255 bytes of UTF-8 without /, NUL or control characters, none of them . or .., each percent-encoded once',
   file: 'a file of the renderer',
 };
 

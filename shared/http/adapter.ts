@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { v4 as uuid } from 'uuid';
 import { DAV_CHALLENGE, isDavPath, Unauthenticated, type Principal } from '../auth/principal.js';
 import type { Deps } from '../deps.js';
-import { Invalid, isClientError, Unavailable } from '../errors.js';
+import { Invalid, isClientError, Unavailable, WebDavStatus } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Reply, type Handler, type RouteDef, type Service, type StreamHandler, type UpgradeHandler } from '../route.js';
 import { compile, DEFAULT_PATTERN, type Validator } from '../validation.js';
@@ -73,7 +73,7 @@ export function toRawHandler(fn: LoadedFunction, deps: Deps): RawHandler {
         return;
       }
       const context = new FunctionContext();
-      const msg = answerError(err, context, reqLog, requestId);
+      const msg = answerError(err, context, reqLog, requestId, dav);
       // API.md §4: on /data alone, no credentials at all is a 401 challenge (standard WebDAV clients
       // send credentials only after one); wrong or foreign credentials stay 403.
       if (dav && err instanceof Unauthenticated) context.status(401).headers({ 'www-authenticate': DAV_CHALLENGE });
@@ -123,10 +123,13 @@ export function toFaasHandler(fn: LoadedFunction, deps: Deps): FaasHandler {
   };
 }
 
-/** The contract's error rule, in one place: ClientError -> 403, anything else -> 503, both {msg}. */
-export function answerError(err: unknown, context: FunctionContext, log: Logger, requestId: string): string {
+/**
+ * The contract's error rule, in one place: ClientError -> 403, anything else -> 503, both {msg}.
+ * On /data (`dav`), an outcome of the WebDAV protocol answers its RFC 4918 status, still with {msg}.
+ */
+export function answerError(err: unknown, context: FunctionContext, log: Logger, requestId: string, dav = false): string {
   if (isClientError(err)) {
-    respond(context, 403, err.message);
+    respond(context, dav && err instanceof WebDavStatus ? err.status : 403, err.message);
     if (err.code) context.headers({ [CODE_HEADER]: err.code });
     return err.message;
   }

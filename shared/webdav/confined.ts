@@ -1,6 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, realpath, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { Conflict, Forbidden } from '../errors.js';
+import { Conflict, Forbidden, ParentMissing } from '../errors.js';
 
 // Paths under MLP_ROOT that users influence, in folders a job can write, must never lead out
 // through a link (design.md "Tenants are hostile to each other"). Checking with lstat and then
@@ -35,6 +35,11 @@ export class Folder {
   /** The same open folder (one handle: close one of them), named otherwise in messages. */
   as(rel: string): Folder {
     return new Folder(this.handle, rel);
+  }
+
+  /** fsync(2) of the folder itself: the names made or replaced in it are on disk. */
+  sync(): Promise<void> {
+    return this.handle.sync();
   }
 
   close(): Promise<void> {
@@ -101,7 +106,7 @@ export async function openIn(from: Folder, parts: string[], create: boolean): Pr
           }
           if (code(err) === 'ENOTDIR' || code(err) === 'ELOOP') {
             const s = await lstatIn(current, part);
-            throw s?.isSymbolicLink() ? linkRefused(name(i)) : new Conflict(`${name(i)} is not a folder`);
+            throw s?.isSymbolicLink() ? linkRefused(name(i)) : new ParentMissing(`${name(i)} is not a folder`);
           }
           throw err;
         }

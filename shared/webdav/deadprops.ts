@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
-import { Forbidden, Invalid } from '../errors.js';
+import { Forbidden, MalformedBody } from '../errors.js';
 import { copyIn } from './copy.js';
 import { lstatIn, openFileIn, openIn, openUnder, removeIn, type Folder } from './confined.js';
 import { DAV, elements, escapeAttr, is, parseXml, serializeContent, type XmlElement } from './xml.js';
@@ -290,12 +290,12 @@ function propName(el: XmlElement): PropName {
 export function parsePropertyUpdate(body: string): PropUpdate[] {
   const what = 'PROPPATCH';
   const root = parseXml(body, what);
-  if (!is(root, 'propertyupdate')) throw new Invalid('the PROPPATCH body must be a DAV: propertyupdate');
+  if (!is(root, 'propertyupdate')) throw new MalformedBody('the PROPPATCH body must be a DAV: propertyupdate');
   const out: PropUpdate[] = [];
   for (const op of elements(root, what)) {
-    if (!is(op, 'set') && !is(op, 'remove')) throw new Invalid(`propertyupdate holds only DAV: set and remove, not ${op.local}`);
+    if (!is(op, 'set') && !is(op, 'remove')) throw new MalformedBody(`propertyupdate holds only DAV: set and remove, not ${op.local}`);
     for (const prop of elements(op, what)) {
-      if (!is(prop, 'prop')) throw new Invalid(`DAV:${op.local} holds only DAV: prop, not ${prop.local}`);
+      if (!is(prop, 'prop')) throw new MalformedBody(`DAV:${op.local} holds only DAV: prop, not ${prop.local}`);
       for (const p of elements(prop, what)) {
         const name = propName(p);
         if (is(op, 'remove')) out.push({ op: 'remove', ...name });
@@ -307,7 +307,7 @@ export function parsePropertyUpdate(body: string): PropUpdate[] {
       }
     }
   }
-  if (out.length === 0) throw new Invalid('the PROPPATCH body names no property');
+  if (out.length === 0) throw new MalformedBody('the PROPPATCH body names no property');
   if (out.length > MAX_PROPS * 2) throw new Forbidden(`at most ${MAX_PROPS * 2} property updates per PROPPATCH`);
   return out;
 }
@@ -319,12 +319,12 @@ export function parsePropfind(body: string): PropRequest {
   if (body.trim() === '') return { kind: 'all' };
   const what = 'PROPFIND';
   const root = parseXml(body, what);
-  if (!is(root, 'propfind')) throw new Invalid('the PROPFIND body must be a DAV: propfind');
+  if (!is(root, 'propfind')) throw new MalformedBody('the PROPFIND body must be a DAV: propfind');
   const [first] = elements(root, what);
-  if (!first) throw new Invalid('the PROPFIND body must hold prop, allprop or propname');
+  if (!first) throw new MalformedBody('the PROPFIND body must hold prop, allprop or propname');
   if (is(first, 'allprop')) return { kind: 'all' };
   if (is(first, 'propname')) return { kind: 'names' };
-  if (!is(first, 'prop')) throw new Invalid(`the PROPFIND body must hold prop, allprop or propname, not ${first.local}`);
+  if (!is(first, 'prop')) throw new MalformedBody(`the PROPFIND body must hold prop, allprop or propname, not ${first.local}`);
   return { kind: 'named', props: elements(first, what).map((p) => ({ ns: p.uri, name: p.local })) };
 }
 

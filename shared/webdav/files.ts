@@ -1,9 +1,9 @@
 import { constants } from 'node:fs';
-import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Conflict } from '../errors.js';
+import { ParentMissing } from '../errors.js';
 import { lstatIn, openUnder, type Folder } from './confined.js';
 
 /**
@@ -24,6 +24,16 @@ export interface Received {
 }
 
 let lastSweep = 0;
+
+/**
+ * How an upload is made durable: fsync of the file before it is committed, and of the folder it
+ * is committed to once it is there (API.md §4: 201/204 only once the bytes are on disk). A
+ * property so that tests can watch the calls.
+ */
+export const durability = {
+  file: (handle: FileHandle): Promise<void> => handle.sync(),
+  folder: (folder: Folder): Promise<void> => folder.sync(),
+};
 
 /**
  * Streams `body` into a new temporary file, calling `charge` with each chunk's size before it is
@@ -49,7 +59,18 @@ export async function receive(storageRoot: string, body: Readable, charge: (byte
   try {
     await sweep(folder);
     const file = await open(folder.at(name), FILE_FLAGS, 0o600);
-    await pipeline(body, counter, file.createWriteStream());
+    try {
+      // Written through the handle kept open here, so that the same handle is fsynced after.
+      await pipeline(body, counter, async (chunks: AsyncIterable<Buffer>) => {
+        for await (const chunk of chunks) {
+          for (let at = 0; at < chunk.length; ) at += (await file.write(chunk, at, chunk.length - at)).bytesWritten;
+        }
+      });
+      // The bytes are on disk before the upload can be committed (and answered).
+      await durability.file(file);
+    } finally {
+      await file.close();
+    }
   } catch (err) {
     await discard({ folder, name, size });
     throw err;
@@ -57,17 +78,24 @@ export async function receive(storageRoot: string, body: Readable, charge: (byte
   return { folder, name, size };
 }
 
-/** Puts the received file in place as `name` inside `parent` (replacing a file there, never following a link). */
-export async function commit(received: Received, parent: Folder, name: string): Promise<void> {
+/**
+ * Puts the received file in place as `name` inside `parent` (replacing a file there, never
+ * following a link), then fsyncs `parent` so that the name (new, or now naming the new bytes) is
+ * on disk too before the caller answers. `placed` is called as soon as the name holds the bytes.
+ */
+export async function commit(received: Received, parent: Folder, name: string, placed: () => void = () => undefined): Promise<void> {
   try {
     await rename(received.folder.at(received.name), parent.at(name));
   } catch (err) {
     await discard(received);
     // The folder was removed meanwhile (a DELETE that restarts the upload).
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Conflict(`${parent.relOf(name)}: its folder was removed during the upload; the upload was not kept`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ParentMissing(`${parent.relOf(name)}: its folder was removed during the upload; the upload was not kept`);
     throw err;
   }
+  // In place: the caller stops counting it as bytes being received (it is stored bytes now).
+  placed();
   await received.folder.close();
+  await durability.folder(parent);
 }
 
 export async function discard(received: Received): Promise<void> {

@@ -2,6 +2,8 @@ import type { Entry } from './confined.js';
 import { propElement, type DeadProp, type PropName, type PropRequest } from './deadprops.js';
 
 const escapeXml = (s: string) => s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+/** An href: each segment percent-encoded on its own, so names with `#`, `?`, `%` or spaces stay one segment. */
+const hrefOf = (p: string) => escapeXml(p.split('/').map(encodeURIComponent).join('/'));
 
 export interface Resource {
   dir: boolean;
@@ -39,7 +41,7 @@ function propstats(e: Resource, want: PropRequest): string {
 
 /** A WebDAV multistatus (RFC 4918 §9.1) for a folder or file and, at Depth 1, its children. */
 export function multistatus(base: string, self: Resource, children: (Entry & { dead?: DeadProp[] })[], want: PropRequest = { kind: 'all' }): string {
-  const response = (href: string, e: Resource) => ['<D:response>', `<D:href>${escapeXml(encodeURI(href))}</D:href>`, propstats(e, want), '</D:response>'].join('');
+  const response = (href: string, e: Resource) => ['<D:response>', `<D:href>${hrefOf(href)}</D:href>`, propstats(e, want), '</D:response>'].join('');
   const folder = base.endsWith('/') ? base : `${base}/`;
   const entries = [response(self.dir ? folder : base, self), ...children.map((c) => response(`${folder}${c.path}${c.dir ? '/' : ''}`, c))];
   return `<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">${entries.join('')}</D:multistatus>\n`;
@@ -47,7 +49,7 @@ export function multistatus(base: string, self: Resource, children: (Entry & { d
 
 /** The multistatus of a PROPPATCH that was applied in full: each property, 200 OK. */
 export function proppatchStatus(href: string, names: PropName[]): string {
-  return `<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:"><D:response><D:href>${escapeXml(encodeURI(href))}</D:href>${propstat(
+  return `<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:"><D:response><D:href>${hrefOf(href)}</D:href>${propstat(
     names.map((n) => propElement(n)),
     '200 OK',
   )}</D:response></D:multistatus>\n`;

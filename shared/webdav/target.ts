@@ -3,9 +3,36 @@ import { Invalid } from '../errors.js';
 import { DATASET_NAME } from '../repos/datasets.js';
 import { storagePaths } from '../storage.js';
 
-/** API.md §4: each segment of a file path inside a dataset or home. */
-const SEGMENT = /^[A-Za-z0-9._-]{1,255}$/;
 const DATASET = new RegExp(DATASET_NAME);
+/** C0 controls (NUL among them), DEL and C1 controls. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** A lone surrogate: a string with one cannot be UTF-8. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * API.md §4: each segment of a file path inside a dataset or home is 1–255 bytes of UTF-8
+ * without `/`, NUL or control characters, and is not `.` or `..`. Answers what is wrong, or
+ * undefined. `segment` is already percent-decoded (once).
+ */
+export function segmentProblem(segment: string): string | undefined {
+  if (LONE_SURROGATE.test(segment)) return 'is not UTF-8';
+  const bytes = Buffer.byteLength(segment, 'utf8');
+  if (bytes < 1) return 'is empty';
+  if (bytes > 255) return `is ${bytes} bytes; a name is at most 255`;
+  if (segment.includes('/')) return 'holds a "/"';
+  if (CONTROL.test(segment)) return 'holds a NUL or control character';
+  if (segment === '.' || segment === '..') return `is "${segment}"`;
+  // Decoded once, it must not still be an encoding of "." / ".." / a separator or control
+  // character: something along the way (a proxy, a client) would decode it again.
+  let again: string;
+  try {
+    again = decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+  if (again !== segment && (again === '.' || again === '..' || /[/\\]/.test(again) || CONTROL.test(again))) return 'is percent-encoded twice';
+  return undefined;
+}
 
 export interface Target {
   user: string;
@@ -16,24 +43,49 @@ export interface Target {
   segments: string[];
   /** Path inside it, '' for the folder itself; never has `.` or `..` segments. */
   rel: string;
-  /** The same path, segment by segment. */
+  /** The same path, segment by segment (decoded). */
   parts: string[];
   /** Whether the request named the folder with a trailing slash (a listing). */
   slash: boolean;
 }
 
-/** Parses `{name}[/{path}]` of /data/{user}/…, refusing anything that could leave the folder. */
-export function resolveTarget(user: string, rest: string): Target {
-  const [name = '', ...segments] = rest.split('/');
+/**
+ * Parses `{name}[/{path}]` of /data/{user}/…, still percent-encoded as it came: split on `/`
+ * first, then each segment decoded exactly once (so `%2F` never becomes a separator), refusing
+ * anything that could leave the folder.
+ */
+export function resolveTarget(user: string, encodedRest: string): Target {
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      throw new Invalid(`path segment "${s.slice(0, 80)}" is not valid percent-encoded UTF-8`);
+    }
+  };
+  const [rawName = '', ...rawSegments] = encodedRest.split('/');
+  const name = decode(rawName);
   const home = name === '.home';
-  if (!home && !DATASET.test(name)) throw new Invalid(`"${name}" is neither .home nor a dataset name (${DATASET_NAME})`);
-  const slash = rest.endsWith('/');
-  const parts = slash ? segments.slice(0, -1) : segments;
+  if (!home && !DATASET.test(name)) throw new Invalid(`"${name.slice(0, 80)}" is neither .home nor a dataset name (${DATASET_NAME})`);
+  const slash = encodedRest.endsWith('/') && rawSegments.length > 0;
+  const parts = (slash ? rawSegments.slice(0, -1) : rawSegments).map(decode);
   for (const part of parts) {
-    if (!SEGMENT.test(part) || part === '.' || part === '..') throw new Invalid(`path segment "${part}" must match [A-Za-z0-9._-]{1,255} and not be . or ..`);
+    const problem = segmentProblem(part);
+    if (problem) throw new Invalid(`path segment ${JSON.stringify(part.slice(0, 80))} ${problem}; a name is 1–255 bytes of UTF-8 without "/", NUL or control characters, and not . or ..`);
   }
   // The storage plan's folder relative to MLP_ROOT, to be opened one folder at a time.
   const relative = storagePaths('');
   const folder = home ? relative.home(user) : relative.dataset(user, name);
   return { user, name, home, segments: folder.split(path.sep), rel: parts.join('/'), parts, slash };
+}
+
+/**
+ * `{rest}` of /data/{user}/{rest} as the request line sent it (still percent-encoded), so that it
+ * is decoded once, segment by segment. A request line whose path is not plainly /data/{user}/…
+ * (dot segments resolved away, an encoded user name, an absolute URI) is refused.
+ */
+export function encodedRestOf(requestTarget: string, user: string): string {
+  const pathPart = requestTarget.split('?')[0] ?? '';
+  const prefix = `/data/${user}/`;
+  if (!pathPart.startsWith(prefix)) throw new Invalid(`the request path must be /data/${user}/… as it is, without dot segments or encoded separators`);
+  return pathPart.slice(prefix.length);
 }

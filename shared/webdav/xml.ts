@@ -1,5 +1,5 @@
 import { SaxesParser, type SaxesTagNS } from 'saxes';
-import { Invalid } from '../errors.js';
+import { MalformedBody } from '../errors.js';
 
 // The request bodies of PROPPATCH and PROPFIND (RFC 4918 §14), parsed with saxes: strict XML 1.0
 // with namespaces (a malformed body or an unbound prefix is an error, never a guess). A DOCTYPE is
@@ -19,13 +19,13 @@ export type XmlNode = XmlElement | string;
 const XMLNS = 'http://www.w3.org/2000/xmlns/';
 const MAX_DEPTH = 32;
 
-/** The document element of `text`; 403 {msg} (Invalid) for anything that is not well-formed XML with namespaces. */
+/** The document element of `text`; 400 {msg} on /data (MalformedBody) for anything that is not well-formed XML with namespaces. */
 export function parseXml(text: string, what: string): XmlElement {
   const parser = new SaxesParser({ xmlns: true, position: true });
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;
   const refuse = (why: string): never => {
-    throw new Invalid(`the ${what} body is not well-formed XML: ${why}`);
+    throw new MalformedBody(`the ${what} body is not well-formed XML: ${why}`);
   };
   parser.on('doctype', () => refuse('a DOCTYPE is not accepted'));
   parser.on('opentag', (tag: SaxesTagNS) => {
@@ -58,7 +58,7 @@ export function elements(el: XmlElement, what: string): XmlElement[] {
   const out: XmlElement[] = [];
   for (const c of el.children) {
     if (typeof c !== 'string') out.push(c);
-    else if (c.trim() !== '') throw new Invalid(`${what}: unexpected text "${c.trim().slice(0, 40)}" in <${el.local}>`);
+    else if (c.trim() !== '') throw new MalformedBody(`${what}: unexpected text "${c.trim().slice(0, 40)}" in <${el.local}>`);
   }
   return out;
 }

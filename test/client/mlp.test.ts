@@ -63,6 +63,38 @@ t.test('mlp: login, dataset upload (and resume), ls, download, home put, rm', as
   t.match((await mlp('dataset', 'rm', 'mnist')).out, /dataset mnist is deleting/);
 });
 
+t.test('mlp dataset upload and download with real file names: spaces, parentheses, #, %, ?, accents, CJK', async (t) => {
+  const { work, p, mlp } = await cliSession(t, { MLP_TENANT_ROM: String(64 * 1024 * 1024) });
+  t.equal((await mlp('login', '--url', p.url, '--user', 'alice', '--password', 'password1')).code, 0);
+  const src = path.join(work, 'names');
+  const files: Record<string, string> = {
+    'IMG 001 (1).jpg': 'jpeg bytes',
+    'données.csv': 'a,b\n1,2\n',
+    'a#b%c?d.txt': 'odd name',
+    '数据/文件 1.bin': 'cjk',
+    'sub dir (2)/100%.txt': 'percent',
+  };
+  for (const [rel, body] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(src, rel)), { recursive: true });
+    writeFileSync(path.join(src, rel), body);
+  }
+  const up = await mlp('dataset', 'upload', src, '--name', 'names', '--quiet');
+  t.equal(up.code, 0, up.out);
+  t.match(up.out, /dataset names is ready: 5 files uploaded/);
+  const out = path.join(work, 'names-out');
+  const down = await mlp('dataset', 'download', 'names', out, '--quiet');
+  t.equal(down.code, 0, down.out);
+  for (const [rel, body] of Object.entries(files)) t.equal(readFileSync(path.join(out, rel), 'utf8'), body, `${rel}: the same bytes back`);
+
+  const bad = path.join(work, 'bad');
+  mkdirSync(bad);
+  writeFileSync(path.join(bad, 'tab\there.txt'), 'x');
+  const refused = await mlp('dataset', 'upload', bad, '--name', 'bad', '--quiet');
+  t.equal(refused.code, 1);
+  t.match(refused.out, /cannot upload tab\there\.txt: the name .* holds a control character/, 'refused before anything is created');
+  t.match((await mlp('dataset', 'ls')).out, /^(?![\s\S]*\bbad\b)/, 'no dataset bad was created');
+});
+
 t.test('mlp job: submit, ls, logs, stop, rm', async (t) => {
   const { work, p, mlp } = await cliSession(t);
   await mlp('login', '--url', p.url, '--user', 'alice', '--password', 'password1');

@@ -32,7 +32,12 @@ function raw(base: string, method: string, path: string, opts: { token?: string;
 }
 
 function refused(t: Test, r: Res, msg: RegExp) {
-  t.equal(r.status, 403, `403 (got ${r.status} ${r.text})`);
+  answered(t, r, 403, msg);
+}
+
+/** WebDAV's own outcomes (API.md §4): RFC 4918's status, still with a {msg} body. */
+function answered(t: Test, r: Res, status: number, msg: RegExp) {
+  t.equal(r.status, status, `${status} (got ${r.status} ${r.text})`);
   t.match(JSON.parse(r.text), { msg });
 }
 
@@ -103,7 +108,7 @@ t.test('WebDAV on /data', async (t) => {
     refused(t, await dav('GET', '/data/alice/mnist/c.csv', { headers: { range: 'bytes=20-' } }), /not satisfiable/);
     const head = await dav('HEAD', '/data/alice/mnist/c.csv');
     t.same([head.status, head.headers['content-length'], head.text], [200, '14', '']);
-    refused(t, await dav('GET', '/data/alice/mnist/nope.csv'), /nope\.csv not found in mnist/);
+    answered(t, await dav('GET', '/data/alice/mnist/nope.csv'), 404, /nope\.csv not found in mnist/);
     t.equal((await list('mnist')).length, 3, 'listing a ready dataset');
   });
 
@@ -119,7 +124,7 @@ t.test('WebDAV on /data', async (t) => {
     t.equal((await dav('GET', '/data/alice/.home/train.mjs')).text, 'console.log(1)');
     t.same(await list('.home'), [{ path: 'train.mjs', size: 14 }]);
     t.equal((await dav('DELETE', '/data/alice/.home/train.mjs')).status, 204);
-    refused(t, await dav('DELETE', '/data/alice/.home/train.mjs'), /not found/);
+    answered(t, await dav('DELETE', '/data/alice/.home/train.mjs'), 404, /not found/);
     refused(t, await dav('DELETE', '/data/alice/.home'), /home itself cannot be deleted/);
   });
 
@@ -128,7 +133,8 @@ t.test('WebDAV on /data', async (t) => {
     t.same([options.status, options.headers.dav], [200, '1']);
     t.match(options.headers.allow, /PROPFIND/);
     t.equal((await dav('MKCOL', '/data/alice/.home/models')).status, 201);
-    refused(t, await dav('MKCOL', '/data/alice/.home/models'), /already exists/);
+    answered(t, await dav('MKCOL', '/data/alice/.home/models'), 405, /already exists/);
+    answered(t, await dav('MKCOL', '/data/alice/.home/a/b'), 409, /folder above a\/b does not exist/);
     await dav('PUT', '/data/alice/.home/models/m.json', { body: '{}' });
     const pf = await dav('PROPFIND', '/data/alice/.home/', { headers: { depth: '1' } });
     t.equal(pf.status, 207);

@@ -16,10 +16,33 @@ export function checkPassword(password: string): string | undefined {
   return password.length >= 8 && password.length <= 128 ? undefined : 'the password must be 8 to 128 characters';
 }
 
-/** A path inside a dataset or the home: segments of [A-Za-z0-9._-]{1,255}, none "." or "..". */
+/**
+ * A path inside a dataset or the home: segments of 1–255 bytes of UTF-8 without "/", NUL or
+ * control characters, none "." or ".." (the server's rule, shared/webdav/target.ts).
+ */
 export function checkFilePath(path: string): string | undefined {
-  const bad = path.split('/').find((s) => !/^[A-Za-z0-9._-]{1,255}$/.test(s) || s === '.' || s === '..');
-  return bad === undefined ? undefined : `"${path}" cannot be uploaded: each part of a path must be 1–255 of A–Z a–z 0–9 . _ - (not "${bad}")`;
+  for (const s of path.split('/')) {
+    const why = segmentProblem(s);
+    if (why) return `"${path}" cannot be uploaded: the name "${s}" ${why}; a name is 1–255 bytes without "/" or control characters, and not "." or ".."`;
+  }
+  return undefined;
+}
+
+function segmentProblem(s: string): string | undefined {
+  if (/\p{Cs}/u.test(s)) return 'is not UTF-8';
+  const bytes = new TextEncoder().encode(s).length;
+  if (bytes < 1) return 'is empty';
+  if (bytes > 255) return `is ${bytes} bytes`;
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(s)) return 'holds a control character';
+  if (s === '.' || s === '..') return 'is not allowed';
+  let again: string;
+  try {
+    again = decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+  if (again !== s && (again === '.' || again === '..' || /[/\\\u0000-\u001f\u007f-\u009f]/.test(again))) return 'is percent-encoded twice';
+  return undefined;
 }
 
 export function checkEntry(entry: string): string | undefined {
