@@ -26,6 +26,9 @@ const RUNS: Record<string, { sequences: number; killEvery: number }> = { embedde
 
 // The backends run side by side: each run mostly waits (restarts, backoff, the final timeout).
 t.jobs = 2;
+// ~100 s on a quiet machine; ~25 platform restarts each, which a loaded one (other test files,
+// other sessions) slows past tap's 300 s default. A bound, not a speed check.
+t.setTimeout(20 * 60_000);
 for (const backend of storeBackends()) {
   const run = RUNS[backend.name] ?? { sequences: 500, killEvery: 8 };
   t.test(`on the ${backend.name} store: SIGKILL during ${run.sequences} TCC sequences: nothing leaked, nothing double-counted`, async (t) => crashTest(t, ownDatabase(backend.env), run));
