@@ -4,7 +4,7 @@ import type { Deps } from '../deps.js';
 import { Invalid, Unavailable } from '../errors.js';
 import { answerError } from '../http/adapter.js';
 import { FunctionContext } from '../http/faas.js';
-import { answerClientErrors } from '../http/server.js';
+import { answerClientErrors, keepIdleConnections } from '../http/server.js';
 import { DEFAULT_PATTERN } from '../validation.js';
 import { readyApp } from './endpoint.js';
 import { upstreamTarget } from './upstream.js';
@@ -70,6 +70,7 @@ export function createAppGateway(deps: Deps): http.Server {
   });
   server.on('close', () => agent.destroy());
   answerClientErrors(server);
+  keepIdleConnections(server);
   return server;
 }
 

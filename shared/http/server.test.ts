@@ -4,6 +4,8 @@ import { Forbidden } from '../errors.js';
 import { createLogger, memorySink } from '../log.js';
 import type { FaasHandler } from './faas.js';
 import { createFaasServer, MAX_BODY_BYTES } from './server.js';
+import { createAppGateway } from '../apps/gateway.js';
+import type { Deps } from '../deps.js';
 
 // The template's HTTP side of the OpenFaaS contract, with raw handlers (no adapter).
 const handlers: Record<string, FaasHandler> = {
@@ -48,4 +50,11 @@ t.test('event and context as the OpenFaaS node template defines them; never a 50
   t.equal(big.status, 403);
   t.match(await big.json(), { msg: /larger than/ });
   t.equal((await fetch(`${base}/_/health`)).status, 200);
+});
+
+t.test('idle keep-alive connections outlive what clients and proxies keep (the client closes them, not a race)', async (t) => {
+  const server = createFaasServer({ dispatch: () => () => Promise.resolve(''), log: createLogger({ component: 'test', sinks: [] }) });
+  t.ok(server.keepAliveTimeout > 60_000, `keepAliveTimeout ${server.keepAliveTimeout} ms, beyond Nginx's 60 s`);
+  const gateway = createAppGateway({ log: createLogger({ component: 'test', sinks: [] }) } as unknown as Deps);
+  t.equal(gateway.keepAliveTimeout, server.keepAliveTimeout, 'the app gateway the same');
 });

@@ -42,6 +42,7 @@ export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?
     });
   });
   answerClientErrors(server);
+  keepIdleConnections(server);
   const upgrade = opts.upgrade;
   if (upgrade) server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => upgrade(req, socket, head));
   return server;
@@ -52,6 +53,16 @@ export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?
  * request line or header, headers slower than headersTimeout) got Node's own 431, 400 or 408:
  * the contract answers every client error 403 {msg} (test/reliability/fuzz.test.ts).
  */
+/**
+ * Idle keep-alive connections stay 65 s, longer than clients and proxies keep them (undici ~4 s
+ * below what the server announces; Nginx 60 s), so the client, not the server, closes them. With
+ * Node's 5 s a client could send on a connection the server was closing at that moment and get
+ * ECONNRESET — seen in tests on a machine at load average 75.
+ */
+export function keepIdleConnections(server: http.Server): void {
+  server.keepAliveTimeout = 65_000;
+}
+
 export function answerClientErrors(server: http.Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
