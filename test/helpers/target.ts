@@ -135,9 +135,13 @@ export async function clusterTarget(env: Record<string, string> = {}): Promise<T
     if (!found) throw new Error(`cluster:local runs no function ${name}:\n${cluster.output().slice(-2000)}`);
     return found;
   };
-  /** Waits until `name` runs as a process other than `before` and answers its readiness check. */
+  /**
+   * Waits until `name` runs as a process other than `before` and answers its readiness check. Up
+   * to 5 minutes: fifty functions cold-start at once on two cores (at load average 75, 150 s was
+   * seen too short). A bound, not a speed check: `npm run bench:cold` measures cold starts.
+   */
   const backUp = async (name: string, before: number) => {
-    for (let i = 0; i < 600; i++) {
+    for (let i = 0; i < 1200; i++) {
       const now = cluster.functions().get(name);
       if (now && now.pid !== before) {
         const ready = await fetch(`http://127.0.0.1:${now.port}/_/ready`).then((r) => r.status === 200, () => false);
