@@ -11,7 +11,7 @@ export const handle: Handler<typeof route> = async ({ params }, deps) => {
   for (;;) {
     const doc = await col.get(appId(params.user ?? '', name));
     if (!doc) appNotFound(name);
-    if (doc.state === 'deleting') return appView(doc, deps.appGateway.url); // API.md §1: idempotent
+    if (doc.state === 'deleting') return appView(doc, deps.appGateway.url); // a repeated delete answers the same: idempotent
     if (!appMachine.can(doc.state, 'delete')) throw new Conflict(`app ${name} is ${doc.state}; only ready or error apps can be deleted`);
     const next = await col.update(doc._id, { version: doc.version }, { set: { state: appMachine.transition(doc.state, 'delete') } });
     if (next) return appView(next, deps.appGateway.url);

@@ -93,7 +93,8 @@ export function createPythonEnvs(opts: { cache: string; python: string; log: Log
       if (failed && now() - failed.at < RETRY_MS && !builds.has(runtime)) return { phase: 'failed', detail: failed.detail };
       const build = builds.get(runtime);
       if (!build) {
-        ensure(runtime).catch(() => {}); // its failure is kept in `failures` (and logged) for the next look
+        // Its failure is logged by ensure and kept in `failures` for the next look.
+        ensure(runtime).catch((err: unknown) => opts.log.debug('runtime build started for a waiting job failed', { runtime, err: (err as Error).message }));
       }
       const since = builds.get(runtime)?.started ?? now();
       // No host path in what tenants read: the log's place is in the platform's own log.
@@ -176,7 +177,7 @@ async function build(runtime: Runtime, dir: string, opts: BuildOptions): Promise
     await rename(path.join(dir, `${READY}.tmp`), path.join(dir, READY));
     opts.log.info('runtime environment built', { runtime, dir, seconds: Math.round((Date.now() - started) / 1000) });
   } catch (err) {
-    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    await rm(dir, { recursive: true, force: true }).catch((e: unknown) => opts.log.warn('could not remove a half-built environment', { dir, err: (e as Error).message }));
     await close(); // what pip said last is in the file before it is read
     // pip's last words, not the commands (they name the platform's paths).
     const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').filter((l) => !l.startsWith('$ ')).slice(-4).join(' | ');
