@@ -280,7 +280,7 @@ function renderServer(auth: RouteDef): string {
     block('location = /_mlp/stream', bearerLocation(STREAMING),
       'Stream routes: Bearer-checked like the above; answers of any length, unbuffered.'),
     // RFC 4918's own statuses from the function (400, 404, 405; 409, 412 and 415 have no page) pass
-    // through with their {msg} body (API.md §4, "WebDAV statuses").
+    // through with their {msg} body.
     block('location = /_mlp/dav', bearerLocation(STREAMING, '@mlp_challenge', [400, 404, 405]),
       'WebDAV (/data): a stream route whose request without credentials is challenged: the check answers 401 with\n# WWW-Authenticate: Basic, and Basic with the username and an API token counts as the token (API.md §4).'),
     block('location = /_mlp/auth', [

@@ -27,7 +27,7 @@ let lastSweep = 0;
 
 /**
  * How an upload is made durable: fsync of the file before it is committed, and of the folder it
- * is committed to once it is there (API.md §4: 201/204 only once the bytes are on disk). A
+ * is committed to once it is there (201/204 only once the bytes are on disk). A
  * property so that tests can watch the calls.
  */
 export const durability = {

@@ -10,7 +10,7 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
- * API.md §4: each segment of a file path inside a dataset or home is 1–255 bytes of UTF-8
+ * Each segment of a file path inside a dataset or home is 1–255 bytes of UTF-8
  * without `/`, NUL or control characters, and is not `.` or `..`. Answers what is wrong, or
  * undefined. `segment` is already percent-decoded (once).
  */

@@ -417,7 +417,7 @@ t.test('paths that climb above the root, in every encoding, get 403 {msg} from b
     ['GET', '/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd'],
     ['GET', '/data/alice/ds/%2e%2e/%2e%2e/%2e%2e/x'],
     ['GET', '/data/alice/../../../x'],
-    // A backslash is a character of a name like any other (API.md §4): this is one name, `..\\..\\x`,
+    // A backslash is a character of a name like any other: this is one name, `..\\..\\x`,
     // which does not exist (404 is the WebDAV answer for it).
     ['GET', '/data/alice/ds/..%5c..%5cx'],
     ['PUT', '/data/alice/ds/%252e%252e'],
