@@ -35,7 +35,7 @@ function refused(t: Test, r: Res, msg: RegExp) {
   answered(t, r, 403, msg);
 }
 
-/** WebDAV's own outcomes (API.md §4): RFC 4918's status, still with a {msg} body. */
+/** WebDAV's own outcomes: RFC 4918's status, still with a {msg} body. */
 function answered(t: Test, r: Res, status: number, msg: RegExp) {
   t.equal(r.status, status, `${status} (got ${r.status} ${r.text})`);
   t.match(JSON.parse(r.text), { msg });
