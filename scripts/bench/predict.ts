@@ -6,7 +6,7 @@
 // Beside throughput: the model server's own latency for one row, tfjs and ONNX interleaved, one
 // request at a time; and for the ONNX model the Open Inference Protocol's infer (/v2) too.
 // The platform runs as its own process (as `npm start` does); the load comes from this one.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -89,6 +89,7 @@ async function main(): Promise<void> {
   });
   const base = `http://127.0.0.1:${port}`;
   let nginx: { stop(): Promise<void> } | undefined;
+  const proxies: ChildProcess[] = [];
   const appBase = `http://127.0.0.1:${appPort}`;
   try {
     await poll(async () => (await fetch(`${base}/_/health`).catch(() => undefined))?.ok === true, 'the platform starting');
@@ -124,6 +125,12 @@ async function main(): Promise<void> {
         targets[`${key} direct`] = direct;
         targets[`${key} gateway`] = { url: `${appBase}/bench/${f.app}${route}`, method: 'POST', headers: auth, body, ...(platform.pid ? { pid: platform.pid } : {}) };
         if (nginxUrl) targets[`${key} nginx`] = { url: `${nginxUrl}/bench/${f.app}${route}`, method: 'POST', headers: auth, body };
+        if (protocol === 'predict') {
+          // What a bare Node proxy reaches on the same path: the ceiling for any gateway in Node.
+          const bare = await startBareProxy(at.socketPath ?? `127.0.0.1:${app.port}`);
+          proxies.push(bare.child);
+          targets[`${key} bare`] = { url: `${bare.url}${route}`, method: 'POST', headers: json_, body, ...(bare.child.pid ? { pid: bare.child.pid } : {}) };
+        }
       }
       say(`  ${f.label}: model server ${socketPath ? `on ${socketPath}` : `on port ${app.port}`}${serverPid ? `, pid ${serverPid}` : ' (pid not found: no CPU figure)'}`);
     }
@@ -147,9 +154,9 @@ async function main(): Promise<void> {
     for (const [name, r] of Object.entries(loads)) {
       const [format = '', protocol = '', where = ''] = name.split(' ');
       const d = loads[`${format} ${protocol} direct`] as Load;
-      const cpu = r.cpuUsPerRequest === undefined ? '—' : `${r.cpuUsPerRequest.toFixed(0)}${where === 'direct' ? ' (model server)' : ' (platform)'}`;
-      const ratio = where === 'direct' ? 'baseline' : `**${((100 * r.rps) / d.rps).toFixed(1)} %** (goal >= 70 %)`;
-      say(`| ${[format, protocol === 'predict' ? ':predict' : 'OIP /infer', where === 'direct' ? 'model server directly' : where === 'gateway' ? 'app gateway (Node)' : 'app gateway (Nginx)', r.rps.toFixed(0), `${r.p50} / ${r.p99}`, String(r.errors), cpu, ratio].join(' | ')} |`);
+      const cpu = r.cpuUsPerRequest === undefined ? '—' : `${r.cpuUsPerRequest.toFixed(0)}${where === 'direct' ? ' (model server)' : where === 'bare' ? ' (proxy)' : ' (platform)'}`;
+      const ratio = where === 'direct' ? 'baseline' : `**${((100 * r.rps) / d.rps).toFixed(1)} %**${where === 'bare' ? ' (reference)' : ' (goal >= 70 %)'}`;
+      say(`| ${[format, protocol === 'predict' ? ':predict' : 'OIP /infer', PATHS[where] ?? where, r.rps.toFixed(0), `${r.p50} / ${r.p99}`, String(r.errors), cpu, ratio].join(' | ')} |`);
     }
     say('');
     say(`model server latency for one row (${PREDICT_BODY}), :predict called directly, ${LATENCY_REQUESTS} requests per model,`);
@@ -162,10 +169,24 @@ async function main(): Promise<void> {
     if (tfjs && onnx) say(`\nONNX p50 / tfjs p50: ${(median(onnx) / median(tfjs)).toFixed(2)}x`);
   } finally {
     await nginx?.stop();
+    for (const p of proxies) p.kill('SIGTERM');
     platform.kill('SIGTERM');
     await new Promise((r) => platform.once('exit', r));
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+const PATHS: Record<string, string> = { direct: 'model server directly', gateway: 'app gateway (Node)', nginx: 'app gateway (Nginx)', bare: 'bare Node proxy (reference)' };
+
+/** scripts/bench/bare-proxy.mjs in its own process, in front of `upstream` (a socket path or host:port). */
+async function startBareProxy(upstream: string): Promise<{ url: string; child: ChildProcess }> {
+  const [port] = await freePorts(1);
+  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/bench/bare-proxy.mjs')], { env: { ...process.env, PORT: String(port), UPSTREAM: upstream }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`bare proxy exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, child };
 }
 
 /** A user; per format a finished job with the model in its ckpt/, a model of it, and a ready app. */

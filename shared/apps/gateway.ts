@@ -1,5 +1,5 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { v4 as uuid } from 'uuid';
 import type { Deps } from '../deps.js';
 import { Invalid, Unavailable } from '../errors.js';
 import { answerError } from '../http/adapter.js';
@@ -13,7 +13,9 @@ const NAME = new RegExp(DEFAULT_PATTERN);
 /** Bodies up to this size (with a declared length) are passed on whole rather than streamed. */
 const SMALL_BODY = 1024 * 1024;
 // Headers that belong to one connection, not to the request (RFC 9110 §7.6.1).
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+/** What the gateway never passes on: the user's token (the server needs none) and the host it was called by. */
+const NOT_PASSED_ON = new Set([...HOP_BY_HOP, 'authorization', 'host']);
 
 /**
  * The app gateway (API.md §8, MLP_APP_PORT): `/{user}/{app}/…` goes to the app's server with the
@@ -25,7 +27,7 @@ export function createAppGateway(deps: Deps): http.Server {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const log = deps.log.child({ component: 'app-gateway' });
   const server = http.createServer((req, res) => {
-    const requestId = (req.headers['x-request-id'] as string | undefined) || uuid();
+    const requestId = (req.headers['x-request-id'] as string | undefined) || randomUUID();
     const refuse = (err: unknown) => {
       const context = new FunctionContext();
       answerError(err, context, log.child({ request_id: requestId }), requestId);
@@ -38,12 +40,16 @@ export function createAppGateway(deps: Deps): http.Server {
         // A TCP address, or a sandboxed server's Unix socket (the agent keeps either alive).
         const target = upstreamTarget(upstream);
         const headers: http.OutgoingHttpHeaders = { 'x-request-id': requestId, 'x-forwarded-for': req.socket.remoteAddress ?? '' };
-        for (const [key, value] of Object.entries(req.headers)) {
-          if (!HOP_BY_HOP.includes(key) && key !== 'authorization' && key !== 'host' && value !== undefined) headers[key] = value;
+        for (const key in req.headers) {
+          const value = req.headers[key];
+          if (value !== undefined && !NOT_PASSED_ON.has(key)) headers[key] = value;
         }
         const out = http.request({ ...target, method: req.method, path, headers, agent }, (answer) => {
           const back: http.OutgoingHttpHeaders = {};
-          for (const [key, value] of Object.entries(answer.headers)) if (!HOP_BY_HOP.includes(key) && value !== undefined) back[key] = value;
+          for (const key in answer.headers) {
+            const value = answer.headers[key];
+            if (value !== undefined && !HOP_BY_HOP.has(key)) back[key] = value;
+          }
           // A small answer of known length leaves in one write with its headers (a profile showed
           // the socket writes as the gateway's largest cost); anything else streams.
           const length = Number(answer.headers['content-length'] ?? NaN);
@@ -76,14 +82,31 @@ export function createAppGateway(deps: Deps): http.Server {
 
 /** Checks the path, the token and the app; answers where to send the request and with which path. */
 async function route(req: http.IncomingMessage, deps: Deps): Promise<{ upstream: string; path: string; name: string }> {
-  const url = new URL(req.url ?? '/', 'http://app-gateway');
-  const m = /^\/([^/]+)\/([^/]+)(\/.*)?$/.exec(url.pathname);
-  if (!m?.[1] || !m[2]) throw new Invalid(`use /{user}/{app}/… on the app gateway, not ${url.pathname.slice(0, 100)}`);
+  const { pathname, search } = splitTarget(req.url ?? '/');
+  const m = /^\/([^/]+)\/([^/]+)(\/.*)?$/.exec(pathname);
+  if (!m?.[1] || !m[2]) throw new Invalid(`use /{user}/{app}/… on the app gateway, not ${pathname.slice(0, 100)}`);
   const [, user, name, rest = '/'] = m;
   if (!NAME.test(user) || !NAME.test(name)) throw new Invalid(`/${user.slice(0, 60)}/${name.slice(0, 60)} is not /{user}/{app} (both ${DEFAULT_PATTERN})`);
   await deps.auth.authenticate('owner', { authorization: req.headers.authorization }, { user });
   const { upstream } = await readyApp(deps, user, name);
-  return { upstream, path: rest + url.search, name };
+  return { upstream, path: rest + search, name };
+}
+
+/** Targets URL would leave as they are: origin form, only characters that need no encoding, no dot segment. */
+const PLAIN_TARGET = /^\/(?!\/)[\w\-.~!$&'()*+,;=:@%/]*(\?[\w\-.~!$&'()*+,;=:@%/?]*)?$/;
+const DOT_SEGMENT = /\/\.\.?(?:[/?]|$)|%2e/i;
+
+/**
+ * The path and query of a request target. A plain one is split as it is (a URL object per request
+ * showed in the gateway's profile); any other goes through URL, which encodes and normalises it.
+ */
+export function splitTarget(target: string): { pathname: string; search: string } {
+  if (PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target)) {
+    const q = target.indexOf('?');
+    return q < 0 ? { pathname: target, search: '' } : { pathname: target.slice(0, q), search: target.slice(q) };
+  }
+  const url = new URL(target, 'http://app-gateway');
+  return { pathname: url.pathname, search: url.search };
 }
 
 /** Reads a whole (small) body, then hands it on; an aborted stream is left to its own error handling. */

@@ -91,6 +91,8 @@ export function createAuthenticator(deps: { tokens: TokenService; users: UsersRe
   };
 
   const isServiceToken = (token: string): boolean => {
+    // A token of another length cannot be it (a user token is far longer): no copy on every request.
+    if (token.length !== deps.serviceToken.length) return false;
     const given = Buffer.from(token);
     return given.length === serviceKey.length && timingSafeEqual(given, serviceKey);
   };
