@@ -9,7 +9,7 @@
 // timeouts, MLP_SECRET/MLP_SERVICE_TOKEN …); MLP_MONGO_URL / MLP_KAFKA_BROKERS, when set, name
 // servers to use instead of starting its own. It prints the gateway URL and stops everything it
 // started on Ctrl-C, SIGTERM or SIGHUP (also when its process group is signalled).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +58,13 @@ const stopAll = (why) => {
   })();
   return stopping;
 };
+/** `npm run runtimes -- --json`: the offered runtimes' environments, built if need be; {runtime: folder}. */
+function pythonRuntimes() {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/runtimes.ts'), '--json'], { cwd: ROOT, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (run.status !== 0) throw new Error(`the Python runtimes could not be prepared (exit ${run.status ?? run.signal}); see above`);
+  return JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}');
+}
+
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => void stopAll(signal).then(() => process.exit(0)));
 }
@@ -70,6 +77,13 @@ try {
     stops.push({ name: 'FerretDB and Kafka', stop: infra.stop });
     Object.assign(servers, infra.env);
   }
+  // Each runtime image's Python environment (templates/runtime-*/Dockerfile: /opt/mlp/venv, first
+  // on PATH): the one the platform builds on this machine, built now if it is not yet.
+  say('preparing the Python runtimes (built once, then cached)…');
+  const runtimeLayers = Object.entries(pythonRuntimes()).flatMap(([runtime, dir]) => [
+    '--image', `mlp/runtime-${runtime}=${dir}:/opt/mlp/venv`,
+    '--image-env', `mlp/runtime-${runtime}=PATH=/opt/mlp/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+  ]);
   say('starting the Kubernetes API server and controller-manager…');
   const kube = await startKube({ controllers: true, log: say });
   stops.push({ name: 'kube-apiserver', stop: kube.stop });
@@ -77,7 +91,7 @@ try {
 
   say('starting the test kubelet stand-in…');
   const kubelet = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/infra/kubelet-standin.ts'),
-    '--kubeconfig', kube.kubeconfig, '--claim', `mlp-nfs=${root}`, '--image', `mlp/=${ROOT}:/opt/mlp`,
+    '--kubeconfig', kube.kubeconfig, '--claim', `mlp-nfs=${root}`, '--image', `mlp/=${ROOT}:/opt/mlp`, ...runtimeLayers,
     '--namespace', NAMESPACE, '--state-dir', path.join(runDir, 'kubelet'),
     // The stand-in's crash-loop back-off (the kubelet's 10 s by default): tests of repeated crashes shorten it.
     ...(env.MLP_STANDIN_BACKOFF_MS ? ['--backoff-ms', env.MLP_STANDIN_BACKOFF_MS] : [])], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });

@@ -1,6 +1,8 @@
 // `npm run runtimes`: builds the Python environments of the runtimes this installation offers
 // (MLP_RUNTIMES, default tf,torch) now, with pip's progress, instead of on the first job that
 // needs each. Idempotent: a built environment is kept (shared/runtimes/python-env.ts).
+// --json prints {runtime: folder of its environment} on stdout once they are built (what
+// `npm run cluster:local` hands the kubelet stand-in as each runtime image's Python environment).
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { createPythonEnvs } from '../shared/runtimes/python-env.js';
@@ -17,14 +19,17 @@ const envs = createPythonEnvs({
   },
 });
 let failed = false;
+const built: Record<string, string> = {};
 for (const runtime of config.runtimes) {
   const started = Date.now();
   try {
     const python = await envs.ensure(runtime);
+    built[runtime] = envs.dir(runtime);
     process.stderr.write(`runtime ${runtime}: ready (${python}; ${Math.round((Date.now() - started) / 1000)} s)\n`);
   } catch (err) {
     failed = true;
     process.stderr.write(`runtime ${runtime}: ${(err as Error).message}\n`);
   }
 }
+if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(built)}\n`);
 process.exit(failed ? 1 : 0);

@@ -13,11 +13,13 @@
 //   ...; await node.stop();
 //
 // CLI: npx tsx scripts/infra/kubelet-standin.ts --kubeconfig F --claim mlp-nfs=DIR
-//   --image mlp/=DIR:/opt/mlp [--node N] [--namespace NS]… [--state-dir D] [--backoff-ms MS]
+//   --image mlp/=DIR:/opt/mlp [--image mlp/runtime-tf=VENV:/opt/mlp/venv]
+//   [--image-env mlp/runtime-tf=PATH=/opt/mlp/venv/bin:…] [--node N] [--namespace NS]… [--state-dir D] [--backoff-ms MS]
 // It runs until SIGINT, SIGTERM or SIGHUP; its containers die with it even if it is SIGKILLed.
 import * as k8s from '@kubernetes/client-node';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ImageLayer } from './kubelet-standin/plan.js';
 import { findBwrap } from '../../shared/orchestrator/sandbox.js';
 import { PodWorker, type Timing } from './kubelet-standin/pod.js';
 
@@ -31,7 +33,7 @@ export interface KubeletStandinOptions {
   /** PersistentVolumeClaim name -> local folder ('mlp-nfs' -> MLP_ROOT). */
   claims: Record<string, string>;
   /** Image name prefix -> local folder bound read-only at `at`. */
-  images: { prefix: string; dir: string; at: string }[];
+  images: ImageLayer[];
   /** Container logs (the kubelet's /var/log/pods) and emptyDir volumes; default <repo>/.mlp/kubelet-standin/<node>. */
   stateDir?: string;
   log?: (msg: string) => void;
@@ -211,6 +213,13 @@ function parseArgs(argv: string[]): KubeletStandinOptions {
       const m = /^([^=]+)=(.+):(\/.*)$/.exec(value);
       if (!m) throw new Error(`--image ${value}: expected PREFIX=DIR:/PATH`);
       o.images.push({ prefix: m[1]!, dir: path.resolve(m[2]!), at: m[3]! });
+    } else if (flag === '--image-env') {
+      // An image's ENV: applies to every layer of that prefix given by --image.
+      const m = /^([^=]+)=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(value);
+      if (!m) throw new Error(`--image-env ${value}: expected PREFIX=NAME=VALUE`);
+      const layer = o.images.find((i) => i.prefix === m[1]);
+      if (!layer) throw new Error(`--image-env ${value}: give --image ${m[1]}=… first`);
+      layer.env = { ...layer.env, [m[2]!]: m[3]! };
     } else if (flag === '--backoff-ms') {
       // The kubelet's crash-loop back-off starts at 10 s; a test of repeated crashes shortens it.
       const ms = Number(value);

@@ -55,6 +55,28 @@ if (!infra) {
     };
     await irisWalkthrough(t, { url: gateway, appUrl: cluster.appUrl, work, mlp });
 
+    // A Python job in its runtime's image (the stand-in lays the runtime's environment at
+    // /opt/mlp/venv, as templates/runtime-tf/Dockerfile does): examples/iris-sklearn trains with
+    // the helper `mlp`, its ONNX model is served by the model server's pod, and predicts.
+    const ok = async (...args: string[]) => {
+      const r = await mlp(...args);
+      t.equal(r.code, 0, `mlp ${args.join(' ')}${r.code === 0 ? '' : `: ${r.out}`}`);
+      return r.out;
+    };
+    await ok('home', 'put', path.join(REPO, 'examples/iris-sklearn/train.py'));
+    await ok('job', 'submit', 'sklearn', '--entry', 'train.py', '--runtime', 'tf', '--cpu', '1', '--ram', '1000');
+    const pyMetrics = await ok('job', 'metrics', 'sklearn', '--follow');
+    t.match(pyMetrics, /job sklearn is finished$/m, `the Python job finished on Kubernetes: ${pyMetrics.slice(-300)}`);
+    t.ok([...pyMetrics.matchAll(/epoch\s+\d+\s+accuracy/g)].length >= 10, 'its metrics arrived through the API, epoch by epoch');
+    await ok('model', 'create', 'sklearn', '--src', 'sklearn');
+    await ok('app', 'create', 'sklearn', '--model', 'sklearn', '--cpu', '0.5', '--ram', '500');
+    const flower = path.join(work, 'flower.json');
+    writeFileSync(flower, JSON.stringify([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]));
+    const pyAnswer = JSON.parse(await ok('app', 'predict', 'sklearn', flower)) as { predictions: { label: number; probabilities: number[] }[] };
+    t.same(pyAnswer.predictions.map((p) => p.label), [0, 2], 'the ONNX model served from its pod names a setosa and a virginica');
+    await ok('app', 'rm', 'sklearn');
+    await until(() => ok('app', 'ls'), (out) => /no apps/.test(out), 'the Python model\'s app going away', { ms: 200, tries: 300 });
+
     // Jobs that fail and jobs stopped, as pods: the exit code decides, a stop deletes the pod.
     const token = (await call(gateway, 'GET', '/api/v1/users/alice/token', { basic: ['alice', 'password1'] })).json as string;
     const jobs = (method: string, suffix = '', body?: unknown) => call(gateway, method, `/api/v1/users/alice/jobs${suffix}`, { token, body });

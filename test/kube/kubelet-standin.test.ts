@@ -15,6 +15,7 @@ import { startTestKube } from '../helpers/kube.js';
 // garbage collection are the real controllers. Back-off, probe and grace periods are shortened.
 
 const CHECKOUT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `get` answers something `ok` accepts; fails with the last answer after `limitMs` (a bound, not an assertion on time). */
@@ -74,10 +75,18 @@ if (!process.env.MLP_TEST_KUBE) {
   const nfs = path.join(root, 'nfs');
   const stateDir = path.join(root, 'state');
   mkdirSync(nfs);
+  const layer = path.join(root, 'layer');
+  mkdirSync(path.join(layer, 'bin'), { recursive: true });
+  writeFileSync(path.join(layer, 'bin', 'hello-layer'), '#!/bin/sh\necho "layer says $1"\n', { mode: 0o755 });
   const logs: string[] = [];
   node = await startKubeletStandin({
     kubeconfig: kube.kubeconfig, nodeName: 'standin-test', namespaces: ['standin'],
-    claims: { 'mlp-nfs': nfs }, images: [{ prefix: 'mlp/', dir: CHECKOUT, at: '/opt/mlp' }],
+    claims: { 'mlp-nfs': nfs },
+    images: [
+      { prefix: 'mlp/', dir: CHECKOUT, at: '/opt/mlp' },
+      // A layer inside another image's folder, with the image's own PATH (as a runtime image adds its venv).
+      { prefix: 'mlp/layered', dir: layer, at: '/opt/mlp/venv', env: { PATH: `/opt/mlp/venv/bin:${DEFAULT_PATH}` } },
+    ],
     stateDir, log: (m) => logs.push(m),
     timing: { backoffMs: 200, maxBackoffMs: 1000, maxProbePeriodMs: 300, maxGracePeriodMs: 3000 },
   });
@@ -175,6 +184,28 @@ if (!process.env.MLP_TEST_KUBE) {
     t.same(report.slice(0, 6), ['data', 'ro-refused', 'host-claim-hidden', 'checkout-hidden', 'image-at-opt-mlp', 'scratch'], 'the emptyDir is writable too');
     t.notOk(existsSync(path.join(nfs, 'datasets', 'd', 'new.txt')), 'nothing was written through the readOnly mount');
     t.notMatch(report[6] ?? '', /\b(work|home)\b/, `the root holds only the system folders and mounts: ${report[6]}`);
+  });
+
+  t.test('stand-in: an image layer inside another image\'s folder is there, on the image\'s PATH, both read-only', async (t) => {
+    mkdirSync(path.join(nfs, 'jobs', 'layered'), { recursive: true });
+    const script = [
+      'hello-layer one > report.txt',
+      'head -c 1 /opt/mlp/package.json >> report.txt && echo >> report.txt',
+      '(echo x > /opt/mlp/new.txt) 2>/dev/null && echo image-written >> report.txt || echo image-refused >> report.txt',
+      '(echo x > /opt/mlp/venv/new.txt) 2>/dev/null && echo layer-written >> report.txt || echo layer-refused >> report.txt',
+      'echo "$PATH" >> report.txt',
+    ].join('; ');
+    await core.createNamespacedPod({ namespace, body: job('layered', script, {
+      image: 'mlp/layered:0.1.0',
+      workingDir: '/workspace',
+      volumeMounts: [{ name: 'nfs', mountPath: '/workspace', subPath: 'jobs/layered' }],
+    }, { volumes: [{ name: 'nfs', persistentVolumeClaim: { claimName: 'mlp-nfs' } }] }) });
+    const p = await finished('layered');
+    t.equal(p.status?.phase, 'Succeeded', p.status?.message ?? '');
+    const report = readFileSync(path.join(nfs, 'jobs', 'layered', 'report.txt'), 'utf8').split('\n');
+    t.same(report.slice(0, 5), ['layer says one', '{', 'image-refused', 'layer-refused', `/opt/mlp/venv/bin:${DEFAULT_PATH}`]);
+    t.notOk(existsSync(path.join(CHECKOUT, 'venv')), 'no mount point was made in the checkout');
+    t.notOk(existsSync(path.join(layer, 'new.txt')), 'nothing was written into the layer');
   });
 
   t.test('stand-in: a pod it cannot run ends Failed with a reason naming the cause', async (t) => {

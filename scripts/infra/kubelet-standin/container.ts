@@ -13,6 +13,8 @@ export interface Mount {
   /** Absolute path in the container. */
   at: string;
   readOnly: boolean;
+  /** An empty folder of the container's own (host unused), to hold other mounts; read-only once they are in. */
+  tmpfs?: boolean;
 }
 
 /** Everything needed to start the container, resolved from the pod spec (see plan.ts). */
@@ -56,8 +58,10 @@ export function bwrapArgs(plan: ContainerPlan): string[] {
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/root');
   // Outer before inner: an image folder may hold a volume's mount point.
   for (const m of [...plan.mounts].sort((a, b) => depth(a.at) - depth(b.at))) {
-    args.push(m.readOnly ? '--ro-bind' : '--bind', m.host, m.at);
+    if (m.tmpfs) args.push('--perms', '0755', '--tmpfs', m.at);
+    else args.push(m.readOnly ? '--ro-bind' : '--bind', m.host, m.at);
   }
+  for (const m of plan.mounts) if (m.tmpfs && m.readOnly) args.push('--remount-ro', m.at);
   const wd = plan.workingDir ?? '/';
   if (!plan.mounts.some((m) => wd === m.at || wd.startsWith(`${m.at}/`))) args.push('--dir', wd);
   // Exactly the container's environment: a test runner may add NODE_OPTIONS (preloads outside

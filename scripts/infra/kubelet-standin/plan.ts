@@ -13,10 +13,23 @@ export class PodRefused extends Error {
   }
 }
 
+/**
+ * Files an image would hold: `dir` of the host at `at`, for every image whose name starts with
+ * `prefix` (several may apply: a layer of one image inside another's folder, as a runtime image
+ * adds its Python environment inside the platform's files); `env`: the image's own ENV, which
+ * the pod's env overrides as a container runtime does.
+ */
+export interface ImageLayer {
+  prefix: string;
+  dir: string;
+  at: string;
+  env?: Record<string, string>;
+}
+
 export interface PlanContext {
   core: k8s.CoreV1Api;
   claims: Record<string, string>;
-  images: { prefix: string; dir: string; at: string }[];
+  images: ImageLayer[];
   /** Where this pod's emptyDir volumes live on the host (made on demand). */
   emptyDirRoot: string;
   nodeName: string;
@@ -73,7 +86,8 @@ function fieldValue(pod: k8s.V1Pod, fieldPath: string, nodeName: string): string
 
 async function envOf(ctx: PlanContext, pod: k8s.V1Pod, c: k8s.V1Container): Promise<Record<string, string>> {
   const ns = pod.metadata?.namespace ?? 'default';
-  const env: Record<string, string> = { PATH: DEFAULT_PATH, HOSTNAME: pod.metadata?.name ?? '', HOME: '/root' };
+  const imageEnv = Object.assign({}, ...layersOf(ctx, c).map((l) => l.env ?? {})) as Record<string, string>;
+  const env: Record<string, string> = { PATH: DEFAULT_PATH, ...imageEnv, HOSTNAME: pod.metadata?.name ?? '', HOME: '/root' };
   for (const from of c.envFrom ?? []) {
     const ref = from.configMapRef ?? from.secretRef;
     if (!ref) continue;
@@ -107,9 +121,26 @@ function imageMounts(dir: string, at: string): Mount[] {
   return [{ host: dir, at, readOnly: true }, ...links.map((name) => realpathSync(path.join(dir, name))).map((real) => ({ host: real, at: real, readOnly: true }))];
 }
 
+const layersOf = (ctx: PlanContext, c: k8s.V1Container): ImageLayer[] => ctx.images.filter((i) => (c.image ?? '').startsWith(i.prefix));
+const inside = (p: string, folder: string) => p.startsWith(`${folder}/`);
+
+/**
+ * The mounts of an image's layers. A layer that another lands inside becomes a read-only tmpfs
+ * holding each of its entries (bubblewrap cannot make a mount point in a read-only folder), the
+ * inner layer's name left to the inner layer.
+ */
+function layerMounts(layers: ImageLayer[]): Mount[] {
+  return layers.flatMap((layer) => {
+    const inner = layers.filter((l) => inside(l.at, layer.at)).map((l) => l.at.slice(layer.at.length + 1).split('/')[0]);
+    if (inner.length === 0) return imageMounts(layer.dir, layer.at);
+    const entries = readdirSync(layer.dir).filter((name) => !inner.includes(name));
+    const links = imageMounts(layer.dir, layer.at).slice(1);
+    return [{ host: '', at: layer.at, readOnly: true, tmpfs: true }, ...entries.map((name) => ({ host: path.join(layer.dir, name), at: path.join(layer.at, name), readOnly: true })), ...links];
+  });
+}
+
 function mountsOf(ctx: PlanContext, pod: k8s.V1Pod, c: k8s.V1Container): Mount[] {
-  const image = c.image ?? '';
-  const mounts: Mount[] = ctx.images.filter((i) => image.startsWith(i.prefix)).flatMap((i) => imageMounts(i.dir, i.at));
+  const mounts: Mount[] = layerMounts(layersOf(ctx, c));
   const volumes = new Map((pod.spec?.volumes ?? []).map((v) => [v.name, v]));
   for (const vm of c.volumeMounts ?? []) {
     const v = volumes.get(vm.name);

@@ -7,7 +7,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { killContainer, logPath, signalContainer, startContainer, type ContainerPlan, type Started } from './container.js';
-import { planPod, PodRefused, type PlanContext } from './plan.js';
+import { planPod, PodRefused, type ImageLayer, type PlanContext } from './plan.js';
 
 export interface Timing {
   /** The kubelet's restart back-off: 10 s, doubled after each restart, capped at 5 min. */
@@ -24,7 +24,7 @@ export interface PodDeps {
   stateDir: string;
   nodeName: string;
   claims: Record<string, string>;
-  images: { prefix: string; dir: string; at: string }[];
+  images: ImageLayer[];
   timing: Timing;
   log: (msg: string) => void;
 }
