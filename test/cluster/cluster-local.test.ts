@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -69,7 +69,9 @@ if (!infra) {
     t.match(pyMetrics, /job sklearn is finished$/m, `the Python job finished on Kubernetes: ${pyMetrics.slice(-300)}`);
     t.ok([...pyMetrics.matchAll(/epoch\s+\d+\s+accuracy/g)].length >= 10, 'its metrics arrived through the API, epoch by epoch');
     await ok('model', 'create', 'sklearn', '--src', 'sklearn');
-    await ok('app', 'create', 'sklearn', '--model', 'sklearn', '--cpu', '0.5', '--ram', '500');
+    const appCreated = await mlp('app', 'create', 'sklearn', '--model', 'sklearn', '--cpu', '0.5', '--ram', '500');
+    const serverLog = path.join(work, 'root', 'apps', 'alice', 'sklearn', 'log', 'server.log');
+    t.equal(appCreated.code, 0, `mlp app create sklearn: ${appCreated.out}; the server's log: ${existsSync(serverLog) ? readFileSync(serverLog, 'utf8').slice(-2000) : 'none'}`);
     const flower = path.join(work, 'flower.json');
     writeFileSync(flower, JSON.stringify([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]));
     const pyAnswer = JSON.parse(await ok('app', 'predict', 'sklearn', flower)) as { predictions: { label: number; probabilities: number[] }[] };

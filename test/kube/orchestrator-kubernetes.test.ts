@@ -1,5 +1,5 @@
 import * as k8s from '@kubernetes/client-node';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -387,33 +387,56 @@ if (!process.env.MLP_TEST_KUBE) {
     await t.rejects(kc.makeApiClient(k8s.NetworkingV1Api).readNamespacedIngress({ namespace: rbacNs, name: 'mlp-app-rb-app' }), { code: 404 }, 'its Ingress removed');
   });
 
-  t.test('an app created by the app watcher: the model server in a pod (its model read-only, on 0.0.0.0) becomes ready and predicts', async (t) => {
-    tf.enableProdMode();
-    const orch = open();
-    const deps = await testDeps(t, { MLP_ROOT: root }, { orchestrator: orch });
-    const modelDir = path.join(root, 'models', 'alice', 'm1');
-    await saveModel(tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [2], kernelInitializer: 'ones', biasInitializer: 'zeros' })] }), modelDir);
-    const port = await freePort();
-    const col = appsCollection(deps.store);
-    await col.insert({ _id: 'alice/serve', uid: 'app-serve', name: 'serve', user: 'alice', tenant: 'default', model_name: 'm1', cpu: 1, gpu: 0, ram: 256, port, state: 'creating', res: 'held' });
-    for (let i = 0; i < 600 && (await col.get('alice/serve'))?.state === 'creating'; i++) {
-      await watchPass(deps);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    t.match(await col.get('alice/serve'), { state: 'ready', launched: true }, readFileSync(path.join(root, 'apps', 'alice', 'serve', 'log', 'server.log'), 'utf8').slice(-500));
-    const pod = (await core.listNamespacedPod({ namespace, labelSelector: byInstance('app-serve') })).items[0]!;
-    const c = pod.spec!.containers[0]!;
-    t.equal(c.image, 'mlp/model-server-tf:0.1.0');
-    t.same(c.volumeMounts?.map((m) => [m.mountPath, m.subPath, m.readOnly ?? false]), [['/workspace', 'apps/alice/serve', false], ['/mlp/models/alice/m1', 'models/alice/m1', true], ['/tmp', undefined, false]], 'its app folder writable, its model read-only, /tmp its scratch');
-    t.match(c.command?.join(' '), /--model-dir \/mlp\/models\/alice\/m1 .*--host 0\.0\.0\.0/, 'listening on the pod\'s address');
-    t.same(c.readinessProbe?.httpGet, { path: '/health', port, scheme: 'HTTP' });
-    t.same(pod.metadata?.labels?.['mlp/app'], 'serve');
-    const { upstream } = await readyApp(deps, 'alice', 'serve');
-    const res = await fetch(`http://${upstream}/v1/models/m1:predict`, { method: 'POST', body: JSON.stringify({ instances: [[1, 2]] }), headers: { 'content-type': 'application/json' } });
-    t.same(await res.json(), { predictions: [[3]] }, 'it predicts');
-    await col.update('alice/serve', {}, { set: { state: 'deleting' } });
-    for (let i = 0; i < 200 && (await col.get('alice/serve')); i++) await watchPass(deps);
-    t.equal(await col.get('alice/serve'), null, 'deleted by the watcher');
-    t.equal(await podsLeft('app-serve'), 0, 'with its pods');
-  });
+  // Each format the model server serves: a TensorFlow.js layers model, and an ONNX model
+  // (scikit-learn's iris classifier, test/fixtures/onnx) whose runtime loads a native library.
+  const formats = [
+    {
+      label: 'a TensorFlow.js model',
+      write: (dir: string) => saveModel(tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [2], kernelInitializer: 'ones', biasInitializer: 'zeros' })] }), dir),
+      instances: [[1, 2]],
+      answer: { predictions: [[3]] } as unknown,
+    },
+    {
+      label: 'an ONNX model',
+      write: async (dir: string) => {
+        mkdirSync(dir, { recursive: true });
+        copyFileSync(fileURLToPath(new URL('../fixtures/onnx/iris-sklearn.onnx', import.meta.url)), path.join(dir, 'model.onnx'));
+      },
+      instances: [[5.1, 3.5, 1.4, 0.2]],
+      answer: { predictions: [{ label: 0 }] } as unknown,
+    },
+  ];
+  for (const [i, f] of formats.entries()) {
+    t.test(`an app created by the app watcher: the model server in a pod (its model read-only, on 0.0.0.0) serves ${f.label}`, async (t) => {
+      tf.enableProdMode();
+      const orch = open();
+      const deps = await testDeps(t, { MLP_ROOT: root }, { orchestrator: orch });
+      const [model, app] = [`m${i + 1}`, `serve${i + 1}`];
+      const modelDir = path.join(root, 'models', 'alice', model);
+      await f.write(modelDir);
+      const port = await freePort();
+      const col = appsCollection(deps.store);
+      await col.insert({ _id: `alice/${app}`, uid: `app-${app}`, name: app, user: 'alice', tenant: 'default', model_name: model, cpu: 1, gpu: 0, ram: 256, port, state: 'creating', res: 'held' });
+      for (let j = 0; j < 600 && (await col.get(`alice/${app}`))?.state === 'creating'; j++) {
+        await watchPass(deps);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const serverLog = path.join(root, 'apps', 'alice', app, 'log', 'server.log');
+      t.match(await col.get(`alice/${app}`), { state: 'ready', launched: true }, existsSync(serverLog) ? readFileSync(serverLog, 'utf8').slice(-1500) : 'no server log');
+      const pod = (await core.listNamespacedPod({ namespace, labelSelector: byInstance(`app-${app}`) })).items[0]!;
+      const c = pod.spec!.containers[0]!;
+      t.equal(c.image, 'mlp/model-server-tf:0.1.0');
+      t.same(c.volumeMounts?.map((m) => [m.mountPath, m.subPath, m.readOnly ?? false]), [['/workspace', `apps/alice/${app}`, false], [`/mlp/models/alice/${model}`, `models/alice/${model}`, true], ['/tmp', undefined, false]], 'its app folder writable, its model read-only, /tmp its scratch');
+      t.match(c.command?.join(' '), new RegExp(`--model-dir /mlp/models/alice/${model} .*--host 0\\.0\\.0\\.0`), 'listening on the pod\'s address');
+      t.same(c.readinessProbe?.httpGet, { path: '/health', port, scheme: 'HTTP' });
+      t.same(pod.metadata?.labels?.['mlp/app'], app);
+      const { upstream } = await readyApp(deps, 'alice', app);
+      const res = await fetch(`http://${upstream}/v1/models/${model}:predict`, { method: 'POST', body: JSON.stringify({ instances: f.instances }), headers: { 'content-type': 'application/json' } });
+      t.match(await res.json(), f.answer, 'it predicts');
+      await col.update(`alice/${app}`, {}, { set: { state: 'deleting' } });
+      for (let j = 0; j < 200 && (await col.get(`alice/${app}`)); j++) await watchPass(deps);
+      t.equal(await col.get(`alice/${app}`), null, 'deleted by the watcher');
+      t.equal(await podsLeft(`app-${app}`), 0, 'with its pods');
+    });
+  }
 }
