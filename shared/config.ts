@@ -25,13 +25,13 @@ export interface Config {
   tokenTtl: number;
   tccTimeout: number;
   datasetStale: number;
-  /** API.md §5: seconds a user's first waiting job may be overtaken before resources are kept for it. */
+  /** MLP_QUEUE_RESERVE: seconds a user's first waiting job may be overtaken before resources are kept for it. */
   queueReserve: number;
-  /** API.md §4: bytes one user's home may hold (apart from the tenant's rom). */
+  /** MLP_HOME_QUOTA: bytes one user's home may hold (apart from the tenant's rom). */
   homeQuota: number;
   /** Datasets, jobs, models and apps one user may have of each kind (a flood bound). */
   maxObjectsPerUser: number;
-  /** API.md §12: jobs run sandboxed (on) or as the platform's own user (off: a single-user machine only). */
+  /** MLP_JOB_SANDBOX: jobs run sandboxed (on) or as the platform's own user (off: a single-user machine only). */
   jobSandbox: 'on' | 'off';
   /** MLP_JOB_LIMITS: a job's cpu, ram, processes and disk are enforced (on), or not at all (off: a single-user machine only). */
   jobLimits: 'on' | 'off';
@@ -220,7 +220,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     runtimeCache: path.resolve(cwd, env.MLP_RUNTIME_CACHE || path.join(homedir(), '.cache', 'mlp-runtimes')),
     python,
     tenant: {
-      // The design's ranges bound the tenant's capacity (API.md §3).
+      // The contract's ranges bound the tenant's capacity (docs/api.md#resources).
       cpu: num('MLP_TENANT_CPU', SETTINGS.MLP_TENANT_CPU.default, { min: 0.1, max: 10, int: false }),
       gpu: int('MLP_TENANT_GPU', SETTINGS.MLP_TENANT_GPU.default, 0, 16),
       ram: int('MLP_TENANT_RAM', SETTINGS.MLP_TENANT_RAM.default, 100, 10000),

@@ -1,4 +1,4 @@
-// `npm run bench`: every benchmark of issue 13 in sequence, each as its own process (built once
+// `npm run bench`: every benchmark (docs/benchmarks.md) in sequence, each as its own process (built once
 // first), then the Markdown table rendered into the README between the bench markers.
 //   npm run bench [-- --quick] [-- --only api,cold] [-- --no-readme] [-- --render (the table from bench/report.json only)]
 import { spawnSync } from 'node:child_process';

@@ -16,7 +16,7 @@ const SMALL_BODY = 1024 * 1024;
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
 
 /**
- * The app gateway (API.md §8, MLP_APP_PORT): `/{user}/{app}/…` goes to the app's server with the
+ * The app gateway (docs/api.md#applications, MLP_APP_PORT): `/{user}/{app}/…` goes to the app's server with the
  * rest of the path, once the owner's token is checked and the app is ready; every refusal is
  * 403 {msg} and an app that does not answer 503 {msg}, like the API. The user's token is not
  * passed on: the server needs none.

@@ -18,7 +18,7 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** Kubernetes / OpenFaaS secret names of what a function needs (shared/secrets.ts). */
 const secretNames = (names: SecretName[]) => names.map((n) => SECRET_SOURCES[n].secret).sort();
-// Spot checks, each read off the function's handler (issue 9: every function got every secret).
+// Spot checks, each read off the function's handler (a function once got every secret).
 const EXPECTED: Record<string, string[]> = {
   'users-create': [],
   'web-index': [],
