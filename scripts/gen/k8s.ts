@@ -227,7 +227,7 @@ function kafka(meta: Meta, labels: Labels) {
   ];
 }
 
-/** nginx.conf of the gateway pod: the generated files at http level, then the two servers (README "Deploying"). */
+/** nginx.conf of the gateway pod: the generated files at http level, then the two servers (docs/deploy.md). */
 function nginxMain(dir: string): string {
   return [
     'worker_processes auto;',

@@ -131,7 +131,7 @@ function renderRouteMaps(routes: RouteDef[]): string {
 }
 
 /**
- * The access log format of the gateway (README "Deploying"): the deployment's `http {}` logs with
+ * The access log format of the gateway (docs/deploy.md): the deployment's `http {}` logs with
  * `access_log <where> mlp_gateway;` after including this file, instead of a format with the whole
  * request line. (A path cannot be chosen here: /dev/stdout cannot be opened when it is a socket.)
  */

@@ -175,7 +175,7 @@ t.test('the gateway logs requests without their query (no ?token= in the access 
   for (const variable of ['$request ', '$request"', '$request_uri', '$query_string', '$args', '$is_args', '$http_referer', '$arg_']) {
     t.notOk(format.includes(variable), `the format has no ${variable.trim()}`);
   }
-  // A server's own access_log would replace the one of http {} that uses this format (README "Deploying").
+  // A server's own access_log would replace the one of http {} that uses this format (docs/deploy.md).
   for (const file of ['mlp-server.conf', 'mlp-apps-server.conf', 'upstreams.k8s.conf']) {
     t.notMatch(readFileSync(path.join(ROOT, 'nginx', file), 'utf8'), /^\s*access_log /m, `${file}: no access_log of its own`);
   }
