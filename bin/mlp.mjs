@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `mlp` command-line client (API.md §10). Its TypeScript source is bin/src/; `npm start`,
+// The `mlp` command-line client (docs/api.md#data-client). Its TypeScript source is bin/src/; `npm start`,
 // `npm test` and `npm run build` compile it to dist/.
 import { existsSync } from 'node:fs';
 

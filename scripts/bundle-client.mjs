@@ -1,5 +1,5 @@
 // Bundles the `mlp` client (bin/src/) into one file, dist/client/data_client.js, which the
-// platform serves at /data_client.js (API.md §9) and which runs with plain `node`.
+// platform serves at /data_client.js (docs/api.md#browser-ui) and which runs with plain `node`.
 import { build } from 'esbuild';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';

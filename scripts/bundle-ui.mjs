@@ -1,4 +1,4 @@
-// Builds the browser UI (ui/, API.md §9) into one self-contained page, dist/client/web/index.html:
+// Builds the browser UI (ui/, docs/api.md#browser-ui) into one self-contained page, dist/client/web/index.html:
 // the TypeScript app bundled and minified by esbuild with uPlot, its CSS and uPlot's inlined, so
 // the page asks nothing of any origin but its own (no CDN, no fonts) and loads in one request.
 // dist/client/ is in every function image (templates/mlp-node20/Dockerfile), so the page

@@ -2,7 +2,7 @@ import t from 'tap';
 import { appGatewayUrl, loadConfig } from './config.js';
 import { ConfigError } from './errors.js';
 
-t.test('defaults follow API.md §3 and §12', async (t) => {
+t.test('defaults follow docs/api.md#resources and docs/configuration.md', async (t) => {
   const c = loadConfig({}, '/srv');
   t.equal(c.root, '/srv/.mlp');
   t.equal(c.port, 30001);

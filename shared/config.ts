@@ -25,13 +25,13 @@ export interface Config {
   tokenTtl: number;
   tccTimeout: number;
   datasetStale: number;
-  /** API.md §5: seconds a user's first waiting job may be overtaken before resources are kept for it. */
+  /** MLP_QUEUE_RESERVE: seconds a user's first waiting job may be overtaken before resources are kept for it. */
   queueReserve: number;
-  /** API.md §4: bytes one user's home may hold (apart from the tenant's rom). */
+  /** MLP_HOME_QUOTA: bytes one user's home may hold (apart from the tenant's rom). */
   homeQuota: number;
   /** Datasets, jobs, models and apps one user may have of each kind (a flood bound). */
   maxObjectsPerUser: number;
-  /** API.md §12: jobs run sandboxed (on) or as the platform's own user (off: a single-user machine only). */
+  /** MLP_JOB_SANDBOX: jobs run sandboxed (on) or as the platform's own user (off: a single-user machine only). */
   jobSandbox: 'on' | 'off';
   /** MLP_JOB_LIMITS: a job's cpu, ram, processes and disk are enforced (on), or not at all (off: a single-user machine only). */
   jobLimits: 'on' | 'off';
@@ -77,6 +77,66 @@ export interface KubeConfigSettings {
   ingressClass?: string;
 }
 
+/** One MLP_* setting as docs/configuration.md gives it (scripts/gen/configuration.ts renders it). */
+export interface Setting {
+  /** What a value must be. */
+  type: string;
+  /** The value loadConfig uses when the variable is unset or empty; undefined: unset has the meaning `unset` says. */
+  default?: string | number;
+  /** What an unset variable means, where that is not a plain default value. */
+  unset?: string;
+  meaning: string;
+}
+
+const GiB = 1024 ** 3;
+
+/**
+ * Every MLP_* setting loadConfig reads, in the order of docs/configuration.md: the one place a
+ * setting is declared. loadConfig takes its defaults from here; `npm run gen` writes the doc from
+ * it, and `npm run gen:check` fails when loadConfig reads a variable not declared here.
+ */
+export const SETTINGS = {
+  MLP_ROOT: { type: 'path', default: '.mlp', meaning: 'Data root (the NFS volume `/mlp` in the cluster): store, datasets, homes, jobs, models, logs, secrets. Relative paths are from the working directory.' },
+  MLP_HOST: { type: 'address', default: '127.0.0.1', meaning: 'Address the local platform binds.' },
+  MLP_PORT: { type: 'integer 0–65535', default: 30001, meaning: 'Gateway port: the API, `/data` and the browser UI (0 picks a free port).' },
+  MLP_APP_PORT: { type: 'integer 0–65535', default: 30002, meaning: 'App gateway port: user applications (0 picks a free port).' },
+  MLP_APP_URL: { type: 'http(s) URL, no query or fragment', unset: '`http://127.0.0.1:{MLP_APP_PORT}` (the local app gateway)', meaning: 'The app gateway\'s base URL as clients call it (a trailing `/` is dropped). Every App carries `endpoint` = `{MLP_APP_URL}/{user}/{app}`, computed when answering, so changing it moves every app at once. Set it to the public URL when the app gateway sits behind a proxy, an Ingress or another port.' },
+  MLP_PUBLIC_URL: { type: 'URL', unset: 'the local gateway\'s address', meaning: 'The gateway URL jobs are given as `MLP_API`.' },
+  MLP_MONGO_URL: { type: '`mongodb://` or `mongodb+srv://` URL', unset: 'the embedded store under `MLP_ROOT`', meaning: 'MongoDB (or FerretDB) URL; database `mlp` unless the URL names one. Never printed: it may hold a password.' },
+  MLP_MONGO_LEASE: { type: 'seconds 1–60', default: 3, meaning: 'Seconds before a document lease left by a dead process is broken; the same for every process sharing the database.' },
+  MLP_KAFKA_BROKERS: { type: 'comma-separated `host:port` list', unset: 'the in-process bus', meaning: 'Kafka brokers the metrics travel through.' },
+  MLP_METRICS_TOPIC: { type: 'string', default: 'mlp.job-metrics', meaning: 'Kafka topic of job metrics.' },
+  MLP_ORCHESTRATOR: { type: '`local` or `kubernetes`', default: 'local', meaning: '`local`: jobs and model servers as sandboxed child processes; `kubernetes`: jobs as Pods, apps as a Deployment and Service, through the API server of `KUBECONFIG` (or the pod\'s service account).' },
+  MLP_KUBE_NAMESPACE: { type: 'DNS label', default: 'mlp', meaning: 'Kubernetes only: the one namespace of every job pod and app Deployment (the orchestrator\'s Role grants only it).' },
+  MLP_KUBE_JOB_IMAGE: { type: 'image', default: 'mlp/runtime-tf:0.1.0', meaning: 'Kubernetes only: the image of runtime `tf` jobs (the platform\'s files at `MLP_KUBE_IMAGE_ROOT`).' },
+  MLP_KUBE_TORCH_IMAGE: { type: 'image', default: 'mlp/runtime-torch:0.1.0', meaning: 'Kubernetes only: the image of runtime `torch` jobs.' },
+  MLP_KUBE_MODEL_SERVER_IMAGE: { type: 'image', default: 'mlp/model-server-tf:0.1.0', meaning: 'Kubernetes only: the apps\' model-server image.' },
+  MLP_KUBE_CLAIM: { type: 'string', default: 'mlp-nfs', meaning: 'Kubernetes only: the PersistentVolumeClaim of the NFS volume whose root is `MLP_ROOT`; pods mount their folders from it (`subPath`).' },
+  MLP_KUBE_IMAGE_ROOT: { type: 'absolute path', default: '/opt/mlp', meaning: 'Kubernetes only: where the images hold the checkout; commands\' checkout paths are rewritten to it.' },
+  MLP_KUBE_ENDPOINT: { type: '`service` or `pod`', default: 'service', meaning: 'Kubernetes only: how the app gateway reaches an app: `service` (`mlp-app-<id>.<namespace>.svc`) or `pod` (the ready pod\'s IP, read from the API, for a cluster without DNS such as `npm run cluster:local`).' },
+  MLP_KUBE_INGRESS_CLASS: { type: 'string', unset: 'no Ingress', meaning: 'Kubernetes only: when set, each app also gets an Ingress of this class.' },
+  MLP_SECRET: { type: 'string of ≥ 32 characters', unset: 'generated once and kept in `MLP_ROOT/secrets/`', meaning: 'Token signing key.' },
+  MLP_SERVICE_TOKEN: { type: 'string of ≥ 32 characters', unset: 'generated once and kept in `MLP_ROOT/secrets/`', meaning: 'The token functions present to call internal routes.' },
+  MLP_TOKEN_TTL: { type: 'seconds', default: 86400, meaning: 'Token lifetime.' },
+  MLP_TCC_TIMEOUT: { type: 'seconds', default: 60, meaning: 'Seconds before an unconfirmed resource try is cancelled by the reconciler.' },
+  MLP_DATASET_STALE: { type: 'seconds', default: 3600, meaning: 'Seconds without heartbeat before a `creating` dataset goes to `error`.' },
+  MLP_QUEUE_RESERVE: { type: 'seconds', default: 600, meaning: 'Seconds a user\'s first waiting job may be overtaken before resources are kept for it (the fair queue).' },
+  MLP_HOME_QUOTA: { type: 'bytes', default: GiB, meaning: 'Bytes one user\'s home may hold, apart from the tenant\'s rom.' },
+  MLP_MAX_OBJECTS_PER_USER: { type: 'integer 1–1000000', default: 1000, meaning: 'Datasets, jobs, models and apps a user may have of each kind.' },
+  MLP_JOB_SANDBOX: { type: '`on` or `off`', default: 'on', meaning: '`off` runs jobs and model servers as the platform\'s own user, on the host\'s network: for a single-user machine only (said loudly at start).' },
+  MLP_JOB_LIMITS: { type: '`on` or `off`', default: 'on', meaning: '`off` runs jobs and model servers without cpu, memory, process or disk limits: for a single-user machine only (said loudly at start).' },
+  MLP_JOB_PIDS: { type: 'integer 16–1000000', default: 1024, meaning: 'Processes and threads one job may have at once (its cgroup\'s pids limit).' },
+  MLP_JOB_DISK: { type: 'bytes (≥ 1 MiB)', default: 10 * GiB, meaning: 'Bytes a job\'s workspace may hold (and any one file it writes); past it the job is stopped.' },
+  MLP_RUNTIMES: { type: 'comma-separated runtimes', default: 'tf,torch', meaning: 'The runtimes this installation offers; a job asking for another is refused with 403 naming these.' },
+  MLP_RUNTIME_CACHE: { type: 'path', unset: '`~/.cache/mlp-runtimes`', meaning: 'Where the local orchestrator builds the runtimes\' Python environments (one folder per runtime and pin set).' },
+  MLP_PYTHON: { type: 'absolute path', default: '/usr/bin/python3', meaning: 'The Python those environments are made from; under `/usr`, which sandboxed jobs see.' },
+  MLP_TENANT_CPU: { type: 'number 0.1–10', default: 10, meaning: 'Cores of the `default` tenant.' },
+  MLP_TENANT_GPU: { type: 'integer 0–16', default: 16, meaning: 'GPUs of the `default` tenant.' },
+  MLP_TENANT_RAM: { type: 'integer 100–10000 (Mi)', default: 10000, meaning: 'Memory of the `default` tenant, in Mi.' },
+  MLP_TENANT_ROM: { type: 'bytes', default: 107374182400, meaning: 'Storage of the `default` tenant, in bytes (datasets and models).' },
+  MLP_LOG_LEVEL: { type: '`debug`, `info`, `warn` or `error`', default: 'info', meaning: 'The lowest level written to the logs.' },
+} as const satisfies Record<`MLP_${string}`, Setting>;
+
 type Env = Record<string, string | undefined>;
 
 /**
@@ -97,15 +157,15 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   };
   const int = (name: string, dflt: number, min: number, max: number) => num(name, dflt, { min, max, int: true });
 
-  const orchestrator = env.MLP_ORCHESTRATOR || 'local';
+  const orchestrator = env.MLP_ORCHESTRATOR || SETTINGS.MLP_ORCHESTRATOR.default;
   if (orchestrator !== 'local' && orchestrator !== 'kubernetes') {
     problems.push(`MLP_ORCHESTRATOR=${orchestrator}: must be local or kubernetes`);
   }
-  const jobSandbox = env.MLP_JOB_SANDBOX || 'on';
+  const jobSandbox = env.MLP_JOB_SANDBOX || SETTINGS.MLP_JOB_SANDBOX.default;
   if (jobSandbox !== 'on' && jobSandbox !== 'off') problems.push(`MLP_JOB_SANDBOX=${jobSandbox}: must be on or off`);
-  const jobLimits = env.MLP_JOB_LIMITS || 'on';
+  const jobLimits = env.MLP_JOB_LIMITS || SETTINGS.MLP_JOB_LIMITS.default;
   if (jobLimits !== 'on' && jobLimits !== 'off') problems.push(`MLP_JOB_LIMITS=${jobLimits}: must be on or off`);
-  const logLevel = env.MLP_LOG_LEVEL || 'info';
+  const logLevel = env.MLP_LOG_LEVEL || SETTINGS.MLP_LOG_LEVEL.default;
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     problems.push(`MLP_LOG_LEVEL=${logLevel}: must be debug, info, warn or error`);
   }
@@ -117,17 +177,17 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   for (const broker of kafkaBrokers ?? []) {
     if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(broker)) problems.push(`MLP_KAFKA_BROKERS: "${broker}" must be host:port`);
   }
-  const kubeEndpoint = env.MLP_KUBE_ENDPOINT || 'service';
+  const kubeEndpoint = env.MLP_KUBE_ENDPOINT || SETTINGS.MLP_KUBE_ENDPOINT.default;
   if (kubeEndpoint !== 'service' && kubeEndpoint !== 'pod') problems.push(`MLP_KUBE_ENDPOINT=${kubeEndpoint}: must be service or pod`);
-  const kubeNamespace = env.MLP_KUBE_NAMESPACE || 'mlp';
+  const kubeNamespace = env.MLP_KUBE_NAMESPACE || SETTINGS.MLP_KUBE_NAMESPACE.default;
   // A namespace is a DNS label (RFC 1123).
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(kubeNamespace)) problems.push(`MLP_KUBE_NAMESPACE=${kubeNamespace}: must be a DNS label (lower-case letters, digits, '-')`);
-  const kubeImageRoot = env.MLP_KUBE_IMAGE_ROOT || '/opt/mlp';
+  const kubeImageRoot = env.MLP_KUBE_IMAGE_ROOT || SETTINGS.MLP_KUBE_IMAGE_ROOT.default;
   if (!path.isAbsolute(kubeImageRoot)) problems.push(`MLP_KUBE_IMAGE_ROOT=${kubeImageRoot}: must be an absolute path`);
-  const runtimes = (env.MLP_RUNTIMES ?? 'tf,torch').split(',').map((r) => r.trim()).filter(Boolean);
+  const runtimes = (env.MLP_RUNTIMES ?? SETTINGS.MLP_RUNTIMES.default).split(',').map((r) => r.trim()).filter(Boolean);
   for (const r of runtimes) if (!(RUNTIMES as readonly string[]).includes(r)) problems.push(`MLP_RUNTIMES: "${r}" is not a runtime (they are ${RUNTIMES.join(', ')})`);
   if (runtimes.length === 0) problems.push(`MLP_RUNTIMES: name at least one runtime (${RUNTIMES.join(', ')})`);
-  const python = env.MLP_PYTHON || '/usr/bin/python3';
+  const python = env.MLP_PYTHON || SETTINGS.MLP_PYTHON.default;
   if (!path.isAbsolute(python)) problems.push(`MLP_PYTHON=${python}: must be an absolute path`);
   const secret = env.MLP_SECRET || undefined;
   if (secret !== undefined && secret.length < 32) problems.push('MLP_SECRET: must be at least 32 characters');
@@ -136,45 +196,45 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   if (serviceToken !== undefined && serviceToken.length < 32) problems.push('MLP_SERVICE_TOKEN: must be at least 32 characters');
 
   const config: Config = {
-    root: path.resolve(cwd, env.MLP_ROOT || '.mlp'),
-    host: env.MLP_HOST || '127.0.0.1',
-    port: int('MLP_PORT', 30001, 0, 65535),
-    appPort: int('MLP_APP_PORT', 30002, 0, 65535),
+    root: path.resolve(cwd, env.MLP_ROOT || SETTINGS.MLP_ROOT.default),
+    host: env.MLP_HOST || SETTINGS.MLP_HOST.default,
+    port: int('MLP_PORT', SETTINGS.MLP_PORT.default, 0, 65535),
+    appPort: int('MLP_APP_PORT', SETTINGS.MLP_APP_PORT.default, 0, 65535),
     mongoUrl,
-    mongoLease: int('MLP_MONGO_LEASE', 3, 1, 60),
+    mongoLease: int('MLP_MONGO_LEASE', SETTINGS.MLP_MONGO_LEASE.default, 1, 60),
     kafkaBrokers,
     orchestrator: orchestrator as Config['orchestrator'],
     secret,
     serviceToken,
-    tokenTtl: int('MLP_TOKEN_TTL', 86400, 1, 365 * 86400),
-    tccTimeout: int('MLP_TCC_TIMEOUT', 60, 1, 86400),
-    datasetStale: int('MLP_DATASET_STALE', 3600, 1, 30 * 86400),
-    queueReserve: int('MLP_QUEUE_RESERVE', 600, 0, 30 * 86400),
-    homeQuota: int('MLP_HOME_QUOTA', 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
-    maxObjectsPerUser: int('MLP_MAX_OBJECTS_PER_USER', 1000, 1, 1_000_000),
+    tokenTtl: int('MLP_TOKEN_TTL', SETTINGS.MLP_TOKEN_TTL.default, 1, 365 * 86400),
+    tccTimeout: int('MLP_TCC_TIMEOUT', SETTINGS.MLP_TCC_TIMEOUT.default, 1, 86400),
+    datasetStale: int('MLP_DATASET_STALE', SETTINGS.MLP_DATASET_STALE.default, 1, 30 * 86400),
+    queueReserve: int('MLP_QUEUE_RESERVE', SETTINGS.MLP_QUEUE_RESERVE.default, 0, 30 * 86400),
+    homeQuota: int('MLP_HOME_QUOTA', SETTINGS.MLP_HOME_QUOTA.default, 0, Number.MAX_SAFE_INTEGER),
+    maxObjectsPerUser: int('MLP_MAX_OBJECTS_PER_USER', SETTINGS.MLP_MAX_OBJECTS_PER_USER.default, 1, 1_000_000),
     jobSandbox: jobSandbox as Config['jobSandbox'],
     jobLimits: jobLimits as Config['jobLimits'],
-    jobPids: int('MLP_JOB_PIDS', 1024, 16, 1_000_000),
-    jobDisk: int('MLP_JOB_DISK', 10 * 1024 ** 3, 1024 * 1024, Number.MAX_SAFE_INTEGER),
+    jobPids: int('MLP_JOB_PIDS', SETTINGS.MLP_JOB_PIDS.default, 16, 1_000_000),
+    jobDisk: int('MLP_JOB_DISK', SETTINGS.MLP_JOB_DISK.default, 1024 * 1024, Number.MAX_SAFE_INTEGER),
     runtimes: [...new Set(runtimes)] as Runtime[],
     runtimeCache: path.resolve(cwd, env.MLP_RUNTIME_CACHE || path.join(homedir(), '.cache', 'mlp-runtimes')),
     python,
     tenant: {
-      // The design's ranges bound the tenant's capacity (API.md §3).
-      cpu: num('MLP_TENANT_CPU', 10, { min: 0.1, max: 10, int: false }),
-      gpu: int('MLP_TENANT_GPU', 16, 0, 16),
-      ram: int('MLP_TENANT_RAM', 10000, 100, 10000),
-      rom: int('MLP_TENANT_ROM', 107374182400, 0, Number.MAX_SAFE_INTEGER),
+      // The contract's ranges bound the tenant's capacity (docs/api.md#resources).
+      cpu: num('MLP_TENANT_CPU', SETTINGS.MLP_TENANT_CPU.default, { min: 0.1, max: 10, int: false }),
+      gpu: int('MLP_TENANT_GPU', SETTINGS.MLP_TENANT_GPU.default, 0, 16),
+      ram: int('MLP_TENANT_RAM', SETTINGS.MLP_TENANT_RAM.default, 100, 10000),
+      rom: int('MLP_TENANT_ROM', SETTINGS.MLP_TENANT_ROM.default, 0, Number.MAX_SAFE_INTEGER),
     },
-    metricsTopic: env.MLP_METRICS_TOPIC || 'mlp.job-metrics',
+    metricsTopic: env.MLP_METRICS_TOPIC || SETTINGS.MLP_METRICS_TOPIC.default,
     publicUrl: env.MLP_PUBLIC_URL ? env.MLP_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     ...(appUrl ? { appUrl } : {}),
     logLevel: logLevel as Config['logLevel'],
     kube: {
       namespace: kubeNamespace,
-      jobImages: { tf: env.MLP_KUBE_JOB_IMAGE || 'mlp/runtime-tf:0.1.0', torch: env.MLP_KUBE_TORCH_IMAGE || 'mlp/runtime-torch:0.1.0' },
-      modelServerImage: env.MLP_KUBE_MODEL_SERVER_IMAGE || 'mlp/model-server-tf:0.1.0',
-      claim: env.MLP_KUBE_CLAIM || 'mlp-nfs',
+      jobImages: { tf: env.MLP_KUBE_JOB_IMAGE || SETTINGS.MLP_KUBE_JOB_IMAGE.default, torch: env.MLP_KUBE_TORCH_IMAGE || SETTINGS.MLP_KUBE_TORCH_IMAGE.default },
+      modelServerImage: env.MLP_KUBE_MODEL_SERVER_IMAGE || SETTINGS.MLP_KUBE_MODEL_SERVER_IMAGE.default,
+      claim: env.MLP_KUBE_CLAIM || SETTINGS.MLP_KUBE_CLAIM.default,
       imageRoot: kubeImageRoot,
       endpoint: kubeEndpoint as KubeConfigSettings['endpoint'],
       ...(env.MLP_KUBE_INGRESS_CLASS ? { ingressClass: env.MLP_KUBE_INGRESS_CLASS } : {}),

@@ -38,7 +38,7 @@ export interface Deps {
   /** Runs jobs' scripts and apps' servers. */
   orchestrator: Orchestrator;
   /**
-   * How jobs are confined (API.md §12 MLP_JOB_SANDBOX): on (sandboxed), off (the operator's
+   * How jobs are confined (docs/configuration.md MLP_JOB_SANDBOX): on (sandboxed), off (the operator's
    * choice: unconfined), or unavailable (on, but the sandbox cannot be had: jobs are refused).
    */
   jobSandbox: { mode: 'on' | 'off' | 'unavailable'; detail: string };

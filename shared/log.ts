@@ -53,10 +53,10 @@ export const stdoutSink: Sink = (line) => {
 };
 
 /**
- * Appends to MLP_ROOT/log/{component}/{component}.log, as the storage plan says (API.md §11).
+ * Appends to MLP_ROOT/log/{component}/{component}.log, as the storage plan says (docs/api.md#storage).
  * The lines of one event-loop turn go out as one synchronous append (as pino's default
  * destination does): a stream write per line cost a thread-pool round trip per request, a
- * large share of a GET's CPU under load (README, Benchmarks). An append to the page cache takes
+ * large share of a GET's CPU under load (docs/benchmarks.md). An append to the page cache takes
  * microseconds; a failing one is reported on stderr, never silently dropped.
  */
 export function fileSink(root: string): Sink & { close(): Promise<void> } {

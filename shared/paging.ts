@@ -3,7 +3,7 @@ import { Reply } from './route.js';
 import type { Collection, Cursor, Doc, Filter } from './store/port.js';
 
 /**
- * Pages of lists (issue 12): every list route takes `?limit=` (1–1000) and `?after=` (an opaque
+ * Pages of lists (docs/api.md#conventions): every list route takes `?limit=` (1–1000) and `?after=` (an opaque
  * cursor) and answers the page as the usual JSON array, with `Link: <…>; rel="next"` while more
  * remain. Without them the answer is the whole list, as before. Pages are keyset pages in
  * creation order (created_at, then _id), so a walk sees every object that exists throughout it

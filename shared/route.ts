@@ -24,7 +24,7 @@ export interface RouteDef<B extends TSchema | undefined = TSchema | undefined> {
   name: string;
   /** 'ANY' for a stream route that speaks a protocol of many methods (WebDAV). */
   method: Method | 'ANY';
-  /** Path with {param} placeholders exactly as API.md writes it, colon verbs included. */
+  /** Path with {param} placeholders exactly as docs/api.md writes it, colon verbs included. */
   path: string;
   auth: AuthMode;
   /** JSON Schema of the body; 'ignored' for routes whose body the contract says to ignore. */

@@ -92,7 +92,7 @@ async function readSecretFile(file: string): Promise<string | undefined> {
 
 /**
  * The one-process platform (npm start): secrets from configuration, or generated once and
- * kept under MLP_ROOT/secrets (0700, files 0600) so that tokens survive a restart (API.md §12).
+ * kept under MLP_ROOT/secrets (0700, files 0600) so that tokens survive a restart (docs/configuration.md).
  * Function processes never come here for a secret they lack (withFunctionSecrets).
  */
 export async function resolveSecrets(config: Config): Promise<Secrets> {

@@ -2,10 +2,10 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Type, type TSchema, type Static, type TProperties, type ObjectOptions } from '@sinclair/typebox';
 import { Invalid } from './errors.js';
 
-/** The contract's default string pattern (API.md §1). */
+/** The contract's default string pattern (docs/api.md#conventions). */
 export const DEFAULT_PATTERN = '^[a-z]{1,50}$';
 
-// One validator factory for the platform: strict, no coercion (API.md §1 "Types").
+// One validator factory for the platform: strict, no coercion (docs/api.md#conventions "Types").
 const ajv = new Ajv({ strict: true, allErrors: false, coerceTypes: false, useDefaults: true, verbose: true });
 
 export const S = {

@@ -9,7 +9,7 @@ import { download, list, remove, upload } from './datasets.js';
 import * as jobs from './jobs.js';
 import * as models from './models.js';
 
-// API.md §10: the `mlp` data client. It talks only to the gateway; a refusal or fault prints
+// docs/api.md#data-client: the `mlp` data client. It talks only to the gateway; a refusal or fault prints
 // the server's msg and exits non-zero.
 const print = (line: string) => process.stdout.write(line + '\n');
 const trim = (url: string) => url.replace(/\/+$/, '');

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { defineRoute } from '../../shared/route.js';
 import { S } from '../../shared/validation.js';
 
-// API.md §8 Decision: gpu, cpu, ram have the types, ranges and defaults of a job's (§5).
+// docs/api.md#applications: gpu, cpu, ram have the types, ranges and defaults of a job's (docs/api.md#jobs).
 export default defineRoute({
   name: 'apps-create',
   method: 'POST',

@@ -40,7 +40,7 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
     await deps.tcc.confirm(romTryId(doc), 'dm');
   } catch (err) {
     if (!isClientError(err)) throw err; // rom stays 'trying'; the reconciler settles it
-    // API.md §3: a refused confirm (the try timed out) makes the object failed, with the reason.
+    // docs/api.md#resources: a refused confirm (the try timed out) makes the object failed, with the reason.
     const failed = await col.update(doc._id, { version: doc.version }, { set: { rom: 'none', state: 'error', msg: `storage reservation failed: ${err.message}` } });
     return new Reply(datasetView(failed ?? doc), 201);
   }

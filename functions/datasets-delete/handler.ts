@@ -10,7 +10,7 @@ export const handle: Handler<typeof route> = async ({ params }, deps) => {
   for (;;) {
     const doc = await col.get(datasetId(params.user ?? '', name));
     if (!doc) notFound(name);
-    if (doc.state === 'deleting') return datasetView(doc); // API.md §1: idempotent
+    if (doc.state === 'deleting') return datasetView(doc); // docs/api.md#conventions: idempotent
     if (!datasetMachine.can(doc.state, 'delete')) throw new Conflict(`dataset ${name} is ${doc.state}; only ready or error datasets can be deleted`);
     const next = await col.update(doc._id, { version: doc.version }, { set: { state: datasetMachine.transition(doc.state, 'delete') } });
     // The datasets reconciler removes the files, releases the rom and then the record.

@@ -32,7 +32,7 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
     if (err instanceof Conflict) throw new Conflict(`job ${body.name} already exists`);
     throw err;
   }
-  // Admission is fair across users (API.md §5): this job runs now if it is its user's first
+  // Admission is fair across users (docs/api.md#jobs): this job runs now if it is its user's first
   // waiting one, fits, and no job waiting longer has resources kept for it.
   await admitWaiting(deps);
   const created = await col.get(jobId(user, body.name));

@@ -3,7 +3,7 @@ import { ENTRY } from '../../shared/jobs/runtime.js';
 import { defineRoute } from '../../shared/route.js';
 import { S } from '../../shared/validation.js';
 
-// API.md §5 Decision: gpu int 0–16 (default 0), cpu 0.1–10 (default 1), ram int 100–10000 Mi (default 1000).
+// docs/api.md#jobs: gpu int 0–16 (default 0), cpu 0.1–10 (default 1), ram int 100–10000 Mi (default 1000).
 export default defineRoute({
   name: 'jobs-create',
   method: 'POST',

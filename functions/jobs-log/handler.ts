@@ -37,7 +37,7 @@ export const handle: StreamHandler = async ({ params, query, method, res, princi
     }
     let checkedAt = Date.now();
     for (;;) {
-      // Logout or deactivation ends the stream too, not only new requests (design.md).
+      // Logout or deactivation ends the stream too, not only new requests (docs/api.md#users).
       if (Date.now() - checkedAt >= RECHECK_MS) {
         checkedAt = Date.now();
         try {

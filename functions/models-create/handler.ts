@@ -12,7 +12,7 @@ import type route from './route.js';
 /**
  * The record takes the name, then rom is reserved for the measured ckpt/ (refused: the record
  * goes again, so a refusal changes nothing), then the copy starts; the models reconciler
- * finishes a copy this call could not (API.md §7).
+ * finishes a copy this call could not (docs/api.md#models).
  */
 export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
   const user = params.user ?? '';

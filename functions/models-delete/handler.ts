@@ -6,7 +6,7 @@ import type { Handler } from '../../shared/route.js';
 import type route from './route.js';
 
 /**
- * API.md §7: a model used by an app cannot be deleted. The state is written on the version read
+ * docs/api.md#models: a model used by an app cannot be deleted. The state is written on the version read
  * before the apps were checked, and an app create writes the model (used_at) after writing its
  * app: so either this write fails and the next turn sees the app, or the create sees the model
  * deleting and backs off. Nothing is written that has to be undone.

@@ -4,7 +4,7 @@ import { Reply, type Handler } from '../../shared/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ headers, query }, deps) => {
-  // The gateway's auth_request names the request it checks in X-Original-URI. For /data (API.md §4)
+  // The gateway's auth_request names the request it checks in X-Original-URI. For /data (docs/api.md#datasets)
   // Basic with the username and an API token counts as the token, and no credentials at all is
   // answered 401 with the challenge, which the gateway passes on (wrong credentials stay 403).
   const dav = isDavPath((headers['x-original-uri'] ?? '').split('?')[0] ?? '');

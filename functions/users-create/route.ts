@@ -7,7 +7,7 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/users',
   auth: 'none',
-  // API.md §2 Decision: any password of 8–128 characters (the default pattern would allow one letter).
+  // docs/api.md#users: any password of 8–128 characters (the default pattern would allow one letter).
   body: S.object({ username: S.name(), password: Type.String({ minLength: 8, maxLength: 128 }) }),
   status: 201,
   description: 'Register a user; the name stays taken for good (also after deactivation).',

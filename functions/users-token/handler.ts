@@ -4,7 +4,7 @@ import type { Handler } from '../../shared/route.js';
 import { clientAddress, tokenLimits } from './limits.js';
 import type route from './route.js';
 
-// One answer for unknown user, wrong password and deactivated user (API.md §2).
+// One answer for unknown user, wrong password and deactivated user (docs/api.md#users).
 const REFUSED = 'wrong username or password, or the user is deactivated';
 
 export const handle: Handler<typeof route> = async ({ params, headers, principal }, deps) => {

@@ -5,5 +5,5 @@ export default defineRoute({
   method: 'GET',
   path: '/data_client.js',
   auth: 'none',
-  description: 'The mlp data client as one file: `node data_client.js --help` (API.md §9, §10).',
+  description: 'The mlp data client as one file: `node data_client.js --help` (docs/api.md#browser-ui, #data-client).',
 });

@@ -5,7 +5,7 @@ import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { handle } from './handler.js';
 import route from './route.js';
 
-t.test('serves the UI page at API.md §9\'s paths and refuses others', async (t) => {
+t.test('serves the UI page at docs/api.md#browser-ui\'s paths and refuses others', async (t) => {
   execFileSync(process.execPath, [path.resolve(import.meta.dirname, '../../scripts/bundle-ui.mjs'), '--no-check']);
   const deps = await testDeps(t);
   for (const p of ['/regist_login', '/regist_login.jsp', '/index', '/index.jsp']) {

@@ -1,5 +1,5 @@
-// `npm run bench`: every benchmark of issue 13 in sequence, each as its own process (built once
-// first), then the Markdown table rendered into the README between the bench markers.
+// `npm run bench`: every benchmark (docs/benchmarks.md) in sequence, each as its own process (built once
+// first), then the Markdown table rendered into docs/benchmarks.md between the bench markers.
 //   npm run bench [-- --quick] [-- --only api,cold] [-- --no-readme] [-- --render (the table from bench/report.json only)]
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,9 +33,9 @@ await infra?.stop();
 const report = JSON.parse(readFileSync(REPORT, 'utf8')) as Report;
 const table = renderTable(report);
 if (!args['no-readme']) {
-  const readme = path.join(ROOT, 'README.md');
+  const readme = path.join(ROOT, 'docs/benchmarks.md');
   writeFileSync(readme, replaceRegion(readFileSync(readme, 'utf8'), table));
-  say(`\nREADME.md: the bench table was rewritten (${REPORT} holds the figures)`);
+  say(`\ndocs/benchmarks.md: the bench table was rewritten (${REPORT} holds the figures)`);
 }
 if (failed.length) {
   say(`failed: ${failed.join(', ')}`);

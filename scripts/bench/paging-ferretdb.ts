@@ -1,4 +1,4 @@
-// What one page of a user's list costs at 10 and at 10,000 objects (issue 12: "a page costs the
+// What one page of a user's list costs at 10 and at 10,000 objects (the goal: "a page costs the
 // same at 10,000 objects as at 10"), on the MongoDB-wire server the tests run (FerretDB).
 // For each size: a fresh database, the adapter's indexes (openMongoStore), N job-like documents of
 // one user, then one page (limit 100 + 1, keyset `after` in the middle of the list) read through

@@ -1,5 +1,5 @@
-// The top self-time functions of a V8 CPU profile (node --cpu-prof), as the README's
-// Benchmarks section quotes them:  npx tsx scripts/bench/profile-top.ts <file.cpuprofile> [n]
+// The top self-time functions of a V8 CPU profile (node --cpu-prof), as docs/benchmarks.md
+// quotes them:  npx tsx scripts/bench/profile-top.ts <file.cpuprofile> [n]
 import { readFileSync } from 'node:fs';
 
 interface Node {

@@ -1,4 +1,4 @@
-// bench/report.json's shape, one figure's printed line, and the Markdown table the README holds
+// bench/report.json's shape, one figure's printed line, and the Markdown table docs/benchmarks.md holds
 // between its bench markers. No timing happens here (test/bench/report.test.ts checks it).
 import os from 'node:os';
 
@@ -104,10 +104,10 @@ export function renderTable(report: Report): string {
   return lines.join('\n');
 }
 
-/** The README with only the region between the markers replaced; throws when a marker is missing. */
+/** The document (docs/benchmarks.md) with only the region between the markers replaced; throws when a marker is missing. */
 export function replaceRegion(readme: string, table: string): string {
   const start = readme.indexOf(START);
   const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`the README needs ${START} and ${END} (in that order) around the bench table`);
+  if (start < 0 || end < start) throw new Error(`docs/benchmarks.md needs ${START} and ${END} (in that order) around the bench table`);
   return `${readme.slice(0, start + START.length)}\n${table}\n${readme.slice(end)}`;
 }

@@ -43,7 +43,7 @@ run('transfer', async () => {
       await json(platform.base, 'POST', '/api/v1/users/bench/datasets', token, { name: dataset, size: SIZE_MIB * MiB + MiB });
       const url = `${base}/data/bench/${dataset}/blob.bin`;
       const up = await peakRss(pid, () => put(url, token, SIZE_MIB));
-      // Files are downloadable once the uploader reports the dataset ready (API.md, datasets).
+      // Files are downloadable once the uploader reports the dataset ready (docs/api.md#datasets).
       await json(platform.base, 'PUT', `/api/v1/users/bench/datasets/${dataset}:heartbeat`, token, { state: 'ready', progress: 100 });
       const down = await peakRss(pid, () => get(url, token));
       if (down.value.bytes !== SIZE_MIB * MiB) throw new Error(`${label}: downloaded ${down.value.bytes} bytes, uploaded ${SIZE_MIB * MiB}`);
@@ -56,7 +56,7 @@ run('transfer', async () => {
       const growth = (Math.max(up.peak, down.peak) - up.before) / MiB;
       s.figure({ name: `${label}: platform peak RSS growth`, value: growth, unit: 'MiB', goal: '<= 64 MiB', met: meets('<= 64', growth) });
     }
-    s.note(`${SIZE_MIB} MiB; dd and MLP_ROOT on the same disk (${tmpdir()}); both directions are compared with dd's fsynced write, as the issue asks; a download is served mostly from the page cache (dd reads the same file at ${(SIZE_MIB / ddRead).toFixed(0)} MiB/s)`);
+    s.note(`${SIZE_MIB} MiB; dd and MLP_ROOT on the same disk (${tmpdir()}); both directions are compared with dd's fsynced write; a download is served mostly from the page cache (dd reads the same file at ${(SIZE_MIB / ddRead).toFixed(0)} MiB/s)`);
     s.save();
   } finally {
     await nginx?.stop();

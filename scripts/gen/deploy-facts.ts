@@ -13,7 +13,7 @@ export function imageOf(route: RouteDef): string {
 }
 
 /**
- * Configuration every function gets (API.md §12), none of it secret: the cluster's ConfigMap
+ * Configuration every function gets (docs/configuration.md), none of it secret: the cluster's ConfigMap
  * (Knative) or the deploying shell (OpenFaaS). Secrets go only where secretsOf says.
  */
 export const SHARED_ENV = [
@@ -56,7 +56,7 @@ export const NFS_CLAIM = 'mlp-nfs';
 export const JOB_IMAGE = `${IMAGE_PREFIX}/runtime-tf:${VERSION}`;
 export const MODEL_SERVER_IMAGE = `${IMAGE_PREFIX}/model-server-tf:${VERSION}`;
 export const IMAGE_ROOT = '/opt/mlp';
-/** The design's node ports that keep their meaning (API.md "Ports"). */
+/** The design's node ports that keep their meaning (docs/deploy.md). */
 export const NODE_PORTS = { gateway: 30001, appGateway: 30002, kafka: 30010, mongo: 30011 };
 /**
  * The app gateway's host name on the Ingress, a placeholder the operator replaces (docs/deploy.md);

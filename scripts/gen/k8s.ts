@@ -22,7 +22,7 @@ const MONGO_SECRET = 'mlp-mongo-auth';
 /**
  * k8s/: what the functions stand on (kubectl apply -f k8s/ before knative/). Files are numbered
  * so a directory apply creates the Namespace first. Everything is in namespace mlp; NodePorts are
- * the design's (API.md "Ports"). The example NFS PersistentVolume sits in k8s/examples/, which a
+ * the design's (docs/deploy.md). The example NFS PersistentVolume sits in k8s/examples/, which a
  * plain `kubectl apply -f k8s/` (not recursive) leaves out: it must be edited first.
  */
 export function renderK8s(routes: RouteDef[], nginx: Record<string, string>): Record<string, string> {
@@ -227,7 +227,7 @@ function kafka(meta: Meta, labels: Labels) {
   ];
 }
 
-/** nginx.conf of the gateway pod: the generated files at http level, then the two servers (README "Deploying"). */
+/** nginx.conf of the gateway pod: the generated files at http level, then the two servers (docs/deploy.md). */
 function nginxMain(dir: string): string {
   return [
     'worker_processes auto;',

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertNoDuplicates } from '../../shared/http/router.js';
 import { loadFunctions } from '../../shared/registry.js';
+import { renderConfiguration } from './configuration.js';
 import { renderK8s } from './k8s.js';
 import { renderKnative } from './knative.js';
 import { renderNginx } from './nginx.js';
@@ -13,7 +14,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 // Folders whose every file the generator owns: a file there it did not write is stale.
 const OWNED_DIRS = ['k8s', 'knative', 'nginx'];
 
-/** `npm run gen` writes stack.yml, k8s/, knative/, nginx/ and openapi.json from functions/*\/route.ts; `--check` only compares. */
+/** `npm run gen` writes stack.yml, k8s/, knative/, nginx/ and openapi.json from functions/*\/route.ts, docs/configuration.md from shared/config.ts; `--check` only compares. */
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   const fns = await loadFunctions();
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   const routes = fns.map((f) => f.route);
   const { version } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
   const nginx = renderNginx(routes);
-  const files: Record<string, string> = { 'stack.yml': renderStack(routes), ...renderKnative(routes), ...nginx, ...renderK8s(routes, nginx), ...renderOpenApi(fns, version) };
+  const files: Record<string, string> = { 'stack.yml': renderStack(routes), ...renderKnative(routes), ...nginx, ...renderK8s(routes, nginx), ...renderOpenApi(fns, version), ...renderConfiguration(path.join(ROOT, 'shared/config.ts')) };
 
   const differing: string[] = [];
   for (const [rel, content] of Object.entries(files)) {

@@ -4,10 +4,10 @@ import { DEFAULT_PATTERN } from '../../shared/validation.js';
 import { NAMESPACE } from './deploy-facts.js';
 
 /**
- * The Nginx gateway, rendered from the route registry (design.md "Nginx specifics"):
+ * The Nginx gateway, rendered from the route registry (docs/architecture.md):
  * - nginx/mlp-routes.conf   http level: maps from "METHOD path" to the function and its access
  * - nginx/mlp-server.conf   server level: dispatch, auth_request, JSON answers for every error
- * - nginx/mlp-apps-server.conf  server level: the app gateway (API.md §8, port 30002)
+ * - nginx/mlp-apps-server.conf  server level: the app gateway (docs/api.md#applications, port 30002)
  * - nginx/upstreams.k8s.conf  http level: function -> cluster address ($mlp_upstream,
  *   $mlp_auth_upstream, $mlp_app_check_upstream)
  * A deployment includes the routes file and one upstream file in `http {}`, the server file
@@ -34,7 +34,7 @@ type Access = 'open' | 'bearer' | 'stream' | 'dav' | 'internal';
 /**
  * open: the function checks on its own (none, basic); bearer: auth_request first; stream: like
  * bearer, with bodies of any size passed through unbuffered; dav: a stream route under /data,
- * where a request without credentials gets the 401 Basic challenge (API.md §4); internal: never routed.
+ * where a request without credentials gets the 401 Basic challenge (docs/api.md#datasets); internal: never routed.
  */
 function accessOf(route: RouteDef): Access {
   // Function names are map keys; these words are map directives instead.
@@ -122,7 +122,7 @@ function renderRouteMaps(routes: RouteDef[]): string {
     map('$mlp_allowed', '$mlp_unrouted_body', [
       ['""', msg('no route $request_method $mlp_path_json')],
       ['default', msg('method $request_method is not allowed on $mlp_path_json; use $mlp_allowed')],
-    ], 'Unknown routes and methods are client errors (API.md §1).'),
+    ], 'Unknown routes and methods are client errors (docs/api.md#conventions).'),
     map('$http_upgrade', '$mlp_connection', [['default', 'upgrade'], ['""', '""']],
       'WebSocket upgrades pass through; other requests keep the upstream connection alive.'),
     ...faultMaps(),
@@ -131,7 +131,7 @@ function renderRouteMaps(routes: RouteDef[]): string {
 }
 
 /**
- * The access log format of the gateway (README "Deploying"): the deployment's `http {}` logs with
+ * The access log format of the gateway (docs/deploy.md): the deployment's `http {}` logs with
  * `access_log <where> mlp_gateway;` after including this file, instead of a format with the whole
  * request line. (A path cannot be chosen here: /dev/stdout cannot be opened when it is a socket.)
  */
@@ -191,7 +191,7 @@ const ANSWERS: Record<string, { status: number; body: string }> = {
   '/_mlp/malformed': { status: 403, body: msg('the request is malformed') },
   '@mlp_too_large': { status: 403, body: msg(`body is larger than ${MAX_BODY_BYTES} bytes`) },
   '@mlp_refused': { status: 403, body: '$mlp_refused_body' },
-  // The 401 of the token check on /data (API.md §4): auth_request itself passes the check's
+  // The 401 of the token check on /data (docs/api.md#datasets): auth_request itself passes the check's
   // WWW-Authenticate (Basic realm="MLP") on with it, so it is not added here a second time.
   '@mlp_challenge': { status: 401, body: '$mlp_refused_body' },
   '@mlp_unavailable': { status: 503, body: '$mlp_fault_body' },
@@ -282,7 +282,7 @@ function renderServer(auth: RouteDef): string {
     // RFC 4918's own statuses from the function (400, 404, 405; 409, 412 and 415 have no page) pass
     // through with their {msg} body.
     block('location = /_mlp/dav', bearerLocation(STREAMING, '@mlp_challenge', [400, 404, 405]),
-      'WebDAV (/data): a stream route whose request without credentials is challenged: the check answers 401 with\n# WWW-Authenticate: Basic, and Basic with the username and an API token counts as the token (API.md §4).'),
+      'WebDAV (/data): a stream route whose request without credentials is challenged: the check answers 401 with\n# WWW-Authenticate: Basic, and Basic with the username and an API token counts as the token (docs/api.md#datasets).'),
     block('location = /_mlp/auth', [
       'internal;',
       // The check never reads the body, but nginx applies this location's limit to its length.
@@ -301,7 +301,7 @@ function renderServer(auth: RouteDef): string {
     block('location @mlp_auth_fault', ['set $mlp_auth_fault $mlp_auth_fault_body;', 'return 503;'],
       'Runs in the auth subrequest; the parent sees $mlp_auth_fault (subrequests share variables).'),
     block('location = /_mlp/internal', ['internal;', ...answer(403, msg('$request_method $mlp_path_json is internal to the platform; the gateway does not route it'))],
-      'Internal routes (service token) are for functions calling each other inside the cluster (API.md §3).'),
+      'Internal routes (service token) are for functions calling each other inside the cluster (docs/api.md#resources).'),
     block('location = /_mlp/unrouted', ['internal;', ...answer(403, '$mlp_unrouted_body')]),
     ...Object.entries(ANSWERS).map(([name, a]) => answerLocation(name, a)),
   ];
@@ -349,7 +349,7 @@ function renderK8sUpstreams(routes: RouteDef[], auth: RouteDef, endpoint: RouteD
   ].join('');
 }
 
-// ----------------------------------------------------------- the app gateway (API.md §8)
+// ----------------------------------------------------------- the app gateway (docs/api.md#applications)
 
 /** Printable ASCII without `"` and `\`: safe inside a JSON string and a header. */
 const JSON_SAFE = '\\x21\\x23-\\x5b\\x5d-\\x7e';

@@ -4,7 +4,7 @@ import type { RouteDef } from '../../shared/route.js';
 import { DEFAULT_PATTERN } from '../../shared/validation.js';
 
 /**
- * The OpenAPI 3.1 document of the public API, rendered from the route registry (issue 12):
+ * The OpenAPI 3.1 document of the public API, rendered from the route registry:
  * paths, path patterns and request bodies come from functions/*\/route.ts (the very schemas ajv
  * compiles, TypeBox's symbols stripped); what a route answers, its examples and query parameters,
  * which the registry does not hold, come from the tables below, and a public route missing from
@@ -26,7 +26,7 @@ const time = (what: string) => str(`${what} (ISO-8601)`, { format: 'date-time' }
 const stamps = { created_at: time('when it was created'), updated_at: time('when it last changed') };
 const msgField = str('what the platform has to say about the object: the reason for error, what a queued job waits for');
 
-/** The objects the API answers with (API.md §2–§8); each field as the handlers' *View types give it. */
+/** The objects the API answers with (docs/api.md, Users to Applications); each field as the handlers' *View types give it. */
 const OBJECTS: Record<string, Json> = {
   Error: {
     type: 'object', required: ['msg'], additionalProperties: false,
@@ -152,7 +152,7 @@ const SUCCESS: Record<string, Json> = {
   'api-docs-assets': { description: 'the renderer\'s script or style sheet', content: { 'application/javascript': { schema: { type: 'string' } }, 'text/css': { schema: { type: 'string' } } } },
 };
 
-/** Routes whose contract is a refusal (API.md §9: the design's Java client is a Node one now). */
+/** Routes whose contract is a refusal (docs/api.md#browser-ui: the design's Java client is a Node one now). */
 const ALWAYS_REFUSED = new Set(['web-data-client-jar']);
 
 /** Request body examples: each must validate against its route's schema (test/generated/openapi.test.ts). */
@@ -208,15 +208,15 @@ const PARAMS: Record<string, string> = {
 };
 
 const TAGS: Record<string, string> = {
-  users: 'Register, log in and out, deactivate (API.md §2).',
-  tenants: 'The tenant\'s capacity and usage (API.md §3).',
-  datasets: 'Datasets: create, report upload progress, list, delete (API.md §4).',
-  data: 'WebDAV under /data: upload into a creating dataset, download a ready one, the user\'s home (API.md §4).',
-  jobs: 'Training jobs: submit, heartbeat, log, stop, delete (API.md §5).',
-  metrics: 'Job metrics: publish, and follow them live over a WebSocket (API.md §6).',
-  models: 'Models made of a finished job\'s ckpt/ (API.md §7).',
-  apps: 'Applications serving a model (API.md §8).',
-  web: 'The browser UI and the data client (API.md §9).',
+  users: 'Register, log in and out, deactivate (docs/api.md#users).',
+  tenants: 'The tenant\'s capacity and usage (docs/api.md#resources).',
+  datasets: 'Datasets: create, report upload progress, list, delete (docs/api.md#datasets).',
+  data: 'WebDAV under /data: upload into a creating dataset, download a ready one, the user\'s home (docs/api.md#datasets).',
+  jobs: 'Training jobs: submit, heartbeat, log, stop, delete (docs/api.md#jobs).',
+  metrics: 'Job metrics: publish, and follow them live over a WebSocket (docs/api.md#job-metrics).',
+  models: 'Models made of a finished job\'s ckpt/ (docs/api.md#models).',
+  apps: 'Applications serving a model (docs/api.md#applications).',
+  web: 'The browser UI and the data client (docs/api.md#browser-ui).',
   api: 'This document and its rendering.',
 };
 
@@ -286,7 +286,7 @@ export function openApiDocument(fns: LoadedFunction[], version: string): Json {
       version,
       summary: 'A multi-tenant machine-learning platform: datasets, training jobs, live metrics, models and serving applications.',
       description: [
-        'The REST API of MLP (API.md, contract v1), generated from the route registry (functions/*/route.ts): the request schemas here are the ones the platform validates with.',
+        'The REST API of MLP (docs/api.md, contract v1), generated from the route registry (functions/*/route.ts): the request schemas here are the ones the platform validates with.',
         '',
         '- Requests and answers are JSON unless an operation says otherwise. A request body may hold only the fields listed for it; strings follow `^[a-z]{1,50}$` unless the field says otherwise; nothing is coerced (`"1"` for a number, or `null`, is refused).',
         '- Every client error answers **403** `{"msg": …}` and every server fault **503** `{"msg": …}`; a refused request changes nothing. The one exception is /data, where a request without credentials answers 401 with a Basic challenge.',
@@ -336,7 +336,7 @@ function operation(fn: LoadedFunction): Json {
 function requestBodyOf(route: RouteDef): Json {
   if (route.body === undefined) return {};
   if (route.body === 'ignored') {
-    return { requestBody: { required: false, description: 'Any body or none: this route ignores it (API.md §2).', content: { '*/*': {} } } };
+    return { requestBody: { required: false, description: 'Any body or none: this route ignores it (docs/api.md#users).', content: { '*/*': {} } } };
   }
   const examples = EXAMPLES[route.name];
   if (!examples) throw new Error(`openapi: ${route.name} takes a body: add an example to EXAMPLES in scripts/gen/openapi.ts`);
@@ -346,7 +346,7 @@ function requestBodyOf(route: RouteDef): Json {
 function securityOf(route: RouteDef, websocket: boolean): Json[] {
   switch (route.auth) {
     case 'none':
-      // The auth check reads the token itself, from the header or ?token= (API.md §2).
+      // The auth check reads the token itself, from the header or ?token= (docs/api.md#users).
       return route.path === '/api/v1/auth' ? [{ bearer: [] }, { queryToken: [] }] : [];
     case 'basic':
       return [{ password: [] }];

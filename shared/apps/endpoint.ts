@@ -6,7 +6,7 @@ export function appNotFound(name: string): never {
   throw new NotFound(`app ${name} not found`);
 }
 
-/** Where the app gateway sends a request for this app: only a ready app serves (API.md §8). */
+/** Where the app gateway sends a request for this app: only a ready app serves (docs/api.md#applications). */
 export async function readyApp(deps: Deps, user: string, name: string): Promise<{ app: AppDoc; upstream: string }> {
   const app = await appsCollection(deps.store).get(appId(user, name));
   if (!app) appNotFound(name);

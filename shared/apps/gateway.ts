@@ -18,7 +18,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 const NOT_PASSED_ON = new Set([...HOP_BY_HOP, 'authorization', 'host']);
 
 /**
- * The app gateway (API.md §8, MLP_APP_PORT): `/{user}/{app}/…` goes to the app's server with the
+ * The app gateway (docs/api.md#applications, MLP_APP_PORT): `/{user}/{app}/…` goes to the app's server with the
  * rest of the path, once the owner's token is checked and the app is ready; every refusal is
  * 403 {msg} and an app that does not answer 503 {msg}, like the API. The user's token is not
  * passed on: the server needs none.

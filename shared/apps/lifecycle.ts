@@ -12,10 +12,10 @@ import { storagePaths } from '../storage.js';
 import { releaseHold, type HoldSpec } from '../tcc/hold.js';
 import { releasePort } from './ports.js';
 
-/** An app reserves cpu/gpu/ram while it lives (API.md §8). */
+/** An app reserves cpu/gpu/ram while it lives (docs/api.md#applications). */
 export const APP_HOLD: HoldSpec<AppDoc> = { applier: 'am', amounts: (a) => ({ cpu: a.cpu, gpu: a.gpu, ram: a.ram }) };
 
-/** API.md §8: creating → ready/error → deleting (delete from ready or error); a ready app whose server keeps failing → error. */
+/** docs/api.md#applications: creating → ready/error → deleting (delete from ready or error); a ready app whose server keeps failing → error. */
 export const appMachine = defineMachine<AppState, 'served' | 'fail' | 'delete'>({
   creating: { served: 'ready', fail: 'error' },
   ready: { fail: 'error', delete: 'deleting' },

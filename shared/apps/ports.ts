@@ -7,7 +7,7 @@ import type { New } from '../store/port.js';
 const ATTEMPTS = 50;
 
 /**
- * Takes a port in 31000–50000 that no live app has (API.md §8). The claim's _id is the port, so
+ * Takes a port in 31000–50000 that no live app has (docs/api.md#applications). The claim's _id is the port, so
  * of two creates that pick the same one the store lets one win; the other picks again. A random
  * start spreads concurrent creates over the range. Claims outlive restarts (they are in the store).
  */

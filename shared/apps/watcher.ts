@@ -27,7 +27,7 @@ export interface PassSummary {
 }
 
 /**
- * One level-triggered pass of the app watcher (design.md "Serving": the only writer of an app's
+ * One level-triggered pass of the app watcher (docs/architecture.md: the only writer of an app's
  * runtime state). It looks at every app and moves it on: starts servers of creating apps (again
  * after a restart of the platform), marks them ready once healthy, restarts failed servers of
  * ready apps with backoff, ends in error after MAX_FAILURES, finishes deletions. Every step is a

@@ -1,14 +1,14 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { Unavailable } from '../errors.js';
 
-// scrypt: slow and salted, from Node itself (API.md §2 asks for scrypt or argon2).
+// scrypt: slow and salted, from Node itself (docs/api.md#users asks for scrypt or argon2).
 const PARAMS = { N: 16384, r: 8, p: 1, keylen: 32 };
 
 /**
  * scrypt runs on libuv's thread pool (4 threads by default), the same threads that do file I/O:
  * unbounded, a burst of password checks holds up every user's WebDAV read. At most this many run
  * at once, the others wait their turn, and past a bounded queue a check is refused with 503: the
- * platform is busy, not the caller wrong (API.md §1: a fault, the request may succeed later).
+ * platform is busy, not the caller wrong (docs/api.md#conventions: a fault, the request may succeed later).
  */
 export const MAX_CONCURRENT_HASHES = 2;
 export const MAX_WAITING_HASHES = 64;

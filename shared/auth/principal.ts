@@ -17,7 +17,7 @@ export interface Credentials {
   /** `?token=`, for browsers opening WebSockets; honoured only where a route allows it. */
   queryToken?: string;
   /**
-   * On /data only (API.md §4, standard WebDAV clients): `Basic base64(username:token)` is accepted
+   * On /data only (docs/api.md#datasets, standard WebDAV clients): `Basic base64(username:token)` is accepted
    * as the Bearer token is, the username being the token's user.
    */
   basicToken?: boolean;
@@ -26,7 +26,7 @@ export interface Credentials {
 /**
  * No credentials at all. A 403 like every client error, except on /data, where the adapter and the
  * gateway's check answer 401 with {@link DAV_CHALLENGE} (standard WebDAV clients send credentials
- * only after a challenge; API.md §4). Wrong or foreign credentials stay Forbidden (403) there too.
+ * only after a challenge; docs/api.md#datasets). Wrong or foreign credentials stay Forbidden (403) there too.
  */
 export class Unauthenticated extends Forbidden {
   override name = 'Unauthenticated';

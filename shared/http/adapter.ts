@@ -33,7 +33,7 @@ export function requestGate(route: RouteDef, deps: Deps) {
     const source = route.params?.[name] ?? DEFAULT_PATTERN;
     return { name, source, regex: new RegExp(source) };
   });
-  // API.md §4: on /data, Basic with the username and an API token is accepted as the Bearer token is.
+  // docs/api.md#datasets: on /data, Basic with the username and an API token is accepted as the Bearer token is.
   const basicToken = isDavPath(route.path);
   return async (method: string, path: string, authorization: string | undefined, queryToken?: string): Promise<{ params: Record<string, string>; principal: Principal }> => {
     const raw = pattern.match(path);
@@ -74,7 +74,7 @@ export function toRawHandler(fn: LoadedFunction, deps: Deps): RawHandler {
       }
       const context = new FunctionContext();
       const msg = answerError(err, context, reqLog, requestId, dav);
-      // API.md §4: on /data alone, no credentials at all is a 401 challenge (standard WebDAV clients
+      // docs/api.md#datasets: on /data alone, no credentials at all is a 401 challenge (standard WebDAV clients
       // send credentials only after one); wrong or foreign credentials stay 403.
       if (dav && err instanceof Unauthenticated) context.status(401).headers({ 'www-authenticate': DAV_CHALLENGE });
       reqLog.info('refused', { method, path: url.pathname, status: context.status(), msg });

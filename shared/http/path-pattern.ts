@@ -1,5 +1,5 @@
 /**
- * Compiles an API.md path such as `/api/v1/users/{user}/jobs/{job}:heartbeat`.
+ * Compiles a route path (docs/api.md) such as `/api/v1/users/{user}/jobs/{job}:heartbeat`.
  * A {param} matches up to the next `/` or `:`, so literal colon verbs stay literal.
  * A final {param+} matches the rest of the path, slashes included (WebDAV file paths).
  */

@@ -137,7 +137,7 @@ const EMPTY = Buffer.alloc(0);
 
 function readBody(req: http.IncomingMessage, limit: number, withinMs: number): Promise<Buffer> {
   // Neither header means no body at all (RFC 9112 §6.3): most GETs need no listeners and no
-  // timer, which were a measurable share of a GET under load (README, Benchmarks).
+  // timer, which were a measurable share of a GET under load (docs/benchmarks.md).
   if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return Promise.resolve(EMPTY);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

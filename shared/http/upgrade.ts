@@ -26,7 +26,7 @@ export const MAX_SOCKETS_PER_USER = 16;
  */
 export function createUpgrader(fns: LoadedFunction[], deps: Deps): Upgrader {
   // `ws` is loaded only by a process that serves a WebSocket: the others start without it
-  // (a function process's cold start is mostly module loading; README, Benchmarks).
+  // (a function process's cold start is mostly module loading; docs/benchmarks.md).
   let wss: Promise<WebSocketServer> | undefined;
   const server = () => (wss ??= import('ws').then(({ WebSocketServer: Server }) => new Server({ noServer: true, maxPayload: MAX_WS_PAYLOAD })));
   const openPerUser = new Map<string, number>();

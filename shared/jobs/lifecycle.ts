@@ -23,7 +23,7 @@ export const resReleaseId = (j: Pick<JobDoc, 'uid' | 'release_attempt'>) => `jm-
 const JOB_TOKEN_TTL = 30 * 24 * 3600;
 
 /**
- * Admits waiting jobs fairly across users (API.md §5; the rule is planAdmission's) from one
+ * Admits waiting jobs fairly across users (docs/api.md#jobs; the rule is planAdmission's) from one
  * snapshot of the queue and the tenants. Each admission moves res 'waiting' -> 'trying' -> 'held'
  * by conditional updates, the try and confirm in between (settleTrying resolves a crash there).
  * When another admitter got to a job first, or the ledger refuses a try the snapshot thought
@@ -85,7 +85,7 @@ async function admitOne(job: JobDoc, deps: Deps): Promise<'admitted' | 'stale' |
 }
 
 /**
- * Prepares the workspace and starts the entry with the job's environment (API.md §5), sandboxed:
+ * Prepares the workspace and starts the entry with the job's environment (docs/api.md#jobs), sandboxed:
  * only its workspace writable; its home, its own datasets and the runtime's files read-only, at
  * the paths its environment names; nothing else of MLP_ROOT. Where the sandbox cannot be had
  * (and the operator did not set MLP_JOB_SANDBOX=off) the job is not run: it ends in error saying why.
@@ -124,7 +124,7 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     // What the runtime needs besides (NODE_PATH: CommonJS entries `require` the platform's tfjs).
     ...runtimeEnvFor(job.runtime, job.entry),
   };
-  // API.md §6 :begin — metrics carrying this job's id are accepted from now on.
+  // docs/api.md#job-metrics :begin — metrics carrying this job's id are accepted from now on.
   await beginMetrics(deps, job.user, job.name, job.uid);
   await deps.orchestrator.start({
     id: job.uid,
@@ -193,7 +193,7 @@ export async function syncWorkloads(deps: Deps, cutoff = new Date(deps.now().get
     let set: Partial<JobDoc> | undefined;
     if (!s) set = job.launched ? { state: 'error', msg: 'the job\'s process was lost (it left no record the platform could adopt)' } : undefined;
     else if (s.phase === 'running' && job.state === 'creating') set = { state: 'running' };
-    // API.md §5: without a final heartbeat, exit 0 is finished (progress 100), anything else error.
+    // docs/api.md#jobs: without a final heartbeat, exit 0 is finished (progress 100), anything else error.
     else if (s.phase === 'succeeded') set = { state: 'finished', progress: 100 };
     else if (s.phase === 'failed') set = { state: 'error', msg: s.exceeded && s.reason ? s.reason : s.reason === 'stopped' ? 'stopped' : `the entry ended with ${s.reason ?? 'an error'}` };
     // Started, though the platform died before it could note so: stopping and deleting must know.
@@ -226,7 +226,7 @@ export async function releaseJob(job: JobDoc, deps: Deps): Promise<boolean> {
   return Boolean(await col.update(job._id, { version: job.version, res: 'held' }, { set: { res: 'released' } }));
 }
 
-/** Removes the process, the workspace, then the record (API.md §5); idempotent. */
+/** Removes the process, the workspace, then the record (docs/api.md#jobs); idempotent. */
 export async function finishDeletion(job: JobDoc, deps: Deps): Promise<boolean> {
   if (job.res === 'held' || job.res === 'trying') return false; // resources first (releaseEnded / settleTrying)
   if (job.launched) await deps.orchestrator.forget(job.uid);

@@ -2,7 +2,7 @@ import t from 'tap';
 import { toExact } from '../tcc/amounts.js';
 import { planAdmission, type Queued, type TenantUse } from './queue.js';
 
-// The fair admission rule of API.md §5 as a pure decision on a snapshot.
+// The fair admission rule of docs/api.md#jobs as a pure decision on a snapshot.
 const NOW = new Date('2030-01-01T00:00:00.000Z');
 const RESERVE = 600_000;
 const ago = (ms: number) => new Date(NOW.getTime() - ms).toISOString();

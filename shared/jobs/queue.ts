@@ -32,7 +32,7 @@ export interface Plan {
 }
 
 /**
- * API.md §5, fair admission, decided on a snapshot (pure; the ledger still has the last word on
+ * docs/api.md#jobs, fair admission, decided on a snapshot (pure; the ledger still has the last word on
  * every try). `queue` is oldest first; each user's jobs keep that order, and only a user's first
  * waiting job (its head) may be admitted. Heads take turns by how long they have been heads, so a
  * user whose head was just admitted goes behind the others. A head that does not fit does not

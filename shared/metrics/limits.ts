@@ -1,4 +1,4 @@
-// Bounds on what one job or one user can make the metrics path hold (issue 9, "Floods").
+// Bounds on what one job or one user can make the metrics path hold (docs/security.md, floods).
 
 /** Epochs 0 … MAX_EPOCHS − 1. One metric is kept per epoch, so a job stores at most this many. */
 export const MAX_EPOCHS = 10_000;

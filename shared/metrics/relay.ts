@@ -41,7 +41,7 @@ export const RELAY_GROUP = 'mlp-metrics-relay';
 export const CLOSE_POLICY = 1008;
 
 /**
- * The metrics relay (API.md §6): consumes the metrics topic, stores each metric of a running
+ * The metrics relay (docs/api.md#job-metrics): consumes the metrics topic, stores each metric of a running
  * job (one per epoch), and pushes it to that job's open sockets. What runs is read from the
  * store (:begin/:finish), so a restarted relay knows.
  *
@@ -96,7 +96,7 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
       return;
     }
     await store(deps, jobId, m);
-    // API.md §6: a last progress of 100 or −1 also means the job ended.
+    // docs/api.md#job-metrics: a last progress of 100 or −1 also means the job ended.
     if (m.progress === 100 || m.progress === -1) await finish(deps, m.user, m.name);
     push(m.user, m.name, jobId, m);
   };

@@ -5,7 +5,7 @@ import type { Collection, Doc } from '../store/port.js';
 import { compile, S } from '../validation.js';
 import { MAX_BATCH } from './limits.js';
 
-/** API.md §6: JobMetrics(user, name, epoch, accuracy, loss, progress). */
+/** docs/api.md#job-metrics: JobMetrics(user, name, epoch, accuracy, loss, progress). */
 export const jobMetricsSchema = S.object({
   user: Type.Optional(S.name()),
   name: Type.Optional(S.name()),

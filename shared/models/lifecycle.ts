@@ -8,7 +8,7 @@ import { storagePaths } from '../storage.js';
 import { releaseHold, type HoldSpec } from '../tcc/hold.js';
 import { copyTree } from './files.js';
 
-/** A model reserves rom for its files (API.md §7). */
+/** A model reserves rom for its files (docs/api.md#models). */
 export const MODEL_HOLD: HoldSpec<ModelDoc> = { applier: 'mm', amounts: (m) => ({ rom: m.size }) };
 
 /** A copier that has not finished within this long is presumed dead and replaced. */
@@ -18,7 +18,7 @@ export function modelNotFound(name: string): never {
   throw new NotFound(`model ${name} not found`);
 }
 
-/** The job's outputs that a model is made of (API.md §7: its ckpt/ folder). */
+/** The job's outputs that a model is made of (docs/api.md#models: its ckpt/ folder). */
 export const ckptOf = (root: string, user: string, job: string) => path.join(storagePaths(root).job(user, job), 'ckpt');
 /** The same folder as steps below MLP_ROOT, each opened without following links (files.ts). */
 export const ckptSegments = (user: string, job: string) => ['jobs', user, job, 'ckpt'];

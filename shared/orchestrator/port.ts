@@ -30,7 +30,7 @@ export interface Workload {
    */
   health?: { port: number; path: string; socketEnv?: string };
   /**
-   * Runs it confined (jobs: someone else's code; design.md "Tenants are hostile to each other"):
+   * Runs it confined (jobs: someone else's code; docs/security.md, tenants are hostile to each other):
    * its own user id, no view of the platform's processes, and of the filesystem only the system's
    * programs and these paths, each at its own path. Locally bubblewrap (orchestrator/sandbox.ts),
    * unless the operator set MLP_JOB_SANDBOX=off; on Kubernetes, the pod's only volumes.

@@ -5,7 +5,7 @@ import type { WorkloadSandbox } from './port.js';
 import { canMapUids, closeUserns, jobUserns } from './userns.js';
 
 /**
- * The local job sandbox (design.md "Tenants are hostile to each other"; API.md §12
+ * The local job sandbox (docs/security.md; docs/configuration.md
  * MLP_JOB_SANDBOX): bubblewrap (`bwrap`) runs a job with
  * - a user id of its own (a user namespace: the job is SANDBOX_UID, never the platform's uid,
  *   and has no capabilities; it may not make further user namespaces);

@@ -42,7 +42,7 @@ export function appView(a: AppDoc, appGatewayUrl: string): AppView {
 }
 
 /**
- * A port taken by a live app (API.md §8: unique among live apps). The _id is the port, so the
+ * A port taken by a live app (docs/api.md#applications: unique among live apps). The _id is the port, so the
  * store's unique _id makes two creates that pick the same port collide: one of them picks again.
  */
 export interface PortClaim extends Doc {
@@ -51,7 +51,7 @@ export interface PortClaim extends Doc {
   name: string;
 }
 
-/** API.md §8: ports of applications. */
+/** docs/api.md#applications: ports of applications. */
 export const PORT_MIN = 31000;
 export const PORT_MAX = 50000;
 

@@ -41,7 +41,7 @@ export function datasetView(d: DatasetDoc): DatasetView {
   };
 }
 
-/** API.md §4: heartbeats only while creating; delete only from ready or error. */
+/** docs/api.md#datasets: heartbeats only while creating; delete only from ready or error. */
 export const datasetMachine = defineMachine<DatasetState, 'beat' | 'ready' | 'fail' | 'delete'>({
   creating: { beat: 'creating', ready: 'ready', fail: 'error' },
   ready: { delete: 'deleting' },
@@ -51,7 +51,7 @@ export const datasetMachine = defineMachine<DatasetState, 'beat' | 'ready' | 'fa
 
 export const datasetId = (user: string, name: string) => `${user}/${name}`;
 
-/** API.md §4 Decision: [a-z.], not starting with '.', no '..' (keeps .home and the parent out of reach). */
+/** docs/api.md#datasets: [a-z.], not starting with '.', no '..' (keeps .home and the parent out of reach). */
 export const DATASET_NAME = '^(?!\\.)(?!.*\\.\\.)[a-z.]{1,50}$';
 
 export function datasetsCollection(store: Store): Collection<DatasetDoc> {

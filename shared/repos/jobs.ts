@@ -27,7 +27,7 @@ export interface JobDoc extends Doc {
   /** Bumped after an unsuccessful try, so the next one has a fresh request id. */
   try_attempt?: number;
   /**
-   * While waiting: when it became its user's first waiting job (API.md §5, fair admission). Heads
+   * While waiting: when it became its user's first waiting job (docs/api.md#jobs, fair admission). Heads
    * take turns by it, and MLP_QUEUE_RESERVE seconds after it, resources are kept for the job.
    */
   head_at?: string;
@@ -52,7 +52,7 @@ export function jobView(j: JobDoc): JobView {
   return { name, user, tenant, runtime, entry, gpu, cpu, ram, state, progress, ...(msg ? { msg } : {}), created_at, updated_at };
 }
 
-/** API.md §5: the transitions a heartbeat may make (from -> allowed targets). */
+/** docs/api.md#jobs: the transitions a heartbeat may make (from -> allowed targets). */
 export const HEARTBEAT: Record<JobState, JobState[]> = {
   creating: ['running', 'error'],
   running: ['running', 'finished', 'error'],

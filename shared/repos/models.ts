@@ -8,7 +8,7 @@ export interface ModelDoc extends Holder {
   user: string;
   /** Bytes of the source job's ckpt/, measured before the copy; rom is reserved for them. */
   size: number;
-  /** The finished job whose ckpt/ this model is (API.md §7 Decision). */
+  /** The finished job whose ckpt/ this model is (docs/api.md#models). */
   src: string;
   state: ModelState;
   /** Who copies the files, and since when: a copier that died is replaced after COPY_LEASE_MS. */
@@ -25,7 +25,7 @@ export function modelView(m: ModelDoc): ModelView {
   return { name, user, tenant, size, src, state, ...(msg ? { msg } : {}), created_at, updated_at };
 }
 
-/** API.md §7: copied → ready, failed → error; delete only from ready or error (again while deleting). */
+/** docs/api.md#models: copied → ready, failed → error; delete only from ready or error (again while deleting). */
 export const modelMachine = defineMachine<ModelState, 'copied' | 'fail' | 'delete'>({
   creating: { copied: 'ready', fail: 'error' },
   ready: { delete: 'deleting' },

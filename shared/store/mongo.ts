@@ -6,7 +6,7 @@ import { KeyQueue, type Turn } from './key-queue.js';
 import { DEFAULT_LEASE, Leases, NOT_NEEDED, type Lease, type LeaseOptions } from './mongo-lease.js';
 import type { Change, Collection, CollectionName, Cursor, Doc, Filter, FindOptions, New, Store } from './port.js';
 
-// Names are unique per user and kind (API.md §1); _id carries the same key, the index keeps it explicit.
+// Names are unique per user and kind (docs/api.md#conventions); _id carries the same key, the index keeps it explicit.
 // A user's list, a page of it included, is read in creation order from `user_created`, so on MongoDB
 // a page costs the same however many objects there are (test/contract/paging.test.ts shows the plan).
 // FerretDB 1.24, the tests' server, uses no index for a find: it scans the table and filters and

@@ -74,5 +74,5 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** Collections as the design names them (design.zh.txt), plus the platform's own (app_port: ports taken by live apps). */
+/** Collections as the original design names them (docs/architecture.md), plus the platform's own (app_port: ports taken by live apps). */
 export type CollectionName = 'user' | 'tenant' | 'resource_request' | 'job' | 'metrics' | 'model' | 'dataset' | 'app_group' | 'app_port' | 'conformance';

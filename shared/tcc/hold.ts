@@ -35,7 +35,7 @@ export const holdReleaseId = (applier: Applier, d: Pick<Holder, 'uid' | 'release
 /**
  * Reserves for a record just inserted with res 'trying' (the record takes the name first). A
  * refused try removes the record, so a refusal changes nothing; a fault settles the try and
- * rethrows; a refused confirm (the try timed out) makes the object failed (API.md §3). Returns
+ * rethrows; a refused confirm (the try timed out) makes the object failed (docs/api.md#resources). Returns
  * the record as it stands afterwards.
  */
 export async function reserve<T extends Holder>(typed: Collection<T>, doc: T, spec: HoldSpec<T>, deps: Deps, undo: () => Promise<void> = async () => undefined): Promise<T> {

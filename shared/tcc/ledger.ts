@@ -105,7 +105,7 @@ export function decideTry(l: Ledger, req: TryInput, known: Entry | undefined, no
 }
 
 export function decideConfirm(l: Ledger, id: string, applier: Applier, known: Entry | undefined, now: number): Outcome {
-  if (!known) return { ledger: null }; // API.md §3: confirm of an unknown id answers 200
+  if (!known) return { ledger: null }; // docs/api.md#resources: confirm of an unknown id answers 200
   if (known.applier !== applier) return refuse('TCC_OTHER_APPLIER', `resource request ${id} belongs to applier ${known.applier}, not ${applier}`);
   if (known.state === 'confirmed') return { ledger: null };
   if (!entryMachine.can(known.state, 'confirm')) return refuse('TCC_CANCELLED', `resource request ${id} was cancelled or timed out; it cannot be confirmed`);
@@ -128,7 +128,7 @@ export function decideCancel(l: Ledger, id: string, applier: Applier, known: Ent
   return { ledger: giveBack(l, id, known, now) };
 }
 
-/** Cancels every try older than the timeout (API.md §3 safety net); returns their ids. */
+/** Cancels every try older than the timeout (docs/api.md#resources safety net); returns their ids. */
 export function expireTries(l: Ledger, now: number, timeoutMs: number): { ledger: Ledger | null; expired: string[] } {
   let next = l;
   const expired: string[] = [];

@@ -64,7 +64,7 @@ export interface ResourceManagerOptions {
   now: () => Date;
   log: Logger;
   timeoutMs: number;
-  /** How long tombstones and cancelled requests are kept in the archive (API.md: at least 24 h). */
+  /** How long tombstones and cancelled requests are kept in the archive (docs/api.md#resources: at least 24 h). */
   tombstoneMs?: number;
   /** How long confirmed requests are kept in the archive. */
   confirmedMs?: number;

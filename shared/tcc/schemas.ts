@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { S } from '../validation.js';
 
-// API.md §3 Decision: ids are ^[a-z0-9-]{1,64}$; amounts ≥ 0, omitted ones are 0.
+// docs/api.md#resources: ids are ^[a-z0-9-]{1,64}$; amounts ≥ 0, omitted ones are 0.
 export const requestId = Type.String({ pattern: '^[a-z0-9-]{1,64}$' });
 export const applier = Type.Union([Type.Literal('dm'), Type.Literal('jm'), Type.Literal('am'), Type.Literal('mm')]);
 

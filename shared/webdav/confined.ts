@@ -3,7 +3,7 @@ import { lstat, mkdir, open, readdir, realpath, rmdir, stat, unlink, type FileHa
 import { Conflict, Forbidden, ParentMissing } from '../errors.js';
 
 // Paths under MLP_ROOT that users influence, in folders a job can write, must never lead out
-// through a link (design.md "Tenants are hostile to each other"). Checking with lstat and then
+// through a link (docs/security.md: tenants are hostile to each other). Checking with lstat and then
 // using the path would leave a moment in which a job could swap a folder for a link, so every
 // folder is *opened* (O_NOFOLLOW: a link is refused, not followed) and the next name is resolved
 // inside the opened folder through /proc/self/fd/N/name — openat(2) by another name, which Node

@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-/** What a job learns from its environment (API.md §5); undefined outside the platform. */
+/** What a job learns from its environment (docs/api.md#jobs); undefined outside the platform. */
 export interface JobEnv {
   api: string;
   user: string;

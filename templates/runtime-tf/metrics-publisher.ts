@@ -1,7 +1,7 @@
 import type { JobEnv } from './job-env.js';
 import { backoffMs, callPlatform, OUTAGE_MS, Refused } from './platform-client.js';
 
-/** One JobMetrics (API.md §6) as a script reports it; user and name come from the job's environment. */
+/** One JobMetrics (docs/api.md#job-metrics) as a script reports it; user and name come from the job's environment. */
 export interface EpochMetrics {
   epoch: number;
   accuracy: number;

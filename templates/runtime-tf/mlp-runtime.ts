@@ -45,7 +45,7 @@ export interface SavedModel {
 
 /**
  * Writes a layers model to `dir` (default `$MLP_WORKSPACE/ckpt`) as model.json + weights.bin,
- * the folder a model is created from (API.md §7) and the model server loads.
+ * the folder a model is created from (docs/api.md#models) and the model server loads.
  */
 export async function saveModel(model: Pick<tf.LayersModel, 'save'>, dir = path.join(workspaceDir(), 'ckpt')): Promise<SavedModel> {
   await model.save(folderSaveHandler(dir));

@@ -10,7 +10,7 @@ import { jobId, jobsCollection } from '../../shared/repos/jobs.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { spawnTs } from '../helpers/process.js';
 
-// Issue 12: the `mlp` client's ls commands walk pages of 200 (Link rel="next"), so a long list
+// Pages: the `mlp` client's ls commands walk pages of 200 (Link rel="next"), so a long list
 // never comes as one huge answer; what they print is unchanged.
 const MAIN = path.resolve(import.meta.dirname, '../../bin/src/main.ts');
 const letters = (i: number) => Array.from({ length: 3 }, (_, k) => String.fromCharCode(97 + (Math.floor(i / 26 ** (2 - k)) % 26))).join('');

@@ -5,7 +5,7 @@ import { cliSession } from '../helpers/cli.js';
 import { ckptOf, closeTo, endedJob, modelSettled, predictLocally, ROWS, SERVER_CPU, SERVER_RAM, tinyModel, userOn } from '../helpers/models.js';
 import { freePort } from '../helpers/process.js';
 
-// API.md §10: the `mlp` client against a running platform, as a user would run it.
+// docs/api.md#data-client: the `mlp` client against a running platform, as a user would run it.
 
 t.test('mlp: login, dataset upload (and resume), ls, download, home put, rm', async (t) => {
   const { work, p, env, mlp } = await cliSession(t, { MLP_TENANT_ROM: String(64 * 1024 * 1024) });

@@ -3,7 +3,7 @@ import { storeBackends } from '../helpers/platform.js';
 import { inProcessTarget } from '../helpers/target.js';
 import { APPS_ENV, appsScenario } from './scenarios/apps.js';
 
-// API.md §8 in-process (model servers as child processes) on every store backend;
+// docs/api.md#applications in-process (model servers as child processes) on every store backend;
 // test/cluster/contract.test.ts runs the same scenario against cluster:local.
 for (const backend of storeBackends()) {
   t.test(`apps on ${backend.name}`, async (t) => {

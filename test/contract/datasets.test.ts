@@ -6,7 +6,7 @@ import { datasetsCollection } from '../../shared/repos/datasets.js';
 import { storagePaths } from '../../shared/storage.js';
 import { startTestPlatform, storeBackends, type Answer, type TestPlatform } from '../helpers/platform.js';
 
-// API.md §4 (the REST side; WebDAV upload and download come with their own issue), on every store.
+// docs/api.md#datasets (the REST side; WebDAV upload and download come with their own issue), on every store.
 function refused(t: Test, a: Answer, msg: RegExp) {
   t.equal(a.status, 403, `403 (got ${a.status} ${a.text})`);
   t.match(a.json, { msg });

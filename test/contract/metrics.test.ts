@@ -2,7 +2,7 @@ import t from 'tap';
 import { inProcessTarget } from '../helpers/target.js';
 import { metricsScenario } from './scenarios/metrics.js';
 
-// API.md §6 in-process, on the in-process bus and on Kafka; test/cluster/contract.test.ts runs the
+// docs/api.md#job-metrics in-process, on the in-process bus and on Kafka; test/cluster/contract.test.ts runs the
 // same scenario against cluster:local.
 t.test('metrics on the in-process bus', async (t) => {
   const target = await inProcessTarget();

@@ -6,7 +6,7 @@ import type { New } from '../../shared/store/port.js';
 import { nextOf } from '../helpers/paging.js';
 import { startTestPlatform, storeBackends, type TestPlatform } from '../helpers/platform.js';
 
-// Issue 12, pages of lists (API.md §1: lists in creation order): 2,500 jobs walked in pages of
+// Pages of lists (docs/api.md#conventions: lists in creation order): 2,500 jobs walked in pages of
 // 100 over HTTP, each exactly once in creation order, also while new ones are created; on every
 // store backend. The jobs are written straight to the store (jobs-create would start processes),
 // in the shape jobs-create and the reconciler leave a finished job in.
@@ -56,7 +56,7 @@ for (const backend of storeBackends()) {
     const token = (await p.call('GET', '/api/v1/users/alice/token', { basic: ['alice', 'password1'] })).json as string;
     const jobs = jobsCollection(p.deps.store);
 
-    // Creation order is what the store recorded: (created_at, _id), as API.md §1 orders lists.
+    // Creation order is what the store recorded: (created_at, _id), as docs/api.md#conventions orders lists.
     const made: Listed[] = [];
     const t0 = Date.now();
     for (let i = 0; i < TOTAL; i += 50) {

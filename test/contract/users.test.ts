@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import type { UserDoc } from '../../shared/repos/users.js';
 import { startTestPlatform, storeBackends, type Answer, type TestPlatform } from '../helpers/platform.js';
 
-// API.md §1–2 end to end over HTTP, on every store backend available.
+// docs/api.md#conventions and #users end to end over HTTP, on every store backend available.
 const PW = 'correct-horse';
 
 function refused(t: Test, answer: Answer, msg?: RegExp) {

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { storagePaths } from '../../shared/storage.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
-// API.md §4 WebDAV: upload while creating (never past the size), download when ready, listings,
+// docs/api.md#datasets WebDAV: upload while creating (never past the size), download when ready, listings,
 // the user's home, and the methods WebDAV clients need.
 interface Res {
   status: number;
@@ -80,7 +80,7 @@ t.test('WebDAV on /data', async (t) => {
   });
 
   t.test('owner only', async (t) => {
-    // API.md §4 Decision: without credentials /data challenges (standard WebDAV clients answer it).
+    // docs/api.md#datasets: without credentials /data challenges (standard WebDAV clients answer it).
     const challenged = await raw(p.url, 'GET', '/data/alice/mnist/');
     t.same([challenged.status, challenged.headers['www-authenticate']], [401, 'Basic realm="MLP"'], '401 with the Basic challenge');
     t.match(JSON.parse(challenged.text), { msg: /missing token/ });
@@ -171,7 +171,7 @@ t.test('an upload still arriving when its dataset leaves creating is not kept', 
   })());
   const upload = raw(p.url, 'PUT', '/data/alice/slow/late.txt', { token, body, headers: { 'transfer-encoding': 'chunked' } });
   // Wait until the upload is being received (its temporary file exists), however loaded the machine.
-  // Temporary files live outside every client-visible folder, in MLP_ROOT/tmp/webdav (issue 9).
+  // Temporary files live outside every client-visible folder, in MLP_ROOT/tmp/webdav (docs/security.md).
   const temps = path.join(p.root, 'tmp', 'webdav');
   const receiving = () => {
     try {

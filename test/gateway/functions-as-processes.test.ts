@@ -67,7 +67,7 @@ t.test('each function in its own process, sharing MongoDB, behind Nginx', { skip
   t.equal(tooBig.status, 403, 'the size is enforced behind the gateway');
   t.match(await tooBig.json(), { msg: /exceed dataset mnist's size/ });
   const noToken = await fetch(`${gw.url}/data/alice/mnist/x.bin`, { method: 'PUT', body: 'x' });
-  // API.md §4: on /data a request without credentials gets the Basic challenge (401), as WebDAV clients need.
+  // docs/api.md#datasets: on /data a request without credentials gets the Basic challenge (401), as WebDAV clients need.
   t.equal(noToken.status, 401, 'a missing token is challenged by auth_request');
   t.equal(noToken.headers.get('www-authenticate'), 'Basic realm="MLP"');
 

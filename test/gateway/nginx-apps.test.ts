@@ -13,7 +13,7 @@ import { ckptOf, closeTo, endedJob, modelSettled, predictLocally, ROWS, SERVER_R
 import { call, startTestPlatform, type Answer, type CallOptions } from '../helpers/platform.js';
 import { startNginx, type GatewayWithApps } from './nginx.js';
 
-// The app gateway (API.md §8) through the generated Nginx config (nginx/mlp-apps-server.conf):
+// The app gateway (docs/api.md#applications) through the generated Nginx config (nginx/mlp-apps-server.conf):
 // first against fakes (what the check and the app receive), then the whole platform with real
 // model servers behind it, compared with the local app gateway (shared/apps/gateway.ts).
 const REPO = path.resolve(import.meta.dirname, '../..');

@@ -18,7 +18,7 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** Kubernetes / OpenFaaS secret names of what a function needs (shared/secrets.ts). */
 const secretNames = (names: SecretName[]) => names.map((n) => SECRET_SOURCES[n].secret).sort();
-// Spot checks, each read off the function's handler (issue 9: every function got every secret).
+// Spot checks, each read off the function's handler (a function once got every secret).
 const EXPECTED: Record<string, string[]> = {
   'users-create': [],
   'web-index': [],
@@ -175,7 +175,7 @@ t.test('the gateway logs requests without their query (no ?token= in the access 
   for (const variable of ['$request ', '$request"', '$request_uri', '$query_string', '$args', '$is_args', '$http_referer', '$arg_']) {
     t.notOk(format.includes(variable), `the format has no ${variable.trim()}`);
   }
-  // A server's own access_log would replace the one of http {} that uses this format (README "Deploying").
+  // A server's own access_log would replace the one of http {} that uses this format (docs/deploy.md).
   for (const file of ['mlp-server.conf', 'mlp-apps-server.conf', 'upstreams.k8s.conf']) {
     t.notMatch(readFileSync(path.join(ROOT, 'nginx', file), 'utf8'), /^\s*access_log /m, `${file}: no access_log of its own`);
   }

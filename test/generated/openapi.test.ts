@@ -14,7 +14,7 @@ import { compile, DEFAULT_PATTERN } from '../../shared/validation.js';
 import { renderOpenApi } from '../../scripts/gen/openapi.js';
 import { testDeps } from '../helpers/deps.js';
 
-// The OpenAPI document (issue 12): valid OpenAPI 3.1 by an independent validator, every public
+// The OpenAPI document: valid OpenAPI 3.1 by an independent validator, every public
 // route of the registry in it with its patterns, auth and error answers, every example valid
 // against its schema, served as the file, and rendered at /api/docs from this origin only.
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -31,7 +31,7 @@ export async function startPlatformProcess(t: Test, env: { MLP_ROOT: string; MLP
   };
 }
 
-/** The service token the platform generated and keeps under MLP_ROOT (API.md §12), for the internal routes. */
+/** The service token the platform generated and keeps under MLP_ROOT (docs/configuration.md), for the internal routes. */
 export function serviceToken(root: string): string {
   return readFileSync(path.join(root, 'secrets', 'service-token'), 'utf8').trim();
 }

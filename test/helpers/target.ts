@@ -162,7 +162,7 @@ export async function clusterTarget(env: Record<string, string> = {}): Promise<T
     bus,
     metricsTopic,
     kafkaBrokers: infra.kafka,
-    // The gateway does not route internal routes (reconcilers, the metrics routes of §6): a
+    // The gateway does not route internal routes (reconcilers, the internal metrics routes): a
     // holder of the service token reaches their function directly, as functions do in a cluster.
     call(method, urlPath, opts) {
       const route = internal.find((r) => r.method === method && r.pattern.match(urlPath.split('?')[0] ?? ''));

@@ -21,7 +21,7 @@ import { startPlatformProcess, type PlatformProcess } from '../helpers/platform-
 import { freePort } from '../helpers/process.js';
 import { pool } from './helpers.js';
 
-// Issue 13 "Crash and recover": job and app lifecycles (create → run → delete) while the
+// Crash and recover: job and app lifecycles (create → run → delete) while the
 // platform's process is killed (SIGKILL) at random moments and started again on the same
 // MLP_ROOT. Afterwards every object is in a state its state machine allows, every app kept
 // serves, and the tenant's *_inuse is exactly what live objects hold: nothing leaked, nothing
@@ -62,7 +62,7 @@ export async function crashAndRecover(t: Test, backendEnv: Record<string, string
     if (aborted) throw new Error('aborted: another lifecycle failed');
     return callThrough(base, method, urlPath, opts);
   };
-  /** An object name (API.md: letters only) for a number. */
+  /** An object name (docs/api.md#conventions: letters only) for a number. */
   const letters = (n: number): string => String.fromCharCode(97 + (n % 26)) + (n >= 26 ? letters(Math.floor(n / 26) - 1) : '');
   const service = readFileSync(path.join(root, 'secrets', 'service-token'), 'utf8').trim();
   const tokenOf = async (user: string) => {

@@ -12,7 +12,7 @@ import { homeScript } from '../helpers/jobs.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { fillPath, pool, rawRequest, sleep, snapshot } from './helpers.js';
 
-// Issue 13, Fuzz: every POST/PUT route of the route registry (shared/registry.ts) gets at least
+// Fuzz: every POST/PUT route of the route registry (shared/registry.ts) gets at least
 // RUNS generated invalid bodies (fast-check) and malformed HTTP. Every answer must be 403 {msg},
 // the platform must keep answering, and neither the store nor the tenant's in-use may change.
 //

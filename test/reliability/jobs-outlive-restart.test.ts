@@ -10,7 +10,7 @@ import { storagePaths } from '../../shared/storage.js';
 import { startPlatformProcess, until, type PlatformProcess } from '../helpers/platform-process.js';
 import { freePort } from '../helpers/process.js';
 
-// Issue 13 "Jobs outlive a platform restart": a running job's process is not killed when the
+// Jobs outlive a platform restart: a running job's process is not killed when the
 // platform crashes (SIGKILL) or stops (SIGTERM); the next start adopts it by its recorded pid and
 // start time, its log and metrics keep flowing, and it ends by its real exit code.
 

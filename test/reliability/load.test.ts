@@ -8,7 +8,7 @@ import { call, type Answer, type CallOptions } from '../helpers/platform.js';
 import { startPlatformProcess, type PlatformProcess } from '../helpers/platform-process.js';
 import { freePort } from '../helpers/process.js';
 
-// Issue 13 "Load": 200 users at once each register, get a token, create a dataset and upload it
+// Load: 200 users at once each register, get a token, create a dataset and upload it
 // (WebDAV PUT), run a short job that reads it, and delete everything: 0 errors, the tenant back
 // to zero, and nothing of theirs left under MLP_ROOT. The only answers retried are those that say
 // to try again: the per-address bound on token requests (users-token/limits.ts: 60 at once, then

@@ -5,7 +5,7 @@ import { buffered, createMetricsPublisher, MAX_BATCH, type EpochMetrics, type Me
 import { Refused } from '../../templates/runtime-tf/platform-client.js';
 import type { JobEnv } from '../../templates/runtime-tf/job-env.js';
 
-// The runtime's metrics buffer (issue 13: a short gateway outage neither ends a job nor loses its
+// The runtime's metrics buffer (a short gateway outage neither ends a job nor loses its
 // metrics): in order, retried with backoff through faults, a refusal still reaches the caller,
 // and a full buffer drops the oldest waiting metric, never the one in flight. What waits goes as
 // one batch (a JSON array, at most MAX_BATCH per POST).

@@ -7,7 +7,7 @@ import { endedJob, ckptOf, modelSettled, tinyModel, userOn } from '../helpers/mo
 import { startTestPlatform } from '../helpers/platform.js';
 import { fillPath, rawRequest } from './helpers.js';
 
-// Issue 13, Ownership: every route of the route registry whose auth is owner or owner-or-job,
+// Ownership: every route of the route registry whose auth is owner or owner-or-job,
 // called on alice's objects with a token that must not reach them — bob's (a foreign user), a job
 // token of alice's job `one` on her job `two` (or on a route that takes no job token), alice's own
 // token once expired (issued under an injected clock two hours back, TTL one hour) and once

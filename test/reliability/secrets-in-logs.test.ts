@@ -14,7 +14,7 @@ import { call, type CallOptions, type Reachable } from '../helpers/platform.js';
 import { startNginx, type GatewayWithApps } from '../gateway/nginx.js';
 import { rawRequest } from './helpers.js';
 
-// Issue 13, Secrets in logs: a representative session — register, a wrong password, tokens,
+// Secrets in logs: a representative session — register, a wrong password, tokens,
 // /api/v1/auth (header and ?token=), a dataset uploaded by WebDAV with Basic (username and token),
 // listed, made ready, read; a job whose script sends heartbeats and a metric with its job token;
 // a model of it, an app serving it and a prediction with the owner's token; the metrics WebSocket

@@ -5,7 +5,7 @@ import t from 'tap';
 import { call, startTestPlatform, storeBackends, type Answer } from '../helpers/platform.js';
 import { freePort, spawnTs } from '../helpers/process.js';
 
-// Issue 8, through HTTP: 30 concurrent tries of cpu 1 against 9 free cores admit exactly 9,
+// Over-commit, through HTTP: 30 concurrent tries of cpu 1 against 9 free cores admit exactly 9,
 // and cancelling every try gives every core back. On MongoDB the tries are spread over three
 // platforms sharing the database — this one and two more as their own processes — as
 // functions deployed one per pod share it; the embedded store belongs to one process.

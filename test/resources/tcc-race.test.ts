@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { ownDatabase, startTestPlatform, storeBackends, type TestPlatform } from '../helpers/platform.js';
 
-// API.md §3 invariant under concurrency: 200 simultaneous tries from many callers never
+// docs/api.md#resources invariant under concurrency: 200 simultaneous tries from many callers never
 // over-commit — on every store backend, MongoDB-wire servers included.
 const CAPACITY = { MLP_TENANT_CPU: '10', MLP_TENANT_GPU: '16', MLP_TENANT_RAM: '10000', MLP_TENANT_ROM: '1000000' };
 

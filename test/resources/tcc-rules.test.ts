@@ -7,7 +7,7 @@ import { createDeps } from '../../shared/deps.js';
 import { createLogger, memorySink } from '../../shared/log.js';
 import { startTestPlatform, storeBackends, type TestPlatform } from '../helpers/platform.js';
 
-// API.md §3 over HTTP, on every store backend available.
+// docs/api.md#resources over HTTP, on every store backend available.
 for (const backend of storeBackends()) {
   t.test(`resource manager on the ${backend.name} store`, async (t) => {
     let clock = Date.now();

@@ -6,7 +6,7 @@ import { storagePaths } from '../../shared/storage.js';
 import { loadModelFromFolder } from '../../templates/model-server-tf/load-model.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
-// Runtime tf through the whole platform (API.md §5, §6): a job's entry in the user's home,
+// Runtime tf through the whole platform (docs/api.md#jobs, #job-metrics): a job's entry in the user's home,
 // far from the platform's node_modules, imports @tensorflow/tfjs and @mlp/runtime without an
 // install, trains on a dataset uploaded by WebDAV, publishes a metric per epoch and saves ckpt/.
 tf.enableProdMode(); // no "install tfjs-node" banner in the test output

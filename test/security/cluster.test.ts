@@ -20,7 +20,7 @@ import { testDeps } from '../helpers/deps.js';
 import { call, withDatabase } from '../helpers/platform.js';
 import { freePort, spawnTs, type Spawned } from '../helpers/process.js';
 
-// Issue 9, "Cluster deployment": every function received every secret, a function process
+// Cluster deployment, as it once was: every function received every secret, a function process
 // read and even created the secrets on MLP_ROOT (the volume all functions share), and a
 // reconciler triggered twice ran two passes over each other. Seen failing on b32fc75: the
 // users-create process created MLP_ROOT/secrets/ (the other cases use what this change adds:

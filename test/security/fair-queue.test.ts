@@ -2,7 +2,7 @@ import t from 'tap';
 import { startTestPlatform } from '../helpers/platform.js';
 import { until, userOn } from '../helpers/models.js';
 
-// Issue 9, "Fair queue across users" (API.md §5): one user's large waiting job held up every other
+// Fair queue across users (docs/api.md#jobs): one user's large waiting job held up every other
 // user's small job although cpu was free. Seen failing on 57e3bf8 before the fix: bob's 1-cpu job,
 // submitted with 2 of 4 cpus free while alice's 4-cpu job waited, was queued behind it ("waiting
 // for resources") and never ran.

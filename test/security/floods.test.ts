@@ -8,7 +8,7 @@ import { MAX_EPOCHS, PUBLISH_LIMIT } from '../../shared/metrics/limits.js';
 import { storagePaths } from '../../shared/storage.js';
 import { startTestPlatform, type Answer, type TestPlatform } from '../helpers/platform.js';
 
-// Issue 9, "Floods": 50,000 metrics posted at ~1,150/s were all accepted and another user's metric
+// Floods: 50,000 metrics posted at ~1,150/s were all accepted and another user's metric
 // then took 25.8 s to appear; WebSocket messages of 95 MiB were accepted; 64 parallel wrong-password
 // requests ran unthrottled and held up another user's WebDAV GET (scrypt shares the thread pool
 // with file I/O). The platform's clock is frozen here, so every token bucket holds exactly its burst

@@ -3,7 +3,7 @@ import path from 'node:path';
 import t from 'tap';
 import { ownDatabase, startTestPlatform, storeBackends } from '../helpers/platform.js';
 
-// Issue 9, "The tenant document grows without bound": decided resource requests stayed inside
+// The tenant document once grew without bound: decided resource requests stayed inside
 // the one tenant document for minutes, and every write rewrote it, so 1,500 requests that use
 // nothing (zero-size datasets) grew the embedded store file to 1 GiB and slowed everyone's
 // writes; on MongoDB the 16 MB document limit would break it. Here 1,500 zero-size tries, each

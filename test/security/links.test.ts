@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { storagePaths } from '../../shared/storage.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
-// Issue 9, "Symlinks escape /data and the job log": a job is someone else's code and can plant links
+// Symlinks once escaped /data and the job log: a job is someone else's code and can plant links
 // in its home and workspace. Each attack below goes through WebDAV or the log route with the
 // attacker's own token and must neither reveal nor change anything outside the attacker's folder.
 // The links in the home and datasets are planted on disk where a job would have put them (a job

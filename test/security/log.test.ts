@@ -6,7 +6,7 @@ import t from 'tap';
 import { storagePaths } from '../../shared/storage.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
-// Issue 9, "GET …/log corrupts logs over 64 KiB": one buffer was reused across writes without
+// GET …/log once corrupted logs over 64 KiB: one buffer was reused across writes without
 // waiting for drain, so a copy of a large log differed from byte 65,537 on. The log must arrive
 // byte for byte, whole and followed (?follow=1 ends when the job ends).
 // Seen failing on 57e3bf8 before the fix: the downloaded log differed from what the job wrote.

@@ -5,7 +5,7 @@ import t from 'tap';
 import { call } from '../helpers/platform.js';
 import { freePort, spawnTs } from '../helpers/process.js';
 
-// Issue 9, "Files under MLP_ROOT are created mode 0644": the store with password hashes, the logs,
+// Once, files under MLP_ROOT were created mode 0644: the store with password hashes, the logs,
 // the secrets, datasets, homes, job workspaces and models must be for the platform's user alone.
 // `npm start` (scripts/local/main.ts) runs here as its own process, as an operator would run it.
 // Seen failing on 57e3bf8 before the fix: store.jsonl, the logs, datasets, jobs and models were

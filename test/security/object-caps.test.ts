@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import { startTestPlatform, type Answer } from '../helpers/platform.js';
 import { ckptOf, endedJob, modelSettled, tinyModel, until, userOn } from '../helpers/models.js';
 
-// Issue 9, "The tenant document grows without bound": nothing bounded how many objects one user
+// The tenant document once grew without bound: nothing bounded how many objects one user
 // could make the platform hold, and empty datasets (size 0) used no quota at all, so 1,500 of them
 // were created one after another. Seen failing on 57e3bf8 before the fix: with
 // MLP_MAX_OBJECTS_PER_USER=3 the fourth empty dataset was created (201). Now each kind is capped

@@ -11,7 +11,7 @@ import { testDeps } from '../helpers/deps.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { userWithToken } from '../helpers/users.js';
 
-// Issue 9, "Size caps bypassed": upload temporary names were left out of a dataset's count, and the
+// Size caps were once bypassed: upload temporary names were left out of a dataset's count, and the
 // home had no quota at all. Seen failing on 57e3bf8 before the fix: twenty `.mlp-upload-*` files of
 // 100 bytes were all stored in a 1,000-byte dataset and downloaded once it was ready; a home took a
 // PUT past MLP_HOME_QUOTA, and so did concurrent PUTs that each fitted alone.
@@ -145,7 +145,7 @@ t.test('size caps cannot be passed', async (t) => {
   });
 });
 
-// Issue 9, "Uploads slower than 5 minutes fail with 408": Node's default requestTimeout bounded a
+// Uploads slower than 5 minutes once failed with 408: Node's default requestTimeout bounded a
 // whole upload. Stream routes are now bounded by idleness instead, and buffered (JSON) routes keep a
 // bound on the whole request. The server is built with small bounds here so that "slower than the
 // bound" takes seconds, not minutes. Seen failing on 57e3bf8 (with the old server's only limit,

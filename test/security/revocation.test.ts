@@ -6,7 +6,7 @@ import { storagePaths } from '../../shared/storage.js';
 import { openMetricsSocket, WAIT_MS, type MetricsSocket } from '../helpers/metrics-socket.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
-// Issue 9, "Revocation does not reach open streams": after logout (DELETE …/token) or deactivation
+// Revocation once did not reach open streams: after logout (DELETE …/token) or deactivation
 // (PUT /api/v1/users/{user}) an open metrics WebSocket kept delivering for 14 s. Now every open
 // socket's token is checked again every few seconds and at once when a logout or deactivation is
 // announced on the bus, and the socket is closed with 1008 and the reason.

@@ -1,4 +1,4 @@
-/** The platform's refusal or fault, with the API's own msg (API.md §1: 403/503 {msg}). */
+/** The platform's refusal or fault, with the API's own msg (docs/api.md#conventions: 403/503 {msg}). */
 export class ApiError extends Error {
   constructor(
     message: string,
@@ -55,7 +55,7 @@ export interface App { name: string; state: string; model_name: string; port: nu
 export interface Tenant { name: string; cpu: number; gpu: number; ram: number; rom: number; cpu_inuse: number; gpu_inuse: number; ram_inuse: number; rom_inuse: number }
 export interface JobMetrics { epoch: number; accuracy: number; loss: number; progress: number }
 
-/** Rows asked for per page of a list (issue 12: lists come in pages). */
+/** Rows asked for per page of a list (docs/api.md#conventions: lists come in pages). */
 export const PAGE_SIZE = 200;
 /** At most this many rows are fetched per list and refresh, so the 2-second refresh stays cheap. */
 export const MAX_ROWS = 1000;

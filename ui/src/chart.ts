@@ -2,7 +2,7 @@ import uPlot from 'uplot';
 import type { JobMetrics, Session } from './api.js';
 
 /**
- * A job's accuracy and loss per epoch, live (API.md §6): the metrics WebSocket sends the stored
+ * A job's accuracy and loss per epoch, live (docs/api.md#job-metrics): the metrics WebSocket sends the stored
  * history, then each new epoch. Points are kept by epoch, so a repeat (at-least-once delivery, or
  * the history again after a reconnect) replaces its point instead of adding one. Drawing happens
  * at most once per animation frame, however many messages arrive, so 10,000 epochs stay smooth.
@@ -89,7 +89,7 @@ export class MetricsChart {
 
   private connect(session: Session, job: string): void {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    // Browsers cannot set headers on a WebSocket: the token goes as ?token= (API.md §6).
+    // Browsers cannot set headers on a WebSocket: the token goes as ?token= (docs/api.md#job-metrics).
     const url = `${scheme}://${location.host}/api/v1/users/${encodeURIComponent(session.user)}/job_metrics/${encodeURIComponent(job)}?token=${encodeURIComponent(session.token)}`;
     const ws = new WebSocket(url);
     this.ws = ws;

@@ -9,7 +9,7 @@ import { Cancelled, firstBadPath, picked, putHome, uploadDataset } from './uploa
 const REFRESH_MS = 2000;
 const errText = (err: unknown) => (err instanceof ApiError ? err.message : (err as Error).message ?? String(err));
 
-/** The user's page (API.md §9): account, tenant usage, datasets, jobs, models, apps. */
+/** The user's page (docs/api.md#browser-ui): account, tenant usage, datasets, jobs, models, apps. */
 export function dashboard(session: Session, onLogout: (notice?: string) => void): { el: HTMLElement; stop(): void } {
   const base = location.origin;
   let stopped = false;
@@ -399,7 +399,7 @@ function section(id: string, title: string, ...children: Node[]): HTMLElement {
   return h('section', { id, 'aria-labelledby': `${id}-title`, class: 'card' }, h('h2', { id: `${id}-title` }, title), ...children);
 }
 
-/** Deactivation is final: a dialog asks to type the username first (API.md §2). */
+/** Deactivation is final: a dialog asks to type the username first (docs/api.md#users). */
 function deactivateDialog(session: Session, done: () => void): { el: HTMLDialogElement; open(): void } {
   const confirmInput = h('input', { autocomplete: 'off', spellcheck: 'false' });
   const msg = messageLine();

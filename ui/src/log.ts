@@ -2,7 +2,7 @@ import { answer, authHeader, type Session } from './api.js';
 
 const MAX_CHARS = 200_000;
 
-/** A job's log, followed while the job runs (?follow=1 streams until it ends; API.md §5). */
+/** A job's log, followed while the job runs (?follow=1 streams until it ends; docs/api.md#jobs). */
 export class LogView {
   readonly el: HTMLElement;
   private readonly pre: HTMLPreElement;

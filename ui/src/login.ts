@@ -2,7 +2,7 @@ import { api, ApiError, type Session } from './api.js';
 import { field, h, messageLine } from './dom.js';
 import { checkName, checkPassword } from './rules.js';
 
-/** Register and log in (API.md §2); every refusal shows the API's msg. */
+/** Register and log in (docs/api.md#users); every refusal shows the API's msg. */
 export function loginView(onSession: (s: Session) => void, notice?: string): HTMLElement {
   const loginUser = h('input', { name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
   const loginPass = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });

@@ -3,7 +3,7 @@ import { dashboard } from './dashboard.js';
 import { loginView } from './login.js';
 import { clearSession, loadSession, saveSession } from './session.js';
 
-// API.md §9: /, /regist_login(.jsp) register and log in; /index(.jsp) is the user's page.
+// docs/api.md#browser-ui: /, /regist_login(.jsp) register and log in; /index(.jsp) is the user's page.
 const LOGIN_PATHS = ['/', '/regist_login', '/regist_login.jsp'];
 const main = document.getElementById('main') as HTMLElement;
 const who = document.getElementById('who') as HTMLElement;
@@ -40,7 +40,7 @@ function loggedIn(session: Session): void {
   show();
 }
 
-/** Logs out: the token is revoked on the platform first (API.md §2), then forgotten here. */
+/** Logs out: the token is revoked on the platform first (docs/api.md#users), then forgotten here. */
 async function logout(notice?: string): Promise<void> {
   const session = loadSession();
   current?.stop();

@@ -1,4 +1,4 @@
-// The API's rules (API.md §1, §2, §4, §5, §8), checked before sending; the server checks again
+// The API's rules (docs/api.md), checked before sending; the server checks again
 // and its msg is shown when it refuses.
 const NAME = /^[a-z]{1,50}$/;
 

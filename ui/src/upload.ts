@@ -23,7 +23,7 @@ export class Cancelled extends Error {
 const encodePath = (p: string) => p.split('/').map(encodeURIComponent).join('/');
 
 /**
- * One file over WebDAV (API.md §4): PUT with the page's token always sent, so the 401
+ * One file over WebDAV (docs/api.md#datasets): PUT with the page's token always sent, so the 401
  * challenge meant for WebDAV clients never reaches the browser's password dialog.
  */
 export function putFile(session: Session, url: string, file: File, onBytes: (loaded: number) => void, signal: AbortSignal): Promise<void> {
@@ -79,7 +79,7 @@ export async function uploadDataset(session: Session, name: string, files: Picke
   }
 }
 
-/** A script or file into the user's home (API.md §4 .home). */
+/** A script or file into the user's home (docs/api.md#datasets .home). */
 export function putHome(session: Session, file: File, signal: AbortSignal): Promise<void> {
   return putFile(session, `/data/${encodeURIComponent(session.user)}/.home/${encodeURIComponent(file.name)}`, file, () => undefined, signal);
 }

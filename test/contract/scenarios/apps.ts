@@ -7,7 +7,7 @@ import { call, type Answer } from '../../helpers/platform.js';
 import { ckptOf, closeTo, endedJob, killServer, modelSettled, predictLocally, reconcile, ROWS, SERVER_RAM, serverPid, tinyModel, until, userOn } from '../../helpers/models.js';
 import type { Target } from '../../helpers/target.js';
 
-// API.md §8 through HTTP with real model servers (child processes, or pods of a Deployment): ports,
+// docs/api.md#applications through HTTP with real model servers (child processes, or pods of a Deployment): ports,
 // predictions through the app gateway, recovery from a killed server, error after repeated
 // crashes, a restart of the platform while an app is creating, deletion.
 function refused(t: Test, a: Answer, msg: RegExp) {

@@ -6,7 +6,7 @@ import { reconcile as reconcileOnce } from '../../helpers/models.js';
 import type { Answer } from '../../helpers/platform.js';
 import type { Target } from '../../helpers/target.js';
 
-// API.md §5 on a target (in-process with the local orchestrator, or cluster:local with pods):
+// docs/api.md#jobs on a target (in-process with the local orchestrator, or cluster:local with pods):
 // admission and the FIFO queue, the script's environment and heartbeats, exits, stop, logs, deletion.
 function refused(t: Test, a: Answer, msg: RegExp) {
   t.equal(a.status, 403, `403 (got ${a.status} ${a.text})`);

@@ -8,7 +8,7 @@ import { openMetricsSocket } from '../../helpers/metrics-socket.js';
 import { call } from '../../helpers/platform.js';
 import type { Target } from '../../helpers/target.js';
 
-// API.md §6: metrics published for a running job are stored (one per epoch) and pushed to its
+// docs/api.md#job-metrics: metrics published for a running job are stored (one per epoch) and pushed to its
 // sockets, history first; metrics of jobs not running, or of an earlier job of the same name, are dropped.
 interface Metric {
   epoch: number;

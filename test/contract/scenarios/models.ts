@@ -7,7 +7,7 @@ import { ckptOf, endedJob, modelSettled, reconcile, tinyModel, until, userOn } f
 import type { Answer } from '../../helpers/platform.js';
 import type { Target } from '../../helpers/target.js';
 
-// API.md §7 through HTTP: a model from a finished job's ckpt/, every refusal, deletion (refused
+// docs/api.md#models through HTTP: a model from a finished job's ckpt/, every refusal, deletion (refused
 // while an app uses it; files and rom released exactly once).
 function refused(t: Test, a: Answer, msg: RegExp) {
   t.equal(a.status, 403, `403 (got ${a.status} ${a.text})`);
