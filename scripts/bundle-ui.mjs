@@ -5,6 +5,8 @@
 // functions (functions/web-index, functions/web-pages) find it there as they find the data client.
 // Beside it, page.json: the page's headers, with its ETag and the Content-Security-Policy, whose script hash pins the one
 // inline script. Prints the page's size, raw and gzipped.
+// `--out DIR` writes into DIR/web/ instead of dist/client/web/ (tests build into a folder of their own);
+// `--no-check` skips the UI's type-check.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +17,9 @@ import { gzipSync } from 'node:zlib';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const UI = path.join(ROOT, 'ui');
-const OUT = path.join(ROOT, 'dist/client/web');
+const outAt = process.argv.indexOf('--out');
+if (outAt !== -1 && !process.argv[outAt + 1]) throw new Error('bundle-ui: --out needs a folder');
+const OUT = path.join(outAt === -1 ? path.join(ROOT, 'dist/client') : path.resolve(process.argv[outAt + 1]), 'web');
 
 // The UI's own type-check (DOM types; the platform's tsconfig has none): esbuild only strips types.
 if (!process.argv.includes('--no-check')) {
@@ -73,4 +77,4 @@ const headers = {
 put('page.json', JSON.stringify({ headers }, null, 2) + '\n');
 
 const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
-process.stdout.write(`bundle-ui: dist/client/web/index.html ${kb(Buffer.byteLength(html))} (gzip ${kb(gzipSync(html).length)}; script ${kb(Buffer.byteLength(js))}, css ${kb(Buffer.byteLength(css))})\n`);
+process.stdout.write(`bundle-ui: ${outAt === -1 ? 'dist/client/web/index.html' : path.join(OUT, 'index.html')} ${kb(Buffer.byteLength(html))} (gzip ${kb(gzipSync(html).length)}; script ${kb(Buffer.byteLength(js))}, css ${kb(Buffer.byteLength(css))})\n`);

@@ -3,12 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { buildClient } from '../../test/helpers/bundles.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
-import { handle } from './handler.js';
+import { serveClient } from './handler.js';
 import route from './route.js';
 
 t.test('serves the bundled client, which runs on its own with node', async (t) => {
-  execFileSync(process.execPath, [path.resolve(import.meta.dirname, '../../scripts/bundle-client.mjs')]);
+  const handle = serveClient([buildClient(t)]);
   const deps = await testDeps(t);
   const a = await invoke(route, handle, deps, { path: '/data_client.js' });
   t.equal(a.status, 200);

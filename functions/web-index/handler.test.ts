@@ -1,17 +1,19 @@
-import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import path from 'node:path';
 import t from 'tap';
 import { createRouter } from '../../shared/http/router.js';
 import { createFaasServer } from '../../shared/http/server.js';
+import { pageReplier } from '../../shared/web/page.js';
+import { buildPage } from '../../test/helpers/bundles.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
-import { handle } from './handler.js';
+import { servePage } from './handler.js';
 import route from './route.js';
 
+// The page built once for this file, into a folder of its own.
+const handle = servePage(pageReplier([buildPage(t)]));
+
 t.test('serves the built UI page without a token, cached by ETag, with a strict CSP', async (t) => {
-  execFileSync(process.execPath, [path.resolve(import.meta.dirname, '../../scripts/bundle-ui.mjs'), '--no-check']);
   const deps = await testDeps(t);
   const page = await invoke(route, handle, deps, { path: '/' });
   t.equal(page.status, 200);
@@ -26,7 +28,6 @@ t.test('serves the built UI page without a token, cached by ETag, with a strict 
 });
 
 t.test('a browser that accepts gzip gets the page compressed, with its own ETag', async (t) => {
-  execFileSync(process.execPath, [path.resolve(import.meta.dirname, '../../scripts/bundle-ui.mjs'), '--no-check']);
   const deps = await testDeps(t);
   const plain = await invoke(route, handle, deps, { path: '/' });
   const res = await fetchThroughServer(deps, { 'accept-encoding': 'gzip, deflate, br' });

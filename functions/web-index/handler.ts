@@ -1,6 +1,8 @@
 import type { Handler } from '../../shared/route.js';
-import { pageReply } from '../../shared/web/page.js';
+import { pageReply, type PageReply } from '../../shared/web/page.js';
 import type route from './route.js';
 
-/** The browser UI's one page (shared/web/page.ts). */
-export const handle: Handler<typeof route> = async ({ headers }) => pageReply(headers);
+/** Serves the browser UI's one page (shared/web/page.ts); a test passes the page it built. */
+export const servePage = (page: PageReply = pageReply): Handler<typeof route> => async ({ headers }) => page(headers);
+
+export const handle = servePage();

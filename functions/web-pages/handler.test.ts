@@ -1,12 +1,12 @@
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import t from 'tap';
+import { pageReplier } from '../../shared/web/page.js';
+import { buildPage } from '../../test/helpers/bundles.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
-import { handle } from './handler.js';
+import { servePage } from './handler.js';
 import route from './route.js';
 
-t.test('serves the UI page at docs/api.md#browser-ui\'s paths and refuses others', async (t) => {
-  execFileSync(process.execPath, [path.resolve(import.meta.dirname, '../../scripts/bundle-ui.mjs'), '--no-check']);
+t.test('serves the UI page at the UI\'s paths and refuses others', async (t) => {
+  const handle = servePage(pageReplier([buildPage(t)]));
   const deps = await testDeps(t);
   for (const p of ['/regist_login', '/regist_login.jsp', '/index', '/index.jsp']) {
     const page = await invoke(route, handle, deps, { path: p });

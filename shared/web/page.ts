@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Unavailable } from '../errors.js';
@@ -7,7 +8,7 @@ import { Reply } from '../route.js';
 // The browser UI, one page built by scripts/bundle-ui.mjs into dist/client/web/ (which every
 // function image holds). This module runs from dist/ or from the source tree, two folders below
 // either. web-index and web-pages serve it at the UI's paths.
-const DIRS = ['../../client/web/', '../../dist/client/web/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+const DIRS = ['../../client/web', '../../dist/client/web'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
 
 interface Page {
   html: string;
@@ -15,12 +16,11 @@ interface Page {
   gzip: Buffer;
   headers: Record<string, string>;
 }
-let page: Page | undefined;
 
-async function load(): Promise<Page> {
-  for (const dir of DIRS) {
+async function load(dirs: readonly string[]): Promise<Page> {
+  for (const dir of dirs) {
     try {
-      const [html, meta] = await Promise.all([readFile(`${dir}index.html`, 'utf8'), readFile(`${dir}page.json`, 'utf8')]);
+      const [html, meta] = await Promise.all([readFile(path.join(dir, 'index.html'), 'utf8'), readFile(path.join(dir, 'page.json'), 'utf8')]);
       const headers = { ...(JSON.parse(meta) as { headers: Record<string, string> }).headers, vary: 'accept-encoding' };
       return { html, gzip: gzipSync(html, { level: 9 }), headers };
     } catch (err) {
@@ -30,9 +30,25 @@ async function load(): Promise<Page> {
   throw new Unavailable('the browser UI is not built on this server (npm run build makes it)');
 }
 
+export type PageReply = (headers: Record<string, string | undefined>) => Promise<Reply>;
+
+/**
+ * Serves the page built into the first of `dirs` that holds it (by default the built page beside
+ * this module), loaded once: a test gives the folder it built the page into.
+ */
+export function pageReplier(dirs: readonly string[] = DIRS): PageReply {
+  let page: Page | undefined;
+  return async (headers) => {
+    page ??= await load(dirs);
+    return reply(page, headers);
+  };
+}
+
+/** The built page, shared by the functions that serve it. */
+export const pageReply: PageReply = pageReplier();
+
 /** The page, or 304 when the browser has it; gzipped for browsers that accept it (its own ETag then). */
-export async function pageReply(headers: Record<string, string | undefined>): Promise<Reply> {
-  page ??= await load();
+function reply(page: Page, headers: Record<string, string | undefined>): Reply {
   const etag = page.headers.etag ?? '';
   const gzipEtag = etag.replace(/"$/, '-gz"');
   const gzip = /\bgzip\b/.test(headers['accept-encoding'] ?? '');
