@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -229,4 +229,60 @@ t.test('10,000 epochs: drawn in a few frames, the page keeps answering clicks', 
   await page.getByRole('link', { name: 'Apps' }).click();
   t.equal(await page.evaluate('location.hash'), '#apps', 'a link still answers after the drawing');
   await page.screenshot({ path: path.join(ARTIFACTS, 'chart-10000.png') });
+});
+
+t.test('a folder with real file names (spaces, parentheses, #, %, ?, accents, CJK) uploads from the page; the same bytes read back', async (t) => {
+  const p = await startTestPlatform();
+  t.teardown(() => p.close());
+  await p.call('POST', '/api/v1/users', { body: { username: 'carol', password: 'password1' } });
+  const token = (await p.call('GET', '/api/v1/users/carol/token', { basic: ['carol', 'password1'] })).json as string;
+  const folder = mkdtempSync(path.join(tmpdir(), 'mlp-ui-names-'));
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const files: Record<string, Buffer> = {
+    'IMG 001 (1).jpg': Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x80, 0x25, 0x23]),
+    'données.csv': Buffer.from('a,b\n1,2\n'),
+    'a#b%c?.txt': Buffer.from('odd name, %41 stays as is'),
+    '数据/文件.txt': Buffer.from('中文内容'),
+    'sub dir (2)/100%25.txt': Buffer.from('a name that looks encoded'),
+  };
+  for (const [rel, body] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(folder, rel)), { recursive: true });
+    writeFileSync(path.join(folder, rel), body);
+  }
+  const browser = await launch(t);
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  const puts: string[] = [];
+  page.on('request', (r) => {
+    if (r.method() === 'PUT' && r.url().includes('/data/')) puts.push(new URL(r.url()).pathname);
+  });
+  await page.goto(`${p.url}/regist_login`);
+  await page.getByLabel('Username', { exact: true }).fill('carol');
+  await page.getByLabel('Password', { exact: true }).fill('password1');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(`${p.url}/index`);
+  await page.getByLabel('Dataset name').fill('names');
+  await page.getByLabel('or a folder').setInputFiles(folder);
+  await page.getByRole('button', { name: 'Create and upload' }).click();
+  await page.getByText('dataset names is ready (5 files)').waitFor();
+  // Each segment percent-encoded once, as the page sent it.
+  t.same(
+    puts.sort(),
+    Object.keys(files)
+      .map((rel) => `/data/carol/names/${rel.split('/').map(encodeURIComponent).join('/')}`)
+      .sort(),
+    'one PUT per file, each name encoded once',
+  );
+  const listing = (await p.call('GET', '/data/carol/names/', { token })).json as { path: string; size: number }[];
+  t.same(
+    listing.map((f) => [f.path, f.size]).sort(),
+    Object.entries(files)
+      .map(([rel, body]) => [rel, body.length])
+      .sort(),
+    'stored under the names as they are',
+  );
+  for (const [rel, body] of Object.entries(files)) {
+    const r = await fetch(`${p.url}/data/carol/names/${rel.split('/').map(encodeURIComponent).join('/')}`, { headers: { authorization: `Bearer ${token}` } });
+    t.equal(r.status, 200, `GET ${rel}`);
+    t.same(Buffer.from(await r.arrayBuffer()), body, `${rel}: the same bytes back`);
+  }
 });
