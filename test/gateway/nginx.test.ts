@@ -439,6 +439,56 @@ t.test('paths that climb above the root, in every encoding, get 403 {msg} from b
   t.notMatch(gw.errorLog(), /empty URI in redirect to named location/, 'nginx never lost a request\'s URI on its way to an error answer');
 });
 
+t.test('more traversal spellings (double slashes, raw backslashes, overlong and mixed encodings) answer as the local runner does, never 500', async (t) => {
+  const p = await startTestPlatform();
+  t.teardown(() => p.close());
+  const gw = await startNginx({ upstream: hostPort(p.url), appGateway: true });
+  t.teardown(() => gw.stop());
+  t.equal((await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: PW } })).status, 201);
+  const token = (await p.call('GET', '/api/v1/users/alice/token', { basic: ['alice', PW] })).json as string;
+  t.equal((await p.call('POST', '/api/v1/users/alice/datasets', { token, body: { name: 'ds', size: 100 } })).status, 201);
+  const targets: [string, string][] = [
+    ['GET', '//../../../../server.log'],
+    ['GET', '//data/alice/ds/../../../x'],
+    ['PUT', '/data//alice/ds/x'],
+    ['PUT', '/data/alice//ds/x'],
+    ['PUT', '/data/alice/ds//..%2F..%2Fx'],
+    ['PUT', '/data/alice/ds/a//b'],
+    ['GET', '/data/alice/ds/..\\..\\..\\server.log'],
+    ['PUT', '/data/alice/ds/..\\..\\x'],
+    ['GET', '/..\\..\\server.log'],
+    ['PUT', '/data/alice/ds/.%2e/.%2e/x'],
+    ['PUT', '/data/alice/ds/%2e%2e%2f%2e%2e%2fx'],
+    ['PUT', '/data/alice/ds/%252e%252e%252fx'],
+    ['PUT', '/data/alice/ds/%c0%ae%c0%ae/x'],
+    ['PUT', '/data/alice/ds/%c0%af..%c0%afx'],
+    ['GET', '/data/alice/.home/%2e%2e/%2e%2e/%2e%2e/server.log'],
+    ['GET', '/data/alice/%2e%2e/bob/.home/x'],
+    ['GET', '/api/v1/users/alice/..%2F..%2F..%2Fserver.log'],
+    ['GET', '/alice/app//..//..//server.log'],
+  ];
+  const pairs = [
+    ['nginx (API)', gw.url, 'local', p.url],
+    ['nginx (apps)', gw.appUrl, 'local (apps)', p.appUrl],
+  ] as const;
+  for (const [method, target] of targets) {
+    for (const [gwName, gwBase, localName, localBase] of pairs) {
+      const viaNginx = await rawRequest(gwBase, method, target, token);
+      const direct = await rawRequest(localBase, method, target, token);
+      for (const [name, a] of [[gwName, viaNginx], [localName, direct]] as const) {
+        t.ok([403, 404, 409].includes(a.status), `${name} ${method} ${target}: 403, 404 or 409 (got ${a.status} ${a.body.slice(0, 120)})`);
+        t.equal(a.type, 'application/json', `${name} ${method} ${target}: JSON`);
+        t.match(JSON.parse(a.type === 'application/json' ? a.body || '{}' : '{}'), { msg: String }, `${name} ${method} ${target}: {msg}`);
+      }
+      t.equal(viaNginx.status, direct.status, `${method} ${target}: ${gwName} answers as ${localName} (${direct.status})`);
+    }
+  }
+  // Nothing was written outside the user's folders, nor anywhere under a climbing name.
+  const listing = (await p.call('GET', '/data/alice/ds/', { token })).json as { path: string }[];
+  t.same(listing.map((f) => f.path), [], 'nothing landed in the dataset');
+  t.notMatch(gw.errorLog(), /empty URI in redirect to named location/, 'nginx never lost a request\'s URI on its way to an error answer');
+});
+
 t.test('WebDAV statuses on /data pass through nginx with their {msg}, as the local runner answers them', async (t) => {
   const p = await startTestPlatform();
   t.teardown(() => p.close());
