@@ -104,7 +104,7 @@ async function put(input: StreamInput, target: Target, dataset: DatasetDoc | und
   writable(target, dataset);
   if (target.slash) throw new Invalid('PUT needs a file path, not a folder');
   const cap = dataset ? dataset.size : deps.config.homeQuota;
-  // API.md §4: the bytes stored for a dataset may never exceed its size, nor those of a home its quota.
+  // The bytes stored for a dataset may never exceed its size, nor those of a home its quota.
   const tooBig = dataset ? `upload would exceed dataset ${dataset.name}'s size of ${dataset.size} bytes` : `upload would exceed your home quota of ${cap} bytes`;
   const name = target.parts[target.parts.length - 1] ?? '';
   const root = await openRoot(target, deps, true);

@@ -6,7 +6,7 @@ import type { Page, WebSocketRoute } from 'playwright-core';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { ARTIFACTS, launch } from './browser.js';
 
-// API.md §9 the way a person uses it, in Debian's chromium: register, log in, copy the token,
+// The web UI the way a person uses it, in Debian's chromium: register, log in, copy the token,
 // upload a folder as a dataset, train examples/iris/train.mjs while its chart grows, make a
 // model, deploy an app, predict from the page, delete everything, log out.
 const REPO = path.resolve(import.meta.dirname, '../..');

@@ -68,7 +68,7 @@ interface Step {
 }
 type Caller = (method: string, urlPath: string, opts?: CallOptions) => Promise<Answer>;
 
-/** Every users case of API.md §2, run against one entry point; the same script runs direct and through Nginx. */
+/** Every users case of the contract tests, run against one entry point; the same script runs direct and through Nginx. */
 async function usersScenario(send: Caller): Promise<Step[]> {
   const steps: Step[] = [];
   const step = async (name: string, expect: number, method: string, urlPath: string, opts?: CallOptions) => {
@@ -257,7 +257,7 @@ t.test('unknown and internal /api paths get 403 {msg} from nginx itself', async 
     const d = await p.call(method, urlPath, opts);
     t.same(a.json, d.json, `${method} ${urlPath}: the same msg as the local runner`);
   }
-  // API.md §4: /data alone challenges a request without credentials (401, Basic realm="MLP").
+  // /data alone challenges a request without credentials (401, Basic realm="MLP").
   const challenged = await call(gw.url, 'PUT', '/data/alice/mnist/a.bin', { rawBody: 'bytes' });
   jsonError(t, challenged, 401, /missing token/);
   t.equal(challenged.headers.get('www-authenticate'), 'Basic realm="MLP"', 'the challenge, once');
