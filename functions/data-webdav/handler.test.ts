@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -269,40 +269,90 @@ t.test('real file names: spaces, #, %, ?, accents and CJK upload, list, download
   t.same(readdirSync(path.join(deps.config.root, storagePaths('').home('alice'))).sort(), ['100%.csv', 'IMG 001 (1).jpg', 'a b.txt', 'a#b', 'copie de données (1).csv', 'dir with space', 'données.csv', 'why?.md', '数据'].sort(), 'nothing else was written');
 });
 
-t.test('durable uploads: the file is fsynced before it is committed, its folder after, both before the answer', async (t) => {
+t.test('durable writes: files and the folders that gain names are fsynced, once each, before the answer', async (t) => {
   const deps = await testDeps(t);
   const headers = await userWithToken(deps, 'alice');
   const server = createFaasServer({ dispatch: createRouter([{ route, handle }], deps), log: deps.log });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const root = realpathSync(deps.config.root);
   const home = path.join(deps.config.root, storagePaths('').home('alice'));
   const original = { ...durability };
   t.teardown(() => Object.assign(durability, original));
+  // Each sync as what it reaches on disk (the real path of the synced handle, relative to MLP_ROOT).
+  const where = (fd: number) => path.relative(root, readlinkSync(`/proc/self/fd/${fd}`)) || '(root)';
   const events: string[] = [];
   durability.file = async (h) => {
     await original.file(h);
     // Synced while still a temporary file: not yet under its name.
-    events.push(`file ${(await h.stat()).size} bytes, ${existsSync(path.join(home, 'd', 'f.bin')) ? 'in place' : 'not yet in place'}`);
+    events.push(`file ${where(h.fd).startsWith('tmp/webdav/') ? 'tmp' : where(h.fd)} ${(await h.stat()).size} bytes, ${existsSync(path.join(home, 'd', 'f.bin')) ? 'in place' : 'not yet in place'}`);
   };
   durability.folder = async (f) => {
     await original.folder(f);
-    events.push(`folder ${f.rel || '(root)'}, ${existsSync(path.join(home, 'd', 'f.bin')) ? 'file in place' : 'file missing'}`);
+    events.push(`folder ${path.relative(root, readlinkSync(f.at())) || '(root)'}`);
   };
-  const put = (body: string) => fetch(`${base}/data/alice/.home/d/f.bin`, { method: 'PUT', headers, body });
+  const dav = (method: string, target: string, body?: string, extra: Record<string, string> = {}) => fetch(`${base}${target}`, { method, headers: { ...headers, ...extra }, body });
+  const H = 'datasets/alice/.home';
+  const put = (body: string) => dav('PUT', '/data/alice/.home/d/f.bin', body);
   t.equal((await put('abcdef')).status, 201);
-  t.same(events, ['file 6 bytes, not yet in place', 'folder d, file in place'], 'a new file: the file, then its folder, before the 201');
+  t.same(
+    events,
+    ['folder (root)', 'folder datasets', 'folder datasets/alice', `folder ${H}`, 'folder (root)', 'folder tmp', 'file tmp 6 bytes, not yet in place', `folder ${H}/d`],
+    'a first upload: each folder made is synced in the folder it was made in (the home\'s, d, the temporary folder), the file, then the folder it lands in, before the 201',
+  );
   events.length = 0;
   t.equal((await put('xyz')).status, 204);
-  t.same(events, ['file 3 bytes, in place', 'folder d, file in place'], 'a replaced file too, before the 204');
+  t.same(events, ['file tmp 3 bytes, in place', `folder ${H}/d`], 'a replaced file: the file and its folder, before the 204; nothing else');
+  events.length = 0;
+  t.equal((await dav('PUT', '/data/alice/.home/d/n1/n2/g.bin', 'ab')).status, 201);
+  t.same(events, [`folder ${H}/d`, `folder ${H}/d/n1`, 'file tmp 2 bytes, in place', `folder ${H}/d/n1/n2`], 'parents a PUT makes: one sync per folder that gains a name');
 
+  events.length = 0;
+  t.equal((await dav('COPY', '/data/alice/.home/d', undefined, { destination: '/data/alice/.home/c' })).status, 201);
+  t.same(
+    events,
+    [`file ${H}/c/f.bin 3 bytes, in place`, `file ${H}/c/n1/n2/g.bin 2 bytes, in place`, `folder ${H}/c/n1/n2`, `folder ${H}/c/n1`, `folder ${H}/c`, `folder ${H}`],
+    'a deep COPY: every file written and every folder filled, then the destination\'s folder',
+  );
+  events.length = 0;
+  t.equal((await dav('COPY', '/data/alice/.home/d/f.bin', undefined, { destination: '/data/alice/.home/d/f2.bin' })).status, 201);
+  t.same(events, [`file ${H}/d/f2.bin 3 bytes, in place`, `folder ${H}/d`], 'a file COPY: the file, then its folder');
+  events.length = 0;
+  t.equal((await dav('MOVE', '/data/alice/.home/c/n1', undefined, { destination: '/data/alice/.home/m' })).status, 201);
+  t.same(events, [`folder ${H}`, `folder ${H}/c`], 'a MOVE across folders: the folder that gains the name and the one that loses it');
+  events.length = 0;
+  t.equal((await dav('MOVE', '/data/alice/.home/d/f2.bin', undefined, { destination: '/data/alice/.home/d/f3.bin' })).status, 201);
+  t.same(events, [`folder ${H}/d`], 'a rename within a folder: that folder, once');
+  events.length = 0;
+  t.equal((await dav('MKCOL', '/data/alice/.home/d/k')).status, 201);
+  t.same(events, [`folder ${H}/d`], 'MKCOL: the folder that gains it');
+  t.same(await (await dav('GET', '/data/alice/.home/')).json(), [
+    { path: 'c/f.bin', size: 3 },
+    { path: 'd/f.bin', size: 3 },
+    { path: 'd/f3.bin', size: 3 },
+    { path: 'd/n1/n2/g.bin', size: 2 },
+    { path: 'm/n2/g.bin', size: 2 },
+  ]);
+
+  // If a folder cannot be made durable, the client is told (503), not answered 201.
+  durability.folder = async () => {
+    throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+  };
+  const unsynced = await dav('PUT', '/data/alice/.home/d/h.bin', 'x');
+  t.equal(unsynced.status, 503, 'a folder that cannot be synced: 503');
+  t.match(await unsynced.json(), { msg: String });
+  durability.folder = original.folder;
   // If the file cannot be made durable, the upload is not kept and the client is told (503).
   durability.file = async () => {
     throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
   };
-  const failed = await fetch(`${base}/data/alice/.home/d/g.bin`, { method: 'PUT', headers, body: 'lost' });
+  const failed = await dav('PUT', '/data/alice/.home/d/g.bin', 'lost');
   t.equal(failed.status, 503);
   t.match(await failed.json(), { msg: String });
   t.notOk(existsSync(path.join(home, 'd', 'g.bin')), 'nothing committed');
   t.same(readdirSync(path.join(deps.config.root, 'tmp', 'webdav')), [], 'no temporary file left');
+  const copyFailed = await dav('COPY', '/data/alice/.home/d/f.bin', undefined, { destination: '/data/alice/.home/d/g.bin' });
+  t.equal(copyFailed.status, 503, 'a copy whose file cannot be synced: 503');
+  t.notOk(existsSync(path.join(home, 'd', 'g.bin')), 'and not kept');
 });

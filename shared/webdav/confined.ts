@@ -47,6 +47,16 @@ export class Folder {
   }
 }
 
+/**
+ * How writes under /data are made durable before they are answered: fsync(2) of a file written,
+ * and of each folder that gains (or loses) a name — once per folder and request. A property so
+ * that tests can watch the calls.
+ */
+export const durability = {
+  file: (handle: FileHandle): Promise<void> => handle.sync(),
+  folder: (folder: Folder): Promise<void> => folder.sync(),
+};
+
 const linkRefused = (what: string) => new Forbidden(`${what} is a link; links are not followed`);
 
 const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
@@ -81,6 +91,8 @@ export async function openUnder(storageRoot: string, segments: string[], create:
 /**
  * Opens the folder `parts` inside `from` (which stays open; [] opens it again). Missing folders are
  * made when `create` is set, otherwise the answer is null. A link or a file on the way is refused.
+ * A folder made here is on disk before this answers: the folder it was made in is fsynced (the
+ * folder made is fsynced by whoever puts a name in it).
  */
 export async function openIn(from: Folder, parts: string[], create: boolean): Promise<Folder | null> {
   const name = (i: number) => from.relOf(parts.slice(0, i + 1).join('/'));
@@ -98,6 +110,8 @@ export async function openIn(from: Folder, parts: string[], create: boolean): Pr
             await mkdir(current.at(part), { mode: FOLDER_MODE }).catch((e: unknown) => {
               if (code(e) !== 'EEXIST') throw e;
             });
+            // Also when another request made it meanwhile: it may not have synced it yet.
+            await durability.folder(current);
             continue;
           }
           if (code(err) === 'ENOENT') {

@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Forbidden, Invalid, ResourceMissing } from '../errors.js';
-import { FOLDER_MODE, lstatIn, openFileIn, openIn, type Folder } from './confined.js';
+import { durability, FOLDER_MODE, lstatIn, openFileIn, openIn, type Folder } from './confined.js';
 
 const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -24,7 +24,9 @@ export function destinationPath(header: string | undefined): string {
 /**
  * Copies `name` inside `from` to `toName` inside `to`: a regular file, or a folder with (when
  * `deep`) everything in it. Links and other kinds of files are never followed nor copied; the
- * destination must not exist. Answers the bytes written.
+ * destination must not exist. Answers the bytes written. Every file written and every folder
+ * filled here is fsynced before this answers; `to` itself is the caller's to fsync (once, however
+ * many names it gains).
  */
 export async function copyIn(from: Folder, name: string, to: Folder, toName: string, deep: boolean): Promise<number> {
   const s = await lstatIn(from, name);
@@ -40,7 +42,17 @@ export async function copyIn(from: Folder, name: string, to: Folder, toName: str
       await source.handle.close();
       throw err;
     }
-    await pipeline(source.handle.createReadStream(), target.createWriteStream());
+    try {
+      // Written through the handle kept open here, so that the same handle is fsynced after.
+      await pipeline(source.handle.createReadStream(), async (chunks: AsyncIterable<Buffer>) => {
+        for await (const chunk of chunks) {
+          for (let at = 0; at < chunk.length; ) at += (await target.write(chunk, at, chunk.length - at)).bytesWritten;
+        }
+      });
+      await durability.file(target);
+    } finally {
+      await target.close();
+    }
     return source.stat.size;
   }
   if (!s.isDirectory()) return 0;
@@ -53,10 +65,14 @@ export async function copyIn(from: Folder, name: string, to: Folder, toName: str
     if (!dst) throw new Error(`${to.relOf(toName)} vanished while being copied`);
     try {
       let bytes = 0;
+      let filled = false;
       for (const entry of (await readdir(src.at())).sort()) {
         const e = await lstatIn(src, entry);
-        if (e?.isFile() || e?.isDirectory()) bytes += await copyIn(src, entry, dst, entry, true);
+        if (!e?.isFile() && !e?.isDirectory()) continue;
+        bytes += await copyIn(src, entry, dst, entry, true);
+        filled = true;
       }
+      if (filled) await durability.folder(dst);
       return bytes;
     } finally {
       await dst.close();

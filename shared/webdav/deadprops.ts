@@ -11,8 +11,9 @@ import { DAV, elements, escapeAttr, is, parseXml, serializeContent, type XmlElem
  * property is ever counted, listed or downloadable, and no job can plant a link in it. Its tree
  * mirrors the resources: MLP_ROOT/tmp/webdav-props/{user}/{key}/{path segments…}/@props.json,
  * where {key} is `home` or `dataset-{uid}` (a dataset made again under the same name never sees
- * the old one's properties). `@` never starts a path segment (docs/api.md#datasets), so a resource's own
- * file and its children's folders cannot collide. Every access goes through confined.ts (links
+ * the old one's properties). The sidecar's own names start with `@`; resource names may start
+ * with `@` as well, so a resource named exactly `@props.json` (or `@tmp-…`) would meet them: such
+ * names are not yet escaped here. Every access goes through confined.ts (links
  * never followed); a DELETE, MOVE or COPY of a resource takes its properties along.
  */
 const BASE = ['tmp', 'webdav-props'];
