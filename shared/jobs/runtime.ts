@@ -1,6 +1,6 @@
 import { tfJobCommand, tfJobEnv } from '../../templates/runtime-tf/command.js';
 import { Invalid } from '../errors.js';
-import { entryKind, PY_HELPER_DIR, type Runtime } from '../runtimes/catalog.js';
+import { entryKind, ORT_TELEMETRY_OFF, PY_HELPER_DIR, type Runtime } from '../runtimes/catalog.js';
 
 /**
  * The entry runs under its runtime: `.mjs`/`.js` with node (runtime tf only: `@tensorflow/tfjs` and
@@ -24,6 +24,8 @@ export function runtimeEnvFor(runtime: Runtime, entryFile: string): Record<strin
     PYTHONDONTWRITEBYTECODE: '1',
     // A writable home of its own (the sandbox's private /tmp): Keras, matplotlib… keep settings under ~.
     HOME: '/tmp',
+    // onnxruntime (save_model's check) would report telemetry and leave files in /tmp otherwise.
+    [ORT_TELEMETRY_OFF.name]: ORT_TELEMETRY_OFF.value,
   };
 }
 

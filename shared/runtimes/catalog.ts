@@ -35,3 +35,9 @@ export function entryKind(runtime: Runtime, entryFile: string): EntryKind {
   const runs = runtime === 'tf' ? '.py, .mjs or .js entries' : '.py entries';
   throw new Invalid(`runtime ${runtime} runs ${runs}, not ${ext || 'a file without extension'}`);
 }
+
+/**
+ * The variable that turns ONNX Runtime's telemetry off. Its Linux build (Node's and Python's alike)
+ * otherwise reports over HTTPS and leaves a device id (.ses) and mat-debug-<pid>.log in TMPDIR.
+ */
+export const ORT_TELEMETRY_OFF = { name: 'ORT_DISABLE_TELEMETRY', value: '1' } as const;

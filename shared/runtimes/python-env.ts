@@ -5,7 +5,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { tryLockFile } from '../store/dir-lock.js';
-import { PY_HELPER_DIR, requirementsFile, SMOKE_IMPORTS, type Runtime } from './catalog.js';
+import { ORT_TELEMETRY_OFF, PY_HELPER_DIR, requirementsFile, SMOKE_IMPORTS, type Runtime } from './catalog.js';
 
 /**
  * The Python environments of the runtimes, built by the platform on this machine and cached by
@@ -171,7 +171,7 @@ async function build(runtime: Runtime, dir: string, opts: BuildOptions): Promise
     await run(py, ['-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '--progress-bar', 'off', '--no-color', '--no-cache-dir', '-r', opts.spec.requirements], out);
     await run(py, ['-m', 'pip', 'check'], out);
     // The helper must import in it: a smoke test of the whole environment.
-    await run(py, ['-c', `import ${opts.spec.imports.join(', ')}`], out, { PYTHONPATH: PY_HELPER_DIR });
+    await run(py, ['-c', `import ${opts.spec.imports.join(', ')}`], out, { PYTHONPATH: PY_HELPER_DIR, [ORT_TELEMETRY_OFF.name]: ORT_TELEMETRY_OFF.value });
     const freeze = await run(py, ['-m', 'pip', 'freeze', '--all'], out);
     await writeFile(path.join(dir, `${READY}.tmp`), `runtime ${runtime}\nbuilt ${new Date().toISOString()}\n${freeze}`);
     await rename(path.join(dir, `${READY}.tmp`), path.join(dir, READY));

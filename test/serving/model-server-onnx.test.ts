@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import * as tf from '@tensorflow/tfjs';
@@ -274,6 +274,13 @@ t.test('a tfjs layers model speaks the protocol too', async (t) => {
   const a = await call('POST', '/v2/models/small/infer', JSON.stringify({ inputs: [{ name: 'dense_input', shape: [2, 3], datatype: 'FP32', data: rows.flat() }] }));
   t.equal(a.status, 200, a.text);
   t.same(a.json, { model_name: 'small', model_version: '1', outputs: [{ name: 'dense', datatype: 'FP32', shape: [2, 2], data: want.flat() }] });
+});
+
+t.test('ONNX Runtime reports no telemetry: no device id or debug log in TMPDIR or the working folder', async (t) => {
+  const tmp = tempDir(t);
+  const { call } = await startServer(t, folderOf(t, 'iris-sklearn.onnx'), 'iris', { env: { TMPDIR: tmp }, cwd: tmp });
+  t.equal((await call('POST', '/v1/models/iris:predict', JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] }))).status, 200);
+  t.same(readdirSync(tmp).filter((f) => f === '.ses' || f.startsWith('mat-debug')), []);
 });
 
 t.test('ONNX models that cannot be served', async (t) => {

@@ -17,6 +17,12 @@ Errors: ``Refused`` (403 {msg}: the platform said no; ``.msg`` is its message),
 ``ExportError`` / ``ModelMismatch`` (save_model).
 """
 
+import os as _os
+
+# ONNX Runtime (save_model's check) otherwise reports telemetry over HTTPS and leaves a device id
+# (.ses) and mat-debug-<pid>.log in TMPDIR; it reads this when it loads (shared/runtimes/catalog.ts).
+_os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 from ._client import PlatformError, Refused
 from ._env import dataset_path, home_path, params, resume_path
 from ._export import ExportError, ModelMismatch, SavedModel, save_model
