@@ -5,7 +5,7 @@ import type { Deps } from '../../shared/deps.js';
 import { Conflict, Forbidden, Invalid, MalformedBody, NotAllowedHere, ParentMissing, PreconditionFailed, ResourceMissing, UnsupportedBody } from '../../shared/errors.js';
 import { datasetId, datasetsCollection, type DatasetDoc } from '../../shared/repos/datasets.js';
 import type { StreamHandler, StreamInput } from '../../shared/route.js';
-import { bytesIn, FOLDER_MODE, lstatIn, openFileIn, openIn, openUnder, removeIn, statOf, walk, type Folder } from '../../shared/webdav/confined.js';
+import { bytesIn, durability, FOLDER_MODE, lstatIn, openFileIn, openIn, openUnder, removeIn, statOf, walk, type Folder } from '../../shared/webdav/confined.js';
 import { copyIn, destinationPath } from '../../shared/webdav/copy.js';
 import { commit, discard, receive, type Received } from '../../shared/webdav/files.js';
 import { MAX_BODY, parsePropertyUpdate, parsePropfind, PropStore, sweepDatasets, type DeadProp } from '../../shared/webdav/deadprops.js';
@@ -104,7 +104,7 @@ async function put(input: StreamInput, target: Target, dataset: DatasetDoc | und
   writable(target, dataset);
   if (target.slash) throw new Invalid('PUT needs a file path, not a folder');
   const cap = dataset ? dataset.size : deps.config.homeQuota;
-  // docs/api.md#datasets: the bytes stored for a dataset may never exceed its size, nor those of a home its quota.
+  // The bytes stored for a dataset may never exceed its size, nor those of a home its quota.
   const tooBig = dataset ? `upload would exceed dataset ${dataset.name}'s size of ${dataset.size} bytes` : `upload would exceed your home quota of ${cap} bytes`;
   const name = target.parts[target.parts.length - 1] ?? '';
   const root = await openRoot(target, deps, true);
@@ -276,6 +276,7 @@ async function mkcol(input: StreamInput, target: Target, dataset: DatasetDoc | u
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new NotAllowedHere(`${target.rel} already exists`);
         throw err;
       }
+      await durability.folder(parent);
       await propsOf(target, dataset, deps).drop(target.parts);
     });
   });
@@ -294,7 +295,12 @@ async function propfind(input: StreamInput, target: Target, dataset: DatasetDoc 
     const dead = want.kind !== 'named' || want.props.some((p) => p.ns !== 'DAV:');
     const own = dead ? await props.read(target.parts) : [];
     const theirs = dead && children.length ? await props.readChildren(target.parts) : new Map<string, DeadProp[]>();
-    const body = multistatus(href, { ...self, dead: own }, children.map((c) => ({ ...c, dead: theirs.get(c.path) ?? [] })), want);
+    const body = multistatus(
+      href,
+      { ...self, dead: own },
+      children.map((c) => ({ ...c, dead: theirs.get(c.path) ?? [] })),
+      want,
+    );
     send(input, 207, body, { 'content-type': 'application/xml; charset=utf-8' });
   };
   const root = await openRoot(target, deps, false);
@@ -345,7 +351,11 @@ async function proppatch(input: StreamInput, target: Target, dataset: DatasetDoc
       if (dataset && !(await props.exists())) {
         // A dataset's first properties: forget those of this user's datasets deleted since.
         const alive = await datasetsCollection(deps.store).find({ user: target.user });
-        await sweepDatasets(deps.config.root, target.user, alive.map((d) => d.uid));
+        await sweepDatasets(
+          deps.config.root,
+          target.user,
+          alive.map((d) => d.uid),
+        );
       }
       await props.update(target.parts, updates, root);
     });
@@ -430,8 +440,12 @@ async function copyOrMove(input: StreamInput, target: Target, dataset: DatasetDo
           }
           if (existing) await removeIn(dstParent, dstName);
           const props = propsOf(target, dataset, deps);
+          // Answered once the result is on disk: a copy's files and folders (copyIn), and each
+          // folder that gained or lost a name here, once.
           if (move) {
             await rename(srcParent.at(srcName), dstParent.at(dstName));
+            await durability.folder(dstParent);
+            if (!sameFolder(target.parts, dest.parts)) await durability.folder(srcParent);
             await props.move(target.parts, dest.parts);
           } else {
             try {
@@ -440,6 +454,7 @@ async function copyOrMove(input: StreamInput, target: Target, dataset: DatasetDo
               await removeIn(dstParent, dstName);
               throw err;
             }
+            await durability.folder(dstParent);
             await props.copy(target.parts, dest.parts, depth === 'infinity');
           }
           send(input, existing ? 204 : 201, '');
@@ -447,6 +462,11 @@ async function copyOrMove(input: StreamInput, target: Target, dataset: DatasetDo
       });
     }),
   );
+}
+
+/** Whether two paths (segments) name entries of the same folder. */
+function sameFolder(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.slice(0, -1).every((part, i) => part === b[i]);
 }
 
 async function bytesOfFolder(parent: Folder, name: string): Promise<number> {

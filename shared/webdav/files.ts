@@ -1,14 +1,14 @@
 import { constants } from 'node:fs';
-import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ParentMissing } from '../errors.js';
-import { lstatIn, openUnder, type Folder } from './confined.js';
+import { durability, lstatIn, openUnder, type Folder } from './confined.js';
 
 /**
- * Where uploads are received before they are committed: MLP_ROOT/tmp/webdav, beside the storage
- * plan of docs/api.md#storage — outside every folder a client lists or a job sees, so a temporary file is
+ * Where uploads are received before they are committed: MLP_ROOT/tmp/webdav, beside the datasets
+ * and homes (shared/storage.ts) — outside every folder a client lists or a job sees, so a temporary file is
  * never counted, listed or downloadable, and no client-chosen name can pass for one; and on the
  * same volume as the datasets and homes, so that a commit is one rename.
  */
@@ -25,15 +25,10 @@ export interface Received {
 
 let lastSweep = 0;
 
-/**
- * How an upload is made durable: fsync of the file before it is committed, and of the folder it
- * is committed to once it is there (201/204 only once the bytes are on disk). A
- * property so that tests can watch the calls.
- */
-export const durability = {
-  file: (handle: FileHandle): Promise<void> => handle.sync(),
-  folder: (folder: Folder): Promise<void> => folder.sync(),
-};
+// An upload is made durable (201/204 only once the bytes are on disk) by fsync of the file before
+// it is committed, and of the folder it is committed to once it is there; folders the upload makes
+// are fsynced as they are made (openIn).
+export { durability };
 
 /**
  * Streams `body` into a new temporary file, calling `charge` with each chunk's size before it is
@@ -114,8 +109,9 @@ async function sweep(folder: Folder): Promise<void> {
   lastSweep = Date.now();
   for (const name of await readdir(folder.at())) {
     const s = await lstatIn(folder, name);
-    if (s && Date.now() - s.mtimeMs > ORPHAN_MS) await unlink(folder.at(name)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+    if (s && Date.now() - s.mtimeMs > ORPHAN_MS)
+      await unlink(folder.at(name)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
   }
 }

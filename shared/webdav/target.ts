@@ -39,7 +39,7 @@ export interface Target {
   /** The dataset's name, or '.home' for the user's home. */
   name: string;
   home: boolean;
-  /** The folder on disk, the dataset's or the home, as folders below MLP_ROOT (docs/api.md#storage). */
+  /** The folder on disk, the dataset's or the home, as folders below MLP_ROOT (shared/storage.ts). */
   segments: string[];
   /** Path inside it, '' for the folder itself; never has `.` or `..` segments. */
   rel: string;

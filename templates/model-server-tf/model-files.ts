@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Backend } from './predictor.js';
-import { ORT_TELEMETRY_OFF } from '../../shared/runtimes/catalog.js';
 
 /** Why a model folder cannot be served, said plainly (the server exits with it). */
 export class ModelLoadError extends Error {}
@@ -18,8 +17,9 @@ export const MODEL_FILES = 'a model server needs model.onnx (an ONNX model) or m
  */
 export async function loadBackend(dir: string): Promise<Backend> {
   if (existsSync(path.join(dir, 'model.onnx'))) {
-    // Telemetry off (shared/runtimes/catalog.ts): the library reads it as it loads.
-    process.env[ORT_TELEMETRY_OFF.name] = ORT_TELEMETRY_OFF.value;
+    // Telemetry off, as ORT_TELEMETRY_OFF in shared/runtimes/catalog.ts says; written out here
+    // because a sandboxed server sees templates/ only. The library reads it as it loads.
+    process.env.ORT_DISABLE_TELEMETRY = '1';
     const { onnxBackend } = await import('./backend-onnx.js');
     return onnxBackend(path.join(dir, 'model.onnx'));
   }

@@ -68,7 +68,7 @@ interface Step {
 }
 type Caller = (method: string, urlPath: string, opts?: CallOptions) => Promise<Answer>;
 
-/** Every users case of docs/api.md#users, run against one entry point; the same script runs direct and through Nginx. */
+/** Every users case of the contract tests, run against one entry point; the same script runs direct and through Nginx. */
 async function usersScenario(send: Caller): Promise<Step[]> {
   const steps: Step[] = [];
   const step = async (name: string, expect: number, method: string, urlPath: string, opts?: CallOptions) => {
@@ -77,8 +77,7 @@ async function usersScenario(send: Caller): Promise<Step[]> {
     return answer;
   };
   const register = (name: string, expect: number, opts: CallOptions) => step(`register: ${name}`, expect, 'POST', '/api/v1/users', opts);
-  const login = (name: string, expect: number, user: string, password: string) =>
-    step(`token: ${name}`, expect, 'GET', `/api/v1/users/${user}/token`, { basic: [user, password] });
+  const login = (name: string, expect: number, user: string, password: string) => step(`token: ${name}`, expect, 'GET', `/api/v1/users/${user}/token`, { basic: [user, password] });
 
   await register('ok', 201, { body: { username: 'alice', password: PW } });
   await register('duplicate', 403, { body: { username: 'alice', password: 'another-password' } });
@@ -139,7 +138,7 @@ async function usersScenario(send: Caller): Promise<Step[]> {
   await step('unknown route', 403, 'GET', '/api/v1/nothing');
   await step('unknown version', 403, 'GET', '/api/v2/users');
   await step('colon in a param', 403, 'GET', '/api/v1/users/a:b');
-  await step('the gateway\'s internal locations are not routes', 403, 'GET', '/_mlp/bearer');
+  await step("the gateway's internal locations are not routes", 403, 'GET', '/_mlp/bearer');
   await step('index page', 200, 'GET', '/');
   await step('index page, wrong method', 403, 'DELETE', '/');
   await step('unknown page', 403, 'GET', '/nowhere');
@@ -197,8 +196,7 @@ t.test('a refused token stops at the gateway: the function is never reached', as
   t.equal((await p.call('DELETE', '/api/v1/users/alice/token', { token: revoked })).status, 200);
 
   // Request lines carry the function (component), the request id and the status they answered.
-  const linesOf = (id: string | null) =>
-    p.logs.map((l) => JSON.parse(l) as { request_id?: string; component?: string; status?: number }).filter((l) => id !== null && l.request_id === id);
+  const linesOf = (id: string | null) => p.logs.map((l) => JSON.parse(l) as { request_id?: string; component?: string; status?: number }).filter((l) => id !== null && l.request_id === id);
 
   const cases: [string, CallOptions, string][] = [
     ['no token', {}, 'missing token: send "Authorization: Bearer <token>"'],
@@ -211,20 +209,35 @@ t.test('a refused token stops at the gateway: the function is never reached', as
     const id = a.headers.get('x-request-id');
     t.match(id, /^[0-9a-f]{32}$/, `${name}: the gateway's request id is on the answer`);
     const lines = linesOf(id);
-    t.ok(lines.some((l) => l.component === 'users-auth' && l.status === 403), `${name}: users-auth refused it under that request id`);
-    t.notOk(lines.some((l) => l.component === 'users-get'), `${name}: users-get never saw it`);
+    t.ok(
+      lines.some((l) => l.component === 'users-auth' && l.status === 403),
+      `${name}: users-auth refused it under that request id`,
+    );
+    t.notOk(
+      lines.some((l) => l.component === 'users-get'),
+      `${name}: users-get never saw it`,
+    );
   }
 
   // The converse, so the checks above can fail: a good token reaches users-get under the same id ...
   const ok = await call(gw.url, 'GET', '/api/v1/users/alice', { token });
   t.equal(ok.status, 200);
   const okLines = linesOf(ok.headers.get('x-request-id'));
-  t.ok(okLines.some((l) => l.component === 'users-auth' && l.status === 200), 'the token was checked');
-  t.ok(okLines.some((l) => l.component === 'users-get' && l.status === 200), 'users-get served it');
+  t.ok(
+    okLines.some((l) => l.component === 'users-auth' && l.status === 200),
+    'the token was checked',
+  );
+  t.ok(
+    okLines.some((l) => l.component === 'users-get' && l.status === 200),
+    'users-get served it',
+  );
   // ... and a bad token sent straight to the runner is refused by users-get itself.
   const straight = await p.call('GET', '/api/v1/users/alice', { token: 'not-a-token', headers: { 'x-request-id': 'straight-to-runner' } });
   t.equal(straight.status, 403);
-  t.ok(linesOf('straight-to-runner').some((l) => l.component === 'users-get'), 'without the gateway users-get is reached');
+  t.ok(
+    linesOf('straight-to-runner').some((l) => l.component === 'users-get'),
+    'without the gateway users-get is reached',
+  );
 });
 
 t.test('unknown and internal /api paths get 403 {msg} from nginx itself', async (t) => {
@@ -232,8 +245,7 @@ t.test('unknown and internal /api paths get 403 {msg} from nginx itself', async 
   t.teardown(() => p.close());
   const gw = await gateway(t, hostPort(p.url));
   const routes = (await loadFunctions()).map((f) => f.route);
-  const internalFor = (method: string, urlPath: string) =>
-    routes.find((r) => r.method === method && (r.internal || r.auth === 'service') && compilePath(r.path).regex.test(urlPath));
+  const internalFor = (method: string, urlPath: string) => routes.find((r) => r.method === method && (r.internal || r.auth === 'service') && compilePath(r.path).regex.test(urlPath));
   const paths: [string, string][] = [
     ['GET', '/api/v1/x'],
     ['PUT', '/api/v1/users/alice/job_metrics/train:begin'],
@@ -257,7 +269,7 @@ t.test('unknown and internal /api paths get 403 {msg} from nginx itself', async 
     const d = await p.call(method, urlPath, opts);
     t.same(a.json, d.json, `${method} ${urlPath}: the same msg as the local runner`);
   }
-  // docs/api.md#datasets: /data alone challenges a request without credentials (401, Basic realm="MLP").
+  // /data alone challenges a request without credentials (401, Basic realm="MLP").
   const challenged = await call(gw.url, 'PUT', '/data/alice/mnist/a.bin', { rawBody: 'bytes' });
   jsonError(t, challenged, 401, /missing token/);
   t.equal(challenged.headers.get('www-authenticate'), 'Basic realm="MLP"', 'the challenge, once');
@@ -307,8 +319,12 @@ t.test('a richer registry: colon verbs, internal routes, forwarded headers, WebS
 
   t.test('internal routes are refused by the gateway and never forwarded', async (t) => {
     const before = fake.seen.length;
-    jsonError(t, await call(gw.url, 'PUT', '/api/v1/test_request:try', { body: { id: 'x' }, token: 'good' }), 403,
-      'PUT /api/v1/test_request:try is internal to the platform; the gateway does not route it');
+    jsonError(
+      t,
+      await call(gw.url, 'PUT', '/api/v1/test_request:try', { body: { id: 'x' }, token: 'good' }),
+      403,
+      'PUT /api/v1/test_request:try is internal to the platform; the gateway does not route it',
+    );
     t.equal(fake.seen.length, before, 'nothing reached the upstream');
   });
 
@@ -336,12 +352,11 @@ t.test('a richer registry: colon verbs, internal routes, forwarded headers, WebS
     const before = fake.seen.length;
     jsonError(t, await call(gw.url, 'PUT', '/api/v1/users/alice/jobs/train:stop', { token: 'good' }), 403, 'no route PUT /api/v1/users/alice/jobs/train:stop');
     jsonError(t, await call(gw.url, 'PUT', '/api/v1/users/alice/jobs/a:b:heartbeat', { token: 'good' }), 403);
-    jsonError(t, await call(gw.url, 'DELETE', '/api/v1/users/alice/jobs/train', { token: 'good' }), 403,
-      'method DELETE is not allowed on /api/v1/users/alice/jobs/train; use GET');
+    jsonError(t, await call(gw.url, 'DELETE', '/api/v1/users/alice/jobs/train', { token: 'good' }), 403, 'method DELETE is not allowed on /api/v1/users/alice/jobs/train; use GET');
     t.equal(fake.seen.length, before, 'nothing reached the upstream');
   });
 
-  t.test('auth user routes are checked too; a refusal keeps the auth function\'s body', async (t) => {
+  t.test("auth user routes are checked too; a refusal keeps the auth function's body", async (t) => {
     jsonError(t, await call(gw.url, 'GET', '/api/v1/pools/default', { token: 'bad' }), 403, 'fake auth refuses this token');
     t.equal((await call(gw.url, 'GET', '/api/v1/pools/default', { token: 'good' })).status, 200);
   });
@@ -408,7 +423,10 @@ t.test('paths that climb above the root, in every encoding, get 403 {msg} from b
   t.teardown(() => p.close());
   const gw = await startNginx({ upstream: hostPort(p.url), appGateway: true });
   t.teardown(() => gw.stop());
-  const token = (await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: PW } })).status === 201 ? (await p.call('GET', '/api/v1/users/alice/token', { basic: ['alice', PW] })).json as string : '';
+  const token =
+    (await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: PW } })).status === 201
+      ? ((await p.call('GET', '/api/v1/users/alice/token', { basic: ['alice', PW] })).json as string)
+      : '';
   t.equal((await p.call('POST', '/api/v1/users/alice/datasets', { token, body: { name: 'ds', size: 100 } })).status, 201);
   const targets: [string, string][] = [
     ['PUT', '/data/alice/ds/..%2F..%2F..%2F..%2Fx'],
@@ -436,7 +454,64 @@ t.test('paths that climb above the root, in every encoding, get 403 {msg} from b
       t.match(JSON.parse(a.body || '{}'), { msg: String }, `${name} ${method} ${target}: {msg}`);
     }
   }
-  t.notMatch(gw.errorLog(), /empty URI in redirect to named location/, 'nginx never lost a request\'s URI on its way to an error answer');
+  t.notMatch(gw.errorLog(), /empty URI in redirect to named location/, "nginx never lost a request's URI on its way to an error answer");
+});
+
+t.test('more traversal spellings (double slashes, raw backslashes, overlong and mixed encodings) answer as the local runner does, never 500', async (t) => {
+  const p = await startTestPlatform();
+  t.teardown(() => p.close());
+  const gw = await startNginx({ upstream: hostPort(p.url), appGateway: true });
+  t.teardown(() => gw.stop());
+  t.equal((await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: PW } })).status, 201);
+  const token = (await p.call('GET', '/api/v1/users/alice/token', { basic: ['alice', PW] })).json as string;
+  t.equal((await p.call('POST', '/api/v1/users/alice/datasets', { token, body: { name: 'ds', size: 100 } })).status, 201);
+  const targets: [string, string][] = [
+    ['GET', '//../../../../server.log'],
+    ['GET', '//data/alice/ds/../../../x'],
+    ['PUT', '/data//alice/ds/x'],
+    ['PUT', '/data/alice//ds/x'],
+    ['PUT', '/data/alice/ds//..%2F..%2Fx'],
+    ['PUT', '/data/alice/ds/a//b'],
+    ['GET', '/data/alice/ds/..\\..\\..\\server.log'],
+    ['PUT', '/data/alice/ds/..\\..\\x'],
+    ['GET', '/..\\..\\server.log'],
+    ['PUT', '/data/alice/ds/.%2e/.%2e/x'],
+    ['PUT', '/data/alice/ds/%2e%2e%2f%2e%2e%2fx'],
+    ['PUT', '/data/alice/ds/%252e%252e%252fx'],
+    ['PUT', '/data/alice/ds/%c0%ae%c0%ae/x'],
+    ['PUT', '/data/alice/ds/%c0%af..%c0%afx'],
+    ['GET', '/data/alice/.home/%2e%2e/%2e%2e/%2e%2e/server.log'],
+    ['GET', '/data/alice/%2e%2e/bob/.home/x'],
+    ['GET', '/api/v1/users/alice/..%2F..%2F..%2Fserver.log'],
+    ['GET', '/alice/app//..//..//server.log'],
+  ];
+  const pairs = [
+    ['nginx (API)', gw.url, 'local', p.url],
+    ['nginx (apps)', gw.appUrl, 'local (apps)', p.appUrl],
+  ] as const;
+  for (const [method, target] of targets) {
+    for (const [gwName, gwBase, localName, localBase] of pairs) {
+      const viaNginx = await rawRequest(gwBase, method, target, token);
+      const direct = await rawRequest(localBase, method, target, token);
+      for (const [name, a] of [
+        [gwName, viaNginx],
+        [localName, direct],
+      ] as const) {
+        t.ok([403, 404, 409].includes(a.status), `${name} ${method} ${target}: 403, 404 or 409 (got ${a.status} ${a.body.slice(0, 120)})`);
+        t.equal(a.type, 'application/json', `${name} ${method} ${target}: JSON`);
+        t.match(JSON.parse(a.type === 'application/json' ? a.body || '{}' : '{}'), { msg: String }, `${name} ${method} ${target}: {msg}`);
+      }
+      t.equal(viaNginx.status, direct.status, `${method} ${target}: ${gwName} answers as ${localName} (${direct.status})`);
+    }
+  }
+  // Nothing was written outside the user's folders, nor anywhere under a climbing name.
+  const listing = (await p.call('GET', '/data/alice/ds/', { token })).json as { path: string }[];
+  t.same(
+    listing.map((f) => f.path),
+    [],
+    'nothing landed in the dataset',
+  );
+  t.notMatch(gw.errorLog(), /empty URI in redirect to named location/, "nginx never lost a request's URI on its way to an error answer");
 });
 
 t.test('WebDAV statuses on /data pass through nginx with their {msg}, as the local runner answers them', async (t) => {
@@ -462,7 +537,10 @@ t.test('WebDAV statuses on /data pass through nginx with their {msg}, as the loc
     ['GET', '/data/bob/.home/nope', 403, {}],
   ];
   for (const [method, urlPath, status, headers, body] of cases) {
-    for (const [name, base] of [['nginx', gw.url], ['local', p.url]] as const) {
+    for (const [name, base] of [
+      ['nginx', gw.url],
+      ['local', p.url],
+    ] as const) {
       const r = await fetch(`${base}${urlPath}`, { method, headers: { ...auth, ...headers }, body });
       const text = await r.text();
       t.equal(r.status, status, `${name} ${method} ${urlPath}: ${status} (got ${r.status} ${text.slice(0, 120)})`);
@@ -475,7 +553,7 @@ t.test('WebDAV statuses on /data pass through nginx with their {msg}, as the loc
 
 // ----------------------------------------------------------- faults: 503 {msg}, never 500 or HTML
 
-t.test('upstream faults become 503 {msg}; the functions\' own answers keep their msg', async (t) => {
+t.test("upstream faults become 503 {msg}; the functions' own answers keep their msg", async (t) => {
   const html = (status: number): Scripted => ({ status, headers: { 'content-type': 'text/html' }, body: `<html><body>${status} from an ingress</body></html>` });
   const fake = await startFakeUpstream((req) => {
     if (req.url.startsWith('/api/v1/auth')) {
@@ -534,7 +612,9 @@ t.test('the cluster upstream file is valid nginx with the generated routes and s
   t.match(k8s, /^resolver kube-dns\.kube-system\.svc\.cluster\.local /m);
   // kube-dns cannot be resolved here; everything else is checked as written.
   writeFileSync(path.join(dir, 'upstreams.conf'), k8s.replace(/^resolver \S+/m, 'resolver 127.0.0.1'));
-  writeFileSync(path.join(dir, 'nginx.conf'), `pid ${dir}/nginx.pid;
+  writeFileSync(
+    path.join(dir, 'nginx.conf'),
+    `pid ${dir}/nginx.pid;
 error_log ${dir}/error.log;
 events {}
 http {
@@ -543,7 +623,8 @@ http {
     include ${dir}/upstreams.conf;
     server { listen 127.0.0.1:1; include ${repo}/nginx/mlp-server.conf; }
 }
-`);
+`,
+  );
   const check = spawnSync('nginx', ['-t', '-q', '-p', `${dir}/`, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { encoding: 'utf8' });
   t.equal(check.status, 0, `nginx -t: ${check.stderr}`);
 });
@@ -585,7 +666,7 @@ t.test('a WebSocket URL with ?token= leaves no token in the access log', async (
   const complete = () => (logged().match(/job_metrics\/train /g) ?? []).length >= 2 && /GET \/api\/v1\/users\/alice /.test(logged());
   for (let i = 0; i < 500 && !complete(); i++) await new Promise((r) => setTimeout(r, 20));
   const text = logged();
-  t.match(text, /"GET \/api\/v1\/users\/alice\/job_metrics\/train HTTP\/1\.1" 403 /, 'the socket\'s request is logged by its path');
+  t.match(text, /"GET \/api\/v1\/users\/alice\/job_metrics\/train HTTP\/1\.1" 403 /, "the socket's request is logged by its path");
   t.notOk(text.includes(token), 'no token in the access log');
   t.notOk(text.includes(token.split('.')[1] ?? token), 'not even part of it');
   t.notOk(text.includes(forged), 'nor a refused one');

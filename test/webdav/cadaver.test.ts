@@ -7,7 +7,7 @@ import { ensureClients, run, setup } from './gateways.js';
 // cadaver (Debian), the command-line WebDAV client: it sends credentials only after the 401
 // challenge, reading them from ~/.netrc (a temporary HOME here, the API token as the password).
 // put, ls and get in the user's home and in a creating dataset, against the local runner and the
-// Nginx gateway (docs/api.md#datasets).
+// Nginx gateway (README "Mount it").
 
 t.test('cadaver: put, ls, get after the Basic challenge', async (t) => {
   await ensureClients(['cadaver']);

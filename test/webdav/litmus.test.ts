@@ -5,7 +5,7 @@ import t from 'tap';
 import { ensureClients, run, setup } from './gateways.js';
 
 // litmus 0.13 (Debian), the WebDAV compliance suite, groups basic, copymove and props, against the
-// user's home (writable at any time; a creating dataset refuses GET until ready, docs/api.md#datasets) on the
+// user's home (writable at any time; a creating dataset refuses GET until ready) on the
 // local runner and through the Nginx gateway; it authenticates after the 401 challenge with Basic
 // (the username and an API token). Every test passes except those listed here, each for a reason
 // the contract requires or a feature beyond it (docs/user-guide.md "Mount it"); the test asserts exactly that
@@ -48,5 +48,8 @@ t.test('litmus: basic, copymove and props on /data/{user}/.home/', async (t) => 
     });
   }
   // Every listed failure says why.
-  t.ok(Object.values(EXPECTED_FAILURES).every((g) => Object.values(g).every((why) => why.length > 0)), 'every failure has its reason');
+  t.ok(
+    Object.values(EXPECTED_FAILURES).every((g) => Object.values(g).every((why) => why.length > 0)),
+    'every failure has its reason',
+  );
 });

@@ -8,7 +8,7 @@ import { ensureClients, run, setup } from './gateways.js';
 // rclone (Debian) as a WebDAV remote configured only by RCLONE_CONFIG_<NAME>_* variables, the API
 // token as its password through `rclone obscure`, against the local runner and the Nginx gateway:
 // a folder copied into a creating dataset, listed, the dataset marked ready by heartbeat, copied
-// back, and every file's checksum the same (docs/api.md#datasets).
+// back, and every file's checksum the same (README "Mount it").
 
 /** sha256 of every file under `dir`, by relative path. */
 function checksums(dir: string, rel = ''): Record<string, string> {
@@ -16,7 +16,10 @@ function checksums(dir: string, rel = ''): Record<string, string> {
   for (const entry of readdirSorted(path.join(dir, rel))) {
     const p = rel ? `${rel}/${entry.name}` : entry.name;
     if (entry.isDirectory()) Object.assign(out, checksums(dir, p));
-    else out[p] = createHash('sha256').update(readFileSync(path.join(dir, p))).digest('hex');
+    else
+      out[p] = createHash('sha256')
+        .update(readFileSync(path.join(dir, p)))
+        .digest('hex');
   }
   return out;
 }
@@ -66,7 +69,7 @@ t.test('rclone copies a folder into a creating dataset and back once it is ready
       t.same((served.json as { path: string }[]).map((f) => f.path).sort(), Object.keys(want).sort(), 'the platform lists the same files');
 
       const early = await rclone('copy', `mlp:${name}`, path.join(work, `early-${g.name}`));
-      t.not(early.code, 0, 'downloading before ready is refused (docs/api.md#datasets)');
+      t.not(early.code, 0, 'downloading before ready is refused');
 
       const ready = await s.platform.call('PUT', `/api/v1/users/${s.user}/datasets/${name}:heartbeat`, { token: s.token, body: { state: 'ready', progress: 100 } });
       t.equal(ready.status, 200, ready.text);
