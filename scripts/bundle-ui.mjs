@@ -40,7 +40,7 @@ const result = await build({
 });
 // A script's text may not hold "</script" inside an inline <script> element.
 const js = result.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
-const css = readFileSync(path.join(ROOT, 'node_modules/uplot/dist/uPlot.min.css'), 'utf8') + '\n' + readFileSync(path.join(UI, 'style.css'), 'utf8');
+const css = `${readFileSync(path.join(ROOT, 'node_modules/uplot/dist/uPlot.min.css'), 'utf8')}\n${readFileSync(path.join(UI, 'style.css'), 'utf8')}`;
 const template = readFileSync(path.join(UI, 'index.html'), 'utf8');
 const html = template.replace('/*STYLE*/', () => css).replace('/*SCRIPT*/', () => js);
 
@@ -74,7 +74,9 @@ const headers = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
-put('page.json', JSON.stringify({ headers }, null, 2) + '\n');
+put('page.json', `${JSON.stringify({ headers }, null, 2)}\n`);
 
 const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
-process.stdout.write(`bundle-ui: ${outAt === -1 ? 'dist/client/web/index.html' : path.join(OUT, 'index.html')} ${kb(Buffer.byteLength(html))} (gzip ${kb(gzipSync(html).length)}; script ${kb(Buffer.byteLength(js))}, css ${kb(Buffer.byteLength(css))})\n`);
+process.stdout.write(
+  `bundle-ui: ${outAt === -1 ? 'dist/client/web/index.html' : path.join(OUT, 'index.html')} ${kb(Buffer.byteLength(html))} (gzip ${kb(gzipSync(html).length)}; script ${kb(Buffer.byteLength(js))}, css ${kb(Buffer.byteLength(css))})\n`,
+);

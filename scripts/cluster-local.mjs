@@ -81,8 +81,10 @@ try {
   // on PATH): the one the platform builds on this machine, built now if it is not yet.
   say('preparing the Python runtimes (built once, then cached)…');
   const runtimeLayers = Object.entries(pythonRuntimes()).flatMap(([runtime, dir]) => [
-    '--image', `mlp/runtime-${runtime}=${dir}:/opt/mlp/venv`,
-    '--image-env', `mlp/runtime-${runtime}=PATH=/opt/mlp/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    '--image',
+    `mlp/runtime-${runtime}=${dir}:/opt/mlp/venv`,
+    '--image-env',
+    `mlp/runtime-${runtime}=PATH=/opt/mlp/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
   ]);
   say('starting the Kubernetes API server and controller-manager…');
   const kube = await startKube({ controllers: true, log: say });
@@ -90,13 +92,38 @@ try {
   const access = await prepareNamespace({ kube, namespace: NAMESPACE, dir: runDir, endpointMode: 'pod' });
 
   say('starting the test kubelet stand-in…');
-  const kubelet = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/infra/kubelet-standin.ts'),
-    '--kubeconfig', kube.kubeconfig, '--claim', `mlp-nfs=${root}`, '--image', `mlp/=${ROOT}:/opt/mlp`, ...runtimeLayers,
-    '--namespace', NAMESPACE, '--state-dir', path.join(runDir, 'kubelet'),
-    // The stand-in's crash-loop back-off (the kubelet's 10 s by default): tests of repeated crashes shorten it.
-    ...(env.MLP_STANDIN_BACKOFF_MS ? ['--backoff-ms', env.MLP_STANDIN_BACKOFF_MS] : [])], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  const kubelet = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'scripts/infra/kubelet-standin.ts'),
+      '--kubeconfig',
+      kube.kubeconfig,
+      '--claim',
+      `mlp-nfs=${root}`,
+      '--image',
+      `mlp/=${ROOT}:/opt/mlp`,
+      ...runtimeLayers,
+      '--namespace',
+      NAMESPACE,
+      '--state-dir',
+      path.join(runDir, 'kubelet'),
+      // The stand-in's crash-loop back-off (the kubelet's 10 s by default): tests of repeated crashes shorten it.
+      ...(env.MLP_STANDIN_BACKOFF_MS ? ['--backoff-ms', env.MLP_STANDIN_BACKOFF_MS] : []),
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
   const kubeletExited = new Promise((resolve) => kubelet.once('exit', resolve));
-  stops.push({ name: 'kubelet stand-in', stop: async () => { if (kubelet.exitCode === null) { kubelet.kill('SIGTERM'); await kubeletExited; } } });
+  stops.push({
+    name: 'kubelet stand-in',
+    stop: async () => {
+      if (kubelet.exitCode === null) {
+        kubelet.kill('SIGTERM');
+        await kubeletExited;
+      }
+    },
+  });
 
   const gatewayUrl = env.MLP_PUBLIC_URL || `http://127.0.0.1:${port}`;
   // What Apps tell clients to call (their endpoint): the Nginx app gateway started below.
@@ -117,10 +144,17 @@ try {
 
   const gw = await startNginx({ upstream: fns.addresses, port, appGateway: true, appPort });
   stops.push({ name: 'nginx', stop: gw.stop });
-  process.stdout.write(`\nMLP (cluster shape) is running\n  gateway:     ${gw.url}/\n  app gateway: ${gw.appUrl}/\n  data:        ${root}\n` +
-    `  functions:   ${Object.keys(fns.addresses).length} processes (logs in ${path.join(runDir, 'functions')})\n` +
-    `  kubernetes:  ${kube.url} (KUBECONFIG=${kube.kubeconfig}), namespace ${NAMESPACE}\nPress Ctrl-C to stop.\n`);
-  kubelet.once('exit', (code, signal) => { if (!stopping) { say(`the kubelet stand-in ended (${signal ?? code})`); void stopAll('kubelet ended').then(() => process.exit(1)); } });
+  process.stdout.write(
+    `\nMLP (cluster shape) is running\n  gateway:     ${gw.url}/\n  app gateway: ${gw.appUrl}/\n  data:        ${root}\n` +
+      `  functions:   ${Object.keys(fns.addresses).length} processes (logs in ${path.join(runDir, 'functions')})\n` +
+      `  kubernetes:  ${kube.url} (KUBECONFIG=${kube.kubeconfig}), namespace ${NAMESPACE}\nPress Ctrl-C to stop.\n`,
+  );
+  kubelet.once('exit', (code, signal) => {
+    if (!stopping) {
+      say(`the kubelet stand-in ended (${signal ?? code})`);
+      void stopAll('kubelet ended').then(() => process.exit(1));
+    }
+  });
 } catch (err) {
   say(`could not start: ${err.stack ?? err.message}`);
   await stopAll('start failed');

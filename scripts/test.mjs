@@ -28,6 +28,8 @@ async function main() {
   ensureDebianPackages(['python3-venv']); // the runtimes' Python environments are venvs of the system's Python
   step('checking generated files');
   run(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/gen/main.ts', '--check']);
+  step('checking format and lint (biome ci; npm run format fixes the format)');
+  run(path.join(ROOT, 'node_modules/.bin/biome'), ['ci', '--colors=off', '.']);
   step('type-checking (tsc --noEmit)');
   run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json']);
   step('building dist/');

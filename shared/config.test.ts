@@ -26,7 +26,16 @@ t.test('values are parsed and every problem is reported at once', async (t) => {
   t.same(c.kafkaBrokers, ['a:9092', 'b:9093']);
   t.equal(c.tenant.cpu, 0.5);
   try {
-    loadConfig({ MLP_TENANT_GPU: '1.5', MLP_TENANT_RAM: '99', MLP_TOKEN_TTL: '0', MLP_SECRET: 'short', MLP_MONGO_URL: 'http://x', MLP_KAFKA_BROKERS: 'nohost', MLP_JOB_SANDBOX: 'maybe', MLP_HOME_QUOTA: '-1' });
+    loadConfig({
+      MLP_TENANT_GPU: '1.5',
+      MLP_TENANT_RAM: '99',
+      MLP_TOKEN_TTL: '0',
+      MLP_SECRET: 'short',
+      MLP_MONGO_URL: 'http://x',
+      MLP_KAFKA_BROKERS: 'nohost',
+      MLP_JOB_SANDBOX: 'maybe',
+      MLP_HOME_QUOTA: '-1',
+    });
     t.fail('should have thrown');
   } catch (err) {
     t.type(err, ConfigError);
@@ -37,15 +46,45 @@ t.test('values are parsed and every problem is reported at once', async (t) => {
 });
 
 t.test('Kubernetes settings: defaults, values, and refusals', async (t) => {
-  t.same(loadConfig({}).kube, { namespace: 'mlp', jobImages: { tf: 'mlp/runtime-tf:0.1.0', torch: 'mlp/runtime-torch:0.1.0' }, modelServerImage: 'mlp/model-server-tf:0.1.0', claim: 'mlp-nfs', imageRoot: '/opt/mlp', endpoint: 'service' }, 'no ingress class unless set');
-  const c = loadConfig({ MLP_KUBE_NAMESPACE: 'ml-team', MLP_KUBE_JOB_IMAGE: 'reg/j:1', MLP_KUBE_MODEL_SERVER_IMAGE: 'reg/m:2', MLP_KUBE_CLAIM: 'nfs2', MLP_KUBE_IMAGE_ROOT: '/srv/mlp', MLP_KUBE_ENDPOINT: 'pod', MLP_KUBE_INGRESS_CLASS: 'nginx' });
-  t.same(c.kube, { namespace: 'ml-team', jobImages: { tf: 'reg/j:1', torch: 'mlp/runtime-torch:0.1.0' }, modelServerImage: 'reg/m:2', claim: 'nfs2', imageRoot: '/srv/mlp', endpoint: 'pod', ingressClass: 'nginx' });
+  t.same(
+    loadConfig({}).kube,
+    {
+      namespace: 'mlp',
+      jobImages: { tf: 'mlp/runtime-tf:0.1.0', torch: 'mlp/runtime-torch:0.1.0' },
+      modelServerImage: 'mlp/model-server-tf:0.1.0',
+      claim: 'mlp-nfs',
+      imageRoot: '/opt/mlp',
+      endpoint: 'service',
+    },
+    'no ingress class unless set',
+  );
+  const c = loadConfig({
+    MLP_KUBE_NAMESPACE: 'ml-team',
+    MLP_KUBE_JOB_IMAGE: 'reg/j:1',
+    MLP_KUBE_MODEL_SERVER_IMAGE: 'reg/m:2',
+    MLP_KUBE_CLAIM: 'nfs2',
+    MLP_KUBE_IMAGE_ROOT: '/srv/mlp',
+    MLP_KUBE_ENDPOINT: 'pod',
+    MLP_KUBE_INGRESS_CLASS: 'nginx',
+  });
+  t.same(c.kube, {
+    namespace: 'ml-team',
+    jobImages: { tf: 'reg/j:1', torch: 'mlp/runtime-torch:0.1.0' },
+    modelServerImage: 'reg/m:2',
+    claim: 'nfs2',
+    imageRoot: '/srv/mlp',
+    endpoint: 'pod',
+    ingressClass: 'nginx',
+  });
   try {
     loadConfig({ MLP_KUBE_ENDPOINT: 'dns', MLP_KUBE_NAMESPACE: 'Not_A_Label', MLP_KUBE_IMAGE_ROOT: 'opt/mlp' });
     t.fail('should have thrown');
   } catch (err) {
     t.type(err, ConfigError);
-    t.same((err as ConfigError).problems.map((p) => p.split('=')[0]), ['MLP_KUBE_ENDPOINT', 'MLP_KUBE_NAMESPACE', 'MLP_KUBE_IMAGE_ROOT']);
+    t.same(
+      (err as ConfigError).problems.map((p) => p.split('=')[0]),
+      ['MLP_KUBE_ENDPOINT', 'MLP_KUBE_NAMESPACE', 'MLP_KUBE_IMAGE_ROOT'],
+    );
   }
 });
 

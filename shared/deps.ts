@@ -64,10 +64,12 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
   const now = overrides.now ?? (() => new Date());
   const secrets = await resolveSecrets(config);
   const store = overrides.store ?? (await openStore(config, now, log));
-  const bus = overrides.bus ?? (await openBus(config, log).catch(async (err: unknown) => {
-    if (!overrides.store) await store.close();
-    throw err;
-  }));
+  const bus =
+    overrides.bus ??
+    (await openBus(config, log).catch(async (err: unknown) => {
+      if (!overrides.store) await store.close();
+      throw err;
+    }));
   const tokens = createTokenService({ secret: secrets.secret, ttlSeconds: config.tokenTtl, now });
   const users = usersRepo(store);
   const auth = createAuthenticator({ tokens, users, serviceToken: secrets.serviceToken, now });
@@ -95,7 +97,8 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
   const sandbox = overrides.orchestrator || kube ? undefined : await sandboxSupport(config.jobSandbox);
   const gateway = { url: config.publicUrl ?? `http://${config.host}:${config.port}` };
   const limits = overrides.orchestrator || kube ? undefined : await jobLimits(config);
-  const orchestrator = overrides.orchestrator ?? kube ?? createLocalOrchestrator({ log, now, sandbox, stateDir: path.join(config.root, 'orchestrator'), api: () => gateway.url, ...(limits ? { limits } : {}) });
+  const orchestrator =
+    overrides.orchestrator ?? kube ?? createLocalOrchestrator({ log, now, sandbox, stateDir: path.join(config.root, 'orchestrator'), api: () => gateway.url, ...(limits ? { limits } : {}) });
   const jobLimitsState: Deps['jobLimits'] = limits
     ? { mode: limits.mode === 'on' && limits.cgroups.mode === 'unavailable' ? 'unavailable' : limits.mode, detail: describeLimits(limits) }
     : { mode: config.jobLimits, detail: `left to the ${orchestrator.kind} orchestrator (requests = limits)` };
@@ -161,7 +164,19 @@ async function openKubernetes(config: Config, log: Logger, now: () => Date): Pro
     return uncredentialedKubernetes({ namespace: k.namespace, endpointMode: k.endpoint, why: 'no cluster in KUBECONFIG and no service-account token' });
   }
   // Its close() ends only this process's watch: pods outlive the function that started them.
-  return createKubernetesOrchestrator({ kubeConfig, namespace: k.namespace, jobImages: k.jobImages, modelServerImage: k.modelServerImage, claimName: k.claim, root: config.root, imageRoot: k.imageRoot, endpointMode: k.endpoint, ...(k.ingressClass ? { ingressClass: k.ingressClass } : {}), log, now });
+  return createKubernetesOrchestrator({
+    kubeConfig,
+    namespace: k.namespace,
+    jobImages: k.jobImages,
+    modelServerImage: k.modelServerImage,
+    claimName: k.claim,
+    root: config.root,
+    imageRoot: k.imageRoot,
+    endpointMode: k.endpoint,
+    ...(k.ingressClass ? { ingressClass: k.ingressClass } : {}),
+    log,
+    now,
+  });
 }
 
 async function openStore(config: Config, now: () => Date, log: Logger): Promise<Store> {

@@ -49,7 +49,7 @@ export function createLogger(opts: { component: string; level?: Level; sinks: Si
 }
 
 export const stdoutSink: Sink = (line) => {
-  process.stdout.write(line + '\n');
+  process.stdout.write(`${line}\n`);
 };
 
 /**
@@ -86,11 +86,11 @@ export function fileSink(root: string): Sink & { close(): Promise<void> } {
   };
   const sink = (line: string, component: string) => {
     const lines = pending.get(component);
-    if (lines) lines.push(line + '\n');
+    if (lines) lines.push(`${line}\n`);
     else {
       // Opened now, so that a folder that cannot be made fails the caller as before.
       fdOf(component);
-      pending.set(component, [line + '\n']);
+      pending.set(component, [`${line}\n`]);
     }
     scheduled ??= setImmediate(flush);
   };

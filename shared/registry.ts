@@ -8,7 +8,10 @@ export const FUNCTIONS_DIR = fileURLToPath(new URL('../functions/', import.meta.
 
 /** The route registry: every functions/* folder with a route.ts, loaded with its handler. */
 export async function loadFunctions(dir = FUNCTIONS_DIR): Promise<LoadedFunction[]> {
-  const names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const names = (await readdir(dir, { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   return Promise.all(names.map((name) => loadFunction(name, dir)));
 }
 

@@ -115,7 +115,7 @@ async function keptSecret(root: string, name: string): Promise<string> {
   const fresh = randomBytes(32).toString('base64url');
   // 'wx' so two processes starting together cannot overwrite each other's secret.
   try {
-    await writeFile(file, fresh + '\n', { mode: 0o600, flag: 'wx' });
+    await writeFile(file, `${fresh}\n`, { mode: 0o600, flag: 'wx' });
     return fresh;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

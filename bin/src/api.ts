@@ -64,7 +64,7 @@ export function api(config: Pick<ClientConfig, 'url' | 'token'>): Api {
     async dav(method, path, opts = {}) {
       const init: RequestInit & { duplex?: 'half' } = {};
       if (opts.body) {
-        init.body = opts.body as unknown as RequestInit["body"];
+        init.body = opts.body as unknown as RequestInit['body'];
         init.duplex = 'half';
         init.headers = { 'content-length': String(opts.length ?? 0) };
       }

@@ -46,7 +46,13 @@ const describe = (a: App) => `${a.name.padEnd(20)} ${a.state.padEnd(9)} model ${
 
 /** Deploys a ready model and, unless told not to, waits until it serves; prints its endpoint. */
 export async function create(client: Api, gw: AppGateway, user: string, name: string, opts: CreateOptions, print: (line: string) => void): Promise<void> {
-  const body = { name, model_name: opts.model, ...(opts.cpu !== undefined ? { cpu: opts.cpu } : {}), ...(opts.gpu !== undefined ? { gpu: opts.gpu } : {}), ...(opts.ram !== undefined ? { ram: opts.ram } : {}) };
+  const body = {
+    name,
+    model_name: opts.model,
+    ...(opts.cpu !== undefined ? { cpu: opts.cpu } : {}),
+    ...(opts.gpu !== undefined ? { gpu: opts.gpu } : {}),
+    ...(opts.ram !== undefined ? { ram: opts.ram } : {}),
+  };
   let a = await client.json<App>('POST', `/api/v1/users/${user}/apps`, body);
   if (opts.wait) a = await waitSettled(() => client.json<App>('GET', `/api/v1/users/${user}/apps/${name}`));
   print(describe(a));

@@ -44,5 +44,5 @@ export async function saveClientConfig(config: ClientConfig): Promise<void> {
   const file = configFile();
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   // The token is a credential: readable by the owner only.
-  await writeFile(file, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+  await writeFile(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
 }

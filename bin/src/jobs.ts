@@ -22,7 +22,14 @@ export interface SubmitOptions {
 const describe = (j: Job) => `${j.name.padEnd(20)} ${j.state.padEnd(9)} ${String(j.progress).padStart(3)}%  cpu ${j.cpu} gpu ${j.gpu} ram ${j.ram}  ${j.entry}${j.msg ? `  (${j.msg})` : ''}`;
 
 export async function submit(client: Api, user: string, name: string, opts: SubmitOptions, print: (line: string) => void): Promise<void> {
-  const body = { name, entry: opts.entry, ...(opts.runtime !== undefined ? { runtime: opts.runtime } : {}), ...(opts.cpu !== undefined ? { cpu: opts.cpu } : {}), ...(opts.gpu !== undefined ? { gpu: opts.gpu } : {}), ...(opts.ram !== undefined ? { ram: opts.ram } : {}) };
+  const body = {
+    name,
+    entry: opts.entry,
+    ...(opts.runtime !== undefined ? { runtime: opts.runtime } : {}),
+    ...(opts.cpu !== undefined ? { cpu: opts.cpu } : {}),
+    ...(opts.gpu !== undefined ? { gpu: opts.gpu } : {}),
+    ...(opts.ram !== undefined ? { ram: opts.ram } : {}),
+  };
   print(describe(await client.json<Job>('POST', `/api/v1/users/${user}/jobs`, body)));
 }
 

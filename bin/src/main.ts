@@ -11,7 +11,7 @@ import * as models from './models.js';
 
 // docs/api.md#data-client: the `mlp` data client. It talks only to the gateway; a refusal or fault prints
 // the server's msg and exits non-zero.
-const print = (line: string) => process.stdout.write(line + '\n');
+const print = (line: string) => process.stdout.write(`${line}\n`);
 const trim = (url: string) => url.replace(/\/+$/, '');
 const session = async () => {
   const config = await loadClientConfig();
@@ -59,10 +59,13 @@ dataset
     const { config, client } = await session();
     await download(client, config.user, name, dir, print, opts.quiet ?? !process.stderr.isTTY);
   });
-dataset.command('ls').description('list your datasets').action(async () => {
-  const { config, client } = await session();
-  await list(client, config.user, print);
-});
+dataset
+  .command('ls')
+  .description('list your datasets')
+  .action(async () => {
+    const { config, client } = await session();
+    await list(client, config.user, print);
+  });
 dataset
   .command('rm <name>')
   .description('delete a ready or error dataset')
@@ -89,13 +92,16 @@ job
     const { config, client } = await session();
     await jobs.submit(client, config.user, name, opts, print);
   });
-job.command('ls').description('list your jobs').action(async () => {
-  const { config, client } = await session();
-  await jobs.list(client, config.user, print);
-});
+job
+  .command('ls')
+  .description('list your jobs')
+  .action(async () => {
+    const { config, client } = await session();
+    await jobs.list(client, config.user, print);
+  });
 job
   .command('logs <name>')
-  .description('print a job\'s output')
+  .description("print a job's output")
   .option('--follow', 'keep printing until the job ends')
   .action(async (name: string, opts: { follow?: boolean }) => {
     const { config, client } = await session();
@@ -103,7 +109,7 @@ job
   });
 job
   .command('metrics <name>')
-  .description('print a job\'s accuracy and loss per epoch')
+  .description("print a job's accuracy and loss per epoch")
   .option('--follow', 'keep printing new epochs until the job ends')
   .action(async (name: string, opts: { follow?: boolean }) => {
     const { config, client } = await session();
@@ -127,17 +133,20 @@ job
 const model = program.command('model').description('models: create (from a finished job), ls, rm');
 model
   .command('create <name>')
-  .description('make a model of a finished job\'s ckpt/ folder')
+  .description("make a model of a finished job's ckpt/ folder")
   .requiredOption('--src <job>', 'the finished job whose ckpt/ becomes the model')
   .option('--no-wait', 'do not wait until it is ready')
   .action(async (name: string, opts: { src: string; wait: boolean }) => {
     const { config, client } = await session();
     await models.create(client, config.user, name, opts.src, opts.wait, print);
   });
-model.command('ls').description('list your models').action(async () => {
-  const { config, client } = await session();
-  await models.list(client, config.user, print);
-});
+model
+  .command('ls')
+  .description('list your models')
+  .action(async () => {
+    const { config, client } = await session();
+    await models.list(client, config.user, print);
+  });
 model
   .command('rm <name>')
   .description('delete a ready or error model that no app uses')
@@ -159,10 +168,13 @@ app
     const { config, client, gw } = await session();
     await apps.create(client, gw, config.user, name, opts, print);
   });
-app.command('ls').description('list your applications').action(async () => {
-  const { config, client, gw } = await session();
-  await apps.list(client, gw, config.user, print);
-});
+app
+  .command('ls')
+  .description('list your applications')
+  .action(async () => {
+    const { config, client, gw } = await session();
+    await apps.list(client, gw, config.user, print);
+  });
 app
   .command('rm <name>')
   .description('delete a ready or error application')

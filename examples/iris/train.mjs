@@ -13,17 +13,21 @@ const EPOCHS = Number(process.env.IRIS_EPOCHS ?? 40);
 const csvFile = process.argv[2] ?? datasetPath('iris', 'iris.csv');
 
 // sepal_length,sepal_width,petal_length,petal_width,species — one header line.
-const rows = readFileSync(csvFile, 'utf8').trim().split(/\r?\n/).slice(1).map((line, i) => {
-  const cells = line.split(',');
-  const label = SPECIES.indexOf(cells[4]?.trim() ?? '');
-  const features = cells.slice(0, 4).map(Number);
-  if (label < 0 || features.length !== 4 || features.some((v) => !Number.isFinite(v))) throw new Error(`${csvFile} line ${i + 2} is not an iris row: ${line}`);
-  return { features, label };
-});
+const rows = readFileSync(csvFile, 'utf8')
+  .trim()
+  .split(/\r?\n/)
+  .slice(1)
+  .map((line, i) => {
+    const cells = line.split(',');
+    const label = SPECIES.indexOf(cells[4]?.trim() ?? '');
+    const features = cells.slice(0, 4).map(Number);
+    if (label < 0 || features.length !== 4 || features.some((v) => !Number.isFinite(v))) throw new Error(`${csvFile} line ${i + 2} is not an iris row: ${line}`);
+    return { features, label };
+  });
 
 // A fixed shuffle (seeded), then 80% to train and 20% held out, so runs are repeatable.
 let seed = 42;
-const random = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+const random = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 for (let i = rows.length - 1; i > 0; i--) {
   const j = Math.floor(random() * (i + 1));
   [rows[i], rows[j]] = [rows[j], rows[i]];
@@ -37,7 +41,14 @@ const mean = [0, 1, 2, 3].map((k) => train.reduce((s, r) => s + r.features[k], 0
 const std = [0, 1, 2, 3].map((k) => Math.sqrt(train.reduce((s, r) => s + (r.features[k] - mean[k]) ** 2, 0) / train.length) || 1);
 const normalised = (set) => tf.tensor2d(set.map((r) => r.features.map((v, k) => (v - mean[k]) / std[k])));
 const raw = (set) => tf.tensor2d(set.map((r) => r.features));
-const labels = (set) => tf.oneHot(tf.tensor1d(set.map((r) => r.label), 'int32'), SPECIES.length);
+const labels = (set) =>
+  tf.oneHot(
+    tf.tensor1d(
+      set.map((r) => r.label),
+      'int32',
+    ),
+    SPECIES.length,
+  );
 
 const model = tf.sequential({
   layers: [

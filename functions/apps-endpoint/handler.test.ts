@@ -33,7 +33,7 @@ t.test('a ready app answers its upstream; creating, error and deleting apps do n
   const foreign = await endpoint(bob);
   t.equal(foreign.status, 403);
   t.match(foreign.body, { msg: /belongs to bob/ });
-  t.notOk('x-mlp-app-upstream' in foreign.headers, 'another user\'s token learns nothing');
+  t.notOk('x-mlp-app-upstream' in foreign.headers, "another user's token learns nothing");
   t.same((await endpoint(alice, 'nope')).body, { msg: 'app nope not found' });
 
   for (const state of ['error', 'deleting'] as const) {

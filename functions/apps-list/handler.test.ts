@@ -8,9 +8,23 @@ import { handle } from './handler.js';
 import route from './route.js';
 
 // Records as apps-create leaves them when the resources' confirm is refused (res 'none': nothing is owed).
-const failedApp = (user: string, name: string, port: number): New<AppDoc> => ({ _id: `${user}/${name}`, uid: `${user}-${name}`, name, user, tenant: 'default', model_name: 'iris', gpu: 0, cpu: 1, ram: 1000, port, state: 'error', res: 'none', msg: 'resource reservation failed: timed out' });
+const failedApp = (user: string, name: string, port: number): New<AppDoc> => ({
+  _id: `${user}/${name}`,
+  uid: `${user}-${name}`,
+  name,
+  user,
+  tenant: 'default',
+  model_name: 'iris',
+  gpu: 0,
+  cpu: 1,
+  ram: 1000,
+  port,
+  state: 'error',
+  res: 'none',
+  msg: 'resource reservation failed: timed out',
+});
 
-t.test('lists only the owner\'s apps, oldest first, without internal fields', async (t) => {
+t.test("lists only the owner's apps, oldest first, without internal fields", async (t) => {
   const deps = await testDeps(t);
   const alice = await userWithToken(deps, 'alice');
   const bob = await userWithToken(deps, 'bob');
@@ -20,9 +34,16 @@ t.test('lists only the owner\'s apps, oldest first, without internal fields', as
   await col.insert(failedApp('alice', 'a', 31003));
   const list = await invoke(route, handle, deps, { path: '/api/v1/users/alice/apps', headers: alice });
   t.equal(list.status, 200);
-  t.match(list.body, [{ name: 'b', port: 31001 }, { name: 'a', port: 31003 }]);
+  t.match(list.body, [
+    { name: 'b', port: 31001 },
+    { name: 'a', port: 31003 },
+  ]);
   t.equal((list.body as unknown[]).length, 2);
-  t.same(Object.keys((list.body as object[])[0] ?? {}).sort(), ['cpu', 'created_at', 'endpoint', 'gpu', 'model_name', 'msg', 'name', 'port', 'ram', 'state', 'tenant', 'updated_at', 'user'], 'the API\'s fields, none of uid/res/version');
+  t.same(
+    Object.keys((list.body as object[])[0] ?? {}).sort(),
+    ['cpu', 'created_at', 'endpoint', 'gpu', 'model_name', 'msg', 'name', 'port', 'ram', 'state', 'tenant', 'updated_at', 'user'],
+    "the API's fields, none of uid/res/version",
+  );
   const foreign = await invoke(route, handle, deps, { path: '/api/v1/users/alice/apps', headers: bob });
   t.equal(foreign.status, 403);
   t.match(foreign.body, { msg: /belongs to bob/ });

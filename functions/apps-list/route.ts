@@ -5,5 +5,5 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/apps',
   auth: 'owner',
-  description: 'The user\'s applications, oldest first.',
+  description: "The user's applications, oldest first.",
 });

@@ -23,7 +23,7 @@ const ROWS = [
 const close = (a: number[][], b: number[][]) => a.length === b.length && a.every((row, i) => row.length === b[i]?.length && row.every((v, j) => Math.abs(v - (b[i]?.[j] ?? NaN)) < 1e-5));
 
 // A real model server (a child process of the local orchestrator) for a real tfjs model.
-t.test('the app watcher\'s pass', async (t) => {
+t.test("the app watcher's pass", async (t) => {
   // The clock moves forward only to skip a failed server's backoff (last subtest).
   let offset = 0;
   const deps = await testDeps(t, { MLP_TENANT_CPU: '2', MLP_TENANT_RAM: '1000' }, { now: () => new Date(Date.now() + offset) });
@@ -47,16 +47,27 @@ t.test('the app watcher\'s pass', async (t) => {
   // Where the app gateway reaches the server (locally a Unix socket in a sandbox, or the port).
   const server = async () => deps.orchestrator.endpoint(((await col.get('alice/serve')) as AppDoc).uid, port);
 
-  await t.test('starts a creating app\'s model server and, once it is healthy, marks the app ready', async (t) => {
+  await t.test("starts a creating app's model server and, once it is healthy, marks the app ready", async (t) => {
     const first = await pass();
     t.same(first.started, ['alice/serve'], 'the creating app is started; the app in error is not');
     t.match(await col.get('alice/serve'), { launched: true, started_at: String });
-    const ready = await until(() => col.get('alice/serve'), (a) => a?.state !== 'creating', 'app serve leaving creating', { before: pass, tries: 1200, ms: 100 });
+    const ready = await until(
+      () => col.get('alice/serve'),
+      (a) => a?.state !== 'creating',
+      'app serve leaving creating',
+      { before: pass, tries: 1200, ms: 100 },
+    );
     t.match(ready, { state: 'ready', port, launched: true, serving_since: String });
     t.notOk(ready?.msg, 'no msg on a healthy app');
-    const answer = await requestUpstream(await server(), { method: 'POST', path: '/v1/models/iris:predict', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: ROWS }), timeoutMs: 30_000 });
+    const answer = await requestUpstream(await server(), {
+      method: 'POST',
+      path: '/v1/models/iris:predict',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: ROWS }),
+      timeoutMs: 30_000,
+    });
     t.equal(answer.status, 200);
-    t.ok(close((JSON.parse(answer.text) as { predictions: number[][] }).predictions, predictLocally(model, ROWS)), 'the server answers the model\'s own predictions where the gateway reaches it');
+    t.ok(close((JSON.parse(answer.text) as { predictions: number[][] }).predictions, predictLocally(model, ROWS)), "the server answers the model's own predictions where the gateway reaches it");
     const again = await pass();
     t.same([...again.started, ...again.ready, ...again.restarting, ...again.failed, ...again.errors], [], 'a pass over a healthy app changes nothing');
     const idle = await col.get('alice/idle');
@@ -64,20 +75,30 @@ t.test('the app watcher\'s pass', async (t) => {
     t.notOk(idle?.launched, 'the app in error was never started');
   });
 
-  await t.test('a deleting app\'s passes stop its server and free its port and resources exactly once', async (t) => {
-    t.same(await portClaims(deps), [port, idlePort].sort((a, b) => a - b));
+  await t.test("a deleting app's passes stop its server and free its port and resources exactly once", async (t) => {
+    t.same(
+      await portClaims(deps),
+      [port, idlePort].sort((a, b) => a - b),
+    );
     t.match(await inUse(deps), { cpu: 0.75, ram: SERVER_RAM + 100 });
     const upstream = await server();
     t.match((await invoke(deleteRoute, deleteApp, deps, { path: '/api/v1/users/alice/apps/serve', headers: alice })).body, { state: 'deleting' });
     const passes = [...(await Promise.all([pass(), pass()])), await pass()];
-    t.same(passes.flatMap((p) => p.deleted), ['alice/serve'], 'finished by exactly one pass');
-    t.same(passes.flatMap((p) => p.errors), []);
+    t.same(
+      passes.flatMap((p) => p.deleted),
+      ['alice/serve'],
+      'finished by exactly one pass',
+    );
+    t.same(
+      passes.flatMap((p) => p.errors),
+      [],
+    );
     t.equal(await col.get('alice/serve'), null, 'the record is gone');
     t.same(await portClaims(deps), [idlePort], 'its port is free; the other app keeps its own');
     t.match(await inUse(deps), { cpu: 0.25, ram: 100, gpu: 0 }, 'exactly its own resources were released, once');
     t.notOk(existsSync(storagePaths(deps.config.root).app('alice', 'serve')), 'its folder is gone');
     await t.rejects(requestUpstream(upstream, { method: 'GET', path: '/health', headers: {}, timeoutMs: 5000 }), 'its model server no longer listens');
-    t.match(await col.get('alice/idle') as AppDoc, { state: 'error', res: 'held' });
+    t.match((await col.get('alice/idle')) as AppDoc, { state: 'error', res: 'held' });
   });
 
   await t.test('a server that cannot load its model is restarted with backoff, then the app ends in error with the reason', async (t) => {
@@ -88,17 +109,22 @@ t.test('the app watcher\'s pass', async (t) => {
     writeFileSync(path.join(dir, 'model.json'), '{"modelTopology": ');
     const brokenPort = await create('broken', 0.25, SERVER_RAM, 'gone');
     const seen = new Set<string>();
-    const failed = await until(() => col.get('alice/broken'), (a) => a?.state !== 'creating', 'app broken leaving creating', {
-      tries: 1200,
-      ms: 100,
-      before: async () => {
-        const a = await col.get('alice/broken');
-        if (a?.msg) seen.add(a.msg.replace(/\(failure \d of 5\)/, '(failure n of 5)'));
-        // Skip the backoff rather than wait it out.
-        if (a?.restart_at) offset = Math.max(offset, Date.parse(a.restart_at) - Date.now() + 10);
-        return pass();
+    const failed = await until(
+      () => col.get('alice/broken'),
+      (a) => a?.state !== 'creating',
+      'app broken leaving creating',
+      {
+        tries: 1200,
+        ms: 100,
+        before: async () => {
+          const a = await col.get('alice/broken');
+          if (a?.msg) seen.add(a.msg.replace(/\(failure \d of 5\)/, '(failure n of 5)'));
+          // Skip the backoff rather than wait it out.
+          if (a?.restart_at) offset = Math.max(offset, Date.parse(a.restart_at) - Date.now() + 10);
+          return pass();
+        },
       },
-    });
+    );
     t.match(failed, { state: 'error', port: brokenPort, launched: false, failures: 5, msg: /^the model server failed 5 times in a row; last: it ended with exit code \d+/ });
     t.match(failed?.msg, /model\.json/, 'the reason names what the server could not load (its last output line)');
     t.equal(seen.size, 1, 'one reason, the same each time');
@@ -114,16 +140,29 @@ t.test('the app watcher\'s pass', async (t) => {
     for (const f of readdirSync(dir)) renameSync(path.join(dir, f), path.join(dir, `${f}.away`));
     await create('bare', 0.25, SERVER_RAM, 'bare');
     const seen = new Set<string>();
-    const failed = await until(() => col.get('alice/bare'), (a) => a?.state !== 'creating', 'app bare leaving creating', {
-      tries: 1200,
-      ms: 100,
-      before: async () => {
-        const a = await col.get('alice/bare');
-        if (a?.msg) seen.add(a.msg);
-        return pass();
+    const failed = await until(
+      () => col.get('alice/bare'),
+      (a) => a?.state !== 'creating',
+      'app bare leaving creating',
+      {
+        tries: 1200,
+        ms: 100,
+        before: async () => {
+          const a = await col.get('alice/bare');
+          if (a?.msg) seen.add(a.msg);
+          return pass();
+        },
       },
+    );
+    t.match(failed, {
+      state: 'error',
+      failures: 5,
+      msg: /^the model server failed 5 times in a row; last: it ended with exit code 78 .*holds neither model\.onnx nor model\.json: a model server needs model\.onnx \(an ONNX model\) or model\.json and its weight files/,
     });
-    t.match(failed, { state: 'error', failures: 5, msg: /^the model server failed 5 times in a row; last: it ended with exit code 78 .*holds neither model\.onnx nor model\.json: a model server needs model\.onnx \(an ONNX model\) or model\.json and its weight files/ });
-    t.same([...seen].filter((m) => /restarting/.test(m)), [], 'never restarted: retrying cannot help');
+    t.same(
+      [...seen].filter((m) => /restarting/.test(m)),
+      [],
+      'never restarted: retrying cannot help',
+    );
   });
 });

@@ -17,7 +17,18 @@ import route from './route.js';
 t.test('stores an upload into a creating dataset, within its size', async (t) => {
   const deps = await testDeps(t);
   const headers = await userWithToken(deps, 'alice');
-  await datasetsCollection(deps.store).insert({ _id: 'alice/mnist', uid: 'u', name: 'mnist', user: 'alice', tenant: 'default', size: 4, state: 'creating', progress: 0, heartbeat_at: new Date().toISOString(), rom: 'held' });
+  await datasetsCollection(deps.store).insert({
+    _id: 'alice/mnist',
+    uid: 'u',
+    name: 'mnist',
+    user: 'alice',
+    tenant: 'default',
+    size: 4,
+    state: 'creating',
+    progress: 0,
+    heartbeat_at: new Date().toISOString(),
+    rom: 'held',
+  });
   const server = createFaasServer({ dispatch: createRouter([{ route, handle }], deps), log: deps.log });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
@@ -78,7 +89,7 @@ t.test('COPY and MOVE stay within one dataset or home, under the rules of PUT', 
   t.equal(await head.text(), '', 'without a body');
   // The platform's rules stay 403 {msg}.
   const foreignUser = await fetch(`${base}/data/bob/.home/nothing`, { headers });
-  t.equal(foreignUser.status, 403, 'another user\'s missing file: 403, no hint it is missing');
+  t.equal(foreignUser.status, 403, "another user's missing file: 403, no hint it is missing");
   const noDataset = await dav('GET', '/data/alice/nosuch/a');
   t.match([noDataset.status, await msg(noDataset)], [403, /dataset nosuch not found/], 'a dataset that does not exist: 403 (a platform object)');
   await insert('done', 100, 'ready');
@@ -89,7 +100,18 @@ t.test('PROPPATCH: dead properties set, read, removed, bounded, and carried by C
   const deps = await testDeps(t);
   const headers = await userWithToken(deps, 'alice');
   const insert = (name: string, state: 'creating' | 'ready') =>
-    datasetsCollection(deps.store).insert({ _id: `alice/${name}`, uid: `uid-${name}`, name, user: 'alice', tenant: 'default', size: 100, state, progress: 0, heartbeat_at: new Date().toISOString(), rom: 'held' });
+    datasetsCollection(deps.store).insert({
+      _id: `alice/${name}`,
+      uid: `uid-${name}`,
+      name,
+      user: 'alice',
+      tenant: 'default',
+      size: 100,
+      state,
+      progress: 0,
+      heartbeat_at: new Date().toISOString(),
+      rom: 'held',
+    });
   await insert('mnist', 'creating');
   const server = createFaasServer({ dispatch: createRouter([{ route, handle }], deps), log: deps.log });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -112,7 +134,7 @@ t.test('PROPPATCH: dead properties set, read, removed, bounded, and carried by C
   const named = await find('/data/alice/.home/a', '<D:propfind xmlns:D="DAV:"><D:prop><colour xmlns="urn:z"/><gone xmlns="urn:z"/><D:getcontentlength/></D:prop></D:propfind>');
   t.match(named, /<colour xmlns="urn:z">red<\/colour><D:getcontentlength>3<\/D:getcontentlength><\/D:prop><D:status>HTTP\/1.1 200 OK/);
   t.match(named, /<gone xmlns="urn:z"\/><\/D:prop><D:status>HTTP\/1.1 404 Not Found/, 'a property not set is 404 in the multistatus');
-  t.match(await find('/data/alice/.home/', '', '1'), /\/data\/alice\/.home\/a<\/D:href>.*<colour xmlns="urn:z">red<\/colour>/s, 'Depth 1 shows the children\'s properties');
+  t.match(await find('/data/alice/.home/', '', '1'), /\/data\/alice\/.home\/a<\/D:href>.*<colour xmlns="urn:z">red<\/colour>/s, "Depth 1 shows the children's properties");
   t.same(await (await dav('GET', '/data/alice/.home/')).json(), [{ path: 'a', size: 3 }], 'properties are not files of the home');
 
   // Removal, and all-or-nothing.
@@ -164,7 +186,7 @@ t.test('PROPPATCH: dead properties set, read, removed, bounded, and carried by C
   t.equal((await dav('MKCOL', '/data/alice/.home/d')).status, 201);
   await dav('PROPPATCH', '/data/alice/.home/d', {}, set('<Z:colour>folder</Z:colour>'));
   t.equal((await dav('MOVE', '/data/alice/.home/d', { destination: '/data/alice/.home/e' })).status, 201);
-  t.match(await find('/data/alice/.home/e'), 'folder', 'a folder\'s properties move with it');
+  t.match(await find('/data/alice/.home/e'), 'folder', "a folder's properties move with it");
 
   // A dataset's properties are written only while it is creating, and go with it.
   t.equal((await dav('PUT', '/data/alice/mnist/f', {}, 'x')).status, 201);
@@ -266,7 +288,11 @@ t.test('real file names: spaces, #, %, ?, accents and CJK upload, list, download
   }
   const copyOut = await dav('COPY', `/data/alice/.home/${enc('a b.txt')}`, '', { destination: '/data/alice/.home/%252e%252e' });
   t.equal(copyOut.status, 403, 'a double-encoded Destination is refused');
-  t.same(readdirSync(path.join(deps.config.root, storagePaths('').home('alice'))).sort(), ['100%.csv', 'IMG 001 (1).jpg', 'a b.txt', 'a#b', 'copie de données (1).csv', 'dir with space', 'données.csv', 'why?.md', '数据'].sort(), 'nothing else was written');
+  t.same(
+    readdirSync(path.join(deps.config.root, storagePaths('').home('alice'))).sort(),
+    ['100%.csv', 'IMG 001 (1).jpg', 'a b.txt', 'a#b', 'copie de données (1).csv', 'dir with space', 'données.csv', 'why?.md', '数据'].sort(),
+    'nothing else was written',
+  );
 });
 
 t.test('durable writes: files and the folders that gain names are fsynced, once each, before the answer', async (t) => {
@@ -299,7 +325,7 @@ t.test('durable writes: files and the folders that gain names are fsynced, once 
   t.same(
     events,
     ['folder (root)', 'folder datasets', 'folder datasets/alice', `folder ${H}`, 'folder (root)', 'folder tmp', 'file tmp 6 bytes, not yet in place', `folder ${H}/d`],
-    'a first upload: each folder made is synced in the folder it was made in (the home\'s, d, the temporary folder), the file, then the folder it lands in, before the 201',
+    "a first upload: each folder made is synced in the folder it was made in (the home's, d, the temporary folder), the file, then the folder it lands in, before the 201",
   );
   events.length = 0;
   t.equal((await put('xyz')).status, 204);
@@ -313,7 +339,7 @@ t.test('durable writes: files and the folders that gain names are fsynced, once 
   t.same(
     events,
     [`file ${H}/c/f.bin 3 bytes, in place`, `file ${H}/c/n1/n2/g.bin 2 bytes, in place`, `folder ${H}/c/n1/n2`, `folder ${H}/c/n1`, `folder ${H}/c`, `folder ${H}`],
-    'a deep COPY: every file written and every folder filled, then the destination\'s folder',
+    "a deep COPY: every file written and every folder filled, then the destination's folder",
   );
   events.length = 0;
   t.equal((await dav('COPY', '/data/alice/.home/d/f.bin', undefined, { destination: '/data/alice/.home/d/f2.bin' })).status, 201);

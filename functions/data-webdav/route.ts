@@ -11,5 +11,5 @@ export default defineRoute({
   maxScale: 1,
   // The handler checks {rest} segment by segment (shared/webdav/target.ts).
   params: { rest: '^.+$' },
-  description: 'WebDAV for datasets and the user\'s home: upload while creating, download when ready, listings.',
+  description: "WebDAV for datasets and the user's home: upload while creating, download when ready, listings.",
 });

@@ -21,7 +21,18 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
   await checkObjectCap(deps, col, user, 'datasets');
   let doc: DatasetDoc;
   try {
-    doc = await col.insert({ _id: datasetId(user, body.name), uid: uuid(), name: body.name, user, tenant, size: body.size, state: 'creating', progress: 0, heartbeat_at: deps.now().toISOString(), rom: 'trying' });
+    doc = await col.insert({
+      _id: datasetId(user, body.name),
+      uid: uuid(),
+      name: body.name,
+      user,
+      tenant,
+      size: body.size,
+      state: 'creating',
+      progress: 0,
+      heartbeat_at: deps.now().toISOString(),
+      rom: 'trying',
+    });
   } catch (err) {
     if (err instanceof Conflict) throw new Conflict(`dataset ${body.name} already exists`);
     throw err;

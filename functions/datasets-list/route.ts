@@ -5,5 +5,5 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/datasets',
   auth: 'owner',
-  description: 'The user\'s datasets, oldest first.',
+  description: "The user's datasets, oldest first.",
 });

@@ -21,7 +21,8 @@ t.test("another user's job that fits is admitted although an earlier one waits",
   const alice = await userWithToken(deps, 'alice');
   const bob = await userWithToken(deps, 'bob');
   for (const user of ['alice', 'bob']) homeScript(deps, user, 'wait.mjs', 'setInterval(() => {}, 1000)');
-  const submit = (user: string, headers: Record<string, string>, name: string, cpu: number) => invoke(route, handle, deps, { path: `/api/v1/users/${user}/jobs`, headers, body: { name, entry: 'wait.mjs', cpu } });
+  const submit = (user: string, headers: Record<string, string>, name: string, cpu: number) =>
+    invoke(route, handle, deps, { path: `/api/v1/users/${user}/jobs`, headers, body: { name, entry: 'wait.mjs', cpu } });
   t.equal((await submit('bob', bob, 'one', 1)).status, 201);
   t.match((await submit('alice', alice, 'big', 2)).body, { state: 'creating', msg: /needs cpu 2; free cpu 1/ });
   const two = await submit('bob', bob, 'two', 1);

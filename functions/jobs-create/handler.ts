@@ -27,7 +27,20 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
   const col = jobsCollection(deps.store);
   await checkObjectCap(deps, col, user, 'jobs');
   try {
-    await col.insert({ _id: jobId(user, body.name), uid: uuid(), name: body.name, user, tenant, runtime, entry: body.entry, ...job, state: 'creating', progress: 0, res: 'waiting', msg: 'waiting for resources' });
+    await col.insert({
+      _id: jobId(user, body.name),
+      uid: uuid(),
+      name: body.name,
+      user,
+      tenant,
+      runtime,
+      entry: body.entry,
+      ...job,
+      state: 'creating',
+      progress: 0,
+      res: 'waiting',
+      msg: 'waiting for resources',
+    });
   } catch (err) {
     if (err instanceof Conflict) throw new Conflict(`job ${body.name} already exists`);
     throw err;

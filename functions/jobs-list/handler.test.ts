@@ -8,13 +8,16 @@ import { userWithToken } from '../../test/helpers/users.js';
 import { handle } from './handler.js';
 import route from './route.js';
 
-t.test('lists the owner\'s jobs, oldest first', async (t) => {
+t.test("lists the owner's jobs, oldest first", async (t) => {
   const deps = await testDeps(t);
   const headers = await userWithToken(deps, 'alice');
   homeScript(deps, 'alice', 'x.mjs', '');
   for (const name of ['b', 'a']) await invoke(createRoute, create, deps, { path: '/api/v1/users/alice/jobs', headers, body: { name, entry: 'x.mjs' } });
   const list = await invoke(route, handle, deps, { path: '/api/v1/users/alice/jobs', headers });
-  t.same((list.body as { name: string }[]).map((j) => j.name), ['b', 'a']);
+  t.same(
+    (list.body as { name: string }[]).map((j) => j.name),
+    ['b', 'a'],
+  );
 });
 
 t.test('pages with ?limit= and ?after=, a Link to the next while more remain', async (t) => {
@@ -26,4 +29,3 @@ t.test('pages with ?limit= and ?after=, a Link to the next while more remain', a
   await checkListPaging(t, route, handle, deps, '/api/v1/users/alice/jobs', headers, names);
   await checkListPaging(t, route, handle, deps, '/api/v1/users/alice/jobs', headers, names, 5);
 });
-

@@ -5,5 +5,5 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/jobs',
   auth: 'owner',
-  description: 'The user\'s jobs, oldest first.',
+  description: "The user's jobs, oldest first.",
 });

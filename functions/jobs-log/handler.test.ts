@@ -14,7 +14,21 @@ import route from './route.js';
 t.test('answers the log as text, empty before the job starts', async (t) => {
   const deps = await testDeps(t);
   const headers = await userWithToken(deps, 'alice');
-  await jobsCollection(deps.store).insert({ _id: 'alice/j', uid: 'u1', name: 'j', user: 'alice', tenant: 'default', runtime: 'tf', entry: 'x.mjs', gpu: 0, cpu: 1, ram: 100, state: 'creating', progress: 0, res: 'waiting' });
+  await jobsCollection(deps.store).insert({
+    _id: 'alice/j',
+    uid: 'u1',
+    name: 'j',
+    user: 'alice',
+    tenant: 'default',
+    runtime: 'tf',
+    entry: 'x.mjs',
+    gpu: 0,
+    cpu: 1,
+    ram: 100,
+    state: 'creating',
+    progress: 0,
+    res: 'waiting',
+  });
   const server = createFaasServer({ dispatch: createRouter([{ route, handle }], deps), log: deps.log });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));

@@ -27,7 +27,11 @@ export const handle: StreamHandler = async ({ params, query, method, res, princi
   let offset = 0;
   // Sends what the log holds beyond `offset`, waiting for the client to take each chunk.
   const send = async (handle: FileHandle, end: boolean) => {
-    await pipeline(chunksOf(handle, offset, (n) => (offset += n)), res, { end });
+    await pipeline(
+      chunksOf(handle, offset, (n) => (offset += n)),
+      res,
+      { end },
+    );
   };
   try {
     if (!follow) {

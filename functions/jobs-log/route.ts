@@ -7,5 +7,5 @@ export default defineRoute({
   auth: 'owner',
   // A stream route: with ?follow=1 the answer grows as the job writes, until the job ends.
   stream: true,
-  description: 'The job\'s stdout and stderr (log/job.log in its workspace) as text; ?follow=1 streams until the job ends.',
+  description: "The job's stdout and stderr (log/job.log in its workspace) as text; ?follow=1 streams until the job ends.",
 });

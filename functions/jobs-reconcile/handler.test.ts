@@ -8,7 +8,21 @@ import route from './route.js';
 t.test('admits a queued job and, once its process exits, releases it', async (t) => {
   const deps = await testDeps(t);
   homeScript(deps, 'alice', 'quick.mjs', 'console.log("done")');
-  await jobsCollection(deps.store).insert({ _id: 'alice/q', uid: 'u1', name: 'q', user: 'alice', tenant: 'default', runtime: 'tf', entry: 'quick.mjs', gpu: 0, cpu: 1, ram: 100, state: 'creating', progress: 0, res: 'waiting' });
+  await jobsCollection(deps.store).insert({
+    _id: 'alice/q',
+    uid: 'u1',
+    name: 'q',
+    user: 'alice',
+    tenant: 'default',
+    runtime: 'tf',
+    entry: 'quick.mjs',
+    gpu: 0,
+    cpu: 1,
+    ram: 100,
+    state: 'creating',
+    progress: 0,
+    res: 'waiting',
+  });
   const run = () => invoke(route, handle, deps, { path: route.path, headers: bearer(deps.serviceToken) });
   t.match((await run()).body, { admitted: ['q'] });
   for (let i = 0; i < 200 && (await jobsCollection(deps.store).get('alice/q'))?.res !== 'released'; i++) {

@@ -13,5 +13,5 @@ export default defineRoute({
   // Also follows workload events (jobs and apps share one way of watching workloads), so one instance stays up.
   alwaysOn: true,
   maxScale: 1,
-  description: 'Follow job processes (on each workload event and on the schedule), release ended jobs\' resources once, admit queued jobs FIFO, finish deletions.',
+  description: "Follow job processes (on each workload event and on the schedule), release ended jobs' resources once, admit queued jobs FIFO, finish deletions.",
 });

@@ -1,6 +1,5 @@
 import { defineRoute } from '../../shared/route.js';
 
-
 export default defineRoute({
   name: 'metrics-delete',
   method: 'PUT',

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { begin, history, run, store } from '../../shared/metrics/store.js';
+import { begin, run, store } from '../../shared/metrics/store.js';
 import { bearer, invoke, testDeps } from '../../test/helpers/deps.js';
 import { handle } from './handler.js';
 import route from './route.js';

@@ -10,7 +10,21 @@ import route from './route.js';
 t.test('publishes to the metrics topic with the job id header; path and body must agree', async (t) => {
   const deps = await testDeps(t);
   const headers = await userWithToken(deps, 'alice');
-  await jobsCollection(deps.store).insert({ _id: 'alice/train', uid: 'u1', name: 'train', user: 'alice', tenant: 'default', runtime: 'tf', entry: 'x.mjs', gpu: 0, cpu: 1, ram: 100, state: 'running', progress: 0, res: 'held' });
+  await jobsCollection(deps.store).insert({
+    _id: 'alice/train',
+    uid: 'u1',
+    name: 'train',
+    user: 'alice',
+    tenant: 'default',
+    runtime: 'tf',
+    entry: 'x.mjs',
+    gpu: 0,
+    cpu: 1,
+    ram: 100,
+    state: 'running',
+    progress: 0,
+    res: 'held',
+  });
   const seen: { key: string; headers: Record<string, string> }[] = [];
   await deps.bus.subscribe({ topic: deps.config.metricsTopic, group: 't', fromBeginning: true }, async (m) => void seen.push(m));
   const path = '/api/v1/users/alice/job_metrics/train';
@@ -22,11 +36,25 @@ t.test('publishes to the metrics topic with the job id header; path and body mus
   t.match((await invoke(route, handle, deps, { path, headers: old, body: { epoch: 1, accuracy: 0.5, loss: 1, progress: 10 } })).body, { msg: /earlier job/ });
 });
 
-t.test('an epoch past the bound and publishes past the job\'s rate are refused, 403 {msg}', async (t) => {
+t.test("an epoch past the bound and publishes past the job's rate are refused, 403 {msg}", async (t) => {
   const deps = await testDeps(t, {}, { now: () => new Date(0) });
   const headers = await userWithToken(deps, 'alice');
   for (const name of ['train', 'other']) {
-    await jobsCollection(deps.store).insert({ _id: `alice/${name}`, uid: `u-${name}`, name, user: 'alice', tenant: 'default', runtime: 'tf', entry: 'x.mjs', gpu: 0, cpu: 1, ram: 100, state: 'running', progress: 0, res: 'held' });
+    await jobsCollection(deps.store).insert({
+      _id: `alice/${name}`,
+      uid: `u-${name}`,
+      name,
+      user: 'alice',
+      tenant: 'default',
+      runtime: 'tf',
+      entry: 'x.mjs',
+      gpu: 0,
+      cpu: 1,
+      ram: 100,
+      state: 'running',
+      progress: 0,
+      res: 'held',
+    });
   }
   const publish = (epoch: number, name = 'train') => invoke(route, handle, deps, { path: `/api/v1/users/alice/job_metrics/${name}`, headers, body: { epoch, accuracy: 0.5, loss: 1, progress: 10 } });
   t.match(await publish(MAX_EPOCHS), { status: 403, body: { msg: /at most 10000 epochs/ } });
@@ -40,7 +68,21 @@ t.test('an epoch past the bound and publishes past the job\'s rate are refused, 
 t.test('a batch: published in order in one send, all or nothing, the refused element named', async (t) => {
   const deps = await testDeps(t);
   const headers = await userWithToken(deps, 'alice');
-  await jobsCollection(deps.store).insert({ _id: 'alice/train', uid: 'u1', name: 'train', user: 'alice', tenant: 'default', runtime: 'tf', entry: 'x.mjs', gpu: 0, cpu: 1, ram: 100, state: 'running', progress: 0, res: 'held' });
+  await jobsCollection(deps.store).insert({
+    _id: 'alice/train',
+    uid: 'u1',
+    name: 'train',
+    user: 'alice',
+    tenant: 'default',
+    runtime: 'tf',
+    entry: 'x.mjs',
+    gpu: 0,
+    cpu: 1,
+    ram: 100,
+    state: 'running',
+    progress: 0,
+    res: 'held',
+  });
   const seen: { key: string; value: string; headers: Record<string, string> }[] = [];
   await deps.bus.subscribe({ topic: deps.config.metricsTopic, group: 't', fromBeginning: true }, async (m) => void seen.push(m));
   const sends: number[] = [];
@@ -54,12 +96,22 @@ t.test('a batch: published in order in one send, all or nothing, the refused ele
   };
 
   const full = Array.from({ length: MAX_BATCH }, (_, i) => metric(i));
-  t.ok(Buffer.byteLength(JSON.stringify(full.map((m) => ({ ...m, user: 'a'.repeat(50), name: 'b'.repeat(50), accuracy: -1.2345678901234567e-100, loss: 1.2345678901234567e100 })))) < MAX_BODY_BYTES / 2, 'the largest batch fits the body limit twice over');
+  t.ok(
+    Buffer.byteLength(JSON.stringify(full.map((m) => ({ ...m, user: 'a'.repeat(50), name: 'b'.repeat(50), accuracy: -1.2345678901234567e-100, loss: 1.2345678901234567e100 })))) < MAX_BODY_BYTES / 2,
+    'the largest batch fits the body limit twice over',
+  );
   t.match(await post(full), { status: 200, body: '' });
   await settle(MAX_BATCH);
   t.same(sends, [MAX_BATCH], 'one send of the whole batch');
-  t.same(seen.map((m) => (JSON.parse(m.value) as { epoch: number }).epoch), full.map((m) => m.epoch), 'in order');
-  t.ok(seen.every((m) => m.key === 'alice/train' && m.headers['mlp-job-id'] === 'u1'), 'each with the key user/job and the job id header');
+  t.same(
+    seen.map((m) => (JSON.parse(m.value) as { epoch: number }).epoch),
+    full.map((m) => m.epoch),
+    'in order',
+  );
+  t.ok(
+    seen.every((m) => m.key === 'alice/train' && m.headers['mlp-job-id'] === 'u1'),
+    'each with the key user/job and the job id header',
+  );
   t.same(JSON.parse(seen[7]?.value ?? '{}'), { ...metric(7), user: 'alice', name: 'train' }, 'user and name added from the path the token was checked against');
 
   const refused = async (body: unknown, msg: RegExp, what: string) => {
@@ -86,25 +138,45 @@ t.test('a batch: published in order in one send, all or nothing, the refused ele
   const count = seen.length;
   t.equal((await post([{ ...metric(5), user: 'alice', name: 'train' }, metric(6)], job)).status, 200);
   await settle(count + 2);
-  t.same(seen.slice(count).map((m) => [m.key, m.headers['mlp-job-id'], JSON.parse(m.value)]), [
-    ['alice/train', 'u1', { ...metric(5), user: 'alice', name: 'train' }],
-    ['alice/train', 'u1', { ...metric(6), user: 'alice', name: 'train' }],
-  ]);
+  t.same(
+    seen.slice(count).map((m) => [m.key, m.headers['mlp-job-id'], JSON.parse(m.value)]),
+    [
+      ['alice/train', 'u1', { ...metric(5), user: 'alice', name: 'train' }],
+      ['alice/train', 'u1', { ...metric(6), user: 'alice', name: 'train' }],
+    ],
+  );
   const other = bearer((await deps.tokens.issue({ sub: 'alice', kind: 'job', job: 'other', job_id: 'u2' })).token);
-  t.match(await post([metric(1)], other), { status: 403, body: { msg: /belongs to job other, not train/ } }, 'another job\'s token cannot publish for this job');
+  t.match(await post([metric(1)], other), { status: 403, body: { msg: /belongs to job other, not train/ } }, "another job's token cannot publish for this job");
   const old = bearer((await deps.tokens.issue({ sub: 'alice', kind: 'job', job: 'train', job_id: 'u0' })).token);
-  t.match(await post([metric(1)], old), { status: 403, body: { msg: /earlier job/ } }, 'nor an earlier job\'s of the same name');
+  t.match(await post([metric(1)], old), { status: 403, body: { msg: /earlier job/ } }, "nor an earlier job's of the same name");
   t.same(sends.length, 2, 'none of the refused batches was sent');
 });
 
-t.test('a batch takes one token of the job\'s rate, as a single metric does', async (t) => {
+t.test("a batch takes one token of the job's rate, as a single metric does", async (t) => {
   const deps = await testDeps(t, {}, { now: () => new Date(0) });
   const headers = await userWithToken(deps, 'alice');
-  await jobsCollection(deps.store).insert({ _id: 'alice/train', uid: 'u1', name: 'train', user: 'alice', tenant: 'default', runtime: 'tf', entry: 'x.mjs', gpu: 0, cpu: 1, ram: 100, state: 'running', progress: 0, res: 'held' });
+  await jobsCollection(deps.store).insert({
+    _id: 'alice/train',
+    uid: 'u1',
+    name: 'train',
+    user: 'alice',
+    tenant: 'default',
+    runtime: 'tf',
+    entry: 'x.mjs',
+    gpu: 0,
+    cpu: 1,
+    ram: 100,
+    state: 'running',
+    progress: 0,
+    res: 'held',
+  });
   const batch = Array.from({ length: MAX_BATCH }, (_, epoch) => ({ epoch, accuracy: 0.5, loss: 1, progress: 10 }));
   const post = () => invoke(route, handle, deps, { path: '/api/v1/users/alice/job_metrics/train', headers, body: batch });
   const statuses: number[] = [];
   for (let i = 0; i < PUBLISH_LIMIT.burst; i++) statuses.push((await post()).status);
-  t.ok(statuses.every((s) => s === 200), 'the burst of batches passes');
+  t.ok(
+    statuses.every((s) => s === 200),
+    'the burst of batches passes',
+  );
   t.match(await post(), { status: 403, body: { msg: /too many metrics for job train: .*a batch counts as one/ } });
 });

@@ -25,7 +25,9 @@ export const handle: Handler<typeof route> = async ({ params, body, principal },
   if (principal.kind === 'job' && principal.jobId !== job.uid) throw new Forbidden(`this job token belongs to an earlier job named ${name}`);
   const limiter = publishes(deps);
   if (!limiter.take(`${user}/${name}`)) {
-    throw new Forbidden(`too many metrics for job ${name}: at most ${PUBLISH_LIMIT.perSecond} requests per second after a burst of ${PUBLISH_LIMIT.burst} (a batch counts as one); try again in ${limiter.retryAfter(`${user}/${name}`)} s`);
+    throw new Forbidden(
+      `too many metrics for job ${name}: at most ${PUBLISH_LIMIT.perSecond} requests per second after a burst of ${PUBLISH_LIMIT.burst} (a batch counts as one); try again in ${limiter.retryAfter(`${user}/${name}`)} s`,
+    );
   }
   // As a script would publish to Kafka: key user/name, the job's internal id in a header; the
   // whole batch in one send, in order. User and name are the path's, which auth bound to the token.

@@ -8,5 +8,5 @@ export default defineRoute({
   // The relay consumes the metrics topic and holds the sockets: one always-on instance.
   alwaysOn: true,
   maxScale: 1,
-  description: 'The metrics relay: a WebSocket of a job\'s metrics (history, then live); without upgrade, the stored list.',
+  description: "The metrics relay: a WebSocket of a job's metrics (history, then live); without upgrade, the stored list.",
 });

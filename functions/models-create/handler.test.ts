@@ -14,7 +14,7 @@ import route from './route.js';
 
 const bytesOf = (dir: string) => readdirSync(dir).reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
 
-t.test('a finished job\'s ckpt/ becomes a ready model; rom reserved = its size', async (t) => {
+t.test("a finished job's ckpt/ becomes a ready model; rom reserved = its size", async (t) => {
   const deps = await testDeps(t);
   const headers = await userWithToken(deps, 'alice');
   await finishedJob(deps, 'alice', 'train');
@@ -25,7 +25,14 @@ t.test('a finished job\'s ckpt/ becomes a ready model; rom reserved = its size',
   t.match(created.body, { name: 'iris', user: 'alice', tenant: 'default', src: 'train', size, state: /^(creating|ready)$/ });
   t.notOk('res' in (created.body as object) || 'uid' in (created.body as object), 'no internal fields in the answer');
   t.equal((await inUse(deps)).rom, size, 'rom reserved for exactly the ckpt/ bytes');
-  t.match(await until(() => modelsCollection(deps.store).get('alice/iris'), (m) => m?.state !== 'creating', 'the copy'), { state: 'ready', res: 'held', size });
+  t.match(
+    await until(
+      () => modelsCollection(deps.store).get('alice/iris'),
+      (m) => m?.state !== 'creating',
+      'the copy',
+    ),
+    { state: 'ready', res: 'held', size },
+  );
   const dir = storagePaths(deps.config.root).model('alice', 'iris');
   t.same(readdirSync(dir).sort(), ['model.json', 'weights.bin']);
   t.same(readFileSync(path.join(dir, 'weights.bin')), readFileSync(path.join(ckptOf(deps.config.root, 'alice', 'train'), 'weights.bin')));
@@ -53,8 +60,8 @@ t.test('refusals (missing, unfinished job, empty ckpt/, rom does not fit) leave 
   const cases: [unknown, string | RegExp][] = [
     [{ name: 'm', src: 'nope' }, 'job nope not found'],
     [{ name: 'm', src: 'busy' }, 'job busy is running; only a finished job can become a model'],
-    [{ name: 'm', src: 'nothing' }, 'job nothing saved nothing in ckpt/; a model is made of a job\'s ckpt/ files'],
-    [{ name: 'm', src: 'empty' }, 'job empty saved nothing in ckpt/; a model is made of a job\'s ckpt/ files'],
+    [{ name: 'm', src: 'nothing' }, "job nothing saved nothing in ckpt/; a model is made of a job's ckpt/ files"],
+    [{ name: 'm', src: 'empty' }, "job empty saved nothing in ckpt/; a model is made of a job's ckpt/ files"],
     [{ name: 'm', src: 'big' }, /fit the tenant: needs rom 1001/],
     [{ name: 'm', src: 'big', tenant: 'other' }, 'tenant other not found'],
   ];
@@ -63,13 +70,13 @@ t.test('refusals (missing, unfinished job, empty ckpt/, rom does not fit) leave 
     t.equal(a.status, 403, JSON.stringify(body));
     t.match(a.body, { msg }, JSON.stringify(body));
   }
-  t.match((await create({ name: 'm', src: 'busy' }, bob)).body, { msg: /belongs to bob/ }, 'another user\'s token');
+  t.match((await create({ name: 'm', src: 'busy' }, bob)).body, { msg: /belongs to bob/ }, "another user's token");
   t.same(await modelsCollection(deps.store).find(), [], 'no model record');
   t.equal((await inUse(deps)).rom, 0, 'rom_inuse 0');
   t.notOk(existsSync(storagePaths(deps.config.root).model('alice', 'm')), 'no files copied');
 });
 
-t.test('a ckpt/ that is itself a link (here to another user\'s job) is refused and copies nothing', async (t) => {
+t.test("a ckpt/ that is itself a link (here to another user's job) is refused and copies nothing", async (t) => {
   const deps = await testDeps(t);
   const alice = await userWithToken(deps, 'alice');
   await finishedJob(deps, 'bob', 'secret');
@@ -82,7 +89,11 @@ t.test('a ckpt/ that is itself a link (here to another user\'s job) is refused a
   const a = await invoke(route, handle, deps, { path: '/api/v1/users/alice/models', headers: alice, body: { name: 'stolen', src: 'train' } });
   t.equal(a.status, 403, `refused (got ${a.status} ${JSON.stringify(a.body)})`);
   t.match(a.body, { msg: /link/ });
-  await until(() => modelsCollection(deps.store).get('alice/stolen'), (m) => m?.state !== 'creating', 'the copy, if one was started');
-  t.notOk(existsSync(path.join(storagePaths(deps.config.root).model('alice', 'stolen'), 'weights.bin')), 'bob\'s weights were not copied into alice\'s model');
+  await until(
+    () => modelsCollection(deps.store).get('alice/stolen'),
+    (m) => m?.state !== 'creating',
+    'the copy, if one was started',
+  );
+  t.notOk(existsSync(path.join(storagePaths(deps.config.root).model('alice', 'stolen'), 'weights.bin')), "bob's weights were not copied into alice's model");
   t.equal((await inUse(deps)).rom, 0);
 });

@@ -13,5 +13,5 @@ export default defineRoute({
     tenant: Type.Optional(S.name()),
   }),
   status: 201,
-  description: 'Make a model of a finished job\'s ckpt/: rom reserved for its size now (403 when not free), files copied, then ready.',
+  description: "Make a model of a finished job's ckpt/: rom reserved for its size now (403 when not free), files copied, then ready.",
 });

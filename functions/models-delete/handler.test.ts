@@ -23,7 +23,8 @@ t.test('refused while an app of the owner uses the model; ready -> deleting, ide
   const iris = await readyModel(deps, alice, 'alice', 'iris');
   const spare = await readyModel(deps, alice, 'alice', 'spare');
   await readyModel(deps, bob, 'bob', 'spare');
-  const app = (headers: Record<string, string>, user: string, model_name: string) => invoke(createAppRoute, createApp, deps, { path: `/api/v1/users/${user}/apps`, headers, body: { name: 'serve', model_name, cpu: 0.1, ram: 100 } });
+  const app = (headers: Record<string, string>, user: string, model_name: string) =>
+    invoke(createAppRoute, createApp, deps, { path: `/api/v1/users/${user}/apps`, headers, body: { name: 'serve', model_name, cpu: 0.1, ram: 100 } });
   t.equal((await app(alice, 'alice', 'iris')).status, 201);
   t.equal((await app(bob, 'bob', 'spare')).status, 201);
   const del = (name: string) => invoke(route, handle, deps, { path: `/api/v1/users/alice/models/${name}`, headers: alice });
@@ -65,37 +66,40 @@ t.test('only ready or error models can be deleted; unknown is not found', async 
   t.same((await del('nope')).body, { msg: 'model nope not found' });
 });
 
-t.test('an app create landing between the delete\'s look at the apps and its write: the delete is refused and changes nothing, even with the models reconciler running in between (store stand-in: the real store with a hook to interleave them)', async (t) => {
-  let finds = 0;
-  let armed = false;
-  let interleave: () => Promise<void> = async () => undefined;
-  const store = await hookedStore(t, async ({ collection, method }) => {
-    if (collection === 'app_group' && method === 'find') finds += 1;
-    // Just before the delete's conditional write of deleting (once; the create's own writes pass).
-    if (armed && collection === 'model' && method === 'update') {
-      armed = false;
-      await interleave();
-    }
-  });
-  const deps = await testDeps(t, {}, { store });
-  const alice = await userWithToken(deps, 'alice');
-  const iris = await readyModel(deps, alice, 'alice', 'iris');
-  const files = storagePaths(deps.config.root).model('alice', 'iris');
-  // While the delete looks at the apps (and finds none yet): a whole app create runs, then a
-  // scheduled models reconciler pass.
-  let created = 0;
-  interleave = async () => {
-    created = (await invoke(createAppRoute, createApp, deps, { path: '/api/v1/users/alice/apps', headers: alice, body: { name: 'serve', model_name: 'iris', cpu: 0.1, ram: 100 } })).status;
-    await invoke(reconcileRoute, reconcileModels, deps, { path: reconcileRoute.path, headers: bearer(deps.serviceToken) });
-  };
-  finds = 0;
-  armed = true;
-  const answer = await invoke(route, handle, deps, { path: '/api/v1/users/alice/models/iris', headers: alice });
-  t.equal(created, 201, 'the app create went through in between');
-  t.ok(finds >= 2, 'the delete looked at the apps again after its write failed');
-  t.same(answer.body, { msg: 'model iris is used by app serve; delete the app first' });
-  t.equal(answer.status, 403);
-  t.match(await modelsCollection(deps.store).get('alice/iris'), { state: 'ready', res: 'held' }, 'the refused delete left the model ready');
-  t.ok(existsSync(path.join(files, 'model.json')), 'and its files');
-  t.equal((await inUse(deps)).rom, iris.doc.size, 'and its rom held');
-});
+t.test(
+  "an app create landing between the delete's look at the apps and its write: the delete is refused and changes nothing, even with the models reconciler running in between (store stand-in: the real store with a hook to interleave them)",
+  async (t) => {
+    let finds = 0;
+    let armed = false;
+    let interleave: () => Promise<void> = async () => undefined;
+    const store = await hookedStore(t, async ({ collection, method }) => {
+      if (collection === 'app_group' && method === 'find') finds += 1;
+      // Just before the delete's conditional write of deleting (once; the create's own writes pass).
+      if (armed && collection === 'model' && method === 'update') {
+        armed = false;
+        await interleave();
+      }
+    });
+    const deps = await testDeps(t, {}, { store });
+    const alice = await userWithToken(deps, 'alice');
+    const iris = await readyModel(deps, alice, 'alice', 'iris');
+    const files = storagePaths(deps.config.root).model('alice', 'iris');
+    // While the delete looks at the apps (and finds none yet): a whole app create runs, then a
+    // scheduled models reconciler pass.
+    let created = 0;
+    interleave = async () => {
+      created = (await invoke(createAppRoute, createApp, deps, { path: '/api/v1/users/alice/apps', headers: alice, body: { name: 'serve', model_name: 'iris', cpu: 0.1, ram: 100 } })).status;
+      await invoke(reconcileRoute, reconcileModels, deps, { path: reconcileRoute.path, headers: bearer(deps.serviceToken) });
+    };
+    finds = 0;
+    armed = true;
+    const answer = await invoke(route, handle, deps, { path: '/api/v1/users/alice/models/iris', headers: alice });
+    t.equal(created, 201, 'the app create went through in between');
+    t.ok(finds >= 2, 'the delete looked at the apps again after its write failed');
+    t.same(answer.body, { msg: 'model iris is used by app serve; delete the app first' });
+    t.equal(answer.status, 403);
+    t.match(await modelsCollection(deps.store).get('alice/iris'), { state: 'ready', res: 'held' }, 'the refused delete left the model ready');
+    t.ok(existsSync(path.join(files, 'model.json')), 'and its files');
+    t.equal((await inUse(deps)).rom, iris.doc.size, 'and its rom held');
+  },
+);

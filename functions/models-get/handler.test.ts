@@ -5,12 +5,23 @@ import { userWithToken } from '../../test/helpers/users.js';
 import { handle } from './handler.js';
 import route from './route.js';
 
-t.test('the owner\'s model; not found and another user\'s token are 403 {msg}', async (t) => {
+t.test("the owner's model; not found and another user's token are 403 {msg}", async (t) => {
   const deps = await testDeps(t);
   const alice = await userWithToken(deps, 'alice');
   const bob = await userWithToken(deps, 'bob');
   // As models-create leaves a model whose rom confirm was refused (res 'none': no rom is owed).
-  await modelsCollection(deps.store).insert({ _id: 'alice/iris', uid: 'u1', name: 'iris', user: 'alice', tenant: 'default', size: 10, src: 'train', state: 'error', res: 'none', msg: 'resource reservation failed: timed out' });
+  await modelsCollection(deps.store).insert({
+    _id: 'alice/iris',
+    uid: 'u1',
+    name: 'iris',
+    user: 'alice',
+    tenant: 'default',
+    size: 10,
+    src: 'train',
+    state: 'error',
+    res: 'none',
+    msg: 'resource reservation failed: timed out',
+  });
   const got = await invoke(route, handle, deps, { path: '/api/v1/users/alice/models/iris', headers: alice });
   t.equal(got.status, 200);
   t.match(got.body, { name: 'iris', user: 'alice', tenant: 'default', size: 10, src: 'train', state: 'error', msg: 'resource reservation failed: timed out', created_at: String, updated_at: String });

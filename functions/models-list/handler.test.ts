@@ -8,9 +8,20 @@ import { handle } from './handler.js';
 import route from './route.js';
 
 // Records as models-create leaves them when the rom confirm is refused (res 'none': no rom is owed).
-const failedModel = (user: string, name: string): New<ModelDoc> => ({ _id: `${user}/${name}`, uid: `${user}-${name}`, name, user, tenant: 'default', size: 10, src: 'train', state: 'error', res: 'none', msg: 'resource reservation failed: timed out' });
+const failedModel = (user: string, name: string): New<ModelDoc> => ({
+  _id: `${user}/${name}`,
+  uid: `${user}-${name}`,
+  name,
+  user,
+  tenant: 'default',
+  size: 10,
+  src: 'train',
+  state: 'error',
+  res: 'none',
+  msg: 'resource reservation failed: timed out',
+});
 
-t.test('lists only the owner\'s models, oldest first, without internal fields', async (t) => {
+t.test("lists only the owner's models, oldest first, without internal fields", async (t) => {
   const deps = await testDeps(t);
   const alice = await userWithToken(deps, 'alice');
   const bob = await userWithToken(deps, 'bob');
@@ -20,8 +31,11 @@ t.test('lists only the owner\'s models, oldest first, without internal fields', 
   await col.insert(failedModel('alice', 'a'));
   const list = await invoke(route, handle, deps, { path: '/api/v1/users/alice/models', headers: alice });
   t.equal(list.status, 200);
-  t.same((list.body as { name: string }[]).map((m) => m.name), ['b', 'a']);
-  t.same(Object.keys((list.body as object[])[0] ?? {}).sort(), ['created_at', 'msg', 'name', 'size', 'src', 'state', 'tenant', 'updated_at', 'user'], 'the API\'s fields, none of res/uid/version');
+  t.same(
+    (list.body as { name: string }[]).map((m) => m.name),
+    ['b', 'a'],
+  );
+  t.same(Object.keys((list.body as object[])[0] ?? {}).sort(), ['created_at', 'msg', 'name', 'size', 'src', 'state', 'tenant', 'updated_at', 'user'], "the API's fields, none of res/uid/version");
   t.match((await invoke(route, handle, deps, { path: '/api/v1/users/bob/models', headers: bob })).body, [{ name: 'c', user: 'bob' }]);
   const foreign = await invoke(route, handle, deps, { path: '/api/v1/users/alice/models', headers: bob });
   t.equal(foreign.status, 403);

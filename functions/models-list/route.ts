@@ -5,5 +5,5 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/models',
   auth: 'owner',
-  description: 'The user\'s models, oldest first.',
+  description: "The user's models, oldest first.",
 });

@@ -39,7 +39,7 @@ t.test('finishes a copy a create left undone (rom held, files not copied)', asyn
   t.equal((await inUse(deps)).rom, size, 'the rom stays held by the ready model');
 });
 
-t.test('removes a deleting model\'s files and releases its rom exactly once, even run twice at once and again', async (t) => {
+t.test("removes a deleting model's files and releases its rom exactly once, even run twice at once and again", async (t) => {
   const deps = await testDeps(t);
   const alice = await userWithToken(deps, 'alice');
   const run = async () => (await invoke(route, handle, deps, { path: route.path, headers: bearer(deps.serviceToken) })).body as Summary;
@@ -49,10 +49,14 @@ t.test('removes a deleting model\'s files and releases its rom exactly once, eve
   t.match((await invoke(deleteRoute, deleteModel, deps, { path: '/api/v1/users/alice/models/iris', headers: alice })).body, { state: 'deleting' });
 
   const passes = [...(await Promise.all([run(), run()])), await run()];
-  t.same(passes.flatMap((p) => p.deleted), ['alice/iris'], 'deleted by exactly one pass');
+  t.same(
+    passes.flatMap((p) => p.deleted),
+    ['alice/iris'],
+    'deleted by exactly one pass',
+  );
   t.equal(await modelsCollection(deps.store).get('alice/iris'), null, 'the record is gone');
   t.notOk(existsSync(storagePaths(deps.config.root).model('alice', 'iris')), 'the files are gone');
-  t.ok(existsSync(storagePaths(deps.config.root).model('alice', 'keep')), 'the other model\'s files stay');
+  t.ok(existsSync(storagePaths(deps.config.root).model('alice', 'keep')), "the other model's files stay");
   t.equal((await inUse(deps)).rom, keep.doc.size, 'exactly its own rom was released, once');
 });
 

@@ -5,5 +5,5 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/tenants/{tenant}',
   auth: 'user',
-  description: 'A tenant\'s capacity and what is in use.',
+  description: "A tenant's capacity and what is in use.",
 });

@@ -17,7 +17,7 @@ t.test('deactivates with any body; deactivating twice stays NotActive', async (t
   t.equal(again.status, 403, 'the token died with the deactivation');
 });
 
-t.test('the deactivation is announced on the bus; the user\'s open streams fail their recheck', async (t) => {
+t.test("the deactivation is announced on the bus; the user's open streams fail their recheck", async (t) => {
   const deps = await testDeps(t);
   await deps.users.create('alice', await hashPassword('password1'));
   const { token } = await deps.tokens.issue({ sub: 'alice', kind: 'user' });

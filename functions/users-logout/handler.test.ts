@@ -11,11 +11,18 @@ t.test('revokes the presented token and prunes expired revocations', async (t) =
   await deps.users.create('alice', await hashPassword('password1'));
   const old = await deps.tokens.issue({ sub: 'alice', kind: 'user' });
   t.equal((await invoke(route, handle, deps, { path: '/api/v1/users/alice/token', headers: bearer(old.token) })).status, 200);
-  t.same((await deps.users.get('alice'))?.revoked.map((r) => r.jti), [old.claims.jti]);
+  t.same(
+    (await deps.users.get('alice'))?.revoked.map((r) => r.jti),
+    [old.claims.jti],
+  );
   now += 120_000;
   const fresh = await deps.tokens.issue({ sub: 'alice', kind: 'user' });
   t.equal((await invoke(route, handle, deps, { path: '/api/v1/users/alice/token', headers: bearer(fresh.token) })).status, 200);
-  t.same((await deps.users.get('alice'))?.revoked.map((r) => r.jti), [fresh.claims.jti], 'the expired entry was dropped');
+  t.same(
+    (await deps.users.get('alice'))?.revoked.map((r) => r.jti),
+    [fresh.claims.jti],
+    'the expired entry was dropped',
+  );
 });
 
 t.test('the logout is announced on the bus, and the token no longer passes a recheck', async (t) => {

@@ -5,5 +5,5 @@ export default defineRoute({
   method: 'DELETE',
   path: '/api/v1/users/{user}/token',
   auth: 'owner',
-  description: 'Log out: revoke the token presented; the user\'s other tokens keep working.',
+  description: "Log out: revoke the token presented; the user's other tokens keep working.",
 });

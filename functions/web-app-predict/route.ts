@@ -12,5 +12,6 @@ export default defineRoute({
     instances: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 10000 })),
     inputs: Type.Optional(Type.Unknown()),
   }),
-  description: 'Beyond: the browser UI\'s "try predict", same origin as the page: the owner\'s token checked, the app ready, the request passed to its model server without the token (docs/api.md#applications).',
+  description:
+    'Beyond: the browser UI\'s "try predict", same origin as the page: the owner\'s token checked, the app ready, the request passed to its model server without the token (docs/api.md#applications).',
 });

@@ -5,5 +5,5 @@ export default defineRoute({
   method: 'GET',
   path: '/data_client.jar',
   auth: 'none',
-  description: 'The design\'s Java client became a Node one: this answers 403 naming /data_client.js (docs/api.md#browser-ui).',
+  description: "The design's Java client became a Node one: this answers 403 naming /data_client.js (docs/api.md#browser-ui).",
 });

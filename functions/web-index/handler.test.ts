@@ -20,7 +20,7 @@ t.test('serves the built UI page without a token, cached by ETag, with a strict 
   t.match(page.headers['content-type'], /^text\/html/);
   t.match(page.body, /<main id="main"/);
   t.notMatch(page.body, /https?:\/\//, 'the page loads nothing from another origin');
-  t.match(page.headers['content-security-policy'], /script-src 'sha256-[A-Za-z0-9+/=]+'/, 'only the page\'s own script runs');
+  t.match(page.headers['content-security-policy'], /script-src 'sha256-[A-Za-z0-9+/=]+'/, "only the page's own script runs");
   t.equal(page.headers['cache-control'], 'no-cache');
   const again = await invoke(route, handle, deps, { path: '/', headers: { 'if-none-match': page.headers.etag ?? '' } });
   t.equal(again.status, 304, 'an unchanged page is not sent again');
@@ -48,11 +48,13 @@ async function fetchThroughServer(deps: Awaited<ReturnType<typeof testDeps>>, he
   try {
     const { port } = server.address() as AddressInfo;
     return await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: '/', headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      }).on('error', reject);
+      http
+        .get({ host: '127.0.0.1', port, path: '/', headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        })
+        .on('error', reject);
     });
   } finally {
     await new Promise((r) => server.close(r));

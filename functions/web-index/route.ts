@@ -5,5 +5,5 @@ export default defineRoute({
   method: 'GET',
   path: '/',
   auth: 'none',
-  description: 'The browser UI (docs/api.md#browser-ui): register and log in, then the user\'s page at /index.',
+  description: "The browser UI (docs/api.md#browser-ui): register and log in, then the user's page at /index.",
 });

@@ -5,7 +5,7 @@ import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { servePage } from './handler.js';
 import route from './route.js';
 
-t.test('serves the UI page at the UI\'s paths and refuses others', async (t) => {
+t.test("serves the UI page at the UI's paths and refuses others", async (t) => {
   const handle = servePage(pageReplier([buildPage(t)]));
   const deps = await testDeps(t);
   for (const p of ['/regist_login', '/regist_login.jsp', '/index', '/index.jsp']) {

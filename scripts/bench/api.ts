@@ -14,7 +14,16 @@ import { alternate, ensureBuilt, json, NGINX_MODULE, poll, ROOT, run, say, secti
 import { freePorts } from './ports.js';
 import { meets, ratio } from './report.js';
 
-const { values: args } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string', default: '50' }, 'no-nginx': { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, compare: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string' },
+    rounds: { type: 'string' },
+    connections: { type: 'string', default: '50' },
+    'no-nginx': { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    compare: { type: 'string' },
+  },
+});
 const SECONDS = Number(args.seconds ?? (args.quick ? 2 : 5));
 const ROUNDS = Number(args.rounds ?? (args.quick ? 1 : 3));
 const CONNECTIONS = Number(args.connections);
@@ -34,7 +43,10 @@ run('api', async () => {
     const bare = await startBare(body);
     stops.push(bare.stop);
     const auth = { authorization: `Bearer ${token}` };
-    const targets: Record<string, Target & { pid?: number }> = { bare: { url: bare.url + urlPath, headers: auth, pid: bare.pid }, gateway: { url: platform.base + urlPath, headers: auth, pid: platform.child.pid as number } };
+    const targets: Record<string, Target & { pid?: number }> = {
+      bare: { url: bare.url + urlPath, headers: auth, pid: bare.pid },
+      gateway: { url: platform.base + urlPath, headers: auth, pid: platform.child.pid as number },
+    };
     if (args.compare) {
       const otherRoot = mkdtempSync(path.join(tmpdir(), 'mlp-bench-api-before-'));
       const other = await startPlatform(otherRoot, {}, [], path.resolve(args.compare));
@@ -72,7 +84,15 @@ run('api', async () => {
       if (got.cpuUsPerRequest !== undefined && base.cpuUsPerRequest !== undefined) {
         // The same goal read as cost: the bare server's CPU per request over the gateway's.
         const cost = ratio(base.cpuUsPerRequest, got.cpuUsPerRequest, '%');
-        s.figure({ name: `${label}: server CPU per request`, value: got.cpuUsPerRequest, unit: 'us', baseline: { name: baseName, value: base.cpuUsPerRequest }, ratio: ratio(got.cpuUsPerRequest, base.cpuUsPerRequest, 'x'), goal: '<= 2x', met: meets('>= 50', cost.value) });
+        s.figure({
+          name: `${label}: server CPU per request`,
+          value: got.cpuUsPerRequest,
+          unit: 'us',
+          baseline: { name: baseName, value: base.cpuUsPerRequest },
+          ratio: ratio(got.cpuUsPerRequest, base.cpuUsPerRequest, 'x'),
+          goal: '<= 2x',
+          met: meets('>= 50', cost.value),
+        });
       }
       if (got.errors + base.errors > 0) s.note(`${label}: ${got.errors} errors or non-2xx answers, baseline ${base.errors}`);
     };
@@ -90,7 +110,10 @@ run('api', async () => {
 /** The bare node:http server in its own process, answering `body`. */
 async function startBare(body: string): Promise<{ url: string; address: string; pid: number; stop(): Promise<void> }> {
   const [port] = (await freePorts(1)) as [number];
-  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/bench/bare-server.mjs')], { env: { ...process.env, PORT: String(port), MLP_BENCH_BODY: body }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/bench/bare-server.mjs')], {
+    env: { ...process.env, PORT: String(port), MLP_BENCH_BODY: body },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const exited = new Promise((r) => child.once('exit', r));
   const url = `http://127.0.0.1:${port}`;
   await poll(async () => (await fetch(url).catch(() => undefined))?.ok === true, 'the bare server starting', 10_000);

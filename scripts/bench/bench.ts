@@ -10,7 +10,9 @@ import { renderTable, replaceRegion, type Report } from './report.js';
 
 export const BENCHES = ['api', 'cold', 'transfer', 'tcc', 'relay', 'scale'] as const;
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'no-readme': { type: 'boolean', default: false }, render: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'no-readme': { type: 'boolean', default: false }, render: { type: 'boolean', default: false } },
+});
 const chosen = args.render ? [] : args.only ? args.only.split(',') : [...BENCHES];
 const unknown = chosen.filter((b) => !(BENCHES as readonly string[]).includes(b));
 if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; known: ${BENCHES.join(', ')}`);
@@ -25,7 +27,11 @@ const failed: string[] = [];
 for (const name of chosen) {
   const t0 = Date.now();
   say(`\n== ${name}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, `scripts/bench/${name}.ts`), ...(args.quick ? ['--quick'] : [])], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...infraEnv, MLP_BENCH_NO_BUILD: '1' } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, `scripts/bench/${name}.ts`), ...(args.quick ? ['--quick'] : [])], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, ...infraEnv, MLP_BENCH_NO_BUILD: '1' },
+  });
   say(`== ${name}: ${r.status === 0 ? 'done' : `FAILED (${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   if (r.status !== 0) failed.push(name);
 }

@@ -24,7 +24,10 @@ export const say = (line: string) => process.stdout.write(`${line}\n`);
  */
 export function ensureBuilt(): void {
   if (process.env.MLP_BENCH_NO_BUILD === '1') return;
-  const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', 'dist/.tsbuildinfo'], { cwd: ROOT, encoding: 'utf8' });
+  const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', 'dist/.tsbuildinfo'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   if (tsc.status !== 0) say(`  (build: tsc reported type errors; dist/ was emitted anyway:\n${tsc.stdout.split('\n').slice(0, 5).join('\n')})`);
 }
 
@@ -74,7 +77,11 @@ export async function userToken(base: string, username: string): Promise<string>
 }
 
 export async function json<T = unknown>(base: string, method: string, urlPath: string, token?: string, body?: unknown): Promise<T> {
-  const res = await fetch(base + urlPath, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const res = await fetch(base + urlPath, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${urlPath}: ${res.status} ${text}`);
   return JSON.parse(text) as T;
@@ -107,7 +114,15 @@ export interface Load {
 }
 
 export function load(target: Target, seconds: number, connections: number): Promise<autocannon.Result> {
-  return autocannon({ url: target.url, method: (target.method ?? 'GET') as 'GET', headers: target.headers ?? {}, ...(target.body ? { body: target.body } : {}), ...(target.socketPath ? { socketPath: target.socketPath } : {}), connections, duration: seconds });
+  return autocannon({
+    url: target.url,
+    method: (target.method ?? 'GET') as 'GET',
+    headers: target.headers ?? {},
+    ...(target.body ? { body: target.body } : {}),
+    ...(target.socketPath ? { socketPath: target.socketPath } : {}),
+    connections,
+    duration: seconds,
+  });
 }
 
 /**
@@ -238,7 +253,9 @@ export async function servers(want: { mongo?: boolean; kafka?: boolean }): Promi
   const needKafka = Boolean(want.kafka && !kafka);
   if (!needMongo && !needKafka) return { ...(mongo ? { mongo } : {}), ...(kafka ? { kafka } : {}), stop: async () => {} };
   say(`  (starting ${[needMongo && 'FerretDB', needKafka && 'Kafka'].filter(Boolean).join(' and ')} with scripts/infra/up.mjs)`);
-  const { infraUp } = (await import(INFRA_MODULE)) as { infraUp: (o: { mongo: boolean; kafka: boolean; log?: (m: string) => void }) => Promise<{ env: Record<string, string>; stop(): Promise<void> }> };
+  const { infraUp } = (await import(INFRA_MODULE)) as {
+    infraUp: (o: { mongo: boolean; kafka: boolean; log?: (m: string) => void }) => Promise<{ env: Record<string, string>; stop(): Promise<void> }>;
+  };
   const up = await infraUp({ mongo: needMongo, kafka: needKafka, log: () => {} });
   return {
     ...(mongo || up.env.MLP_MONGO_URL ? { mongo: mongo ?? up.env.MLP_MONGO_URL } : {}),

@@ -82,9 +82,23 @@ const jobDoc = (user: string, i: number): JobDoc => {
   const at = new Date(Date.UTC(2026, 0, 1) + i).toISOString();
   const name = `job${i.toString(36).padStart(4, '0')}`;
   return {
-    _id: jobId(user, name), uid: `${user}-${name}-uid`, name, user, tenant: 'default', runtime: 'tf', entry: 'train.mjs',
-    gpu: 0, cpu: 0.5, ram: 100, state: 'finished', progress: 100, res: 'released', launched: true,
-    version: 3, created_at: at, updated_at: at,
+    _id: jobId(user, name),
+    uid: `${user}-${name}-uid`,
+    name,
+    user,
+    tenant: 'default',
+    runtime: 'tf',
+    entry: 'train.mjs',
+    gpu: 0,
+    cpu: 0.5,
+    ram: 100,
+    state: 'finished',
+    progress: 100,
+    res: 'released',
+    launched: true,
+    version: 3,
+    created_at: at,
+    updated_at: at,
   } as JobDoc;
 };
 
@@ -108,7 +122,12 @@ try {
       const page = await jobs.find({ user: 'alice' }, { limit: PAGE + 1, after });
       const expected = Math.min(PAGE + 1, n - Math.floor(n / 2) - 1);
       if (page.length !== expected) throw new Error(`n=${n}: page of ${page.length}, expected ${expected}`);
-      const rawPage = () => raw.find(findQuery({ user: 'alice' }, after)).sort({ created_at: 1, _id: 1 }).limit(PAGE + 1).toArray();
+      const rawPage = () =>
+        raw
+          .find(findQuery({ user: 'alice' }, after))
+          .sort({ created_at: 1, _id: 1 })
+          .limit(PAGE + 1)
+          .toArray();
       const adapterMs = await timed(() => jobs.find({ user: 'alice' }, { limit: PAGE + 1, after }));
       const rawMs = await timed(rawPage);
       const firstMs = await timed(() => jobs.find({ user: 'alice' }, { limit: PAGE + 1 }));
@@ -116,14 +135,23 @@ try {
       const byIdMs = await timed(() => raw.findOne({ _id: mid._id }));
       const idPlan = await raw.find({ _id: mid._id }).limit(1).explain('executionStats');
       process.stdout.write(`explain of an _id get, n=${n}: ${JSON.stringify(idPlan.queryPlanner?.winningPlan ?? { queryPlanner: idPlan.queryPlanner, filterPushdown: idPlan.filterPushdown })}\n`);
-      const plan = await raw.find(findQuery({ user: 'alice' }, after)).sort({ created_at: 1, _id: 1 }).limit(PAGE + 1).explain('executionStats');
+      const plan = await raw
+        .find(findQuery({ user: 'alice' }, after))
+        .sort({ created_at: 1, _id: 1 })
+        .limit(PAGE + 1)
+        .explain('executionStats');
       const shown = plan.queryPlanner?.winningPlan
-        ? { winningPlan: plan.queryPlanner.winningPlan, executionStats: plan.executionStats && { totalKeysExamined: plan.executionStats.totalKeysExamined, totalDocsExamined: plan.executionStats.totalDocsExamined } }
+        ? {
+            winningPlan: plan.queryPlanner.winningPlan,
+            executionStats: plan.executionStats && { totalKeysExamined: plan.executionStats.totalKeysExamined, totalDocsExamined: plan.executionStats.totalDocsExamined },
+          }
         : { queryPlanner: plan.queryPlanner, filterPushdown: plan.filterPushdown, sortPushdown: plan.sortPushdown, limitPushdown: plan.limitPushdown };
       process.stdout.write(`explain, n=${n}: ${JSON.stringify(shown)}\n`);
       const sql = sqlitePlans(db, n, after);
       if (sql) process.stdout.write(`${sql}\n`);
-      rows.push(`${String(n).padStart(6)}  ${adapterMs.toFixed(1).padStart(8)}  ${rawMs.toFixed(1).padStart(8)}  ${firstMs.toFixed(1).padStart(10)}  ${bobMs.toFixed(1).padStart(8)}  ${byIdMs.toFixed(1).padStart(8)}`);
+      rows.push(
+        `${String(n).padStart(6)}  ${adapterMs.toFixed(1).padStart(8)}  ${rawMs.toFixed(1).padStart(8)}  ${firstMs.toFixed(1).padStart(10)}  ${bobMs.toFixed(1).padStart(8)}  ${byIdMs.toFixed(1).padStart(8)}`,
+      );
       await client.db().dropDatabase();
     } finally {
       await client.close();

@@ -247,7 +247,12 @@ function request(target: Target, agent?: http.Agent): Promise<{ status: number; 
   return new Promise((resolve, reject) => {
     const req = http.request(
       target.url,
-      { method: target.method ?? 'GET', headers: { ...target.headers, 'content-length': Buffer.byteLength(body) }, ...(target.socketPath ? { socketPath: target.socketPath } : {}), ...(agent ? { agent } : {}) },
+      {
+        method: target.method ?? 'GET',
+        headers: { ...target.headers, 'content-length': Buffer.byteLength(body) },
+        ...(target.socketPath ? { socketPath: target.socketPath } : {}),
+        ...(agent ? { agent } : {}),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -24,7 +24,10 @@ export function topSelf(profile: Profile, n: number): { name: string; share: num
     self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
   });
   const total = [...self.values()].reduce((a, b) => a + b, 0);
-  return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, t]) => ({ name, share: t / total }));
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([name, t]) => ({ name, share: t / total }));
 }
 
 if (process.argv[1]?.endsWith('profile-top.ts')) {

@@ -21,7 +21,9 @@ import { begin } from '../../shared/metrics/store.js';
 import { median, run, say, section, servers } from './lib.js';
 import { ratio } from './report.js';
 
-const { values: args } = parseArgs({ options: { metrics: { type: 'string' }, clients: { type: 'string', default: '100' }, quick: { type: 'boolean', default: false }, 'no-kafka': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: { metrics: { type: 'string' }, clients: { type: 'string', default: '100' }, quick: { type: 'boolean', default: false }, 'no-kafka': { type: 'boolean', default: false } },
+});
 // One metric is kept per epoch and a job has at most MAX_EPOCHS (10,000): that bounds a run and a replay.
 const METRICS = Math.min(MAX_EPOCHS, Number(args.metrics ?? (args.quick ? 1000 : 5000)));
 const CLIENTS = Number(args.clients);
@@ -35,7 +37,9 @@ run('relay', async () => {
     await bench('in-process bus', {}, s);
     if (infra?.kafka) await bench('Kafka', { MLP_KAFKA_BROKERS: infra.kafka, MLP_METRICS_TOPIC: `bench.metrics.${process.pid}` }, s);
     else s.note('Kafka: not measured (--no-kafka)');
-    s.note(`${METRICS} metrics of one running job, at most ${WINDOW} published ahead of the sockets (the relay keeps 1000 waiting per job and drops the oldest past that); each metric is stored (one per epoch) before it is pushed; a job holds at most ${MAX_EPOCHS} epochs, so the replay is of ${METRICS} points, not 100,000`);
+    s.note(
+      `${METRICS} metrics of one running job, at most ${WINDOW} published ahead of the sockets (the relay keeps 1000 waiting per job and drops the oldest past that); each metric is stored (one per epoch) before it is pushed; a job holds at most ${MAX_EPOCHS} epochs, so the replay is of ${METRICS} points, not 100,000`,
+    );
     s.save();
   } finally {
     await infra?.stop();

@@ -80,17 +80,14 @@ const cell = (s: string) => s.replace(/\|/g, '\\|');
 export function renderTable(report: Report): string {
   const m = report.machine;
   // `npm run bench -- --only x` adds to an earlier run: say when the figures were taken, first to last.
-  const times = Object.values(report.benches).map((s) => s.at ?? m.date).sort();
+  const times = Object.values(report.benches)
+    .map((s) => s.at ?? m.date)
+    .sort();
   const at = (iso: string) => iso.slice(0, 16).replace('T', ' ');
   const first = times[0] ?? m.date;
   const last = times[times.length - 1] ?? m.date;
   const when = at(first) === at(last) ? at(first) : `${at(first)} to ${at(last)}`;
-  const lines = [
-    `Measured ${when} UTC on ${m.cores} cores (${m.cpu}), Node ${m.node}.`,
-    '',
-    '| Benchmark | Figure | Value | Baseline (same run) | Ratio | Goal |',
-    '|---|---|---|---|---|---|',
-  ];
+  const lines = [`Measured ${when} UTC on ${m.cores} cores (${m.cpu}), Node ${m.node}.`, '', '| Benchmark | Figure | Value | Baseline (same run) | Ratio | Goal |', '|---|---|---|---|---|---|'];
   const notes: string[] = [];
   for (const [key, s] of Object.entries(report.benches)) {
     for (const f of s.figures) {

@@ -15,7 +15,9 @@ import type { Doc, Store } from '../../shared/store/port.js';
 import { ensureBuilt, json, median, ownDatabase, poll, run, say, section, servers, startPlatform, userToken } from './lib.js';
 import { ratio } from './report.js';
 
-const { values: args } = parseArgs({ options: { objects: { type: 'string' }, calls: { type: 'string' }, quick: { type: 'boolean', default: false }, 'no-mongo': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: { objects: { type: 'string' }, calls: { type: 'string' }, quick: { type: 'boolean', default: false }, 'no-mongo': { type: 'boolean', default: false } },
+});
 const OBJECTS = Number(args.objects ?? (args.quick ? 2000 : 10_000));
 const CALLS = Number(args.calls ?? (args.quick ? 30 : 100));
 const SECRETS = { MLP_SECRET: 's'.repeat(40), MLP_SERVICE_TOKEN: 'v'.repeat(40) };

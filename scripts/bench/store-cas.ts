@@ -63,15 +63,25 @@ async function race(name: string, clients: number, lanes: number, cas: (c: numbe
 
 try {
   const col = await openStore();
-  await raw.insertMany([{ _id: 'seq-raw', n: 0, version: 1 }, { _id: 'rmw-raw', n: 0, version: 1 }] as Document[]);
+  await raw.insertMany([
+    { _id: 'seq-raw', n: 0, version: 1 },
+    { _id: 'rmw-raw', n: 0, version: 1 },
+  ] as Document[]);
   const tight = await col.insert({ _id: 'seq-lease', n: 0 });
   const rmw = await col.insert({ _id: 'rmw-lease', n: 0 });
-  const bareUpdate = (id: string, version: number) => raw.findOneAndUpdate({ _id: id, version } as Document, { $inc: { n: 1, version: 1 }, $set: { updated_at: new Date().toISOString() } }, { returnDocument: 'after' });
+  const bareUpdate = (id: string, version: number) =>
+    raw.findOneAndUpdate({ _id: id, version } as Document, { $inc: { n: 1, version: 1 }, $set: { updated_at: new Date().toISOString() } }, { returnDocument: 'after' });
   const rows = [
     { what: 'update after update: bare findOneAndUpdate (no lease; not atomic on FerretDB)', 'ms/update': await msPerOp(SEQUENTIAL, (i) => bareUpdate('seq-raw', i + 1)) },
     { what: 'update after update: adapter (lease passed on from one update to the next)', 'ms/update': await msPerOp(SEQUENTIAL, (i) => col.update(tight._id, { version: i + 1 }, { inc: { n: 1 } })) },
-    { what: 'read, then update on its version: bare findOne + findOneAndUpdate', 'ms/update': await msPerOp(SEQUENTIAL, async () => bareUpdate('rmw-raw', ((await raw.findOne({ _id: 'rmw-raw' } as Document))?.version as number) ?? 0)) },
-    { what: 'read, then update on its version: adapter (lease taken and released each time)', 'ms/update': await msPerOp(SEQUENTIAL, async () => col.update(rmw._id, { version: (await col.get(rmw._id))?.version ?? 0 }, { inc: { n: 1 } })) },
+    {
+      what: 'read, then update on its version: bare findOne + findOneAndUpdate',
+      'ms/update': await msPerOp(SEQUENTIAL, async () => bareUpdate('rmw-raw', ((await raw.findOne({ _id: 'rmw-raw' } as Document))?.version as number) ?? 0)),
+    },
+    {
+      what: 'read, then update on its version: adapter (lease taken and released each time)',
+      'ms/update': await msPerOp(SEQUENTIAL, async () => col.update(rmw._id, { version: (await col.get(rmw._id))?.version ?? 0 }, { inc: { n: 1 } })),
+    },
     { what: '(for scale) insertOne of a small document', 'ms/update': await msPerOp(SEQUENTIAL, (i) => raw.insertOne({ _id: `ins-${i}` } as Document)) },
     { what: '(for scale) deleteOne of a small document', 'ms/update': await msPerOp(SEQUENTIAL, (i) => raw.deleteOne({ _id: `ins-${i}` } as Document)) },
   ];
@@ -86,11 +96,7 @@ try {
   const shared = await openStore();
   const oneClientCas = async () => async (id: string, version: number) => (await shared.update(id, { version }, { inc: { n: 1 } })) !== null;
   process.stdout.write(`\ncompare-and-set on version until one counter reaches ${INCREMENTS} (correct: every won CAS counted once):\n`);
-  console.table([
-    await race('bare', 4, 4, bareCas),
-    await race('adapter-clients', 4, 4, adapterCas),
-    await race('adapter-one-client', 1, 16, oneClientCas),
-  ]);
+  console.table([await race('bare', 4, 4, bareCas), await race('adapter-clients', 4, 4, adapterCas), await race('adapter-one-client', 1, 16, oneClientCas)]);
 } finally {
   for (const s of stores) await s.close();
   await client.db().dropDatabase();

@@ -20,7 +20,9 @@ import { resourceManager } from '../../shared/tcc/resource-manager.js';
 import { ownDatabase, run, say, section, servers } from './lib.js';
 import { ratio } from './report.js';
 
-const { values: args } = parseArgs({ options: { seconds: { type: 'string' }, callers: { type: 'string', default: '50' }, quick: { type: 'boolean', default: false }, 'no-mongo': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: { seconds: { type: 'string' }, callers: { type: 'string', default: '50' }, quick: { type: 'boolean', default: false }, 'no-mongo': { type: 'boolean', default: false } },
+});
 const SECONDS = Number(args.seconds ?? (args.quick ? 4 : 15));
 const CALLERS = Number(args.callers);
 /** Each pair asks for one thousandth of a core; the tenant holds this many. */
@@ -46,7 +48,9 @@ run('tcc', async () => {
         const r = ratio(pairs.rate, cas, '%');
         s.figure({ name: `${name}: try+confirm pairs/s`, value: pairs.rate, unit: '/s', baseline: { name: 'uncontended compare-and-sets/s on one document (1 caller)', value: cas }, ratio: r });
         s.figure({ name: `${name}: over-commit (confirmed beyond capacity or beside cpu_inuse)`, value: pairs.overCommit, unit: 'units', goal: '<= 0', met: pairs.overCommit <= 0 });
-        s.note(`${name}: ${pairs.confirmed} pairs confirmed of a capacity of ${CAPACITY[name]}, ${pairs.refusedFull} tries refused for capacity, ${pairs.refusedBusy} for too many in flight (retried), in ${pairs.seconds.toFixed(1)} s; cpu_inuse ${pairs.inuse}`);
+        s.note(
+          `${name}: ${pairs.confirmed} pairs confirmed of a capacity of ${CAPACITY[name]}, ${pairs.refusedFull} tries refused for capacity, ${pairs.refusedBusy} for too many in flight (retried), in ${pairs.seconds.toFixed(1)} s; cpu_inuse ${pairs.inuse}`,
+        );
       } finally {
         await store.close();
       }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { ensureBuilt, json, MiB, NGINX_MODULE, peakRss, run, say, section, startPlatform, userToken } from './lib.js';
+import { ensureBuilt, json, MiB, NGINX_MODULE, peakRss, run, section, startPlatform, userToken } from './lib.js';
 import { meets, ratio } from './report.js';
 
 const { values: args } = parseArgs({ options: { size: { type: 'string' }, 'no-nginx': { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } } });
@@ -51,12 +51,30 @@ run('transfer', async () => {
       const downRate = SIZE_MIB / down.value.seconds;
       const ur = ratio(upRate, SIZE_MIB / ddWrite, '%');
       const dr = ratio(downRate, SIZE_MIB / ddWrite, '%');
-      s.figure({ name: `${label}: upload (PUT)`, value: upRate, unit: 'MiB/s', baseline: { name: 'dd conv=fsync', value: SIZE_MIB / ddWrite }, ratio: ur, goal: '>= 70 %', met: meets('>= 70', ur.value) });
-      s.figure({ name: `${label}: download (GET)`, value: downRate, unit: 'MiB/s', baseline: { name: 'dd conv=fsync', value: SIZE_MIB / ddWrite }, ratio: dr, goal: '>= 70 %', met: meets('>= 70', dr.value) });
+      s.figure({
+        name: `${label}: upload (PUT)`,
+        value: upRate,
+        unit: 'MiB/s',
+        baseline: { name: 'dd conv=fsync', value: SIZE_MIB / ddWrite },
+        ratio: ur,
+        goal: '>= 70 %',
+        met: meets('>= 70', ur.value),
+      });
+      s.figure({
+        name: `${label}: download (GET)`,
+        value: downRate,
+        unit: 'MiB/s',
+        baseline: { name: 'dd conv=fsync', value: SIZE_MIB / ddWrite },
+        ratio: dr,
+        goal: '>= 70 %',
+        met: meets('>= 70', dr.value),
+      });
       const growth = (Math.max(up.peak, down.peak) - up.before) / MiB;
       s.figure({ name: `${label}: platform peak RSS growth`, value: growth, unit: 'MiB', goal: '<= 64 MiB', met: meets('<= 64', growth) });
     }
-    s.note(`${SIZE_MIB} MiB; dd and MLP_ROOT on the same disk (${tmpdir()}); both directions are compared with dd's fsynced write; a download is served mostly from the page cache (dd reads the same file at ${(SIZE_MIB / ddRead).toFixed(0)} MiB/s)`);
+    s.note(
+      `${SIZE_MIB} MiB; dd and MLP_ROOT on the same disk (${tmpdir()}); both directions are compared with dd's fsynced write; a download is served mostly from the page cache (dd reads the same file at ${(SIZE_MIB / ddRead).toFixed(0)} MiB/s)`,
+    );
     s.save();
   } finally {
     await nginx?.stop();
@@ -83,7 +101,9 @@ function put(url: string, token: string, mib: number): Promise<{ seconds: number
     const req = http.request(url, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-length': String(mib * MiB) } }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => (res.statusCode === 201 || res.statusCode === 204 || res.statusCode === 200 ? resolve({ seconds: (performance.now() - t0) / 1000 }) : reject(new Error(`PUT ${url}: ${res.statusCode} ${text}`))));
+      res.on('end', () =>
+        res.statusCode === 201 || res.statusCode === 204 || res.statusCode === 200 ? resolve({ seconds: (performance.now() - t0) / 1000 }) : reject(new Error(`PUT ${url}: ${res.statusCode} ${text}`)),
+      );
     });
     req.on('error', reject);
     let sent = 0;

@@ -12,7 +12,11 @@ const ENTRY = path.join(ROOT, 'dist/templates/mlp-node20/index.js');
 /** The routes of the built functions (route.js only: the handlers load in their own processes). */
 export async function builtRoutes() {
   const dir = path.join(ROOT, 'dist/functions');
-  const names = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const names = fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   return Promise.all(names.map(async (name) => (await import(pathToFileURL(path.join(dir, name, 'route.js')).href)).default));
 }
 
@@ -125,12 +129,14 @@ export async function startFunctions({ env, access, logDir, secretsDir, log, tim
     for (let next = queue.shift(); next && !stopping; next = queue.shift()) {
       const { route, port } = next;
       const logFile = path.join(logDir, `${route.name}.log`);
-      running.push(supervise({
-        name: route.name,
-        logFile,
-        log,
-        env: { ...shared, ...(access.needs(route) ? access.env : access.noneEnv), MLP_SECRETS_DIR: secretDirs[route.name], MLP_FUNCTION: route.name, PORT: String(port) },
-      }));
+      running.push(
+        supervise({
+          name: route.name,
+          logFile,
+          log,
+          env: { ...shared, ...(access.needs(route) ? access.env : access.noneEnv), MLP_SECRETS_DIR: secretDirs[route.name], MLP_FUNCTION: route.name, PORT: String(port) },
+        }),
+      );
       await waitReady(route.name, addresses[route.name], logFile, deadline);
     }
   };
@@ -145,15 +151,23 @@ export async function startFunctions({ env, access, logDir, secretsDir, log, tim
   for (const route of routes) {
     if (!route.schedule) continue;
     let busy = false;
-    timers.push(setInterval(() => {
-      if (busy || stopping) return;
-      busy = true;
-      // OpenFaaS's cron-connector and Knative's PingSource POST to the function's root.
-      fetch(`http://${addresses[route.name]}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
-        .then(async (res) => { if (res.status !== 200 && !stopping) log(`scheduled ${route.name}: ${res.status} ${(await res.text()).slice(0, 200)}`); })
-        .catch((err) => { if (!stopping) log(`scheduled ${route.name} failed: ${err.message}`); })
-        .finally(() => { busy = false; });
-    }, route.schedule.everySeconds * 1000));
+    timers.push(
+      setInterval(() => {
+        if (busy || stopping) return;
+        busy = true;
+        // OpenFaaS's cron-connector and Knative's PingSource POST to the function's root.
+        fetch(`http://${addresses[route.name]}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+          .then(async (res) => {
+            if (res.status !== 200 && !stopping) log(`scheduled ${route.name}: ${res.status} ${(await res.text()).slice(0, 200)}`);
+          })
+          .catch((err) => {
+            if (!stopping) log(`scheduled ${route.name} failed: ${err.message}`);
+          })
+          .finally(() => {
+            busy = false;
+          });
+      }, route.schedule.everySeconds * 1000),
+    );
   }
   return { addresses, stop };
 }

@@ -21,7 +21,9 @@ export async function prepareNamespace({ kube, namespace, dir, endpointMode }) {
   const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
   await core.createNamespace({ body: { metadata: { name: namespace } } }).catch(conflictOk);
 
-  const docs = parseAllDocuments(fs.readFileSync(RBAC_FILE, 'utf8')).map((d) => d.toJS()).filter(Boolean);
+  const docs = parseAllDocuments(fs.readFileSync(RBAC_FILE, 'utf8'))
+    .map((d) => d.toJS())
+    .filter(Boolean);
   let account;
   for (const doc of docs) {
     const body = { ...doc, metadata: { ...doc.metadata, namespace } };
@@ -37,15 +39,36 @@ export async function prepareNamespace({ kube, namespace, dir, endpointMode }) {
   }
   if (!account) throw new Error(`${RBAC_FILE} has no ServiceAccount`);
   const minted = await core.createNamespacedServiceAccountToken({
-    name: account, namespace, body: { spec: { audiences: [], expirationSeconds: 7 * 24 * 3600 } },
+    name: account,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 7 * 24 * 3600 } },
   });
   const file = path.join(dir, 'orchestrator.kubeconfig');
-  fs.writeFileSync(file, [
-    'apiVersion: v1', 'kind: Config', 'current-context: mlp',
-    'clusters:', '- name: mlp', '  cluster:', `    server: ${kube.url}`, `    certificate-authority: ${kube.caFile}`,
-    'users:', `- name: ${account}`, '  user:', `    token: ${minted.status.token}`,
-    'contexts:', '- name: mlp', '  context:', '    cluster: mlp', `    user: ${account}`, `    namespace: ${namespace}`, '',
-  ].join('\n'), { mode: 0o600 });
+  fs.writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'current-context: mlp',
+      'clusters:',
+      '- name: mlp',
+      '  cluster:',
+      `    server: ${kube.url}`,
+      `    certificate-authority: ${kube.caFile}`,
+      'users:',
+      `- name: ${account}`,
+      '  user:',
+      `    token: ${minted.status.token}`,
+      'contexts:',
+      '- name: mlp',
+      '  context:',
+      '    cluster: mlp',
+      `    user: ${account}`,
+      `    namespace: ${namespace}`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
   // Every other function has no credentials at all, as on a cluster (automountServiceAccountToken: false).
   const none = path.join(dir, 'no-credentials.kubeconfig');
   fs.writeFileSync(none, 'apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n', { mode: 0o600 });

@@ -93,7 +93,10 @@ const APP_PORTS = [{ protocol: 'TCP', port: PORT_MIN, endPort: PORT_MAX }];
 /** Cluster DNS (CoreDNS or kube-dns, both labelled k8s-app=kube-dns): the pods that resolve service names need it. */
 const DNS = {
   to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
-  ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
+  ports: [
+    { protocol: 'UDP', port: 53 },
+    { protocol: 'TCP', port: 53 },
+  ],
 };
 
 function policy(name: string, podSelector: Record<string, unknown>, rules: { ingress?: unknown[]; egress?: unknown[] }): Record<string, unknown> {

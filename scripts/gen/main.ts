@@ -22,7 +22,14 @@ async function main(): Promise<void> {
   const routes = fns.map((f) => f.route);
   const { version } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
   const nginx = renderNginx(routes);
-  const files: Record<string, string> = { 'stack.yml': renderStack(routes), ...renderKnative(routes), ...nginx, ...renderK8s(routes, nginx), ...renderOpenApi(fns, version), ...renderConfiguration(path.join(ROOT, 'shared/config.ts')) };
+  const files: Record<string, string> = {
+    'stack.yml': renderStack(routes),
+    ...renderKnative(routes),
+    ...nginx,
+    ...renderK8s(routes, nginx),
+    ...renderOpenApi(fns, version),
+    ...renderConfiguration(path.join(ROOT, 'shared/config.ts')),
+  };
 
   const differing: string[] = [];
   for (const [rel, content] of Object.entries(files)) {

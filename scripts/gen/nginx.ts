@@ -21,7 +21,7 @@ export function renderNginx(routes: RouteDef[]): Record<string, string> {
   return {
     'nginx/mlp-routes.conf': header('http level; include with an upstream file (see upstreams.k8s.conf)') + renderRouteMaps(routes) + renderAppMaps(endpoint),
     'nginx/mlp-server.conf': header('server level; needs mlp-routes.conf and an upstream file at http level') + renderServer(auth),
-    'nginx/mlp-apps-server.conf': header('server level, the app gateway\'s own server {} (port 30002); needs mlp-routes.conf and an upstream file at http level') + renderAppServer(endpoint),
+    'nginx/mlp-apps-server.conf': header("server level, the app gateway's own server {} (port 30002); needs mlp-routes.conf and an upstream file at http level") + renderAppServer(endpoint),
     'nginx/upstreams.k8s.conf': header('http level; the functions as Knative Services in the cluster') + renderK8sUpstreams(routes, auth, endpoint),
   };
 }
@@ -50,7 +50,7 @@ function accessOf(route: RouteDef): Access {
 
 function authRoute(routes: RouteDef[]): RouteDef {
   const found = routes.find((r) => r.method === 'GET' && r.path === '/api/v1/auth');
-  if (!found) throw new Error('nginx: no function serves GET /api/v1/auth, which the gateway\'s auth_request calls');
+  if (!found) throw new Error("nginx: no function serves GET /api/v1/auth, which the gateway's auth_request calls");
   return found;
 }
 
@@ -107,24 +107,51 @@ function renderRouteMaps(routes: RouteDef[]): string {
   const byRoute = routes.map((r): [string, string] => [`"~^${methodRegex(r)} ${pathRegex(r.path).slice(1)}"`, r.name]);
   const access = routes.map((r): [string, string] => [r.name, accessOf(r)]);
   return [
-    map('$request_uri', '$mlp_path', [['"~^(?<mlp_raw_path>[^?]*)"', '$mlp_raw_path']],
-      'Routing uses the path exactly as the client sent it (the function sees the same $request_uri).'),
-    map('$request_uri', '$mlp_query', [['default', '""'], ['"~^[^?]*(?<mlp_raw_query>\\?.*)$"', '$mlp_raw_query']],
-      'The query, handed to the token check (browsers send WebSocket tokens as ?token=).'),
-    map('$mlp_path', '$mlp_path_json', [['default', '"(a path with characters that need percent-encoding)"'], ['"~^[\\x21\\x23-\\x5b\\x5d-\\x7e]*$"', '$mlp_path']],
-      'The path as it may appear inside a JSON message and a header (printable ASCII without " and \\).'),
-    map('"$request_method $mlp_path"', '$mlp_function', [['default', '""'], ...byRoute],
-      'Which function serves "METHOD path"; a {param} matches up to the next / or : (shared/http/path-pattern.ts).'),
-    map('$mlp_function', '$mlp_access', [['default', 'unrouted'], ...access],
-      'open: the function checks Basic or nothing itself; bearer: auth_request first; stream: bearer, bodies unbuffered; dav: stream with the 401 challenge (/data); internal: functions call it directly.'),
-    map('$mlp_path', '$mlp_allowed', [['default', '""'], ...allowedMethods(routes)],
-      'The methods a path does serve, for the refusal of any other (the local router\'s wording).'),
-    map('$mlp_allowed', '$mlp_unrouted_body', [
-      ['""', msg('no route $request_method $mlp_path_json')],
-      ['default', msg('method $request_method is not allowed on $mlp_path_json; use $mlp_allowed')],
-    ], 'Unknown routes and methods are client errors (docs/api.md#conventions).'),
-    map('$http_upgrade', '$mlp_connection', [['default', 'upgrade'], ['""', '""']],
-      'WebSocket upgrades pass through; other requests keep the upstream connection alive.'),
+    map('$request_uri', '$mlp_path', [['"~^(?<mlp_raw_path>[^?]*)"', '$mlp_raw_path']], 'Routing uses the path exactly as the client sent it (the function sees the same $request_uri).'),
+    map(
+      '$request_uri',
+      '$mlp_query',
+      [
+        ['default', '""'],
+        ['"~^[^?]*(?<mlp_raw_query>\\?.*)$"', '$mlp_raw_query'],
+      ],
+      'The query, handed to the token check (browsers send WebSocket tokens as ?token=).',
+    ),
+    map(
+      '$mlp_path',
+      '$mlp_path_json',
+      [
+        ['default', '"(a path with characters that need percent-encoding)"'],
+        ['"~^[\\x21\\x23-\\x5b\\x5d-\\x7e]*$"', '$mlp_path'],
+      ],
+      'The path as it may appear inside a JSON message and a header (printable ASCII without " and \\).',
+    ),
+    map('"$request_method $mlp_path"', '$mlp_function', [['default', '""'], ...byRoute], 'Which function serves "METHOD path"; a {param} matches up to the next / or : (shared/http/path-pattern.ts).'),
+    map(
+      '$mlp_function',
+      '$mlp_access',
+      [['default', 'unrouted'], ...access],
+      'open: the function checks Basic or nothing itself; bearer: auth_request first; stream: bearer, bodies unbuffered; dav: stream with the 401 challenge (/data); internal: functions call it directly.',
+    ),
+    map('$mlp_path', '$mlp_allowed', [['default', '""'], ...allowedMethods(routes)], "The methods a path does serve, for the refusal of any other (the local router's wording)."),
+    map(
+      '$mlp_allowed',
+      '$mlp_unrouted_body',
+      [
+        ['""', msg('no route $request_method $mlp_path_json')],
+        ['default', msg('method $request_method is not allowed on $mlp_path_json; use $mlp_allowed')],
+      ],
+      'Unknown routes and methods are client errors (docs/api.md#conventions).',
+    ),
+    map(
+      '$http_upgrade',
+      '$mlp_connection',
+      [
+        ['default', 'upgrade'],
+        ['""', '""'],
+      ],
+      'WebSocket upgrades pass through; other requests keep the upstream connection alive.',
+    ),
     ...faultMaps(),
     `\n# The access log's format: the path without its query, which may hold a token (browsers send\n# WebSocket tokens as ?token=), and no Referer (a page's address may hold one too). Log with it:\n# access_log <where> ${LOG_FORMAT}; in http {} after this include, and no other access_log.\nlog_format ${LOG_FORMAT} ${LOG_FIELDS};\n`,
   ].join('');
@@ -157,16 +184,51 @@ function faultMaps(): string {
   const unavailable = msg('function $mlp_function is unavailable; try again later');
   const authDown = msg('cannot check the token: the auth function is unavailable; try again later');
   return [
-    map('$mlp_auth_error', '$mlp_refused_body', [['""', '$mlp_function_refusal'], ['default', '$mlp_auth_error']],
-      'A refused token answers what the auth function said; a refusal by the function itself, what it said.'),
-    map('$upstream_http_x_mlp_error', '$mlp_function_refusal', [['""', msg('access refused')], ['default', '$upstream_http_x_mlp_error']],
-      'The function\'s own 403, when the bearer location intercepted it.'),
-    map('$upstream_http_x_mlp_error', '$mlp_fault_body', [['""', '$mlp_gateway_fault'], ['default', '$upstream_http_x_mlp_error']],
-      'A function\'s own 503 keeps its msg; otherwise the gateway says what failed.'),
-    map('$mlp_auth_fault', '$mlp_gateway_fault', [['""', unavailable], ['default', '$mlp_auth_fault']],
-      'Set by the auth subrequest when the token check itself failed (auth_request would answer 500).'),
-    map('$upstream_http_x_mlp_error', '$mlp_auth_fault_body', [['""', authDown], ['default', '$upstream_http_x_mlp_error']],
-      'Read inside the auth subrequest only.'),
+    map(
+      '$mlp_auth_error',
+      '$mlp_refused_body',
+      [
+        ['""', '$mlp_function_refusal'],
+        ['default', '$mlp_auth_error'],
+      ],
+      'A refused token answers what the auth function said; a refusal by the function itself, what it said.',
+    ),
+    map(
+      '$upstream_http_x_mlp_error',
+      '$mlp_function_refusal',
+      [
+        ['""', msg('access refused')],
+        ['default', '$upstream_http_x_mlp_error'],
+      ],
+      "The function's own 403, when the bearer location intercepted it.",
+    ),
+    map(
+      '$upstream_http_x_mlp_error',
+      '$mlp_fault_body',
+      [
+        ['""', '$mlp_gateway_fault'],
+        ['default', '$upstream_http_x_mlp_error'],
+      ],
+      "A function's own 503 keeps its msg; otherwise the gateway says what failed.",
+    ),
+    map(
+      '$mlp_auth_fault',
+      '$mlp_gateway_fault',
+      [
+        ['""', unavailable],
+        ['default', '$mlp_auth_fault'],
+      ],
+      'Set by the auth subrequest when the token check itself failed (auth_request would answer 500).',
+    ),
+    map(
+      '$upstream_http_x_mlp_error',
+      '$mlp_auth_fault_body',
+      [
+        ['""', authDown],
+        ['default', '$upstream_http_x_mlp_error'],
+      ],
+      'Read inside the auth subrequest only.',
+    ),
   ].join('');
 }
 
@@ -205,8 +267,17 @@ const ANSWERS: Record<string, { status: number; body: string }> = {
  */
 function errorPages(overrides: Record<number, string | null> = {}): string[] {
   const pages: Record<number, string | null> = {
-    400: '/_mlp/malformed', 404: '@mlp_unrouted', 405: '@mlp_unrouted', 411: '/_mlp/malformed', 413: '@mlp_too_large',
-    414: '/_mlp/malformed', 494: '/_mlp/malformed', 500: '@mlp_fault', 502: '@mlp_unavailable', 503: '@mlp_unavailable', 504: '@mlp_timeout',
+    400: '/_mlp/malformed',
+    404: '@mlp_unrouted',
+    405: '@mlp_unrouted',
+    411: '/_mlp/malformed',
+    413: '@mlp_too_large',
+    414: '/_mlp/malformed',
+    494: '/_mlp/malformed',
+    500: '@mlp_fault',
+    502: '@mlp_unavailable',
+    503: '@mlp_unavailable',
+    504: '@mlp_timeout',
     ...overrides,
   };
   const byTarget = new Map<string, number[]>();
@@ -261,47 +332,61 @@ function renderServer(auth: RouteDef): string {
     ...errorPages(),
   ].join('\n');
   const locations = [
-    block('location /', [
-      // nginx checks a declared length against the limit of every location the request passes;
-      // the limit that counts is the one of the location it is rewritten to.
-      'client_max_body_size 0;',
-      'rewrite ^ /_mlp/$mlp_access last;',
-    ], 'Every path goes through the route map; the rewrite keeps method and body.'),
-    block('location = /_mlp/open', [
-      'internal;',
-      ...errorPages({ 500: '@mlp_unavailable' }),
-      // Only the gateway's own check names the request it checks (the 401 on /data depends on it).
-      'proxy_set_header X-Original-URI "";',
-      ...proxyTo('http://$mlp_upstream$request_uri'),
-    ],
-      'Routes whose function checks the caller itself (auth none or basic).'),
-    block('location = /_mlp/bearer', bearerLocation([]),
-      'Routes that need a user\'s Bearer token: checked by auth_request before the function is reached.'),
-    block('location = /_mlp/stream', bearerLocation(STREAMING),
-      'Stream routes: Bearer-checked like the above; answers of any length, unbuffered.'),
+    block(
+      'location /',
+      [
+        // nginx checks a declared length against the limit of every location the request passes;
+        // the limit that counts is the one of the location it is rewritten to.
+        'client_max_body_size 0;',
+        'rewrite ^ /_mlp/$mlp_access last;',
+      ],
+      'Every path goes through the route map; the rewrite keeps method and body.',
+    ),
+    block(
+      'location = /_mlp/open',
+      [
+        'internal;',
+        ...errorPages({ 500: '@mlp_unavailable' }),
+        // Only the gateway's own check names the request it checks (the 401 on /data depends on it).
+        'proxy_set_header X-Original-URI "";',
+        ...proxyTo('http://$mlp_upstream$request_uri'),
+      ],
+      'Routes whose function checks the caller itself (auth none or basic).',
+    ),
+    block('location = /_mlp/bearer', bearerLocation([]), "Routes that need a user's Bearer token: checked by auth_request before the function is reached."),
+    block('location = /_mlp/stream', bearerLocation(STREAMING), 'Stream routes: Bearer-checked like the above; answers of any length, unbuffered.'),
     // RFC 4918's own statuses from the function (400, 404, 405; 409, 412 and 415 have no page) pass
     // through with their {msg} body.
-    block('location = /_mlp/dav', bearerLocation(STREAMING, '@mlp_challenge', [400, 404, 405]),
-      'WebDAV (/data): a stream route whose request without credentials is challenged: the check answers 401 with\n# WWW-Authenticate: Basic, and Basic with the username and an API token counts as the token (docs/api.md#datasets).'),
-    block('location = /_mlp/auth', [
-      'internal;',
-      // The check never reads the body, but nginx applies this location's limit to its length.
-      'client_max_body_size 0;',
-      'proxy_pass_request_body off;',
-      'proxy_set_header Content-Length "";',
-      ...PROXY_HEADERS,
-      'proxy_set_header Upgrade "";',
-      'proxy_set_header Connection "";',
-      'proxy_set_header X-Original-URI $request_uri;',
-      'proxy_set_header X-Original-Method $request_method;',
-      'proxy_intercept_errors on;',
-      ...errorPages({ 500: '@mlp_auth_fault', 502: '@mlp_auth_fault', 503: '@mlp_auth_fault', 504: '@mlp_auth_fault' }),
-      `proxy_pass http://$mlp_auth_upstream${auth.path}$mlp_query;`,
-    ], `The token check: ${auth.name} answers 200, or 403 with the reason in x-mlp-error (on /data, 401 with the challenge when no credentials came).`),
-    block('location @mlp_auth_fault', ['set $mlp_auth_fault $mlp_auth_fault_body;', 'return 503;'],
-      'Runs in the auth subrequest; the parent sees $mlp_auth_fault (subrequests share variables).'),
-    block('location = /_mlp/internal', ['internal;', ...answer(403, msg('$request_method $mlp_path_json is internal to the platform; the gateway does not route it'))],
-      'Internal routes (service token) are for functions calling each other inside the cluster (docs/api.md#resources).'),
+    block(
+      'location = /_mlp/dav',
+      bearerLocation(STREAMING, '@mlp_challenge', [400, 404, 405]),
+      'WebDAV (/data): a stream route whose request without credentials is challenged: the check answers 401 with\n# WWW-Authenticate: Basic, and Basic with the username and an API token counts as the token (docs/api.md#datasets).',
+    ),
+    block(
+      'location = /_mlp/auth',
+      [
+        'internal;',
+        // The check never reads the body, but nginx applies this location's limit to its length.
+        'client_max_body_size 0;',
+        'proxy_pass_request_body off;',
+        'proxy_set_header Content-Length "";',
+        ...PROXY_HEADERS,
+        'proxy_set_header Upgrade "";',
+        'proxy_set_header Connection "";',
+        'proxy_set_header X-Original-URI $request_uri;',
+        'proxy_set_header X-Original-Method $request_method;',
+        'proxy_intercept_errors on;',
+        ...errorPages({ 500: '@mlp_auth_fault', 502: '@mlp_auth_fault', 503: '@mlp_auth_fault', 504: '@mlp_auth_fault' }),
+        `proxy_pass http://$mlp_auth_upstream${auth.path}$mlp_query;`,
+      ],
+      `The token check: ${auth.name} answers 200, or 403 with the reason in x-mlp-error (on /data, 401 with the challenge when no credentials came).`,
+    ),
+    block('location @mlp_auth_fault', ['set $mlp_auth_fault $mlp_auth_fault_body;', 'return 503;'], 'Runs in the auth subrequest; the parent sees $mlp_auth_fault (subrequests share variables).'),
+    block(
+      'location = /_mlp/internal',
+      ['internal;', ...answer(403, msg('$request_method $mlp_path_json is internal to the platform; the gateway does not route it'))],
+      'Internal routes (service token) are for functions calling each other inside the cluster (docs/api.md#resources).',
+    ),
     block('location = /_mlp/unrouted', ['internal;', ...answer(403, '$mlp_unrouted_body')]),
     ...Object.entries(ANSWERS).map(([name, a]) => answerLocation(name, a)),
   ];
@@ -309,13 +394,7 @@ function renderServer(auth: RouteDef): string {
 }
 
 /** Stream locations: the function enforces each dataset's size itself; bodies pass through as they arrive. */
-const STREAMING = [
-  'client_max_body_size 0;',
-  'proxy_request_buffering off;',
-  'proxy_buffering off;',
-  'proxy_read_timeout 3600s;',
-  'proxy_send_timeout 3600s;',
-];
+const STREAMING = ['client_max_body_size 0;', 'proxy_request_buffering off;', 'proxy_buffering off;', 'proxy_read_timeout 3600s;', 'proxy_send_timeout 3600s;'];
 
 /**
  * A location whose requests auth_request checks first; `extra` tunes it (limits, buffering).
@@ -341,11 +420,9 @@ function renderK8sUpstreams(routes: RouteDef[], auth: RouteDef, endpoint: RouteD
   return [
     '\n# proxy_pass with variables resolves names at request time, so nginx needs a resolver.\n',
     'resolver kube-dns.kube-system.svc.cluster.local valid=10s ipv6=off;\n',
-    map('$mlp_function', '$mlp_upstream', [['default', '""'], ...routed.map((r): [string, string] => [r.name, address(r)])],
-      'The function a routed request goes to.'),
+    map('$mlp_function', '$mlp_upstream', [['default', '""'], ...routed.map((r): [string, string] => [r.name, address(r)])], 'The function a routed request goes to.'),
     map('$mlp_function', '$mlp_auth_upstream', [['default', address(auth)]], 'The function the token check goes to.'),
-    map('$mlp_app_access', '$mlp_app_check_upstream', [['default', address(endpoint)]],
-      'The function the app gateway\'s check goes to (internal: the API gateway never routes it).'),
+    map('$mlp_app_access', '$mlp_app_check_upstream', [['default', address(endpoint)]], "The function the app gateway's check goes to (internal: the API gateway never routes it)."),
   ].join('');
 }
 
@@ -382,37 +459,76 @@ function renderAppMaps(endpoint: RouteDef): string {
     '\n# ----------------------------------------------------------- the app gateway (mlp-apps-server.conf)\n',
     '\n# A literal $ for messages: nginx has no escape for it in strings with variables; geo values are plain.\n',
     'geo $mlp_dollar { default "$"; }\n',
-    map('$request_uri', '$mlp_app_access', [
-      ['default', 'unrouted'],
-      [`"~^/(?<mlp_app_user>${user})/(?<mlp_app_name>${app})(?<mlp_app_rest>/[^?]*)?(\\?|$)"`, 'app'],
-    ], 'app: /{user}/{app}[/rest][?query] with both names valid (the captures are read only then); anything else is refused.'),
-    map('$mlp_app_access', '$mlp_app_refusal', [['default', '""']],
-      'Set by mlp-apps-server.conf (auth_request_set): the check\'s refusal. Declared here, so this file works without that server.'),
-    map('$mlp_app_access', '$mlp_app_check_fault', [['default', '""']],
-      'Set by mlp-apps-server.conf inside the check subrequest when the check failed. Declared here like the above.'),
-    map('$mlp_app_rest', '$mlp_app_path', [['""', '/'], ['default', '$mlp_app_rest']],
-      'The path the app gets: the rest after /{user}/{app}, as sent; / when there is none.'),
-    map('$mlp_path', '$mlp_app_unrouted_body', [
-      ['default', msg(`${use}, not (a path with characters that need percent-encoding)`)],
-      [`"~^/(?<mlp_app_bad_user>[${JSON_SAFE_SEGMENT}]{1,60})[${JSON_SAFE_SEGMENT}]*/(?<mlp_app_bad_name>[${JSON_SAFE_SEGMENT}]{1,60})[${JSON_SAFE_SEGMENT}]*(/|$)"`,
-        msg(`/$mlp_app_bad_user/$mlp_app_bad_name is not /{user}/{app} (${patternWords(endpoint)})`)],
-      ['"~^/[^/]+/[^/]+(/|$)"', msg(`${use} (${patternWords(endpoint)}); this path has characters that need percent-encoding`)],
-      [`"~^(?<mlp_app_short_path>[${JSON_SAFE}]{0,100})[${JSON_SAFE}]*$"`, msg(`${use}, not $mlp_app_short_path`)],
-    ], 'A path that is not /{user}/{app}/…: the local app gateway\'s words (the names cut at 60 characters, the path at 100).'),
-    map('$mlp_app_access', '$mlp_app_refused_path_body', [
-      ['default', '$mlp_app_unrouted_body'],
-      ['app', msg('$mlp_path_json leads out of /{user}/{app}/\\u2026 once its dot segments are resolved; send the path without them')],
-    ], 'nginx resolves dot segments before it picks a location, the path map reads the path as sent: they disagree only on a path that leads to an internal location.'),
-    map('$mlp_app_refusal', '$mlp_app_refused_body', [['""', msg('access refused')], ['default', '$mlp_app_refusal']],
-      `What ${endpoint.name} said when it refused (no or another user's token, unknown app, app not ready).`),
-    map('$mlp_app_check_fault', '$mlp_app_fault_body', [
-      ['""', msg('the app gateway failed on this request (request $request_id); try again later')],
-      ['default', '$mlp_app_check_fault'],
-    ], 'auth_request answers 500 when the check itself failed; the check\'s own words are in $mlp_app_check_fault.'),
-    map('$upstream_http_x_mlp_error', '$mlp_app_check_fault_body', [
-      ['""', msg(`cannot check the app: function ${endpoint.name} is unavailable; try again later`)],
-      ['default', '$upstream_http_x_mlp_error'],
-    ], `Read inside the check subrequest only: ${endpoint.name}'s own 503 keeps its msg.`),
+    map(
+      '$request_uri',
+      '$mlp_app_access',
+      [
+        ['default', 'unrouted'],
+        [`"~^/(?<mlp_app_user>${user})/(?<mlp_app_name>${app})(?<mlp_app_rest>/[^?]*)?(\\?|$)"`, 'app'],
+      ],
+      'app: /{user}/{app}[/rest][?query] with both names valid (the captures are read only then); anything else is refused.',
+    ),
+    map('$mlp_app_access', '$mlp_app_refusal', [['default', '""']], "Set by mlp-apps-server.conf (auth_request_set): the check's refusal. Declared here, so this file works without that server."),
+    map('$mlp_app_access', '$mlp_app_check_fault', [['default', '""']], 'Set by mlp-apps-server.conf inside the check subrequest when the check failed. Declared here like the above.'),
+    map(
+      '$mlp_app_rest',
+      '$mlp_app_path',
+      [
+        ['""', '/'],
+        ['default', '$mlp_app_rest'],
+      ],
+      'The path the app gets: the rest after /{user}/{app}, as sent; / when there is none.',
+    ),
+    map(
+      '$mlp_path',
+      '$mlp_app_unrouted_body',
+      [
+        ['default', msg(`${use}, not (a path with characters that need percent-encoding)`)],
+        [
+          `"~^/(?<mlp_app_bad_user>[${JSON_SAFE_SEGMENT}]{1,60})[${JSON_SAFE_SEGMENT}]*/(?<mlp_app_bad_name>[${JSON_SAFE_SEGMENT}]{1,60})[${JSON_SAFE_SEGMENT}]*(/|$)"`,
+          msg(`/$mlp_app_bad_user/$mlp_app_bad_name is not /{user}/{app} (${patternWords(endpoint)})`),
+        ],
+        ['"~^/[^/]+/[^/]+(/|$)"', msg(`${use} (${patternWords(endpoint)}); this path has characters that need percent-encoding`)],
+        [`"~^(?<mlp_app_short_path>[${JSON_SAFE}]{0,100})[${JSON_SAFE}]*$"`, msg(`${use}, not $mlp_app_short_path`)],
+      ],
+      "A path that is not /{user}/{app}/…: the local app gateway's words (the names cut at 60 characters, the path at 100).",
+    ),
+    map(
+      '$mlp_app_access',
+      '$mlp_app_refused_path_body',
+      [
+        ['default', '$mlp_app_unrouted_body'],
+        ['app', msg('$mlp_path_json leads out of /{user}/{app}/\\u2026 once its dot segments are resolved; send the path without them')],
+      ],
+      'nginx resolves dot segments before it picks a location, the path map reads the path as sent: they disagree only on a path that leads to an internal location.',
+    ),
+    map(
+      '$mlp_app_refusal',
+      '$mlp_app_refused_body',
+      [
+        ['""', msg('access refused')],
+        ['default', '$mlp_app_refusal'],
+      ],
+      `What ${endpoint.name} said when it refused (no or another user's token, unknown app, app not ready).`,
+    ),
+    map(
+      '$mlp_app_check_fault',
+      '$mlp_app_fault_body',
+      [
+        ['""', msg('the app gateway failed on this request (request $request_id); try again later')],
+        ['default', '$mlp_app_check_fault'],
+      ],
+      "auth_request answers 500 when the check itself failed; the check's own words are in $mlp_app_check_fault.",
+    ),
+    map(
+      '$upstream_http_x_mlp_error',
+      '$mlp_app_check_fault_body',
+      [
+        ['""', msg(`cannot check the app: function ${endpoint.name} is unavailable; try again later`)],
+        ['default', '$upstream_http_x_mlp_error'],
+      ],
+      `Read inside the check subrequest only: ${endpoint.name}'s own 503 keeps its msg.`,
+    ),
   ].join('');
 }
 
@@ -431,9 +547,16 @@ const APP_ANSWERS: Record<string, { status: number; body: string }> = {
 /** error_page for the app gateway; `inApp`: in the location that proxies to the app (whose captures are set). */
 function appErrorPages(inApp: boolean): string[] {
   const pages: Record<number, string> = {
-    400: '/_mlp_app/malformed', 404: '@mlp_app_unrouted', 405: '@mlp_app_not_allowed', 411: '/_mlp_app/malformed', 413: '/_mlp_app/malformed',
-    414: '/_mlp_app/malformed', 494: '/_mlp_app/malformed', 500: '@mlp_app_fault',
-    502: inApp ? '@mlp_app_unavailable' : '@mlp_app_gateway_unavailable', 503: inApp ? '@mlp_app_unavailable' : '@mlp_app_gateway_unavailable',
+    400: '/_mlp_app/malformed',
+    404: '@mlp_app_unrouted',
+    405: '@mlp_app_not_allowed',
+    411: '/_mlp_app/malformed',
+    413: '/_mlp_app/malformed',
+    414: '/_mlp_app/malformed',
+    494: '/_mlp_app/malformed',
+    500: '@mlp_app_fault',
+    502: inApp ? '@mlp_app_unavailable' : '@mlp_app_gateway_unavailable',
+    503: inApp ? '@mlp_app_unavailable' : '@mlp_app_gateway_unavailable',
     504: inApp ? '@mlp_app_timeout' : '@mlp_app_gateway_unavailable',
   };
   if (inApp) Object.assign(pages, { 401: '@mlp_app_refused', 403: '@mlp_app_refused' });
@@ -463,54 +586,62 @@ function renderAppServer(endpoint: RouteDef): string {
     ...appErrorPages(false),
   ].join('\n');
   const locations = [
-    block('location /', ['rewrite ^ /_mlp_app/$mlp_app_access last;'],
-      'Every path goes through the path map; the rewrite keeps method, query and body.'),
-    block('location = /_mlp_app/app', [
-      'internal;',
-      'auth_request /_mlp_app/check;',
-      'auth_request_set $mlp_app_upstream $upstream_http_x_mlp_app_upstream;',
-      'auth_request_set $mlp_app_refusal $upstream_http_x_mlp_error;',
-      // 401/403 are the check's refusal (never the app's: its answers are not intercepted);
-      // 500 is auth_request's answer when the check failed; 502/504 the app not answering.
-      ...appErrorPages(true),
-      'proxy_request_buffering off;',
-      'proxy_buffering off;',
-      ...PROXY_HEADERS,
-      '# The app needs no token: the user\'s stays here.',
-      'proxy_set_header Authorization "";',
-      'proxy_set_header Upgrade "";',
-      '# HTTP/1.1 without "Connection: close". nginx keeps upstream connections alive only for an',
-      '# upstream {} block, and an app\'s address is known per request only, so each request to an',
-      '# app opens its own connection. Clients\' connections are kept alive, and so are the check\'s',
-      '# when its upstream is a block with keepalive and its answer has no body (auth_request reads none).',
-      'proxy_set_header Connection "";',
-      '# The app\'s own answers, errors included, reach the client as the app sent them.',
-      'proxy_intercept_errors off;',
-      'proxy_pass http://$mlp_app_upstream$mlp_app_path$is_args$args;',
-    ], `/{user}/{app}/{rest}: ${endpoint.name} checks the owner's token and the app first.`),
-    block('location = /_mlp_app/check', [
-      'internal;',
-      'proxy_pass_request_body off;',
-      'proxy_set_header Content-Length "";',
-      ...PROXY_HEADERS,
-      'proxy_set_header Upgrade "";',
-      'proxy_set_header Connection "";',
-      'proxy_set_header X-Original-URI $request_uri;',
-      'proxy_set_header X-Original-Method $request_method;',
-      'proxy_intercept_errors on;',
-      'error_page 500 502 503 504 = @mlp_app_check_fault;',
-      'error_page 404 = @mlp_app_check_missing;',
-      `proxy_pass http://$mlp_app_check_upstream${checkUri};`,
-    ], `The check: ${endpoint.name} answers 200 with x-mlp-app-upstream, or 403 with the reason in x-mlp-error. Only the Authorization header counts (no ?token=).`),
-    block('location @mlp_app_check_fault', ['set $mlp_app_check_fault $mlp_app_check_fault_body;', 'return 503;'],
-      'Runs in the check subrequest; the parent sees $mlp_app_check_fault (subrequests share variables).'),
-    block('location @mlp_app_check_missing', [
-      'if ($upstream_status = "") {',
-      '    rewrite ^ /_mlp_app/unrouted last;',
-      '}',
-      'set $mlp_app_check_fault $mlp_app_check_fault_body;',
-      'return 503;',
-    ], 'A 404 with no upstream is a client asking for the internal location itself; from the function\'s address, the function is missing.'),
+    block('location /', ['rewrite ^ /_mlp_app/$mlp_app_access last;'], 'Every path goes through the path map; the rewrite keeps method, query and body.'),
+    block(
+      'location = /_mlp_app/app',
+      [
+        'internal;',
+        'auth_request /_mlp_app/check;',
+        'auth_request_set $mlp_app_upstream $upstream_http_x_mlp_app_upstream;',
+        'auth_request_set $mlp_app_refusal $upstream_http_x_mlp_error;',
+        // 401/403 are the check's refusal (never the app's: its answers are not intercepted);
+        // 500 is auth_request's answer when the check failed; 502/504 the app not answering.
+        ...appErrorPages(true),
+        'proxy_request_buffering off;',
+        'proxy_buffering off;',
+        ...PROXY_HEADERS,
+        "# The app needs no token: the user's stays here.",
+        'proxy_set_header Authorization "";',
+        'proxy_set_header Upgrade "";',
+        '# HTTP/1.1 without "Connection: close". nginx keeps upstream connections alive only for an',
+        "# upstream {} block, and an app's address is known per request only, so each request to an",
+        "# app opens its own connection. Clients' connections are kept alive, and so are the check's",
+        '# when its upstream is a block with keepalive and its answer has no body (auth_request reads none).',
+        'proxy_set_header Connection "";',
+        "# The app's own answers, errors included, reach the client as the app sent them.",
+        'proxy_intercept_errors off;',
+        'proxy_pass http://$mlp_app_upstream$mlp_app_path$is_args$args;',
+      ],
+      `/{user}/{app}/{rest}: ${endpoint.name} checks the owner's token and the app first.`,
+    ),
+    block(
+      'location = /_mlp_app/check',
+      [
+        'internal;',
+        'proxy_pass_request_body off;',
+        'proxy_set_header Content-Length "";',
+        ...PROXY_HEADERS,
+        'proxy_set_header Upgrade "";',
+        'proxy_set_header Connection "";',
+        'proxy_set_header X-Original-URI $request_uri;',
+        'proxy_set_header X-Original-Method $request_method;',
+        'proxy_intercept_errors on;',
+        'error_page 500 502 503 504 = @mlp_app_check_fault;',
+        'error_page 404 = @mlp_app_check_missing;',
+        `proxy_pass http://$mlp_app_check_upstream${checkUri};`,
+      ],
+      `The check: ${endpoint.name} answers 200 with x-mlp-app-upstream, or 403 with the reason in x-mlp-error. Only the Authorization header counts (no ?token=).`,
+    ),
+    block(
+      'location @mlp_app_check_fault',
+      ['set $mlp_app_check_fault $mlp_app_check_fault_body;', 'return 503;'],
+      'Runs in the check subrequest; the parent sees $mlp_app_check_fault (subrequests share variables).',
+    ),
+    block(
+      'location @mlp_app_check_missing',
+      ['if ($upstream_status = "") {', '    rewrite ^ /_mlp_app/unrouted last;', '}', 'set $mlp_app_check_fault $mlp_app_check_fault_body;', 'return 503;'],
+      "A 404 with no upstream is a client asking for the internal location itself; from the function's address, the function is missing.",
+    ),
     block('location = /_mlp_app/unrouted', ['internal;', ...answer(403, '$mlp_app_refused_path_body')]),
     ...Object.entries(APP_ANSWERS).map(([name, a]) => answerLocation(name, a)),
   ];

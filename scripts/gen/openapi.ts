@@ -29,73 +29,178 @@ const msgField = str('what the platform has to say about the object: the reason 
 /** The objects the API answers with (docs/api.md, Users to Applications); each field as the handlers' *View types give it. */
 const OBJECTS: Record<string, Json> = {
   Error: {
-    type: 'object', required: ['msg'], additionalProperties: false,
+    type: 'object',
+    required: ['msg'],
+    additionalProperties: false,
     description: 'Every refusal and fault: 403 for a client error, 503 for a server fault (401 on /data without credentials).',
     properties: { msg: str('what went wrong, in plain words') },
     examples: [{ msg: 'dataset mnist not found' }],
   },
   User: {
-    type: 'object', required: ['username', 'state', 'created_at', 'updated_at'], additionalProperties: false,
-    properties: { username: str('the user\'s name', { pattern: DEFAULT_PATTERN }), state: { type: 'string', enum: ['NotActive', 'Actived'] }, ...stamps },
+    type: 'object',
+    required: ['username', 'state', 'created_at', 'updated_at'],
+    additionalProperties: false,
+    properties: { username: str("the user's name", { pattern: DEFAULT_PATTERN }), state: { type: 'string', enum: ['NotActive', 'Actived'] }, ...stamps },
     examples: [{ username: 'alice', state: 'Actived', created_at: '2025-01-02T10:00:00.000Z', updated_at: '2025-01-02T10:00:00.000Z' }],
   },
   Tenant: {
-    type: 'object', additionalProperties: false,
+    type: 'object',
+    additionalProperties: false,
     required: ['name', 'cpu', 'gpu', 'ram', 'rom', 'cpu_inuse', 'gpu_inuse', 'ram_inuse', 'rom_inuse', 'created_at', 'updated_at'],
     properties: {
       name: str('the tenant (every user belongs to default)'),
-      cpu: num('cores'), gpu: int('GPUs'), ram: int('Mi'), rom: int('bytes'),
-      cpu_inuse: num('cores reserved or in use'), gpu_inuse: int('GPUs reserved or in use'), ram_inuse: int('Mi reserved or in use'), rom_inuse: int('bytes reserved or in use'),
+      cpu: num('cores'),
+      gpu: int('GPUs'),
+      ram: int('Mi'),
+      rom: int('bytes'),
+      cpu_inuse: num('cores reserved or in use'),
+      gpu_inuse: int('GPUs reserved or in use'),
+      ram_inuse: int('Mi reserved or in use'),
+      rom_inuse: int('bytes reserved or in use'),
       ...stamps,
     },
-    examples: [{ name: 'default', cpu: 10, gpu: 16, ram: 10000, rom: 107374182400, cpu_inuse: 1.5, gpu_inuse: 0, ram_inuse: 2000, rom_inuse: 1048576, created_at: '2025-01-02T10:00:00.000Z', updated_at: '2025-01-02T10:05:00.000Z' }],
+    examples: [
+      {
+        name: 'default',
+        cpu: 10,
+        gpu: 16,
+        ram: 10000,
+        rom: 107374182400,
+        cpu_inuse: 1.5,
+        gpu_inuse: 0,
+        ram_inuse: 2000,
+        rom_inuse: 1048576,
+        created_at: '2025-01-02T10:00:00.000Z',
+        updated_at: '2025-01-02T10:05:00.000Z',
+      },
+    ],
   },
   Dataset: {
-    type: 'object', additionalProperties: false, required: ['name', 'user', 'tenant', 'size', 'state', 'progress', 'created_at', 'updated_at'],
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'user', 'tenant', 'size', 'state', 'progress', 'created_at', 'updated_at'],
     properties: {
-      name: str('the dataset\'s name'), user: str('its owner'), tenant: str('whose rom it holds'), size: int('bytes reserved for it; uploads never pass it', { minimum: 0 }),
-      state: { type: 'string', enum: ['creating', 'ready', 'error', 'deleting'] }, progress: int('upload progress', { minimum: 0, maximum: 100 }), msg: msgField, ...stamps,
+      name: str("the dataset's name"),
+      user: str('its owner'),
+      tenant: str('whose rom it holds'),
+      size: int('bytes reserved for it; uploads never pass it', { minimum: 0 }),
+      state: { type: 'string', enum: ['creating', 'ready', 'error', 'deleting'] },
+      progress: int('upload progress', { minimum: 0, maximum: 100 }),
+      msg: msgField,
+      ...stamps,
     },
     examples: [{ name: 'mnist', user: 'alice', tenant: 'default', size: 1048576, state: 'creating', progress: 0, created_at: '2025-01-02T10:00:00.000Z', updated_at: '2025-01-02T10:00:00.000Z' }],
   },
   Job: {
-    type: 'object', additionalProperties: false,
+    type: 'object',
+    additionalProperties: false,
     required: ['name', 'user', 'tenant', 'runtime', 'entry', 'gpu', 'cpu', 'ram', 'state', 'progress', 'created_at', 'updated_at'],
     properties: {
-      name: str('the job\'s name'), user: str('its owner'), tenant: str('whose resources it holds'), runtime: { type: 'string', enum: ['tf', 'torch'], description: 'tf: TensorFlow/Keras, scikit-learn (Python) or TensorFlow.js; torch: PyTorch (Python)' },
-      entry: str('the script, a path inside the user\'s home'), gpu: int('GPUs'), cpu: num('cores'), ram: int('Mi'),
-      state: { type: 'string', enum: ['creating', 'running', 'finished', 'error', 'deleting'] }, progress: int('reported by the script', { minimum: 0, maximum: 100 }), msg: msgField, ...stamps,
+      name: str("the job's name"),
+      user: str('its owner'),
+      tenant: str('whose resources it holds'),
+      runtime: { type: 'string', enum: ['tf', 'torch'], description: 'tf: TensorFlow/Keras, scikit-learn (Python) or TensorFlow.js; torch: PyTorch (Python)' },
+      entry: str("the script, a path inside the user's home"),
+      gpu: int('GPUs'),
+      cpu: num('cores'),
+      ram: int('Mi'),
+      state: { type: 'string', enum: ['creating', 'running', 'finished', 'error', 'deleting'] },
+      progress: int('reported by the script', { minimum: 0, maximum: 100 }),
+      msg: msgField,
+      ...stamps,
     },
-    examples: [{ name: 'train', user: 'alice', tenant: 'default', runtime: 'tf', entry: 'train.mjs', gpu: 0, cpu: 2, ram: 2000, state: 'running', progress: 30, created_at: '2025-01-02T10:00:00.000Z', updated_at: '2025-01-02T10:03:00.000Z' }],
+    examples: [
+      {
+        name: 'train',
+        user: 'alice',
+        tenant: 'default',
+        runtime: 'tf',
+        entry: 'train.mjs',
+        gpu: 0,
+        cpu: 2,
+        ram: 2000,
+        state: 'running',
+        progress: 30,
+        created_at: '2025-01-02T10:00:00.000Z',
+        updated_at: '2025-01-02T10:03:00.000Z',
+      },
+    ],
   },
   JobMetrics: {
-    type: 'object', additionalProperties: false, required: ['user', 'name', 'epoch', 'accuracy', 'loss', 'progress'],
-    properties: { user: str('the job\'s owner'), name: str('the job'), epoch: int('the epoch', { minimum: 0 }), accuracy: num('accuracy after the epoch'), loss: num('loss after the epoch'), progress: int('100 finished, -1 failed', { minimum: -1, maximum: 100 }) },
+    type: 'object',
+    additionalProperties: false,
+    required: ['user', 'name', 'epoch', 'accuracy', 'loss', 'progress'],
+    properties: {
+      user: str("the job's owner"),
+      name: str('the job'),
+      epoch: int('the epoch', { minimum: 0 }),
+      accuracy: num('accuracy after the epoch'),
+      loss: num('loss after the epoch'),
+      progress: int('100 finished, -1 failed', { minimum: -1, maximum: 100 }),
+    },
     examples: [{ user: 'alice', name: 'train', epoch: 3, accuracy: 0.91, loss: 0.27, progress: 30 }],
   },
   Model: {
-    type: 'object', additionalProperties: false, required: ['name', 'user', 'tenant', 'size', 'src', 'state', 'created_at', 'updated_at'],
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'user', 'tenant', 'size', 'src', 'state', 'created_at', 'updated_at'],
     properties: {
-      name: str('the model\'s name'), user: str('its owner'), tenant: str('whose rom it holds'), size: int('bytes copied from the job\'s ckpt/', { minimum: 0 }),
-      src: str('the finished job it was made of'), state: { type: 'string', enum: ['creating', 'ready', 'error', 'deleting'] }, msg: msgField, ...stamps,
+      name: str("the model's name"),
+      user: str('its owner'),
+      tenant: str('whose rom it holds'),
+      size: int("bytes copied from the job's ckpt/", { minimum: 0 }),
+      src: str('the finished job it was made of'),
+      state: { type: 'string', enum: ['creating', 'ready', 'error', 'deleting'] },
+      msg: msgField,
+      ...stamps,
     },
     examples: [{ name: 'mnist', user: 'alice', tenant: 'default', size: 204800, src: 'train', state: 'ready', created_at: '2025-01-02T11:00:00.000Z', updated_at: '2025-01-02T11:00:02.000Z' }],
   },
   App: {
-    type: 'object', additionalProperties: false,
+    type: 'object',
+    additionalProperties: false,
     required: ['name', 'user', 'tenant', 'gpu', 'cpu', 'ram', 'model_name', 'port', 'endpoint', 'state', 'created_at', 'updated_at'],
     properties: {
-      name: str('the application\'s name'), user: str('its owner'), tenant: str('whose resources it holds'), gpu: int('GPUs'), cpu: num('cores'), ram: int('Mi'),
-      model_name: str('the model it serves'), port: int('where it serves (unique among live apps)', { minimum: 31000, maximum: 50000 }),
-      endpoint: str('the app\'s base URL on the app gateway, as clients call it: {MLP_APP_URL}/{user}/{app} (predict: POST {endpoint}/v1/models/{model_name}:predict)', { format: 'uri' }),
-      state: { type: 'string', enum: ['creating', 'ready', 'error', 'deleting'] }, msg: msgField, ...stamps,
+      name: str("the application's name"),
+      user: str('its owner'),
+      tenant: str('whose resources it holds'),
+      gpu: int('GPUs'),
+      cpu: num('cores'),
+      ram: int('Mi'),
+      model_name: str('the model it serves'),
+      port: int('where it serves (unique among live apps)', { minimum: 31000, maximum: 50000 }),
+      endpoint: str("the app's base URL on the app gateway, as clients call it: {MLP_APP_URL}/{user}/{app} (predict: POST {endpoint}/v1/models/{model_name}:predict)", { format: 'uri' }),
+      state: { type: 'string', enum: ['creating', 'ready', 'error', 'deleting'] },
+      msg: msgField,
+      ...stamps,
     },
-    examples: [{ name: 'digits', user: 'alice', tenant: 'default', gpu: 0, cpu: 1, ram: 1000, model_name: 'mnist', port: 31000, endpoint: 'http://127.0.0.1:30002/alice/digits', state: 'ready', created_at: '2025-01-02T12:00:00.000Z', updated_at: '2025-01-02T12:00:05.000Z' }],
+    examples: [
+      {
+        name: 'digits',
+        user: 'alice',
+        tenant: 'default',
+        gpu: 0,
+        cpu: 1,
+        ram: 1000,
+        model_name: 'mnist',
+        port: 31000,
+        endpoint: 'http://127.0.0.1:30002/alice/digits',
+        state: 'ready',
+        created_at: '2025-01-02T12:00:00.000Z',
+        updated_at: '2025-01-02T12:00:05.000Z',
+      },
+    ],
   },
   DataListing: {
-    type: 'array', description: 'The files of a dataset or home folder, with their sizes.',
+    type: 'array',
+    description: 'The files of a dataset or home folder, with their sizes.',
     items: { type: 'object', additionalProperties: false, required: ['path', 'size'], properties: { path: str('relative to the folder listed'), size: int('bytes', { minimum: 0 }) } },
-    examples: [[{ path: 'train.csv', size: 1000000 }, { path: 'labels/train.csv', size: 48576 }]],
+    examples: [
+      [
+        { path: 'train.csv', size: 1000000 },
+        { path: 'labels/train.csv', size: 48576 },
+      ],
+    ],
   },
 };
 
@@ -116,7 +221,7 @@ const list = (kind: string) => ({
 const SUCCESS: Record<string, Json> = {
   'users-create': one('User', 'the user, Actived'),
   'users-token': json(str('a signed, expiring token (JWT)'), 'the token, as a JSON string', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl'),
-  'users-auth': json(str('the token\'s user'), 'the username, as a JSON string', 'alice'),
+  'users-auth': json(str("the token's user"), 'the username, as a JSON string', 'alice'),
   'users-get': one('User', 'the user'),
   'users-deactivate': one('User', 'the user, NotActive'),
   'users-logout': empty('the token presented is revoked'),
@@ -143,13 +248,15 @@ const SUCCESS: Record<string, Json> = {
   'apps-list': list('App'),
   'apps-get': one('App', 'the application'),
   'apps-delete': one('App', 'the application, deleting'),
-  'web-index': text('text/html', 'the browser UI\'s entry page'),
-  'web-pages': text('text/html', 'the browser UI\'s page'),
-  'web-app-predict': json({ type: 'object', description: 'TensorFlow Serving\'s answer: {predictions} (or {outputs} for the columnar form)' }, 'what the app\'s model server answered', { predictions: [[0.98, 0.01, 0.01]] }),
+  'web-index': text('text/html', "the browser UI's entry page"),
+  'web-pages': text('text/html', "the browser UI's page"),
+  'web-app-predict': json({ type: 'object', description: "TensorFlow Serving's answer: {predictions} (or {outputs} for the columnar form)" }, "what the app's model server answered", {
+    predictions: [[0.98, 0.01, 0.01]],
+  }),
   'web-data-client': text('application/javascript', 'the data client as one file'),
   'api-openapi': json({ type: 'object', description: 'an OpenAPI 3.1 document' }, 'this document'),
   'api-docs': text('text/html', 'a page rendering this document'),
-  'api-docs-assets': { description: 'the renderer\'s script or style sheet', content: { 'application/javascript': { schema: { type: 'string' } }, 'text/css': { schema: { type: 'string' } } } },
+  'api-docs-assets': { description: "the renderer's script or style sheet", content: { 'application/javascript': { schema: { type: 'string' } }, 'text/css': { schema: { type: 'string' } } } },
 };
 
 /** Routes whose contract is a refusal (docs/api.md#browser-ui: the design's Java client is a Node one now). */
@@ -173,17 +280,37 @@ const EXAMPLES: Record<string, Record<string, { summary: string; value: unknown 
     epoch: { summary: 'the metrics of epoch 3', value: { epoch: 3, accuracy: 0.91, loss: 0.27, progress: 30 } },
     batch: {
       summary: 'a batch (1 to 1000), published in order; one invalid element refuses it all',
-      value: [{ epoch: 3, accuracy: 0.91, loss: 0.27, progress: 30 }, { epoch: 4, accuracy: 0.93, loss: 0.22, progress: 40 }],
+      value: [
+        { epoch: 3, accuracy: 0.91, loss: 0.27, progress: 30 },
+        { epoch: 4, accuracy: 0.93, loss: 0.22, progress: 40 },
+      ],
     },
   },
   'models-create': { mnist: { summary: 'the ckpt/ of the finished job train', value: { name: 'mnist', src: 'train' } } },
-  'web-app-predict': { rows: { summary: 'two rows of four features', value: { instances: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]] } } },
+  'web-app-predict': {
+    rows: {
+      summary: 'two rows of four features',
+      value: {
+        instances: [
+          [5.1, 3.5, 1.4, 0.2],
+          [6.7, 3.0, 5.2, 2.3],
+        ],
+      },
+    },
+  },
   'apps-create': { digits: { summary: 'serve the model mnist with one core', value: { name: 'digits', model_name: 'mnist', cpu: 1, ram: 1000 } } },
 };
 
 /** Pages of lists (shared/paging.ts): without these the whole list, as before. */
 const PAGING: Json[] = [
-  { name: 'limit', in: 'query', required: false, description: 'answer one page of at most this many, in creation order; a Link header names the next page while more remain', schema: { type: 'integer', minimum: 1, maximum: 1000 }, example: 100 },
+  {
+    name: 'limit',
+    in: 'query',
+    required: false,
+    description: 'answer one page of at most this many, in creation order; a Link header names the next page while more remain',
+    schema: { type: 'integer', minimum: 1, maximum: 1000 },
+    example: 100,
+  },
   { name: 'after', in: 'query', required: false, description: 'the cursor from the Link header of the page before (opaque)', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,600}$' } },
 ];
 
@@ -193,35 +320,49 @@ const QUERY: Record<string, Json[]> = {
   'jobs-list': PAGING,
   'models-list': PAGING,
   'apps-list': PAGING,
-  'jobs-log': [{ name: 'follow', in: 'query', required: false, description: '1 (or true): keep the answer open and stream the log as it grows, until the job ends', schema: { type: 'string', enum: ['1', 'true'] } }],
+  'jobs-log': [
+    {
+      name: 'follow',
+      in: 'query',
+      required: false,
+      description: '1 (or true): keep the answer open and stream the log as it grows, until the job ends',
+      schema: { type: 'string', enum: ['1', 'true'] },
+    },
+  ],
 };
 
 const PARAMS: Record<string, string> = {
-  user: 'the user\'s name',
-  name: 'the dataset\'s name',
-  job: 'the job\'s name',
-  model: 'the model\'s name',
-  app: 'the application\'s name',
-  tenant: 'the tenant\'s name',
+  user: "the user's name",
+  name: "the dataset's name",
+  job: "the job's name",
+  model: "the model's name",
+  app: "the application's name",
+  tenant: "the tenant's name",
   rest: 'what follows the user: `{dataset}/`, `{dataset}/{path}`, `.home/` or `.home/{path}`; a path is segments of 1–255 bytes of UTF-8 without /, NUL or control characters, none of them . or .., each percent-encoded once',
   file: 'a file of the renderer',
 };
 
 const TAGS: Record<string, string> = {
   users: 'Register, log in and out, deactivate (docs/api.md#users).',
-  tenants: 'The tenant\'s capacity and usage (docs/api.md#resources).',
+  tenants: "The tenant's capacity and usage (docs/api.md#resources).",
   datasets: 'Datasets: create, report upload progress, list, delete (docs/api.md#datasets).',
-  data: 'WebDAV under /data: upload into a creating dataset, download a ready one, the user\'s home (docs/api.md#datasets).',
+  data: "WebDAV under /data: upload into a creating dataset, download a ready one, the user's home (docs/api.md#datasets).",
   jobs: 'Training jobs: submit, heartbeat, log, stop, delete (docs/api.md#jobs).',
   metrics: 'Job metrics: publish, and follow them live over a WebSocket (docs/api.md#job-metrics).',
-  models: 'Models made of a finished job\'s ckpt/ (docs/api.md#models).',
+  models: "Models made of a finished job's ckpt/ (docs/api.md#models).",
   apps: 'Applications serving a model (docs/api.md#applications).',
   web: 'The browser UI and the data client (docs/api.md#browser-ui).',
   api: 'This document and its rendering.',
 };
 
 const SCHEMES = {
-  bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A user token from GET /api/v1/users/{user}/token (Authorization: Bearer …); a token of another user is refused with 403. Where a job reports (heartbeat, metrics), its job token MLP_TOKEN works too.' },
+  bearer: {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'A user token from GET /api/v1/users/{user}/token (Authorization: Bearer …); a token of another user is refused with 403. Where a job reports (heartbeat, metrics), its job token MLP_TOKEN works too.',
+  },
   password: { type: 'http', scheme: 'basic', description: 'The username and password (Authorization: Basic …), only to get a token.' },
   davBasic: { type: 'http', scheme: 'basic', description: 'On /data only: the username, and an API token as the password, for WebDAV clients that send credentials after a 401 challenge.' },
   queryToken: { type: 'apiKey', in: 'query', name: 'token', description: 'The token as ?token=, for browsers opening a WebSocket (they cannot set headers).' },
@@ -231,7 +372,8 @@ const DAV_CHALLENGE = 'Basic realm="MLP"';
 
 const COMPONENT_RESPONSES = {
   Forbidden: {
-    description: 'A client error: bad or unknown field, pattern mismatch, missing, invalid or foreign token, not found, name taken, illegal state transition, quota that can never fit. Nothing was changed.',
+    description:
+      'A client error: bad or unknown field, pattern mismatch, missing, invalid or foreign token, not found, name taken, illegal state transition, quota that can never fit. Nothing was changed.',
     headers: { 'x-mlp-error': { description: 'the same body, for gateways that answer from headers', schema: { type: 'string' } } },
     content: { 'application/json': { schema: ref('Error'), example: { msg: 'dataset mnist not found' } } },
   },
@@ -277,7 +419,11 @@ export function openApiDocument(fns: LoadedFunction[], version: string): Json {
       item[method] = operation;
     }
   }
-  const sorted = Object.fromEntries(Object.keys(paths).sort().map((p) => [p, paths[p]]));
+  const sorted = Object.fromEntries(
+    Object.keys(paths)
+      .sort()
+      .map((p) => [p, paths[p]]),
+  );
   const tags = [...new Set(Object.values(paths).flatMap((item) => Object.values(item).map((op) => (op.tags as string[])[0] ?? '')))];
   return {
     openapi: '3.1.0',
@@ -292,7 +438,7 @@ export function openApiDocument(fns: LoadedFunction[], version: string): Json {
         '- Every client error answers **403** `{"msg": …}` and every server fault **503** `{"msg": …}`; a refused request changes nothing. The one exception is /data, where a request without credentials answers 401 with a Basic challenge.',
         '- Routes under /api/v1/users/{user}/ need the Bearer token of {user} (get one with Basic credentials from GET /api/v1/users/{user}/token).',
         '- Lists are in creation order, oldest first. Deletion is asynchronous: DELETE answers the object in state deleting.',
-        '- Left out: the routes the platform\'s own functions call with the service token (resource requests, metrics begin/finish/delete, reconcilers, the app gateway\'s endpoint check). The gateway does not route them from outside.',
+        "- Left out: the routes the platform's own functions call with the service token (resource requests, metrics begin/finish/delete, reconcilers, the app gateway's endpoint check). The gateway does not route them from outside.",
       ].join('\n'),
       license: { name: 'Proprietary' },
     },
@@ -371,13 +517,17 @@ function pathParameters(route: RouteDef): Json[] {
 
 /** Where the first clause of a route's description does not make a summary. */
 const SUMMARIES: Record<string, string> = {
-  'metrics-socket': 'A job\'s metrics: a WebSocket (history, then live), or the stored list',
-  'web-data-client-jar': 'The design\'s Java client: refused, naming /data_client.js',
+  'metrics-socket': "A job's metrics: a WebSocket (history, then live), or the stored list",
+  'web-data-client-jar': "The design's Java client: refused, naming /data_client.js",
 };
 
 /** The first clause of a description: a summary for the list of operations. */
 function summaryOf(description: string): string {
-  const clause = description.split(/[:;(]|\. /)[0]?.replace(/\.$/, '').trim() ?? description;
+  const clause =
+    description
+      .split(/[:;(]|\. /)[0]
+      ?.replace(/\.$/, '')
+      .trim() ?? description;
   return clause.length <= 80 ? clause : `${clause.slice(0, 77)}…`;
 }
 
@@ -398,16 +548,29 @@ function davOperations(route: RouteDef): Record<string, Json> {
   });
   const bytes = { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } };
   return {
-    get: op('get', 'Download a file, or list a folder', 'A file of a ready dataset or of the home (Range requests answer 206); a path ending in / lists the folder as JSON, also while the dataset is creating.', {
-      '200': { description: 'the file, or the listing of a folder', content: { ...bytes, 'application/json': { schema: ref('DataListing') } } },
-      '206': { description: 'the requested range of the file', content: bytes },
+    get: op(
+      'get',
+      'Download a file, or list a folder',
+      'A file of a ready dataset or of the home (Range requests answer 206); a path ending in / lists the folder as JSON, also while the dataset is creating.',
+      {
+        '200': { description: 'the file, or the listing of a folder', content: { ...bytes, 'application/json': { schema: ref('DataListing') } } },
+        '206': { description: 'the requested range of the file', content: bytes },
+      },
+    ),
+    put: op(
+      'put',
+      'Upload a file',
+      'Into a creating dataset or the home; missing parent folders are created. The bytes of a dataset never pass its size, nor a home MLP_HOME_QUOTA (403).',
+      {
+        '201': { description: 'a new file' },
+        '204': { description: 'a file replaced' },
+      },
+      { requestBody: { required: true, content: bytes } },
+    ),
+    delete: op('delete', 'Discard an upload or a home file', 'DELETE /data/{user}/{dataset} discards what was uploaded so far (restart an upload); in the home it removes a file.', {
+      '204': { description: 'deleted' },
     }),
-    put: op('put', 'Upload a file', 'Into a creating dataset or the home; missing parent folders are created. The bytes of a dataset never pass its size, nor a home MLP_HOME_QUOTA (403).', {
-      '201': { description: 'a new file' },
-      '204': { description: 'a file replaced' },
-    }, { requestBody: { required: true, content: bytes } }),
-    delete: op('delete', 'Discard an upload or a home file', 'DELETE /data/{user}/{dataset} discards what was uploaded so far (restart an upload); in the home it removes a file.', { '204': { description: 'deleted' } }),
-    head: op('head', 'A file\'s size and type', 'As GET, without the body.', { '200': { description: 'the headers of the file' } }),
+    head: op('head', "A file's size and type", 'As GET, without the body.', { '200': { description: 'the headers of the file' } }),
     options: op('options', 'The WebDAV methods served', 'Answers DAV and Allow headers, as WebDAV clients expect.', { '200': { description: 'DAV and Allow headers' } }),
   };
 }

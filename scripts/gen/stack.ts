@@ -23,7 +23,12 @@ export function renderStack(routes: RouteDef[]): string {
         ...Object.fromEntries(SHARED_ENV.map((name) => [name, `\${${name}}`])),
       },
       ...(clusterSecretsOf(route).length > 0 ? { secrets: clusterSecretsOf(route).map((s) => s.name) } : {}),
-      labels: { 'com.openfaas.scale.zero': route.alwaysOn ? 'false' : 'true', ...(route.alwaysOn ? { 'com.openfaas.scale.min': '1' } : {}), ...(route.maxScale ? { 'com.openfaas.scale.max': String(route.maxScale) } : {}), 'mlp/function': route.name },
+      labels: {
+        'com.openfaas.scale.zero': route.alwaysOn ? 'false' : 'true',
+        ...(route.alwaysOn ? { 'com.openfaas.scale.min': '1' } : {}),
+        ...(route.maxScale ? { 'com.openfaas.scale.max': String(route.maxScale) } : {}),
+        'mlp/function': route.name,
+      },
       annotations: {
         // OpenFaaS cron-connector: POSTs to the function's root on this schedule.
         ...(route.schedule ? { topic: 'cron-function', schedule: route.schedule.cron } : {}),

@@ -20,19 +20,14 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  DEFAULT_STATE_DIR, freePorts, guardRun, isAlive, log as defaultLog, pruneRuns,
-  newRun, reapOrphans, runQuiet, sleep, tail, writeJson,
-} from './lib.mjs';
+import { DEFAULT_STATE_DIR, freePorts, guardRun, isAlive, log as defaultLog, pruneRuns, newRun, reapOrphans, runQuiet, sleep, tail } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const APISERVER_MOD = path.join(HERE, 'kube', 'apiserver');
 const KINE_MOD = path.join(HERE, 'kube', 'kine');
 // Versions come from the go.mod files that pin them.
-export const KUBE_VERSION = fs.readFileSync(path.join(APISERVER_MOD, 'go.mod'), 'utf8')
-  .match(/^\s*(?:require\s+)?k8s\.io\/kubernetes (v\S+)/m)[1];
-export const KINE_VERSION = fs.readFileSync(path.join(KINE_MOD, 'go.mod'), 'utf8')
-  .match(/^\s*(?:require\s+)?github\.com\/k3s-io\/kine (v\S+)/m)[1];
+export const KUBE_VERSION = fs.readFileSync(path.join(APISERVER_MOD, 'go.mod'), 'utf8').match(/^\s*(?:require\s+)?k8s\.io\/kubernetes (v\S+)/m)[1];
+export const KINE_VERSION = fs.readFileSync(path.join(KINE_MOD, 'go.mod'), 'utf8').match(/^\s*(?:require\s+)?github\.com\/k3s-io\/kine (v\S+)/m)[1];
 
 const SOURCES = [APISERVER_MOD, KINE_MOD].flatMap((d) => ['go.mod', 'go.sum'].map((f) => path.join(d, f)));
 
@@ -44,8 +39,10 @@ function defaultCacheDir() {
 export function kubeBinaries(cacheDir = defaultCacheDir()) {
   const dir = path.join(cacheDir, `kube-${KUBE_VERSION}`);
   return {
-    dir, apiserver: path.join(dir, 'kube-apiserver'),
-    controllerManager: path.join(dir, 'kube-controller-manager'), kine: path.join(dir, 'kine'),
+    dir,
+    apiserver: path.join(dir, 'kube-apiserver'),
+    controllerManager: path.join(dir, 'kube-controller-manager'),
+    kine: path.join(dir, 'kine'),
   };
 }
 
@@ -62,10 +59,8 @@ const stampFile = (cacheDir) => path.join(kubeBinaries(cacheDir).dir, 'sources')
 export function kubeIsBuilt(cacheDir = defaultCacheDir()) {
   const { apiserver, controllerManager, kine } = kubeBinaries(cacheDir);
   const stamp = stampFile(cacheDir);
-  return [apiserver, controllerManager, kine, stamp].every((f) => fs.existsSync(f)) &&
-    fs.readFileSync(stamp, 'utf8').trim() === sourcesHash();
+  return [apiserver, controllerManager, kine, stamp].every((f) => fs.existsSync(f)) && fs.readFileSync(stamp, 'utf8').trim() === sourcesHash();
 }
-
 
 /**
  * Build kube-apiserver, kube-controller-manager and kine into the cache if they are not there yet (idempotent;
@@ -111,11 +106,8 @@ function makeCerts(dir) {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=mlp-test-kube-ca'], dir);
   openssl(['req', ...ec, '-keyout', 'serving.key', '-out', 'serving.csr', '-subj', '/CN=kube-apiserver'], dir);
-  fs.writeFileSync(path.join(dir, 'serving.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default\n' +
-    'extendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
-  openssl(['x509', '-req', '-in', 'serving.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', 'serving.crt', '-days', '2', '-extfile', 'serving.ext'], dir);
+  fs.writeFileSync(path.join(dir, 'serving.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default\n' + 'extendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+  openssl(['x509', '-req', '-in', 'serving.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'serving.crt', '-days', '2', '-extfile', 'serving.ext'], dir);
   // Service-account token signing keys.
   const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', {
     modulusLength: 2048,
@@ -134,7 +126,9 @@ function get(url, { token, ca }) {
     const req = https.get(url, { ca, headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (c) => { body += c; });
+      res.on('data', (c) => {
+        body += c;
+      });
       res.on('end', () => resolve({ status: res.statusCode, body }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -159,10 +153,7 @@ export const KUBE_USERS = { admin: 'mlp-admin', restricted: 'mlp-restricted' };
  *   kubeconfig: string, env: Record<string, string>, runDir: string, record: object, stop: () => Promise<void>}>}
  */
 export async function startKube(opts = {}) {
-  const {
-    cacheDir = defaultCacheDir(), stateDir = path.join(DEFAULT_STATE_DIR, 'kube'),
-    timeoutMs = 120_000, detached = false, controllers = false, log = defaultLog,
-  } = opts;
+  const { cacheDir = defaultCacheDir(), stateDir = path.join(DEFAULT_STATE_DIR, 'kube'), timeoutMs = 120_000, detached = false, controllers = false, log = defaultLog } = opts;
   const bins = await ensureKubeApiserver({ cacheDir, log });
   await reapOrphans(stateDir);
   pruneRuns(stateDir);
@@ -184,15 +175,13 @@ export async function startKube(opts = {}) {
     const restrictedToken = crypto.randomBytes(24).toString('hex');
     const tokenFile = path.join(certDir, 'tokens.csv');
     // token,user,uid,"groups"
-    fs.writeFileSync(tokenFile, `${token},${KUBE_USERS.admin},uid-admin,"system:masters"\n` +
-      `${restrictedToken},${KUBE_USERS.restricted},uid-restricted\n`, { mode: 0o600 });
+    fs.writeFileSync(tokenFile, `${token},${KUBE_USERS.admin},uid-admin,"system:masters"\n` + `${restrictedToken},${KUBE_USERS.restricted},uid-restricted\n`, { mode: 0o600 });
 
     const sqliteDir = path.join(dataRoot, 'kine');
     fs.mkdirSync(sqliteDir);
     const kine = startServer('kine', bins.kine, [
       // kine's own default parameters for SQLite, with the database in the temp dir.
-      `--endpoint=sqlite://${path.join(sqliteDir, 'state.db')}?_journal_mode=WAL&_busy_timeout=30000` +
-        '&_synchronous=NORMAL&_txlock=immediate&_stmt_cache_size=20&cache=shared',
+      `--endpoint=sqlite://${path.join(sqliteDir, 'state.db')}?_journal_mode=WAL&_busy_timeout=30000&_synchronous=NORMAL&_txlock=immediate&_stmt_cache_size=20&cache=shared`,
       `--listen-address=127.0.0.1:${kinePort}`,
       '--metrics-bind-address=0', // no metrics endpoint (its default is :8080 on every address)
     ]);
@@ -202,11 +191,16 @@ export async function startKube(opts = {}) {
 
     const api = startServer('kube-apiserver', bins.apiserver, [
       `--etcd-servers=http://127.0.0.1:${kinePort}`,
-      '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
-      `--cert-dir=${certDir}`, `--tls-cert-file=${certFile}`, `--tls-private-key-file=${keyFile}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${certDir}`,
+      `--tls-cert-file=${certFile}`,
+      `--tls-private-key-file=${keyFile}`,
       `--client-ca-file=${tmpCa}`,
       `--token-auth-file=${tokenFile}`,
-      '--authorization-mode=RBAC', '--anonymous-auth=false',
+      '--authorization-mode=RBAC',
+      '--anonymous-auth=false',
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${path.join(certDir, 'sa.pub')}`,
       `--service-account-signing-key-file=${path.join(certDir, 'sa.key')}`,
@@ -214,7 +208,8 @@ export async function startKube(opts = {}) {
       // No controller-manager creates the "default" ServiceAccount in new namespaces, so the
       // ServiceAccount admission plugin would refuse every pod (envtest disables it too).
       '--disable-admission-plugins=ServiceAccount',
-      '--enable-priority-and-fairness=false', '--profiling=false',
+      '--enable-priority-and-fairness=false',
+      '--profiling=false',
       '--v=1',
     ]);
 
@@ -239,14 +234,36 @@ export async function startKube(opts = {}) {
     }
 
     const kubeconfig = path.join(runDir, 'kubeconfig');
-    fs.writeFileSync(kubeconfig, `${[
-      'apiVersion: v1', 'kind: Config', 'current-context: mlp-test',
-      'clusters:', '- name: mlp-test', '  cluster:', `    server: ${url}`, `    certificate-authority: ${caFile}`,
-      'users:', `- name: ${KUBE_USERS.admin}`, '  user:', `    token: ${token}`,
-      `- name: ${KUBE_USERS.restricted}`, '  user:', `    token: ${restrictedToken}`,
-      'contexts:', '- name: mlp-test', '  context:', '    cluster: mlp-test', `    user: ${KUBE_USERS.admin}`,
-      '- name: mlp-test-restricted', '  context:', '    cluster: mlp-test', `    user: ${KUBE_USERS.restricted}`,
-    ].join('\n')}\n`, { mode: 0o600 });
+    fs.writeFileSync(
+      kubeconfig,
+      `${[
+        'apiVersion: v1',
+        'kind: Config',
+        'current-context: mlp-test',
+        'clusters:',
+        '- name: mlp-test',
+        '  cluster:',
+        `    server: ${url}`,
+        `    certificate-authority: ${caFile}`,
+        'users:',
+        `- name: ${KUBE_USERS.admin}`,
+        '  user:',
+        `    token: ${token}`,
+        `- name: ${KUBE_USERS.restricted}`,
+        '  user:',
+        `    token: ${restrictedToken}`,
+        'contexts:',
+        '- name: mlp-test',
+        '  context:',
+        '    cluster: mlp-test',
+        `    user: ${KUBE_USERS.admin}`,
+        '- name: mlp-test-restricted',
+        '  context:',
+        '    cluster: mlp-test',
+        `    user: ${KUBE_USERS.restricted}`,
+      ].join('\n')}\n`,
+      { mode: 0o600 },
+    );
     if (controllers) {
       // Started last, so stop() (last started first) stops it before the API server it talks to.
       const kcm = startServer('kube-controller-manager', bins.controllerManager, [
@@ -254,7 +271,8 @@ export async function startKube(opts = {}) {
         // Only what Deployments and cascading deletion need. No serviceaccount/token controllers:
         // the ServiceAccount admission plugin is off (see above), so pods need no "default" SA.
         '--controllers=deployment,replicaset,garbagecollector',
-        '--leader-elect=false', '--use-service-account-credentials=false',
+        '--leader-elect=false',
+        '--use-service-account-credentials=false',
         '--secure-port=0', // no health/metrics endpoint (and so no delegated authn/authz lookups)
         '--v=1',
       ]);
@@ -279,8 +297,15 @@ export async function startKube(opts = {}) {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const t0 = Date.now();
   const what = process.argv[2] ?? 'build';
-  const main = what === 'build'
-    ? ensureKubeApiserver().then((b) => defaultLog(`kube binaries ready in ${b.dir} (${((Date.now() - t0) / 1000).toFixed(0)} s)`))
-    : Promise.reject(new Error(`unknown command ${what}; use: build`));
-  main.then(() => process.exit(0), (err) => { process.stderr.write(`infra: ${err.stack ?? err}\n`); process.exit(1); });
+  const main =
+    what === 'build'
+      ? ensureKubeApiserver().then((b) => defaultLog(`kube binaries ready in ${b.dir} (${((Date.now() - t0) / 1000).toFixed(0)} s)`))
+      : Promise.reject(new Error(`unknown command ${what}; use: build`));
+  main.then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`infra: ${err.stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
 }

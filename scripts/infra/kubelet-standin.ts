@@ -55,10 +55,21 @@ async function registerNode(core: k8s.CoreV1Api, name: string): Promise<() => Pr
   }
   const heartbeat = async () => {
     const t = new Date();
-    await core.patchNodeStatus({ name, body: { status: {
-      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'the test kubelet stand-in is posting ready status', lastHeartbeatTime: t, lastTransitionTime: t }],
-      addresses: [{ type: 'InternalIP', address: IP }, { type: 'Hostname', address: name }],
-    } } }, MERGE);
+    await core.patchNodeStatus(
+      {
+        name,
+        body: {
+          status: {
+            conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'the test kubelet stand-in is posting ready status', lastHeartbeatTime: t, lastTransitionTime: t }],
+            addresses: [
+              { type: 'InternalIP', address: IP },
+              { type: 'Hostname', address: name },
+            ],
+          },
+        },
+      },
+      MERGE,
+    );
   };
   await heartbeat();
   return heartbeat;
@@ -74,7 +85,13 @@ export async function startKubeletStandin(o: KubeletStandinOptions): Promise<{ n
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const timing: Timing = { backoffMs: 10_000, maxBackoffMs: 300_000, maxProbePeriodMs: Infinity, maxGracePeriodMs: Infinity, ...o.timing };
   const deps = {
-    core, bwrap, nodeName, timing, log, claims: o.claims, images: o.images,
+    core,
+    bwrap,
+    nodeName,
+    timing,
+    log,
+    claims: o.claims,
+    images: o.images,
     stateDir: path.resolve(o.stateDir ?? path.join(REPO_ROOT, '.mlp', 'kubelet-standin', nodeName)),
   };
   const heartbeat = await registerNode(core, nodeName);
@@ -89,9 +106,12 @@ export async function startKubeletStandin(o: KubeletStandinOptions): Promise<{ n
     const { name = '', namespace = 'default', uid = '' } = pod.metadata ?? {};
     if (bound.has(uid)) return;
     bound.add(uid);
-    core.createNamespacedPodBinding({ name, namespace, body: { metadata: { name }, target: { apiVersion: 'v1', kind: 'Node', name: nodeName } } })
+    core
+      .createNamespacedPodBinding({ name, namespace, body: { metadata: { name }, target: { apiVersion: 'v1', kind: 'Node', name: nodeName } } })
       .then(() => log(`${namespace}/${name}: bound to ${nodeName}`))
-      .catch((err: unknown) => { if (code(err) !== 409 && code(err) !== 404) failed(`binding ${namespace}/${name}`)(err); });
+      .catch((err: unknown) => {
+        if (code(err) !== 409 && code(err) !== 404) failed(`binding ${namespace}/${name}`)(err);
+      });
   };
 
   const gone = (uid: string) => {
@@ -99,7 +119,9 @@ export async function startKubeletStandin(o: KubeletStandinOptions): Promise<{ n
     const w = workers.get(uid);
     if (!w) return;
     workers.delete(uid);
-    w.kill().then(() => w.cleanup()).catch(failed(`killing pod ${uid}`));
+    w.kill()
+      .then(() => w.cleanup())
+      .catch(failed(`killing pod ${uid}`));
   };
 
   const handle = (type: string, pod: k8s.V1Pod) => {
@@ -122,7 +144,8 @@ export async function startKubeletStandin(o: KubeletStandinOptions): Promise<{ n
     if (!deleting && (phase === 'Succeeded' || phase === 'Failed')) return; // finished before this stand-in started
     w = new PodWorker(pod, deps);
     workers.set(uid, w);
-    if (deleting) w.terminate().catch(failed(`deleting ${pod.metadata?.name}`)); // no process here: just finish the deletion
+    if (deleting)
+      w.terminate().catch(failed(`deleting ${pod.metadata?.name}`)); // no process here: just finish the deletion
     else if (phase === 'Running') w.orphaned('the stand-in kubelet restarted').catch(failed(`failing ${pod.metadata?.name}`));
     else w.start().catch(failed(`starting ${pod.metadata?.name}`));
   };
@@ -134,24 +157,37 @@ export async function startKubeletStandin(o: KubeletStandinOptions): Promise<{ n
   const watchOnce = async (apiPath: string, resourceVersion: string | undefined): Promise<void> => {
     let ended = false;
     let release!: () => void;
-    const over = new Promise<void>((r) => { release = r; });
-    const end = () => { ended = true; release(); };
+    const over = new Promise<void>((r) => {
+      release = r;
+    });
+    const end = () => {
+      ended = true;
+      release();
+    };
     let ac: AbortController;
     try {
-      ac = await new k8s.Watch(kc).watch(apiPath, { resourceVersion, allowWatchBookmarks: true }, (type, obj: k8s.V1Pod & k8s.V1Status) => {
-        if (ended) return; // the watch is being replaced: a new list will see this
-        if (type === 'ERROR') {
-          log(`watch ${apiPath}: ${obj.code ?? ''} ${obj.message ?? ''}; listing again`);
-          end();
-        } else if (type !== 'BOOKMARK') {
-          handle(type, obj);
-        }
-      }, () => end());
+      ac = await new k8s.Watch(kc).watch(
+        apiPath,
+        { resourceVersion, allowWatchBookmarks: true },
+        (type, obj: k8s.V1Pod & k8s.V1Status) => {
+          if (ended) return; // the watch is being replaced: a new list will see this
+          if (type === 'ERROR') {
+            log(`watch ${apiPath}: ${obj.code ?? ''} ${obj.message ?? ''}; listing again`);
+            end();
+          } else if (type !== 'BOOKMARK') {
+            handle(type, obj);
+          }
+        },
+        () => end(),
+      );
     } catch (err) {
       if (!stopped) log(`watch ${apiPath} failed: ${(err as Error).message}`);
       return;
     }
-    const ender = () => { end(); ac.abort(); };
+    const ender = () => {
+      end();
+      ac.abort();
+    };
     enders.add(ender);
     if (stopped) ender();
     await over;
@@ -234,10 +270,14 @@ function parseArgs(argv: string[]): KubeletStandinOptions {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
     const node = await startKubeletStandin(parseArgs(process.argv.slice(2)));
-    const quit = () => void node.stop().then(() => process.exit(0), (err: unknown) => {
-      process.stderr.write(`kubelet-standin: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    });
+    const quit = () =>
+      void node.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(`kubelet-standin: ${(err as Error).stack ?? String(err)}\n`);
+          process.exit(1);
+        },
+      );
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, quit);
   } catch (err) {
     process.stderr.write(`kubelet-standin: ${(err as Error).message}\n`);

@@ -178,11 +178,17 @@ export function pruneRuns(stateDir = DEFAULT_STATE_DIR, keep = 8) {
 
 // Bind port 0 for each port at once (so they differ), then release them.
 export async function freePorts(n) {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise((resolve, reject) => {
+          const s = net.createServer();
+          s.on('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
   const ports = servers.map((s) => s.address().port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   return ports;
@@ -194,12 +200,13 @@ export function runQuiet(cmd, args, opts = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
     let out = '';
-    const keep = (chunk) => { out = (out + chunk).slice(-20_000); };
+    const keep = (chunk) => {
+      out = (out + chunk).slice(-20_000);
+    };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.on('error', reject);
-    child.on('close', (code, sig) => (code === 0 ? resolve() : reject(new Error(
-      `${cmd} ${args.join(' ')} failed (${sig ?? `exit ${code}`}):\n${out.trimEnd().split('\n').slice(-40).join('\n')}`))));
+    child.on('close', (code, sig) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (${sig ?? `exit ${code}`}):\n${out.trimEnd().split('\n').slice(-40).join('\n')}`))));
   });
 }
 
@@ -222,8 +229,13 @@ export function newRun({ stateDir, detached, dataPrefix }) {
   fs.mkdirSync(runDir, { recursive: true });
   const dataRoot = fs.mkdtempSync(path.join(os.tmpdir(), dataPrefix));
   const record = {
-    runId, owner: detached ? null : process.pid, started: new Date().toISOString(),
-    env: {}, processes: [], dataDirs: [dataRoot], logs: {},
+    runId,
+    owner: detached ? null : process.pid,
+    started: new Date().toISOString(),
+    env: {},
+    processes: [],
+    dataDirs: [dataRoot],
+    logs: {},
   };
   const stateFile = path.join(runDir, 'state.json');
   const save = () => writeJson(stateFile, record);

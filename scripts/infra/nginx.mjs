@@ -32,7 +32,6 @@ function loadModuleLines() {
   return fs.existsSync(dav) ? [`load_module ${dav};`] : [];
 }
 
-
 function nginxConf(dir, port, configDir, appPort) {
   const tmp = (name) => path.join(dir, 'tmp', name);
   return `# Written by scripts/infra/nginx.mjs for a test gateway; removed on stop.
@@ -57,11 +56,15 @@ http {
         listen 127.0.0.1:${port};
         include ${path.join(configDir, 'mlp-server.conf')};
     }
-${appPort === undefined ? '' : `    server {
+${
+  appPort === undefined
+    ? ''
+    : `    server {
         listen 127.0.0.1:${appPort};
         include ${path.join(configDir, 'mlp-apps-server.conf')};
     }
-`}}
+`
+}}
 `;
 }
 
@@ -71,12 +74,14 @@ ${appPort === undefined ? '' : `    server {
 function upstreamConf(upstream, apps) {
   const byFunction = typeof upstream === 'string' ? { '': upstream } : upstream;
   const block = (name) => `mlp_test_${name.replace(/-/g, '_') || 'all'}`;
-  const blocks = Object.entries(byFunction).map(([name, address]) => `upstream ${block(name)} {
+  const blocks = Object.entries(byFunction).map(
+    ([name, address]) => `upstream ${block(name)} {
     server ${address};
     keepalive 16;
     # Below Node's 5 s keep-alive timeout, so nginx never reuses a socket the server is closing.
     keepalive_timeout 4s;
-}`);
+}`,
+  );
   if (typeof upstream === 'string') {
     return `# Written by scripts/infra/nginx.mjs: every function is served by ${upstream}.
 ${blocks.join('\n')}
@@ -86,7 +91,9 @@ ${apps ? `map $mlp_app_access $mlp_app_check_upstream { default ${block('')}; }\
   }
   if (!upstream['users-auth']) throw new Error('the upstream map must name users-auth (the gateway checks tokens with it)');
   if (apps && !upstream[APP_CHECK]) throw new Error(`the upstream map must name ${APP_CHECK} to serve the app gateway (its check calls it)`);
-  const entries = Object.keys(upstream).map((name) => `    ${name} ${block(name)};`).join('\n');
+  const entries = Object.keys(upstream)
+    .map((name) => `    ${name} ${block(name)};`)
+    .join('\n');
   return `# Written by scripts/infra/nginx.mjs: one upstream per function process.
 ${blocks.join('\n')}
 map $mlp_function $mlp_upstream {

@@ -20,15 +20,11 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { ensureDebianPackages } from '../lib/setup.mjs';
-import {
-  DEFAULT_STATE_DIR, REPO_ROOT, guardRun, isAlive, log as defaultLog, pruneRuns,
-  freePorts, newRun, reapOrphans, readJson, runQuiet, sleep, stopRecord, tail, writeJson,
-} from './lib.mjs';
+import { DEFAULT_STATE_DIR, REPO_ROOT, guardRun, isAlive, log as defaultLog, pruneRuns, freePorts, newRun, reapOrphans, readJson, runQuiet, sleep, stopRecord, tail, writeJson } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 // Versions come from the files that pin them, so there is one place to change each.
-const FERRETDB_VERSION = fs.readFileSync(path.join(HERE, 'ferretdb', 'go.mod'), 'utf8')
-  .match(/github\.com\/FerretDB\/FerretDB (v\S+)/)[1];
+const FERRETDB_VERSION = fs.readFileSync(path.join(HERE, 'ferretdb', 'go.mod'), 'utf8').match(/github\.com\/FerretDB\/FerretDB (v\S+)/)[1];
 const KAFKA_POM = path.join(HERE, 'kafka', 'pom.xml');
 const KAFKA_VERSION = fs.readFileSync(KAFKA_POM, 'utf8').match(/<kafka\.version>([^<]+)</)[1];
 
@@ -52,13 +48,13 @@ function ensurePrerequisites({ needGo, needMvn, log }) {
   // Debian's golang (1.19 on bookworm) is too old for FerretDB 1.24 (needs Go 1.24),
   // so Go is not auto-installed: it is a prerequisite of the machine image.
   if (needGo && !has('go')) {
-    throw new Error('`go` is not on PATH; building FerretDB needs Go >= 1.21 (it fetches the 1.24 toolchain ' +
-      'itself through the Go module proxy). Install Go from go.dev or put /usr/local/go/bin on PATH.');
+    throw new Error(
+      '`go` is not on PATH; building FerretDB needs Go >= 1.21 (it fetches the 1.24 toolchain ' + 'itself through the Go module proxy). Install Go from go.dev or put /usr/local/go/bin on PATH.',
+    );
   }
 }
 
 // -------------------------------------------------------------- cached builds
-
 
 /** Where the built FerretDB wrapper lives (tests that stop and restart their own server use it). */
 export function ferretdbBinary(cacheDir = defaultCacheDir()) {
@@ -81,8 +77,7 @@ const ferretdbStamp = (cacheDir) => `${ferretdbBinary(cacheDir)}.sources`;
 
 function ferretdbIsBuilt(cacheDir) {
   const stamp = ferretdbStamp(cacheDir);
-  return fs.existsSync(ferretdbBinary(cacheDir)) && fs.existsSync(stamp) &&
-    fs.readFileSync(stamp, 'utf8').trim() === sourcesHash(FERRETDB_SOURCES);
+  return fs.existsSync(ferretdbBinary(cacheDir)) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim() === sourcesHash(FERRETDB_SOURCES);
 }
 
 async function buildFerretdb(cacheDir, log) {
@@ -116,8 +111,7 @@ async function fetchKafka(cacheDir, log) {
   log(`fetching Kafka ${KAFKA_VERSION} jars from Maven Central (first run only, ~1 min)…`);
   // Copy into a temp dir and swap it in, so a half-copied lib dir is never used.
   const tmp = `${lib}.tmp-${process.pid}`;
-  await runQuiet('mvn', ['-q', '-B', '-f', KAFKA_POM, 'dependency:copy-dependencies',
-    '-DincludeScope=runtime', `-DoutputDirectory=${tmp}`]);
+  await runQuiet('mvn', ['-q', '-B', '-f', KAFKA_POM, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${tmp}`]);
   fs.rmSync(lib, { recursive: true, force: true });
   fs.renameSync(tmp, lib);
   fs.writeFileSync(kafkaMarker(cacheDir), `${sourcesHash([KAFKA_POM])}\n`);
@@ -168,8 +162,7 @@ const LOG4J = `${[
 ].join('\n')}\n`;
 
 function javaArgs(runDir, lib, mainClass, args, heap) {
-  return [...heap, `-Dlog4j.configuration=file:${path.join(runDir, 'log4j.properties')}`,
-    '-Djava.awt.headless=true', '-XX:+ExitOnOutOfMemoryError', '-cp', `${lib}/*`, mainClass, ...args];
+  return [...heap, `-Dlog4j.configuration=file:${path.join(runDir, 'log4j.properties')}`, '-Djava.awt.headless=true', '-XX:+ExitOnOutOfMemoryError', '-cp', `${lib}/*`, mainClass, ...args];
 }
 
 async function waitForMongo(url, proc, logFile, deadline) {
@@ -205,8 +198,11 @@ function withDeadline(promise, deadline, what) {
 // keeps the process alive.
 async function kafkaRoundTrip(broker, runId, deadline) {
   const kafka = new Kafka({
-    clientId: 'mlp-infra-probe', brokers: [broker], logLevel: logLevel.NOTHING,
-    connectionTimeout: 2000, retry: { retries: 3, initialRetryTime: 200 },
+    clientId: 'mlp-infra-probe',
+    brokers: [broker],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 2000,
+    retry: { retries: 3, initialRetryTime: 200 },
   });
   const topic = `mlp-infra-probe-${runId}`;
   const groupId = `mlp-infra-probe-${runId}`;
@@ -214,25 +210,38 @@ async function kafkaRoundTrip(broker, runId, deadline) {
   const admin = kafka.admin();
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   const consumer = kafka.consumer({
-    groupId, sessionTimeout: 10000, heartbeatInterval: 1000,
+    groupId,
+    sessionTimeout: 10000,
+    heartbeatInterval: 1000,
     retry: { retries: 3, restartOnFailure: async () => false }, // fail this attempt; the caller retries
   });
   const step = (what, promise) => withDeadline(promise, deadline, what);
   try {
     await step('admin connect', admin.connect());
-    await step('create topic', admin.createTopics({
-      topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true,
-    }));
+    await step(
+      'create topic',
+      admin.createTopics({
+        topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
+        waitForLeaders: true,
+      }),
+    );
     await step('producer connect', producer.connect());
     await step('produce', producer.send({ topic, messages: [{ value: token }] }));
     await step('consumer connect', consumer.connect());
     await step('subscribe', consumer.subscribe({ topics: [topic], fromBeginning: true }));
-    await step('consume the probe message', new Promise((resolve, reject) => {
-      consumer.on(consumer.events.CRASH, (e) => reject(e.payload.error));
-      consumer.run({
-        eachMessage: async ({ message }) => { if (message.value?.toString() === token) resolve(); },
-      }).catch(reject);
-    }));
+    await step(
+      'consume the probe message',
+      new Promise((resolve, reject) => {
+        consumer.on(consumer.events.CRASH, (e) => reject(e.payload.error));
+        consumer
+          .run({
+            eachMessage: async ({ message }) => {
+              if (message.value?.toString() === token) resolve();
+            },
+          })
+          .catch(reject);
+      }),
+    );
     await step('disconnect consumer', consumer.disconnect());
     // Leave the broker as tests expect it: no probe topic or group.
     await step('delete probe group', admin.deleteGroups([groupId]));
@@ -257,8 +266,7 @@ async function waitForKafka(broker, runId, proc, logFile, deadline) {
     }
     await sleep(500);
   }
-  throw new Error(`Kafka at ${broker} did not pass a produce/consume round trip in time ` +
-    `(last error: ${lastErr?.message})\n${tail(logFile)}`);
+  throw new Error(`Kafka at ${broker} did not pass a produce/consume round trip in time ` + `(last error: ${lastErr?.message})\n${tail(logFile)}`);
 }
 
 // ---------------------------------------------------------------------- API
@@ -277,11 +285,7 @@ async function waitForKafka(broker, runId, proc, logFile, deadline) {
  *   stop: () => Promise<void>, runDir: string, record: object}>}
  */
 export async function infraUp(opts = {}) {
-  const {
-    mongo = true, kafka = true, detached = false, timeoutMs = 120_000, log = defaultLog,
-    cacheDir = defaultCacheDir(),
-    stateDir = DEFAULT_STATE_DIR,
-  } = opts;
+  const { mongo = true, kafka = true, detached = false, timeoutMs = 120_000, log = defaultLog, cacheDir = defaultCacheDir(), stateDir = DEFAULT_STATE_DIR } = opts;
 
   const needGo = mongo && !ferretdbIsBuilt(cacheDir);
   const needMvn = kafka && !kafkaIsFetched(cacheDir);
@@ -305,11 +309,13 @@ export async function infraUp(opts = {}) {
       const bin = ferretdbBinary(cacheDir);
       const sqliteDir = path.join(dataRoot, 'ferretdb');
       fs.mkdirSync(sqliteDir);
-      const { proc, logFile } = startServer('ferretdb', bin,
-        ['-listen', `127.0.0.1:${mongoPort}`, '-sqlite-dir', sqliteDir], bin);
+      const { proc, logFile } = startServer('ferretdb', bin, ['-listen', `127.0.0.1:${mongoPort}`, '-sqlite-dir', sqliteDir], bin);
       const url = `mongodb://127.0.0.1:${mongoPort}/`;
-      waits.push(waitForMongo(url, proc, logFile, Date.now() + Math.min(timeoutMs, 60_000))
-        .then(() => { record.env.MLP_MONGO_URL = url; }));
+      waits.push(
+        waitForMongo(url, proc, logFile, Date.now() + Math.min(timeoutMs, 60_000)).then(() => {
+          record.env.MLP_MONGO_URL = url;
+        }),
+      );
     }
     if (kafka) {
       const lib = kafkaLib(cacheDir);
@@ -319,16 +325,19 @@ export async function infraUp(opts = {}) {
       fs.writeFileSync(path.join(runDir, 'log4j.properties'), LOG4J);
       const formatLog = path.join(runDir, 'kafka-format.log');
       const fd = fs.openSync(formatLog, 'a');
-      const fmt = spawnSync('java', javaArgs(runDir, lib, 'kafka.tools.StorageTool',
-        ['format', '-t', kafkaClusterId(), '-c', props, '--ignore-formatted'], ['-Xmx256m']),
-      { stdio: ['ignore', fd, fd], timeout: 60_000 });
+      const fmt = spawnSync('java', javaArgs(runDir, lib, 'kafka.tools.StorageTool', ['format', '-t', kafkaClusterId(), '-c', props, '--ignore-formatted'], ['-Xmx256m']), {
+        stdio: ['ignore', fd, fd],
+        timeout: 60_000,
+      });
       fs.closeSync(fd);
       if (fmt.status !== 0) throw new Error(`formatting Kafka storage failed\n${tail(formatLog)}`);
-      const { proc, logFile } = startServer('kafka', 'java',
-        javaArgs(runDir, lib, 'kafka.Kafka', [props], ['-Xmx512m', '-Xms256m']), 'kafka.Kafka');
+      const { proc, logFile } = startServer('kafka', 'java', javaArgs(runDir, lib, 'kafka.Kafka', [props], ['-Xmx512m', '-Xms256m']), 'kafka.Kafka');
       const broker = `127.0.0.1:${brokerPort}`;
-      waits.push(waitForKafka(broker, runId, proc, logFile, Date.now() + timeoutMs)
-        .then(() => { record.env.MLP_KAFKA_BROKERS = broker; }));
+      waits.push(
+        waitForKafka(broker, runId, proc, logFile, Date.now() + timeoutMs).then(() => {
+          record.env.MLP_KAFKA_BROKERS = broker;
+        }),
+      );
     }
     // allSettled: wait for both, so a failure does not leave the other still probing.
     const results = await Promise.allSettled(waits);

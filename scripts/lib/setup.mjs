@@ -61,7 +61,10 @@ export function ensureDebianPackages(names, log = (msg) => process.stderr.write(
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   // Test files run in parallel and may install at once: apt waits for another's lock instead of failing.
   const lock = ['-o', 'DPkg::Lock::Timeout=600'];
-  for (const args of [[...lock, 'update', '-q'], [...lock, 'install', '-y', '-q', '--no-install-recommends', ...missing]]) {
+  for (const args of [
+    [...lock, 'update', '-q'],
+    [...lock, 'install', '-y', '-q', '--no-install-recommends', ...missing],
+  ]) {
     const r = spawnSync('apt-get', args, { stdio: ['ignore', 2, 2], env });
     if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
   }
@@ -103,6 +106,6 @@ export function ensureChromium() {
 export function ensureTapBuilt() {
   const built = path.join(ROOT, 'node_modules/@tapjs/test/test-built/dist/esm/index.js');
   if (existsSync(built) && !readFileSync(built, 'utf8').includes('@tapjs/typescript')) return;
-  process.stderr.write('mlp: building tap for the project\'s plugin set (tap build)…\n');
+  process.stderr.write("mlp: building tap for the project's plugin set (tap build)…\n");
   run(process.execPath, [path.join(ROOT, 'node_modules/tap/dist/esm/run.mjs'), 'build']);
 }

@@ -25,7 +25,9 @@ async function main(): Promise<void> {
   };
   const log = createLogger({ component: 'platform', level: config.logLevel, sinks: [quietStdout, files] });
   const platform = await startPlatform(config, log);
-  process.stdout.write(`\nMLP is running\n  gateway:     ${platform.url}/\n  app gateway: ${platform.appUrl}/${platform.deps.appGateway.url === platform.appUrl ? '' : ` (apps name it ${platform.deps.appGateway.url}/, MLP_APP_URL)`}\n  data:        ${config.root}\n  logs:        ${config.root}/log/\n  jobs:        ${sandboxLine(platform.deps.jobSandbox)}\n  limits:      ${limitsLine(platform.deps.jobLimits)}\nPress Ctrl-C to stop.\n`);
+  process.stdout.write(
+    `\nMLP is running\n  gateway:     ${platform.url}/\n  app gateway: ${platform.appUrl}/${platform.deps.appGateway.url === platform.appUrl ? '' : ` (apps name it ${platform.deps.appGateway.url}/, MLP_APP_URL)`}\n  data:        ${config.root}\n  logs:        ${config.root}/log/\n  jobs:        ${sandboxLine(platform.deps.jobSandbox)}\n  limits:      ${limitsLine(platform.deps.jobLimits)}\nPress Ctrl-C to stop.\n`,
+  );
   // Never silently: jobs unconfined, or not run at all, is said where the operator looks.
   if (platform.deps.jobSandbox.mode !== 'on') process.stderr.write(sandboxWarning(platform.deps.jobSandbox));
   if (platform.deps.jobLimits.mode !== 'on') process.stderr.write(sandboxWarning(platform.deps.jobLimits, 'LIMITS'));

@@ -1,4 +1,4 @@
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { appGatewayUrl, type Config } from '../../shared/config.js';
 import { createDeps, type Deps, type Overrides } from '../../shared/deps.js';

@@ -23,10 +23,7 @@ export function startScheduler(fns: LoadedFunction[], deps: Deps): { stop(): Pro
       if (busy) return;
       busy = true;
       const context = new FunctionContext();
-      const run = handler(
-        { body: Buffer.alloc(0), headers: { authorization: `Bearer ${deps.serviceToken}` }, method: fn.route.method, query: {}, path: fn.route.path },
-        context,
-      )
+      const run = handler({ body: Buffer.alloc(0), headers: { authorization: `Bearer ${deps.serviceToken}` }, method: fn.route.method, query: {}, path: fn.route.path }, context)
         .then(() => {
           if (context.status() !== 200) deps.log.error('scheduled run failed', { function: fn.route.name, status: context.status(), body: String(context.outcome()?.value) });
         })

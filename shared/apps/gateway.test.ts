@@ -31,7 +31,48 @@ t.test('a request target splits exactly as URL would split it', async (t) => {
   ];
   for (const target of samples) t.same(splitTarget(target), viaUrl(target), target);
   // Random targets over an alphabet of the characters URL treats specially.
-  const alphabet = ['/', '.', '..', '%2e', '%2E', '%', '?', '#', '\\', ' ', 'é', 'a', 'Z', '0', '-', '_', '~', ':', '@', '!', '$', '&', "'", '(', ')', '*', '+', ',', ';', '=', '"', '<', '>', '`', '{', '}', '|', '^', '[', ']'];
+  const alphabet = [
+    '/',
+    '.',
+    '..',
+    '%2e',
+    '%2E',
+    '%',
+    '?',
+    '#',
+    '\\',
+    ' ',
+    'é',
+    'a',
+    'Z',
+    '0',
+    '-',
+    '_',
+    '~',
+    ':',
+    '@',
+    '!',
+    '$',
+    '&',
+    "'",
+    '(',
+    ')',
+    '*',
+    '+',
+    ',',
+    ';',
+    '=',
+    '"',
+    '<',
+    '>',
+    '`',
+    '{',
+    '}',
+    '|',
+    '^',
+    '[',
+    ']',
+  ];
   const mismatches: string[] = [];
   let seed = 42;
   const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);

@@ -51,7 +51,9 @@ export function appWorkload(deps: Deps, app: AppDoc): Workload {
     logFile: logFileOf(deps, app),
     resources: { cpu: app.cpu, gpu: app.gpu, ram: app.ram },
     health: { port: app.port, path: HEALTH_PATH, socketEnv: SERVE_SOCKET_ENV },
-    ...(sandboxed ? { sandbox: { writable: [], readOnly: [modelDir, dir, ...runtimeFiles('model-server-tf', 'runtime-tf')], hidden: [deps.config.root], ...(hostUid !== undefined ? { hostUid } : {}) } } : {}),
+    ...(sandboxed
+      ? { sandbox: { writable: [], readOnly: [modelDir, dir, ...runtimeFiles('model-server-tf', 'runtime-tf')], hidden: [deps.config.root], ...(hostUid !== undefined ? { hostUid } : {}) } }
+      : {}),
   };
 }
 
@@ -85,7 +87,11 @@ export async function lastLogLine(deps: Deps, app: AppDoc): Promise<string> {
     const length = Math.min(size, 4096);
     const buf = Buffer.alloc(length);
     await handle.read(buf, 0, length, size - length);
-    const lines = buf.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+    const lines = buf
+      .toString('utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     return (lines.at(-1) ?? '').slice(0, 300);
   } finally {
     await handle.close();

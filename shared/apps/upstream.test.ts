@@ -24,7 +24,13 @@ t.test('a request reaches a server on a Unix socket', async (t) => {
   });
   await new Promise<void>((r) => server.listen(socket, r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-  const answer = await requestUpstream(`unix:${socket}:`, { method: 'POST', path: '/v1/models/m:predict', headers: { 'content-type': 'application/json' }, body: '{"instances":[1]}', timeoutMs: 5000 });
+  const answer = await requestUpstream(`unix:${socket}:`, {
+    method: 'POST',
+    path: '/v1/models/m:predict',
+    headers: { 'content-type': 'application/json' },
+    body: '{"instances":[1]}',
+    timeoutMs: 5000,
+  });
   t.same({ status: answer.status, json: JSON.parse(answer.text) }, { status: 200, json: { method: 'POST', url: '/v1/models/m:predict', body: '{"instances":[1]}' } });
   await t.rejects(requestUpstream(`unix:${path.join(dir, 'none.sock')}:`, { method: 'GET', path: '/', headers: {}, timeoutMs: 1000 }), /ENOENT/);
 });

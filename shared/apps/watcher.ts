@@ -108,7 +108,8 @@ async function serving(app: AppDoc, deps: Deps, out: PassSummary): Promise<void>
   const col = appsCollection(deps.store);
   const now = deps.now();
   if (app.state === 'creating') {
-    if (await col.update(app._id, { version: app.version, state: 'creating' }, { set: { state: appMachine.transition('creating', 'served'), serving_since: now.toISOString() }, unset: ['msg'] })) out.ready.push(app._id);
+    if (await col.update(app._id, { version: app.version, state: 'creating' }, { set: { state: appMachine.transition('creating', 'served'), serving_since: now.toISOString() }, unset: ['msg'] }))
+      out.ready.push(app._id);
   } else if (!app.serving_since) {
     await col.update(app._id, { version: app.version }, { set: { serving_since: now.toISOString() } });
   } else if ((app.failures ?? 0) > 0 && now.getTime() - Date.parse(app.serving_since) > HEALTHY_RESET_MS) {
@@ -125,7 +126,8 @@ async function failed(app: AppDoc, deps: Deps, out: PassSummary, reason: string,
   await deps.orchestrator.forget(app.uid);
   if (failures >= MAX_FAILURES) {
     const msg = `the model server failed ${failures} times in a row; last: ${why}`;
-    if (await col.update(app._id, { version: app.version }, { set: { state: appMachine.transition(app.state, 'fail'), msg, failures, launched: false }, unset: ['serving_since', 'restart_at'] })) out.failed.push(app._id);
+    if (await col.update(app._id, { version: app.version }, { set: { state: appMachine.transition(app.state, 'fail'), msg, failures, launched: false }, unset: ['serving_since', 'restart_at'] }))
+      out.failed.push(app._id);
     return;
   }
   const restartAt = new Date(deps.now().getTime() + backoffMs(failures)).toISOString();

@@ -18,6 +18,10 @@ t.test('at most a few hashes run at once; past a bounded queue a check is refuse
   t.same(hashing(), { running: MAX_CONCURRENT_HASHES, waiting: MAX_WAITING_HASHES });
   await t.rejects(verifyPassword('x', CHEAP), Unavailable, 'one more is refused as a fault (503), not a client error');
   await t.rejects(verifyPassword('x', CHEAP), /too many password checks/);
-  t.same(await Promise.all(checks), checks.map(() => false), 'the waiting ones all ran');
+  t.same(
+    await Promise.all(checks),
+    checks.map(() => false),
+    'the waiting ones all ran',
+  );
   t.same(hashing(), { running: 0, waiting: 0 });
 });

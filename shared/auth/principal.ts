@@ -65,7 +65,9 @@ export function createAuthenticator(deps: { tokens: TokenService; users: UsersRe
         if (given.kind !== 'basic' || !given.username || !given.password) throw new Forbidden('Basic credentials must be base64(username:token), with an API token as the password');
         return { token: given.password, basicUser: given.username };
       }
-      throw new Forbidden(creds.basicToken ? 'Authorization header must be "Bearer <token>" or Basic with your username and an API token as the password' : 'Authorization header must be "Bearer <token>"');
+      throw new Forbidden(
+        creds.basicToken ? 'Authorization header must be "Bearer <token>" or Basic with your username and an API token as the password' : 'Authorization header must be "Bearer <token>"',
+      );
     }
     if (creds.queryToken) return { token: creds.queryToken };
     throw new Unauthenticated(
@@ -86,7 +88,7 @@ export function createAuthenticator(deps: { tokens: TokenService; users: UsersRe
   // Revocation and deactivation are read from the user every time, never remembered.
   const checkUser = async (claims: Claims): Promise<void> => {
     const user = await deps.users.get(claims.sub);
-    if (!user || user.state !== 'Actived') throw new Forbidden('token is no longer valid: the user is deactivated');
+    if (user?.state !== 'Actived') throw new Forbidden('token is no longer valid: the user is deactivated');
     if (user.revoked.some((r) => r.jti === claims.jti)) throw new Forbidden('token has been revoked (logged out)');
   };
 

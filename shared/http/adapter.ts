@@ -142,7 +142,10 @@ export function answerError(err: unknown, context: FunctionContext, log: Logger,
 
 function respond(context: FunctionContext, status: number, msg: string): void {
   const body = errorBody(msg);
-  context.status(status).headers({ 'content-type': 'application/json', [ERROR_HEADER]: body }).succeed(body);
+  context
+    .status(status)
+    .headers({ 'content-type': 'application/json', [ERROR_HEADER]: body })
+    .succeed(body);
 }
 
 function decodeParams(raw: Record<string, string>): Record<string, string> {

@@ -27,16 +27,28 @@ async function rawAnswer(t: Test, server: http.Server, request: string) {
   const bytes = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
-    socket.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+    socket
+      .on('data', (c: Buffer) => chunks.push(c))
+      .on('end', () => resolve(Buffer.concat(chunks)))
+      .on('error', reject);
   });
   const split = bytes.indexOf('\r\n\r\n');
   const head = bytes.subarray(0, split);
-  const headers = new Map(head.toString('latin1').split('\r\n').slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  const headers = new Map(
+    head
+      .toString('latin1')
+      .split('\r\n')
+      .slice(1)
+      .map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+  );
   return { head, headers, body: bytes.subarray(split + 4).toString('utf8') };
 }
 
 function checkHeader(t: Test, head: Buffer, header: string | undefined, body: string, msg: string) {
-  t.ok(head.every((b) => b < 0x80), 'every header byte is ASCII');
+  t.ok(
+    head.every((b) => b < 0x80),
+    'every header byte is ASCII',
+  );
   t.equal(header, body, 'x-mlp-error carries the same body');
   t.same(JSON.parse(body), { msg }, 'which decodes to the message');
 }
@@ -55,7 +67,11 @@ t.test('a refused WebSocket upgrade', async (t) => {
   const server = http.createServer();
   const upgrade = createUpgrader([fn], deps);
   server.on('upgrade', upgrade);
-  const a = await rawAnswer(t, server, 'GET /api/v1/ws HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  const a = await rawAnswer(
+    t,
+    server,
+    'GET /api/v1/ws HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
   t.match(a.head.toString('latin1'), /^HTTP\/1\.1 403 /);
   checkHeader(t, a.head, a.headers.get('x-mlp-error'), a.body, MSG);
   t.equal(a.headers.get('content-length'), String(Buffer.byteLength(a.body)));
@@ -72,7 +88,13 @@ t.test('the raw answer both of those write, with a non-ASCII message', async (t)
   const raw = Buffer.from(rawErrorAnswer(503, MSG, { 'x-request-id': 'r' }), 'utf8');
   const split = raw.indexOf('\r\n\r\n');
   const head = raw.subarray(0, split);
-  const headers = new Map(head.toString('latin1').split('\r\n').slice(1).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
+  const headers = new Map(
+    head
+      .toString('latin1')
+      .split('\r\n')
+      .slice(1)
+      .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
+  );
   const body = raw.subarray(split + 4).toString('utf8');
   t.match(head.toString(), /^HTTP\/1\.1 503 Service Unavailable\r\n/);
   t.equal(headers.get('x-request-id'), 'r');

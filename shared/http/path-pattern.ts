@@ -16,7 +16,7 @@ export function compilePath(template: string): PathPattern {
   for (;;) {
     const open = rest.indexOf('{');
     if (open < 0) {
-      source += escape(rest);
+      source += escapeLiteral(rest);
       break;
     }
     const close = rest.indexOf('}', open);
@@ -28,7 +28,7 @@ export function compilePath(template: string): PathPattern {
     if (params.includes(name)) throw new Error(`parameter {${name}} twice in path ${template}`);
     if (greedy && close !== rest.length - 1) throw new Error(`{${name}+} must end the path ${template}`);
     params.push(name);
-    source += escape(rest.slice(0, open)) + (greedy ? '(.+)' : '([^/:]+)');
+    source += escapeLiteral(rest.slice(0, open)) + (greedy ? '(.+)' : '([^/:]+)');
     rest = rest.slice(close + 1);
   }
   const regex = new RegExp(`^${source}$`);
@@ -47,6 +47,6 @@ export function compilePath(template: string): PathPattern {
   };
 }
 
-function escape(literal: string): string {
+function escapeLiteral(literal: string): string {
   return literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -31,9 +31,7 @@ export function assertNoDuplicates(fns: { route: { name: string; method: string;
     names.add(route.name);
     const path = shapeOf(compilePath(route.path));
     // 'ANY' serves every method, so it clashes with any route on the same path shape.
-    const clash = [`${route.method} ${path}`, `ANY ${path}`, ...(route.method === 'ANY' ? [...seen.keys()].filter((k) => k.endsWith(` ${path}`)) : [])]
-      .map((k) => seen.get(k))
-      .find(Boolean);
+    const clash = [`${route.method} ${path}`, `ANY ${path}`, ...(route.method === 'ANY' ? [...seen.keys()].filter((k) => k.endsWith(` ${path}`)) : [])].map((k) => seen.get(k)).find(Boolean);
     if (clash) throw new Error(`routes ${clash} and ${route.name} both serve ${route.method} ${route.path}`);
     seen.set(`${route.method} ${path}`, route.name);
   }

@@ -37,12 +37,15 @@ t.test('event and context as the OpenFaaS node template defines them; never a 50
   t.equal(ok.status, 201);
   t.equal(ok.headers.get('x-a'), 'b');
   const failed = await fetch(`${base}/fails`);
-  t.equal(failed.status, 503, 'fail() is a fault: 503, not OpenFaaS\'s 500');
+  t.equal(failed.status, 503, "fail() is a fault: 503, not OpenFaaS's 500");
   t.match(await failed.json(), { msg: /internal error/ });
   const thrown = await fetch(`${base}/throws`);
   t.equal(thrown.status, 503);
   t.notMatch(await thrown.text(), /secret detail/, 'the cause is logged, not leaked');
-  t.ok(sink.lines.some((l) => l.includes('secret detail')), 'and it is in the log');
+  t.ok(
+    sink.lines.some((l) => l.includes('secret detail')),
+    'and it is in the log',
+  );
   const unknown = await fetch(`${base}/nope`);
   t.equal(unknown.status, 403);
   t.same(await unknown.json(), { msg: 'no route /nope' });

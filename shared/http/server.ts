@@ -66,10 +66,7 @@ export function keepIdleConnections(server: http.Server): void {
 export function answerClientErrors(server: http.Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-    const msg =
-      err.code === 'HPE_HEADER_OVERFLOW' ? 'request headers are too large'
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request headers did not arrive in time'
-      : 'malformed HTTP request';
+    const msg = err.code === 'HPE_HEADER_OVERFLOW' ? 'request headers are too large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request headers did not arrive in time' : 'malformed HTTP request';
     socket.end(rawErrorAnswer(403, msg));
   });
 }

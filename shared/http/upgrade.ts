@@ -42,9 +42,7 @@ export function createUpgrader(fns: LoadedFunction[], deps: Deps): Upgrader {
     });
     return true;
   };
-  const table = fns
-    .filter((fn) => fn.upgrade)
-    .map((fn) => ({ fn, pattern: compilePath(fn.route.path), gate: requestGate(fn.route, deps), log: deps.log.child({ component: fn.route.name }) }));
+  const table = fns.filter((fn) => fn.upgrade).map((fn) => ({ fn, pattern: compilePath(fn.route.path), gate: requestGate(fn.route, deps), log: deps.log.child({ component: fn.route.name }) }));
   if (table.length > 0) server().catch((err: unknown) => deps.log.error('the WebSocket library failed to load', { err: (err as Error).message }));
   return (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://localhost');

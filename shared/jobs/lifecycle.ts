@@ -136,7 +136,12 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     env,
     logFile: path.join(workspace, 'log', 'job.log'),
     resources: { cpu: job.cpu, gpu: job.gpu, ram: job.ram },
-    sandbox: { writable: [workspace], readOnly: [paths.home(job.user), datasets, ...(python ? [deps.pythonEnvs.dir(job.runtime), PY_HELPER_DIR] : runtimeFiles('runtime-tf'))], hidden: [deps.config.root], ...(hostUid !== undefined ? { hostUid } : {}) },
+    sandbox: {
+      writable: [workspace],
+      readOnly: [paths.home(job.user), datasets, ...(python ? [deps.pythonEnvs.dir(job.runtime), PY_HELPER_DIR] : runtimeFiles('runtime-tf'))],
+      hidden: [deps.config.root],
+      ...(hostUid !== undefined ? { hostUid } : {}),
+    },
   });
   const col = jobsCollection(deps.store);
   await col.update(job._id, {}, { set: { launched: true } });
@@ -191,7 +196,7 @@ export async function syncWorkloads(deps: Deps, cutoff = new Date(deps.now().get
       continue;
     }
     let set: Partial<JobDoc> | undefined;
-    if (!s) set = job.launched ? { state: 'error', msg: 'the job\'s process was lost (it left no record the platform could adopt)' } : undefined;
+    if (!s) set = job.launched ? { state: 'error', msg: "the job's process was lost (it left no record the platform could adopt)" } : undefined;
     else if (s.phase === 'running' && job.state === 'creating') set = { state: 'running' };
     // docs/api.md#jobs: without a final heartbeat, exit 0 is finished (progress 100), anything else error.
     else if (s.phase === 'succeeded') set = { state: 'finished', progress: 100 };

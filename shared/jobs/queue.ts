@@ -78,7 +78,11 @@ export function planAdmission(queue: Queued[], tenants: Record<string, TenantUse
         break;
       }
       const cannot = never(h);
-      if (cannot.length > 0) notes.set(h.id, `waiting for resources: request can never fit the tenant as now configured: needs ${describe(h.need, cannot)}; capacity ${describe(tenants[h.tenant]?.capacity ?? ZERO, cannot)}`);
+      if (cannot.length > 0)
+        notes.set(
+          h.id,
+          `waiting for resources: request can never fit the tenant as now configured: needs ${describe(h.need, cannot)}; capacity ${describe(tenants[h.tenant]?.capacity ?? ZERO, cannot)}`,
+        );
       else notes.set(h.id, shortMsg(h, short, pool[h.tenant] ?? ZERO, have, reserved(h), (headAt.get(h.id) ?? nowMs) + opts.reserveMs));
       if (reserved(h)) avail[h.tenant] = atLeastZero(sub(have, h.need));
     }
@@ -107,9 +111,7 @@ function shortMsg(h: Queued, short: (typeof KINDS)[number][], pool: Amounts, hav
   const parts = [`waiting for resources: request does not fit now: needs ${describe(h.need, short)}; free ${describe(pool, short)}`];
   if (keptShort.length > 0) parts.push(`, of which ${describe(kept, keptShort)} is kept for a job that has waited longer`);
   parts.push(
-    isReserved
-      ? '; reserved: resources that free up are kept for this job until it fits'
-      : `; if it still waits at ${new Date(reserveAt).toISOString()}, resources that free up will be kept for it`,
+    isReserved ? '; reserved: resources that free up are kept for this job until it fits' : `; if it still waits at ${new Date(reserveAt).toISOString()}, resources that free up will be kept for it`,
   );
   return parts.join('');
 }

@@ -14,7 +14,7 @@ t.test('users take turns, then the jobs of a user; a job keeps its order', async
   q.push('bob', 'bob/train', '0', 'b0');
   q.push('bob', 'bob/train', '1', 'b1');
   t.equal(q.size, 8);
-  t.same(drain(q), ['a0', 'b0', 'o0', 'b1', 'a1', 'a2', 'a3', 'a4'], 'bob waits one turn, not for alice\'s backlog');
+  t.same(drain(q), ['a0', 'b0', 'o0', 'b1', 'a1', 'a2', 'a3', 'a4'], "bob waits one turn, not for alice's backlog");
   t.equal(q.size, 0);
 });
 

@@ -53,7 +53,14 @@ async function setup(t: Test, recheckMs: number): Promise<{ deps: Deps; relay: R
   };
 }
 
-const metric = (epoch: number) => ({ key: 'alice/train', value: JSON.stringify({ epoch, accuracy: 0.5, loss: 1, progress: 1 }), headers: { 'mlp-job-id': 'u1' }, offset: String(epoch), partition: 0, topic: 't' });
+const metric = (epoch: number) => ({
+  key: 'alice/train',
+  value: JSON.stringify({ epoch, accuracy: 0.5, loss: 1, progress: 1 }),
+  headers: { 'mlp-job-id': 'u1' },
+  offset: String(epoch),
+  partition: 0,
+  topic: 't',
+});
 
 t.test('a logout announced on the bus closes the socket at once (no periodic check in this test)', async (t) => {
   const { deps, open, token } = await setup(t, 3_600_000);
@@ -79,12 +86,20 @@ t.test('metrics are queued and stored in turn; stop handles every queued one; a 
   for (let epoch = 0; epoch < 5; epoch++) await relay.handle(metric(epoch));
   await relay.handle(metric(10_000));
   await relay.idle();
-  t.same(ws.sent.map((m) => m.epoch), [0, 1, 2, 3, 4], 'in order; the epoch past the bound is dropped');
+  t.same(
+    ws.sent.map((m) => m.epoch),
+    [0, 1, 2, 3, 4],
+    'in order; the epoch past the bound is dropped',
+  );
   ws.bufferedAmount = MAX_SOCKET_BACKLOG_BYTES + 1;
   await relay.handle(metric(5));
   await relay.idle();
   t.match(ws.closed, { code: 1008, reason: /reads too slowly/ });
   for (let epoch = 6; epoch < 9; epoch++) await relay.handle(metric(epoch));
   await relay.stop();
-  t.same((await history(deps, 'alice', 'train')).map((m) => m.epoch), [0, 1, 2, 3, 4, 5, 6, 7, 8], 'stored before stop returned');
+  t.same(
+    (await history(deps, 'alice', 'train')).map((m) => m.epoch),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8],
+    'stored before stop returned',
+  );
 });

@@ -183,7 +183,7 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
           checks.push(
             deps.auth.recheck(client.principal).catch((err: unknown) => {
               if (isClientError(err)) close(client, CLOSE_POLICY, err.message);
-              else log.warn('could not check a socket\'s token; trying again at the next pass', { err: (err as Error).message });
+              else log.warn("could not check a socket's token; trying again at the next pass", { err: (err as Error).message });
             }),
           );
         }

@@ -27,6 +27,7 @@ export const jobMetricsBatchSchema = Type.Array(jobMetricsSchema, { minItems: 1,
 export const publishBodySchema = Type.Unsafe<Static<typeof jobMetricsSchema> | Static<typeof jobMetricsBatchSchema>>({
   description: `One JobMetrics, or a JSON array of 1 to ${MAX_BATCH} of them (per-step logging), published in order.`,
   if: { type: 'array' },
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable.
   then: jobMetricsBatchSchema,
   else: jobMetricsSchema,
 });

@@ -46,7 +46,7 @@ export async function startApiBridge(opts: { dir: string; target: () => string |
     inside.pipe(outside);
     outside.pipe(inside);
   });
-  server.on('error', (err) => opts.log.error('the jobs\' API bridge failed', { err: err.message, socket: socketPath }));
+  server.on('error', (err) => opts.log.error("the jobs' API bridge failed", { err: err.message, socket: socketPath }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, () => {
@@ -98,4 +98,3 @@ export function insideApi(url: string): { url: string; port: number } {
   u.port = String(port + 20_000);
   return { url: url.endsWith('/') || u.pathname !== '/' ? u.href : u.href.replace(/\/$/, ''), port: port + 20_000 };
 }
-

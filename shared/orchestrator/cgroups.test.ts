@@ -9,7 +9,11 @@ import { cgroupSupport, describeCgroups, listCgroups, openCgroup, shellQuote, ty
 // they never touch a platform's `mlp` cgroups; everything they make is removed in teardown.
 const parentName = `mlp-test-${process.pid}`;
 const support = await cgroupSupport({ parentName });
-const writable = async (p: string) => access(p, constants.W_OK).then(() => true, () => false);
+const writable = async (p: string) =>
+  access(p, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
 // As root with a writable cgroup mount the probe must succeed; elsewhere (a container, a user) the real tests skip.
 const expectReal = process.platform === 'linux' && process.getuid?.() === 0 && (await writable('/sys/fs/cgroup'));
 // Skipped only where no process could make cgroups (not root, no writable mount); where one can,
@@ -45,7 +49,12 @@ t.teardown(async () => {
   if (errors.length) throw new AggregateError(errors, `cgroup test teardown: ${errors.map(String).join('; ')}`);
 });
 
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs argv the way the orchestrator's wrapper does: the shell joins the cgroup, then execs the program. */
 function runIn(cg: WorkloadCgroup, argv: string[]): Promise<Run> {
@@ -69,15 +78,25 @@ function runIn(cg: WorkloadCgroup, argv: string[]): Promise<Run> {
   });
 }
 
-const keyed = (text: string) => Object.fromEntries(text.trim().split('\n').map((l) => l.trim().split(/\s+/)).map(([k, v]) => [k, Number(v)]));
+const keyed = (text: string) =>
+  Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .map(([k, v]) => [k, Number(v)]),
+  );
 const read = (file: string) => readFile(file, 'utf8').then((s) => s.trim());
 
 t.comment(describeCgroups(support));
-t.test('the probe finds this machine\'s cgroups when run as root', { skip: expectReal ? false : 'not root on Linux with a writable /sys/fs/cgroup' }, async (t) => {
+t.test("the probe finds this machine's cgroups when run as root", { skip: expectReal ? false : 'not root on Linux with a writable /sys/fs/cgroup' }, async (t) => {
   t.not(support.mode, 'unavailable', describeCgroups(support));
   t.equal(await cgroupSupport({ parentName }), support, 'probed once: the same answer');
   if (support.mode === 'unavailable') return;
-  t.notOk((await listCgroups(support)).some((id) => id.startsWith('probe-')), 'the probe removed its cgroup');
+  t.notOk(
+    (await listCgroups(support)).some((id) => id.startsWith('probe-')),
+    'the probe removed its cgroup',
+  );
 });
 
 t.test('memory: a child over ramMi is OOM-killed and oomKilled() says so; one within it is not', real, async (t) => {
@@ -159,7 +178,15 @@ t.test('v2 file layout on a fake cgroup tree (no cgroup v2 controllers on this m
   // What mkdir makes in a real cgroup2 fs, made here beforehand (openCgroup's mkdir accepts an existing folder).
   const dir = path.join(base, 'mlp', 'job-1');
   await mkdir(dir, { recursive: true });
-  const files = { 'cgroup.procs': '', 'cgroup.kill': '', 'memory.max': 'max\n', 'memory.swap.max': 'max\n', 'cpu.max': 'max 100000\n', 'pids.max': 'max\n', 'memory.events': 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n' };
+  const files = {
+    'cgroup.procs': '',
+    'cgroup.kill': '',
+    'memory.max': 'max\n',
+    'memory.swap.max': 'max\n',
+    'cpu.max': 'max 100000\n',
+    'pids.max': 'max\n',
+    'memory.events': 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n',
+  };
   for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
 
   const cg = await openCgroup(s, 'job-1', { cpu: 0.5, ramMi: 64, pids: 32 });
@@ -186,7 +213,13 @@ t.test('v2 file layout on a fake cgroup tree (no cgroup v2 controllers on this m
   await openCgroup(s, 'job-2', { cpu: 0.001, ramMi: 1, pids: 1 });
   t.equal(await read(path.join(base, 'mlp', 'cgroup.subtree_control')), 'cpu memory pids');
   t.equal(await read(path.join(base, 'mlp', 'job-2', 'cpu.max')), '1000 100000');
-  t.notOk(await access(path.join(base, 'mlp', 'job-2', 'memory.swap.max')).then(() => true, () => false), 'no swap file: none written');
+  t.notOk(
+    await access(path.join(base, 'mlp', 'job-2', 'memory.swap.max')).then(
+      () => true,
+      () => false,
+    ),
+    'no swap file: none written',
+  );
   t.same(await listCgroups(s), ['job-1', 'job-2']);
 });
 
@@ -211,8 +244,18 @@ t.test('invalid ids and limits throw TypeError before anything is made', async (
     await t.rejects(openCgroup(s, id, fine), TypeError, `id ${JSON.stringify(id)}`);
   }
   const bad: Array<Partial<Record<keyof Limits, unknown>>> = [
-    { cpu: 0 }, { cpu: -1 }, { cpu: NaN }, { cpu: Infinity }, { cpu: '1' }, { ramMi: 0 }, { ramMi: 1e300 }, { ramMi: undefined },
-    { pids: 0 }, { pids: 1.5 }, { pids: -3 }, { pids: Infinity },
+    { cpu: 0 },
+    { cpu: -1 },
+    { cpu: NaN },
+    { cpu: Infinity },
+    { cpu: '1' },
+    { ramMi: 0 },
+    { ramMi: 1e300 },
+    { ramMi: undefined },
+    { pids: 0 },
+    { pids: 1.5 },
+    { pids: -3 },
+    { pids: Infinity },
   ];
   for (const change of bad) {
     await t.rejects(openCgroup(s, 'job-x', { ...fine, ...change } as Limits), TypeError, JSON.stringify(change));

@@ -69,7 +69,8 @@ const probes = new Map<string, Promise<CgroupSupport>>();
 
 /** One line for the start-up banner. */
 export function describeCgroups(s: CgroupSupport): string {
-  if (s.mode === 'v1') return `cgroup v1: each job and model server runs in a cgroup of its own with hard memory (swap included), cpu quota and process limits, under ${[...new Set(Object.values(s.parents))].join(', ')}`;
+  if (s.mode === 'v1')
+    return `cgroup v1: each job and model server runs in a cgroup of its own with hard memory (swap included), cpu quota and process limits, under ${[...new Set(Object.values(s.parents))].join(', ')}`;
   if (s.mode === 'v2') return `cgroup v2: each job and model server runs in a cgroup of its own with hard memory (no swap), cpu quota and process limits, under ${s.root}`;
   return `cgroups are unavailable (${s.reason}): workloads get no hard memory, cpu or process limits`;
 }

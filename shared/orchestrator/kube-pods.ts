@@ -31,7 +31,10 @@ export const serviceEndpoint = (namespace: string, id: string, port: number) => 
 
 /** A label value: at most 63 of [A-Za-z0-9._-], starting and ending alphanumeric. */
 export function labelValue(v: string): string {
-  return v.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  return v
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
 }
 
 export function labelsOf(w: Pick<Workload, 'id' | 'kind' | 'labels'>): Record<string, string> {
@@ -83,7 +86,10 @@ export function mountsOf(w: Workload, root: string): Mount[] {
  */
 export function pathRewriter(o: { mounts: Mount[]; checkout: string; imageRoot: string }): (s: string) => string {
   const checkout = path.resolve(o.checkout);
-  const pairs = new Map<string, string>([[checkout, o.imageRoot], [pathToFileURL(checkout).href, pathToFileURL(o.imageRoot).href]]);
+  const pairs = new Map<string, string>([
+    [checkout, o.imageRoot],
+    [pathToFileURL(checkout).href, pathToFileURL(o.imageRoot).href],
+  ]);
   for (const m of o.mounts) pairs.set(m.host, m.pod);
   const keys = [...pairs.keys()].sort((a, b) => b.length - a.length);
   const re = new RegExp(`(${keys.map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?=$|[^A-Za-z0-9._-])`, 'g');
@@ -127,10 +133,7 @@ export function podSpecOf(w: Workload, o: PodSpecOptions): k8s.V1PodSpec {
         workingDir: rewrite(w.workdir),
         env: Object.entries(w.env).map(([name, value]) => ({ name, value: rewrite(value) })),
         resources: { requests: limits, limits },
-        volumeMounts: [
-          ...mounts.map((m) => ({ name: 'nfs', mountPath: m.pod, subPath: path.relative(path.resolve(o.root), m.host), readOnly: m.readOnly })),
-          { name: 'scratch', mountPath: SCRATCH },
-        ],
+        volumeMounts: [...mounts.map((m) => ({ name: 'nfs', mountPath: m.pod, subPath: path.relative(path.resolve(o.root), m.host), readOnly: m.readOnly })), { name: 'scratch', mountPath: SCRATCH }],
         // The image stays as built: the workload writes to its NFS folders (its tenant's quota) and /tmp (its disk bound).
         securityContext: { allowPrivilegeEscalation: false, privileged: false, runAsNonRoot: true, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
         ...(w.health
@@ -195,7 +198,14 @@ export function statusOfPods(id: string, pods: k8s.V1Pod[]): WorkloadStatus | nu
   if (looping) {
     const c = container(looping);
     const t = c?.lastState?.terminated ?? c?.state?.terminated;
-    return { id, phase: 'failed', ...(t ? { exitCode: t.exitCode } : {}), reason: `${t ? endReason(t, program) : 'repeated failures'}, restarted ${c?.restartCount} times`, finishedAt: iso(t?.finishedAt), ready: false };
+    return {
+      id,
+      phase: 'failed',
+      ...(t ? { exitCode: t.exitCode } : {}),
+      reason: `${t ? endReason(t, program) : 'repeated failures'}, restarted ${c?.restartCount} times`,
+      finishedAt: iso(t?.finishedAt),
+      ready: false,
+    };
   }
   const running = live.find((p) => p.status?.phase === 'Running');
   if (running) return { id, phase: 'running', startedAt: startedAt(running), ready: false };

@@ -11,7 +11,9 @@ import type { Orchestrator } from './port.js';
  */
 export function uncredentialedKubernetes(o: { namespace: string; endpointMode: 'service' | 'pod'; why: string }): Orchestrator {
   const refuse = (what: string): never => {
-    throw new Unavailable(`this function cannot ${what}: it has no Kubernetes credentials (${o.why}); only functions marked orchestrator: true in their route run with the mlp-orchestrator ServiceAccount`);
+    throw new Unavailable(
+      `this function cannot ${what}: it has no Kubernetes credentials (${o.why}); only functions marked orchestrator: true in their route run with the mlp-orchestrator ServiceAccount`,
+    );
   };
   return {
     kind: 'kubernetes',
@@ -21,7 +23,7 @@ export function uncredentialedKubernetes(o: { namespace: string; endpointMode: '
     forget: async () => refuse('remove workloads'),
     endpoint(id, port) {
       if (o.endpointMode === 'service') return serviceEndpoint(o.namespace, id, port);
-      return refuse('find an app pod\'s address (MLP_KUBE_ENDPOINT=pod reads pods from the API)');
+      return refuse("find an app pod's address (MLP_KUBE_ENDPOINT=pod reads pods from the API)");
     },
     portAvailable: async () => refuse('check ports'),
     watch: () => refuse('watch workloads'),

@@ -110,14 +110,11 @@ export function startPodWatcher(o: PodWatcherOptions): PodWatcher {
           else resolve({ end: 'ended', events });
         },
       );
-      controller.then(
-        (c) => {
-          stats.watches += 1;
-          current = c;
-          if (stopped) c.abort();
-        },
-        reject,
-      );
+      controller.then((c) => {
+        stats.watches += 1;
+        current = c;
+        if (stopped) c.abort();
+      }, reject);
     });
 
   const sleep = (ms: number) =>

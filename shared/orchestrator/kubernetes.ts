@@ -107,7 +107,13 @@ export function createKubernetesOrchestrator(o: KubernetesOrchestratorOptions): 
     await core.createNamespacedPod({ namespace: ns, body: { metadata: meta, spec: podSpecOf(w, spec(w)) } });
   };
 
-  const spec = (w: Workload) => ({ image: w.kind === 'job' ? o.jobImages[w.runtime ?? 'tf'] : o.modelServerImage, claimName: o.claimName, root: o.root, checkout: o.checkout ?? CHECKOUT, imageRoot: o.imageRoot });
+  const spec = (w: Workload) => ({
+    image: w.kind === 'job' ? o.jobImages[w.runtime ?? 'tf'] : o.modelServerImage,
+    claimName: o.claimName,
+    root: o.root,
+    checkout: o.checkout ?? CHECKOUT,
+    imageRoot: o.imageRoot,
+  });
 
   /**
    * Deployment, then Service, then Ingress. Starting again (409) still makes what an earlier start
@@ -187,7 +193,12 @@ export function createKubernetesOrchestrator(o: KubernetesOrchestratorOptions): 
     // The mark first (it is what every process's status reads), then the deletions.
     for (const pod of live) {
       if (pod.metadata?.annotations?.[STOPPED]) continue;
-      await ignore404(core.patchNamespacedPod({ namespace: ns, name: pod.metadata!.name!, body: { metadata: { annotations: { [STOPPED]: at }, finalizers: [...(pod.metadata?.finalizers ?? []), STOPPED] } } }, MERGE));
+      await ignore404(
+        core.patchNamespacedPod(
+          { namespace: ns, name: pod.metadata!.name!, body: { metadata: { annotations: { [STOPPED]: at }, finalizers: [...(pod.metadata?.finalizers ?? []), STOPPED] } } },
+          MERGE,
+        ),
+      );
     }
     if (deployment) {
       await ignore404(net.deleteNamespacedIngress({ namespace: ns, name }));

@@ -14,7 +14,8 @@ export const JOB_NOFILE = 4096;
 
 export function describeLimits(l: JobLimits): string {
   if (l.mode === 'off') return 'MLP_JOB_LIMITS=off: jobs and model servers run WITHOUT cpu, memory, process or disk limits and can take the whole machine — for a single-user machine only';
-  if (l.cgroups.mode === 'unavailable') return `job limits cannot be enforced (${l.cgroups.reason}), so jobs and model servers are refused: run the platform as root (or delegate a cgroup to its user), or on a single-user machine set MLP_JOB_LIMITS=off`;
+  if (l.cgroups.mode === 'unavailable')
+    return `job limits cannot be enforced (${l.cgroups.reason}), so jobs and model servers are refused: run the platform as root (or delegate a cgroup to its user), or on a single-user machine set MLP_JOB_LIMITS=off`;
   return `${describeCgroups(l.cgroups)}; at most ${l.pids} processes and ${l.nofile} open files per job or model server; workspaces of at most ${l.disk} bytes`;
 }
 

@@ -31,5 +31,5 @@ t.test('no apps folder yet: nothing to sweep', async (t) => {
 });
 
 t.test('a socket path beyond sun_path is refused, naming the fix', async (t) => {
-  t.throws(() => prepareServeSocket(serveSocketPath('/' + 'x'.repeat(100), 'id'), undefined), /choose a shorter MLP_ROOT/);
+  t.throws(() => prepareServeSocket(serveSocketPath(`/${'x'.repeat(100)}`, 'id'), undefined), /choose a shorter MLP_ROOT/);
 });

@@ -55,7 +55,15 @@ interface Running {
  * MLP_JOB_SANDBOX=off runs them unconfined. Workloads without one (apps' model servers, which
  * are platform code) run as plain child processes.
  */
-export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; graceMs?: number; sandbox?: SandboxSupport; stateDir?: string; api?: () => string | undefined; limits?: JobLimits }): Orchestrator {
+export function createLocalOrchestrator(opts: {
+  log: Logger;
+  now?: () => Date;
+  graceMs?: number;
+  sandbox?: SandboxSupport;
+  stateDir?: string;
+  api?: () => string | undefined;
+  limits?: JobLimits;
+}): Orchestrator {
   const now = () => (opts.now ?? (() => new Date()))().toISOString();
   const graceMs = opts.graceMs ?? 5000;
   const durable = opts.stateDir !== undefined;
@@ -72,7 +80,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
   // refused meanwhile; a port could be taken by anyone). A socket stays until its server starts
   // again (local-serve.ts); folders no server listens in are swept when the platform starts.
   const sockets = new Map<string, string>();
-  if (durable) sweepServeSockets(records.dir, (id) => sockets.has(id)).catch((err: unknown) => opts.log.error('could not sweep the servers\' old sockets', { err: (err as Error).message }));
+  if (durable) sweepServeSockets(records.dir, (id) => sockets.has(id)).catch((err: unknown) => opts.log.error("could not sweep the servers' old sockets", { err: (err as Error).message }));
   const listeners = new Set<(s: WorkloadStatus) => void>();
   const emit = (s: WorkloadStatus) => {
     for (const l of listeners) {
@@ -125,7 +133,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
         (oom) => {
           if (oom && !entry.exceeded) entry.exceeded = { kind: 'ram', msg: `out of memory (ram ${entry.ram ?? '?'} Mi)` };
         },
-        (err: unknown) => opts.log.error('could not read a job\'s cgroup after it ended', { id: entry.status.id, err: (err as Error).message }),
+        (err: unknown) => opts.log.error("could not read a job's cgroup after it ended", { id: entry.status.id, err: (err as Error).message }),
       )
       .finally(() => finish(entry, code, signal, lost));
   };
@@ -139,7 +147,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
         await cg.killAll();
         await cg.remove();
       } catch (err) {
-        opts.log.error('could not remove a workload\'s cgroup', { id, err: (err as Error).message });
+        opts.log.error("could not remove a workload's cgroup", { id, err: (err as Error).message });
       }
     })();
     const tracked = done.finally(() => {
@@ -196,14 +204,25 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     const limits = entry.disk ? { cpu: w.resources.cpu, ram: w.resources.ram, disk: entry.disk } : undefined;
     records.write({ id: w.id, kind: w.kind, pid: 0, startTime: '', startedAt: now(), sandboxed, ...(limits ? { limits } : {}) });
     const log = openSync(w.logFile, 'a');
-    const confined = sandbox?.mode === 'on' && box ? bwrapCommand(sandbox.bwrap, bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: box, tmpBytes: w.resources.ram * 1024 * 1024, network, ...(usernsFd !== undefined ? { usernsFd: USERNS_FD } : {}) }, sandbox)) : w.command;
+    const confined =
+      sandbox?.mode === 'on' && box
+        ? bwrapCommand(
+            sandbox.bwrap,
+            bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: box, tmpBytes: w.resources.ram * 1024 * 1024, network, ...(usernsFd !== undefined ? { usernsFd: USERNS_FD } : {}) }, sandbox),
+          )
+        : w.command;
     const command = limited && 'cgroup' in limited ? limitedCommand(limited.cgroup, { nofile: limited.nofile, disk: limited.disk }, confined) : confined;
     let child: ChildProcess;
     try {
       // A minimal environment: the workload's own variables and a PATH, nothing of the platform's secrets.
       // Its own session and group (detached): a signal to the platform's group does not reach it.
       // (Its user namespace, when the platform made one, goes down to bwrap as fd USERNS_FD.)
-      child = spawn('/bin/sh', ['-c', WRAPPER, 'mlp-workload', records.exitFile(w.id), ...command], { cwd: w.workdir, env, stdio: ['ignore', log, log, ...(usernsFd !== undefined ? [usernsFd] : [])], detached: true });
+      child = spawn('/bin/sh', ['-c', WRAPPER, 'mlp-workload', records.exitFile(w.id), ...command], {
+        cwd: w.workdir,
+        env,
+        stdio: ['ignore', log, log, ...(usernsFd !== undefined ? [usernsFd] : [])],
+        detached: true,
+      });
     } finally {
       closeSync(log); // the child has its own copy
     }
@@ -240,7 +259,8 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     }
     const r = found ? { ...noted, ...found } : noted;
     if (found) records.write(r);
-    if (r.sandboxed && r.kind === 'job') openBridge().catch((err: unknown) => opts.log.error('the jobs\' API bridge could not start: adopted jobs cannot reach the API', { err: (err as Error).message }));
+    if (r.sandboxed && r.kind === 'job')
+      openBridge().catch((err: unknown) => opts.log.error("the jobs' API bridge could not start: adopted jobs cannot reach the API", { err: (err as Error).message }));
     if (r.kind === 'app') {
       if (stillRuns(r)) {
         opts.log.warn('stopping a model server left by an earlier platform process', { id: r.id, pid: r.pid });
@@ -258,7 +278,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     if (r.limits && cgroups && cgroups.mode !== 'unavailable' && opts.limits?.mode === 'on') {
       // The same cgroup again (its limits unchanged), for the OOM check and the clean-up.
       entry.cgroup = openCgroup(cgroups, r.id, cgroupLimits(r.limits, opts.limits.pids));
-      entry.cgroup.catch((err: unknown) => opts.log.error('could not open an adopted job\'s cgroup', { id: r.id, err: (err as Error).message }));
+      entry.cgroup.catch((err: unknown) => opts.log.error("could not open an adopted job's cgroup", { id: r.id, err: (err as Error).message }));
       entry.ram = r.limits.ram;
       entry.disk = r.limits.disk;
     }
@@ -319,7 +339,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
         await stop(id);
       }
     })()
-      .catch((err: unknown) => opts.log.error('measuring the jobs\' workspaces failed', { err: (err as Error).message }))
+      .catch((err: unknown) => opts.log.error("measuring the jobs' workspaces failed", { err: (err as Error).message }))
       .finally(() => (measuring = false));
   }, DISK_POLL_MS);
   diskWatch.unref();
@@ -333,7 +353,7 @@ export function createLocalOrchestrator(opts: { log: Logger; now?: () => Date; g
     const timer = setTimeout(() => {
       if (running(entry) && entry.pid) signalGroup(entry.pid, 'SIGKILL');
       // What left the group (a new session) is still in the cgroup.
-      if (entry.cgroup) void entry.cgroup.then((cg) => cg.killAll()).catch((err: unknown) => opts.log.error('could not kill a job\'s cgroup', { id, err: (err as Error).message }));
+      if (entry.cgroup) void entry.cgroup.then((cg) => cg.killAll()).catch((err: unknown) => opts.log.error("could not kill a job's cgroup", { id, err: (err as Error).message }));
     }, graceMs);
     await entry.exited;
     clearTimeout(timer);
@@ -423,7 +443,10 @@ function signalName(n: number): NodeJS.Signals | undefined {
  */
 function signalWorkload(pgid: number, signal: NodeJS.Signals, sandboxed: boolean): void {
   const own = groupMembers(pgid).filter((pid) => pid !== pgid && !(sandboxed && commOf(pid) === 'bwrap'));
-  if (own.length === 0) return signalGroup(pgid, signal);
+  if (own.length === 0) {
+    signalGroup(pgid, signal);
+    return;
+  }
   for (const pid of own) {
     try {
       process.kill(pid, signal);
@@ -443,7 +466,12 @@ function commOf(pid: number): string {
 
 /** Undefined when `program` (a path, or a name looked up on PATH) can be run; else why not. */
 function findProgram(program: string, pathVar: string): string | undefined {
-  const candidates = program.includes('/') ? [program] : pathVar.split(':').filter(Boolean).map((d) => path.join(d, program));
+  const candidates = program.includes('/')
+    ? [program]
+    : pathVar
+        .split(':')
+        .filter(Boolean)
+        .map((d) => path.join(d, program));
   for (const file of candidates) {
     try {
       accessSync(file, fsConstants.X_OK);

@@ -66,8 +66,10 @@ let probed: Promise<SandboxSupport> | undefined;
 
 /** One line for the start-up banner and the logs. */
 export function describeSandbox(s: SandboxSupport): string {
-  if (s.mode === 'on') return `jobs run sandboxed by bubblewrap (${s.bwrap}): uid ${s.uid}, on the host ${s.hostUids ? 'their user\'s own unprivileged uid' : 'the platform\'s own uid (it is not root, so it cannot give them one of their own)'}, no capabilities, a private filesystem (workspace writable; home and datasets read-only; nothing else of MLP_ROOT), their own pid namespace, their own network with only the API reachable (through socat); model servers likewise, with only their model read-only, reached on a Unix socket`;
-  if (s.mode === 'off') return 'MLP_JOB_SANDBOX=off: jobs and model servers run UNCONFINED as the platform\'s own user and can read its signing key, its store and every user\'s files — for a single-user machine only';
+  if (s.mode === 'on')
+    return `jobs run sandboxed by bubblewrap (${s.bwrap}): uid ${s.uid}, on the host ${s.hostUids ? "their user's own unprivileged uid" : "the platform's own uid (it is not root, so it cannot give them one of their own)"}, no capabilities, a private filesystem (workspace writable; home and datasets read-only; nothing else of MLP_ROOT), their own pid namespace, their own network with only the API reachable (through socat); model servers likewise, with only their model read-only, reached on a Unix socket`;
+  if (s.mode === 'off')
+    return "MLP_JOB_SANDBOX=off: jobs and model servers run UNCONFINED as the platform's own user and can read its signing key, its store and every user's files — for a single-user machine only";
   return `the job sandbox is unavailable (${s.reason}), so jobs and model servers are refused: the operator must install bubblewrap and socat (apt-get install bubblewrap socat; npm start does so when run as root) or, on a single-user machine, set MLP_JOB_SANDBOX=off`;
 }
 
@@ -95,7 +97,7 @@ async function probe(): Promise<SandboxSupport> {
   if (!bwrap) return { mode: 'unavailable', reason: 'bwrap (Debian package bubblewrap) is not on PATH' };
   // The sandbox's only way to the API; inside it, it must be at a path the sandbox sees (/usr).
   const socat = findProgram('socat');
-  if (!socat) return { mode: 'unavailable', reason: 'socat (Debian package socat), which carries a job\'s API calls out of its network namespace, is not on PATH' };
+  if (!socat) return { mode: 'unavailable', reason: "socat (Debian package socat), which carries a job's API calls out of its network namespace, is not on PATH" };
   if (!socat.startsWith('/usr/') && !socat.startsWith('/bin/')) return { mode: 'unavailable', reason: `socat is at ${socat}, outside /usr and /bin, which the sandbox does not show` };
   const ids = ownIds();
   const hostUids = canMapUids();
@@ -115,7 +117,9 @@ async function probe(): Promise<SandboxSupport> {
   } catch (err) {
     return { mode: 'unavailable', reason: `a user namespace for a job's own uid could not be made (util-linux unshare): ${(err as Error).message}` };
   }
-  const [shell = '/bin/sh', ...argv] = bwrapCommand(bwrap, [...bwrapArgs({ command: [process.execPath, '-e', check], workdir: '/', sandbox: { writable: [], readOnly: [] }, network: 'none', ...(usernsFd !== undefined ? { usernsFd: 3 } : {}) }, support)]);
+  const [shell = '/bin/sh', ...argv] = bwrapCommand(bwrap, [
+    ...bwrapArgs({ command: [process.execPath, '-e', check], workdir: '/', sandbox: { writable: [], readOnly: [] }, network: 'none', ...(usernsFd !== undefined ? { usernsFd: 3 } : {}) }, support),
+  ]);
   const outcome = await new Promise<{ code: number | null; out: string }>((resolve) => {
     let out = '';
     const child = spawn(shell, argv, { stdio: ['ignore', 'pipe', 'pipe', ...(usernsFd !== undefined ? [usernsFd] : [])], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
@@ -141,7 +145,24 @@ async function probe(): Promise<SandboxSupport> {
 const PROBE_HOST_UID = 2 ** 30 - 2;
 
 /** Read-only system files a program needs (name resolution, TLS roots, the loader's cache, time zone). */
-const ETC = ['hosts', 'resolv.conf', 'nsswitch.conf', 'host.conf', 'gai.conf', 'services', 'protocols', 'ssl', 'ca-certificates', 'ca-certificates.conf', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime', 'alternatives', 'mime.types'];
+const ETC = [
+  'hosts',
+  'resolv.conf',
+  'nsswitch.conf',
+  'host.conf',
+  'gai.conf',
+  'services',
+  'protocols',
+  'ssl',
+  'ca-certificates',
+  'ca-certificates.conf',
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'localtime',
+  'alternatives',
+  'mime.types',
+];
 
 const under = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 const depth = (p: string) => p.split('/').filter(Boolean).length;
@@ -150,24 +171,35 @@ const depth = (p: string) => p.split('/').filter(Boolean).length;
  * The bwrap arguments that run `w.command` in `w.workdir` inside the sandbox `w.sandbox`.
  * Exported for the probe and the tests; the orchestrator spawns `support.bwrap` with them.
  */
-export function bwrapArgs(w: { command: string[]; workdir: string; sandbox: WorkloadSandbox; tmpBytes?: number; network: SandboxNetwork | 'none'; usernsFd?: number }, support: { uid: number; gid: number }): string[] {
+export function bwrapArgs(
+  w: { command: string[]; workdir: string; sandbox: WorkloadSandbox; tmpBytes?: number; network: SandboxNetwork | 'none'; usernsFd?: number },
+  support: { uid: number; gid: number },
+): string[] {
   // Either bwrap makes the user namespace (the sandbox uid is then the caller's own uid on the
   // host), or it enters one the platform made (userns.ts: the sandbox uid is the job's own host
   // uid) and the command drops to that uid itself, keeping nothing (see `asJob`: setpriv needs
   // CAP_SETUID/CAP_SETGID to drop the ids and CAP_SETPCAP to empty the bounding set).
-  const user = w.usernsFd === undefined
-    ? ['--unshare-user', '--uid', String(support.uid), '--gid', String(support.gid), '--disable-userns', '--cap-drop', 'ALL']
-    : ['--userns', String(w.usernsFd), '--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP'];
+  const user =
+    w.usernsFd === undefined
+      ? ['--unshare-user', '--uid', String(support.uid), '--gid', String(support.gid), '--disable-userns', '--cap-drop', 'ALL']
+      : ['--userns', String(w.usernsFd), '--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP'];
   const args = [
     ...user,
-    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'mlp-job', '--unshare-cgroup-try', '--unshare-net',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--hostname',
+    'mlp-job',
+    '--unshare-cgroup-try',
+    '--unshare-net',
     // bwrap's reaper gets SIGKILL if bwrap is killed, and bwrap if its parent dies: the pid namespace,
     // and all in it, ends with them. Its parent is the workload's wrapper (local-record.ts), not the
     // platform: a job outlives the platform's process.
     '--die-with-parent',
     // Its environment is what it was given: no preloads a parent's NODE_OPTIONS names (a test
     // runner adds its hooks to every child; they live outside the sandbox's view).
-    '--unsetenv', 'NODE_OPTIONS',
+    '--unsetenv',
+    'NODE_OPTIONS',
   ];
   const roots: string[] = []; // what the system part binds
   const ro = (p: string) => {
@@ -230,7 +262,21 @@ export function bwrapArgs(w: { command: string[]; workdir: string; sandbox: Work
  */
 function asJob(ids: { uid: number; gid: number }, usernsFd: number, workdir: string, command: string[]): string[] {
   // bwrap leaves the namespace's descriptor open: it goes here, before the job's code runs.
-  return ['/usr/bin/setpriv', `--reuid=${ids.uid}`, `--regid=${ids.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--', '/bin/sh', '-c', `exec ${usernsFd}<&- && umask 077 && cd "$0" && exec "$@"`, workdir, ...command];
+  return [
+    '/usr/bin/setpriv',
+    `--reuid=${ids.uid}`,
+    `--regid=${ids.gid}`,
+    '--clear-groups',
+    '--inh-caps=-all',
+    '--bounding-set=-all',
+    '--no-new-privs',
+    '--',
+    '/bin/sh',
+    '-c',
+    `exec ${usernsFd}<&- && umask 077 && cd "$0" && exec "$@"`,
+    workdir,
+    ...command,
+  ];
 }
 
 /**
@@ -263,7 +309,7 @@ function passages(args: string[]): string[] {
     } else if (ONE.has(flag)) {
       mounted.push(args[i + 1] ?? '');
       i += 1;
-    } else if (flag === '--' ) break;
+    } else if (flag === '--') break;
   }
   const out = new Set<string>();
   for (const p of mounted) {

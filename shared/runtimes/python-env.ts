@@ -39,7 +39,14 @@ const catalogSpec = (runtime: Runtime): EnvSpec => ({ requirements: requirements
 
 /** `spec`: what each runtime's environment installs and must import (tests give small ones). */
 /** `progress`: each line pip prints while building (`npm run runtimes` shows them). */
-export function createPythonEnvs(opts: { cache: string; python: string; log: Logger; now?: () => number; spec?: (runtime: Runtime) => EnvSpec; progress?: (runtime: Runtime, line: string) => void }): PythonEnvs {
+export function createPythonEnvs(opts: {
+  cache: string;
+  python: string;
+  log: Logger;
+  now?: () => number;
+  spec?: (runtime: Runtime) => EnvSpec;
+  progress?: (runtime: Runtime, line: string) => void;
+}): PythonEnvs {
   const spec = opts.spec ?? catalogSpec;
   const now = opts.now ?? Date.now;
   let pyVersion: string | undefined;
@@ -48,7 +55,11 @@ export function createPythonEnvs(opts: { cache: string; python: string; log: Log
   const dir = (runtime: Runtime) => {
     let d = dirs.get(runtime);
     if (!d) {
-      const hash = createHash('sha256').update(`${BUILD_VERSION}\n${version()}\n`).update(readFileSync(spec(runtime).requirements)).digest('hex').slice(0, 16);
+      const hash = createHash('sha256')
+        .update(`${BUILD_VERSION}\n${version()}\n`)
+        .update(readFileSync(spec(runtime).requirements))
+        .digest('hex')
+        .slice(0, 16);
       d = path.join(opts.cache, `${runtime}-${hash}`);
       dirs.set(runtime, d);
     }
@@ -180,7 +191,12 @@ async function build(runtime: Runtime, dir: string, opts: BuildOptions): Promise
     await rm(dir, { recursive: true, force: true }).catch((e: unknown) => opts.log.warn('could not remove a half-built environment', { dir, err: (e as Error).message }));
     await close(); // what pip said last is in the file before it is read
     // pip's last words, not the commands (they name the platform's paths).
-    const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').filter((l) => !l.startsWith('$ ')).slice(-4).join(' | ');
+    const tail = (await readFile(logFile, 'utf8').catch(() => ''))
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('$ '))
+      .slice(-4)
+      .join(' | ');
     throw new Error(`building runtime ${runtime} failed: ${(err as Error).message}${tail ? ` (last lines of its log: ${tail})` : ''}`);
   } finally {
     await close();

@@ -31,7 +31,12 @@ export class AppendLog {
       const batch = this.pending;
       this.pending = [];
       try {
-        await this.file.write(batch.filter((p) => p.line !== '').map((p) => p.line + '\n').join(''));
+        await this.file.write(
+          batch
+            .filter((p) => p.line !== '')
+            .map((p) => `${p.line}\n`)
+            .join(''),
+        );
         await this.file.datasync();
         for (const p of batch) p.done();
       } catch (err) {

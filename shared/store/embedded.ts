@@ -137,12 +137,12 @@ async function load(file: string): Promise<Map<string, Map<string, Doc>>> {
 
 /** Rewrites the log as one line per live document, atomically (write, sync, rename). */
 async function compact(file: string, data: Map<string, Map<string, Doc>>): Promise<void> {
-  const tmp = file + '.tmp';
+  const tmp = `${file}.tmp`;
   const lines: string[] = [];
   for (const [c, docs] of data) for (const [id, doc] of docs) lines.push(JSON.stringify({ c, id, doc }));
   const handle = await open(tmp, 'w', 0o600);
   try {
-    await handle.write(lines.map((l) => l + '\n').join(''));
+    await handle.write(lines.map((l) => `${l}\n`).join(''));
     await handle.sync();
   } finally {
     await handle.close();

@@ -66,12 +66,15 @@ export async function takeLease(name: string, opts: LeaseOptions): Promise<Taken
 
   // Renewed well before it expires, so a long pass keeps it.
   let renewing: Promise<unknown> = Promise.resolve();
-  const renewal = setInterval(() => {
-    renewing = col.update(id, { holder, released: { $ne: true } }, { set: { expires_at: expiry() } }).catch((err: unknown) => {
-      // The pass goes on; if the lease lapses meanwhile, another pass may start (passes are idempotent).
-      opts.log.warn('lease not renewed', { lease: name, err: (err as Error).message });
-    });
-  }, Math.max(10, Math.floor(ttlMs / 3)));
+  const renewal = setInterval(
+    () => {
+      renewing = col.update(id, { holder, released: { $ne: true } }, { set: { expires_at: expiry() } }).catch((err: unknown) => {
+        // The pass goes on; if the lease lapses meanwhile, another pass may start (passes are idempotent).
+        opts.log.warn('lease not renewed', { lease: name, err: (err as Error).message });
+      });
+    },
+    Math.max(10, Math.floor(ttlMs / 3)),
+  );
   renewal.unref();
   let released: Promise<void> | undefined;
   return {

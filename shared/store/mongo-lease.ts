@@ -110,7 +110,8 @@ export class Leases {
    */
   async release(lease: Lease): Promise<void> {
     const held = performance.now() - lease.taken;
-    if (held > this.opts.ttlMs) this.log.error('writes under a lease took longer than the lease; another writer may have broken it', { key: lease.key, held_ms: Math.round(held), ttl_ms: this.opts.ttlMs });
+    if (held > this.opts.ttlMs)
+      this.log.error('writes under a lease took longer than the lease; another writer may have broken it', { key: lease.key, held_ms: Math.round(held), ttl_ms: this.opts.ttlMs });
     try {
       await this.leases.deleteOne({ _id: lease.key, holder: lease.holder });
     } catch (err) {

@@ -48,7 +48,13 @@ export async function openMongoStore(opts: { url: string; log: Logger; now?: () 
   /** Turns still passing on or releasing a lease after their caller was answered; close() waits for them. */
   const inflight = new Set<Promise<void>>();
 
-  async function underLease<R>(turn: Turn<Document, Lease>, key: string, stillMatches: () => Promise<boolean>, where: Filter<unknown>, write: (sent: (doc: Document | null) => void) => Promise<R>): Promise<R | undefined> {
+  async function underLease<R>(
+    turn: Turn<Document, Lease>,
+    key: string,
+    stillMatches: () => Promise<boolean>,
+    where: Filter<unknown>,
+    write: (sent: (doc: Document | null) => void) => Promise<R>,
+  ): Promise<R | undefined> {
     if (turn.known !== undefined && (turn.known === null || !matches(turn.known, where))) return undefined;
     let lease = turn.held;
     turn.held = undefined;

@@ -16,7 +16,13 @@ export interface ProcessIdentity {
 }
 
 export function selfIdentity(): ProcessIdentity {
-  return { host: os.hostname(), pid: process.pid, boot: readProc(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()), pidns: readProc(() => readlinkSync('/proc/self/ns/pid')), start: startTime(process.pid) };
+  return {
+    host: os.hostname(),
+    pid: process.pid,
+    boot: readProc(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()),
+    pidns: readProc(() => readlinkSync('/proc/self/ns/pid')),
+    start: startTime(process.pid),
+  };
 }
 
 /** True only when `holder` provably no longer runs; false when it runs or nobody can tell. */

@@ -90,7 +90,7 @@ export async function releaseHold<T extends Holder>(typed: Collection<T>, doc: T
   const col = view(typed);
   let cur: T | null = doc;
   if (cur.res === 'trying') cur = await settleHold(typed, cur, spec, deps);
-  if (!cur || cur.res !== 'held') return cur;
+  if (cur?.res !== 'held') return cur;
   const outcome = await releaseOnce(deps, { id: holdReleaseId(spec.applier, cur), applier: spec.applier, tenant: cur.tenant, ...spec.amounts(cur), what: `${spec.applier} ${cur._id}` });
   if (outcome === 'expired') {
     await col.update(cur._id, { version: cur.version }, { inc: { release_attempt: 1 } });

@@ -50,9 +50,16 @@ t.test('unknown ids: confirm is a no-op, cancel leaves a tombstone that refuses 
 
 t.test('a release changes nothing until confirmed, and never below zero', async (t) => {
   const reserved = decideTry(empty(), { id: 'r', applier: 'dm', type: 'request', amounts: amt({ rom: 60 }) }, undefined, 1).ledger as Ledger;
-  t.match(decideTry(reserved, { id: 'early', applier: 'dm', type: 'release', amounts: amt({ rom: 1 }) }, undefined, 1).refuse?.msg, /in use \(confirmed\) rom 0/, 'a reservation not yet confirmed cannot be released');
+  t.match(
+    decideTry(reserved, { id: 'early', applier: 'dm', type: 'release', amounts: amt({ rom: 1 }) }, undefined, 1).refuse?.msg,
+    /in use \(confirmed\) rom 0/,
+    'a reservation not yet confirmed cannot be released',
+  );
   const held = decideConfirm(reserved, 'r', 'dm', reserved.requests.r, 1).ledger as Ledger;
-  t.match(decideTry(held, { id: 'big', applier: 'dm', type: 'release', amounts: amt({ rom: 61 }) }, undefined, 1).refuse?.msg, /release is larger than what is in use: releasing rom 61; in use \(confirmed\) rom 60/);
+  t.match(
+    decideTry(held, { id: 'big', applier: 'dm', type: 'release', amounts: amt({ rom: 61 }) }, undefined, 1).refuse?.msg,
+    /release is larger than what is in use: releasing rom 61; in use \(confirmed\) rom 60/,
+  );
   const tried = decideTry(held, { id: 'rel', applier: 'dm', type: 'release', amounts: amt({ rom: 50 }) }, undefined, 1).ledger as Ledger;
   t.same(tried.inuse, held.inuse, 'a release try changes nothing yet');
   const second = decideTry(tried, { id: 'rel2', applier: 'dm', type: 'release', amounts: amt({ rom: 50 }) }, undefined, 1).ledger as Ledger;
@@ -124,14 +131,16 @@ t.test('random sequences keep the invariant: in use = reserved-or-confirmed requ
       if (out.ledger) archivedChanges += 1;
     }
     if (out.ledger) l = out.ledger;
-    const sum = [...Object.values(l.requests), ...Object.entries(archive).filter(([a]) => !l.requests[a]).map(([, e]) => e)].reduce(
-      (acc, e) => {
-        if (e.type === 'request' && (e.state === 'reserved' || e.state === 'confirmed')) for (const k of ['cpu', 'gpu', 'ram', 'rom'] as const) acc[k] += e.amounts[k];
-        if (e.type === 'release' && e.state === 'confirmed') for (const k of ['cpu', 'gpu', 'ram', 'rom'] as const) acc[k] -= e.amounts[k];
-        return acc;
-      },
-      amt({}),
-    );
+    const sum = [
+      ...Object.values(l.requests),
+      ...Object.entries(archive)
+        .filter(([a]) => !l.requests[a])
+        .map(([, e]) => e),
+    ].reduce((acc, e) => {
+      if (e.type === 'request' && (e.state === 'reserved' || e.state === 'confirmed')) for (const k of ['cpu', 'gpu', 'ram', 'rom'] as const) acc[k] += e.amounts[k];
+      if (e.type === 'release' && e.state === 'confirmed') for (const k of ['cpu', 'gpu', 'ram', 'rom'] as const) acc[k] -= e.amounts[k];
+      return acc;
+    }, amt({}));
     const ok = (['cpu', 'gpu', 'ram', 'rom'] as const).every((k) => l.inuse[k] === sum[k] && l.inuse[k] >= 0 && l.inuse[k] <= cap[k]);
     if (!ok) {
       if (violations === 0) t.comment(`first violation at step ${step}, op ${op}, id ${id}: inuse ${JSON.stringify(l.inuse)} sum ${JSON.stringify(sum)}`);

@@ -90,7 +90,8 @@ export function decideTry(l: Ledger, req: TryInput, known: Entry | undefined, no
   // in retries (a 503 would be retried, then cancelled, adding a tombstone per try); a queued
   // job waits and tries again. Decided requests not yet archived count too: the bound is on the document.
   const held = Object.keys(l.requests).length;
-  if (held >= maxPending) return refuse('TCC_TOO_MANY_PENDING', `too many resource requests in flight for this tenant (${held}, at most ${maxPending}); try again once some are confirmed or cancelled`);
+  if (held >= maxPending)
+    return refuse('TCC_TOO_MANY_PENDING', `too many resource requests in flight for this tenant (${held}, at most ${maxPending}); try again once some are confirmed or cancelled`);
   if (req.type === 'release') {
     const refusal = releaseRefusal(l, req.amounts);
     if (refusal) return { ledger: null, refuse: refusal };
@@ -145,7 +146,9 @@ export function expireTries(l: Ledger, now: number, timeoutMs: number): { ledger
  * that are later cancelled, in-use would go below zero.
  */
 function releaseRefusal(l: Ledger, amounts: Amounts): Refusal | undefined {
-  const reserved = Object.values(l.requests).filter((e) => e.state === 'reserved').reduce((sum, e) => add(sum, e.amounts), ZERO);
+  const reserved = Object.values(l.requests)
+    .filter((e) => e.state === 'reserved')
+    .reduce((sum, e) => add(sum, e.amounts), ZERO);
   const held = sub(l.inuse, reserved);
   const over = exceeding(amounts, held);
   if (over.length === 0) return undefined;

@@ -42,14 +42,16 @@ async function setup(t: Test, reword: (err: Error) => void = (err) => void (err.
   const rm = resourceManager(store, { now: () => new Date(clock), log, timeoutMs: 60_000 });
   await rm.ensureTenant('default', amt({ cpu: 4000, rom: 1000 }));
   const inner = inProcessTransport(rm);
-  const rewording = <A>(op: (a: A) => Promise<void>) => async (a: A) => {
-    try {
-      await op(a);
-    } catch (err) {
-      if (isClientError(err)) reword(err);
-      throw err;
-    }
-  };
+  const rewording =
+    <A>(op: (a: A) => Promise<void>) =>
+    async (a: A) => {
+      try {
+        await op(a);
+      } catch (err) {
+        if (isClientError(err)) reword(err);
+        throw err;
+      }
+    };
   const transport: TccTransport = { try: rewording(inner.try), confirm: rewording(inner.confirm), cancel: rewording(inner.cancel) };
   const tcc = createTccClient(transport, { log, attempts: 1 });
   const deps = { store, tcc, log, resources: rm } as unknown as Deps;
@@ -109,7 +111,9 @@ t.test('the code crosses HTTP: the adapter answers it in a header, the HTTP tran
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const { port } = server.address() as AddressInfo;
-  const err = await httpTransport(`http://127.0.0.1:${port}`, 'token').cancel({ id: 'x', applier: 'dm' }).catch((e: unknown) => e);
+  const err = await httpTransport(`http://127.0.0.1:${port}`, 'token')
+    .cancel({ id: 'x', applier: 'dm' })
+    .catch((e: unknown) => e);
   t.ok(refusedAs(err, 'TCC_CONFIRMED'), 'refused as confirmed');
   t.match(err, { message: 'reworded' }, 'the body is still {msg}');
 });

@@ -73,9 +73,12 @@ for (const step of ['archive', 'prune'] as const) {
     await rm.try({ id: 'a', applier: 'jm', type: 'request', tenant: 'default', amounts: amt({ cpu: 1000 }) });
     fault.next = step;
     await rm.confirm('a', 'jm');
-    t.ok(logs.some((l) => l.includes('not archived yet')), 'the fault is logged, the confirm answered');
+    t.ok(
+      logs.some((l) => l.includes('not archived yet')),
+      'the fault is logged, the confirm answered',
+    );
     t.equal((await tenant()).requests.a?.state, 'confirmed', 'left decided in the document');
-    t.equal(await archive.get('a') !== null, step === 'prune', step === 'prune' ? 'and in the archive' : 'not in the archive');
+    t.equal((await archive.get('a')) !== null, step === 'prune', step === 'prune' ? 'and in the archive' : 'not in the archive');
     await t.rejects(rm.cancel('a', 'jm'), /was confirmed/, 'cancel after confirm is refused');
     t.equal((await tenant()).inuse.cpu, 1000);
     // A cancel of a try whose cancel was cut short leaves it the same way.

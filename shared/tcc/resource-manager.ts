@@ -3,7 +3,21 @@ import { keyedMutex } from '../keyed-mutex.js';
 import type { Logger } from '../log.js';
 import type { Collection, Doc, Store } from '../store/port.js';
 import { toApi, ZERO, type Amounts } from './amounts.js';
-import { decideCancel, decideConfirm, decideTry, decidedIds, expireTries, isTerminal, MAX_PENDING_REQUESTS, withoutEntries, type Applier, type Entry, type Ledger, type Outcome, type TryInput } from './ledger.js';
+import {
+  decideCancel,
+  decideConfirm,
+  decideTry,
+  decidedIds,
+  expireTries,
+  isTerminal,
+  MAX_PENDING_REQUESTS,
+  withoutEntries,
+  type Applier,
+  type Entry,
+  type Ledger,
+  type Outcome,
+  type TryInput,
+} from './ledger.js';
 
 export interface TenantDoc extends Doc, Ledger {
   name: string;

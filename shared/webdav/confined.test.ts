@@ -28,7 +28,10 @@ t.test('a folder swapped for a link after it was opened is still the folder open
   symlinkSync('../other', path.join(root, 'a', 'sub'));
   await writeFile(sub.at('written'), 'x');
   t.equal(readFileSync(path.join(root, 'a', 'moved', 'written'), 'utf8'), 'x', 'the write lands in the folder that was opened');
-  t.same((await walk(sub)).map((e) => e.path), ['f', 'written']);
+  t.same(
+    (await walk(sub)).map((e) => e.path),
+    ['f', 'written'],
+  );
   await t.rejects(openUnder(root, ['a', 'sub'], false), /a\/sub is a link; links are not followed/, 'opened again, the link is refused');
 });
 
@@ -40,11 +43,19 @@ t.test('links are refused on the way, left out of listings and sizes, and remove
   t.teardown(() => a.close());
   await t.rejects(openIn(a, ['dirlink'], false), /dirlink is a link/);
   await t.rejects(openFileIn(a, 'link'), /link is a link/);
-  t.same((await walk(a)).map((e) => e.path), ['sub', 'sub/f'], 'links are not listed');
+  t.same(
+    (await walk(a)).map((e) => e.path),
+    ['sub', 'sub/f'],
+    'links are not listed',
+  );
   t.equal(await bytesIn(a), 3);
   t.equal(await openUnder(root, ['a', 'missing'], false), null);
   await removeIn(a, 'dirlink');
   t.equal(readFileSync(path.join(root, 'other', 'secret'), 'utf8'), 'secret', 'removing a link leaves its target');
   await removeIn(a, 'sub');
-  t.same((await walk(a)).map((e) => e.path), [], 'a folder goes with what is in it');
+  t.same(
+    (await walk(a)).map((e) => e.path),
+    [],
+    'a folder goes with what is in it',
+  );
 });

@@ -227,7 +227,11 @@ export class PropStore {
     await this.drop(to);
     if (!deep) {
       const props = await this.read(from);
-      if (props.length) await this.update(to, props.map((p) => ({ op: 'set' as const, ...p })));
+      if (props.length)
+        await this.update(
+          to,
+          props.map((p) => ({ op: 'set' as const, ...p })),
+        );
       return;
     }
     const src = await this.node(from.slice(0, -1), false);

@@ -16,7 +16,10 @@ export async function onnxBackend(file: string): Promise<Backend> {
   }
   const taken = Object.keys(TYPES).join(', ');
   const spec = (m: ort.InferenceSession.ValueMetadata, io: 'input' | 'output'): TensorSpec => {
-    if (!m.isTensor) throw new UnservableModel(`the model's ${io} ${m.name} is not a tensor (a sequence or map, such as the ZipMap skl2onnx adds to classifiers unless converted with options {zipmap: False}); the model server serves tensors`);
+    if (!m.isTensor)
+      throw new UnservableModel(
+        `the model's ${io} ${m.name} is not a tensor (a sequence or map, such as the ZipMap skl2onnx adds to classifiers unless converted with options {zipmap: False}); the model server serves tensors`,
+      );
     if (!isDType(m.type)) throw new UnservableModel(`the model's ${io} ${m.name} has type ${m.type}, which the model server does not serve (it serves ${taken})`);
     return {
       name: m.name,
@@ -51,17 +54,41 @@ function tensorOf(dtype: DType, f: Feed): ort.Tensor {
   const v = f.values;
   const numbers = v as number[];
   switch (dtype) {
-    case 'float32': return new ort.Tensor('float32', Float32Array.from(numbers), f.shape);
-    case 'float64': return new ort.Tensor('float64', Float64Array.from(numbers), f.shape);
-    case 'int8': return new ort.Tensor('int8', Int8Array.from(numbers), f.shape);
-    case 'uint8': return new ort.Tensor('uint8', Uint8Array.from(numbers), f.shape);
-    case 'int16': return new ort.Tensor('int16', Int16Array.from(numbers), f.shape);
-    case 'uint16': return new ort.Tensor('uint16', Uint16Array.from(numbers), f.shape);
-    case 'int32': return new ort.Tensor('int32', Int32Array.from(numbers), f.shape);
-    case 'uint32': return new ort.Tensor('uint32', Uint32Array.from(numbers), f.shape);
-    case 'int64': return new ort.Tensor('int64', BigInt64Array.from(numbers, (n) => BigInt(n)), f.shape);
-    case 'uint64': return new ort.Tensor('uint64', BigUint64Array.from(numbers, (n) => BigInt(n)), f.shape);
-    case 'bool': return new ort.Tensor('bool', Uint8Array.from(v, (b) => (b ? 1 : 0)), f.shape);
-    case 'string': return new ort.Tensor('string', v as string[], f.shape);
+    case 'float32':
+      return new ort.Tensor('float32', Float32Array.from(numbers), f.shape);
+    case 'float64':
+      return new ort.Tensor('float64', Float64Array.from(numbers), f.shape);
+    case 'int8':
+      return new ort.Tensor('int8', Int8Array.from(numbers), f.shape);
+    case 'uint8':
+      return new ort.Tensor('uint8', Uint8Array.from(numbers), f.shape);
+    case 'int16':
+      return new ort.Tensor('int16', Int16Array.from(numbers), f.shape);
+    case 'uint16':
+      return new ort.Tensor('uint16', Uint16Array.from(numbers), f.shape);
+    case 'int32':
+      return new ort.Tensor('int32', Int32Array.from(numbers), f.shape);
+    case 'uint32':
+      return new ort.Tensor('uint32', Uint32Array.from(numbers), f.shape);
+    case 'int64':
+      return new ort.Tensor(
+        'int64',
+        BigInt64Array.from(numbers, (n) => BigInt(n)),
+        f.shape,
+      );
+    case 'uint64':
+      return new ort.Tensor(
+        'uint64',
+        BigUint64Array.from(numbers, (n) => BigInt(n)),
+        f.shape,
+      );
+    case 'bool':
+      return new ort.Tensor(
+        'bool',
+        Uint8Array.from(v, (b) => (b ? 1 : 0)),
+        f.shape,
+      );
+    case 'string':
+      return new ort.Tensor('string', v as string[], f.shape);
   }
 }

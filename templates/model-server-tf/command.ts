@@ -29,5 +29,17 @@ const MAIN = fileURLToPath(new URL(`./main${import.meta.url.endsWith('.ts') ? '.
 
 /** The argv that starts the model server of runtime tf (TensorFlow-Serving's REST API and the Open Inference Protocol). */
 export function modelServerCommand(opts: ModelServerOptions): string[] {
-  return [...platformNode(), MAIN, '--model-dir', opts.modelDir, '--port', String(opts.port), '--model', opts.model, '--host', opts.host ?? '127.0.0.1', ...(opts.ram ? ['--ram', String(opts.ram)] : [])];
+  return [
+    ...platformNode(),
+    MAIN,
+    '--model-dir',
+    opts.modelDir,
+    '--port',
+    String(opts.port),
+    '--model',
+    opts.model,
+    '--host',
+    opts.host ?? '127.0.0.1',
+    ...(opts.ram ? ['--ram', String(opts.ram)] : []),
+  ];
 }

@@ -46,18 +46,22 @@ async function main(): Promise<void> {
   for (const s of backend.inputs) {
     const perInstance = s.shape.slice(1).reduce<number>((n, d) => n * (d ?? 1), 1);
     const perRequest = perInstance * (s.shape[0] ?? 1);
-    if (perInstance > bound) fail(`the model's input ${s.name} declares ${perInstance} values per instance (shape ${shown(s.shape)}); an app with ram ${ram || 'unknown'} Mi serves at most ${bound}`, UNSERVABLE_EXIT);
-    if (perRequest > bound) fail(`the model's input ${s.name} declares ${perRequest} values per request (shape ${shown(s.shape)}); an app with ram ${ram || 'unknown'} Mi serves at most ${bound}`, UNSERVABLE_EXIT);
+    if (perInstance > bound)
+      fail(`the model's input ${s.name} declares ${perInstance} values per instance (shape ${shown(s.shape)}); an app with ram ${ram || 'unknown'} Mi serves at most ${bound}`, UNSERVABLE_EXIT);
+    if (perRequest > bound)
+      fail(`the model's input ${s.name} declares ${perRequest} values per request (shape ${shown(s.shape)}); an app with ram ${ram || 'unknown'} Mi serves at most ${bound}`, UNSERVABLE_EXIT);
   }
   // One run before listening, so the first client does not pay for the first run's set-up. Zeros
   // are not every model's input (an image model's free height and width of 1 may be too small
   // for its kernels): a failed warm-up is said and serving goes on.
   try {
-    await backend.run(backend.inputs.map((s) => {
-      const shape = s.shape.map((d) => d ?? 1);
-      const zero: Scalar = TYPES[s.dtype].kind === 'bool' ? false : TYPES[s.dtype].kind === 'string' ? '' : 0;
-      return { name: s.name, shape, values: new Array<Scalar>(shape.reduce((n, d) => n * d, 1)).fill(zero) };
-    }));
+    await backend.run(
+      backend.inputs.map((s) => {
+        const shape = s.shape.map((d) => d ?? 1);
+        const zero: Scalar = TYPES[s.dtype].kind === 'bool' ? false : TYPES[s.dtype].kind === 'string' ? '' : 0;
+        return { name: s.name, shape, values: new Array<Scalar>(shape.reduce((n, d) => n * d, 1)).fill(zero) };
+      }),
+    );
   } catch (err) {
     process.stderr.write(`model-server: the warm-up run on zeros failed (${(err as Error).message.split('\n', 1)[0]}); serving anyway\n`);
   }
@@ -73,14 +77,15 @@ async function main(): Promise<void> {
   };
   // A new socket replaces the old one's name at once (rename), never leaving a moment without one:
   // a gateway connecting meanwhile is refused rather than told the socket is missing.
-  if (socket) server.listen(`${socket}.${process.pid}`, () => {
-    try {
-      renameSync(`${socket}.${process.pid}`, socket);
-    } catch (err) {
-      fail(`cannot put the socket in place at ${socket}: ${(err as Error).message}`);
-    }
-    listening();
-  });
+  if (socket)
+    server.listen(`${socket}.${process.pid}`, () => {
+      try {
+        renameSync(`${socket}.${process.pid}`, socket);
+      } catch (err) {
+        fail(`cannot put the socket in place at ${socket}: ${(err as Error).message}`);
+      }
+      listening();
+    });
   else server.listen(port, host, listening);
   const stop = () => {
     server.close(() => process.exit(0));

@@ -25,7 +25,8 @@ export async function infer(backend: Backend, model: string, body: unknown): Pro
   onlyFields(body, REQUEST_FIELDS, 'an infer request');
   if (body.id !== undefined && typeof body.id !== 'string') throw new BadRequest('"id" must be a string');
   if (body.parameters !== undefined && !isPlainObject(body.parameters)) throw new BadRequest('"parameters" must be an object');
-  if (!Array.isArray(body.inputs) || body.inputs.length === 0) throw new BadRequest(`"inputs" must be a non-empty list of tensors {name, shape, datatype, data}; the model's inputs are ${inputs.map(describe).join(', ')}`);
+  if (!Array.isArray(body.inputs) || body.inputs.length === 0)
+    throw new BadRequest(`"inputs" must be a non-empty list of tensors {name, shape, datatype, data}; the model's inputs are ${inputs.map(describe).join(', ')}`);
 
   const given = new Map<string, Feed>();
   body.inputs.forEach((entry: unknown, i) => {
@@ -59,7 +60,8 @@ export async function infer(backend: Backend, model: string, body: unknown): Pro
     given.set(name, { name, values, shape });
   });
   const missing = inputs.filter((s) => !given.has(s.name));
-  if (missing.length) throw new BadRequest(`the request lacks the input${missing.length > 1 ? 's' : ''} ${missing.map((s) => `"${s.name}"`).join(', ')}; the model's inputs are ${inputs.map(describe).join(', ')}`);
+  if (missing.length)
+    throw new BadRequest(`the request lacks the input${missing.length > 1 ? 's' : ''} ${missing.map((s) => `"${s.name}"`).join(', ')}; the model's inputs are ${inputs.map(describe).join(', ')}`);
   const feeds = inputs.map((s) => given.get(s.name)!);
   checkDimNames(inputs, feeds);
 

@@ -96,7 +96,9 @@ export function createPredictor(backend: Backend) {
     for (const spec of inputs) {
       const batch = spec.shape[0];
       if (batch !== null && batch !== undefined && batch !== instances.length) {
-        throw new BadRequest(`the model takes exactly ${batch} example${batch === 1 ? '' : 's'} a request (input "${spec.name}" has shape ${showShape(spec.shape)}); got ${instances.length} instances`);
+        throw new BadRequest(
+          `the model takes exactly ${batch} example${batch === 1 ? '' : 's'} a request (input "${spec.name}" has shape ${showShape(spec.shape)}); got ${instances.length} instances`,
+        );
       }
     }
     const feeds = inputs.map((spec) => ({ spec, values: [] as Scalar[], example: undefined as number[] | undefined }));
@@ -157,7 +159,8 @@ export function createPredictor(backend: Backend) {
         throw new BadRequest(typeof signature === 'string' ? `signature "${signature}" not found; this model has "${SIGNATURE}"` : '"signature_name" must be a string');
       }
       const hasRows = 'instances' in body;
-      if (hasRows === 'inputs' in body) throw new BadRequest(hasRows ? 'give either "instances" (row form) or "inputs" (columnar form), not both' : 'the body needs "instances" (row form) or "inputs" (columnar form)');
+      if (hasRows === 'inputs' in body)
+        throw new BadRequest(hasRows ? 'give either "instances" (row form) or "inputs" (columnar form), not both' : 'the body needs "instances" (row form) or "inputs" (columnar form)');
       return hasRows ? rows(body.instances) : columns(body.inputs);
     },
     /** TF-Serving's GET /v1/models/{model}/metadata body. */
@@ -196,7 +199,8 @@ function dimsOf(value: unknown): number[] {
 
 function checkShape(dims: number[], expected: (number | null)[], where: string, full: (number | null)[]): void {
   const fits = dims.length === expected.length && expected.every((d, i) => d === null || d === dims[i]);
-  if (!fits) throw new BadRequest(`${where} has shape [${dims.join(', ')}]; the model takes [${expected.map((d) => d ?? 'any').join(', ')}] (input shape [${full.map((d) => d ?? 'batch').join(', ')}])`);
+  if (!fits)
+    throw new BadRequest(`${where} has shape [${dims.join(', ')}]; the model takes [${expected.map((d) => d ?? 'any').join(', ')}] (input shape [${full.map((d) => d ?? 'batch').join(', ')}])`);
 }
 
 /** Free dimensions the model names alike (ONNX's "N" of every input) must have one size across the inputs. */
@@ -209,7 +213,10 @@ export function checkDimNames(specs: TensorSpec[], feeds: { name: string; shape:
       if (dim === null || size === undefined) return;
       const first = seen.get(dim);
       if (!first) return void seen.set(dim, { input: feed.name, axis, size });
-      if (first.size !== size) throw new BadRequest(`input "${feed.name}" has ${size} in dimension ${axis} ("${dim}") but input "${first.input}" has ${first.size} in dimension ${first.axis}; the model needs the same size in both`);
+      if (first.size !== size)
+        throw new BadRequest(
+          `input "${feed.name}" has ${size} in dimension ${axis} ("${dim}") but input "${first.input}" has ${first.size} in dimension ${first.axis}; the model needs the same size in both`,
+        );
     });
   });
 }
@@ -259,9 +266,10 @@ export function nest(values: readonly Scalar[], shape: readonly number[], offset
 export function jsonValues(data: ArrayLike<number | bigint | string>, dtype: DType): Scalar[] {
   const out = new Array<Scalar>(data.length);
   if (dtype === 'bool') for (let i = 0; i < data.length; i++) out[i] = data[i] !== 0;
-  else for (let i = 0; i < data.length; i++) {
-    const v = data[i]!;
-    out[i] = typeof v === 'bigint' ? Number(v) : v;
-  }
+  else
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      out[i] = typeof v === 'bigint' ? Number(v) : v;
+    }
   return out;
 }

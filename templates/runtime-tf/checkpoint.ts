@@ -14,7 +14,8 @@ export const WEIGHTS_BIN = 'weights.bin';
 export function folderSaveHandler(dir: string): tf.io.IOHandler {
   return tf.io.withSaveHandler(async (artifacts) => {
     if (artifacts.modelTopology instanceof ArrayBuffer) throw new Error('saveModel writes layers models (JSON topology), not binary graph models');
-    const weights = artifacts.weightData === undefined ? Buffer.alloc(0) : Buffer.concat((Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData]).map((b) => Buffer.from(b)));
+    const weights =
+      artifacts.weightData === undefined ? Buffer.alloc(0) : Buffer.concat((Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData]).map((b) => Buffer.from(b)));
     const modelJson: tf.io.ModelJSON = {
       modelTopology: artifacts.modelTopology ?? {},
       weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],

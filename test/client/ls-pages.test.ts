@@ -22,7 +22,21 @@ t.test('ls walks the list in pages of 200 and prints every object once, in creat
   const token = (await p.call('GET', '/api/v1/users/alice/token', { basic: ['alice', 'password1'] })).json as string;
   const names = Array.from({ length: 450 }, (_, i) => `j${letters(449 - i)}`);
   for (const name of names) {
-    await jobsCollection(p.deps.store).insert({ _id: jobId('alice', name), uid: `u-${name}`, name, user: 'alice', tenant: 'default', runtime: 'tf', entry: 'x.mjs', gpu: 0, cpu: 1, ram: 100, state: 'finished', progress: 100, res: 'released' });
+    await jobsCollection(p.deps.store).insert({
+      _id: jobId('alice', name),
+      uid: `u-${name}`,
+      name,
+      user: 'alice',
+      tenant: 'default',
+      runtime: 'tf',
+      entry: 'x.mjs',
+      gpu: 0,
+      cpu: 1,
+      ram: 100,
+      state: 'finished',
+      progress: 100,
+      res: 'released',
+    });
   }
   t.equal((await p.call('POST', '/api/v1/users/alice/datasets', { token, body: { name: 'one', size: 1 } })).status, 201);
 
@@ -34,7 +48,11 @@ t.test('ls walks the list in pages of 200 and prints every object once, in creat
 
   const printed: string[] = [];
   await jobs.list(client, 'alice', (line) => printed.push(line));
-  t.same(printed.map((l) => l.split(/\s+/)[0]), names, 'every job once, in creation order');
+  t.same(
+    printed.map((l) => l.split(/\s+/)[0]),
+    names,
+    'every job once, in creation order',
+  );
 
   // The command itself, as a user runs it.
   const work = mkdtempSync(path.join(tmpdir(), 'mlp-ls-'));
@@ -48,7 +66,14 @@ t.test('ls walks the list in pages of 200 and prints every object once, in creat
   t.equal((await mlp('login', '--url', p.url, '--user', 'alice', '--password', 'password1')).code, 0);
   const ls = await mlp('job', 'ls');
   t.equal(ls.code, 0);
-  t.same(ls.out.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0]), names, '`mlp job ls`: the 450 jobs');
+  t.same(
+    ls.out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(/\s+/)[0]),
+    names,
+    '`mlp job ls`: the 450 jobs',
+  );
   t.match((await mlp('dataset', 'ls')).out, /^one\s+creating/m, '`mlp dataset ls`: one page');
   t.match((await mlp('model', 'ls')).out, /no models/, '`mlp model ls`: none');
   t.match((await mlp('app', 'ls')).out, /no apps/, '`mlp app ls`: none');

@@ -28,7 +28,11 @@ t.test('mlp: login, dataset upload (and resume), ls, download, home put, rm', as
   const up = await mlp('dataset', 'upload', src, '--name', 'mnist', '--quiet');
   t.equal(up.code, 0, up.out);
   t.match(up.out, /dataset mnist is ready: 2 files uploaded/);
-  t.match((await p.call('GET', '/api/v1/users/alice/datasets/mnist', { token: JSON.parse(readFileSync(env.MLP_CLIENT_CONFIG, 'utf8')).token })).json, { state: 'ready', progress: 100, size: blob.length + 8 });
+  t.match((await p.call('GET', '/api/v1/users/alice/datasets/mnist', { token: JSON.parse(readFileSync(env.MLP_CLIENT_CONFIG, 'utf8')).token })).json, {
+    state: 'ready',
+    progress: 100,
+    size: blob.length + 8,
+  });
 
   // Resume: a dataset still creating with one file already stored whole.
   const token = (JSON.parse(readFileSync(env.MLP_CLIENT_CONFIG, 'utf8')) as { token: string }).token;
@@ -125,7 +129,9 @@ t.test('mlp job: submit, ls, logs, stop, rm', async (t) => {
   t.match(nan.out, /--cpu must be a number, not lots/);
 
   // A training script that publishes a metric per epoch with its job token.
-  writeFileSync(path.join(work, 'epochs.mjs'), `
+  writeFileSync(
+    path.join(work, 'epochs.mjs'),
+    `
     const url = process.env.MLP_API + '/api/v1/users/' + process.env.MLP_USER + '/job_metrics/' + process.env.MLP_JOB;
     for (let epoch = 0; epoch < 3; epoch++) {
       await new Promise((r) => setTimeout(r, 300));
@@ -134,7 +140,8 @@ t.test('mlp job: submit, ls, logs, stop, rm', async (t) => {
         body: JSON.stringify({ epoch, accuracy: 0.5 + epoch / 10, loss: 1 - epoch / 10, progress }) });
       console.log('epoch', epoch);
     }
-  `);
+  `,
+  );
   await mlp('home', 'put', path.join(work, 'epochs.mjs'));
   t.equal((await mlp('job', 'submit', 'epochs', '--entry', 'epochs.mjs', '--cpu', '0.5')).code, 0);
   const [followed, logs] = await Promise.all([mlp('job', 'metrics', 'epochs', '--follow'), mlp('job', 'logs', 'epochs', '--follow')]);
@@ -171,7 +178,7 @@ t.test('mlp app: create, ls, predict and rm with the app gateway on a non-defaul
   const predicted = await mlp('app', 'predict', 'serve', file);
   t.equal(predicted.code, 0, predicted.out);
   t.notMatch(predicted.out, /30002/);
-  t.ok(closeTo((JSON.parse(predicted.out) as { predictions: number[][] }).predictions, predictLocally(model, ROWS)), 'the model\'s own predictions, through the app gateway');
+  t.ok(closeTo((JSON.parse(predicted.out) as { predictions: number[][] }).predictions, predictLocally(model, ROWS)), "the model's own predictions, through the app gateway");
 
   // An app gateway named at login replaces the endpoint's (here one where nothing listens).
   const closed = `http://127.0.0.1:${await freePort()}`;

@@ -73,40 +73,73 @@ if (!infra) {
     const serverLog = path.join(work, 'root', 'apps', 'alice', 'sklearn', 'log', 'server.log');
     t.equal(appCreated.code, 0, `mlp app create sklearn: ${appCreated.out}; the server's log: ${existsSync(serverLog) ? readFileSync(serverLog, 'utf8').slice(-2000) : 'none'}`);
     const flower = path.join(work, 'flower.json');
-    writeFileSync(flower, JSON.stringify([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]));
+    writeFileSync(
+      flower,
+      JSON.stringify([
+        [5.1, 3.5, 1.4, 0.2],
+        [6.7, 3.0, 5.2, 2.3],
+      ]),
+    );
     const pyAnswer = JSON.parse(await ok('app', 'predict', 'sklearn', flower)) as { predictions: { label: number; probabilities: number[] }[] };
-    t.same(pyAnswer.predictions.map((p) => p.label), [0, 2], 'the ONNX model served from its pod names a setosa and a virginica');
+    t.same(
+      pyAnswer.predictions.map((p) => p.label),
+      [0, 2],
+      'the ONNX model served from its pod names a setosa and a virginica',
+    );
     await ok('app', 'rm', 'sklearn');
-    await until(() => ok('app', 'ls'), (out) => /no apps/.test(out), 'the Python model\'s app going away', { ms: 200, tries: 300 });
+    await until(
+      () => ok('app', 'ls'),
+      (out) => /no apps/.test(out),
+      "the Python model's app going away",
+      { ms: 200, tries: 300 },
+    );
 
     // Jobs that fail and jobs stopped, as pods: the exit code decides, a stop deletes the pod.
     const token = (await call(gateway, 'GET', '/api/v1/users/alice/token', { basic: ['alice', 'password1'] })).json as string;
     const jobs = (method: string, suffix = '', body?: unknown) => call(gateway, method, `/api/v1/users/alice/jobs${suffix}`, { token, body });
-    const scripts: [string, string][] = [['broken.mjs', "console.log('boom'); process.exit(2);"], ['forever.mjs', "console.log('started'); setInterval(() => {}, 1000);"]];
+    const scripts: [string, string][] = [
+      ['broken.mjs', "console.log('boom'); process.exit(2);"],
+      ['forever.mjs', "console.log('started'); setInterval(() => {}, 1000);"],
+    ];
     for (const [name, text] of scripts) {
       writeFileSync(path.join(work, name), text);
       t.equal((await mlp('home', 'put', path.join(work, name))).code, 0, `home put ${name}`);
     }
     t.equal((await jobs('POST', '', { name: 'broken', entry: 'broken.mjs', cpu: 0.5 })).status, 201);
-    const broken = await until(() => jobs('GET', '/broken'), (a) => /error|finished/.test((a.json as { state: string }).state), 'the broken job ending', { ms: 500, tries: 240 });
+    const broken = await until(
+      () => jobs('GET', '/broken'),
+      (a) => /error|finished/.test((a.json as { state: string }).state),
+      'the broken job ending',
+      { ms: 500, tries: 240 },
+    );
     t.match(broken.json, { state: 'error', msg: /exit code 2/ }, 'a pod exiting 2 ends its job in error, saying so');
-    t.match((await jobs('GET', '/broken/log')).text, 'boom', 'the pod\'s output is the job\'s log');
+    t.match((await jobs('GET', '/broken/log')).text, 'boom', "the pod's output is the job's log");
 
     t.equal((await jobs('POST', '', { name: 'forever', entry: 'forever.mjs', cpu: 1 })).status, 201);
-    await until(() => jobs('GET', '/forever/log'), (a) => a.text.includes('started'), 'the forever job running', { ms: 500, tries: 240 });
+    await until(
+      () => jobs('GET', '/forever/log'),
+      (a) => a.text.includes('started'),
+      'the forever job running',
+      { ms: 500, tries: 240 },
+    );
     const core = kubeClient(cluster.kubeconfig);
     const podsOf = async (job: string) => (await core.listNamespacedPod({ namespace: 'mlp', labelSelector: `mlp/user=alice,mlp/job=${job}` })).items;
     t.equal((await podsOf('forever')).length, 1, 'the running job is a pod labelled with its user and name');
     t.match((await jobs('PUT', '/forever:stop', {})).json, { state: 'error', msg: 'stopped by user' });
     // The orchestrator keeps the stopped pod (a finalizer) until the job is deleted, so every
     // function reads "stopped" from the API; its container is killed and the pod ends Failed.
-    const ended = await until(podsOf.bind(null, 'forever'), (pods) => pods[0]?.status?.phase === 'Failed', 'the stopped job\'s pod ending', { ms: 500, tries: 240 });
+    const ended = await until(podsOf.bind(null, 'forever'), (pods) => pods[0]?.status?.phase === 'Failed', "the stopped job's pod ending", { ms: 500, tries: 240 });
     t.ok(ended[0]?.metadata?.deletionTimestamp, 'stopping the job deleted its pod');
     t.ok(ended[0]?.status?.containerStatuses?.[0]?.state?.terminated, 'and its container was ended');
     t.equal((await jobs('DELETE', '/forever')).status, 200);
-    await until(podsOf.bind(null, 'forever'), (pods) => pods.length === 0, 'the deleted job\'s pod going away', { ms: 500, tries: 240 });
+    await until(podsOf.bind(null, 'forever'), (pods) => pods.length === 0, "the deleted job's pod going away", { ms: 500, tries: 240 });
     t.pass('deleting the job removed its pod');
-    const tenant = await until(() => call(gateway, 'GET', '/api/v1/tenants/default', { token }), (a) => (a.json as { cpu_inuse: number }).cpu_inuse === 0, 'every reservation given back', { ms: 500, tries: 240 });
+    const tenant = await until(
+      () => call(gateway, 'GET', '/api/v1/tenants/default', { token }),
+      (a) => (a.json as { cpu_inuse: number }).cpu_inuse === 0,
+      'every reservation given back',
+      { ms: 500, tries: 240 },
+    );
     t.match(tenant.json, { cpu_inuse: 0, gpu_inuse: 0, ram_inuse: 0 }, 'with the app deleted and the jobs ended, the tenant holds nothing');
 
     // As Ctrl-C in a terminal does: the whole process group gets the signal (npm, the script and

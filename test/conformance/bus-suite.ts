@@ -9,10 +9,11 @@ export function collector() {
     seen,
     push(msg: Message) {
       seen.push(msg);
-      for (const w of [...waiters]) if (w.check()) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
+      for (const w of [...waiters])
+        if (w.check()) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
     },
     until(check: () => boolean, ms = 30000): Promise<void> {
       if (check()) return Promise.resolve();
@@ -35,12 +36,18 @@ export function busConformance(t: Test, subject: { open(): Promise<Bus>; topicNa
   t.test('published messages reach a subscriber with key, value and headers, in order per key', async (t) => {
     const topic = subject.topicName('order');
     await bus.ensureTopics([topic]);
-    await bus.publish(topic, [1, 2, 3].map((i) => ({ key: 'alice/train', value: `m${i}`, headers: { 'mlp-job-id': 'j1' } })));
+    await bus.publish(
+      topic,
+      [1, 2, 3].map((i) => ({ key: 'alice/train', value: `m${i}`, headers: { 'mlp-job-id': 'j1' } })),
+    );
     const got = collector();
     const sub = await bus.subscribe({ topic, group: `g-${topic}`, fromBeginning: true }, async (m) => got.push(m));
     await got.until(() => got.seen.length >= 3);
     await sub.stop();
-    t.same(got.seen.map((m) => m.value), ['m1', 'm2', 'm3']);
+    t.same(
+      got.seen.map((m) => m.value),
+      ['m1', 'm2', 'm3'],
+    );
     t.equal(got.seen[0]?.key, 'alice/train');
     t.equal(got.seen[0]?.headers['mlp-job-id'], 'j1');
   });
@@ -55,14 +62,24 @@ export function busConformance(t: Test, subject: { open(): Promise<Bus>; topicNa
     await got.until(() => got.seen.length >= batch.length);
     await sub.stop();
     t.equal(got.seen.length, batch.length, 'nothing more, nothing less');
-    t.same(got.seen.map((m) => m.value), batch.map((m) => m.value), 'in the order published');
-    t.ok(got.seen.every((m) => m.key === 'alice/train' && m.headers['mlp-job-id'] === 'j1'), 'every one with the key and the job id header');
+    t.same(
+      got.seen.map((m) => m.value),
+      batch.map((m) => m.value),
+      'in the order published',
+    );
+    t.ok(
+      got.seen.every((m) => m.key === 'alice/train' && m.headers['mlp-job-id'] === 'j1'),
+      'every one with the key and the job id header',
+    );
   });
 
   t.test('a failing handler gets the message again; nothing after it is skipped', async (t) => {
     const topic = subject.topicName('retry');
     await bus.ensureTopics([topic]);
-    await bus.publish(topic, [{ key: 'k', value: 'a' }, { key: 'k', value: 'b' }]);
+    await bus.publish(topic, [
+      { key: 'k', value: 'a' },
+      { key: 'k', value: 'b' },
+    ]);
     const got = collector();
     let failures = 0;
     const sub = await bus.subscribe({ topic, group: `g-${topic}`, fromBeginning: true }, async (m) => {
@@ -75,25 +92,38 @@ export function busConformance(t: Test, subject: { open(): Promise<Bus>; topicNa
     await got.until(() => got.seen.length >= 2);
     await sub.stop();
     t.equal(failures, 2);
-    t.same(got.seen.map((m) => m.value), ['a', 'b']);
+    t.same(
+      got.seen.map((m) => m.value),
+      ['a', 'b'],
+    );
   });
 
   t.test('a consumer restarted in the same group resumes after the last handled message', async (t) => {
     const topic = subject.topicName('resume');
     const group = `g-${topic}`;
     await bus.ensureTopics([topic]);
-    await bus.publish(topic, Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: `v${i}` })));
+    await bus.publish(
+      topic,
+      Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: `v${i}` })),
+    );
     const first = collector();
     const sub1 = await bus.subscribe({ topic, group, fromBeginning: true }, async (m) => first.push(m));
     await first.until(() => first.seen.length >= 5);
     await sub1.stop();
-    await bus.publish(topic, Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: `v${i + 5}` })));
+    await bus.publish(
+      topic,
+      Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: `v${i + 5}` })),
+    );
     const second = collector();
     const sub2 = await bus.subscribe({ topic, group, fromBeginning: true }, async (m) => second.push(m));
     await second.until(() => second.seen.length >= 5);
     await sub2.stop();
     const all = [...first.seen, ...second.seen].map((m) => m.value);
     t.same([...new Set(all)].sort(), Array.from({ length: 10 }, (_, i) => `v${i}`).sort(), 'every message handled');
-    t.same(second.seen.map((m) => m.value), ['v5', 'v6', 'v7', 'v8', 'v9'], 'committed ones are not handled again');
+    t.same(
+      second.seen.map((m) => m.value),
+      ['v5', 'v6', 'v7', 'v8', 'v9'],
+      'committed ones are not handled again',
+    );
   });
 }

@@ -47,7 +47,10 @@ if (!brokers) {
     // The producer keeps publishing, across partitions, while consumers come and go.
     const publishing = (async () => {
       for (let i = 0; i < total; i += 10) {
-        await producer.publish(topic, Array.from({ length: 10 }, (_, j) => ({ key: `k${(i + j) % 7}`, value: String(i + j) })));
+        await producer.publish(
+          topic,
+          Array.from({ length: 10 }, (_, j) => ({ key: `k${(i + j) % 7}`, value: String(i + j) })),
+        );
         await new Promise((r) => setTimeout(r, 15));
       }
     })();

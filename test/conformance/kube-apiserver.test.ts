@@ -38,7 +38,11 @@ if (!process.env.MLP_TEST_KUBE) {
       t.equal(status(err), 409, 'the same name again: 409 Conflict');
     }
     const one = await core.listNamespacedPod({ namespace, labelSelector: 'mlp/user=alice,mlp/job=j1' });
-    t.same(one.items.map((p) => p.metadata?.name), ['train-1'], 'selector on mlp/job picks one pod');
+    t.same(
+      one.items.map((p) => p.metadata?.name),
+      ['train-1'],
+      'selector on mlp/job picks one pod',
+    );
     const both = await core.listNamespacedPod({ namespace, labelSelector: 'mlp/user=alice' });
     t.same(both.items.map((p) => p.metadata?.name).sort(), ['train-1', 'train-2']);
     const none = await core.listNamespacedPod({ namespace, labelSelector: 'mlp/user=bob' });
@@ -51,29 +55,46 @@ if (!process.env.MLP_TEST_KUBE) {
     t.ok(rv, 'the list carries a resourceVersion');
     const seen: { type: string; phase?: string; rv?: string }[] = [];
     let resolveSeen!: () => void;
-    const running = new Promise<void>((resolve) => { resolveSeen = resolve; });
+    const running = new Promise<void>((resolve) => {
+      resolveSeen = resolve;
+    });
     const watch = new k8s.Watch(kc);
-    const ac = await watch.watch(`/api/v1/namespaces/${namespace}/pods`,
+    const ac = await watch.watch(
+      `/api/v1/namespaces/${namespace}/pods`,
       { labelSelector: 'mlp/job=j1', resourceVersion: rv, allowWatchBookmarks: false },
       (type: string, obj: k8s.V1Pod) => {
         seen.push({ type, phase: obj.status?.phase, rv: obj.metadata?.resourceVersion });
         if (type === 'MODIFIED' && obj.status?.phase === 'Running') resolveSeen();
       },
-      (err: unknown) => { if (err && (err as Error).name !== 'AbortError') t.comment(`watch ended: ${String(err)}`); });
+      (err: unknown) => {
+        if (err && (err as Error).name !== 'AbortError') t.comment(`watch ended: ${String(err)}`);
+      },
+    );
     t.teardown(() => ac.abort());
-    const patched = await core.patchNamespacedPodStatus({
-      namespace, name: 'train-1',
-      body: [
-        { op: 'replace', path: '/status/phase', value: 'Running' },
-        { op: 'add', path: '/status/hostIP', value: '127.0.0.1' },
-      ],
-    }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch));
+    const patched = await core.patchNamespacedPodStatus(
+      {
+        namespace,
+        name: 'train-1',
+        body: [
+          { op: 'replace', path: '/status/phase', value: 'Running' },
+          { op: 'add', path: '/status/hostIP', value: '127.0.0.1' },
+        ],
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    );
     t.equal(patched.status?.phase, 'Running');
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([running, new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no MODIFIED/Running event in 15 s; saw ${JSON.stringify(seen)}`)), 15_000);
-    })]).finally(() => clearTimeout(timer));
-    t.same(seen.map((e) => e.type), ['MODIFIED'], 'exactly the change after the list: nothing replayed, nothing of other pods');
+    await Promise.race([
+      running,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no MODIFIED/Running event in 15 s; saw ${JSON.stringify(seen)}`)), 15_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    t.same(
+      seen.map((e) => e.type),
+      ['MODIFIED'],
+      'exactly the change after the list: nothing replayed, nothing of other pods',
+    );
     t.equal(seen[0]?.rv, patched.metadata?.resourceVersion, 'the event carries the patched resourceVersion');
   });
 
@@ -85,15 +106,21 @@ if (!process.env.MLP_TEST_KUBE) {
     } catch (err) {
       t.equal(status(err), 403, 'no role: 403 Forbidden');
     }
-    await rbac.createNamespacedRole({ namespace, body: {
-      metadata: { name: 'pod-reader' },
-      rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
-    } });
-    await rbac.createNamespacedRoleBinding({ namespace, body: {
-      metadata: { name: 'pod-reader' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'mlp-restricted' }],
-    } });
+    await rbac.createNamespacedRole({
+      namespace,
+      body: {
+        metadata: { name: 'pod-reader' },
+        rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: 'pod-reader' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'mlp-restricted' }],
+      },
+    });
     // The RBAC authorizer reads roles through an informer: allow it a moment to see the binding.
     let names: string[] | undefined;
     for (let i = 0; i < 50 && !names; i++) {

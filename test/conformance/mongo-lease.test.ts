@@ -41,7 +41,10 @@ if (!mongoUrl) {
     await new Promise((resolve) => child.on('exit', resolve));
     await leftBy(key, { ...selfIdentity(), pid: child.pid, start: '1' });
     t.equal((await col.update(doc._id, { version: 1 }, { inc: { n: 1 } }))?.n, 1, 'the write went through');
-    t.ok(logs.some((l) => l.includes('broke a lease: its holder process is gone')), 'because the holder was provably gone');
+    t.ok(
+      logs.some((l) => l.includes('broke a lease: its holder process is gone')),
+      'because the holder was provably gone',
+    );
     await store.close(); // waits for the lease to be released after the answer
     t.equal(await leases().findOne({ _id: key }), null, 'and its own lease is released');
   });
@@ -50,7 +53,10 @@ if (!mongoUrl) {
     const { col, doc, logs, key } = await open(t, { ttlMs: 300, waitMs: 10_000 });
     await leftBy(key, { host: 'another-host', pid: 1 });
     t.equal((await col.update(doc._id, {}, { inc: { n: 1 } }))?.n, 1);
-    t.ok(logs.some((l) => l.includes('broke a lease: its holder did not release it in time')), 'broken once seen for the TTL');
+    t.ok(
+      logs.some((l) => l.includes('broke a lease: its holder did not release it in time')),
+      'broken once seen for the TTL',
+    );
   });
 
   t.test('a live holder is waited for, never broken', async (t) => {
@@ -60,7 +66,10 @@ if (!mongoUrl) {
     await new Promise((resolve) => setTimeout(resolve, 300));
     await leases().deleteOne({ _id: key });
     t.equal((await writing)?.n, 1, 'the write went through once the holder let go');
-    t.notOk(logs.some((l) => l.includes('broke a lease')), 'nothing was broken');
+    t.notOk(
+      logs.some((l) => l.includes('broke a lease')),
+      'nothing was broken',
+    );
   });
 
   t.test('while it waits, a write whose condition stopped holding answers "no match" without the lease', async (t) => {
@@ -68,7 +77,10 @@ if (!mongoUrl) {
     await leftBy(key, selfIdentity());
     const writing = col.update(doc._id, { version: 1 }, { inc: { n: 1 } });
     // The holder's write lands, as another process's would.
-    await client.db().collection<Item>('conformance').updateOne({ _id: doc._id }, { $inc: { n: 10, version: 1 } });
+    await client
+      .db()
+      .collection<Item>('conformance')
+      .updateOne({ _id: doc._id }, { $inc: { n: 10, version: 1 } });
     t.equal(await writing, null, 'condition not met');
     t.equal((await col.get(doc._id))?.n, 10, 'and it wrote nothing');
     await leases().deleteOne({ _id: key });
@@ -77,7 +89,10 @@ if (!mongoUrl) {
   t.test('a lease held longer than the wait is a clear Unavailable fault', async (t) => {
     const { col, doc, key } = await open(t, { ttlMs: 600_000, waitMs: 300 });
     await leftBy(key, selfIdentity());
-    const err = await col.update(doc._id, {}, { inc: { n: 1 } }).then(() => undefined, (e: unknown) => e);
+    const err = await col.update(doc._id, {}, { inc: { n: 1 } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     t.ok(err instanceof Unavailable, 'Unavailable (503)');
     t.match((err as Error).message, /is busy/);
     t.equal((await col.get(doc._id))?.n, 0, 'nothing written');

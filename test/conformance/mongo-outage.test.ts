@@ -20,7 +20,7 @@ if (!bin) {
     const url = `mongodb://127.0.0.1:${port}/outage`;
     let server: ChildProcess | undefined;
     const start = async () => {
-      server = spawn(bin, ['-listen', `127.0.0.1:${port}`, '-sqlite-dir', dir + '/'], { stdio: 'ignore' });
+      server = spawn(bin, ['-listen', `127.0.0.1:${port}`, '-sqlite-dir', `${dir}/`], { stdio: 'ignore' });
       for (let i = 0; i < 100; i++) {
         const client = new MongoClient(url, { serverSelectionTimeoutMS: 200 });
         try {

@@ -42,7 +42,17 @@ export function orchestratorConformance(t: Test, open: () => Promise<Orchestrato
     mkdirSync(workdir, { recursive: true });
     const file = path.join(workdir, `s${n}.mjs`);
     writeFileSync(file, script);
-    return { id: `w${n}`, kind: 'job', labels: { user: 'alice', name: `job${n}` }, command: [process.execPath, file], workdir, env: {}, logFile: path.join(workdir, 'log', 'job.log'), resources: { cpu: 1, gpu: 0, ram: 100 }, ...over };
+    return {
+      id: `w${n}`,
+      kind: 'job',
+      labels: { user: 'alice', name: `job${n}` },
+      command: [process.execPath, file],
+      workdir,
+      env: {},
+      logFile: path.join(workdir, 'log', 'job.log'),
+      resources: { cpu: 1, gpu: 0, ram: 100 },
+      ...over,
+    };
   };
   const until = async (id: string, phases: WorkloadStatus['phase'][]) => {
     for (let i = 0; i < 400; i++) {
@@ -54,7 +64,10 @@ export function orchestratorConformance(t: Test, open: () => Promise<Orchestrato
   };
 
   t.test('a script that exits 0 succeeds; its output is in the log; cwd and env are its own', async (t) => {
-    const w = workload(`console.log('cwd=' + process.cwd()); console.log('user=' + process.env.MLP_USER); console.error('to stderr'); console.log('secret=' + (process.env.MLP_SERVICE_TOKEN ?? 'none'));`, { env: { MLP_USER: 'alice' } });
+    const w = workload(
+      `console.log('cwd=' + process.cwd()); console.log('user=' + process.env.MLP_USER); console.error('to stderr'); console.log('secret=' + (process.env.MLP_SERVICE_TOKEN ?? 'none'));`,
+      { env: { MLP_USER: 'alice' } },
+    );
     const seen: string[] = [];
     const unwatch = orch.watch((s) => s.id === w.id && seen.push(s.phase));
     await orch.start(w);
@@ -65,9 +78,13 @@ export function orchestratorConformance(t: Test, open: () => Promise<Orchestrato
     t.match(log, `cwd=${opts.seenWorkdir?.(w) ?? w.workdir}`);
     t.match(log, 'user=alice');
     t.match(log, 'to stderr', 'stderr goes to the log too');
-    t.match(log, 'secret=none', 'the platform\'s environment is not passed on');
+    t.match(log, 'secret=none', "the platform's environment is not passed on");
     // 'pending' (waiting for a node) may come first: the port's phases allow it.
-    t.same(seen.filter((p) => p !== 'pending'), ['running', 'succeeded'], 'watchers see every phase change');
+    t.same(
+      seen.filter((p) => p !== 'pending'),
+      ['running', 'succeeded'],
+      'watchers see every phase change',
+    );
   });
 
   t.test('a non-zero exit fails with the code', async (t) => {
@@ -118,10 +135,13 @@ export function orchestratorConformance(t: Test, open: () => Promise<Orchestrato
   t.test('a server is ready once its health path answers 200, and not ready after it exits', async (t) => {
     const port = await freePort();
     // Answers 503 at first, then 200: ready must wait for the 200.
-    const w = workload(`
+    const w = workload(
+      `
       import http from 'node:http';
       let n = 0;
-      http.createServer((req, res) => { n += 1; res.writeHead(req.url === '/health' && n > 2 ? 200 : 503); res.end(); }).listen(${port}, '127.0.0.1');`, { kind: 'app', health: { port, path: '/health' } });
+      http.createServer((req, res) => { n += 1; res.writeHead(req.url === '/health' && n > 2 ? 200 : 503); res.end(); }).listen(${port}, '127.0.0.1');`,
+      { kind: 'app', health: { port, path: '/health' } },
+    );
     const readiness: boolean[] = [];
     const unwatch = orch.watch((s) => s.id === w.id && s.ready !== undefined && readiness.push(s.ready));
     await orch.start(w);
@@ -162,7 +182,8 @@ export function orchestratorConformance(t: Test, open: () => Promise<Orchestrato
     writeFileSync(outside, 'not for the job');
     const shared = mkdtempSync(path.join(dir, 'ro-'));
     writeFileSync(path.join(shared, 'data.txt'), 'readable');
-    const w = sandboxed(`
+    const w = sandboxed(
+      `
       import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
       const attempt = (what, f) => { try { console.log(what, 'ok', f()); } catch (err) { console.log(what, 'refused', err.code); } };
       attempt('write-workdir', () => writeFileSync('out.txt', 'mine'));
@@ -170,7 +191,9 @@ export function orchestratorConformance(t: Test, open: () => Promise<Orchestrato
       attempt('write-ro', () => writeFileSync(${JSON.stringify(path.join(shared, 'new.txt'))}, 'x'));
       attempt('read-outside', () => readFileSync(${JSON.stringify(outside)}, 'utf8'));
       console.log('uid', process.getuid(), 'cwd', process.cwd(), 'user', process.env.MLP_USER);
-      console.log('procs', readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).length);`, { readOnly: [shared] });
+      console.log('procs', readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).length);`,
+      { readOnly: [shared] },
+    );
     await orch.start({ ...w, env: { MLP_USER: 'alice' } });
     t.match(await until(w.id, ['succeeded', 'failed']), { phase: 'succeeded', exitCode: 0 });
     const log = readFileSync(w.logFile, 'utf8');

@@ -72,7 +72,14 @@ export function storeConformance(t: Test, subject: StoreUnderTest): void {
     // Ids in reverse order, so an _id tie-break would reverse them.
     for (let i = 20; i > 0; i--) made.push((await col().insert(fresh({ user, _id: `${user}/${String(i).padStart(2, '0')}` }))).created_at);
     const found = await col().find({ user });
-    t.same(found.map((d) => d._id), [...found].map((d) => d._id).sort().reverse(), 'creation order, not id order');
+    t.same(
+      found.map((d) => d._id),
+      [...found]
+        .map((d) => d._id)
+        .sort()
+        .reverse(),
+      'creation order, not id order',
+    );
     t.equal(new Set(made).size, made.length, 'no two creation times are equal');
   });
 
@@ -132,7 +139,10 @@ export function storeConformance(t: Test, subject: StoreUnderTest): void {
     }
     const ids = seen.map((d) => d._id);
     t.equal(new Set(ids).size, ids.length, 'no document twice');
-    t.ok(seen.every((d, i) => i === 0 || (seen[i - 1] as Item).created_at < d.created_at || ((seen[i - 1] as Item).created_at === d.created_at && (seen[i - 1] as Item)._id < d._id)), 'strictly in creation order');
+    t.ok(
+      seen.every((d, i) => i === 0 || (seen[i - 1] as Item).created_at < d.created_at || ((seen[i - 1] as Item).created_at === d.created_at && (seen[i - 1] as Item)._id < d._id)),
+      'strictly in creation order',
+    );
     t.same(ids, [...originals, ...added], 'every document that was there, then every one added during the walk');
   });
 
@@ -201,7 +211,10 @@ export function storeConformance(t: Test, subject: StoreUnderTest): void {
       if (subject.shared) t.equal(racing.length, processes, `all ${processes} processes opened the store`);
       else {
         t.equal(racing.length, 1, 'one process opened the store');
-        t.ok(first.filter((l) => l !== 'opened').every((l) => /is in use by process/.test(l)), `the others were refused: ${JSON.stringify(first)}`);
+        t.ok(
+          first.filter((l) => l !== 'opened').every((l) => /is in use by process/.test(l)),
+          `the others were refused: ${JSON.stringify(first)}`,
+        );
       }
       for (const r of racing) r.send('go');
       await Promise.all(racing.map((r) => r.line(/^done$/)));
@@ -211,7 +224,11 @@ export function storeConformance(t: Test, subject: StoreUnderTest): void {
       const perProcess = racing.map((r) => r.lines.filter((l) => l.startsWith('won ')).length);
       t.same(wrong, [], `each of ${rounds} rounds had exactly one winner among ${racing.length * lanes} lanes (rounds won per process: ${perProcess.join(', ')})`);
       for (const r of racing) r.send('close');
-      t.same(await Promise.all(racers.map((r) => r.exited)), racers.map(() => 0), 'every racer exited cleanly');
+      t.same(
+        await Promise.all(racers.map((r) => r.exited)),
+        racers.map(() => 0),
+        'every racer exited cleanly',
+      );
     } finally {
       store = await openStore(subject.spec);
     }

@@ -50,14 +50,22 @@ for (const backend of storeBackends()) {
         [{ name: 'never', size: 1001 }, /can never fit the tenant/],
       ];
       for (const [body, msg] of cases) refused(t, await ds('POST', '', body), msg);
-      t.same(((await ds('GET')).json as { name: string }[]).map((d) => d.name), ['mnist.v'], 'only the first dataset exists');
+      t.same(
+        ((await ds('GET')).json as { name: string }[]).map((d) => d.name),
+        ['mnist.v'],
+        'only the first dataset exists',
+      );
       t.equal(await romInUse(), 300, 'and rom is as it was');
       refused(t, await ds('POST', '', { name: 'cifar', size: 1 }, bob), /belongs to bob/);
     });
 
-    t.test('get and list are the owner\'s only', async (t) => {
+    t.test("get and list are the owner's only", async (t) => {
       await ds('POST', '', { name: 'cifar', size: 100 });
-      t.same(((await ds('GET')).json as { name: string }[]).map((d) => d.name), ['mnist.v', 'cifar'], 'oldest first');
+      t.same(
+        ((await ds('GET')).json as { name: string }[]).map((d) => d.name),
+        ['mnist.v', 'cifar'],
+        'oldest first',
+      );
       t.match((await ds('GET', '/cifar')).json, { name: 'cifar', size: 100, state: 'creating' });
       refused(t, await ds('GET', '/nope'), /dataset nope not found/);
       refused(t, await ds('GET', '/cifar', undefined, bob), /belongs to bob/);

@@ -95,7 +95,11 @@ for (const backend of storeBackends()) {
       t.equal((whole.json as Listed[]).length, TOTAL, 'without parameters: the whole list, as before');
       t.equal(whole.headers.get('link'), null, 'and no Link');
       const { seen, pages } = await walk(PAGE);
-      t.same(pages, Array.from({ length: TOTAL / PAGE }, () => PAGE), `${TOTAL / PAGE} full pages, no Link after the last`);
+      t.same(
+        pages,
+        Array.from({ length: TOTAL / PAGE }, () => PAGE),
+        `${TOTAL / PAGE} full pages, no Link after the last`,
+      );
       const names = seen.map((j) => j.name);
       t.equal(new Set(names).size, names.length, 'no job twice');
       t.ok(names.length === TOTAL && names.every((n, i) => n === creationOrder[i]), 'every job once, in creation order');
@@ -123,13 +127,23 @@ for (const backend of storeBackends()) {
       await creator;
       const names = seen.map((j) => j.name);
       t.equal(new Set(names).size, names.length, 'no job twice');
-      t.ok(seen.every((j, k) => k === 0 || before(seen[k - 1] as Listed, j)), 'strictly in creation order');
+      t.ok(
+        seen.every((j, k) => k === 0 || before(seen[k - 1] as Listed, j)),
+        'strictly in creation order',
+      );
       t.same(names.slice(0, TOTAL), creationOrder, `the ${TOTAL} jobs that were there: each once, first, in creation order`);
       const early = added.filter((a) => a.doneAt < lastRequestAt).map((a) => a.name);
       const seenNew = new Set(names.slice(TOTAL));
       t.ok(early.length > 0, `${added.length} jobs created during the walk, ${early.length} before its last page was asked for`);
-      t.same(early.filter((n) => !seenNew.has(n)), [], 'each job created before the last page was asked for is in the walk');
-      t.ok(names.slice(TOTAL).every((n) => added.some((a) => a.name === n)), 'after the old ones come only new ones');
+      t.same(
+        early.filter((n) => !seenNew.has(n)),
+        [],
+        'each job created before the last page was asked for is in the walk',
+      );
+      t.ok(
+        names.slice(TOTAL).every((n) => added.some((a) => a.name === n)),
+        'after the old ones come only new ones',
+      );
     });
 
     t.test('a bad page request is refused with 403 {msg}, and pages of the other lists work the same way', async (t) => {
@@ -188,7 +202,11 @@ async function explainPage(t: Test, url: string, fifthOfBob: Listed): Promise<vo
   const client = await MongoClient.connect(url);
   t.teardown(() => client.close());
   const job = client.db().collection('job');
-  t.match((await job.indexes()).find((i) => i.name === 'user_created'), { key: { user: 1, created_at: 1, _id: 1 } }, 'the index user_created {user, created_at, _id} exists');
+  t.match(
+    (await job.indexes()).find((i) => i.name === 'user_created'),
+    { key: { user: 1, created_at: 1, _id: 1 } },
+    'the index user_created {user, created_at, _id} exists',
+  );
   const middle = await job.find({ user: 'alice' }).sort({ created_at: 1, _id: 1 }).skip(1200).limit(1).next();
   if (!middle) throw new Error('no jobs to explain');
   const plans: Record<string, Document> = {};
@@ -197,12 +215,21 @@ async function explainPage(t: Test, url: string, fifthOfBob: Listed): Promise<vo
     ['alice, the first page', 'alice', undefined],
     ['bob, 10 jobs, after the 5th', 'bob', { created_at: fifthOfBob.created_at, _id: jobId('bob', fifthOfBob.name) }],
   ] as const) {
-    plans[label] = await job.find(findQuery({ user }, after)).sort({ created_at: 1, _id: 1 }).limit(PAGE + 1).explain('executionStats');
+    plans[label] = await job
+      .find(findQuery({ user }, after))
+      .sort({ created_at: 1, _id: 1 })
+      .limit(PAGE + 1)
+      .explain('executionStats');
   }
   const sample = plans['alice, 2,500+ jobs, a page in the middle'] as Document;
   const ferret = 'filterPushdown' in sample || Array.isArray(sample.queryPlanner?.Plan);
   for (const [label, plan] of Object.entries(plans)) {
-    const shown = ferret ? { queryPlanner: plan.queryPlanner, filterPushdown: plan.filterPushdown, sortPushdown: plan.sortPushdown, limitPushdown: plan.limitPushdown } : { winningPlan: plan.queryPlanner?.winningPlan, executionStats: { nReturned: plan.executionStats?.nReturned, totalKeysExamined: plan.executionStats?.totalKeysExamined, totalDocsExamined: plan.executionStats?.totalDocsExamined } };
+    const shown = ferret
+      ? { queryPlanner: plan.queryPlanner, filterPushdown: plan.filterPushdown, sortPushdown: plan.sortPushdown, limitPushdown: plan.limitPushdown }
+      : {
+          winningPlan: plan.queryPlanner?.winningPlan,
+          executionStats: { nReturned: plan.executionStats?.nReturned, totalKeysExamined: plan.executionStats?.totalKeysExamined, totalDocsExamined: plan.executionStats?.totalDocsExamined },
+        };
     t.comment(`explain (${label}): ${JSON.stringify(shown)}`);
   }
   if (ferret) {
@@ -216,8 +243,14 @@ async function explainPage(t: Test, url: string, fifthOfBob: Listed): Promise<vo
   }
   for (const [label, plan] of Object.entries(plans)) {
     const all = stages(plan.queryPlanner?.winningPlan);
-    t.ok(all.some((s) => s.stage === 'IXSCAN' && s.indexName === 'user_created'), `${label}: IXSCAN of user_created`);
-    t.notOk(all.some((s) => s.stage === 'SORT'), `${label}: no in-memory SORT`);
+    t.ok(
+      all.some((s) => s.stage === 'IXSCAN' && s.indexName === 'user_created'),
+      `${label}: IXSCAN of user_created`,
+    );
+    t.notOk(
+      all.some((s) => s.stage === 'SORT'),
+      `${label}: no in-memory SORT`,
+    );
     const stats = plan.executionStats as Document;
     t.ok(stats.totalKeysExamined <= PAGE + 3 && stats.totalDocsExamined <= PAGE + 2, `${label}: ${stats.totalKeysExamined} keys, ${stats.totalDocsExamined} documents examined for a page of ${PAGE}`);
   }

@@ -102,16 +102,21 @@ for (const backend of storeBackends()) {
       refused(t, await p.call('GET', '/api/v1/auth', { headers: { authorization: `Token ${token}` } }), /Bearer/);
     });
 
-    t.test('owner-only: another user\'s token is refused on every route, changing nothing', async (t) => {
+    t.test("owner-only: another user's token is refused on every route, changing nothing", async (t) => {
       const bob = (await register('bob'), await login('bob'));
-      for (const [method, route] of [['GET', '/api/v1/users/alice'], ['PUT', '/api/v1/users/alice'], ['DELETE', '/api/v1/users/alice/token'], ['GET', '/api/v1/users/ghost']] as const) {
+      for (const [method, route] of [
+        ['GET', '/api/v1/users/alice'],
+        ['PUT', '/api/v1/users/alice'],
+        ['DELETE', '/api/v1/users/alice/token'],
+        ['GET', '/api/v1/users/ghost'],
+      ] as const) {
         refused(t, await p.call(method, route, { token: bob }), /belongs to bob/);
       }
       t.equal((await userDoc('alice'))?.state, 'Actived', 'bob could not deactivate alice');
       t.equal((await p.call('GET', '/api/v1/users/alice', { token: await login('alice') })).status, 200, 'alice still works');
     });
 
-    t.test('get answers the owner\'s user', async (t) => {
+    t.test("get answers the owner's user", async (t) => {
       const a = await p.call('GET', '/api/v1/users/alice', { token: await login('alice') });
       t.equal(a.status, 200);
       t.same(Object.keys(a.json as object).sort(), ['created_at', 'state', 'updated_at', 'username']);

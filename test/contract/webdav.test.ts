@@ -56,15 +56,30 @@ t.test('WebDAV on /data', async (t) => {
     t.equal((await dav('PUT', '/data/alice/mnist/train/a.csv', { body: '0123456789' })).status, 201);
     t.equal((await dav('PUT', '/data/alice/mnist/train/a.csv', { body: '012345' })).status, 204);
     t.equal((await dav('PUT', '/data/alice/mnist/b.csv', { body: '' })).status, 201, 'empty files are files');
-    t.same(await list('mnist'), [{ path: 'b.csv', size: 0 }, { path: 'train/a.csv', size: 6 }], 'the listing works while creating');
+    t.same(
+      await list('mnist'),
+      [
+        { path: 'b.csv', size: 0 },
+        { path: 'train/a.csv', size: 6 },
+      ],
+      'the listing works while creating',
+    );
   });
 
   t.test('the stored bytes never exceed the size', async (t) => {
     refused(t, await dav('PUT', '/data/alice/mnist/c.csv', { body: 'x'.repeat(15) }), /exceed dataset mnist's size of 20 bytes/);
     const chunked = Readable.from([Buffer.alloc(10, 1), Buffer.alloc(10, 2)]); // no content-length
     refused(t, await dav('PUT', '/data/alice/mnist/c.csv', { body: chunked }), /exceed/);
-    t.same((await list('mnist')).map((f) => f.path), ['b.csv', 'train/a.csv'], 'nothing of the refused uploads was kept');
-    t.same(readdirSync(storagePaths(p.root).dataset('alice', 'mnist')).filter((n) => n.startsWith('.')), [], 'no temporary file left');
+    t.same(
+      (await list('mnist')).map((f) => f.path),
+      ['b.csv', 'train/a.csv'],
+      'nothing of the refused uploads was kept',
+    );
+    t.same(
+      readdirSync(storagePaths(p.root).dataset('alice', 'mnist')).filter((n) => n.startsWith('.')),
+      [],
+      'no temporary file left',
+    );
     t.same(readdirSync(path.join(p.root, 'tmp', 'webdav')), [], 'nor where uploads are received');
     t.equal((await dav('PUT', '/data/alice/mnist/c.csv', { body: 'x'.repeat(14) })).status, 201, 'exactly the size fits');
     t.equal((await dav('PUT', '/data/alice/mnist/train/a.csv', { body: 'y'.repeat(6) })).status, 204, 'replacing counts the old file out');
@@ -164,11 +179,13 @@ t.test('an upload still arriving when its dataset leaves creating is not kept', 
   let release: () => void = () => undefined;
   const gate = new Promise<void>((r) => (release = r));
   // The first chunk arrives, then the body waits until the dataset is already ready.
-  const body = Readable.from((async function* () {
-    yield Buffer.from('first ');
-    await gate;
-    yield Buffer.from('last');
-  })());
+  const body = Readable.from(
+    (async function* () {
+      yield Buffer.from('first ');
+      await gate;
+      yield Buffer.from('last');
+    })(),
+  );
   const upload = raw(p.url, 'PUT', '/data/alice/slow/late.txt', { token, body, headers: { 'transfer-encoding': 'chunked' } });
   // Wait until the upload is being received (its temporary file exists), however loaded the machine.
   // Temporary files live outside every client-visible folder, in MLP_ROOT/tmp/webdav (docs/security.md).

@@ -46,4 +46,3 @@ t.test('docs/api.md documents every route of the registry and openapi.json, and 
     seen.add(key);
   }
 });
-

@@ -14,8 +14,24 @@ const dockerfiles = readdirSync(path.join(ROOT, 'templates'))
   .map((d) => `templates/${d}/Dockerfile`)
   .filter((f) => existsSync(path.join(ROOT, f)));
 
-interface Copy { from?: string; sources: string[]; dest: string; workdir: string; /** The destination is a folder the sources go into (several sources, or a trailing /). */ into: boolean }
-interface Stage { name?: string; image: string; workdir: string; copies: Copy[]; user?: string; entry: string[]; env: Record<string, string>; runs: string[]; /** COPY and RUN in order, with the WORKDIR each ran in. */ steps: ({ copy: Copy } | { run: string; workdir: string })[] }
+interface Copy {
+  from?: string;
+  sources: string[];
+  dest: string;
+  workdir: string /** The destination is a folder the sources go into (several sources, or a trailing /). */;
+  into: boolean;
+}
+interface Stage {
+  name?: string;
+  image: string;
+  workdir: string;
+  copies: Copy[];
+  user?: string;
+  entry: string[];
+  env: Record<string, string>;
+  runs: string[] /** COPY and RUN in order, with the WORKDIR each ran in. */;
+  steps: ({ copy: Copy } | { run: string; workdir: string })[];
+}
 
 /** An instruction's arguments: the exec form as JSON (Docker falls back to a shell string when it is not), else words. */
 const args = (i: Instruction): string[] => {
@@ -24,7 +40,10 @@ const args = (i: Instruction): string[] => {
   return i.getArguments().map((a) => a.getValue());
 };
 const flag = (i: Instruction, name: string) =>
-  (i as unknown as { getFlags?(): { getName(): string; getValue(): string | null }[] }).getFlags?.().find((f) => f.getName() === name)?.getValue() ?? undefined;
+  (i as unknown as { getFlags?(): { getName(): string; getValue(): string | null }[] })
+    .getFlags?.()
+    .find((f) => f.getName() === name)
+    ?.getValue() ?? undefined;
 
 /** The stages in order, with the paths they copy (resolved against WORKDIR) and their entry command. */
 function stages(df: Dockerfile): Stage[] {
@@ -48,15 +67,20 @@ function stages(df: Dockerfile): Stage[] {
     else if (keyword === 'WORKDIR') stage.workdir = path.posix.resolve(stage.workdir, args(i)[0] ?? '');
     else if (keyword === 'COPY' || keyword === 'ADD') {
       const a = args(i);
-      const copy = { from: flag(i, 'from'), sources: a.slice(0, -1), dest: path.posix.resolve(stage.workdir, a.at(-1) ?? ''), workdir: stage.workdir, into: a.length > 2 || (a.at(-1) ?? '').endsWith('/') };
+      const copy = {
+        from: flag(i, 'from'),
+        sources: a.slice(0, -1),
+        dest: path.posix.resolve(stage.workdir, a.at(-1) ?? ''),
+        workdir: stage.workdir,
+        into: a.length > 2 || (a.at(-1) ?? '').endsWith('/'),
+      };
       stage.copies.push(copy);
       stage.steps.push({ copy });
     } else if (keyword === 'USER') stage.user = args(i)[0];
     else if (keyword === 'RUN') {
       stage.runs.push(i.getRawArgumentsContent() ?? '');
       stage.steps.push({ run: i.getRawArgumentsContent() ?? '', workdir: stage.workdir });
-    }
-    else if (keyword === 'ENTRYPOINT') entrypoint = args(i);
+    } else if (keyword === 'ENTRYPOINT') entrypoint = args(i);
     else if (keyword === 'CMD') cmd = args(i);
     else if (keyword === 'ENV') {
       const properties = (i as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }).getProperties();
@@ -110,7 +134,14 @@ function tsconfigReads(rel: string): string[] {
     const dir = path.posix.dirname(at);
     const from = (p: string) => path.posix.normalize(path.posix.join(dir, p));
     configs.push(at);
-    include ??= config.include?.map((g) => from(g.split('/').filter((part) => !/[*?]/.test(part)).join('/') || '.'));
+    include ??= config.include?.map((g) =>
+      from(
+        g
+          .split('/')
+          .filter((part) => !/[*?]/.test(part))
+          .join('/') || '.',
+      ),
+    );
     at = config.extends ? from(config.extends) : undefined;
   }
   return [...configs, ...(include ?? [path.posix.dirname(rel)])];
@@ -170,7 +201,11 @@ for (const file of dockerfiles) {
   t.test(file, async (t) => {
     const text = readFileSync(path.join(ROOT, file), 'utf8');
     const problems = validate(text).filter((d) => d.severity === 1);
-    t.same(problems.map((d) => `${d.range.start.line + 1}: ${d.message}`), [], 'parses with no error (dockerfile-utils)');
+    t.same(
+      problems.map((d) => `${d.range.start.line + 1}: ${d.message}`),
+      [],
+      'parses with no error (dockerfile-utils)',
+    );
     const df = DockerfileParser.parse(text);
     const argDefaults = Object.fromEntries(df.getARGs().map((a) => [a.getProperty()?.getName() ?? '', a.getProperty()?.getValue() ?? '']));
     const all = stages(df);
@@ -228,10 +263,13 @@ for (const file of dockerfiles) {
   });
 }
 
-t.test('the runtime images follow the Kubernetes conventions: the checkout\'s layout at /opt/mlp', async (t) => {
+t.test("the runtime images follow the Kubernetes conventions: the checkout's layout at /opt/mlp", async (t) => {
   const { dependencies } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   t.ok(dependencies['@tensorflow/tfjs'], '@tensorflow/tfjs is a production dependency (npm prune --omit=dev keeps it)');
-  for (const [template, parts] of [['runtime-tf', ['runtime-tf']], ['model-server-tf', ['model-server-tf', 'runtime-tf']]] as const) {
+  for (const [template, parts] of [
+    ['runtime-tf', ['runtime-tf']],
+    ['model-server-tf', ['model-server-tf', 'runtime-tf']],
+  ] as const) {
     const text = readFileSync(path.join(ROOT, 'templates', template, 'Dockerfile'), 'utf8');
     const final = stages(DockerfileParser.parse(text)).at(-1) as Stage;
     const dests = final.copies.map((c) => c.dest);
@@ -252,15 +290,27 @@ t.test('each Python runtime image holds the environment the local orchestrator b
     const install = build?.runs.find((r) => r.includes('pip install')) ?? '';
     t.match(install, `-r templates/runtime-py/requirements-${runtime}.txt`, `runtime-${runtime}: pip installs requirements-${runtime}.txt, as shared/runtimes/catalog.ts names it`);
     t.match(install, /pip check/, `runtime-${runtime}: and checks it`);
-    t.ok(build?.copies.some((c) => c.sources.some((s) => s.startsWith('templates/runtime-py') || s === 'templates')), `runtime-${runtime}: the requirements file is copied into the build`);
-    t.ok(final.copies.some((c) => c.dest === '/opt/mlp/venv'), `runtime-${runtime}: the venv at /opt/mlp/venv`);
-    t.ok(final.copies.some((c) => c.dest === '/opt/mlp/templates/runtime-py' && c.sources.includes('templates/runtime-py')), `runtime-${runtime}: the helper mlp where the job's PYTHONPATH is rewritten to`);
+    t.ok(
+      build?.copies.some((c) => c.sources.some((s) => s.startsWith('templates/runtime-py') || s === 'templates')),
+      `runtime-${runtime}: the requirements file is copied into the build`,
+    );
+    t.ok(
+      final.copies.some((c) => c.dest === '/opt/mlp/venv'),
+      `runtime-${runtime}: the venv at /opt/mlp/venv`,
+    );
+    t.ok(
+      final.copies.some((c) => c.dest === '/opt/mlp/templates/runtime-py' && c.sources.includes('templates/runtime-py')),
+      `runtime-${runtime}: the helper mlp where the job's PYTHONPATH is rewritten to`,
+    );
     t.match(final.env.PATH ?? '', /^\/opt\/mlp\/venv\/bin:/, `runtime-${runtime}: its python first on PATH (the pod runs \`python entry.py\`)`);
   }
 });
 
 t.test('the checks can fail', async (t) => {
-  t.ok(validate('FROM node:20\nCOPY\n').some((d) => d.severity === 1), 'a COPY without arguments is an error');
+  t.ok(
+    validate('FROM node:20\nCOPY\n').some((d) => d.severity === 1),
+    'a COPY without arguments is an error',
+  );
   const bad = stages(DockerfileParser.parse('FROM node:20 AS build\nWORKDIR /b\nRUN true\nFROM node:20\nWORKDIR /a\nCOPY --from=build /b/dist/nope ./dist/nope\nCMD ["node", "/a/dist/missing.js"]\n'));
   const final = bad.at(-1) as Stage;
   t.equal(origin(bad, final, '/a/dist/missing.js'), undefined, 'a file no COPY puts there');
@@ -269,8 +319,13 @@ t.test('the checks can fail', async (t) => {
   t.equal(final.user, undefined, 'no USER is seen as none');
   t.ok(runReads('npm run build').includes('ui'), 'npm run build reads ui/ (scripts/bundle-ui.mjs)');
   t.ok(runReads('npm run build').includes('scripts/bundle-ui.mjs'), 'and the bundle scripts');
-  t.ok(['tsconfig.json', 'tsconfig.build.json', 'shared', 'functions', 'templates', 'scripts', 'bin'].every((r) => runReads('npx tsc -p tsconfig.build.json').includes(r)), 'tsc reads its configs and what they include');
-  const missing = stages(DockerfileParser.parse('FROM node:20 AS build\nWORKDIR /app\nCOPY package.json tsconfig.json ./\nCOPY shared ./src/shared\nRUN npx tsc -p tsconfig.json\nCOPY ui ./ui\n'))[0] as Stage;
+  t.ok(
+    ['tsconfig.json', 'tsconfig.build.json', 'shared', 'functions', 'templates', 'scripts', 'bin'].every((r) => runReads('npx tsc -p tsconfig.build.json').includes(r)),
+    'tsc reads its configs and what they include',
+  );
+  const missing = stages(
+    DockerfileParser.parse('FROM node:20 AS build\nWORKDIR /app\nCOPY package.json tsconfig.json ./\nCOPY shared ./src/shared\nRUN npx tsc -p tsconfig.json\nCOPY ui ./ui\n'),
+  )[0] as Stage;
   const run = missing.steps.findIndex((s) => 'run' in s);
   t.ok(copiedBefore(missing.steps, run, '/app', 'tsconfig.json'), 'a file copied into a folder');
   t.notOk(copiedBefore(missing.steps, run, '/app', 'shared'), 'a folder copied elsewhere');

@@ -6,7 +6,13 @@ import t from 'tap';
 // the file exists and, for a Markdown file, the #anchor is one of its headings (as GitHub makes
 // anchors: lower case, punctuation dropped, spaces as '-').
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const FILES = ['README.md', 'CHANGELOG.md', ...readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const FILES = [
+  'README.md',
+  'CHANGELOG.md',
+  ...readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 function anchors(markdown: string): Set<string> {
   let fence = false;
@@ -14,7 +20,14 @@ function anchors(markdown: string): Set<string> {
   for (const line of markdown.split('\n')) {
     if (line.startsWith('```')) fence = !fence;
     if (fence || !/^#{1,6} /.test(line)) continue;
-    out.add(line.replace(/^#+ /, '').trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-'));
+    out.add(
+      line
+        .replace(/^#+ /, '')
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N} _-]/gu, '')
+        .replace(/ /g, '-'),
+    );
   }
   return out;
 }

@@ -47,9 +47,7 @@ function k8sFiles(): string[] {
     .map((e) => path.relative(ROOT, path.join(e.parentPath, e.name)))
     .sort();
 }
-const objects: { file: string; obj: Obj }[] = k8sFiles().flatMap((file) =>
-  parseAllDocuments(readFileSync(path.join(ROOT, file), 'utf8')).map((doc) => ({ file, obj: doc.toJS() as Obj })),
-);
+const objects: { file: string; obj: Obj }[] = k8sFiles().flatMap((file) => parseAllDocuments(readFileSync(path.join(ROOT, file), 'utf8')).map((doc) => ({ file, obj: doc.toJS() as Obj })));
 const find = (kind: string, name: string) => objects.find((o) => o.obj.kind === kind && o.obj.metadata.name === name)?.obj;
 
 t.test('every k8s/ document is a valid Kubernetes object in namespace mlp', async (t) => {
@@ -72,7 +70,7 @@ t.test('every k8s/ document is a valid Kubernetes object in namespace mlp', asyn
   t.throws(() => new Role({ metadata: { name: 'x' }, rules: [{ resources: ['pods'] }] } as never).validate(), 'and a rule without verbs');
 });
 
-t.test('the Role grants exactly the orchestrator\'s verbs, to its ServiceAccount, in mlp', async (t) => {
+t.test("the Role grants exactly the orchestrator's verbs, to its ServiceAccount, in mlp", async (t) => {
   // The Kubernetes conventions, written out here rather than imported, so a change to k8s.ts shows.
   const expected = [
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'deletecollection', 'patch'] },
@@ -84,7 +82,10 @@ t.test('the Role grants exactly the orchestrator\'s verbs, to its ServiceAccount
   t.same(role?.rules, expected);
   const text = JSON.stringify(role);
   for (const forbidden of ['*', 'secrets', 'configmaps', 'pods/exec', 'pods/log', 'update', 'escalate', 'bind']) t.notOk(text.includes(`"${forbidden}"`), `no ${forbidden}`);
-  t.notOk(objects.some((o) => o.obj.kind === 'ClusterRole' || o.obj.kind === 'ClusterRoleBinding'), 'nothing cluster-wide');
+  t.notOk(
+    objects.some((o) => o.obj.kind === 'ClusterRole' || o.obj.kind === 'ClusterRoleBinding'),
+    'nothing cluster-wide',
+  );
   t.match(find('RoleBinding', 'mlp-orchestrator'), {
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'mlp-orchestrator' },
     subjects: [{ kind: 'ServiceAccount', name: 'mlp-orchestrator', namespace: 'mlp' }],
@@ -92,7 +93,7 @@ t.test('the Role grants exactly the orchestrator\'s verbs, to its ServiceAccount
   t.ok(find('ServiceAccount', 'mlp-orchestrator'));
 });
 
-t.test('the ConfigMap carries SHARED_ENV with the Kubernetes orchestrator\'s settings', async (t) => {
+t.test("the ConfigMap carries SHARED_ENV with the Kubernetes orchestrator's settings", async (t) => {
   const data = (find('ConfigMap', 'mlp-config') as { data: Record<string, string> } | undefined)?.data ?? {};
   t.same(Object.keys(data).sort(), [...SHARED_ENV].sort(), 'exactly the names stack.yml takes from the shell');
   t.match(data, {
@@ -107,14 +108,14 @@ t.test('the ConfigMap carries SHARED_ENV with the Kubernetes orchestrator\'s set
     MLP_KAFKA_BROKERS: 'mlp-kafka.mlp.svc.cluster.local:9092',
   });
   for (const [k, v] of Object.entries(data)) t.notMatch(k, /SECRET|SERVICE_TOKEN/, `${k}: not a secret`), t.equal(typeof v, 'string');
-  t.notMatch(data.MLP_MONGO_URL, /@/, 'Mongo\'s address only: its credentials are in the Secret mlp-mongo-auth');
+  t.notMatch(data.MLP_MONGO_URL, /@/, "Mongo's address only: its credentials are in the Secret mlp-mongo-auth");
   // Apps' endpoint names the app gateway's host on the Ingress, and the value passes the platform's check.
   const ingress = find('Ingress', 'mlp-gateway') as { spec: { rules: { host: string }[] } } | undefined;
-  t.equal(data.MLP_APP_URL, `http://${ingress?.spec.rules[0]?.host}`, 'MLP_APP_URL is the Ingress\'s app gateway host');
+  t.equal(data.MLP_APP_URL, `http://${ingress?.spec.rules[0]?.host}`, "MLP_APP_URL is the Ingress's app gateway host");
   t.equal(loadConfig({ MLP_APP_URL: data.MLP_APP_URL }).appUrl, data.MLP_APP_URL);
 });
 
-t.test('stores, NFS claim and gateway keep the design\'s ports', async (t) => {
+t.test("stores, NFS claim and gateway keep the design's ports", async (t) => {
   const nodePorts = objects
     .filter((o) => o.obj.kind === 'Service')
     .flatMap((o) => ((o.obj.spec as { ports: { nodePort?: number; name: string }[] }).ports ?? []).filter((p) => p.nodePort).map((p) => `${o.obj.metadata.name}:${p.nodePort}`))
@@ -123,7 +124,15 @@ t.test('stores, NFS claim and gateway keep the design\'s ports', async (t) => {
   t.match(find('PersistentVolumeClaim', 'mlp-nfs'), { spec: { accessModes: ['ReadWriteMany'] } });
   t.match(find('PersistentVolume', 'mlp-nfs'), { spec: { accessModes: ['ReadWriteMany'], nfs: { server: String, path: String }, claimRef: { name: 'mlp-nfs', namespace: 'mlp' } } });
   t.ok(objects.find((o) => o.obj.kind === 'PersistentVolume')?.file.startsWith('k8s/examples/'), 'the placeholder volume is outside a plain kubectl apply -f k8s/');
-  t.match(find('Job', 'mlp-kafka-topics'), { spec: { template: { spec: { containers: [{ command: ['/opt/kafka/bin/kafka-topics.sh', '--bootstrap-server', 'mlp-kafka.mlp.svc.cluster.local:9092', '--create', '--if-not-exists', '--topic', 'mlp.job-metrics'] }] } } } });
+  t.match(find('Job', 'mlp-kafka-topics'), {
+    spec: {
+      template: {
+        spec: {
+          containers: [{ command: ['/opt/kafka/bin/kafka-topics.sh', '--bootstrap-server', 'mlp-kafka.mlp.svc.cluster.local:9092', '--create', '--if-not-exists', '--topic', 'mlp.job-metrics'] }],
+        },
+      },
+    },
+  });
   t.match(find('StatefulSet', 'mlp-kafka'), { spec: { template: { spec: { containers: [{ env: [{ name: 'NODE_IP' }] }] } } } });
   t.ok(find('StatefulSet', 'mlp-mongo'));
   // Nothing but the orchestrator's functions gets an API token: the stores and gateway neither.
@@ -150,7 +159,7 @@ t.test('the gateway runs the generated Nginx config with the cluster upstreams',
   t.match(find('Ingress', 'mlp-gateway'), { spec: { defaultBackend: { service: { name: 'mlp-gateway', port: { name: 'api' } } } } });
 });
 
-t.test('nginx -t accepts the gateway pod\'s configuration as it is mounted', async (t) => {
+t.test("nginx -t accepts the gateway pod's configuration as it is mounted", async (t) => {
   // Debian's nginx, as the gateway tests use it (installed on first need).
   const setup = (await import(new URL('../../scripts/lib/setup.mjs', import.meta.url).href)) as { ensureDebianPackages(names: string[]): void };
   setup.ensureDebianPackages(['nginx']);
@@ -160,7 +169,10 @@ t.test('nginx -t accepts the gateway pod\'s configuration as it is mounted', asy
   // The pod's paths moved under the temp dir, its /dev/std* logs to files (Node's child pipes are
   // sockets, which nginx cannot open by path); kube-dns cannot be resolved here (see nginx.test.ts).
   for (const [name, text] of Object.entries(data)) {
-    const local = text.replaceAll(' /tmp/', ` ${dir}/`).replaceAll('/etc/mlp/nginx', dir).replace(/\/dev\/(stdout|stderr)/g, `${dir}/$1.log`);
+    const local = text
+      .replaceAll(' /tmp/', ` ${dir}/`)
+      .replaceAll('/etc/mlp/nginx', dir)
+      .replace(/\/dev\/(stdout|stderr)/g, `${dir}/$1.log`);
     writeFileSync(path.join(dir, name), local.replace(/^resolver \S+/m, 'resolver 127.0.0.1'));
   }
   const check = spawnSync('nginx', ['-t', '-q', '-p', `${dir}/`, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { encoding: 'utf8' });
@@ -209,7 +221,8 @@ function allows(pod: Pod, dir: Direction, other: Pod, port: number, protocol: st
   if (policiesOf(pod, dir).length === 0) return true;
   return rulesOf(pod, dir).some((r) => {
     const peers = dir === 'Ingress' ? r.from : r.to;
-    const portOk = !r.ports?.length || r.ports.some((p) => (p.protocol ?? 'TCP') === protocol && (p.port === undefined || p.port === port || (p.endPort !== undefined && p.port <= port && port <= p.endPort)));
+    const portOk =
+      !r.ports?.length || r.ports.some((p) => (p.protocol ?? 'TCP') === protocol && (p.port === undefined || p.port === port || (p.endPort !== undefined && p.port <= port && port <= p.endPort)));
     return portOk && (!peers?.length || peers.some((peer) => peerMatches(peer, other)));
   });
 }
@@ -219,17 +232,23 @@ type Template = { metadata: { labels: Record<string, string> }; spec: { security
 const templateOf = (kind: string, name: string) => (find(kind, name) as { spec: { template: Template } } | undefined)?.spec.template;
 const podOf = (kind: string, name: string): Pod => ({ what: name, ns: 'mlp', labels: templateOf(kind, name)?.metadata.labels ?? { missing: name } });
 const workload = (kind: 'job' | 'app', id: string): Workload => ({
-  id, kind, labels: { user: 'mallory', name: id }, command: ['node', '/srv/mlp/datasets/mallory/.home/run.mjs'], workdir: `/srv/mlp/${kind}s/mallory/${id}`, env: {},
-  logFile: `/srv/mlp/${kind}s/mallory/${id}/log/out.log`, resources: { cpu: 2, gpu: 0, ram: 1024 },
+  id,
+  kind,
+  labels: { user: 'mallory', name: id },
+  command: ['node', '/srv/mlp/datasets/mallory/.home/run.mjs'],
+  workdir: `/srv/mlp/${kind}s/mallory/${id}`,
+  env: {},
+  logFile: `/srv/mlp/${kind}s/mallory/${id}/log/out.log`,
+  resources: { cpu: 2, gpu: 0, ram: 1024 },
   ...(kind === 'app' ? { health: { port: 31234, path: '/health' } } : { sandbox: { writable: [`/srv/mlp/jobs/mallory/${id}`], readOnly: ['/srv/mlp/datasets/mallory/.home'] } }),
 });
 // Function pods as Knative labels them (serving.knative.dev/service = the Knative Service's name).
 const fn = (name: string): Pod => ({ what: name, ns: 'mlp', labels: { 'serving.knative.dev/service': `mlp-${name}`, 'serving.knative.dev/configuration': `mlp-${name}`, app: `mlp-${name}-00001` } });
 const P = {
   job: { what: 'job pod', ns: 'mlp', labels: labelsOf(workload('job', 'j1')) },
-  otherJob: { what: 'another tenant\'s job pod', ns: 'mlp', labels: labelsOf(workload('job', 'j2')) },
+  otherJob: { what: "another tenant's job pod", ns: 'mlp', labels: labelsOf(workload('job', 'j2')) },
   app: { what: 'app pod', ns: 'mlp', labels: labelsOf(workload('app', 'a1')) },
-  otherApp: { what: 'another tenant\'s app pod', ns: 'mlp', labels: labelsOf(workload('app', 'a2')) },
+  otherApp: { what: "another tenant's app pod", ns: 'mlp', labels: labelsOf(workload('app', 'a2')) },
   gateway: podOf('Deployment', 'mlp-gateway'),
   mongo: podOf('StatefulSet', 'mlp-mongo'),
   kafka: podOf('StatefulSet', 'mlp-kafka'),
@@ -256,15 +275,32 @@ t.test('a default-deny policy isolates every pod in mlp, both ways', async (t) =
 t.test('a job pod reaches exactly the API gateway (and DNS); an app pod is reached exactly through the app gateway', async (t) => {
   const gatewayPeer = { podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'mlp', 'app.kubernetes.io/name': 'mlp-gateway' } } };
   const dns = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } };
-  t.same(rulesOf(P.job, 'Egress'), [
-    { to: [gatewayPeer], ports: [{ protocol: 'TCP', port: 30001 }] },
-    { to: [dns], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] },
-  ], 'job egress: the gateway\'s API port, and DNS so MLP_API resolves');
+  t.same(
+    rulesOf(P.job, 'Egress'),
+    [
+      { to: [gatewayPeer], ports: [{ protocol: 'TCP', port: 30001 }] },
+      {
+        to: [dns],
+        ports: [
+          { protocol: 'UDP', port: 53 },
+          { protocol: 'TCP', port: 53 },
+        ],
+      },
+    ],
+    "job egress: the gateway's API port, and DNS so MLP_API resolves",
+  );
   t.same(rulesOf(P.job, 'Ingress'), [], 'job ingress: none');
   const appIngress = rulesOf(P.app, 'Ingress');
-  t.same(appIngress.flatMap((r) => r.from ?? []), [gatewayPeer, { podSelector: { matchExpressions: [{ key: 'serving.knative.dev/service', operator: 'In', values: ['mlp-web-app-predict'] }] } }],
-    'app ingress: the gateway, and the predict function (which checks the owner\'s token as the app gateway does)');
-  t.same(appIngress.flatMap((r) => r.ports ?? []), [{ protocol: 'TCP', port: 31000, endPort: 50000 }], 'on the app port range only');
+  t.same(
+    appIngress.flatMap((r) => r.from ?? []),
+    [gatewayPeer, { podSelector: { matchExpressions: [{ key: 'serving.knative.dev/service', operator: 'In', values: ['mlp-web-app-predict'] }] } }],
+    "app ingress: the gateway, and the predict function (which checks the owner's token as the app gateway does)",
+  );
+  t.same(
+    appIngress.flatMap((r) => r.ports ?? []),
+    [{ protocol: 'TCP', port: 31000, endPort: 50000 }],
+    'on the app port range only',
+  );
   t.same(rulesOf(P.app, 'Egress'), [], 'app egress: none');
   for (const store of [P.mongo, P.kafka]) {
     const rules = rulesOf(store, 'Ingress');
@@ -278,17 +314,50 @@ t.test('a job pod reaches exactly the API gateway (and DNS); an app pod is reach
 
 t.test('who may reach whom, by evaluating every policy', async (t) => {
   const allowed: [Pod, Pod, number, string?][] = [
-    [P.job, P.gateway, 30001], [P.job, P.dns, 53, 'UDP'], [P.ingress, P.gateway, 30001], [P.ingress, P.gateway, 30002],
-    [P.gateway, P.app, 31234], [P.predict, P.app, 49999], [P.gateway, P.dns, 53, 'UDP'], [P.gateway, P.fn, 8012], [P.activator, P.fn, 8012],
-    [P.fn, P.mongo, 27017], [P.fn, P.kafka, 9092], [P.fn, P.gateway, 30001], [P.topics, P.kafka, 9092], [P.orchestrator, P.apiServer, 6443],
+    [P.job, P.gateway, 30001],
+    [P.job, P.dns, 53, 'UDP'],
+    [P.ingress, P.gateway, 30001],
+    [P.ingress, P.gateway, 30002],
+    [P.gateway, P.app, 31234],
+    [P.predict, P.app, 49999],
+    [P.gateway, P.dns, 53, 'UDP'],
+    [P.gateway, P.fn, 8012],
+    [P.activator, P.fn, 8012],
+    [P.fn, P.mongo, 27017],
+    [P.fn, P.kafka, 9092],
+    [P.fn, P.gateway, 30001],
+    [P.topics, P.kafka, 9092],
+    [P.orchestrator, P.apiServer, 6443],
   ];
   const refused: [Pod, Pod, number, string?][] = [
-    [P.job, P.mongo, 27017], [P.job, P.kafka, 9092], [P.job, P.fn, 8012], [P.job, P.fn, 8080], [P.job, P.app, 31234], [P.job, P.otherJob, 8080],
-    [P.job, P.gateway, 30002], [P.job, P.apiServer, 443], [P.job, P.dns, 5353, 'UDP'],
-    [P.app, P.gateway, 30001], [P.app, P.mongo, 27017], [P.app, P.kafka, 9092], [P.app, P.otherApp, 31234], [P.app, P.job, 8080], [P.app, P.apiServer, 443],
-    [P.otherApp, P.app, 31234], [P.fn, P.app, 31234], [P.fn, P.apiServer, 443], [P.gateway, P.mongo, 27017], [P.gateway, P.app, 8080],
-    [P.ingress, P.mongo, 27017], [P.ingress, P.kafka, 9094], [P.ingress, P.app, 31234], [P.ingress, P.job, 8080], [P.ingress, P.fn, 8080],
-    [P.topics, P.mongo, 27017], [P.mongo, P.apiServer, 443], [P.kafka, P.apiServer, 443],
+    [P.job, P.mongo, 27017],
+    [P.job, P.kafka, 9092],
+    [P.job, P.fn, 8012],
+    [P.job, P.fn, 8080],
+    [P.job, P.app, 31234],
+    [P.job, P.otherJob, 8080],
+    [P.job, P.gateway, 30002],
+    [P.job, P.apiServer, 443],
+    [P.job, P.dns, 5353, 'UDP'],
+    [P.app, P.gateway, 30001],
+    [P.app, P.mongo, 27017],
+    [P.app, P.kafka, 9092],
+    [P.app, P.otherApp, 31234],
+    [P.app, P.job, 8080],
+    [P.app, P.apiServer, 443],
+    [P.otherApp, P.app, 31234],
+    [P.fn, P.app, 31234],
+    [P.fn, P.apiServer, 443],
+    [P.gateway, P.mongo, 27017],
+    [P.gateway, P.app, 8080],
+    [P.ingress, P.mongo, 27017],
+    [P.ingress, P.kafka, 9094],
+    [P.ingress, P.app, 31234],
+    [P.ingress, P.job, 8080],
+    [P.ingress, P.fn, 8080],
+    [P.topics, P.mongo, 27017],
+    [P.mongo, P.apiServer, 443],
+    [P.kafka, P.apiServer, 443],
   ];
   for (const [from, to, port, protocol] of allowed) t.ok(reaches(from, to, port, protocol), `${from.what} -> ${to.what}:${port}`);
   for (const [from, to, port, protocol] of refused) t.notOk(reaches(from, to, port, protocol), `no ${from.what} -> ${to.what}:${port}`);
@@ -297,11 +366,18 @@ t.test('who may reach whom, by evaluating every policy', async (t) => {
 const CONTAINER_SECURITY = { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } };
 
 t.test('every pod k8s/ runs is unprivileged, on a read-only image, with bounded resources', async (t) => {
-  const templates = objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.obj.kind)).map((o) => ({ name: `${o.obj.kind} ${o.obj.metadata.name}`, spec: (o.obj.spec as { template: Template }).template.spec }));
+  const templates = objects
+    .filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.obj.kind))
+    .map((o) => ({ name: `${o.obj.kind} ${o.obj.metadata.name}`, spec: (o.obj.spec as { template: Template }).template.spec }));
   t.same(templates.map((x) => x.name).sort(), ['Deployment mlp-gateway', 'Job mlp-kafka-topics', 'StatefulSet mlp-kafka', 'StatefulSet mlp-mongo']);
   for (const { name, spec } of templates) {
     t.match(spec.securityContext, { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }, `${name}: pod not root, RuntimeDefault seccomp`);
-    for (const c of spec.containers as { name: string; securityContext?: unknown; resources?: { requests?: Record<string, string>; limits?: Record<string, string> }; volumeMounts?: { name: string }[] }[]) {
+    for (const c of spec.containers as {
+      name: string;
+      securityContext?: unknown;
+      resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+      volumeMounts?: { name: string }[];
+    }[]) {
       t.same(c.securityContext, CONTAINER_SECURITY, `${name}/${c.name}: no privilege, no capability, read-only root`);
       for (const r of ['cpu', 'memory', 'ephemeral-storage']) t.ok(c.resources?.requests?.[r] && c.resources.limits?.[r], `${name}/${c.name}: ${r} requested and limited (not left to the LimitRange)`);
       t.equal(c.resources?.requests?.['ephemeral-storage'], c.resources?.limits?.['ephemeral-storage'], `${name}/${c.name}: disk request = limit`);
@@ -317,14 +393,17 @@ t.test('every pod k8s/ runs is unprivileged, on a read-only image, with bounded 
   t.same(range?.spec.limits[0]?.defaultRequest, range?.spec.limits[0]?.default, 'a container naming nothing gets requests = limits');
 });
 
-t.test('MongoDB requires authentication, its credentials only in the operator\'s Secret', async (t) => {
+t.test("MongoDB requires authentication, its credentials only in the operator's Secret", async (t) => {
   const mongo = templateOf('StatefulSet', 'mlp-mongo')?.spec.containers[0] as { args: string[]; env: { name: string; value?: string; valueFrom?: unknown }[] } | undefined;
   t.ok(mongo?.args.includes('--auth'), 'mongod --auth');
   t.same(mongo?.env, [
     { name: 'MONGO_INITDB_ROOT_USERNAME', valueFrom: { secretKeyRef: { name: 'mlp-mongo-auth', key: 'username' } } },
     { name: 'MONGO_INITDB_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: 'mlp-mongo-auth', key: 'password' } } },
   ]);
-  t.notOk(objects.some((o) => o.obj.kind === 'Secret'), 'k8s/ creates no Secret: the operator does');
+  t.notOk(
+    objects.some((o) => o.obj.kind === 'Secret'),
+    'k8s/ creates no Secret: the operator does',
+  );
   for (const file of k8sFiles()) t.notMatch(readFileSync(path.join(ROOT, file), 'utf8'), /mongodb:\/\/[^/\s]*@/, `${file}: no credentials in a URL`);
 });
 
@@ -343,5 +422,5 @@ t.test('the workload pod spec (kube-pods.ts): requests = limits, disk included, 
     t.ok(scratch && spec.volumes?.find((v) => v.name === scratch.name)?.emptyDir, `${kind}: /tmp is an emptyDir (counted in its disk)`);
   }
   t.equal(DEFAULT_DISK, 10 * 1024 ** 3, 'the default disk bound is 10 GiB');
-  t.equal(podSpecOf(workload('job', 'w2'), { ...options, disk: 1073741824 }).containers[0]?.resources?.limits?.['ephemeral-storage'], '1073741824', 'a caller\'s disk bound is used');
+  t.equal(podSpecOf(workload('job', 'w2'), { ...options, disk: 1073741824 }).containers[0]?.resources?.limits?.['ephemeral-storage'], '1073741824', "a caller's disk bound is used");
 });

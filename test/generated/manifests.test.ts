@@ -91,22 +91,35 @@ t.test('every knative/*.yaml document is a valid Knative resource for a register
         const mongo = env.filter((e) => e.name === 'MLP_MONGO_URL');
         t.same(mongo, [{ name: 'MLP_MONGO_URL', valueFrom: { secretKeyRef: MONGO_URL_REF } }], `${file}: MLP_MONGO_URL from mlp-mongo-auth/url, once`);
         const refs = env.filter((e) => e.valueFrom?.secretKeyRef && e.valueFrom.secretKeyRef.name !== MONGO_URL_REF.name);
-        t.notOk(env.some((e) => e.valueFrom?.secretKeyRef?.name === MONGO_URL_REF.name && e.name !== 'MLP_MONGO_URL'), `${file}: nothing else of mlp-mongo-auth (not Mongo's root user or password)`);
+        t.notOk(
+          env.some((e) => e.valueFrom?.secretKeyRef?.name === MONGO_URL_REF.name && e.name !== 'MLP_MONGO_URL'),
+          `${file}: nothing else of mlp-mongo-auth (not Mongo's root user or password)`,
+        );
         t.same(refs.map((e) => e.valueFrom?.secretKeyRef?.name).sort(), secretNames(secretsOf(route)), `${file}: exactly the secrets its route needs`);
         if (EXPECTED[route.name]) t.same(refs.map((e) => e.valueFrom?.secretKeyRef?.name).sort(), EXPECTED[route.name], `${file}: ${EXPECTED[route.name]?.join(', ') || 'no secret'}`);
         for (const e of refs) {
           const source = Object.values(SECRET_SOURCES).find((s) => s.secret === e.valueFrom?.secretKeyRef?.name);
           t.same({ name: e.name, ref: e.valueFrom?.secretKeyRef }, { name: source?.env, ref: { name: source?.secret, key: source?.secret } }, `${file}: ${e.name} from its own Secret`);
         }
-        t.notOk(env.some((e) => /SECRET|TOKEN|MONGO_URL/.test(e.name) && e.value !== undefined), `${file}: no secret as a plain value`);
-        t.notOk(env.some((e) => /:\/\/[^/\s]*@/.test(e.value ?? '')), `${file}: no URL with credentials as a plain value`);
+        t.notOk(
+          env.some((e) => /SECRET|TOKEN|MONGO_URL/.test(e.name) && e.value !== undefined),
+          `${file}: no secret as a plain value`,
+        );
+        t.notOk(
+          env.some((e) => /:\/\/[^/\s]*@/.test(e.value ?? '')),
+          `${file}: no URL with credentials as a plain value`,
+        );
         t.same(container?.envFrom, [{ configMapRef: { name: 'mlp-config' } }], `${file}: only the ConfigMap wholesale, no Secret`);
         if (route.orchestrator) t.same([podSpec.serviceAccountName, podSpec.automountServiceAccountToken], ['mlp-orchestrator', undefined], `${file}: runs as mlp-orchestrator`);
         else t.same([podSpec.serviceAccountName, podSpec.automountServiceAccountToken], [undefined, false], `${file}: no API token`);
 
         // Not root (a uid the kubelet can check: the image's USER is a name), the runtime's seccomp
         // profile; the container unprivileged, every capability dropped, on a read-only root.
-        t.match(podSpec.securityContext, { runAsNonRoot: true, runAsUser: functionImageUid(), seccompProfile: { type: 'RuntimeDefault' } }, `${file}: pod not root (uid ${functionImageUid()}), RuntimeDefault seccomp`);
+        t.match(
+          podSpec.securityContext,
+          { runAsNonRoot: true, runAsUser: functionImageUid(), seccompProfile: { type: 'RuntimeDefault' } },
+          `${file}: pod not root (uid ${functionImageUid()}), RuntimeDefault seccomp`,
+        );
         t.equal(podSpec.containers.length, 1, `${file}: one container`);
         t.match(container?.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false }, `${file}: no privilege escalation, not privileged, read-only root`);
         t.same(container?.securityContext?.capabilities, { drop: ['ALL'] }, `${file}: every capability dropped, none added`);
@@ -132,7 +145,7 @@ t.test('every knative/*.yaml document is a valid Knative resource for a register
   );
 });
 
-t.test('stack.yml follows OpenFaaS\'s stack format and covers every function', async (t) => {
+t.test("stack.yml follows OpenFaaS's stack format and covers every function", async (t) => {
   const fns = await loadFunctions();
   const stack = parse(readFileSync(path.join(ROOT, 'stack.yml'), 'utf8')) as {
     version: string;

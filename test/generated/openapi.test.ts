@@ -20,7 +20,8 @@ import { testDeps } from '../helpers/deps.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FILE = readFileSync(path.join(ROOT, 'openapi.json'), 'utf8');
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: walks arbitrary JSON of the document.
+type Json = Record<string, any>;
 const doc = JSON.parse(FILE) as Json;
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const isPublic = (r: RouteDef) => !r.internal && r.auth !== 'service';
@@ -30,7 +31,10 @@ const docPath = (r: RouteDef) => r.path.replace(/\{([a-z_]+)\+\}$/, '{$1}');
 /** Every operation of the document, with where it is. */
 function operations(): { path: string; method: string; op: Json }[] {
   return Object.entries(doc.paths as Json).flatMap(([p, item]) =>
-    Object.entries(item as Json).filter(([m]) => METHODS.includes(m)).map(([method, op]) => ({ path: p, method, op: op as Json })));
+    Object.entries(item as Json)
+      .filter(([m]) => METHODS.includes(m))
+      .map(([method, op]) => ({ path: p, method, op: op as Json })),
+  );
 }
 
 /** A schema with its #/components/... references replaced by what they point to. */
@@ -39,7 +43,10 @@ function deref(node: unknown): unknown {
   if (!node || typeof node !== 'object') return node;
   const obj = node as Json;
   if (typeof obj.$ref === 'string') {
-    const target = (obj.$ref as string).replace(/^#\//, '').split('/').reduce<unknown>((at, key) => (at as Json)[key], doc);
+    const target = (obj.$ref as string)
+      .replace(/^#\//, '')
+      .split('/')
+      .reduce<unknown>((at, key) => (at as Json)[key], doc);
     return deref(target);
   }
   return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, deref(v)]));
@@ -82,7 +89,7 @@ t.test('openapi.json is what npm run gen makes of the registry now, and the serv
   const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
   const files = renderOpenApi(fns, version);
   t.equal(files['openapi.json'], FILE, 'openapi.json is current');
-  t.equal(readFileSync(path.join(ROOT, 'functions/api-openapi/openapi.json'), 'utf8'), FILE, 'the function\'s copy is the same bytes');
+  t.equal(readFileSync(path.join(ROOT, 'functions/api-openapi/openapi.json'), 'utf8'), FILE, "the function's copy is the same bytes");
 });
 
 t.test('every public route of the registry is in it, no internal one, and nothing else', async (t) => {
@@ -108,10 +115,15 @@ t.test('every public route of the registry is in it, no internal one, and nothin
     t.notOk(doc.paths[docPath(route)]?.[route.method.toLowerCase()], `no ${route.method} ${route.path}`);
   }
   for (const { path: p, method, op } of ops) {
-    const fn = publicFns.find((f) => docPath(f.route) === p && (f.route.method === 'ANY' ? op.operationId === `${f.route.name}-${method}` : op.operationId === f.route.name && f.route.method.toLowerCase() === method));
+    const fn = publicFns.find(
+      (f) => docPath(f.route) === p && (f.route.method === 'ANY' ? op.operationId === `${f.route.name}-${method}` : op.operationId === f.route.name && f.route.method.toLowerCase() === method),
+    );
     t.ok(fn, `${method.toUpperCase()} ${p} (${op.operationId as string}) is a registered public route`);
   }
-  t.ok(publicFns.some((f) => f.route.name === 'api-openapi' && f.route.auth === 'none' && f.route.path === '/api/v1/openapi.json'), 'GET /api/v1/openapi.json, auth none');
+  t.ok(
+    publicFns.some((f) => f.route.name === 'api-openapi' && f.route.auth === 'none' && f.route.path === '/api/v1/openapi.json'),
+    'GET /api/v1/openapi.json, auth none',
+  );
 });
 
 t.test('path parameters carry the patterns the platform checks', async (t) => {
@@ -120,10 +132,18 @@ t.test('path parameters carry the patterns the platform checks', async (t) => {
     for (const { op } of operations().filter((o) => o.path === docPath(route) && (o.op.operationId as string).startsWith(route.name))) {
       const names = [...docPath(route).matchAll(/\{([a-z_]+)\}/g)].map((m) => m[1]);
       const params = ((op.parameters ?? []) as Json[]).filter((p) => p.in === 'path');
-      t.same(params.map((p) => p.name), names, `${op.operationId as string}: one parameter per {…}`);
+      t.same(
+        params.map((p) => p.name),
+        names,
+        `${op.operationId as string}: one parameter per {…}`,
+      );
       for (const p of params) {
         t.equal(p.required, true);
-        t.same(p.schema, { type: 'string', pattern: route.params?.[p.name as string] ?? DEFAULT_PATTERN }, `${op.operationId as string}: {${p.name as string}} ${route.params?.[p.name as string] ?? 'default pattern'}`);
+        t.same(
+          p.schema,
+          { type: 'string', pattern: route.params?.[p.name as string] ?? DEFAULT_PATTERN },
+          `${op.operationId as string}: {${p.name as string}} ${route.params?.[p.name as string] ?? 'default pattern'}`,
+        );
       }
     }
   }
@@ -167,7 +187,10 @@ t.test('every example in the document validates against its schema', async (t) =
     count++;
   };
   const walk = (node: unknown, where: string): void => {
-    if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${where}/${i}`));
+    if (Array.isArray(node)) {
+      node.forEach((n, i) => walk(n, `${where}/${i}`));
+      return;
+    }
     if (!node || typeof node !== 'object') return;
     const obj = node as Json;
     // A media type: its example(s) against its schema.
@@ -207,7 +230,11 @@ t.test('answers: the success of every route, 403 and 503 {msg} everywhere, 401 w
     }
     if (op.deprecated) continue;
     if (route && route.method !== 'ANY') t.ok(responses[String(route.status ?? 200)]?.description, `${id}: answers ${route.status ?? 200}`);
-    else t.ok(Object.keys(responses).some((s) => /^2\d\d$/.test(s)), `${id}: a success answer`);
+    else
+      t.ok(
+        Object.keys(responses).some((s) => /^2\d\d$/.test(s)),
+        `${id}: a success answer`,
+      );
   }
   const challenge = doc.components.responses.Challenge as Json;
   t.equal(challenge.headers['WWW-Authenticate'].schema.const, 'Basic realm="MLP"');
@@ -226,9 +253,7 @@ t.test('auth as security schemes: bearer, basic for the token, ?token= for WebSo
     const op = doc.paths[docPath(fn.route)][fn.route.method.toLowerCase()] as Json;
     const names = (op.security as Json[]).flatMap((s) => Object.keys(s)).sort();
     const expected =
-      fn.route.auth === 'basic' ? ['password']
-        : fn.route.auth === 'none' ? (fn.route.path === '/api/v1/auth' ? ['bearer', 'queryToken'] : [])
-          : fn.upgrade ? ['bearer', 'queryToken'] : ['bearer'];
+      fn.route.auth === 'basic' ? ['password'] : fn.route.auth === 'none' ? (fn.route.path === '/api/v1/auth' ? ['bearer', 'queryToken'] : []) : fn.upgrade ? ['bearer', 'queryToken'] : ['bearer'];
     t.same(names, expected, `${fn.route.name} (auth ${fn.route.auth}${fn.upgrade ? ', WebSocket' : ''})`);
   }
   t.same(doc.paths['/data/{user}/{rest}'].put.security, [{ bearer: [] }, { davBasic: [] }], '/data: Bearer, or Basic with a token');
@@ -282,9 +307,9 @@ t.test('/api/docs answers HTML whose every asset is served by this origin', asyn
     }
   }
   const init = await get('/api/docs/init.js');
-  t.match(init.text, /url: '\/api\/v1\/openapi\.json'/, 'the renderer loads this origin\'s document');
+  t.match(init.text, /url: '\/api\/v1\/openapi\.json'/, "the renderer loads this origin's document");
   t.match(init.text, /validatorUrl: null/, 'and sends it to no online validator');
-  t.match((await get('/api/docs/swagger-ui-bundle.js')).text.slice(0, 2000), /SwaggerUIBundle|swagger/i, 'the renderer\'s own bundle');
+  t.match((await get('/api/docs/swagger-ui-bundle.js')).text.slice(0, 2000), /SwaggerUIBundle|swagger/i, "the renderer's own bundle");
   const other = await get('/api/docs/index.html');
   t.equal(other.status, 403, 'no other file of node_modules');
   t.match(other.text, /must match/);
@@ -310,13 +335,19 @@ t.test('/api/docs renders in Chromium from this origin alone', async (t) => {
   const requested: string[] = [];
   const problems: string[] = [];
   page.on('request', (r) => requested.push(r.url()));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(m.text());
+  });
   page.on('pageerror', (e) => problems.push(e.message));
   await page.goto(`${origin}/api/docs`);
   await page.waitForSelector('.opblock', { timeout: 60_000 });
   const shown = await page.locator('.opblock').count();
   t.equal(shown, operations().length, `all ${shown} operations are shown`);
   t.ok(await page.getByText('MLP API').first().isVisible(), 'the title');
-  t.same(requested.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:')), [], `only this origin was asked (${requested.length} requests)`);
+  t.same(
+    requested.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:')),
+    [],
+    `only this origin was asked (${requested.length} requests)`,
+  );
   t.same(problems, [], 'no script or policy errors');
 });

@@ -53,7 +53,10 @@ t.test('a function is marked `orchestrator` exactly when its handler reaches the
     else t.notOk(route.orchestrator, `${route.name}: not marked (reaches no orchestrator call)`);
   }
   // The jobs and apps managers do; this guards the detector itself against finding nothing.
-  t.ok(['jobs-create', 'jobs-reconcile', 'apps-watch'].every((n) => reaching.includes(n)), `the detector finds the known callers: ${reaching.join(', ')}`);
+  t.ok(
+    ['jobs-create', 'jobs-reconcile', 'apps-watch'].every((n) => reaching.includes(n)),
+    `the detector finds the known callers: ${reaching.join(', ')}`,
+  );
   t.notOk(reaching.includes('users-get'), 'and not an unrelated function');
 });
 

@@ -83,8 +83,12 @@ async function start(env: Record<string, string>, unlock: () => Promise<void>): 
     env: { ...process.env, ...env, MLP_PORT: String(port), MLP_APP_PORT: String(appPort) },
   });
   let out = '';
-  cluster.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  cluster.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+  cluster.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  cluster.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
   const exited = new Promise<void>((resolve) => cluster.once('exit', () => resolve()));
   const group = cluster.pid ?? 0;
   const signal = async (sig: NodeJS.Signals) => {

@@ -49,7 +49,11 @@ export async function irisWalkthrough(t: Test, { url, appUrl, work, mlp }: IrisT
   t.match(created, /iris\s+ready\s+model iris\s+port \d+/);
   t.match(created, `predict: POST ${appUrl}/alice/iris/v1/models/iris:predict`);
 
-  const rows = readFileSync(path.join(REPO, 'examples/iris/data/iris.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  const rows = readFileSync(path.join(REPO, 'examples/iris/data/iris.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','));
   const file = path.join(work, 'rows.json');
   writeFileSync(file, JSON.stringify({ instances: rows.map((r) => r.slice(0, 4).map(Number)) }));
   const answer = JSON.parse(await ok('app', 'predict', 'iris', file)) as { predictions: number[][] };
@@ -63,10 +67,15 @@ export async function irisWalkthrough(t: Test, { url, appUrl, work, mlp }: IrisT
   writeFileSync(file, JSON.stringify([[1, 2]]));
   const bad = await mlp('app', 'predict', 'iris', file);
   t.equal(bad.code, 1);
-  t.match(bad.out, /mlp: instance 0 has shape \[2\]/, 'a malformed instance prints the server\'s msg');
+  t.match(bad.out, /mlp: instance 0 has shape \[2\]/, "a malformed instance prints the server's msg");
 
   t.match((await mlp('model', 'rm', 'iris')).out, /mlp: model iris is used by app iris; delete the app first/);
   t.match(await ok('app', 'rm', 'iris'), /app iris is deleting/);
-  await until(() => ok('app', 'ls'), (out) => /no apps/.test(out), 'the app going away', { ms: 200, tries: 300 });
+  await until(
+    () => ok('app', 'ls'),
+    (out) => /no apps/.test(out),
+    'the app going away',
+    { ms: 200, tries: 300 },
+  );
   t.match(await ok('model', 'rm', 'iris'), /model iris is deleting/);
 }

@@ -21,7 +21,12 @@ export function tempDir(t: Test): string {
 }
 
 /** Starts the server on a free port; resolves once /health answers, rejects if it exits first. */
-export async function startServer(t: Test, modelDir: string, model: string, opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<{ base: string; call: (method: string, urlPath: string, body?: string | Buffer) => Promise<Answer>; output: () => string }> {
+export async function startServer(
+  t: Test,
+  modelDir: string,
+  model: string,
+  opts: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<{ base: string; call: (method: string, urlPath: string, body?: string | Buffer) => Promise<Answer>; output: () => string }> {
   const port = await freePort();
   const [program = '', ...args] = modelServerCommand({ modelDir, port, model });
   const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}) });

@@ -16,7 +16,11 @@ export function nextOf(link: string | null | undefined): string | undefined {
  */
 export async function checkListPaging(t: Test, route: RouteDef, handle: unknown, deps: Deps, path: string, headers: Record<string, string>, names: string[], limit = 2): Promise<void> {
   const whole = await invoke(route, handle, deps, { path, headers });
-  t.same((whole.body as { name: string }[]).map((o) => o.name), names, 'no parameters: the whole list');
+  t.same(
+    (whole.body as { name: string }[]).map((o) => o.name),
+    names,
+    'no parameters: the whole list',
+  );
   t.notOk(whole.headers.link, 'and no Link');
   const seen: string[] = [];
   let query: Record<string, string> | undefined = { limit: String(limit) };

@@ -16,7 +16,21 @@ tf.enableProdMode(); // no "install tfjs-node" banner in the test output
 
 /** A job record as jobs-reconcile leaves a job whose script ended well (its process is not run here). */
 export async function finishedJob(deps: Deps, user: string, name: string): Promise<JobDoc> {
-  return jobsCollection(deps.store).insert({ _id: `${user}/${name}`, uid: uuid(), name, user, tenant: 'default', runtime: 'tf', entry: 'train.mjs', gpu: 0, cpu: 1, ram: 100, state: 'finished', progress: 100, res: 'released' });
+  return jobsCollection(deps.store).insert({
+    _id: `${user}/${name}`,
+    uid: uuid(),
+    name,
+    user,
+    tenant: 'default',
+    runtime: 'tf',
+    entry: 'train.mjs',
+    gpu: 0,
+    cpu: 1,
+    ram: 100,
+    state: 'finished',
+    progress: 100,
+    res: 'released',
+  });
 }
 
 /**
@@ -28,7 +42,11 @@ export async function readyModel(deps: Deps, headers: Record<string, string>, us
   const model = await tinyModel(ckptOf(deps.config.root, user, src));
   const created = await invoke(createModelRoute, createModel, deps, { path: `/api/v1/users/${user}/models`, headers, body: { name, src } });
   if (created.status !== 201) throw new Error(`model ${name}: ${JSON.stringify(created.body)}`);
-  const doc = await until(async () => modelsCollection(deps.store).get(`${user}/${name}`), (m) => m?.state !== 'creating', `model ${name} leaving creating`);
+  const doc = await until(
+    async () => modelsCollection(deps.store).get(`${user}/${name}`),
+    (m) => m?.state !== 'creating',
+    `model ${name} leaving creating`,
+  );
   if (doc?.state !== 'ready') throw new Error(`model ${name} did not become ready: ${JSON.stringify(doc)}`);
   return { doc, model };
 }

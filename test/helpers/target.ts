@@ -53,13 +53,27 @@ export async function inProcessTarget(env: Record<string, string> = {}): Promise
     name: 'in-process',
     root,
     kafkaBrokers: env.MLP_KAFKA_BROKERS,
-    get url() { return p.url; },
-    get appUrl() { return p.appUrl; },
-    get serviceToken() { return p.deps.serviceToken; },
-    get store() { return p.deps.store; },
-    get tokens() { return p.deps.tokens; },
-    get bus() { return p.deps.bus; },
-    get metricsTopic() { return p.deps.config.metricsTopic; },
+    get url() {
+      return p.url;
+    },
+    get appUrl() {
+      return p.appUrl;
+    },
+    get serviceToken() {
+      return p.deps.serviceToken;
+    },
+    get store() {
+      return p.deps.store;
+    },
+    get tokens() {
+      return p.deps.tokens;
+    },
+    get bus() {
+      return p.deps.bus;
+    },
+    get metricsTopic() {
+      return p.deps.config.metricsTopic;
+    },
     call: (...args) => p.call(...args),
     jobCwd: (user, job) => storagePaths(root).job(user, job),
     async stopRelay() {
@@ -88,7 +102,9 @@ export async function inProcessTarget(env: Record<string, string> = {}): Promise
 /** The routes the gateway does not serve, with the function serving each. */
 async function internalRoutes(): Promise<{ name: string; method: string; pattern: ReturnType<typeof compilePath> }[]> {
   const dir = path.resolve(import.meta.dirname, '../../functions');
-  const routes = await Promise.all(readdirSync(dir).map(async (name) => (await import(path.join(dir, name, 'route.ts'))).default as { name: string; method: string; path: string; internal?: boolean }));
+  const routes = await Promise.all(
+    readdirSync(dir).map(async (name) => (await import(path.join(dir, name, 'route.ts'))).default as { name: string; method: string; path: string; internal?: boolean }),
+  );
   return routes.filter((r) => r.internal).map((r) => ({ name: r.name, method: r.method, pattern: compilePath(r.path) }));
 }
 
@@ -144,7 +160,10 @@ export async function clusterTarget(env: Record<string, string> = {}): Promise<T
     for (let i = 0; i < 1200; i++) {
       const now = cluster.functions().get(name);
       if (now && now.pid !== before) {
-        const ready = await fetch(`http://127.0.0.1:${now.port}/_/ready`).then((r) => r.status === 200, () => false);
+        const ready = await fetch(`http://127.0.0.1:${now.port}/_/ready`).then(
+          (r) => r.status === 200,
+          () => false,
+        );
         if (ready) return;
       }
       await new Promise((r) => setTimeout(r, 250));

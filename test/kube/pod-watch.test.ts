@@ -42,7 +42,16 @@ if (!process.env.MLP_TEST_KUBE) {
           {
             op: 'add',
             path: '/status/containerStatuses',
-            value: [{ name: 'job', image: 'mlp/runtime-tf:0.1.0', imageID: '', ready: phase === 'Running', restartCount: 0, state: phase === 'Running' ? { running: { startedAt: new Date() } } : { terminated: { exitCode, startedAt: new Date(), finishedAt: new Date() } } }],
+            value: [
+              {
+                name: 'job',
+                image: 'mlp/runtime-tf:0.1.0',
+                imageID: '',
+                ready: phase === 'Running',
+                restartCount: 0,
+                state: phase === 'Running' ? { running: { startedAt: new Date() } } : { terminated: { exitCode, startedAt: new Date(), finishedAt: new Date() } },
+              },
+            ],
           },
         ],
       },
@@ -122,7 +131,10 @@ if (!process.env.MLP_TEST_KUBE) {
     t.same(after, ['d:running', 'e:pending'], 'each change once; the re-listed pods that did not change are not reported again');
     t.ok(watcher.stats.gone >= 1, `the server answered 410 Gone (${watcher.stats.gone})`);
     t.equal(watcher.stats.lists, 2, 'and it re-listed once');
-    t.notOk(watcher.pods().some((p) => p.metadata?.name === 'mlp-job-a'), 'the pod deleted meanwhile left the cache');
+    t.notOk(
+      watcher.pods().some((p) => p.metadata?.name === 'mlp-job-a'),
+      'the pod deleted meanwhile left the cache',
+    );
   });
 
   t.test('a second watcher started later reports the current state of every pod, once', async (t) => {
@@ -139,13 +151,27 @@ if (!process.env.MLP_TEST_KUBE) {
   t.test('errors back off and retry until the watcher gets through (here: refused until a Role is bound)', async (t) => {
     const seen: string[] = [];
     const feed = statusFeed((s: WorkloadStatus) => seen.push(`${s.id}:${s.phase}`));
-    const watcher = startPodWatcher({ kubeConfig: kubeConfig(kube, kube.restrictedToken), namespace, labelSelector: 'app.kubernetes.io/managed-by=mlp', log, onEvent: feed.onEvent, backoff: { baseMs: 20, maxMs: 200 } });
+    const watcher = startPodWatcher({
+      kubeConfig: kubeConfig(kube, kube.restrictedToken),
+      namespace,
+      labelSelector: 'app.kubernetes.io/managed-by=mlp',
+      log,
+      onEvent: feed.onEvent,
+      backoff: { baseMs: 20, maxMs: 200 },
+    });
     t.teardown(() => watcher.stop());
     await until('refusals', () => watcher.stats.errors >= 3);
     t.equal(watcher.stats.lists, 0, 'nothing listed while refused');
     const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     await rbac.createNamespacedRole({ namespace, body: { metadata: { name: 'watcher' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }] } });
-    await rbac.createNamespacedRoleBinding({ namespace, body: { metadata: { name: 'watcher' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'watcher' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'mlp-restricted' }] } });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: 'watcher' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'watcher' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'mlp-restricted' }],
+      },
+    });
     await watcher.synced;
     t.equal(watcher.stats.lists, 1, 'then it lists');
     t.same(seen.filter((e) => !e.startsWith('sentinel')).sort(), ['b:failed', 'c:succeeded', 'd:running', 'e:running'], 'and reports every pod');

@@ -49,7 +49,10 @@ if (!process.env.MLP_TEST_KUBE) {
   const rbacObjects = [...pick('Namespace'), ...pick('ServiceAccount'), ...pick('Role'), ...pick('RoleBinding')];
 
   t.test('the generated Namespace, ServiceAccount, Role and RoleBinding apply as they are', async (t) => {
-    t.same(rbacObjects.map((o) => `${o.kind}/${o.metadata?.name}`), ['Namespace/mlp', 'ServiceAccount/mlp-orchestrator', 'Role/mlp-orchestrator', 'RoleBinding/mlp-orchestrator']);
+    t.same(
+      rbacObjects.map((o) => `${o.kind}/${o.metadata?.name}`),
+      ['Namespace/mlp', 'ServiceAccount/mlp-orchestrator', 'Role/mlp-orchestrator', 'RoleBinding/mlp-orchestrator'],
+    );
     const objects = k8s.KubernetesObjectApi.makeApiClient(admin);
     for (const o of rbacObjects) {
       const created = await objects.create(o);
@@ -82,7 +85,12 @@ if (!process.env.MLP_TEST_KUBE) {
     const watch = new k8s.Watch(kc);
     const watches = await Promise.all(
       [`/api/v1/namespaces/${NS}/pods`, `/apis/apps/v1/namespaces/${NS}/deployments`].map((p) =>
-        watch.watch(p, { labelSelector: 'mlp/user=alice' }, (type: string, obj: k8s.KubernetesObject) => seen.push(`${type} ${obj.kind ?? p.split('/').pop()} ${obj.metadata?.name}`), () => undefined),
+        watch.watch(
+          p,
+          { labelSelector: 'mlp/user=alice' },
+          (type: string, obj: k8s.KubernetesObject) => seen.push(`${type} ${obj.kind ?? p.split('/').pop()} ${obj.metadata?.name}`),
+          () => undefined,
+        ),
       ),
     );
     t.teardown(() => watches.forEach((w) => w.abort()));
@@ -97,7 +105,11 @@ if (!process.env.MLP_TEST_KUBE) {
       namespace: NS,
       body: {
         metadata: { name: 'mlp-app-1', labels },
-        spec: { replicas: 1, selector: { matchLabels: { 'app.kubernetes.io/instance': 'a1' } }, template: { metadata: { labels: { ...labels, 'app.kubernetes.io/instance': 'a1' } }, spec: { ...podSpec, restartPolicy: 'Always' } } },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { 'app.kubernetes.io/instance': 'a1' } },
+          template: { metadata: { labels: { ...labels, 'app.kubernetes.io/instance': 'a1' } }, spec: { ...podSpec, restartPolicy: 'Always' } },
+        },
       },
     });
     t.equal(deployment.metadata?.name, 'mlp-app-1', 'deployments: create');
@@ -112,7 +124,10 @@ if (!process.env.MLP_TEST_KUBE) {
 
     await net.createNamespacedIngress({
       namespace: NS,
-      body: { metadata: { name: 'mlp-app-1', labels }, spec: { rules: [{ http: { paths: [{ path: '/alice/a1', pathType: 'Prefix', backend: { service: { name: 'mlp-app-1', port: { number: 31000 } } } }] } }] } },
+      body: {
+        metadata: { name: 'mlp-app-1', labels },
+        spec: { rules: [{ http: { paths: [{ path: '/alice/a1', pathType: 'Prefix', backend: { service: { name: 'mlp-app-1', port: { number: 31000 } } } }] } }] },
+      },
     });
     t.pass('ingresses: create');
     t.ok((await net.readNamespacedIngress({ name: 'mlp-app-1', namespace: NS })).metadata?.uid, 'ingresses: get');
@@ -139,7 +154,10 @@ if (!process.env.MLP_TEST_KUBE) {
     const token = await mint('mlp-orchestrator');
     // A pod and objects to aim at, made by the admin.
     await adminCore.createNamespacedPod({ namespace: NS, body: { metadata: { name: 'target' }, spec: { automountServiceAccountToken: false, containers: [{ name: 'c', image: 'busybox:1.36' }] } } });
-    await adminCore.createNamespacedPod({ namespace: OTHER, body: { metadata: { name: 'target' }, spec: { automountServiceAccountToken: false, containers: [{ name: 'c', image: 'busybox:1.36' }] } } });
+    await adminCore.createNamespacedPod({
+      namespace: OTHER,
+      body: { metadata: { name: 'target' }, spec: { automountServiceAccountToken: false, containers: [{ name: 'c', image: 'busybox:1.36' }] } },
+    });
     const ns = `/api/v1/namespaces/${NS}`;
     const deps = `/apis/apps/v1/namespaces/${NS}/deployments`;
     const refused: [string, string, unknown?][] = [
@@ -182,16 +200,28 @@ if (!process.env.MLP_TEST_KUBE) {
       ['GET', `/apis/batch/v1/namespaces/${NS}/jobs`],
       ['POST', `${ns}/serviceaccounts/mlp-orchestrator/token`, { spec: {} }],
       ['GET', `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`],
-      ['POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, { metadata: { name: 'r' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'admin' }, subjects: [{ kind: 'ServiceAccount', name: 'mlp-orchestrator', namespace: NS }] }],
-      ['PUT', `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles/mlp-orchestrator`, { metadata: { name: 'mlp-orchestrator', namespace: NS }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] }],
+      [
+        'POST',
+        `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`,
+        {
+          metadata: { name: 'r' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'admin' },
+          subjects: [{ kind: 'ServiceAccount', name: 'mlp-orchestrator', namespace: NS }],
+        },
+      ],
+      [
+        'PUT',
+        `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles/mlp-orchestrator`,
+        { metadata: { name: 'mlp-orchestrator', namespace: NS }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] },
+      ],
     ];
     for (const [method, urlPath, body] of refused) t.equal(await statusOf(token, method, urlPath, body), 403, `${method} ${urlPath}: 403`);
     // The same token does pass where the Role allows: a 403 above is the Role, not a broken token.
-    t.equal(await statusOf(token, 'GET', `${ns}/pods/target`), 200, 'GET its own namespace\'s pod: 200');
-    t.equal(await statusOf(kube.token, 'GET', `${ns}/secrets`), 200, 'the admin may list secrets (the 403s are RBAC\'s)');
+    t.equal(await statusOf(token, 'GET', `${ns}/pods/target`), 200, "GET its own namespace's pod: 200");
+    t.equal(await statusOf(kube.token, 'GET', `${ns}/secrets`), 200, "the admin may list secrets (the 403s are RBAC's)");
   });
 
-  t.test('a function without the ServiceAccount mounts no token, and the namespace\'s default account may do nothing', async (t) => {
+  t.test("a function without the ServiceAccount mounts no token, and the namespace's default account may do nothing", async (t) => {
     const services = generated('knative').filter((o) => o.kind === 'Service') as (Obj & { spec: { template: { spec: k8s.V1PodSpec } } })[];
     const plain = services.find((s) => s.metadata?.name === 'mlp-users-get');
     const marked = services.find((s) => s.metadata?.name === 'mlp-jobs-create');
@@ -201,7 +231,7 @@ if (!process.env.MLP_TEST_KUBE) {
     // Who mounts the token is the ServiceAccount admission plugin and the kubelet; kube.mjs runs
     // without that plugin (no service-account controller makes "default"), so the manifest is what
     // is checked here, and on the server: what the namespace's default account may do.
-    t.equal(plain.spec.template.spec.serviceAccountName, undefined, 'users-get names no ServiceAccount (the namespace\'s default)');
+    t.equal(plain.spec.template.spec.serviceAccountName, undefined, "users-get names no ServiceAccount (the namespace's default)");
     t.equal(marked.spec.template.spec.serviceAccountName, 'mlp-orchestrator', 'jobs-create runs as mlp-orchestrator');
     t.equal(marked.spec.template.spec.automountServiceAccountToken, undefined, 'and mounts its token');
     const defaultToken = await mint('default');

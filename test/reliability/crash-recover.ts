@@ -103,16 +103,28 @@ export async function crashAndRecover(t: Test, backendEnv: Record<string, string
   const deleted = async (what: string, urlPath: string, token: string) => {
     const d = await api('DELETE', urlPath, { token });
     if (!(d.status === 200 || (d.retried && d.status === 403 && /not found/.test(d.text)))) throw new Error(`deleting ${what}: ${d.status} ${d.text}`);
-    await until(`${what} gone`, async () => (await api('GET', urlPath, { token })).status, (s) => s === 403);
+    await until(
+      `${what} gone`,
+      async () => (await api('GET', urlPath, { token })).status,
+      (s) => s === 403,
+    );
   };
 
   // bob's model, from a job's checkpoint (as a training script would leave it).
   created('job train', await api('POST', '/api/v1/users/bob/jobs', { token: bob, body: { name: 'train', entry: 'done.mjs', cpu: 0.1, ram: 100 } }));
-  await until('train ends', async () => ((await api('GET', '/api/v1/users/bob/jobs/train', { token: bob })).json as { state: string }).state, (s) => s === 'finished');
+  await until(
+    'train ends',
+    async () => ((await api('GET', '/api/v1/users/bob/jobs/train', { token: bob })).json as { state: string }).state,
+    (s) => s === 'finished',
+  );
   const model = await tinyModel(ckptOf({ root } as Parameters<typeof ckptOf>[0], 'bob', 'train'));
   const expected = predictLocally(model, ROWS);
   created('model iris', await api('POST', '/api/v1/users/bob/models', { token: bob, body: { name: 'iris', src: 'train' } }));
-  await until('iris ready', async () => ((await api('GET', '/api/v1/users/bob/models/iris', { token: bob })).json as { state: string }).state, (s) => s === 'ready');
+  await until(
+    'iris ready',
+    async () => ((await api('GET', '/api/v1/users/bob/models/iris', { token: bob })).json as { state: string }).state,
+    (s) => s === 'ready',
+  );
 
   const outcomes: Record<string, number> = {};
   const count = (k: string) => (outcomes[k] = (outcomes[k] ?? 0) + 1);
@@ -120,7 +132,11 @@ export async function crashAndRecover(t: Test, backendEnv: Record<string, string
     const name = `j${letters(i)}`;
     const url = `/api/v1/users/alice/jobs/${name}`;
     created(`job ${name}`, await api('POST', '/api/v1/users/alice/jobs', { token: alice, body: { name, entry: i % 2 ? 'short.mjs' : 'done.mjs', cpu: 0.1, ram: 100 } }));
-    const job = await until(`${name} ends`, async () => (await api('GET', url, { token: alice })).json as { state: string; msg?: string }, (j) => j.state === 'finished' || j.state === 'error');
+    const job = await until(
+      `${name} ends`,
+      async () => (await api('GET', url, { token: alice })).json as { state: string; msg?: string },
+      (j) => j.state === 'finished' || j.state === 'error',
+    );
     count(`job ${job.state}${job.msg ? `: ${job.msg}` : ''}`);
     await deleted(`job ${name}`, url, alice);
   };
@@ -132,7 +148,11 @@ export async function crashAndRecover(t: Test, backendEnv: Record<string, string
     // An app in error is deleted and created again, as its msg says to (a kept app must end serving).
     for (let attempt = 1; ; attempt++) {
       created(`app ${name}`, await api('POST', '/api/v1/users/bob/apps', { token: bob, body: { name, model_name: 'iris', cpu: SERVER_CPU, ram: SERVER_RAM } }));
-      const app = await until(`${name} settles`, async () => (await api('GET', url, { token: bob })).json as { state: string; msg?: string }, (a) => a.state === 'ready' || a.state === 'error');
+      const app = await until(
+        `${name} settles`,
+        async () => (await api('GET', url, { token: bob })).json as { state: string; msg?: string },
+        (a) => a.state === 'ready' || a.state === 'error',
+      );
       count(`app ${app.state}${app.msg ? `: ${app.msg.replace(/\d{4,5}/g, 'N')}` : ''}`);
       if (keep && app.state === 'ready') return;
       await deleted(`app ${name}`, url, bob);
@@ -155,8 +175,16 @@ export async function crashAndRecover(t: Test, backendEnv: Record<string, string
   })();
   try {
     await Promise.all([
-      pool(Array.from({ length: JOBS }, (_, i) => i), 6, jobLifecycle),
-      pool(Array.from({ length: APPS }, (_, i) => i), 3, appLifecycle),
+      pool(
+        Array.from({ length: JOBS }, (_, i) => i),
+        6,
+        jobLifecycle,
+      ),
+      pool(
+        Array.from({ length: APPS }, (_, i) => i),
+        3,
+        appLifecycle,
+      ),
     ]);
   } catch (err) {
     aborted = true;
@@ -173,9 +201,17 @@ export async function crashAndRecover(t: Test, backendEnv: Record<string, string
   // What should serve serves.
   for (let i = APPS - KEEP; i < APPS; i++) {
     const name = `a${letters(i)}`;
-    const a = await until(`${name} ready`, async () => (await api('GET', `/api/v1/users/bob/apps/${name}`, { token: bob })).json as { state: string }, (x) => x.state === 'ready');
+    const a = await until(
+      `${name} ready`,
+      async () => (await api('GET', `/api/v1/users/bob/apps/${name}`, { token: bob })).json as { state: string },
+      (x) => x.state === 'ready',
+    );
     t.equal(a.state, 'ready');
-    const answer = await until(`${name} predicts`, () => predict(name), (r) => r.status === 200);
+    const answer = await until(
+      `${name} predicts`,
+      () => predict(name),
+      (r) => r.status === 200,
+    );
     t.ok(closeTo((answer.json as { predictions: number[][] }).predictions, expected), `${name} predicts the model's own answers`);
   }
   t.same((await api('GET', '/api/v1/users/alice/jobs', { token: alice })).json, [], 'no job is left');
@@ -224,7 +260,7 @@ export async function crashAndRecover(t: Test, backendEnv: Record<string, string
 
 /** Live processes that run a workload (their wrapper names its exit file under MLP_ROOT/orchestrator). */
 function workloadsOf(root: string): string[] {
-  const marker = path.join(root, 'orchestrator') + '/';
+  const marker = `${path.join(root, 'orchestrator')}/`;
   return readdirSync('/proc').flatMap((d) => {
     if (!/^\d+$/.test(d)) return [];
     try {

@@ -32,7 +32,29 @@ const SEED = Number(process.env.MLP_FUZZ_SEED ?? 1301);
 const nastyStrings = fc.oneof(
   fc.string(),
   fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.constantFrom('\ud800', 'a\udfffb', '\u0000', '\u202e', 'é', '../..', '%00', '${x}', '{{x}}', 'null', 'true', '1', '-1', '1e999', '__proto__', 'constructor', 'prototype', 'ALICE', 'a'.repeat(51), ' alice', 'alice\n'),
+  fc.constantFrom(
+    '\ud800',
+    'a\udfffb',
+    '\u0000',
+    '\u202e',
+    'é',
+    '../..',
+    '%00',
+    '${x}',
+    '{{x}}',
+    'null',
+    'true',
+    '1',
+    '-1',
+    '1e999',
+    '__proto__',
+    'constructor',
+    'prototype',
+    'ALICE',
+    'a'.repeat(51),
+    ' alice',
+    'alice\n',
+  ),
   fc.integer({ min: 10_000, max: 400_000 }).map((n) => 'a'.repeat(n)),
 );
 const nastyValue: fc.Arbitrary<unknown> = fc.oneof(
@@ -60,14 +82,12 @@ function bodies(fieldNames: string[]): fc.Arbitrary<string | Buffer> {
   const field = fieldNames.length ? fc.oneof(fc.constantFrom(...fieldNames), fc.string({ maxLength: 12 })) : fc.string({ maxLength: 12 });
   const object = fc.dictionary(field, nastyValue, { maxKeys: 6 }).map((o) => JSON.stringify(o));
   // Fields the schema knows, each with a wrong or nasty value, plus maybe an unknown one.
-  const wrongTypes = fc
-    .tuple(fc.subarray(fieldNames), nastyValue, fc.option(fc.tuple(fc.string({ minLength: 1, maxLength: 10 }), nastyValue)))
-    .map(([names, v, extra]) => {
-      const o: Record<string, unknown> = {};
-      for (const n of names) o[n] = v;
-      if (extra) o[extra[0]] = extra[1];
-      return JSON.stringify(o);
-    });
+  const wrongTypes = fc.tuple(fc.subarray(fieldNames), nastyValue, fc.option(fc.tuple(fc.string({ minLength: 1, maxLength: 10 }), nastyValue))).map(([names, v, extra]) => {
+    const o: Record<string, unknown> = {};
+    for (const n of names) o[n] = v;
+    if (extra) o[extra[0]] = extra[1];
+    return JSON.stringify(o);
+  });
   const topLevel = fc.oneof(fc.jsonValue(), fc.constant(null), fc.constant('[]'), fc.constant('""')).map((v) => (typeof v === 'string' && v.length < 4 ? v : JSON.stringify(v)));
   const depth = fc.integer({ min: 50, max: 100_000 });
   const deep = fc.tuple(depth, fc.constantFrom('[', '{"a":'), field).map(([d, open, name]) => {
@@ -81,13 +101,22 @@ function bodies(fieldNames: string[]): fc.Arbitrary<string | Buffer> {
     fc.string({ minLength: 1 }),
     fc.constantFrom('{', '{"name":', "{'name':'x'}", '{name:"x"}', '{"a":1,}', '[1,2', 'undefined', 'NaN', '{"a":NaN}', '\ufeff{}x', '{"a":"\\x41"}', '{"a":1}{"b":2}'),
   );
-  const badUtf8 = fc.tuple(field, fc.uint8Array({ minLength: 1, maxLength: 20 })).map(([name, bytes]) =>
-    Buffer.concat([Buffer.from(`{${JSON.stringify(name)}:"`), Buffer.from([0xff, 0xc3, ...bytes]), Buffer.from('"}')]),
-  );
+  const badUtf8 = fc
+    .tuple(field, fc.uint8Array({ minLength: 1, maxLength: 20 }))
+    .map(([name, bytes]) => Buffer.concat([Buffer.from(`{${JSON.stringify(name)}:"`), Buffer.from([0xff, 0xc3, ...bytes]), Buffer.from('"}')]));
   return fc.oneof(object, wrongTypes, wrongTypes, topLevel, deep, proto, badJson, badUtf8);
 }
 
-const contentTypes = fc.constantFrom<string | undefined>('application/json', 'application/json', undefined, 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', 'application/xml');
+const contentTypes = fc.constantFrom<string | undefined>(
+  'application/json',
+  'application/json',
+  undefined,
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/json; charset=latin1',
+  'application/xml',
+);
 
 /** Would the route accept these bytes as its body? The route's own schema says (as the adapter does). */
 function acceptedBy(fn: LoadedFunction): (body: string | Buffer) => boolean {
@@ -177,7 +206,7 @@ t.test('fuzz: every POST/PUT route answers 403 to invalid bodies and malformed H
   const unexpected: string[] = [];
   const counts: Record<string, number> = {};
   /** fc.assert, with a failure (and its counterexample, which may be 400 KB) cut short in the report. */
-  const assertShort = async <T,>(fn: LoadedFunction, property: fc.IAsyncProperty<T>, params: fc.Parameters<T>) => {
+  const assertShort = async <T>(fn: LoadedFunction, property: fc.IAsyncProperty<T>, params: fc.Parameters<T>) => {
     try {
       await fc.assert(property, params);
     } catch (err) {
@@ -201,7 +230,9 @@ t.test('fuzz: every POST/PUT route answers 403 to invalid bodies and malformed H
     const tokens = tokenFor(fn);
     const urlPath = fillPath(fn.route.path, values);
     const oneCase: fc.Arbitrary<Case> = fc.record({ body: bodies(fieldsOf(fn)), contentType: contentTypes }).filter((c) => fn.route.body === 'ignored' || !accepted(c.body));
-    await assertShort(fn, fc.asyncProperty(fc.array(oneCase, { minLength: BATCH, maxLength: BATCH }), fc.nat(), async (cases, pick) => {
+    await assertShort(
+      fn,
+      fc.asyncProperty(fc.array(oneCase, { minLength: BATCH, maxLength: BATCH }), fc.nat(), async (cases, pick) => {
         const answers = await Promise.all(
           cases.map((c, i) => {
             const token = tokens[(pick + i) % tokens.length] as string;
@@ -237,24 +268,46 @@ t.test('fuzz: every POST/PUT route answers 403 to invalid bodies and malformed H
 
   // 3. Malformed credentials with a valid-looking body: refused by the gate, whatever the header holds.
   const b64 = (v: string) => Buffer.from(v).toString('base64');
-  const authorization = fc.oneof(
-    fc.string(),
-    nastyStrings.map((v) => `Bearer ${v}`),
-    fc.constantFrom('Bearer', 'Bearer ', 'bearer x', 'Basic', 'Basic !!!', `Basic ${b64('alice')}`, `Basic ${b64('alice:')}`, `Basic ${b64(':' + alice)}`, `Bearer ${alice}x`, `Bearer ${alice.slice(0, -2)}`, `Bearer ${alice.split('.').slice(0, 2).join('.')}.`, `Bearer ${bob}`, `Bearer ${alice} ${alice}`),
-    fc.tuple(fc.string(), fc.string()).map(([u, pw]) => `Basic ${b64(`${u}:${pw}`)}`),
-    // A token signed with another key, and one with alg none.
-    fc.constantFrom(alice.split('.')[0] + '.' + alice.split('.')[1] + '.' + 'A'.repeat(43), `${b64url('{"alg":"none"}')}.${alice.split('.')[1]}.`),
-  ).filter((h) => /^[\t\x20-\x7e]*$/.test(h) && h !== `Bearer ${alice}` && h !== `Bearer ${p.deps.serviceToken}`);
-  await pool(fuzzed.filter((fn) => fn.route.auth !== 'none'), 6, async (fn) => {
-    const urlPath = fillPath(fn.route.path, values);
-    await assertShort(fn, fc.asyncProperty(fc.array(authorization, { minLength: BATCH, maxLength: BATCH }), async (headers) => {
-        const answers = await Promise.all(headers.map((h) => rawRequest(p.url, fn.route.method, urlPath, { authorization: h, 'content-type': 'application/json' }, '{}').then((a) => ({ h, a }))));
-        for (const { h, a } of answers) note(fn, `authorization ${JSON.stringify(h.slice(0, 80))}`, a.status, a.text);
-        return answers.every(({ a }) => a.status === 403);
-      }),
-      { numRuns: 5, seed: SEED, endOnFailure: true },
-    );
-  });
+  const authorization = fc
+    .oneof(
+      fc.string(),
+      nastyStrings.map((v) => `Bearer ${v}`),
+      fc.constantFrom(
+        'Bearer',
+        'Bearer ',
+        'bearer x',
+        'Basic',
+        'Basic !!!',
+        `Basic ${b64('alice')}`,
+        `Basic ${b64('alice:')}`,
+        `Basic ${b64(`:${alice}`)}`,
+        `Bearer ${alice}x`,
+        `Bearer ${alice.slice(0, -2)}`,
+        `Bearer ${alice.split('.').slice(0, 2).join('.')}.`,
+        `Bearer ${bob}`,
+        `Bearer ${alice} ${alice}`,
+      ),
+      fc.tuple(fc.string(), fc.string()).map(([u, pw]) => `Basic ${b64(`${u}:${pw}`)}`),
+      // A token signed with another key, and one with alg none.
+      fc.constantFrom(`${alice.split('.')[0]}.${alice.split('.')[1]}.${'A'.repeat(43)}`, `${b64url('{"alg":"none"}')}.${alice.split('.')[1]}.`),
+    )
+    .filter((h) => /^[\t\x20-\x7e]*$/.test(h) && h !== `Bearer ${alice}` && h !== `Bearer ${p.deps.serviceToken}`);
+  await pool(
+    fuzzed.filter((fn) => fn.route.auth !== 'none'),
+    6,
+    async (fn) => {
+      const urlPath = fillPath(fn.route.path, values);
+      await assertShort(
+        fn,
+        fc.asyncProperty(fc.array(authorization, { minLength: BATCH, maxLength: BATCH }), async (headers) => {
+          const answers = await Promise.all(headers.map((h) => rawRequest(p.url, fn.route.method, urlPath, { authorization: h, 'content-type': 'application/json' }, '{}').then((a) => ({ h, a }))));
+          for (const { h, a } of answers) note(fn, `authorization ${JSON.stringify(h.slice(0, 80))}`, a.status, a.text);
+          return answers.every(({ a }) => a.status === 403);
+        }),
+        { numRuns: 5, seed: SEED, endOnFailure: true },
+      );
+    },
+  );
 
   // 4. Malformed HTTP that Node's parser refuses before any handler (it answered 431 and 400 until
   //    shared/http/server.ts mapped clientError to 403): garbage request lines, bad header bytes,
@@ -312,7 +365,9 @@ t.test('fuzz: every POST/PUT route answers 403 to invalid bodies and malformed H
       const t0 = Date.now();
       const answer = await new Promise<string>((resolve) => {
         const socket = net.connect(port, '127.0.0.1', () => {
-          socket.write(`${fn.route.method} ${fillPath(fn.route.path, values)} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n${token ? `authorization: Bearer ${token}\r\n` : ''}\r\n{"name":`);
+          socket.write(
+            `${fn.route.method} ${fillPath(fn.route.path, values)} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n${token ? `authorization: Bearer ${token}\r\n` : ''}\r\n{"name":`,
+          );
         });
         let got = '';
         socket.on('data', (d) => (got += d.toString()));

@@ -40,14 +40,16 @@ const script = (code: number) => `
 
 /** Live processes whose command line holds the marker. */
 function withMarker(marker: string): number[] {
-  return readdirSync('/proc').filter((d) => {
-    if (!/^\d+$/.test(d)) return false;
-    try {
-      return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(marker) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${d}/stat`, 'utf8'));
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  return readdirSync('/proc')
+    .filter((d) => {
+      if (!/^\d+$/.test(d)) return false;
+      try {
+        return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(marker) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${d}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 interface Job {
@@ -57,7 +59,15 @@ interface Job {
 
 async function scenario(t: Test, sandbox: 'on' | 'off') {
   const root = mkdtempSync(path.join(tmpdir(), 'mlp-outlive-'));
-  const env = { MLP_ROOT: root, MLP_PORT: String(await freePort()), MLP_APP_PORT: String(await freePort()), MLP_JOB_SANDBOX: sandbox, MLP_TENANT_CPU: '2', MLP_TENANT_RAM: '4000', MLP_LOG_LEVEL: 'info' };
+  const env = {
+    MLP_ROOT: root,
+    MLP_PORT: String(await freePort()),
+    MLP_APP_PORT: String(await freePort()),
+    MLP_JOB_SANDBOX: sandbox,
+    MLP_TENANT_CPU: '2',
+    MLP_TENANT_RAM: '4000',
+    MLP_LOG_LEVEL: 'info',
+  };
   let p: PlatformProcess = await startPlatformProcess(t, env);
   t.teardown(async () => {
     await p.kill('SIGKILL');
@@ -74,12 +84,15 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
   writeFileSync(path.join(home, 'exit0.mjs'), script(0));
   const marker = `mlp-outlive-child-${process.pid}-${sandbox}`;
   // A job that runs until stopped, with a child of its own: stopping an adopted job ends its whole tree.
-  writeFileSync(path.join(home, 'forever.mjs'), `
+  writeFileSync(
+    path.join(home, 'forever.mjs'),
+    `
     import { spawn } from 'node:child_process';
     const c = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000) // ${marker}'], { stdio: 'ignore' });
     console.log('child', c.pid);
     setInterval(() => console.log('alive'), 200);
-  `);
+  `,
+  );
   const job = async (name: string) => (await p.call('GET', `/api/v1/users/alice/jobs/${name}`, { token })).json as Job;
   const log = (name: string) => readFileSync(path.join(storagePaths(root).job('alice', name), 'log', 'job.log'), 'utf8');
   const ticks = (name: string) => (log(name).match(/^tick \d+/gm) ?? []).length;
@@ -90,7 +103,8 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
     const a = await p.call('POST', '/api/v1/users/alice/jobs', { token, body: { name, entry: `${name === 'fails' ? 'exit3' : name === 'works' ? 'exit0' : 'forever'}.mjs`, cpu: 0.5, ram: 500 } });
     t.equal(a.status, 201, `${name} created (${a.text})`);
   }
-  for (const name of ['fails', 'works']) await until(`${name} runs and publishes`, async () => ((await job(name)).state === 'running' && ticks(name) >= 3 && (await epochs(name)).length >= 3 ? true : undefined));
+  for (const name of ['fails', 'works'])
+    await until(`${name} runs and publishes`, async () => ((await job(name)).state === 'running' && ticks(name) >= 3 && (await epochs(name)).length >= 3 ? true : undefined));
   await until('forever runs its child', async () => (/alive/.test(log('forever')) && withMarker(marker).length === 1 ? true : undefined));
   t.equal(await cpuInUse(), 1.5, 'the jobs hold their cpu');
 
@@ -116,7 +130,7 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
   for (const name of ['fails', 'works']) writeFileSync(path.join(home, `go-${name}`), '');
   const fails = await until('fails ends', async () => ((await job('fails')).state === 'error' ? job('fails') : undefined));
   const works = await until('works ends', async () => (['finished', 'error'].includes((await job('works')).state) ? job('works') : undefined));
-  t.match(fails, { state: 'error', msg: /exit code 3/ }, 'the real exit code of a job that is not the platform\'s child');
+  t.match(fails, { state: 'error', msg: /exit code 3/ }, "the real exit code of a job that is not the platform's child");
   t.match(works, { state: 'finished' });
   for (const name of ['fails', 'works']) {
     const text = log(name);
@@ -126,7 +140,11 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
       const e = await epochs(name);
       return e.length >= total ? e : undefined;
     });
-    t.same(got, Array.from({ length: total }, (_, i) => i + 1), `${name}: every metric arrived, those published while the platform was down too`);
+    t.same(
+      got,
+      Array.from({ length: total }, (_, i) => i + 1),
+      `${name}: every metric arrived, those published while the platform was down too`,
+    );
   }
   await until('cpu is released', async () => ((await cpuInUse()) === 0 ? true : undefined));
   // Once: a further restart (records of ended jobs still on disk) gives nothing back twice.
@@ -136,8 +154,12 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
   t.equal(await cpuInUse(), 0, 'tenant cpu_inuse is 0 after another restart (released exactly once)');
   t.match(await job('fails'), { state: 'error', msg: /exit code 3/ });
   for (const name of ['fails', 'works', 'forever']) t.equal((await p.call('DELETE', `/api/v1/users/alice/jobs/${name}`, { token })).status, 200);
-  await until('the jobs are deleted', async () => ((await p.call('GET', '/api/v1/users/alice/jobs', { token })).json as unknown[]).length === 0 ? true : undefined);
-  t.same(readdirSync(path.join(root, 'orchestrator')).filter((n) => n !== 'api'), [], 'deleting the jobs removed their records and exit files (the API bridge\'s folder stays)');
+  await until('the jobs are deleted', async () => (((await p.call('GET', '/api/v1/users/alice/jobs', { token })).json as unknown[]).length === 0 ? true : undefined));
+  t.same(
+    readdirSync(path.join(root, 'orchestrator')).filter((n) => n !== 'api'),
+    [],
+    "deleting the jobs removed their records and exit files (the API bridge's folder stays)",
+  );
 }
 
 t.test('jobs outlive a platform crash and stop, sandboxed', (t) => scenario(t, 'on'));

@@ -85,14 +85,22 @@ t.test(`${USERS} concurrent users: register, upload, run, delete`, async (t) => 
     await expect(user, 'mark ready', [200], 'PUT', `${users}/datasets/iris:heartbeat`, { token, body: { state: 'ready', progress: 100 } });
     await expect(user, 'put script', [201], 'PUT', `/data/${user}/.home/read.mjs`, { token, rawBody: JOB, headers: { 'content-type': 'text/javascript' } });
     await expect(user, 'submit job', [201], 'POST', `${users}/jobs`, { token, body: { name: 'read', entry: 'read.mjs', cpu: 0.1, ram: 100 } });
-    const job = await until(`${user}'s job ends`, async () => (await expect(user, 'get job', [200], 'GET', `${users}/jobs/read`, { token })).json as { state: string; msg?: string }, (j) => j.state === 'finished' || j.state === 'error');
+    const job = await until(
+      `${user}'s job ends`,
+      async () => (await expect(user, 'get job', [200], 'GET', `${users}/jobs/read`, { token })).json as { state: string; msg?: string },
+      (j) => j.state === 'finished' || j.state === 'error',
+    );
     if (job.state !== 'finished') errors.push(`${user} job: ${job.state} ${job.msg ?? ''}`);
     const log = await expect(user, 'job log', [200], 'GET', `${users}/jobs/read/log`, { token });
     if (!log.text.includes(`read ${DATA.length} bytes`)) errors.push(`${user} job log: ${log.text.slice(0, 200)}`);
     await expect(user, 'delete job', [200], 'DELETE', `${users}/jobs/read`, { token });
     await expect(user, 'delete dataset', [200], 'DELETE', `${users}/datasets/iris`, { token });
     await expect(user, 'delete script', [204], 'DELETE', `/data/${user}/.home/read.mjs`, { token });
-    await until(`${user}'s job and dataset gone`, async () => (await call(p.url, 'GET', `${users}/jobs/read`, { token })).status === 403 && (await call(p.url, 'GET', `${users}/datasets/iris`, { token })).status === 403, Boolean);
+    await until(
+      `${user}'s job and dataset gone`,
+      async () => (await call(p.url, 'GET', `${users}/jobs/read`, { token })).status === 403 && (await call(p.url, 'GET', `${users}/datasets/iris`, { token })).status === 403,
+      Boolean,
+    );
   };
   const walks = await Promise.allSettled(Array.from({ length: USERS }, (_, i) => walk(i)));
   t.comment(`answers that said to try again, retried as they said: ${JSON.stringify(waitedOut)}`);

@@ -57,7 +57,7 @@ t.test('a refusal reaches the caller; a full buffer drops the oldest waiting', a
     close: async () => undefined,
   };
   const refusing = buffered(inner, 3);
-  await t.rejects(refusing.publish(m(99)), { message: 'no such job' }, 'a 403 is the caller\'s to see');
+  await t.rejects(refusing.publish(m(99)), { message: 'no such job' }, "a 403 is the caller's to see");
   const first = refusing.publish(m(1));
   for (let epoch = 2; epoch <= 6; epoch++) void refusing.publish(m(epoch));
   while (!gate) await new Promise((r) => setTimeout(r, 5));
@@ -92,8 +92,16 @@ t.test('what waits goes in batches of at most MAX_BATCH per POST, in order, once
   for (let epoch = 1; epoch < total; epoch++) await publisher.publish(m(epoch));
   down = false;
   await publisher.close();
-  t.same(posts.map((p) => (Array.isArray(p) ? p.length : 1)), [MAX_BATCH, MAX_BATCH, 500], 'three POSTs: two full batches and the rest');
-  t.same(posts.flat().map((x) => (x as EpochMetrics).epoch), Array.from({ length: total }, (_, i) => i), 'every metric, in order');
+  t.same(
+    posts.map((p) => (Array.isArray(p) ? p.length : 1)),
+    [MAX_BATCH, MAX_BATCH, 500],
+    'three POSTs: two full batches and the rest',
+  );
+  t.same(
+    posts.flat().map((x) => (x as EpochMetrics).epoch),
+    Array.from({ length: total }, (_, i) => i),
+    'every metric, in order',
+  );
   t.same((posts[0] as EpochMetrics[])[0], m(0), 'each element is a plain JobMetrics');
 
   // All is well again: one awaited metric goes alone, as an object.
@@ -132,7 +140,12 @@ t.test('metrics published while one is in flight go together next; a refused bat
 
   refuse = true;
   const again = publisher.publish(m(1));
-  const refused = [5, 6].map((epoch) => publisher.publish(m(epoch)).then(() => undefined, (err: unknown) => err));
+  const refused = [5, 6].map((epoch) =>
+    publisher.publish(m(epoch)).then(
+      () => undefined,
+      (err: unknown) => err,
+    ),
+  );
   await opened();
   await again;
   for (const err of await Promise.all(refused)) {

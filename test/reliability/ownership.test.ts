@@ -160,9 +160,7 @@ t.test('ownership: foreign, other-job, expired and revoked tokens get 403 with n
   for (const fn of others) {
     const { route } = fn;
     const creds: [string, string][] =
-      route.auth === 'service'
-        ? [...credentials, ['a valid user token', alice], ["the job's own token", jobToken]]
-        : credentials.filter(([who]) => who !== 'foreign user');
+      route.auth === 'service' ? [...credentials, ['a valid user token', alice], ["the job's own token", jobToken]] : credentials.filter(([who]) => who !== 'foreign user');
     const bodyOf = (): string | undefined => (route.body === undefined ? undefined : '{}');
     const missingTenant = { ...MISSING, tenant: 'nosuch' };
     for (const [who, token] of creds) {
@@ -177,7 +175,8 @@ t.test('ownership: foreign, other-job, expired and revoked tokens get 403 with n
       if (a.status !== 403 || b.status !== 403) problems.push(`${what}: ${a.status} ${a.text} / ${b.status} ${b.text}`);
       const ma = msgOf(a.text);
       const mb = msgOf(b.text);
-      if (ma === undefined || mb === undefined || blank(ma, EXISTING) !== blank(mb, route.auth === 'user' ? missingTenant : MISSING)) problems.push(`${what}: msgs differ or missing: ${a.text} / ${b.text}`);
+      if (ma === undefined || mb === undefined || blank(ma, EXISTING) !== blank(mb, route.auth === 'user' ? missingTenant : MISSING))
+        problems.push(`${what}: msgs differ or missing: ${a.text} / ${b.text}`);
     }
   }
 
@@ -186,7 +185,13 @@ t.test('ownership: foreign, other-job, expired and revoked tokens get 403 with n
   // Nothing changed: alice is active, her objects are there and not deleting, nothing `fresh` exists.
   t.match((await p.call('GET', '/api/v1/users/alice', { token: alice })).json, { state: 'Actived' });
   t.equal((await p.call('GET', '/api/v1/users/bob', { token: bob })).status, 200, "bob's token still works");
-  for (const [kind, name] of [['datasets', 'data'], ['jobs', 'one'], ['jobs', 'two'], ['models', 'mod'], ['apps', 'app']] as const) {
+  for (const [kind, name] of [
+    ['datasets', 'data'],
+    ['jobs', 'one'],
+    ['jobs', 'two'],
+    ['models', 'mod'],
+    ['apps', 'app'],
+  ] as const) {
     const got = await p.call('GET', `/api/v1/users/alice/${kind}/${name}`, { token: alice });
     t.equal(got.status, 200, `${kind}/${name} is there`);
     t.not((got.json as { state?: string }).state, 'deleting', `${kind}/${name} is not being deleted`);

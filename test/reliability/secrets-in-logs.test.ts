@@ -78,7 +78,7 @@ function wsHistory(url: string, headers: Record<string, string> = {}): Promise<{
   });
 }
 
-t.test('no token, password or secret reaches the platform\'s or Nginx\'s logs', async (t) => {
+t.test("no token, password or secret reaches the platform's or Nginx's logs", async (t) => {
   const started = Date.now();
   const root = mkdtempSync(path.join(tmpdir(), 'mlp-secrets-'));
   const files = fileSink(root);
@@ -124,7 +124,11 @@ t.test('no token, password or secret reaches the platform\'s or Nginx\'s logs', 
   const put = await rawRequest(base, 'PUT', '/data/alice/data/a/f.txt', { authorization: `Basic ${secrets['Basic alice:token']}` }, 'hello world');
   t.equal(put.status, 201, 'WebDAV PUT with Basic and a token');
   t.equal((await rawRequest(base, 'PROPFIND', '/data/alice/data/', { authorization: `Basic ${secrets['Basic alice:token']}`, depth: '1' })).status, 207, 'PROPFIND');
-  t.equal((await rawRequest(base, 'PUT', '/data/alice/data/g.txt', { authorization: `Basic ${Buffer.from(`alice:${bob}`).toString('base64')}` }, 'x')).status, 403, "Basic with bob's token on alice's data is refused");
+  t.equal(
+    (await rawRequest(base, 'PUT', '/data/alice/data/g.txt', { authorization: `Basic ${Buffer.from(`alice:${bob}`).toString('base64')}` }, 'x')).status,
+    403,
+    "Basic with bob's token on alice's data is refused",
+  );
   t.equal((await api('PUT', '/api/v1/users/alice/datasets/data:heartbeat', { token: alice, body: { state: 'ready', progress: 100 } })).status, 200);
   t.equal((await api('GET', '/data/alice/data/a/f.txt', { token: alice })).text, 'hello world', 'download');
   t.equal((await api('GET', '/api/v1/users/alice/datasets/data', { token: bob })).status, 403, "bob's token on alice's dataset is refused");
@@ -152,7 +156,12 @@ t.test('no token, password or secret reaches the platform\'s or Nginx\'s logs', 
   t.equal((await api('POST', '/api/v1/users/alice/models', { token: alice, body: { name: 'iris', src: 'train' } })).status, 201);
   t.match(await modelSettled(tp, alice, 'alice', 'iris'), { state: 'ready' });
   t.equal((await api('POST', '/api/v1/users/alice/apps', { token: alice, body: { name: 'serve', model_name: 'iris', cpu: 0.5, ram: SERVER_RAM } })).status, 201);
-  await until(async () => (await call(p.url, 'GET', '/api/v1/users/alice/apps/serve', { token: alice })).json as { state: string }, (a) => a.state === 'ready' || a.state === 'error', 'app serve ready', { tries: 1200, ms: 100 });
+  await until(
+    async () => (await call(p.url, 'GET', '/api/v1/users/alice/apps/serve', { token: alice })).json as { state: string },
+    (a) => a.state === 'ready' || a.state === 'error',
+    'app serve ready',
+    { tries: 1200, ms: 100 },
+  );
   for (const where of new Set([gw?.appUrl ?? p.appUrl, p.appUrl])) {
     const predicted = await call(where, 'POST', '/alice/serve/v1/models/iris:predict', { token: alice, body: { instances: ROWS } });
     t.equal(predicted.status, 200, `a prediction with the token (${where === p.appUrl ? 'direct' : 'Nginx'}): ${predicted.text.slice(0, 100)}`);
@@ -179,11 +188,21 @@ t.test('no token, password or secret reaches the platform\'s or Nginx\'s logs', 
   // whose script prints nothing).
   const logFiles = [...new Set([...filesUnder(path.join(root, 'log')), ...filesUnder(root).filter((f) => f.endsWith('.log'))])];
   const logs: [string, string][] = logFiles.map((f) => [path.relative(root, f), readFileSync(f, 'utf8')]);
-  t.ok(logs.some(([name]) => name.endsWith('server.log')), "the app's server.log is among them");
+  t.ok(
+    logs.some(([name]) => name.endsWith('server.log')),
+    "the app's server.log is among them",
+  );
   const dir = gw ? nginxDir(gw.pid) : undefined;
   if (dir) for (const name of ['access.log', 'error.log']) if (existsSync(path.join(dir, name))) logs.push([`nginx/${name}`, readFileSync(path.join(dir, name), 'utf8')]);
-  if (gw) t.ok(logs.some(([name, text]) => name === 'nginx/access.log' && text.includes('/data/alice/data/a/f.txt')), "Nginx's access log was read");
-  t.ok(logs.some(([name]) => name.startsWith('log/')), `the platform wrote file logs (${logs.map(([n]) => n).join(', ')})`);
+  if (gw)
+    t.ok(
+      logs.some(([name, text]) => name === 'nginx/access.log' && text.includes('/data/alice/data/a/f.txt')),
+      "Nginx's access log was read",
+    );
+  t.ok(
+    logs.some(([name]) => name.startsWith('log/')),
+    `the platform wrote file logs (${logs.map(([n]) => n).join(', ')})`,
+  );
   const lines = logs.flatMap(([name, text]) => text.split('\n').map((line, i) => ({ where: `${name}:${i + 1}`, line })));
   t.ok(lines.length > 50, `${lines.length} log lines checked`);
 
@@ -195,5 +214,7 @@ t.test('no token, password or secret reaches the platform\'s or Nginx\'s logs', 
     if (/(Bearer|Basic) [A-Za-z0-9+/_=.-]{16,}/.test(line)) leaks.push(`${where} holds credentials: ${line.slice(0, 300)}`);
   }
   t.same(leaks, [], 'no log line holds a secret');
-  t.comment(`secrets in logs: ${lines.length} lines in ${logs.length} files checked for ${Object.keys(secrets).length} secrets, ${gw ? 'through Nginx' : 'without Nginx'}, in ${Date.now() - started} ms`);
+  t.comment(
+    `secrets in logs: ${lines.length} lines in ${logs.length} files checked for ${Object.keys(secrets).length} secrets, ${gw ? 'through Nginx' : 'without Nginx'}, in ${Date.now() - started} ms`,
+  );
 });

@@ -38,7 +38,16 @@ async function crashTest(t: Test, storeEnv: Record<string, string>, { sequences:
   const root = mkdtempSync(path.join(tmpdir(), 'mlp-crash-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const port = await freePort();
-  const env = { ...storeEnv, MLP_ROOT: root, MLP_PORT: String(port), MLP_APP_PORT: String(await freePort()), MLP_TCC_TIMEOUT: String(TIMEOUT_S), MLP_SERVICE_TOKEN: 's'.repeat(40), MLP_TENANT_CPU: '10', MLP_TENANT_RAM: '10000' };
+  const env = {
+    ...storeEnv,
+    MLP_ROOT: root,
+    MLP_PORT: String(port),
+    MLP_APP_PORT: String(await freePort()),
+    MLP_TCC_TIMEOUT: String(TIMEOUT_S),
+    MLP_SERVICE_TOKEN: 's'.repeat(40),
+    MLP_TENANT_CPU: '10',
+    MLP_TENANT_RAM: '10000',
+  };
   const base = `http://127.0.0.1:${port}`;
   let rm: Spawned = spawnTs(t, MAIN, env);
   await rm.waitFor(/MLP is running/);
@@ -100,8 +109,7 @@ async function crashTest(t: Test, storeEnv: Record<string, string>, { sequences:
         else if (isClientError(err)) {
           outcomes.refused += 1; // refused or timed out: nothing held
           reasons.set((err as Error).message.replace(/[0-9a-f-]{36}|[\d.]+/g, '#'), (reasons.get((err as Error).message.replace(/[0-9a-f-]{36}|[\d.]+/g, '#')) ?? 0) + 1);
-        }
-        else outcomes.ambiguous += 1;
+        } else outcomes.ambiguous += 1;
       }
     }
   };

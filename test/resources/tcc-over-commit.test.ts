@@ -29,8 +29,7 @@ for (const backend of storeBackends()) {
         bases.push(`http://127.0.0.1:${port}`);
       }
     }
-    const rr = (i: number, verb: string, body: Record<string, unknown>): Promise<Answer> =>
-      call(bases[i % bases.length] as string, 'PUT', `/api/v1/resource_request:${verb}`, { body, token: TOKEN });
+    const rr = (i: number, verb: string, body: Record<string, unknown>): Promise<Answer> => call(bases[i % bases.length] as string, 'PUT', `/api/v1/resource_request:${verb}`, { body, token: TOKEN });
 
     await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: 'password1' } });
     const user = (await p.call('GET', '/api/v1/users/alice/token', { basic: ['alice', 'password1'] })).json as string;
@@ -49,7 +48,10 @@ for (const backend of storeBackends()) {
     t.equal(await cpuInUse(), 10, 'all 10 cores in use, none over');
 
     const cancels = await Promise.all(ids.map((id, i) => rr(i + 1, 'cancel', { id, applier: 'jm' })));
-    t.ok(cancels.every((a) => a.status === 200), 'every cancel answers 200');
+    t.ok(
+      cancels.every((a) => a.status === 200),
+      'every cancel answers 200',
+    );
     t.equal(await cpuInUse(), 1, 'cancelling gave every admitted core back');
     t.equal((await rr(0, 'try', { id: 'oc-0', applier: 'jm', request_type: 'request', cpu: 1 })).status, 403, 'a cancelled id stays refused');
     t.equal(await cpuInUse(), 1, 'and reserves nothing');

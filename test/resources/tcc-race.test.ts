@@ -16,7 +16,8 @@ async function raceTests(t: Test, env: Record<string, string>): Promise<void> {
     return p;
   }
 
-  const tryReq = (p: TestPlatform, body: Record<string, unknown>) => p.call('PUT', '/api/v1/resource_request:try', { body: { applier: 'jm', request_type: 'request', ...body }, token: p.deps.serviceToken });
+  const tryReq = (p: TestPlatform, body: Record<string, unknown>) =>
+    p.call('PUT', '/api/v1/resource_request:try', { body: { applier: 'jm', request_type: 'request', ...body }, token: p.deps.serviceToken });
 
   t.test('equal sizes: exactly floor(free / size) of 200 concurrent tries succeed', async (t) => {
     const p = await platform(t);
@@ -26,7 +27,10 @@ async function raceTests(t: Test, env: Record<string, string>): Promise<void> {
     const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => tryReq(p, { id: `eq-${i}`, ...size })));
     const ok = answers.filter((a) => a.status === 200).length;
     t.equal(ok, 12, 'floor(8.7 / 0.7) = 12 won');
-    t.ok(answers.every((a) => a.status === 200 || a.status === 403), 'every answer is 200 or 403');
+    t.ok(
+      answers.every((a) => a.status === 200 || a.status === 403),
+      'every answer is 200 or 403',
+    );
     const tenant = await p.deps.resources.getTenant('default');
     t.equal(tenant?.inuse.cpu, 1300 + 12 * 700, 'cpu in use is exact (thousandths)');
     t.equal(tenant?.inuse.ram, 700 + 12 * 150);
@@ -36,7 +40,7 @@ async function raceTests(t: Test, env: Record<string, string>): Promise<void> {
   t.test('mixed sizes: every refused try was larger than what was free when it was decided', async (t) => {
     const p = await platform(t);
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const sizes = Array.from({ length: 200 }, () => Math.round((0.05 + rand() * 0.5) * 1000) / 1000);
     const answers = await Promise.all(sizes.map((cpu, i) => tryReq(p, { id: `mix-${i}`, cpu }).then((a) => ({ ...a, cpu }))));
     const granted = answers.filter((a) => a.status === 200);
@@ -61,7 +65,7 @@ async function raceTests(t: Test, env: Record<string, string>): Promise<void> {
     let held = 0;
     const caller = async (n: number) => {
       for (let i = 0; i < 10; i++) {
-        const cpu = 0.1 * ((n + i) % 5 + 1);
+        const cpu = 0.1 * (((n + i) % 5) + 1);
         try {
           await tcc.reserve({ applier: 'jm', cpu }, async () => {
             if ((n + i) % 3 === 0) throw new Error('work failed');

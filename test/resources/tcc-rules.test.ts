@@ -11,7 +11,10 @@ import { startTestPlatform, storeBackends, type TestPlatform } from '../helpers/
 for (const backend of storeBackends()) {
   t.test(`resource manager on the ${backend.name} store`, async (t) => {
     let clock = Date.now();
-    const p: TestPlatform = await startTestPlatform({ ...backend.env, MLP_TCC_TIMEOUT: '60', MLP_TENANT_CPU: '4', MLP_TENANT_GPU: '2', MLP_TENANT_RAM: '1000', MLP_TENANT_ROM: '1000' }, { now: () => new Date(clock) });
+    const p: TestPlatform = await startTestPlatform(
+      { ...backend.env, MLP_TCC_TIMEOUT: '60', MLP_TENANT_CPU: '4', MLP_TENANT_GPU: '2', MLP_TENANT_RAM: '1000', MLP_TENANT_ROM: '1000' },
+      { now: () => new Date(clock) },
+    );
     t.teardown(() => p.close());
     const svc = p.deps.serviceToken;
     const rr = (verb: string, body: unknown, token = svc) => p.call('PUT', `/api/v1/resource_request:${verb}`, { body, token });
@@ -160,7 +163,11 @@ t.test('capacity from configuration changes on restart, keeping what is in use',
   const tenant = await deps.resources.getTenant('default');
   t.equal(tenant?.capacity.cpu, 2000, 'new capacity');
   t.equal(tenant?.inuse.cpu, 3000, 'in use kept, above capacity');
-  await t.rejects(deps.tcc.reserve({ applier: 'jm', cpu: 0.1 }, async () => undefined), /does not fit now/, 'new request tries are refused');
+  await t.rejects(
+    deps.tcc.reserve({ applier: 'jm', cpu: 0.1 }, async () => undefined),
+    /does not fit now/,
+    'new request tries are refused',
+  );
   await deps.tcc.release({ applier: 'jm', cpu: 1.5 });
   await deps.tcc.reserve({ applier: 'jm', cpu: 0.5 }, async () => undefined);
   t.equal((await deps.resources.getTenant('default'))?.inuse.cpu, 2000, 'usable again once usage fell below capacity');

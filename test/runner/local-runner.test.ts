@@ -18,7 +18,7 @@ t.test('the local runner serves the API, prints its URL, survives a restart and 
   t.equal((await call(url, 'POST', '/api/v1/users', { body: { username: 'alice', password: 'password1' } })).status, 201);
   const token = (await call(url, 'GET', '/api/v1/users/alice/token', { basic: ['alice', 'password1'] })).json as string;
   const app = await call(`http://127.0.0.1:${env.MLP_APP_PORT}`, 'GET', '/alice/app/v1/models/m');
-  t.equal(app.status, 403, 'the app gateway answers in the contract\'s way');
+  t.equal(app.status, 403, "the app gateway answers in the contract's way");
   first.child.kill('SIGINT');
   t.equal((await first.exited).code, 0, 'Ctrl-C stops it cleanly');
   const { readFileSync } = await import('node:fs');

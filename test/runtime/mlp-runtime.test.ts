@@ -68,7 +68,14 @@ t.test('metrics and heartbeats over HTTP with the job token', async (t) => {
 
   const callbacks = trainingCallbacks({ epochs: 4 });
   await callbacks.onEpochEnd(1, { acc: 0.75, loss: 0.4 });
-  t.same(seen.map((s) => s.body), [{ epoch: 2, accuracy: 0.75, loss: 0.4, progress: 50 }, { state: 'running', progress: 50 }], 'fit callbacks: metric then heartbeat, epochs from 1');
+  t.same(
+    seen.map((s) => s.body),
+    [
+      { epoch: 2, accuracy: 0.75, loss: 0.4, progress: 50 },
+      { state: 'running', progress: 50 },
+    ],
+    'fit callbacks: metric then heartbeat, epochs from 1',
+  );
   await t.rejects(callbacks.onEpochEnd(2, { loss: 0.3 }), /no "accuracy".*metrics: \['accuracy'\]/);
   await callbacks.onTrainEnd();
   await close();

@@ -27,7 +27,8 @@ function smallEnvs(t: Test, requirements = '# nothing beyond the standard librar
   writeFileSync(req, requirements);
   const sink = memorySink();
   const spec = (): EnvSpec => ({ requirements: req, imports: ['mlp', 'json'] });
-  const make = (now?: () => number) => createPythonEnvs({ cache: path.join(dir, 'cache'), python: '/usr/bin/python3', log: createLogger({ component: 'test', sinks: [sink] }), spec, ...(now ? { now } : {}) });
+  const make = (now?: () => number) =>
+    createPythonEnvs({ cache: path.join(dir, 'cache'), python: '/usr/bin/python3', log: createLogger({ component: 'test', sinks: [sink] }), spec, ...(now ? { now } : {}) });
   return { make, cache: path.join(dir, 'cache'), req, logs: sink.lines };
 }
 

@@ -16,7 +16,11 @@ import { startNginx } from '../gateway/nginx.js';
 const REPO = path.resolve(import.meta.dirname, '../..');
 const SPECIES = ['setosa', 'versicolor', 'virginica'];
 const CSV = readFileSync(path.join(REPO, 'examples/iris/data/iris.csv'));
-const ROWS = CSV.toString('utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+const ROWS = CSV.toString('utf8')
+  .trim()
+  .split('\n')
+  .slice(1)
+  .map((l) => l.split(','));
 const X = ROWS.map((r) => r.slice(0, 4).map(Number));
 const Y = ROWS.map((r) => SPECIES.indexOf(r[4]?.trim() ?? ''));
 
@@ -82,7 +86,11 @@ t.test('the Python examples: train, watch live, model, app, predict by TF Servin
     const log = (await p.call('GET', `/api/v1/users/alice/jobs/${ex.name}/log`, { token })).text;
     t.match(job, { state: 'finished' }, `the job finished (msg: ${job.msg ?? 'none'}; log: ${log.slice(-1500)})`);
     await socket.until(ex.epochs);
-    t.same(socket.got.map((m) => m.epoch), Array.from({ length: ex.epochs }, (_, i) => i + 1), 'one metric per epoch, in order, on the WebSocket');
+    t.same(
+      socket.got.map((m) => m.epoch),
+      Array.from({ length: ex.epochs }, (_, i) => i + 1),
+      'one metric per epoch, in order, on the WebSocket',
+    );
     t.ok(metricsWhileRunning > 0, `metrics arrived while the job ran, not only at its end (${metricsWhileRunning} seen while running)`);
     t.equal(socket.got.at(-1)?.progress, 100);
     t.ok((socket.got.at(-1)?.accuracy ?? 0) > 0.85, `held-out accuracy at the last epoch (${socket.got.at(-1)?.accuracy})`);
@@ -99,7 +107,10 @@ t.test('the Python examples: train, watch live, model, app, predict by TF Servin
     );
     t.match(app, { state: 'ready' }, `app ${ex.name} is ready (msg: ${app.msg ?? 'none'})`);
 
-    for (const [via, base] of [['the app gateway', p.appUrl], ['Nginx', nginx.appUrl]] as const) {
+    for (const [via, base] of [
+      ['the app gateway', p.appUrl],
+      ['Nginx', nginx.appUrl],
+    ] as const) {
       const at = `/alice/${ex.name}`;
       const ask = (method: string, rest: string, body?: unknown): Promise<Answer> => call(base, method, at + rest, { token, ...(body === undefined ? {} : { body }) });
       const meta = await ask('GET', `/v2/models/${ex.name}`);

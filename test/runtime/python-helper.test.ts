@@ -58,7 +58,13 @@ async function fakeApi(t: Test, answer: (req: Seen, index: number) => Answer = (
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
-      const s: Seen = { method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, contentType: req.headers['content-type'], body: text ? (JSON.parse(text) as unknown) : undefined };
+      const s: Seen = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
+        body: text ? (JSON.parse(text) as unknown) : undefined,
+      };
       seen.push(s);
       const a = answer(s, seen.length - 1);
       res.writeHead(a.status, { 'content-type': 'application/json' });
@@ -128,13 +134,17 @@ mlp.log(3, accuracy=0.875, loss=0.25)
     t.equal(p.authorization, `Bearer ${TOKEN}`);
     t.match(p.contentType, /^application\/json/);
   }
-  t.same(metricsOf(api.seen), [
-    { epoch: 1, accuracy: 0.5, loss: 1.25, progress: 10 },
-    { epoch: 2, accuracy: 0.75, loss: 0.5, progress: 50 },
-    { epoch: 3, accuracy: 0.875, loss: 0.25, progress: 75 },
-  ], 'progress given, then derived from the epochs (remembered)');
+  t.same(
+    metricsOf(api.seen),
+    [
+      { epoch: 1, accuracy: 0.5, loss: 1.25, progress: 10 },
+      { epoch: 2, accuracy: 0.75, loss: 0.5, progress: 50 },
+      { epoch: 3, accuracy: 0.875, loss: 0.25, progress: 75 },
+    ],
+    'progress given, then derived from the epochs (remembered)',
+  );
   t.equal(api.seen.length, posts.length, 'nothing else is sent');
-  for (const p of posts) t.equal(acceptedByPlatform(p.body), 'accepted', 'the route\'s schema accepts the POST as sent');
+  for (const p of posts) t.equal(acceptedByPlatform(p.body), 'accepted', "the route's schema accepts the POST as sent");
 });
 
 t.test('many quick log calls are batched, at most 1,000 a POST, and all arrive by exit', async (t) => {
@@ -151,10 +161,14 @@ for i in range(2500):
   const posts = api.seen.filter((s) => s.method === 'POST');
   const metrics = metricsOf(api.seen);
   t.equal(metrics.length, 2500, 'every metric arrived');
-  t.same(metrics.map((m) => m.accuracy), Array.from({ length: 2500 }, (_, i) => i / 2500), 'in order, once each');
+  t.same(
+    metrics.map((m) => m.accuracy),
+    Array.from({ length: 2500 }, (_, i) => i / 2500),
+    'in order, once each',
+  );
   t.ok(posts.length < 2500 && posts.length >= 3, `batched: ${posts.length} POSTs for 2500 calls`);
   for (const p of posts) t.ok(!Array.isArray(p.body) || (p.body as unknown[]).length <= 1000, 'no POST over 1,000');
-  t.same(new Set(posts.map((p) => acceptedByPlatform(p.body))), new Set(['accepted']), 'the route\'s schema accepts every POST as sent');
+  t.same(new Set(posts.map((p) => acceptedByPlatform(p.body))), new Set(['accepted']), "the route's schema accepts every POST as sent");
 });
 
 t.test('heartbeat flushes the metrics, then PUTs {state, progress}; bad values are refused locally', async (t) => {
@@ -213,8 +227,14 @@ except ValueError as err:
   );
   t.equal(run.code, 0, run.stderr);
   t.match(run.stdout, /refused: the fit logs have no accuracy .*metrics=\["accuracy"\]/);
-  t.same(metricsOf(api.seen), [1, 2, 3, 4].map((e) => ({ epoch: e, accuracy: 0.25 * e, loss: 1 / e, progress: 25 * e })));
-  t.same(api.seen.filter((s) => s.method === 'PUT').map((s) => s.body), [25, 50, 75, 100].map((progress) => ({ state: 'running', progress })));
+  t.same(
+    metricsOf(api.seen),
+    [1, 2, 3, 4].map((e) => ({ epoch: e, accuracy: 0.25 * e, loss: 1 / e, progress: 25 * e })),
+  );
+  t.same(
+    api.seen.filter((s) => s.method === 'PUT').map((s) => s.body),
+    [25, 50, 75, 100].map((progress) => ({ state: 'running', progress })),
+  );
 });
 
 t.test('params, dataset_path, home_path, resume_path; ".." and absolute parts refused', async (t) => {
@@ -309,7 +329,15 @@ t.test('faults (503 {msg}) are retried; past the outage limit they raise with th
   const flaky = await fakeApi(t, (_s, i) => (i < 2 ? { status: 503, body: { msg: 'the store is unavailable' } } : { status: 200 }));
   const ok = await runPython('import mlp\nmlp.heartbeat(5)\n', { api: flaky.url, dirs: d });
   t.equal(ok.code, 0, ok.stderr);
-  t.same(flaky.seen.map((s) => s.body), [{ state: 'running', progress: 5 }, { state: 'running', progress: 5 }, { state: 'running', progress: 5 }], 'two 503s, then accepted');
+  t.same(
+    flaky.seen.map((s) => s.body),
+    [
+      { state: 'running', progress: 5 },
+      { state: 'running', progress: 5 },
+      { state: 'running', progress: 5 },
+    ],
+    'two 503s, then accepted',
+  );
 
   const down = await fakeApi(t, () => ({ status: 503, body: { msg: 'the store is unavailable' } }));
   const gaveUp = await runPython(
@@ -327,12 +355,16 @@ except mlp.PlatformError as err:
   t.equal(gaveUp.code, 0, gaveUp.stderr);
   t.match(gaveUp.stdout, /^gave up: 503 the store is unavailable \| PUT .*:heartbeat failed after \d+ attempts in 1 s: 503 the store is unavailable$/m);
 
-  const metricsLater = await fakeApi(t, (s, i) => (i < 2 ? { status: 503, body: { msg: 'restarting' } } : { status: 200 }));
+  const metricsLater = await fakeApi(t, (_s, i) => (i < 2 ? { status: 503, body: { msg: 'restarting' } } : { status: 200 }));
   const buffered = await runPython('import mlp\nmlp.log(1, accuracy=0.5, loss=1.0, progress=1)\nmlp.log(2, accuracy=0.6, loss=0.9, progress=2)\n', { api: metricsLater.url, dirs: d });
   t.equal(buffered.code, 0, buffered.stderr);
   t.match(buffered.stderr, /publishing metrics failed .*restarting/);
   const delivered = metricsOf(metricsLater.seen.slice(2));
-  t.same(delivered.map((m) => m.epoch), [1, 2], 'kept through the outage and sent once it ends');
+  t.same(
+    delivered.map((m) => m.epoch),
+    [1, 2],
+    'kept through the outage and sent once it ends',
+  );
 });
 
 t.test('outside the platform: printed only; import mlp loads no framework', async (t) => {

@@ -19,7 +19,17 @@ const envs = createPythonEnvs({ cache: config.runtimeCache, python: config.pytho
 const CHECK = path.join(import.meta.dirname, 'check_save_model.py');
 
 for (const [runtime, wanted] of [
-  ['tf', ['keras Sequential (Normalization, Dense)', 'sklearn LogisticRegression', 'sklearn RandomForestClassifier', 'sklearn GradientBoostingRegressor', 'a mismatching export raises ModelMismatch', 'a non-model raises TypeError']],
+  [
+    'tf',
+    [
+      'keras Sequential (Normalization, Dense)',
+      'sklearn LogisticRegression',
+      'sklearn RandomForestClassifier',
+      'sklearn GradientBoostingRegressor',
+      'a mismatching export raises ModelMismatch',
+      'a non-model raises TypeError',
+    ],
+  ],
   ['torch', ['torch Module with buffers and dropout', 'a torch export that differs raises ModelMismatch', 'a non-model raises TypeError']],
 ] as [Runtime, string[]][]) {
   t.test(`save_model in runtime ${runtime}`, async (t) => {
@@ -27,12 +37,21 @@ for (const [runtime, wanted] of [
     // TMPDIR of its own: ONNX Runtime's telemetry would leave .ses and mat-debug-*.log there.
     const tmp = mkdtempSync(path.join(tmpdir(), 'mlp-save-model-'));
     t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
-    const r = spawnSync(python, [CHECK, runtime], { cwd: tmp, encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONPATH: PY_HELPER_DIR, PYTHONDONTWRITEBYTECODE: '1', TF_CPP_MIN_LOG_LEVEL: '2', TMPDIR: tmp }, timeout: 20 * 60_000 });
+    const r = spawnSync(python, [CHECK, runtime], {
+      cwd: tmp,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONPATH: PY_HELPER_DIR, PYTHONDONTWRITEBYTECODE: '1', TF_CPP_MIN_LOG_LEVEL: '2', TMPDIR: tmp },
+      timeout: 20 * 60_000,
+    });
     const out = `${r.stdout}${r.stderr}`;
     t.equal(r.status, 0, `exit 0 (${out.slice(-3000)})`);
     for (const name of wanted) t.match(out, new RegExp(`^ok   ${name.replace(/[()]/g, '\\$&')}`, 'm'), `ok: ${name}`);
     t.notMatch(out, /^FAIL/m, 'no check failed');
     t.match(out, /^all checks passed$/m);
-    t.same(readdirSync(tmp).filter((f) => f === '.ses' || f.startsWith('mat-debug')), [], 'the helper turned ONNX Runtime\'s telemetry off: it left no device id or debug log');
+    t.same(
+      readdirSync(tmp).filter((f) => f === '.ses' || f.startsWith('mat-debug')),
+      [],
+      "the helper turned ONNX Runtime's telemetry off: it left no device id or debug log",
+    );
   });
 }

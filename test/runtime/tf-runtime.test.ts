@@ -68,7 +68,11 @@ async function irisJob(t: Test, env: Record<string, string>) {
   t.match(output, /held-out accuracy on raw measurements/, 'the script ran to its end');
 
   const list = await metrics('iris', 40);
-  t.same(list.map((m) => m.epoch), Array.from({ length: 40 }, (_, i) => i + 1), 'one metric per epoch, numbered from 1');
+  t.same(
+    list.map((m) => m.epoch),
+    Array.from({ length: 40 }, (_, i) => i + 1),
+    'one metric per epoch, numbered from 1',
+  );
   const first = list[0];
   const last = list[list.length - 1];
   t.ok(first && last && last.accuracy > first.accuracy, `accuracy rose (${first?.accuracy} → ${last?.accuracy})`);
@@ -80,7 +84,12 @@ async function irisJob(t: Test, env: Record<string, string>) {
   t.ok(existsSync(path.join(ckpt, 'model.json')), 'ckpt/ holds model.json');
   t.ok(statSync(path.join(ckpt, 'weights.bin')).size > 0, 'and its weights');
   const model = await loadModelFromFolder(ckpt);
-  const rows = csv.toString('utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  const rows = csv
+    .toString('utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','));
   const predicted = tf.tidy(() => (model.predict(tf.tensor2d(rows.map((r) => r.slice(0, 4).map(Number)))) as tf.Tensor).argMax(1).arraySync() as number[]);
   const right = predicted.filter((p, i) => SPECIES[p] === rows[i]?.[4]).length;
   t.ok(right / rows.length > 0.9, `the saved model classifies raw measurements: ${right} of ${rows.length} right`);
@@ -113,7 +122,7 @@ t.test('a CommonJS entry requires tfjs; the helper comes by import()', async (t)
   const output = await log('old');
   t.match(done, { state: 'finished' }, 'the job finished');
   if (done.state !== 'finished') t.comment(output);
-  t.match(output, `tfjs ${tf.version.tfjs} object`, 'require found the platform\'s tfjs in a CommonJS module');
+  t.match(output, `tfjs ${tf.version.tfjs} object`, "require found the platform's tfjs in a CommonJS module");
   t.match(output, 'saved model.json,weights.bin');
   t.match(await metrics('old', 1), [{ epoch: 0, progress: 50 }], 'its metric was stored');
   t.ok(existsSync(path.join(storagePaths(p.root).job('alice', 'old'), 'ckpt', 'model.json')));

@@ -56,10 +56,10 @@ t.test('each function needs exactly the secrets its handler uses', async (t) => 
   };
   t.same(needs('users-create'), [], 'registering checks no token');
   t.same(needs('web-index'), []);
-  t.same(needs('users-auth'), ['signing-key'], 'the gateway\'s token check verifies tokens itself');
+  t.same(needs('users-auth'), ['signing-key'], "the gateway's token check verifies tokens itself");
   t.same(needs('users-token'), ['signing-key'], 'login signs tokens');
   t.same(needs('users-get'), ['signing-key']);
-  t.same(needs('metrics-socket'), ['signing-key'], 'the WebSocket checks the owner\'s token');
+  t.same(needs('metrics-socket'), ['signing-key'], "the WebSocket checks the owner's token");
   t.same(needs('jobs-create'), ['signing-key'], 'it verifies the owner and signs the job token of a job it starts');
   t.same(needs('jobs-reconcile'), ['signing-key', 'service-token'], 'admitting a queued job signs its job token; the trigger uses the service token');
   t.same(needs('resources-try'), ['service-token'], 'internal routes check the service token only');
@@ -227,13 +227,25 @@ for (const backend of ['embedded', 'mongodb'] as const) {
       const late = await takeLease('stale', { ...opts, store: stale });
       t.notOk(late.taken, 'it finds the newer link and does not run');
       const links = await (store as Store).collection<LeaseDoc>('lease' as CollectionName).find({ name: 'stale' });
-      t.same(links.map((l) => l.n), [3], 'its own link is gone; the holder\'s is intact');
+      t.same(
+        links.map((l) => l.n),
+        [3],
+        "its own link is gone; the holder's is intact",
+      );
       if (holder.taken) await holder.release();
     });
 
     t.test('two triggers of a scheduled function through the template adapter: one pass, one skip', async (t) => {
       const stores = await storesFor(t, backend, 2);
-      const route = defineRoute({ name: 'test-reconcile', method: 'POST', path: '/api/v1/reconcile/test', auth: 'service', internal: true, schedule: { everySeconds: 1, cron: '* * * * *' }, description: 'a slow pass' });
+      const route = defineRoute({
+        name: 'test-reconcile',
+        method: 'POST',
+        path: '/api/v1/reconcile/test',
+        auth: 'service',
+        internal: true,
+        schedule: { everySeconds: 1, cron: '* * * * *' },
+        description: 'a slow pass',
+      });
       let passes = 0;
       let running = 0;
       let overlapped = false;
@@ -272,7 +284,7 @@ for (const backend of ['embedded', 'mongodb'] as const) {
   });
 }
 
-t.test('two template processes of one reconciler on one database respect each other\'s lease', { skip: mongo ? false : 'MLP_TEST_MONGO_URL not set (npm test starts FerretDB)' }, async (t) => {
+t.test("two template processes of one reconciler on one database respect each other's lease", { skip: mongo ? false : 'MLP_TEST_MONGO_URL not set (npm test starts FerretDB)' }, async (t) => {
   const root = tempDir(t, 'mlp-cluster-root-');
   const url = withDatabase(mongo ?? '', `leaseproc${process.pid}`);
   const env = { MLP_ROOT: root, MLP_MONGO_URL: url, MLP_SERVICE_TOKEN: SERVICE, MLP_SECRETS_DIR: root };

@@ -30,7 +30,13 @@ t.test('fair admission across users, with a reservation against starvation', asy
   const get = async (user: User, name: string) => (await p.call('GET', `/api/v1/users/${user}/jobs/${name}`, { token: tokens[user] })).json as Job;
   const stop = (user: User, name: string) => p.call('PUT', `/api/v1/users/${user}/jobs/${name}:stop`, { token: tokens[user], body: {} });
   const reconcile = () => p.call('POST', '/api/v1/reconcile/jobs', { token: p.deps.serviceToken });
-  const running = (user: User, name: string) => until(() => get(user, name), (j) => j.state === 'running', `${user}'s ${name} running`, { before: reconcile });
+  const running = (user: User, name: string) =>
+    until(
+      () => get(user, name),
+      (j) => j.state === 'running',
+      `${user}'s ${name} running`,
+      { before: reconcile },
+    );
   /** Still queued after several admission passes (the rule holds at every pass, so no waiting is involved). */
   const stillQueued = async (user: User, name: string, msg: RegExp) => {
     for (let i = 0; i < 3; i++) await reconcile();
@@ -67,13 +73,28 @@ t.test('fair admission across users, with a reservation against starvation', asy
   // The last cpu frees: alice's big job runs, before any further job of bob's.
   await stop('bob', 'btwo');
   await running('alice', 'big');
-  for (const [user, name] of [['bob', 'bthree'], ['bob', 'bfour'], ['alice', 'asmall']] as const) t.match(await get(user, name), { state: 'creating' }, `${user}'s ${name} waits while big runs`);
+  for (const [user, name] of [
+    ['bob', 'bthree'],
+    ['bob', 'bfour'],
+    ['alice', 'asmall'],
+  ] as const)
+    t.match(await get(user, name), { state: 'creating' }, `${user}'s ${name} waits while big runs`);
   t.equal(await cpuInUse(), 4);
 
   // When it ends, the rest run.
   await stop('alice', 'big');
-  for (const [user, name] of [['bob', 'bthree'], ['alice', 'asmall'], ['bob', 'bfour']] as const) await running(user, name);
+  for (const [user, name] of [
+    ['bob', 'bthree'],
+    ['alice', 'asmall'],
+    ['bob', 'bfour'],
+  ] as const)
+    await running(user, name);
   t.equal(await cpuInUse(), 2.5);
-  for (const [user, name] of [['bob', 'bthree'], ['alice', 'asmall'], ['bob', 'bfour']] as const) await stop(user, name);
+  for (const [user, name] of [
+    ['bob', 'bthree'],
+    ['alice', 'asmall'],
+    ['bob', 'bfour'],
+  ] as const)
+    await stop(user, name);
   t.equal(await cpuInUse(), 0, 'everything given back exactly once');
 });

@@ -55,7 +55,7 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>): P
 
 const msgOf = (a: Answer) => (a.json as { msg?: string } | undefined)?.msg ?? '';
 
-t.test('floods are bounded and one user\'s flood does not delay another', async (t) => {
+t.test("floods are bounded and one user's flood does not delay another", async (t) => {
   const clock = Date.now();
   const p: TestPlatform = await startTestPlatform({ MLP_JOB_SANDBOX: 'off' }, { now: () => new Date(clock) });
   t.teardown(() => p.close());
@@ -97,23 +97,26 @@ t.test('floods are bounded and one user\'s flood does not delay another', async 
     t.equal(accepted, PUBLISH_BURST, `exactly the burst is accepted while no time passes (got ${accepted} of ${answers.length})`);
     t.equal(limited.length, answers.length - PUBLISH_BURST, 'every other one is refused as too many');
     t.same(Object.keys((limited[0]?.json as object | undefined) ?? {}), ['msg'], 'the refusal is {msg}');
-    t.equal((await publish('bob', 'train', 1)).status, 200, 'another job\'s publishing is not limited by alice\'s');
+    t.equal((await publish('bob', 'train', 1)).status, 200, "another job's publishing is not limited by alice's");
   });
 
-  t.test('a flood on the bus does not hold up another user\'s metric', async (t) => {
+  t.test("a flood on the bus does not hold up another user's metric", async (t) => {
     const bob = await open(wsUrl('bob', 'train'));
     t.teardown(() => bob.ws.close());
-    await waitFor('bob\'s history', () => bob.got.length >= 2);
+    await waitFor("bob's history", () => bob.got.length >= 2);
     // A script publishing straight to Kafka passes no HTTP limit: 3000 metrics land on the topic at once.
     const uid = ((await p.deps.store.collection('job').get('alice/storm')) as { uid: string } | null)?.uid ?? '';
     const FLOOD = 3000;
-    await p.deps.bus.publish(p.deps.config.metricsTopic, Array.from({ length: FLOOD }, (_, epoch) => ({
-      key: 'alice/storm',
-      value: JSON.stringify({ user: 'alice', name: 'storm', epoch, accuracy: 0.1, loss: 1, progress: 1 }),
-      headers: { 'mlp-job-id': uid },
-    })));
+    await p.deps.bus.publish(
+      p.deps.config.metricsTopic,
+      Array.from({ length: FLOOD }, (_, epoch) => ({
+        key: 'alice/storm',
+        value: JSON.stringify({ user: 'alice', name: 'storm', epoch, accuracy: 0.1, loss: 1, progress: 1 }),
+        headers: { 'mlp-job-id': uid },
+      })),
+    );
     t.equal((await publish('bob', 'train', 2)).status, 200);
-    await waitFor('bob\'s metric', () => bob.got.some((m) => m.epoch === 2));
+    await waitFor("bob's metric", () => bob.got.some((m) => m.epoch === 2));
     const whenBobArrived = await stored('alice', 'storm');
     let last = -1;
     let now = whenBobArrived;
@@ -157,14 +160,14 @@ t.test('floods are bounded and one user\'s flood does not delay another', async 
   });
 
   t.test('token requests: rate-limited per user and per address; a missing user looks like a wrong password', async (t) => {
-    writeFileSync(path.join(storagePaths(p.root).home('bob'), 'notes.txt'), 'bob\'s notes\n');
+    writeFileSync(path.join(storagePaths(p.root).home('bob'), 'notes.txt'), "bob's notes\n");
     const order: string[] = [];
     const tries = Array.from({ length: 64 }, () =>
       p.call('GET', '/api/v1/users/carol/token', { basic: ['carol', 'wrong-password'] }).then((a) => (order.push(msgOf(a) === REFUSED ? 'hashed' : 'limited'), a)),
     );
     const get = p.call('GET', '/data/bob/.home/notes.txt', { token: token('bob') }).then((a) => (order.push('get'), a));
     const answers = await Promise.all(tries);
-    t.equal((await get).status, 200, 'bob\'s GET is answered');
+    t.equal((await get).status, 200, "bob's GET is answered");
     t.equal(answers.filter((a) => a.status === 403 && msgOf(a) === REFUSED).length, TOKEN_TRIES_PER_USER, 'the burst of tries is checked');
     const limited = answers.filter((a) => a.status === 403 && /too many/.test(msgOf(a)));
     t.equal(limited.length, 64 - TOKEN_TRIES_PER_USER, 'every try beyond it is refused as too many, without hashing');

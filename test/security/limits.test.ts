@@ -120,6 +120,6 @@ t.test('where limits cannot be enforced, jobs are refused saying why; MLP_JOB_LI
   const token = (await users(off, ['alice'])).alice ?? '';
   homeScript(off.deps, 'alice', 'memory.mjs', MEMORY);
   const unlimited = await runJob(off, token, 'alice', 'memory', { ram: 100 });
-  t.match(unlimited, { state: 'finished' }, 'with limits off, the same hog runs to its end (the operator\'s choice)');
+  t.match(unlimited, { state: 'finished' }, "with limits off, the same hog runs to its end (the operator's choice)");
   t.match(results(unlimited.log).get('memory'), { ok: true, value: '600 MB held' });
 });

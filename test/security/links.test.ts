@@ -92,7 +92,7 @@ t.test('links planted in a home, a dataset or a workspace are never followed', a
     t.notMatch(key.text, signingKey, 'the key is not in the answer');
     const head = await dav('HEAD', '/data/alice/.home/key.txt');
     t.equal(head.status, 403, 'HEAD of a link: 403 (a HEAD answer has no body for the msg)');
-    t.not(head.headers['content-length'], String(signingKey.length + 1), 'the key\'s size is not told');
+    t.not(head.headers['content-length'], String(signingKey.length + 1), "the key's size is not told");
     const ranged = await dav('GET', '/data/alice/.home/key.txt', { headers: { range: 'bytes=0-9' } });
     refusedAsLink(t, ranged, 'Range of a link');
     t.notMatch(ranged.text, signingKey.slice(0, 10));
@@ -105,7 +105,7 @@ t.test('links planted in a home, a dataset or a workspace are never followed', a
     t.equal((await dav('GET', '/data/alice/.home/own.txt')).text, 'alice own', 'real files still download');
   });
 
-  t.test('listings and PROPFIND show neither a link\'s target nor its size', async (t) => {
+  t.test("listings and PROPFIND show neither a link's target nor its size", async (t) => {
     const list = await dav('GET', '/data/alice/.home/');
     t.equal(list.status, 200);
     t.same(JSON.parse(list.text), [{ path: 'own.txt', size: 9 }], 'links are left out of the listing');
@@ -126,25 +126,25 @@ t.test('links planted in a home, a dataset or a workspace are never followed', a
   });
 
   t.test('writes: PUT and MKCOL do not follow a link', async (t) => {
-    refusedAsLink(t, await dav('PUT', '/data/alice/mine/bobready/rows.csv', { body: 'overwritten' }), 'PUT through a link into bob\'s ready dataset');
-    t.equal(readFileSync(bobRows, 'utf8'), BOB_DATASET_FILE, 'bob\'s dataset is unchanged');
-    refusedAsLink(t, await dav('PUT', '/data/alice/.home/bobdir/.home/notes.txt', { body: 'overwritten' }), 'PUT through a link into bob\'s home');
+    refusedAsLink(t, await dav('PUT', '/data/alice/mine/bobready/rows.csv', { body: 'overwritten' }), "PUT through a link into bob's ready dataset");
+    t.equal(readFileSync(bobRows, 'utf8'), BOB_DATASET_FILE, "bob's dataset is unchanged");
+    refusedAsLink(t, await dav('PUT', '/data/alice/.home/bobdir/.home/notes.txt', { body: 'overwritten' }), "PUT through a link into bob's home");
     refusedAsLink(t, await dav('PUT', '/data/alice/linked/rows.csv', { body: 'overwritten' }), 'PUT into a dataset folder that is a link');
     refusedAsLink(t, await dav('PUT', '/data/carol/.home/notes.txt', { body: 'overwritten' }, tokens.carol), 'PUT into a home that is a link');
-    t.equal(readFileSync(bobNotes, 'utf8'), BOB_HOME_FILE, 'bob\'s home file is unchanged');
+    t.equal(readFileSync(bobNotes, 'utf8'), BOB_HOME_FILE, "bob's home file is unchanged");
     refusedAsLink(t, await dav('PUT', '/data/alice/.home/key.txt', { body: 'overwritten' }), 'PUT onto a link');
     t.equal(readFileSync(path.join(p.root, 'secrets', 'secret'), 'utf8').trim(), signingKey, 'the key is unchanged');
     refusedAsLink(t, await dav('MKCOL', '/data/alice/.home/bobdir/.home/planted'), 'MKCOL through a link');
-    t.notOk(existsSync(path.join(paths.home('bob'), 'planted')), 'nothing was made in bob\'s home');
+    t.notOk(existsSync(path.join(paths.home('bob'), 'planted')), "nothing was made in bob's home");
     t.equal((await dav('PUT', '/data/alice/mine/own.csv', { body: 'a,b' })).status, 201, 'real folders still take uploads');
   });
 
   t.test('deletes: DELETE removes a link itself at most, never its target', async (t) => {
     refusedAsLink(t, await dav('DELETE', '/data/alice/.home/bobdir/.home/notes.txt'), 'DELETE through a link');
-    t.equal(readFileSync(bobNotes, 'utf8'), BOB_HOME_FILE, 'bob\'s home file is still there');
+    t.equal(readFileSync(bobNotes, 'utf8'), BOB_HOME_FILE, "bob's home file is still there");
     refusedAsLink(t, await dav('DELETE', '/data/carol/.home/notes.txt', {}, tokens.carol), 'DELETE in a home that is a link');
     refusedAsLink(t, await dav('DELETE', '/data/alice/linked'), 'DELETE of a dataset folder that is a link');
-    t.equal(readFileSync(bobRows, 'utf8'), BOB_DATASET_FILE, 'bob\'s dataset is still whole');
+    t.equal(readFileSync(bobRows, 'utf8'), BOB_DATASET_FILE, "bob's dataset is still whole");
     t.equal((await dav('DELETE', '/data/alice/.home/bobdir')).status, 204, 'the link itself may go');
     t.ok(existsSync(bobNotes), 'and its target stays');
     t.equal((await dav('DELETE', '/data/alice/mine')).status, 204, 'discarding an upload that holds a link removes the link only');
@@ -192,11 +192,11 @@ t.test('links planted in a home, a dataset or a workspace are never followed', a
     });
     const live = await followed;
     t.equal(live.status, 200);
-    t.notMatch(live.text, 'bob-diary', 'the followed log never shows bob\'s file');
+    t.notMatch(live.text, 'bob-diary', "the followed log never shows bob's file");
     t.match(live.text, 'after the swap', 'it shows what the job wrote after the swap');
     await until('swap', ['finished', 'error']);
     const after = await jobs('GET', '/swap/log');
-    t.notMatch(after.text, 'bob-diary', 'the log read after the job never shows bob\'s file');
+    t.notMatch(after.text, 'bob-diary', "the log read after the job never shows bob's file");
     t.equal(after.status, 403, `the log that is now a link is refused (got ${after.status})`);
     t.match(after.json, { msg: /link/ });
     const followAfter = await jobs('GET', '/swap/log?follow=1');

@@ -85,13 +85,13 @@ t.test('a job log larger than 64 KiB arrives byte for byte, fetched and followed
   });
   t.equal(followed.status, 200);
   t.equal(followed.body.length, want.length, 'the followed log has every byte and ends with the job');
-  t.equal(sha(followed.body), sha(want), 'the followed log is the job\'s output exactly');
+  t.equal(sha(followed.body), sha(want), "the followed log is the job's output exactly");
   t.match(await until('big', ['finished', 'error']), { state: 'finished' });
 
   const whole = await slowGet(`${p.url}/api/v1/users/alice/jobs/big/log`, token);
   t.equal(whole.status, 200);
   t.equal(whole.body.length, want.length);
-  t.equal(sha(whole.body), sha(want), 'the fetched log is the job\'s output exactly');
+  t.equal(sha(whole.body), sha(want), "the fetched log is the job's output exactly");
   const again = await slowGet(`${p.url}/api/v1/users/alice/jobs/big/log?follow=1`, token);
   t.equal(sha(again.body), sha(want), '?follow=1 on an ended job answers the whole log and ends');
 });

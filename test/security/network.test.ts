@@ -100,10 +100,13 @@ t.test('a job reaches nothing on the network but the API, and what it listens on
   });
   t.equal(reached, 'ECONNREFUSED', 'the port the job listens on is not reachable from the host');
   const host = net.createServer();
-  await t.resolves(new Promise<void>((resolve, reject) => {
-    host.once('error', reject);
-    host.listen(hijackPort, '127.0.0.1', () => resolve());
-  }), 'the host can still take that port: the job took nothing of the host\'s');
+  await t.resolves(
+    new Promise<void>((resolve, reject) => {
+      host.once('error', reject);
+      host.listen(hijackPort, '127.0.0.1', () => resolve());
+    }),
+    "the host can still take that port: the job took nothing of the host's",
+  );
   await new Promise<void>((r) => host.close(() => r()));
   writeFileSync(path.join(workspace, 'release'), '');
 
@@ -111,7 +114,7 @@ t.test('a job reaches nothing on the network but the API, and what it listens on
   t.equal(state, 'finished', `the job ran to its end:\n${log.slice(-2000)}`);
   const got = results(log);
   for (const what of Object.keys(targets)) t.match(got.get(`connect ${what}`), { ok: false, code: 'ECONNREFUSED' }, `${what}: not reachable from the job`);
-  t.match(got.get('scan'), { ok: false, code: 'nothing answered' }, 'a scan of every loopback port (the API\'s aside) finds nothing');
+  t.match(got.get('scan'), { ok: false, code: 'nothing answered' }, "a scan of every loopback port (the API's aside) finds nothing");
   t.match(got.get('heartbeat'), { ok: true, value: /^200 / }, 'its heartbeat reaches the API through MLP_API');
   t.match(got.get('metric'), { ok: true, value: /^200 / }, 'and so does its metric');
   const metrics = (await p.call('GET', '/api/v1/users/alice/job_metrics/netattack', { token: tokens.alice })).json as { epoch: number }[];

@@ -28,9 +28,14 @@ t.test('objects per user are capped, each kind apart', async (t) => {
     t.equal(answer.status, 201, `created (${answer.text})`);
   };
   const gone = (user: User, suffix: string, kind: string) =>
-    until(async () => (await api(user, 'GET', suffix)).status, (s) => s === 403, `${user}'s ${suffix} deleted`, {
-      before: () => p.call('POST', `/api/v1/reconcile/${kind}`, { token: p.deps.serviceToken }),
-    });
+    until(
+      async () => (await api(user, 'GET', suffix)).status,
+      (s) => s === 403,
+      `${user}'s ${suffix} deleted`,
+      {
+        before: () => p.call('POST', `/api/v1/reconcile/${kind}`, { token: p.deps.serviceToken }),
+      },
+    );
 
   t.test('datasets, empty ones included', async (t) => {
     for (const name of ['a', 'b', 'c']) await created(t, api('alice', 'POST', 'datasets', { name, size: 0 }));

@@ -68,8 +68,11 @@ t.test('size caps cannot be passed', async (t) => {
     for (let i = 0; i < 20; i++) answers.push((await dav('PUT', `/data/alice/small/.mlp-upload-${i}`, { body: String(i % 10).repeat(100) })).status);
     const stored = answers.filter((s) => s === 201).length;
     t.ok(stored <= 10, `at most 10 of the 100-byte files fit 1,000 bytes (stored ${stored})`);
-    t.ok(answers.filter((s) => s !== 201).every((s) => s === 403), 'the others are refused with 403');
-    t.ok(bytesOnDisk(paths.dataset('alice', 'small')) <= 1000, 'the dataset\'s folder never holds more than its size');
+    t.ok(
+      answers.filter((s) => s !== 201).every((s) => s === 403),
+      'the others are refused with 403',
+    );
+    t.ok(bytesOnDisk(paths.dataset('alice', 'small')) <= 1000, "the dataset's folder never holds more than its size");
     await p.call('PUT', '/api/v1/users/alice/datasets/small:heartbeat', { token: alice, body: { state: 'ready', progress: 100 } });
     let downloaded = 0;
     for (let i = 0; i < 20; i++) {
@@ -78,7 +81,11 @@ t.test('size caps cannot be passed', async (t) => {
     }
     t.ok(downloaded <= 1000, `no more than the size can be downloaded (got ${downloaded})`);
     const listed = JSON.parse((await dav('GET', '/data/alice/small/')).text) as { size: number }[];
-    t.equal(listed.reduce((s, f) => s + f.size, 0), downloaded, 'the listing shows exactly what is stored');
+    t.equal(
+      listed.reduce((s, f) => s + f.size, 0),
+      downloaded,
+      'the listing shows exactly what is stored',
+    );
   });
 
   t.test('an upload in flight leaves nothing in the client-visible tree', async (t) => {
@@ -104,7 +111,11 @@ t.test('size caps cannot be passed', async (t) => {
       }
     };
     for (let i = 0; i < 80 && entries().length === 0; i++) await new Promise((r) => setTimeout(r, 25));
-    t.same(entries().filter((n) => n.startsWith('.mlp-upload-')), [], 'no temporary file in the dataset\'s folder, where a job would look');
+    t.same(
+      entries().filter((n) => n.startsWith('.mlp-upload-')),
+      [],
+      "no temporary file in the dataset's folder, where a job would look",
+    );
     t.same(JSON.parse((await dav('GET', '/data/alice/flight/')).text), [], 'nor in the listing');
     req.end('67890');
     t.equal(await answered, 201);

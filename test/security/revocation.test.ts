@@ -34,8 +34,7 @@ t.test('logout and deactivation close the open metrics sockets of the token or t
     const a = await p.call('POST', `/api/v1/users/${user}/jobs`, { token: await login(user), body: { name: 'train', entry: 'wait.mjs', cpu: 0.5 } });
     t.equal(a.status, 201, `${user}'s job is created`);
   }
-  const publish = (user: string, token: string, epoch: number) =>
-    p.call('POST', `/api/v1/users/${user}/job_metrics/train`, { token, body: { epoch, accuracy: 0.5, loss: 1, progress: 10 } });
+  const publish = (user: string, token: string, epoch: number) => p.call('POST', `/api/v1/users/${user}/job_metrics/train`, { token, body: { epoch, accuracy: 0.5, loss: 1, progress: 10 } });
 
   t.test('logout closes the sockets of the token logged out, and only those', async (t) => {
     const leaving = await login('alice');

@@ -21,7 +21,6 @@ import { startTestPlatform } from '../helpers/platform.js';
 // processes, bob's files, a file written into bob's home and into alice's own home), and the
 // job's uid was the platform's. MLP_JOB_SANDBOX=off still behaves that way, on purpose (the last test).
 
-
 // The attacker's script: each attempt prints one RESULT line.
 const ATTACK = (targets: Record<string, string>) => `
   import { readFileSync, writeFileSync, readdirSync, mkdirSync, symlinkSync, readlinkSync } from 'node:fs';
@@ -67,7 +66,7 @@ const ATTACK = (targets: Record<string, string>) => `
   attempt('cwd', () => process.cwd());
 `;
 
-t.test('a job cannot reach the platform\'s secrets, its processes or another user\'s files', async (t) => {
+t.test("a job cannot reach the platform's secrets, its processes or another user's files", async (t) => {
   const p = await startTestPlatform();
   t.teardown(() => p.close());
   t.equal(p.deps.jobSandbox.mode, 'on', `the sandbox is available here: ${p.deps.jobSandbox.detail}`);
@@ -104,7 +103,22 @@ t.test('a job cannot reach the platform\'s secrets, its processes or another use
   const { state, log } = await runJob(p, tokens.alice!, 'alice', 'attack');
   t.equal(state, 'finished', 'the attack script itself ran to its end');
   const got = results(log);
-  const attacks = ['list secrets', 'read signing key', 'read service token', 'read store', 'read platform environ', 'read platform cmdline', 'signal platform', 'read bob dataset', 'read bob home', 'write bob home', 'write own home', 'write own dataset', 'write other job', 'link to signing key'];
+  const attacks = [
+    'list secrets',
+    'read signing key',
+    'read service token',
+    'read store',
+    'read platform environ',
+    'read platform cmdline',
+    'signal platform',
+    'read bob dataset',
+    'read bob home',
+    'write bob home',
+    'write own home',
+    'write own dataset',
+    'write other job',
+    'link to signing key',
+  ];
   for (const what of attacks) {
     const a = got.get(what);
     t.ok(a, `${what}: attempted`);
@@ -112,18 +126,21 @@ t.test('a job cannot reach the platform\'s secrets, its processes or another use
   }
   // MLP_ROOT, as the job sees it, holds only the folders leading to its own paths.
   t.equal(got.get('list MLP_ROOT')?.value, 'datasets,jobs', 'of MLP_ROOT, only the way to its own folders shows (no secrets, no store, no log)');
-  t.equal(got.get('list other users')?.value, 'alice', 'of the datasets, only its user\'s');
+  t.equal(got.get('list other users')?.value, 'alice', "of the datasets, only its user's");
   for (const secret of secretValues) t.notOk(log.includes(secret), 'no secret of the platform is in what the job printed');
-  t.notOk(/bob-private|scrypt|password_hash/.test(log), 'nothing of bob\'s files or of the store is in what the job printed');
-  t.notOk(existsSync(targets.bobHomePlant), 'bob\'s home is untouched');
-  t.notOk(existsSync(path.join(paths.home('alice'), 'planted.txt')), 'alice\'s home is read-only to her job');
+  t.notOk(/bob-private|scrypt|password_hash/.test(log), "nothing of bob's files or of the store is in what the job printed");
+  t.notOk(existsSync(targets.bobHomePlant), "bob's home is untouched");
+  t.notOk(existsSync(path.join(paths.home('alice'), 'planted.txt')), "alice's home is read-only to her job");
   t.notOk(existsSync(targets.ownDatasetPlant), 'her datasets are read-only to her job');
-  t.notOk(existsSync(targets.otherWorkspace), 'no other job\'s workspace was made');
+  t.notOk(existsSync(targets.otherWorkspace), "no other job's workspace was made");
 
   const procs = got.get('list processes')?.value ?? '';
   const listed = procs.split('\n').filter(Boolean);
   t.ok(listed.length > 0 && listed.length <= 5, `it sees only its own few processes:\n${procs}`);
-  t.notOk(listed.some((l) => l.split(':')[0] === String(process.pid) || l.includes('sandbox.test')), 'the platform\'s process is not among them');
+  t.notOk(
+    listed.some((l) => l.split(':')[0] === String(process.pid) || l.includes('sandbox.test')),
+    "the platform's process is not among them",
+  );
 
   t.match(got.get('read own home'), { ok: true, value: 'alice-notes' }, 'its own home is readable');
   t.match(got.get('read own dataset'), { ok: true, value: 'alice-rows' }, 'its own dataset is readable');
@@ -163,9 +180,17 @@ t.test('MLP_JOB_SANDBOX=off runs jobs unconfined, and says so', async (t) => {
   const p = await startTestPlatform({ MLP_JOB_SANDBOX: 'off' });
   t.teardown(() => p.close());
   t.equal(p.deps.jobSandbox.mode, 'off');
-  t.ok(p.logs.some((l) => /"level":"warn".*job sandbox off.*UNCONFINED/.test(l)), 'a warning at start');
+  t.ok(
+    p.logs.some((l) => /"level":"warn".*job sandbox off.*UNCONFINED/.test(l)),
+    'a warning at start',
+  );
   const tokens = await users(p, ['alice']);
-  homeScript(p.deps, 'alice', 'whoami.mjs', `import { readdirSync } from 'node:fs'; console.log('RESULT ' + JSON.stringify({ what: 'secrets', ok: true, value: readdirSync(${JSON.stringify(path.join(p.root, 'secrets'))}).join(',') }));`);
+  homeScript(
+    p.deps,
+    'alice',
+    'whoami.mjs',
+    `import { readdirSync } from 'node:fs'; console.log('RESULT ' + JSON.stringify({ what: 'secrets', ok: true, value: readdirSync(${JSON.stringify(path.join(p.root, 'secrets'))}).join(',') }));`,
+  );
   const { state, log } = await runJob(p, tokens.alice!, 'alice', 'whoami');
   t.equal(state, 'finished');
   t.match(results(log).get('secrets'), { ok: true, value: /secret/ }, 'unconfined, a job sees MLP_ROOT (the single-user trade-off)');

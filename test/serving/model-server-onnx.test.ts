@@ -81,12 +81,21 @@ t.test('a scikit-learn classifier (label and probabilities): TF-Serving API', as
   const predictions = (rows.json as { predictions: { label: unknown; probabilities: number[] }[] }).predictions;
   t.equal(predictions.length, 150, 'one prediction per instance');
   t.same(Object.keys(predictions[0] ?? {}), ['label', 'probabilities'], 'each an object keyed by output name');
-  t.ok(predictions.every((p) => typeof p.label === 'number' && Number.isInteger(p.label)), 'int64 labels are JSON numbers');
+  t.ok(
+    predictions.every((p) => typeof p.label === 'number' && Number.isInteger(p.label)),
+    'int64 labels are JSON numbers',
+  );
   const labels = predictions.map((p) => p.label as number);
-  t.same(labels, want.labels, 'the labels Python\'s onnxruntime (and scikit-learn) gave');
+  t.same(labels, want.labels, "the labels Python's onnxruntime (and scikit-learn) gave");
   const right = labels.filter((l, i) => l === y[i]).length / y.length;
   t.ok(right >= 0.9, `at least 90% of iris right (${right})`);
-  t.ok(close(predictions.slice(0, 5).map((p) => p.probabilities), want.probabilities_first5), 'probabilities as Python\'s');
+  t.ok(
+    close(
+      predictions.slice(0, 5).map((p) => p.probabilities),
+      want.probabilities_first5,
+    ),
+    "probabilities as Python's",
+  );
 
   const cols = await predict({ inputs: { float_input: x.slice(0, 5) } });
   t.equal(cols.status, 200, cols.text);
@@ -134,7 +143,13 @@ t.test('a scikit-learn classifier: Open Inference Protocol', async (t) => {
   t.equal(flat.status, 200, flat.text);
   const answer = flat.json as { model_name: string; model_version: string; id: string; outputs: { name: string; shape: number[]; datatype: string; data: number[] }[] };
   t.match(answer, { model_name: 'iris', model_version: '1', id: 'req-1' });
-  t.same(answer.outputs.map((o) => [o.name, o.datatype, o.shape]), [['label', 'INT64', [5]], ['probabilities', 'FP32', [5, 3]]]);
+  t.same(
+    answer.outputs.map((o) => [o.name, o.datatype, o.shape]),
+    [
+      ['label', 'INT64', [5]],
+      ['probabilities', 'FP32', [5, 3]],
+    ],
+  );
   t.same(answer.outputs[0]?.data, want.labels.slice(0, 5), 'labels, as numbers');
   t.ok(close(answer.outputs[1]?.data, want.probabilities_first5.flat()), 'probabilities, row-major and flat');
 
@@ -145,7 +160,11 @@ t.test('a scikit-learn classifier: Open Inference Protocol', async (t) => {
 
   const only = await infer({ inputs: [{ name: 'float_input', shape: [5, 4], datatype: 'FP32', data: rows.flat(), parameters: {} }], outputs: [{ name: 'probabilities' }], parameters: {} });
   t.equal(only.status, 200, only.text);
-  t.same((only.json as typeof answer).outputs.map((o) => o.name), ['probabilities'], 'only the outputs asked for');
+  t.same(
+    (only.json as typeof answer).outputs.map((o) => o.name),
+    ['probabilities'],
+    'only the outputs asked for',
+  );
 
   const input = (over: Record<string, unknown>) => ({ inputs: [{ name: 'float_input', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4], ...over }] });
   await refusals(
@@ -182,12 +201,12 @@ t.test('a scikit-learn classifier: Open Inference Protocol', async (t) => {
   t.equal(res.status, 200, 'and the server goes on serving');
 });
 
-t.test('a regressor: one output, each prediction that output\'s value', async (t) => {
+t.test("a regressor: one output, each prediction that output's value", async (t) => {
   const { call } = await startServer(t, folderOf(t, 'iris-regressor.onnx'), 'petal');
   const want = expected['iris-regressor'];
   const rows = await call('POST', '/v1/models/petal:predict', JSON.stringify({ instances: want.rows }));
   t.equal(rows.status, 200, rows.text);
-  t.ok(close((rows.json as { predictions: unknown }).predictions, want.variable), 'predictions as Python\'s');
+  t.ok(close((rows.json as { predictions: unknown }).predictions, want.variable), "predictions as Python's");
   const cols = await call('POST', '/v1/models/petal:predict', JSON.stringify({ inputs: want.rows }));
   t.ok(close((cols.json as { outputs: unknown }).outputs, want.variable));
   t.match((await call('GET', '/v2/models/petal')).json, { outputs: [{ name: 'variable', datatype: 'FP32', shape: [-1, 1] }] });
@@ -198,22 +217,33 @@ t.test('a model of every input type: float, double, int64, int32, bool', async (
   const { inputs, outputs } = expected.mixed;
   const names = ['x', 'w', 'k', 'i', 'flag'];
 
-  const meta = (await call('GET', '/v1/models/mixed/metadata')).json as { metadata: { signature_def: { signature_def: { serving_default: { inputs: Record<string, { dtype: string; tensor_shape: { dim: { size: string }[] } }>; outputs: Record<string, { dtype: string }> } } } } };
+  const meta = (await call('GET', '/v1/models/mixed/metadata')).json as {
+    metadata: {
+      signature_def: { signature_def: { serving_default: { inputs: Record<string, { dtype: string; tensor_shape: { dim: { size: string }[] } }>; outputs: Record<string, { dtype: string }> } } };
+    };
+  };
   const sig = meta.metadata.signature_def.signature_def.serving_default;
-  t.same(Object.fromEntries(Object.entries(sig.inputs).map(([k, v]) => [k, [v.dtype, v.tensor_shape.dim.map((d) => d.size)]])), {
-    x: ['DT_FLOAT', ['-1', '2']],
-    w: ['DT_DOUBLE', ['-1', '2']],
-    k: ['DT_INT64', ['-1', '1']],
-    i: ['DT_INT32', ['-1']],
-    flag: ['DT_BOOL', ['-1']],
-  }, 'TF dtypes; the named free dimension N is -1');
+  t.same(
+    Object.fromEntries(Object.entries(sig.inputs).map(([k, v]) => [k, [v.dtype, v.tensor_shape.dim.map((d) => d.size)]])),
+    {
+      x: ['DT_FLOAT', ['-1', '2']],
+      w: ['DT_DOUBLE', ['-1', '2']],
+      k: ['DT_INT64', ['-1', '1']],
+      i: ['DT_INT32', ['-1']],
+      flag: ['DT_BOOL', ['-1']],
+    },
+    'TF dtypes; the named free dimension N is -1',
+  );
   t.same(Object.fromEntries(Object.entries(sig.outputs).map(([k, v]) => [k, v.dtype])), { total: 'DT_FLOAT', w_half: 'DT_DOUBLE', k_twice: 'DT_INT64', i_next: 'DT_INT32', not_flag: 'DT_BOOL' });
-  t.same(((await call('GET', '/v2/models/mixed')).json as { inputs: { datatype: string }[] }).inputs.map((i) => i.datatype), ['FP32', 'FP64', 'INT64', 'INT32', 'BOOL']);
+  t.same(
+    ((await call('GET', '/v2/models/mixed')).json as { inputs: { datatype: string }[] }).inputs.map((i) => i.datatype),
+    ['FP32', 'FP64', 'INT64', 'INT32', 'BOOL'],
+  );
 
   const predict = (body: unknown) => call('POST', '/v1/models/mixed:predict', JSON.stringify(body));
   const cols = await predict({ inputs });
   t.equal(cols.status, 200, cols.text);
-  t.same(cols.json, { outputs }, 'columnar: every output as Python\'s (int64 and bool as JSON numbers and booleans)');
+  t.same(cols.json, { outputs }, "columnar: every output as Python's (int64 and bool as JSON numbers and booleans)");
   const rows = await predict({ instances: [0, 1].map((r) => Object.fromEntries(names.map((n) => [n, inputs[n]?.[r]]))) });
   t.equal(rows.status, 200, rows.text);
   t.same(rows.json, { predictions: [0, 1].map((r) => Object.fromEntries(Object.entries(outputs).map(([n, v]) => [n, v[r]]))) }, 'row form: one object per instance');
@@ -248,7 +278,11 @@ t.test('a model of every input type: float, double, int64, int32, bool', async (
   await refusals(
     t,
     [
-      ['a missing input', infer({ inputs: tensors.slice(0, 3) }), /the request lacks the inputs "i", "flag"; the model's inputs are x \(FP32 \[-1, 2\]\), w \(FP64 \[-1, 2\]\), k \(INT64 \[-1, 1\]\), i \(INT32 \[-1\]\), flag \(BOOL \[-1\]\)/],
+      [
+        'a missing input',
+        infer({ inputs: tensors.slice(0, 3) }),
+        /the request lacks the inputs "i", "flag"; the model's inputs are x \(FP32 \[-1, 2\]\), w \(FP64 \[-1, 2\]\), k \(INT64 \[-1, 1\]\), i \(INT32 \[-1\]\), flag \(BOOL \[-1\]\)/,
+      ],
       ['INT32 for INT64', infer(swap('k', { datatype: 'INT32' })), /input "k" has datatype "INT32"; the model takes INT64/],
       ['a number for BOOL', infer(swap('flag', { data: [1, 0] })), /input "flag" data\[0\] holds 1 where true or false is expected/],
       ['sizes of N that differ', infer(swap('i', { shape: [3], data: [1, 2, 3] })), /input "i" has 3 in dimension 0 \("N"\) but input "x" has 2/],
@@ -261,7 +295,10 @@ t.test('a tfjs layers model speaks the protocol too', async (t) => {
   const model = tf.sequential({ layers: [tf.layers.dense({ name: 'dense', inputShape: [3], units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }) })] });
   const dir = tempDir(t);
   await saveModel(model, dir);
-  const rows = [[1, 2, 3], [0.5, -1, 4]];
+  const rows = [
+    [1, 2, 3],
+    [0.5, -1, 4],
+  ];
   const want = tf.tidy(() => (model.predict(tf.tensor2d(rows)) as tf.Tensor).arraySync()) as number[][];
   const { call } = await startServer(t, dir, 'small');
   t.same((await call('GET', '/v2/models/small')).json, {
@@ -280,7 +317,10 @@ t.test('ONNX Runtime reports no telemetry: no device id or debug log in TMPDIR o
   const tmp = tempDir(t);
   const { call } = await startServer(t, folderOf(t, 'iris-sklearn.onnx'), 'iris', { env: { TMPDIR: tmp }, cwd: tmp });
   t.equal((await call('POST', '/v1/models/iris:predict', JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] }))).status, 200);
-  t.same(readdirSync(tmp).filter((f) => f === '.ses' || f.startsWith('mat-debug')), []);
+  t.same(
+    readdirSync(tmp).filter((f) => f === '.ses' || f.startsWith('mat-debug')),
+    [],
+  );
 });
 
 t.test('ONNX models that cannot be served', async (t) => {

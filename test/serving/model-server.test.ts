@@ -32,7 +32,7 @@ t.test('a single-input model: status, metadata, predictions in both forms, refus
   t.match(await call('GET', HEALTH_PATH), { status: 200, json: { status: 'ok', model: 'iris' } });
   const status = await call('GET', '/v1/models/iris');
   t.equal(status.status, 200);
-  t.same(status.json, { model_version_status: [{ version: '1', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }] }, 'TF-Serving\'s status body');
+  t.same(status.json, { model_version_status: [{ version: '1', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }] }, "TF-Serving's status body");
   t.same((await call('GET', '/v1/models/iris/versions/1')).json, status.json, 'also under /versions/1');
   const meta = await call('GET', '/v1/models/iris/metadata');
   t.equal(meta.status, 200);
@@ -54,8 +54,12 @@ t.test('a single-input model: status, metadata, predictions in both forms, refus
   const predict = (body: unknown) => call('POST', '/v1/models/iris:predict', typeof body === 'string' ? body : JSON.stringify(body));
   const rows = await predict({ instances: ROWS });
   t.equal(rows.status, 200, rows.text);
-  t.same(rows.json, { predictions: expected }, 'row form: the model\'s own predictions');
-  t.same((await predict({ signature_name: 'serving_default', instances: ROWS.map((r) => ({ features_input: r })) })).json, { predictions: expected }, 'row form with named inputs and the signature name');
+  t.same(rows.json, { predictions: expected }, "row form: the model's own predictions");
+  t.same(
+    (await predict({ signature_name: 'serving_default', instances: ROWS.map((r) => ({ features_input: r })) })).json,
+    { predictions: expected },
+    'row form with named inputs and the signature name',
+  );
   t.same((await predict({ inputs: ROWS })).json, { outputs: expected }, 'columnar form, the tensor itself');
   t.same((await predict({ inputs: { features_input: ROWS } })).json, { outputs: expected }, 'columnar form, one named input');
   t.same((await call('POST', '/v1/models/iris/versions/1:predict', JSON.stringify({ instances: [ROWS[1]] }))).json, { predictions: [expected[1]] });
@@ -71,7 +75,16 @@ t.test('a single-input model: status, metadata, predictions in both forms, refus
     ['a wrong rank', predict({ instances: [[[1, 2, 3, 4]]] }), /instance 0 has shape \[1, 4\]/],
     ['a flat list in columnar form', predict({ inputs: [1, 2, 3, 4] }), /"inputs" has shape \[4\]/],
     ['a scalar', predict({ inputs: 5 }), /must be a list of examples/],
-    ['a ragged batch', predict({ inputs: [[1, 2, 3, 4], [1, 2, 3]] }), /not a regular tensor/],
+    [
+      'a ragged batch',
+      predict({
+        inputs: [
+          [1, 2, 3, 4],
+          [1, 2, 3],
+        ],
+      }),
+      /not a regular tensor/,
+    ],
     ['a string', predict({ instances: [[1, 2, 'x', 4]] }), /holds "x" where a number is expected/],
     ['a null', predict({ instances: [[1, 2, null, 4]] }), /holds null where a number is expected/],
     ['a boolean', predict({ inputs: [[true, 2, 3, 4]] }), /holds true where a number is expected/],
@@ -120,14 +133,34 @@ t.test('a two-input, two-output model: named inputs and outputs in both forms', 
   const model = tf.model({ inputs: [a, b], outputs: [score, label] });
   const dir = tempDir(t);
   await saveModel(model, dir);
-  const A = [[1, 2], [3, 4]];
-  const B = [[0.5, 0.1, 0.2], [1, 1, 1]];
+  const A = [
+    [1, 2],
+    [3, 4],
+  ];
+  const B = [
+    [0.5, 0.1, 0.2],
+    [1, 1, 1],
+  ];
   const [s, l] = tf.tidy(() => (model.predict([tf.tensor2d(A), tf.tensor2d(B)]) as tf.Tensor[]).map((y) => y.arraySync())) as [number[][], number[][]];
   const { call } = await startServer(t, dir, 'pair');
   const predict = (body: unknown) => call('POST', '/v1/models/pair:predict', JSON.stringify(body));
 
-  const rows = await predict({ instances: [{ a: A[0], b: B[0] }, { a: A[1], b: B[1] }] });
-  t.same(rows.json, { predictions: [{ score: s[0], label: l[0] }, { score: s[1], label: l[1] }] }, 'row form: one object per example');
+  const rows = await predict({
+    instances: [
+      { a: A[0], b: B[0] },
+      { a: A[1], b: B[1] },
+    ],
+  });
+  t.same(
+    rows.json,
+    {
+      predictions: [
+        { score: s[0], label: l[0] },
+        { score: s[1], label: l[1] },
+      ],
+    },
+    'row form: one object per example',
+  );
   t.same((await predict({ inputs: { a: A, b: B } })).json, { outputs: { score: s, label: l } }, 'columnar form: one tensor per output');
   t.match((await predict({ inputs: { a: A } })).json, { msg: /lacks the input "b"/ });
   t.match((await predict({ inputs: A })).json, { msg: /must be an object with the inputs a, b/ });

@@ -39,7 +39,7 @@ t.test('the template refuses to start without a function name', async (t) => {
 
 t.test('Dockerfile builds one function behind of-watchdog in http mode (static check: no Docker engine here)', async (t) => {
   const text = readFileSync(path.join(TEMPLATE, 'Dockerfile'), 'utf8');
-  const env = Object.fromEntries([...text.matchAll(/^\s+([A-Za-z_]+)="?([^"\\\n]*)"?/gm)].map((m) => [m[1], (m[2] ?? "").trim()]));
+  const env = Object.fromEntries([...text.matchAll(/^\s+([A-Za-z_]+)="?([^"\\\n]*)"?/gm)].map((m) => [m[1], (m[2] ?? '').trim()]));
   t.match(text, /^ARG FUNCTION$/m, 'takes the function as a build argument');
   t.match(text, /FROM ghcr\.io\/openfaas\/of-watchdog:/);
   t.equal(env.mode, 'http');

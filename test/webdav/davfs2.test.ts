@@ -24,20 +24,28 @@ async function checksums(dir: string, rel = ''): Promise<Record<string, string>>
     if (!rel && entry.name === 'lost+found') continue;
     const p = rel ? `${rel}/${entry.name}` : entry.name;
     if (entry.isDirectory()) Object.assign(out, await checksums(dir, p));
-    else out[p] = createHash('sha256').update(await readFile(path.join(dir, p))).digest('hex');
+    else
+      out[p] = createHash('sha256')
+        .update(await readFile(path.join(dir, p)))
+        .digest('hex');
   }
   return out;
 }
 
 /** uid and gid of the system user mount.davfs runs as once mounted (dav_user, by default davfs2). */
 function davUser(): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('davfs2:'));
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('davfs2:'));
   const [, , uid, gid] = line?.split(':') ?? [];
   if (uid === undefined || gid === undefined) throw new Error('the davfs2 package made no system user davfs2');
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-const mounted = (dir: string) => readFileSync('/proc/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === dir);
+const mounted = (dir: string) =>
+  readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[1] === dir);
 
 /** Why davfs2 cannot run here (the test is skipped for that reason alone), or undefined. */
 async function unavailable(): Promise<string | undefined> {
@@ -122,7 +130,13 @@ t.test('davfs2 mounts the home: a folder copied in with cp -r reads back the sam
       t.same((listing.json as { path: string }[]).map((f) => f.path).sort(), Object.keys(want).sort(), 'the platform lists every file under its name');
       for (const [rel, sum] of Object.entries(want)) {
         const r = await fetch(`${g.url}/data/${s.user}/.home/${top}/${rel.split('/').map(encodeURIComponent).join('/')}`, { headers: { authorization: `Bearer ${s.token}` } });
-        t.equal(createHash('sha256').update(Buffer.from(await r.arrayBuffer())).digest('hex'), sum, `${rel}: the platform serves the same bytes`);
+        t.equal(
+          createHash('sha256')
+            .update(Buffer.from(await r.arrayBuffer()))
+            .digest('hex'),
+          sum,
+          `${rel}: the platform serves the same bytes`,
+        );
       }
 
       await mount();

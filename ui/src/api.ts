@@ -48,12 +48,63 @@ export async function api<T>(method: string, path: string, opts: { session?: Ses
 
 export const userPath = (s: Session, rest = '') => `/api/v1/users/${encodeURIComponent(s.user)}${rest}`;
 
-export interface Dataset { name: string; state: string; progress: number; size: number; created_at?: string; msg?: string }
-export interface Job { name: string; state: string; progress: number; entry: string; runtime: string; cpu: number; gpu: number; ram: number; created_at?: string; msg?: string }
-export interface Model { name: string; state: string; size: number; src: string; created_at?: string; msg?: string }
-export interface App { name: string; state: string; model_name: string; port: number; endpoint: string; cpu: number; gpu: number; ram: number; created_at?: string; msg?: string }
-export interface Tenant { name: string; cpu: number; gpu: number; ram: number; rom: number; cpu_inuse: number; gpu_inuse: number; ram_inuse: number; rom_inuse: number }
-export interface JobMetrics { epoch: number; accuracy: number; loss: number; progress: number }
+export interface Dataset {
+  name: string;
+  state: string;
+  progress: number;
+  size: number;
+  created_at?: string;
+  msg?: string;
+}
+export interface Job {
+  name: string;
+  state: string;
+  progress: number;
+  entry: string;
+  runtime: string;
+  cpu: number;
+  gpu: number;
+  ram: number;
+  created_at?: string;
+  msg?: string;
+}
+export interface Model {
+  name: string;
+  state: string;
+  size: number;
+  src: string;
+  created_at?: string;
+  msg?: string;
+}
+export interface App {
+  name: string;
+  state: string;
+  model_name: string;
+  port: number;
+  endpoint: string;
+  cpu: number;
+  gpu: number;
+  ram: number;
+  created_at?: string;
+  msg?: string;
+}
+export interface Tenant {
+  name: string;
+  cpu: number;
+  gpu: number;
+  ram: number;
+  rom: number;
+  cpu_inuse: number;
+  gpu_inuse: number;
+  ram_inuse: number;
+  rom_inuse: number;
+}
+export interface JobMetrics {
+  epoch: number;
+  accuracy: number;
+  loss: number;
+  progress: number;
+}
 
 /** Rows asked for per page of a list (docs/api.md#conventions: lists come in pages). */
 export const PAGE_SIZE = 200;

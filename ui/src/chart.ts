@@ -146,16 +146,8 @@ export class MetricsChart {
         {
           ...this.size(),
           scales: { x: { time: false }, acc: { range: [0, 1] }, loss: { auto: true } },
-          axes: [
-            { label: 'epoch' },
-            { scale: 'acc', label: 'accuracy' },
-            { scale: 'loss', label: 'loss', side: 1, grid: { show: false } },
-          ],
-          series: [
-            { label: 'epoch' },
-            { label: 'accuracy', scale: 'acc', stroke: '#1f6feb', width: 2 },
-            { label: 'loss', scale: 'loss', stroke: '#d1242f', width: 2 },
-          ],
+          axes: [{ label: 'epoch' }, { scale: 'acc', label: 'accuracy' }, { scale: 'loss', label: 'loss', side: 1, grid: { show: false } }],
+          series: [{ label: 'epoch' }, { label: 'accuracy', scale: 'acc', stroke: '#1f6feb', width: 2 }, { label: 'loss', scale: 'loss', stroke: '#d1242f', width: 2 }],
           cursor: { drag: { x: true, y: false } },
         },
         data,

@@ -29,7 +29,11 @@ export class LogView {
     this.el.dataset.job = job;
     this.say(`following the log of ${job}…`, 'following');
     try {
-      const res = await fetch(`/api/v1/users/${encodeURIComponent(session.user)}/jobs/${encodeURIComponent(job)}/log?follow=1`, { headers: authHeader(session), signal: abort.signal, cache: 'no-store' });
+      const res = await fetch(`/api/v1/users/${encodeURIComponent(session.user)}/jobs/${encodeURIComponent(job)}/log?follow=1`, {
+        headers: authHeader(session),
+        signal: abort.signal,
+        cache: 'no-store',
+      });
       if (!res.ok || !res.body) await answer(res);
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       const decoder = new TextDecoder();

@@ -15,12 +15,15 @@ export function loginView(onSession: (s: Session) => void, notice?: string): HTM
   const login = async (user: string, password: string): Promise<Session> => ({ user, token: await api<string>('GET', `/api/v1/users/${encodeURIComponent(user)}/token`, { basic: [user, password] }) });
 
   const busy = (form: HTMLFormElement, on: boolean) => form.querySelectorAll('button').forEach((b) => (b.disabled = on));
-  const loginForm = h('form', { 'aria-labelledby': 'login-title', novalidate: true },
+  const loginForm = h(
+    'form',
+    { 'aria-labelledby': 'login-title', novalidate: true },
     h('h2', { id: 'login-title' }, 'Log in'),
     field('Username', loginUser),
     field('Password', loginPass),
     h('button', { type: 'submit', class: 'primary' }, 'Log in'),
-    loginMsg.el);
+    loginMsg.el,
+  );
   loginForm.addEventListener('submit', (e) => {
     e.preventDefault();
     loginMsg.clear();
@@ -30,12 +33,15 @@ export function loginView(onSession: (s: Session) => void, notice?: string): HTM
       .finally(() => busy(loginForm, false));
   });
 
-  const regForm = h('form', { 'aria-labelledby': 'register-title', novalidate: true },
+  const regForm = h(
+    'form',
+    { 'aria-labelledby': 'register-title', novalidate: true },
     h('h2', { id: 'register-title' }, 'Register'),
     field('New username', regUser, 'a–z only, up to 50 letters'),
     field('New password', regPass, '8 to 128 characters'),
     h('button', { type: 'submit' }, 'Register'),
-    regMsg.el);
+    regMsg.el,
+  );
   regForm.addEventListener('submit', (e) => {
     e.preventDefault();
     regMsg.clear();
@@ -52,8 +58,11 @@ export function loginView(onSession: (s: Session) => void, notice?: string): HTM
       .finally(() => busy(regForm, false));
   });
 
-  return h('div', { class: 'login' },
+  return h(
+    'div',
+    { class: 'login' },
     h('p', { class: 'title' }, 'MLP — machine learning platform'),
     h('p', { class: 'lead' }, 'Upload datasets, train with live metrics, serve models.'),
-    h('div', { class: 'login-forms' }, loginForm, regForm));
+    h('div', { class: 'login-forms' }, loginForm, regForm),
+  );
 }

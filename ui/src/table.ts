@@ -32,7 +32,13 @@ export class KeyedTable<T extends { name: string }> {
     this.body = h('tbody');
     this.empty = h('tr', { class: 'empty' }, h('td', { colspan: columns.length + 1 }, emptyText));
     this.body.append(this.empty);
-    this.el = h('table', {}, h('caption', { class: 'sr-only' }, caption), h('thead', {}, h('tr', {}, ...columns.map((c) => h('th', { scope: 'col' }, c.label)), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))), this.body);
+    this.el = h(
+      'table',
+      {},
+      h('caption', { class: 'sr-only' }, caption),
+      h('thead', {}, h('tr', {}, ...columns.map((c) => h('th', { scope: 'col' }, c.label)), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
+      this.body,
+    );
   }
 
   get size(): number {

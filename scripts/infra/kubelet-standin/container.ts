@@ -29,8 +29,26 @@ export interface ContainerPlan {
 }
 
 /** Read-only system files of the host the container sees as its image's /etc. */
-const ETC = ['hosts', 'resolv.conf', 'nsswitch.conf', 'host.conf', 'gai.conf', 'services', 'protocols', 'passwd', 'group',
-  'ssl', 'ca-certificates', 'ca-certificates.conf', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime', 'alternatives', 'mime.types'];
+const ETC = [
+  'hosts',
+  'resolv.conf',
+  'nsswitch.conf',
+  'host.conf',
+  'gai.conf',
+  'services',
+  'protocols',
+  'passwd',
+  'group',
+  'ssl',
+  'ca-certificates',
+  'ca-certificates.conf',
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'localtime',
+  'alternatives',
+  'mime.types',
+];
 
 const depth = (p: string) => p.split('/').filter(Boolean).length;
 
@@ -40,8 +58,16 @@ const depth = (p: string) => p.split('/').filter(Boolean).length;
  */
 export function bwrapArgs(plan: ContainerPlan): string[] {
   const args = [
-    '--unshare-user', '--uid', String(plan.uid), '--gid', String(plan.gid),
-    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', plan.hostname.slice(0, 63),
+    '--unshare-user',
+    '--uid',
+    String(plan.uid),
+    '--gid',
+    String(plan.gid),
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--hostname',
+    plan.hostname.slice(0, 63),
     // If the stand-in dies (even by SIGKILL), or bwrap does, everything in the container dies too.
     '--die-with-parent',
   ];

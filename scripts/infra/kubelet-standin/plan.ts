@@ -1,13 +1,16 @@
 // The test kubelet stand-in: from a pod spec to what container.ts starts (command, env, mounts),
 // reading Secrets and ConfigMaps through the real API server as the kubelet does.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { ContainerPlan, Mount } from './container.js';
 
 /** A pod the stand-in will not run: it ends Failed with this reason and message. */
 export class PodRefused extends Error {
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'PodRefused';
   }
@@ -74,13 +77,21 @@ function fieldValue(pod: k8s.V1Pod, fieldPath: string, nodeName: string): string
   const sub = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
   if (sub) return (sub[1] === 'labels' ? m.labels : m.annotations)?.[sub[2]!] ?? '';
   switch (fieldPath) {
-    case 'metadata.name': return m.name ?? '';
-    case 'metadata.namespace': return m.namespace ?? '';
-    case 'metadata.uid': return m.uid ?? '';
-    case 'spec.nodeName': return nodeName;
-    case 'spec.serviceAccountName': return pod.spec?.serviceAccountName ?? '';
-    case 'status.podIP': case 'status.hostIP': return '127.0.0.1';
-    default: throw new PodRefused('CreateContainerConfigError', `the kubelet stand-in does not support fieldRef ${fieldPath}`);
+    case 'metadata.name':
+      return m.name ?? '';
+    case 'metadata.namespace':
+      return m.namespace ?? '';
+    case 'metadata.uid':
+      return m.uid ?? '';
+    case 'spec.nodeName':
+      return nodeName;
+    case 'spec.serviceAccountName':
+      return pod.spec?.serviceAccountName ?? '';
+    case 'status.podIP':
+    case 'status.hostIP':
+      return '127.0.0.1';
+    default:
+      throw new PodRefused('CreateContainerConfigError', `the kubelet stand-in does not support fieldRef ${fieldPath}`);
   }
 }
 
@@ -176,7 +187,10 @@ export async function planPod(ctx: PlanContext, pod: k8s.V1Pod): Promise<Contain
   const spec = pod.spec;
   const containers = spec?.containers ?? [];
   if (containers.length !== 1 || (spec?.initContainers ?? []).length > 0) {
-    throw new PodRefused('UnsupportedPod', `the kubelet stand-in runs pods of exactly one container and no init containers; this one has ${containers.length} and ${(spec?.initContainers ?? []).length} init`);
+    throw new PodRefused(
+      'UnsupportedPod',
+      `the kubelet stand-in runs pods of exactly one container and no init containers; this one has ${containers.length} and ${(spec?.initContainers ?? []).length} init`,
+    );
   }
   const c = containers[0]!;
   if (!c.command?.length) {
@@ -186,8 +200,12 @@ export async function planPod(ctx: PlanContext, pod: k8s.V1Pod): Promise<Contain
   const argv = [...c.command, ...(c.args ?? [])].map((a) => expand(a, env));
   const sc = { ...spec?.securityContext, ...c.securityContext } as { runAsUser?: number; runAsGroup?: number };
   return {
-    argv, env, workingDir: c.workingDir ? path.normalize(c.workingDir) : undefined,
-    mounts: mountsOf(ctx, pod, c), hostname: pod.metadata?.name ?? 'pod',
-    uid: sc.runAsUser ?? 0, gid: sc.runAsGroup ?? 0,
+    argv,
+    env,
+    workingDir: c.workingDir ? path.normalize(c.workingDir) : undefined,
+    mounts: mountsOf(ctx, pod, c),
+    hostname: pod.metadata?.name ?? 'pod',
+    uid: sc.runAsUser ?? 0,
+    gid: sc.runAsGroup ?? 0,
   };
 }

@@ -52,15 +52,28 @@ export class PodWorker {
   private readonly transitions = new Map<string, { status: string; at: Date }>();
   readonly uid: string;
 
-  constructor(public pod: k8s.V1Pod, private readonly d: PodDeps) {
+  constructor(
+    public pod: k8s.V1Pod,
+    private readonly d: PodDeps,
+  ) {
     this.uid = pod.metadata?.uid ?? '';
   }
 
-  private get ns() { return this.pod.metadata?.namespace ?? 'default'; }
-  private get name() { return this.pod.metadata?.name ?? ''; }
-  private get container() { return this.pod.spec?.containers?.[0]; }
-  private get podDir() { return path.join(this.d.stateDir, 'pods', `${this.ns}_${this.name}_${this.uid}`); }
-  private get label() { return `${this.ns}/${this.name}`; }
+  private get ns() {
+    return this.pod.metadata?.namespace ?? 'default';
+  }
+  private get name() {
+    return this.pod.metadata?.name ?? '';
+  }
+  private get container() {
+    return this.pod.spec?.containers?.[0];
+  }
+  private get podDir() {
+    return path.join(this.d.stateDir, 'pods', `${this.ns}_${this.name}_${this.uid}`);
+  }
+  private get label() {
+    return `${this.ns}/${this.name}`;
+  }
 
   /** Plan and start the container; a pod it cannot run ends Failed with the reason. */
   async start(): Promise<void> {
@@ -113,7 +126,11 @@ export class PodWorker {
     // bwrap reports a command killed by signal N as 128+N, as a container runtime does.
     const exitCode = exit ?? 128 + (signal ? os.constants.signals[signal] : 9);
     const term: k8s.V1ContainerStateTerminated = {
-      exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: run.startedAt, finishedAt: now(), containerID: run.containerID,
+      exitCode,
+      reason: exitCode === 0 ? 'Completed' : 'Error',
+      startedAt: run.startedAt,
+      finishedAt: now(),
+      containerID: run.containerID,
     };
     this.d.log(`${this.label}: container exited ${exitCode}`);
     if (this.ending) {
@@ -175,8 +192,7 @@ export class PodWorker {
   private probeOnce(c: k8s.V1Container, g: k8s.V1HTTPGetAction, timeoutMs: number): Promise<boolean> {
     const port = typeof g.port === 'number' ? g.port : Number(c.ports?.find((cp) => cp.name === g.port)?.containerPort ?? g.port);
     return new Promise((resolve) => {
-      const req = http.get({ host: g.host ?? IP, port, path: g.path ?? '/', timeout: timeoutMs,
-        headers: Object.fromEntries((g.httpHeaders ?? []).map((h) => [h.name, h.value])) }, (res) => {
+      const req = http.get({ host: g.host ?? IP, port, path: g.path ?? '/', timeout: timeoutMs, headers: Object.fromEntries((g.httpHeaders ?? []).map((h) => [h.name, h.value])) }, (res) => {
         res.resume();
         resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
       });
@@ -201,7 +217,10 @@ export class PodWorker {
       signalContainer(run.pgid, 'SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const killed = new Promise<void>((resolve) => {
-        timer = setTimeout(() => { killContainer(run.pgid); resolve(); }, graceMs);
+        timer = setTimeout(() => {
+          killContainer(run.pgid);
+          resolve();
+        }, graceMs);
       });
       await Promise.race([run.exited, killed]);
       clearTimeout(timer);
@@ -244,17 +263,18 @@ export class PodWorker {
 
   /** Status writes go one after another, each with the whole status as it is now. */
   private report(): Promise<void> {
-    this.statusChain = this.statusChain.then(() => this.patchStatus()).catch((err: unknown) => {
-      if (code(err) !== 404) this.d.log(`${this.label}: status update failed: ${(err as Error).message}`);
-    });
+    this.statusChain = this.statusChain
+      .then(() => this.patchStatus())
+      .catch((err: unknown) => {
+        if (code(err) !== 404) this.d.log(`${this.label}: status update failed: ${(err as Error).message}`);
+      });
     return this.statusChain;
   }
 
   private async patchStatus(final = false): Promise<void> {
     if (this.ending && !final) return; // being deleted: only its final status still matters
     const status = this.status();
-    await this.d.core.patchNamespacedPodStatus({ name: this.name, namespace: this.ns, body: { status } },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await this.d.core.patchNamespacedPodStatus({ name: this.name, namespace: this.ns, body: { status } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
   }
 
   private status(): k8s.V1PodStatus {
@@ -272,16 +292,26 @@ export class PodWorker {
     const ready = this.ready && !!this.run;
     const state: k8s.V1ContainerState = this.run
       ? { running: { startedAt: this.run.startedAt } }
-      : this.terminated ? { terminated: this.terminated } : { waiting: this.waiting ?? { reason: 'ContainerCreating' } };
+      : this.terminated
+        ? { terminated: this.terminated }
+        : { waiting: this.waiting ?? { reason: 'ContainerCreating' } };
     const cs: k8s.V1ContainerStatus | undefined = c && {
-      name: c.name, image: c.image ?? '', imageID: `standin://${c.image ?? ''}`, ready, started: !!this.run,
-      restartCount: this.restartCount, state,
+      name: c.name,
+      image: c.image ?? '',
+      imageID: `standin://${c.image ?? ''}`,
+      ready,
+      started: !!this.run,
+      restartCount: this.restartCount,
+      state,
       ...(this.run ? { containerID: this.run.containerID } : this.terminated?.containerID ? { containerID: this.terminated.containerID } : {}),
       ...(this.lastTerminated ? { lastState: { terminated: this.lastTerminated } } : {}),
     };
     return {
       phase: this.phase,
-      hostIP: IP, hostIPs: [{ ip: IP }], podIP: IP, podIPs: [{ ip: IP }],
+      hostIP: IP,
+      hostIPs: [{ ip: IP }],
+      podIP: IP,
+      podIPs: [{ ip: IP }],
       startTime: this.startTime,
       ...(this.failure ? { reason: this.failure.reason, message: this.failure.message } : {}),
       conditions: [

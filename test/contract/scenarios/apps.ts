@@ -24,11 +24,24 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
   const apps = (method: string, suffix = '', body?: unknown, as = token) => p.call(method, `/api/v1/users/alice/apps${suffix}`, { token: as, body });
   const app = async (name: string) => (await apps('GET', `/${name}`)).json as Record<string, unknown> & { state: string; port: number; msg?: string };
   const watch = () => reconcile(p, 'apps');
-  const settled = (name: string, states = ['ready', 'error']) => until(() => app(name), (a) => states.includes(a.state), `app ${name} reaching ${states.join('/')}`, { tries: 1200, ms: 100 });
-  const gone = (name: string) => until(async () => (await apps('GET', `/${name}`)).status, (s) => s === 403, `app ${name} deleted`, { before: watch, tries: 600 });
+  const settled = (name: string, states = ['ready', 'error']) =>
+    until(
+      () => app(name),
+      (a) => states.includes(a.state),
+      `app ${name} reaching ${states.join('/')}`,
+      { tries: 1200, ms: 100 },
+    );
+  const gone = (name: string) =>
+    until(
+      async () => (await apps('GET', `/${name}`)).status,
+      (s) => s === 403,
+      `app ${name} deleted`,
+      { before: watch, tries: 600 },
+    );
   const tenant = async () => (await p.call('GET', '/api/v1/tenants/default', { token })).json as { cpu_inuse: number; ram_inuse: number };
   const claims = async () => (await p.store.collection('app_port').find()).map((c) => Number(c._id));
-  const predict = (name: string, body: unknown, as: string | null = token, model = 'iris') => call(p.appUrl, 'POST', `/alice/${name}/v1/models/${model}:predict`, { ...(as === null ? {} : { token: as }), body });
+  const predict = (name: string, body: unknown, as: string | null = token, model = 'iris') =>
+    call(p.appUrl, 'POST', `/alice/${name}/v1/models/${model}:predict`, { ...(as === null ? {} : { token: as }), body });
 
   await endedJob(p, token, 'alice', 'train');
   const model = await tinyModel(ckptOf(p, 'alice', 'train'));
@@ -50,12 +63,12 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
     t.match(await tenant(), { cpu_inuse: 0, ram_inuse: 0 });
   });
 
-  t.test('an app serves the model\'s own predictions through the app gateway, rows and columns', async (t) => {
+  t.test("an app serves the model's own predictions through the app gateway, rows and columns", async (t) => {
     const created = await apps('POST', '', { name: 'serve', model_name: 'iris', cpu: 0.5, ram: SERVER_RAM });
     t.equal(created.status, 201);
     const port = (created.json as { port: number }).port;
     t.match(created.json, { name: 'serve', user: 'alice', tenant: 'default', model_name: 'iris', cpu: 0.5, gpu: 0, ram: SERVER_RAM, state: 'creating' });
-    t.equal((created.json as { endpoint?: string }).endpoint, `${p.appUrl}/alice/serve`, 'the app\'s endpoint: where the app gateway under test serves it');
+    t.equal((created.json as { endpoint?: string }).endpoint, `${p.appUrl}/alice/serve`, "the app's endpoint: where the app gateway under test serves it");
     t.ok(port >= PORT_MIN && port <= PORT_MAX, `port ${port} in ${PORT_MIN}–${PORT_MAX}`);
     t.match(await tenant(), { cpu_inuse: 0.5, ram_inuse: SERVER_RAM });
     const serving = await settled('serve');
@@ -64,10 +77,10 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
     const want = predictLocally(model, ROWS);
     const rows = await predict('serve', { instances: ROWS });
     t.equal(rows.status, 200, rows.text);
-    t.ok(closeTo((rows.json as { predictions: number[][] }).predictions, want), 'row form: the predictions are the model\'s own');
+    t.ok(closeTo((rows.json as { predictions: number[][] }).predictions, want), "row form: the predictions are the model's own");
     const cols = await predict('serve', { inputs: ROWS });
     t.equal(cols.status, 200, cols.text);
-    t.ok(closeTo((cols.json as { outputs: number[][] }).outputs, want), 'columnar form: the outputs are the model\'s own');
+    t.ok(closeTo((cols.json as { outputs: number[][] }).outputs, want), "columnar form: the outputs are the model's own");
     const status = await call(p.appUrl, 'GET', '/alice/serve/v1/models/iris', { token });
     t.match(status.json, { model_version_status: [{ state: 'AVAILABLE' }] });
     // The Open Inference Protocol (KServe v2) on the same app, through the same gateway.
@@ -78,7 +91,13 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
     t.equal(inferred.status, 200, inferred.text);
     const out = (inferred.json as { outputs: { shape: number[]; data: number[] }[] }).outputs[0];
     const width = out?.shape[1] ?? 0;
-    t.ok(closeTo(ROWS.map((_, i) => out?.data.slice(i * width, (i + 1) * width) ?? []), want), 'infer: the model\'s own outputs, row-major');
+    t.ok(
+      closeTo(
+        ROWS.map((_, i) => out?.data.slice(i * width, (i + 1) * width) ?? []),
+        want,
+      ),
+      "infer: the model's own outputs, row-major",
+    );
 
     refused(t, await predict('serve', { instances: [[1, 2]] }), /./);
     refused(t, await predict('serve', { instances: [] }), /./);
@@ -93,11 +112,16 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
     const { port } = await app('serve');
     const pid = killServer(port);
     const states = new Set<string>();
-    await until(async () => {
-      states.add((await app('serve')).state);
-      const r = await predict('serve', { instances: ROWS });
-      return r.status === 200 && serverPid(port) !== pid;
-    }, Boolean, 'serving again after SIGKILL', { tries: 300, ms: 100 });
+    await until(
+      async () => {
+        states.add((await app('serve')).state);
+        const r = await predict('serve', { instances: ROWS });
+        return r.status === 200 && serverPid(port) !== pid;
+      },
+      Boolean,
+      'serving again after SIGKILL',
+      { tries: 300, ms: 100 },
+    );
     t.same([...states], ['ready'], 'the app stayed ready throughout');
     t.not(serverPid(port), pid, 'a new server process serves');
   });
@@ -133,7 +157,11 @@ export async function appsScenario(t: Test, p: Target): Promise<void> {
   t.test('20 concurrent creates get 20 different ports; ports stay unique across a restart', async (t) => {
     const names = Array.from({ length: 20 }, (_, i) => `c${String.fromCharCode(97 + i)}`);
     const answers = await Promise.all(names.map((name) => apps('POST', '', { name, model_name: 'iris', cpu: 0.1, ram: 100 })));
-    t.same(answers.map((a) => a.status), names.map(() => 201), 'all created');
+    t.same(
+      answers.map((a) => a.status),
+      names.map(() => 201),
+      'all created',
+    );
     const ports = answers.map((a) => (a.json as { port: number }).port);
     t.equal(new Set(ports).size, 20, 'every port differs');
     t.same((await claims()).sort(), [...ports].sort(), 'each app holds its claim');

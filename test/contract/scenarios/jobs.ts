@@ -91,7 +91,7 @@ export async function jobsScenario(t: Test, p: Target): Promise<void> {
     t.equal(first.status, 201);
     await until('big', ['running']);
     for (let i = 0; i < 1200 && !(await jobs('GET', '/big/log')).text.includes('started'); i++) await new Promise((r) => setTimeout(r, 25));
-    t.match((await jobs('GET', '/big/log')).text, 'started', 'the log shows the running script\'s output');
+    t.match((await jobs('GET', '/big/log')).text, 'started', "the log shows the running script's output");
     const second = await jobs('POST', '', { name: 'second', entry: 'forever.mjs', cpu: 1.5 });
     t.match(second.json, { state: 'creating', msg: /waiting for resources: request does not fit now: needs cpu 1\.5; free cpu 0/ });
     const third = await jobs('POST', '', { name: 'third', entry: 'forever.mjs', cpu: 0.5 });

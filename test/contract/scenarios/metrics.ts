@@ -36,11 +36,19 @@ export async function metricsScenario(t: Test, p: Target): Promise<void> {
 
   for (const epoch of [1, 0, 2]) t.equal((await publish({ epoch, accuracy: epoch / 10 })).status, 200);
   for (let i = 0; i < 100 && (await listed()).length < 3; i++) await new Promise((r) => setTimeout(r, 50));
-  t.same((await listed()).map((m) => m.epoch), [0, 1, 2], 'stored, in epoch order');
+  t.same(
+    (await listed()).map((m) => m.epoch),
+    [0, 1, 2],
+    'stored, in epoch order',
+  );
 
   const s = await socket(wsUrl());
   await s.until(3);
-  t.same(s.got.map((m) => m.epoch), [0, 1, 2], 'on open: the history, one message each, in epoch order');
+  t.same(
+    s.got.map((m) => m.epoch),
+    [0, 1, 2],
+    'on open: the history, one message each, in epoch order',
+  );
   await publish({ epoch: 3, accuracy: 0.9 });
   await s.until(4);
   t.match(s.got[3], { user: 'alice', name: 'train', epoch: 3, accuracy: 0.9 }, 'then each new one as it arrives');
@@ -57,12 +65,16 @@ export async function metricsScenario(t: Test, p: Target): Promise<void> {
   t.match([refused.status, refused.json], [403, { msg: /^element 5 of the body: field "epoch"/ }], 'a batch with a bad element is refused, naming it');
   t.equal((await call(p.url, 'POST', '/api/v1/users/alice/job_metrics/train', { token: jobToken, body: batch })).status, 200, 'a batch of 50 with the job token');
   await s.until(5 + batch.length);
-  t.same(s.got.slice(5).map((m) => m.epoch), batch.map((m) => m.epoch), 'the batch arrives on the socket whole and in order, none of the refused one');
+  t.same(
+    s.got.slice(5).map((m) => m.epoch),
+    batch.map((m) => m.epoch),
+    'the batch arrives on the socket whole and in order, none of the refused one',
+  );
   t.match(s.got.at(-1), { user: 'alice', name: 'train', ...batch.at(-1) }, 'user and job from the token');
   s.ws.close();
 
   await t.rejects(socket(`${p.url.replace('http', 'ws')}/api/v1/users/alice/job_metrics/train`), /refused with 403/, 'no token: refused before the upgrade');
-  await t.rejects(socket(`${p.url.replace('http', 'ws')}/api/v1/users/alice/job_metrics/train?token=${bob}`), /refused with 403/, 'another user\'s token: refused');
+  await t.rejects(socket(`${p.url.replace('http', 'ws')}/api/v1/users/alice/job_metrics/train?token=${bob}`), /refused with 403/, "another user's token: refused");
 
   // A metric with another job id (a late message of an earlier job of this name) is dropped.
   await p.bus.publish(p.metricsTopic, [{ key: 'alice/train', value: JSON.stringify({ epoch: 7, accuracy: 0, loss: 0, progress: 70 }), headers: { 'mlp-job-id': 'an-earlier-job' } }]);
@@ -75,7 +87,10 @@ export async function metricsScenario(t: Test, p: Target): Promise<void> {
       kcat.stdin.end(`alice/train|${JSON.stringify({ user: 'alice', name: 'train', epoch: 4, accuracy: 0.97, loss: 0.1, progress: 50 })}\n`);
     });
     for (let i = 0; i < 100 && !(await listed()).some((m) => m.epoch === 4); i++) await new Promise((r) => setTimeout(r, 50));
-    t.ok((await listed()).some((m) => m.epoch === 4), 'a metric produced by kcat was stored');
+    t.ok(
+      (await listed()).some((m) => m.epoch === 4),
+      'a metric produced by kcat was stored',
+    );
     // The relay restarts (a new consumer in its group); a metric published while it is down is not lost.
     const restart = await p.stopRelay();
     await new Promise<void>((resolve, reject) => {
@@ -85,15 +100,24 @@ export async function metricsScenario(t: Test, p: Target): Promise<void> {
     });
     await restart();
     for (let i = 0; i < 100 && !(await listed()).some((m) => m.epoch === 5); i++) await new Promise((r) => setTimeout(r, 100));
-    t.ok((await listed()).some((m) => m.epoch === 5), 'the restarted relay consumed what was published while it was down');
+    t.ok(
+      (await listed()).some((m) => m.epoch === 5),
+      'the restarted relay consumed what was published while it was down',
+    );
   }
-  t.notOk((await listed()).some((m) => m.epoch === 7), 'the earlier job\'s metric was dropped');
+  t.notOk(
+    (await listed()).some((m) => m.epoch === 7),
+    "the earlier job's metric was dropped",
+  );
 
   await call(p.url, 'PUT', '/api/v1/users/alice/jobs/train:stop', { token, body: {} });
   for (let i = 0; i < 50; i++) await reconcile(p, 'jobs');
   await publish({ epoch: 9 });
   await new Promise((r) => setTimeout(r, 300));
-  t.notOk((await listed()).some((m) => m.epoch === 9), 'a metric of a job that no longer runs is dropped');
+  t.notOk(
+    (await listed()).some((m) => m.epoch === 9),
+    'a metric of a job that no longer runs is dropped',
+  );
   t.equal((await call(p.url, 'DELETE', '/api/v1/users/alice/jobs/train', { token })).status, 200);
   await reconcile(p, 'jobs');
   const gone = await call(p.url, 'GET', '/api/v1/users/alice/job_metrics/train', { token });

@@ -62,7 +62,7 @@ export async function modelsScenario(t: Test, p: Target): Promise<void> {
     t.notOk(existsSync(storagePaths(p.root).model('alice', 'm')), 'no files were copied');
   });
 
-  t.test('a finished job\'s ckpt/ becomes a ready model; rom is reserved for its size', async (t) => {
+  t.test("a finished job's ckpt/ becomes a ready model; rom is reserved for its size", async (t) => {
     const created = await models('POST', '', { name: 'iris', src: 'train' });
     t.equal(created.status, 201);
     t.match(created.json, { name: 'iris', user: 'alice', tenant: 'default', src: 'train', size: ckptBytes, state: /creating|ready/ });
@@ -83,9 +83,19 @@ export async function modelsScenario(t: Test, p: Target): Promise<void> {
     t.equal(app.status, 201, app.text);
     refused(t, await models('DELETE', '/iris'), /model iris is used by app serve; delete the app first/);
     t.match((await models('GET', '/iris')).json, { state: 'ready' }, 'the refused delete changed nothing');
-    await until(async () => (await p.call('GET', '/api/v1/users/alice/apps/serve', { token })).json as { state: string }, (a) => a.state !== 'creating', 'app leaving creating', { tries: 1200 });
+    await until(
+      async () => (await p.call('GET', '/api/v1/users/alice/apps/serve', { token })).json as { state: string },
+      (a) => a.state !== 'creating',
+      'app leaving creating',
+      { tries: 1200 },
+    );
     t.equal((await p.call('DELETE', '/api/v1/users/alice/apps/serve', { token })).status, 200);
-    await until(async () => (await p.call('GET', '/api/v1/users/alice/apps/serve', { token })).status, (s) => s === 403, 'app deletion', { before: () => reconcile(p, 'apps'), tries: 600 });
+    await until(
+      async () => (await p.call('GET', '/api/v1/users/alice/apps/serve', { token })).status,
+      (s) => s === 403,
+      'app deletion',
+      { before: () => reconcile(p, 'apps'), tries: 600 },
+    );
 
     await models('POST', '', { name: 'other', src: 'train' });
     t.match(await modelSettled(p, token, 'alice', 'other'), { state: 'ready' });
@@ -113,7 +123,12 @@ export async function modelsScenario(t: Test, p: Target): Promise<void> {
     t.equal((await models('POST', '', { name: 'lost', src: 'gone' })).status, 201);
     await modelSettled(p, token, 'alice', 'lost');
     await p.call('DELETE', '/api/v1/users/alice/jobs/gone', { token });
-    await until(async () => (await p.call('GET', '/api/v1/users/alice/jobs/gone', { token })).status, (s) => s === 403, 'job deletion', { before: () => reconcile(p, 'jobs') });
+    await until(
+      async () => (await p.call('GET', '/api/v1/users/alice/jobs/gone', { token })).status,
+      (s) => s === 403,
+      'job deletion',
+      { before: () => reconcile(p, 'jobs') },
+    );
     // Only now back to creating: a pass (scheduled, or ours) must find the ckpt/ gone, never copy it.
     await col.update('alice/lost', {}, { set: { state: 'creating' } });
     t.match(await modelSettled(p, token, 'alice', 'lost'), { state: 'error', msg: /copying the model failed: job gone's ckpt\/ is gone/ });
