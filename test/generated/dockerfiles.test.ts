@@ -18,7 +18,8 @@ interface Copy {
   from?: string;
   sources: string[];
   dest: string;
-  workdir: string /** The destination is a folder the sources go into (several sources, or a trailing /). */;
+  workdir: string;
+  /** The destination is a folder the sources go into (several sources, or a trailing /). */
   into: boolean;
 }
 interface Stage {
@@ -29,7 +30,8 @@ interface Stage {
   user?: string;
   entry: string[];
   env: Record<string, string>;
-  runs: string[] /** COPY and RUN in order, with the WORKDIR each ran in. */;
+  runs: string[];
+  /** COPY and RUN in order, with the WORKDIR each ran in. */
   steps: ({ copy: Copy } | { run: string; workdir: string })[];
 }
 
