@@ -4,7 +4,8 @@ import { Conflict, Forbidden, Invalid, NotAllowedHere, ParentMissing, Unsupporte
 import { datasetsCollection, type DatasetDoc } from '../../shared/repos/datasets.js';
 import type { StreamInput } from '../../shared/route.js';
 import { bytesIn, durability, FOLDER_MODE, lstatIn, openIn, openUnder, removeIn } from '../../shared/webdav/confined.js';
-import { parsePropertyUpdate, sweepDatasets } from '../../shared/webdav/deadprops.js';
+import { sweepDatasets } from '../../shared/webdav/deadprops.js';
+import { parsePropertyUpdate } from '../../shared/webdav/deadprops-xml.js';
 import { commit, discard, receive, type Received } from '../../shared/webdav/files.js';
 import { proppatchStatus } from '../../shared/webdav/propfind.js';
 import type { Target } from '../../shared/webdav/target.js';
