@@ -1,7 +1,6 @@
-import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
-import { groupMembers } from './sandbox.js';
 
 // The processes of the local orchestrator's workloads (local.ts): each in its own process group,
 // led by its wrapper (local-record.ts WRAPPER); signalled, and their programs looked up, here.
@@ -63,4 +62,22 @@ export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }
+}
+
+/** The processes of a process group (host pids), from /proc. */
+export function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // ended while listed
+    }
+    // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses; it ends at the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid) members.push(Number(name));
+  }
+  return members;
 }

@@ -12,7 +12,8 @@ import { processStartTime, recordStore, WRAPPER } from './local-record.js';
 import { answers200, canListen, prepareServeSocket, serveSocketPath, sweepServeSockets } from './local-serve.js';
 import { ended, newEntry, running, type Running } from './local-workload.js';
 import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
-import { bwrapArgs, bwrapCommand, describeSandbox, sandboxSupport, type SandboxNetwork, type SandboxSupport } from './sandbox.js';
+import { describeSandbox, sandboxSupport, type SandboxSupport } from './sandbox.js';
+import { bwrapArgs, bwrapCommand, type SandboxNetwork } from './sandbox-bwrap.js';
 import { closeUserns, jobUserns } from './userns.js';
 
 /**
