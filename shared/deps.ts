@@ -6,7 +6,7 @@ import type { Bus } from './bus/port.js';
 import { appGatewayUrl, type Config } from './config.js';
 import { ConfigError } from './errors.js';
 import type { Logger } from './log.js';
-import { cgroupSupport } from './orchestrator/cgroups.js';
+import { cgroupSupport } from './orchestrator/cgroups-probe.js';
 import { createLocalOrchestrator } from './orchestrator/local.js';
 import { describeLimits, JOB_NOFILE, type JobLimits } from './orchestrator/local-limits.js';
 import type { Orchestrator } from './orchestrator/port.js';

@@ -14,7 +14,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 // Folders whose every file the generator owns: a file there it did not write is stale.
 const OWNED_DIRS = ['k8s', 'knative', 'nginx'];
 
-/** `npm run gen` writes stack.yml, k8s/, knative/, nginx/ and openapi.json from functions/*\/route.ts, docs/configuration.md from shared/config.ts; `--check` only compares. */
+/** `npm run gen` writes stack.yml, k8s/, knative/, nginx/ and openapi.json from functions/*\/route.ts, docs/configuration.md from shared/config-settings.ts and shared/config.ts; `--check` only compares. */
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   const fns = await loadFunctions();

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { API_SOCKET_NAME, HOSTS_FILE, sandboxHosts } from './sandbox.js';
+import { API_SOCKET_NAME, HOSTS_FILE, sandboxHosts } from './sandbox-bwrap.js';
 
 /** Unix socket paths longer than this do not fit sockaddr_un (108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;

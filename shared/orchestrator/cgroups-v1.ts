@@ -1,6 +1,7 @@
 import { readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { CPU_PERIOD_US, childIds, errCode, exists, fsError, handle, keyed, makeDir, readControl, writeControl, type AvailableCgroups, type KernelLimits, type WorkloadCgroup } from './cgroups.js';
+import type { AvailableCgroups, KernelLimits, WorkloadCgroup } from './cgroups.js';
+import { CPU_PERIOD_US, childIds, errCode, exists, fsError, handle, keyed, makeDir, readControl, writeControl } from './cgroupfs.js';
 
 /** cgroup v1: a hierarchy per controller, `<base>/<controller>/<parentName>/<id>` in each. */
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { CPU_PERIOD_US, childIds, exists, handle, keyed, makeDir, readControl, writeControl, type AvailableCgroups, type KernelLimits, type WorkloadCgroup } from './cgroups.js';
+import type { AvailableCgroups, KernelLimits, WorkloadCgroup } from './cgroups.js';
+import { CPU_PERIOD_US, childIds, exists, handle, keyed, makeDir, readControl, writeControl } from './cgroupfs.js';
 
 /** cgroup v2: one tree, `<base>/<parentName>/<id>`, the controllers handed down through cgroup.subtree_control. */
 

@@ -3,7 +3,8 @@ import { access, constants, mkdir, mkdtemp, readFile, readdir, rm, rmdir, writeF
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { cgroupSupport, describeCgroups, listCgroups, openCgroup, shellQuote, type AvailableCgroups, type Limits, type WorkloadCgroup } from './cgroups.js';
+import { describeCgroups, listCgroups, openCgroup, type AvailableCgroups, type Limits, type WorkloadCgroup } from './cgroups.js';
+import { cgroupSupport, shellQuote } from './cgroups-probe.js';
 
 // The real tests use this machine's cgroups (v1 or v2, as found) under a parent of their own, so
 // they never touch a platform's `mlp` cgroups; everything they make is removed in teardown.

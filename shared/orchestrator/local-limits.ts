@@ -1,6 +1,8 @@
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import type { Logger } from '../log.js';
 import { describeCgroups, type CgroupSupport, type Limits, type WorkloadCgroup } from './cgroups.js';
+import { ended, type Running } from './local-workload.js';
 
 /**
  * How the local orchestrator holds a job to what it asked for (MLP_JOB_LIMITS): a cgroup of its
@@ -68,4 +70,58 @@ export async function workspaceBytes(dir: string): Promise<number> {
   };
   await visit(dir);
   return entries > MAX_ENTRIES ? Infinity : bytes;
+}
+
+/**
+ * Removes workloads' cgroups once they end (what is left in one killed first); `settled(id)` is
+ * what a workload started again under the same id waits for, so it never meets its last cgroup.
+ */
+export function cgroupReaper(log: Logger): { drop: (cgroup: Promise<WorkloadCgroup>, id: string) => Promise<void>; settled: (id: string) => Promise<void> | undefined } {
+  const dropping = new Map<string, Promise<void>>();
+  const drop = (cgroup: Promise<WorkloadCgroup>, id: string): Promise<void> => {
+    const done = (async () => {
+      try {
+        const cg = await cgroup;
+        await cg.killAll();
+        await cg.remove();
+      } catch (err) {
+        log.error("could not remove a workload's cgroup", { id, err: (err as Error).message });
+      }
+    })();
+    const tracked = done.finally(() => {
+      if (dropping.get(id) === tracked) dropping.delete(id);
+    });
+    dropping.set(id, tracked);
+    return tracked;
+  };
+  return { drop, settled: (id) => dropping.get(id) };
+}
+
+const DISK_POLL_MS = 1000;
+
+/**
+ * Measures the workspaces of `workloads` every DISK_POLL_MS and stops a job past its bound (no
+ * file may pass it at all: RLIMIT_FSIZE), saying why. One pass at a time; the timer does not keep
+ * the process alive (clear it on close).
+ */
+export function watchWorkspaces(workloads: Map<string, Running>, stop: (id: string) => Promise<void>, log: Logger): NodeJS.Timeout {
+  let measuring = false;
+  const diskWatch = setInterval(() => {
+    if (measuring) return;
+    measuring = true;
+    void (async () => {
+      for (const [id, entry] of workloads) {
+        if (!entry.disk || ended(entry) || entry.stopping) continue;
+        const bytes = await workspaceBytes(entry.disk.dir);
+        if (bytes <= entry.disk.bytes || ended(entry)) continue;
+        entry.exceeded = { kind: 'disk', msg: `workspace over ${entry.disk.bytes} bytes` };
+        log.warn('stopping a job whose workspace passed its bound', { id, bytes, bound: entry.disk.bytes });
+        await stop(id);
+      }
+    })()
+      .catch((err: unknown) => log.error("measuring the jobs' workspaces failed", { err: (err as Error).message }))
+      .finally(() => (measuring = false));
+  }, DISK_POLL_MS);
+  diskWatch.unref();
+  return diskWatch;
 }

@@ -1,41 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants as fsConstants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { constants as osConstants, tmpdir } from 'node:os';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
-import { findWrapper, processStartTime, recordStore, stillRuns, WRAPPER } from './local-record.js';
 import { hostPort, insideApi, startApiBridge, writeHosts, type ApiBridge } from './api-bridge.js';
 import { openCgroup, type WorkloadCgroup } from './cgroups.js';
+import { adoptLeftovers } from './local-adopt.js';
+import { cgroupLimits, cgroupReaper, describeLimits, limitedCommand, watchWorkspaces, type JobLimits } from './local-limits.js';
+import { findProgram, signalGroup, signalName, signalWorkload } from './local-process.js';
+import { processStartTime, recordStore, WRAPPER } from './local-record.js';
 import { answers200, canListen, prepareServeSocket, serveSocketPath, sweepServeSockets } from './local-serve.js';
+import { ended, newEntry, running, type Running } from './local-workload.js';
+import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
+import { describeSandbox, sandboxSupport, type SandboxSupport } from './sandbox.js';
+import { bwrapArgs, bwrapCommand, type SandboxNetwork } from './sandbox-bwrap.js';
 import { closeUserns, jobUserns } from './userns.js';
-import { cgroupLimits, describeLimits, limitedCommand, workspaceBytes, type JobLimits } from './local-limits.js';
-import { bwrapArgs, bwrapCommand, describeSandbox, groupMembers, sandboxSupport, type SandboxNetwork, type SandboxSupport } from './sandbox.js';
-
-interface Running {
-  kind: Workload['kind'];
-  child?: ChildProcess;
-  /** The wrapper's pid (the group's leader) and start time, once it runs. */
-  pid?: number;
-  startTime?: string;
-  /** Not this process's child: a job started before the platform restarted, followed by polling. */
-  adopted: boolean;
-  status: WorkloadStatus;
-  exited: Promise<void>;
-  resolveExit: () => void;
-  stopping: boolean;
-  /** Runs inside bwrap (bwrap and its reaper are in the group; the job's processes below them). */
-  sandboxed: boolean;
-  /** Its cgroup (limited jobs), and what it asked for, to say why it was ended. */
-  cgroup?: Promise<WorkloadCgroup>;
-  ram?: number;
-  /** The workspace and its bound in bytes (limited jobs). */
-  disk?: { dir: string; bytes: number };
-  /** A limit it passed: why it was ended. */
-  exceeded?: { kind: 'ram' | 'disk'; msg: string };
-  /** A sandboxed server's Unix socket (local-serve.ts): where it is reached instead of its port. */
-  socket?: string;
-}
 
 /**
  * The local default: each workload a child process in its own process group, so stopping it
@@ -92,14 +71,6 @@ export function createLocalOrchestrator(opts: {
     }
   };
 
-  const newEntry = (id: string, kind: Workload['kind'], sandboxed: boolean, adopted: boolean): Running => {
-    let resolveExit: () => void = () => undefined;
-    const exited = new Promise<void>((r) => (resolveExit = r));
-    return { kind, adopted, status: { id, phase: 'pending' }, exited, resolveExit, stopping: false, sandboxed };
-  };
-  const ended = (e: Running) => e.status.phase === 'succeeded' || e.status.phase === 'failed';
-  const running = (e: Running) => e.pid !== undefined && e.startTime !== undefined && stillRuns({ pid: e.pid, startTime: e.startTime });
-
   /** The workload's wrapper ended with `code` (null: it was killed, or left no exit status). */
   const finish = (entry: Running, code: number | null, signal: string | null, lost?: string) => {
     if (ended(entry)) return;
@@ -139,23 +110,8 @@ export function createLocalOrchestrator(opts: {
   };
 
   // A server started again under its id (an app's restart) waits until its last cgroup is gone.
-  const dropping = new Map<string, Promise<void>>();
-  const dropCgroup = (cgroup: Promise<WorkloadCgroup>, id: string): Promise<void> => {
-    const done = (async () => {
-      try {
-        const cg = await cgroup;
-        await cg.killAll();
-        await cg.remove();
-      } catch (err) {
-        opts.log.error("could not remove a workload's cgroup", { id, err: (err as Error).message });
-      }
-    })();
-    const tracked = done.finally(() => {
-      if (dropping.get(id) === tracked) dropping.delete(id);
-    });
-    dropping.set(id, tracked);
-    return tracked;
-  };
+  const cgroupsGone = cgroupReaper(opts.log);
+  const dropCgroup = cgroupsGone.drop;
 
   const launch = (w: Workload, sandbox: SandboxSupport | undefined, api: ApiBridge | undefined, limited: Limited | undefined, usernsFd: number | undefined): Running => {
     const sandboxed = sandbox?.mode === 'on';
@@ -249,57 +205,8 @@ export function createLocalOrchestrator(opts: {
     return entry;
   };
 
-  // Jobs left by an earlier platform on this stateDir: adopted if their process still runs (the
-  // same start time: a recycled pid is someone else), else ended by the exit code they recorded.
-  for (const noted of durable ? records.all() : []) {
-    const found = noted.pid === 0 ? findWrapper(records.exitFile(noted.id)) : undefined;
-    if (noted.pid === 0 && !found) {
-      records.remove(noted.id); // never started: to the platform, unknown (a job is launched again)
-      continue;
-    }
-    const r = found ? { ...noted, ...found } : noted;
-    if (found) records.write(r);
-    if (r.sandboxed && r.kind === 'job')
-      openBridge().catch((err: unknown) => opts.log.error("the jobs' API bridge could not start: adopted jobs cannot reach the API", { err: (err as Error).message }));
-    if (r.kind === 'app') {
-      if (stillRuns(r)) {
-        opts.log.warn('stopping a model server left by an earlier platform process', { id: r.id, pid: r.pid });
-        signalGroup(r.pid, 'SIGKILL');
-      }
-      const cgroups = opts.limits?.mode === 'on' && opts.limits.cgroups.mode !== 'unavailable' ? opts.limits.cgroups : undefined;
-      if (cgroups) void dropCgroup(openCgroup(cgroups, r.id, cgroupLimits({ cpu: 1, ram: 100 }, 1)), r.id);
-      records.remove(r.id);
-      continue;
-    }
-    const entry = newEntry(r.id, r.kind, r.sandboxed, true);
-    entry.status = { id: r.id, phase: 'running', startedAt: r.startedAt };
-    workloads.set(r.id, entry);
-    const cgroups = opts.limits?.mode === 'on' ? opts.limits.cgroups : undefined;
-    if (r.limits && cgroups && cgroups.mode !== 'unavailable' && opts.limits?.mode === 'on') {
-      // The same cgroup again (its limits unchanged), for the OOM check and the clean-up.
-      entry.cgroup = openCgroup(cgroups, r.id, cgroupLimits(r.limits, opts.limits.pids));
-      entry.cgroup.catch((err: unknown) => opts.log.error("could not open an adopted job's cgroup", { id: r.id, err: (err as Error).message }));
-      entry.ram = r.limits.ram;
-      entry.disk = r.limits.disk;
-    }
-    if (stillRuns(r)) {
-      entry.pid = r.pid;
-      entry.startTime = r.startTime;
-      opts.log.info('adopted a job started before the platform restarted', { id: r.id, pid: r.pid });
-    } else {
-      const code = records.exitCode(r.id);
-      settle(entry, code ?? null, null, code === undefined ? 'lost: its process ended while the platform was down and recorded no exit status' : undefined);
-    }
-  }
-  // Adopted jobs are not this process's children: no exit event, so they are polled.
-  const poll = setInterval(() => {
-    for (const entry of workloads.values()) {
-      if (!entry.adopted || ended(entry) || running(entry)) continue;
-      const code = records.exitCode(entry.status.id);
-      settle(entry, code ?? null, null, code === undefined ? 'lost: its process ended and recorded no exit status' : undefined);
-    }
-  }, ADOPTED_POLL_MS);
-  poll.unref();
+  // Jobs left by an earlier platform on this stateDir are adopted, and followed by polling (local-adopt.ts).
+  const poll = adoptLeftovers({ records, durable, workloads, log: opts.log, limits: opts.limits, openBridge, dropCgroup, settle });
 
   // A server is ready once its health path answers 200 (what a readiness probe does on Kubernetes).
   const pollHealth = async (entry: Running, health: NonNullable<Workload['health']>) => {
@@ -319,30 +226,12 @@ export function createLocalOrchestrator(opts: {
     const l = opts.limits;
     if (!l || l.mode === 'off') return undefined;
     if (l.cgroups.mode === 'unavailable') return { refused: describeLimits(l) };
-    await dropping.get(w.id);
+    await cgroupsGone.settled(w.id);
     return { cgroup: await openCgroup(l.cgroups, w.id, cgroupLimits(w.resources, l.pids)), disk: l.disk, nofile: l.nofile };
   };
 
-  // Workspaces are measured every DISK_POLL_MS; one past its bound is stopped (no file may pass
-  // it at all: RLIMIT_FSIZE). One pass at a time.
-  let measuring = false;
-  const diskWatch = setInterval(() => {
-    if (measuring) return;
-    measuring = true;
-    void (async () => {
-      for (const [id, entry] of workloads) {
-        if (!entry.disk || ended(entry) || entry.stopping) continue;
-        const bytes = await workspaceBytes(entry.disk.dir);
-        if (bytes <= entry.disk.bytes || ended(entry)) continue;
-        entry.exceeded = { kind: 'disk', msg: `workspace over ${entry.disk.bytes} bytes` };
-        opts.log.warn('stopping a job whose workspace passed its bound', { id, bytes, bound: entry.disk.bytes });
-        await stop(id);
-      }
-    })()
-      .catch((err: unknown) => opts.log.error("measuring the jobs' workspaces failed", { err: (err as Error).message }))
-      .finally(() => (measuring = false));
-  }, DISK_POLL_MS);
-  diskWatch.unref();
+  // Workspaces are measured, and one past its bound is stopped (local-limits.ts); `stop` is called once it is defined below.
+  const diskWatch = watchWorkspaces(workloads, (id) => stop(id), opts.log);
 
   const stop = async (id: string) => {
     const entry = workloads.get(id);
@@ -428,65 +317,4 @@ type Limited = { cgroup: WorkloadCgroup; disk: number; nofile: number } | { refu
 
 /** The fd a workload's wrapper, and so bwrap, has its user namespace on. */
 const USERNS_FD = 3;
-const ADOPTED_POLL_MS = 250;
-const DISK_POLL_MS = 1000;
 const HEALTH_POLL_MS = 100;
-
-function signalName(n: number): NodeJS.Signals | undefined {
-  return (Object.entries(osConstants.signals) as [NodeJS.Signals, number][]).find(([, v]) => v === n)?.[0];
-}
-
-/**
- * A graceful signal to a workload: to its own processes, not to the wrapper (which must live to
- * record the exit code) nor to bwrap (whose death would end the sandbox at once); bwrap exits once
- * the job has, then the wrapper. Before the program runs (only the wrapper, or bwrap), the leader gets it.
- */
-function signalWorkload(pgid: number, signal: NodeJS.Signals, sandboxed: boolean): void {
-  const own = groupMembers(pgid).filter((pid) => pid !== pgid && !(sandboxed && commOf(pid) === 'bwrap'));
-  if (own.length === 0) {
-    signalGroup(pgid, signal);
-    return;
-  }
-  for (const pid of own) {
-    try {
-      process.kill(pid, signal);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-    }
-  }
-}
-
-function commOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return ''; // ended meanwhile
-  }
-}
-
-/** Undefined when `program` (a path, or a name looked up on PATH) can be run; else why not. */
-function findProgram(program: string, pathVar: string): string | undefined {
-  const candidates = program.includes('/')
-    ? [program]
-    : pathVar
-        .split(':')
-        .filter(Boolean)
-        .map((d) => path.join(d, program));
-  for (const file of candidates) {
-    try {
-      accessSync(file, fsConstants.X_OK);
-      return undefined;
-    } catch {
-      // not here
-    }
-  }
-  return program.includes('/') ? 'spawn ENOENT (no such executable file)' : `spawn ENOENT (not found on PATH)`;
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
-}

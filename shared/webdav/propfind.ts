@@ -1,5 +1,6 @@
 import type { Entry } from './confined.js';
-import { propElement, type DeadProp, type PropName, type PropRequest } from './deadprops.js';
+import type { DeadProp, PropName } from './deadprops.js';
+import { propElement, type PropRequest } from './deadprops-xml.js';
 
 const escapeXml = (s: string) => s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 /** An href: each segment percent-encoded on its own, so names with `#`, `?`, `%` or spaces stay one segment. */

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, openSync, closeSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { groupMembers } from '../../../shared/orchestrator/sandbox.js';
+import { groupMembers } from '../../../shared/orchestrator/local-process.js';
 
 /** A folder of the host bound into the container. */
 export interface Mount {
