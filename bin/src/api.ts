@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { nextLink } from '../../shared/http/link-header.js';
 import type { ClientConfig } from './config.js';
 
 /** A refusal or fault, carrying the server's own msg (printed as is). */
@@ -75,16 +76,6 @@ export function api(config: Pick<ClientConfig, 'url' | 'token'>): Api {
 
 /** How many objects the client asks for per page of a list (the server allows 1–1000). */
 export const PAGE_SIZE = 200;
-
-/** The target of the rel="next" link in a Link header, if any. */
-export function nextLink(header: string | null): string | undefined {
-  for (const part of header?.split(/,(?=\s*<)/) ?? []) {
-    const m = /^\s*<([^>]*)>(.*)$/.exec(part);
-    const rel = /;\s*rel\s*=\s*"?([^";]*)"?/i.exec(m?.[2] ?? '')?.[1] ?? '';
-    if (m && rel.toLowerCase().split(/\s+/).includes('next')) return m[1];
-  }
-  return undefined;
-}
 
 /** Each path segment percent-encoded, slashes kept. */
 export const encodePath = (p: string) => p.split('/').map(encodeURIComponent).join('/');

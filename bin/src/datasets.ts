@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SingleBar, Presets } from 'cli-progress';
+import { segmentProblem } from '../../shared/file-name.js';
 import { encodePath, ServerError, type Api } from './api.js';
 import { localFiles } from './walk.js';
 
@@ -13,27 +14,6 @@ interface Dataset {
   state: string;
   progress: number;
   msg?: string;
-}
-
-/**
- * A path segment the server accepts (shared/webdav/target.ts): 1–255 bytes of UTF-8 without "/",
- * NUL or control characters, not "." or "..". Answers what is wrong, or undefined.
- */
-function segmentProblem(s: string): string | undefined {
-  if (/\p{Cs}/u.test(s)) return 'is not UTF-8';
-  const bytes = Buffer.byteLength(s, 'utf8');
-  if (bytes < 1) return 'is empty';
-  if (bytes > 255) return `is ${bytes} bytes; at most 255`;
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(s)) return 'holds a control character';
-  if (s === '.' || s === '..') return 'is not allowed';
-  let again: string;
-  try {
-    again = decodeURIComponent(s);
-  } catch {
-    return undefined;
-  }
-  if (again !== s && (again === '.' || again === '..' || /[/\\\u0000-\u001f\u007f-\u009f]/.test(again))) return 'is percent-encoded twice';
-  return undefined;
 }
 
 function progressBar(total: number, quiet: boolean) {

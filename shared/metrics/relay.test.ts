@@ -3,6 +3,7 @@ import t, { type Test } from 'tap';
 import type { WebSocket } from 'ws';
 import { bearer, testDeps } from '../../test/helpers/deps.js';
 import { userWithToken } from '../../test/helpers/users.js';
+import { until as poll } from '../../test/helpers/poll.js';
 import { announceRevocation } from '../bus/revocations.js';
 import type { Deps } from '../deps.js';
 import { MAX_SOCKET_BACKLOG_BYTES } from './limits.js';
@@ -27,10 +28,7 @@ class FakeSocket extends EventEmitter {
 }
 
 async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; !check(); i++) {
-    if (i > 400) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await poll(check, Boolean, what, { tries: 402, ms: 25 });
 }
 
 async function setup(t: Test, recheckMs: number): Promise<{ deps: Deps; relay: Relay; open(): Promise<FakeSocket>; token: string }> {

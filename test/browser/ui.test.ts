@@ -4,6 +4,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { Page, WebSocketRoute } from 'playwright-core';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { until } from '../helpers/poll.js';
 import { ARTIFACTS, launch } from './browser.js';
 
 // The web UI the way a person uses it, in Debian's chromium: register, log in, copy the token,
@@ -12,15 +13,7 @@ import { ARTIFACTS, launch } from './browser.js';
 const REPO = path.resolve(import.meta.dirname, '../..');
 const row = (page: Page, table: string, name: string) => page.locator(`#${table} tr[data-name="${name}"]`);
 const cell = (page: Page, table: string, name: string, col: number) => row(page, table, name).locator('td').nth(col);
-const poll = async <T>(read: () => Promise<T>, done: (v: T) => boolean, what: string, tries = 600): Promise<T> => {
-  let last: T | undefined;
-  for (let i = 0; i < tries; i++) {
-    last = await read();
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} never happened; last seen ${JSON.stringify(last)}`);
-};
+const poll = <T>(read: () => Promise<T>, done: (v: T) => boolean, what: string, tries = 600): Promise<T> => until(read, done, what, { tries, ms: 100 });
 const msgOf = async (p: TestPlatform, ...args: Parameters<TestPlatform['call']>) => ((await p.call(...args)).json as { msg: string }).msg;
 
 t.test('the whole path through the browser UI', async (t) => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import t from 'tap';
 import { irisWalkthrough } from '../helpers/iris.js';
-import { until } from '../helpers/models.js';
+import { until } from '../helpers/poll.js';
 import { call, withDatabase } from '../helpers/platform.js';
 import { spawnTs } from '../helpers/process.js';
 import { clusterInfra, startClusterLocal } from '../helpers/cluster.js';

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import type { Orchestrator, Workload, WorkloadStatus } from '../../shared/orchestrator/port.js';
 import { freePort } from '../helpers/process.js';
+import { until as poll } from '../helpers/poll.js';
 import { requestUpstream } from '../../shared/apps/upstream.js';
 
 /**
@@ -54,14 +55,13 @@ export function orchestratorConformance(t: Test, open: () => Promise<Orchestrato
       ...over,
     };
   };
-  const until = async (id: string, phases: WorkloadStatus['phase'][]) => {
-    for (let i = 0; i < 400; i++) {
-      const s = await orch.status(id);
-      if (s && phases.includes(s.phase)) return s;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`${id} never reached ${phases.join('/')}: ${JSON.stringify(await orch.status(id))}`);
-  };
+  const until = async (id: string, phases: WorkloadStatus['phase'][]) =>
+    (await poll(
+      () => orch.status(id),
+      (s) => s !== null && phases.includes(s.phase),
+      `${id} reaching ${phases.join('/')}`,
+      { tries: 400, ms: 25 },
+    )) as WorkloadStatus;
 
   t.test('a script that exits 0 succeeds; its output is in the log; cwd and env are its own', async (t) => {
     const w = workload(

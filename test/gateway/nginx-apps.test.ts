@@ -9,7 +9,8 @@ import t, { type Test } from 'tap';
 import { APP_ENDPOINT_FUNCTION, renderNginx } from '../../scripts/gen/nginx.js';
 import { loadFunctions } from '../../shared/registry.js';
 import type { RouteDef } from '../../shared/route.js';
-import { ckptOf, closeTo, endedJob, modelSettled, predictLocally, ROWS, SERVER_RAM, serverPid, tinyModel, until, userOn } from '../helpers/models.js';
+import { ckptOf, closeTo, endedJob, modelSettled, predictLocally, ROWS, SERVER_RAM, serverPid, tinyModel, userOn } from '../helpers/models.js';
+import { until } from '../helpers/poll.js';
 import { call, startTestPlatform, type Answer, type CallOptions } from '../helpers/platform.js';
 import { startNginx, type GatewayWithApps } from './nginx.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { until } from './models.js';
+import { until } from './poll.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const SPECIES = ['setosa', 'versicolor', 'virginica'];

@@ -3,19 +3,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { storagePaths } from '../../shared/storage.js';
 import { folderSaveHandler } from '../../templates/runtime-tf/checkpoint.js';
+import { until } from './poll.js';
 import type { Reachable } from './platform.js';
-
-/** Polls `read` until `done` holds (each try runs the given reconcilers first); throws naming `what`. */
-export async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, what: string, opts: { tries?: number; ms?: number; before?: () => Promise<unknown> } = {}): Promise<T> {
-  let last: T | undefined;
-  for (let i = 0; i < (opts.tries ?? 600); i++) {
-    await opts.before?.();
-    last = await read();
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, opts.ms ?? 50));
-  }
-  throw new Error(`${what} never happened; last seen: ${JSON.stringify(last)}`);
-}
 
 /** One pass of a reconciler (jobs, models, apps …), called as the platform's functions call it; throws unless it answered 200. */
 export async function reconcile(p: Reachable, what: 'jobs' | 'models' | 'apps'): Promise<Record<string, string[]>> {

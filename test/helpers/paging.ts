@@ -1,12 +1,17 @@
 import type { Test } from 'tap';
 import type { Deps } from '../../shared/deps.js';
+import { nextLink } from '../../shared/http/link-header.js';
 import type { RouteDef } from '../../shared/route.js';
 import { invoke } from './deps.js';
 
-/** The target of a `Link: <…>; rel="next"` header, or undefined when there is none. */
+/**
+ * The target of a `Link: <…>; rel="next"` header, or undefined when there is none. Read as the
+ * clients read it; the header must also be just that one link, as shared/paging.ts writes it.
+ */
 export function nextOf(link: string | null | undefined): string | undefined {
-  if (!link) return undefined;
-  return /^<([^>]*)>;\s*rel="next"$/.exec(link)?.[1];
+  const next = nextLink(link);
+  if (link && !/^<[^>]*>;\s*rel="next"$/.test(link)) throw new Error(`unexpected Link header: ${link}`);
+  return next;
 }
 
 /**

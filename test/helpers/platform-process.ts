@@ -35,13 +35,3 @@ export async function startPlatformProcess(t: Test, env: { MLP_ROOT: string; MLP
 export function serviceToken(root: string): string {
   return readFileSync(path.join(root, 'secrets', 'service-token'), 'utf8').trim();
 }
-
-/** Polls `check` every `everyMs` until it answers something, at most `tries` times. */
-export async function until<T>(what: string, check: () => Promise<T | undefined>, tries = 600, everyMs = 100): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await check();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`never happened: ${what}`);
-}

@@ -8,7 +8,8 @@ import { toApi, type Amounts } from '../../shared/tcc/amounts.js';
 import { handle as createModel } from '../../functions/models-create/handler.js';
 import createModelRoute from '../../functions/models-create/route.js';
 import { invoke } from './deps.js';
-import { tinyModel, until } from './models.js';
+import { tinyModel } from './models.js';
+import { until } from './poll.js';
 
 // Unit tests of the models and apps functions: what they need around them, built in the store
 // the way the platform builds it.

@@ -17,6 +17,7 @@ import { jobsCollection } from '../../shared/repos/jobs.js';
 import { orchestratorConformance } from '../conformance/orchestrator-suite.js';
 import { testDeps } from '../helpers/deps.js';
 import { kubeConfig, startTestKube } from '../helpers/kube.js';
+import { until as poll } from '../helpers/poll.js';
 import { freePort } from '../helpers/process.js';
 
 // The Kubernetes orchestrator adapter against a real kube-apiserver with the deployment,
@@ -72,14 +73,10 @@ if (!process.env.MLP_TEST_KUBE) {
     t.teardown(() => orch.close());
     return orch;
   };
-  const until = async (orch: Orchestrator, id: string, ok: (s: WorkloadStatus | null) => boolean, what: string) => {
-    for (let i = 0; i < 600; i++) {
-      const s = await orch.status(id);
-      if (ok(s)) return s;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`${id} never ${what}: ${JSON.stringify(await orch.status(id))}\n${standinLog.slice(-10).join('\n')}`);
-  };
+  const until = (orch: Orchestrator, id: string, ok: (s: WorkloadStatus | null) => boolean, what: string) =>
+    poll(() => orch.status(id), ok, `${id} ${what}`).catch((err: Error) => {
+      throw new Error(`${err.message}\n${standinLog.slice(-10).join('\n')}`);
+    });
   const byInstance = (id: string) => `app.kubernetes.io/instance=${id}`;
   /** The pods of a workload once none is left (a ReplicaSet being collected may make one more for a moment), bounded. */
   const podsLeft = async (id: string) => {

@@ -4,6 +4,7 @@ import { createLogger, memorySink } from '../../shared/log.js';
 import { startPodWatcher, statusFeed, type PodWatcher } from '../../shared/orchestrator/kube-watch.js';
 import type { WorkloadStatus } from '../../shared/orchestrator/port.js';
 import { kubeConfig, startTestKube } from '../helpers/kube.js';
+import { until as poll } from '../helpers/poll.js';
 
 // The pod watcher (shared/orchestrator/kube-watch.ts) against a real kube-apiserver
 // (scripts/infra/kube.mjs). No kubelet here: the test moves pods through their phases by
@@ -67,8 +68,7 @@ if (!process.env.MLP_TEST_KUBE) {
     return { seen, watcher };
   };
   const until = async (what: string, ok: () => boolean) => {
-    for (let i = 0; i < 300 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
-    if (!ok()) throw new Error(`never: ${what}`);
+    await poll(ok, Boolean, what, { tries: 301 });
   };
   /**
    * Ends a step deterministically: one more change (a fresh pod) goes through the same watch, and

@@ -18,6 +18,7 @@ import { createLogger, memorySink } from '../../shared/log.js';
 import { callThrough, seeded, sleep, testSeed } from '../helpers/chaos.js';
 import { ckptOf, closeTo, predictLocally, ROWS, SERVER_CPU, SERVER_RAM, tinyModel } from '../helpers/models.js';
 import { startPlatformProcess, type PlatformProcess } from '../helpers/platform-process.js';
+import { until as poll } from '../helpers/poll.js';
 import { freePort } from '../helpers/process.js';
 import { pool } from './helpers.js';
 
@@ -85,16 +86,14 @@ export async function crashAndRecover(t: Test, backendEnv: Record<string, string
       await sleep(300);
     }
   })();
-  const until = async <T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, tries = 1200): Promise<T> => {
-    let last: T | undefined;
-    for (let i = 0; i < tries; i++) {
-      if (aborted) throw new Error(`aborted while waiting for ${what}`);
-      last = await read();
-      if (done(last)) return last;
-      await sleep(150);
-    }
-    throw new Error(`never happened: ${what}; last seen ${JSON.stringify(last)}`);
-  };
+  const until = <T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, tries = 1200): Promise<T> =>
+    poll(read, done, what, {
+      tries,
+      ms: 150,
+      before: () => {
+        if (aborted) throw new Error(`aborted while waiting for ${what}`);
+      },
+    });
   const created = (what: string, a: { status: number; text: string; retried: boolean }) => {
     // A create whose answer the crash swallowed is found done when retried.
     if (a.status === 201 || (a.retried && a.status === 403 && /already exists/.test(a.text))) return;

@@ -7,7 +7,8 @@ import { createLogger, memorySink } from '../../shared/log.js';
 import { processStartTime, recordStore } from '../../shared/orchestrator/local-record.js';
 import { createLocalOrchestrator } from '../../shared/orchestrator/local.js';
 import { storagePaths } from '../../shared/storage.js';
-import { startPlatformProcess, until, type PlatformProcess } from '../helpers/platform-process.js';
+import { startPlatformProcess, type PlatformProcess } from '../helpers/platform-process.js';
+import { untilAnswer } from '../helpers/poll.js';
 import { freePort } from '../helpers/process.js';
 
 // Jobs outlive a platform restart: a running job's process is not killed when the
@@ -104,14 +105,14 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
     t.equal(a.status, 201, `${name} created (${a.text})`);
   }
   for (const name of ['fails', 'works'])
-    await until(`${name} runs and publishes`, async () => ((await job(name)).state === 'running' && ticks(name) >= 3 && (await epochs(name)).length >= 3 ? true : undefined));
-  await until('forever runs its child', async () => (/alive/.test(log('forever')) && withMarker(marker).length === 1 ? true : undefined));
+    await untilAnswer(`${name} runs and publishes`, async () => ((await job(name)).state === 'running' && ticks(name) >= 3 && (await epochs(name)).length >= 3 ? true : undefined));
+  await untilAnswer('forever runs its child', async () => (/alive/.test(log('forever')) && withMarker(marker).length === 1 ? true : undefined));
   t.equal(await cpuInUse(), 1.5, 'the jobs hold their cpu');
 
   // A crash: the platform gets SIGKILL; the jobs go on writing their logs and buffering metrics.
   await p.kill('SIGKILL');
   const before = { fails: ticks('fails'), works: ticks('works') };
-  await until('the jobs go on while the platform is down', async () => (ticks('fails') > before.fails + 2 && ticks('works') > before.works + 2 ? true : undefined));
+  await untilAnswer('the jobs go on while the platform is down', async () => (ticks('fails') > before.fails + 2 && ticks('works') > before.works + 2 ? true : undefined));
   p = await startPlatformProcess(t, env);
   for (const name of ['fails', 'works']) t.equal((await job(name)).state, 'running', `${name} was adopted, not lost`);
   const adopted = { fails: ticks('fails'), works: ticks('works') };
@@ -119,24 +120,24 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
   // A graceful stop (SIGTERM) leaves them running too.
   await p.kill('SIGTERM');
   t.match(p.proc.output(), /stopping \(SIGTERM\)/);
-  await until('the jobs go on after a graceful stop', async () => (ticks('fails') > adopted.fails + 2 && ticks('works') > adopted.works + 2 ? true : undefined));
+  await untilAnswer('the jobs go on after a graceful stop', async () => (ticks('fails') > adopted.fails + 2 && ticks('works') > adopted.works + 2 ? true : undefined));
   p = await startPlatformProcess(t, env);
   for (const name of ['fails', 'works']) t.equal((await job(name)).state, 'running', `${name} was adopted again`);
   t.equal((await p.call('PUT', '/api/v1/users/alice/jobs/forever:stop', { token, body: {} })).status, 200);
   t.match(await job('forever'), { state: 'error', msg: 'stopped by user' }, 'an adopted job can be stopped');
-  await until('its child ends too', async () => (withMarker(marker).length === 0 ? true : undefined));
+  await untilAnswer('its child ends too', async () => (withMarker(marker).length === 0 ? true : undefined));
   t.pass('stopping an adopted job ended its whole process group');
 
   for (const name of ['fails', 'works']) writeFileSync(path.join(home, `go-${name}`), '');
-  const fails = await until('fails ends', async () => ((await job('fails')).state === 'error' ? job('fails') : undefined));
-  const works = await until('works ends', async () => (['finished', 'error'].includes((await job('works')).state) ? job('works') : undefined));
+  const fails = await untilAnswer('fails ends', async () => ((await job('fails')).state === 'error' ? job('fails') : undefined));
+  const works = await untilAnswer('works ends', async () => (['finished', 'error'].includes((await job('works')).state) ? job('works') : undefined));
   t.match(fails, { state: 'error', msg: /exit code 3/ }, "the real exit code of a job that is not the platform's child");
   t.match(works, { state: 'finished' });
   for (const name of ['fails', 'works']) {
     const text = log(name);
     t.ok(ticks(name) > adopted[name as 'fails'] && /saw go/.test(text), `${name}'s log has lines from before and after the restarts`);
     const total = ticks(name);
-    const got = await until(`${name}'s metrics arrive`, async () => {
+    const got = await untilAnswer(`${name}'s metrics arrive`, async () => {
       const e = await epochs(name);
       return e.length >= total ? e : undefined;
     });
@@ -146,7 +147,7 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
       `${name}: every metric arrived, those published while the platform was down too`,
     );
   }
-  await until('cpu is released', async () => ((await cpuInUse()) === 0 ? true : undefined));
+  await untilAnswer('cpu is released', async () => ((await cpuInUse()) === 0 ? true : undefined));
   // Once: a further restart (records of ended jobs still on disk) gives nothing back twice.
   await p.kill('SIGKILL');
   p = await startPlatformProcess(t, env);
@@ -154,7 +155,7 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
   t.equal(await cpuInUse(), 0, 'tenant cpu_inuse is 0 after another restart (released exactly once)');
   t.match(await job('fails'), { state: 'error', msg: /exit code 3/ });
   for (const name of ['fails', 'works', 'forever']) t.equal((await p.call('DELETE', `/api/v1/users/alice/jobs/${name}`, { token })).status, 200);
-  await until('the jobs are deleted', async () => (((await p.call('GET', '/api/v1/users/alice/jobs', { token })).json as unknown[]).length === 0 ? true : undefined));
+  await untilAnswer('the jobs are deleted', async () => (((await p.call('GET', '/api/v1/users/alice/jobs', { token })).json as unknown[]).length === 0 ? true : undefined));
   t.same(
     readdirSync(path.join(root, 'orchestrator')).filter((n) => n !== 'api'),
     [],

@@ -6,6 +6,7 @@ import { endRecorded } from '../../shared/orchestrator/local-record.js';
 import { sleep } from '../helpers/chaos.js';
 import { call, type Answer, type CallOptions } from '../helpers/platform.js';
 import { startPlatformProcess, type PlatformProcess } from '../helpers/platform-process.js';
+import { until as poll } from '../helpers/poll.js';
 import { freePort } from '../helpers/process.js';
 
 // Load: 200 users at once each register, get a token, create a dataset and upload it
@@ -66,14 +67,7 @@ t.test(`${USERS} concurrent users: register, upload, run, delete`, async (t) => 
       return a;
     }
   };
-  const until = async <T>(what: string, read: () => Promise<T>, done: (v: T) => boolean): Promise<T> => {
-    for (let i = 0; i < 2400; i++) {
-      const v = await read();
-      if (done(v)) return v;
-      await sleep(250);
-    }
-    throw new Error(`never happened: ${what}`);
-  };
+  const until = <T>(what: string, read: () => Promise<T>, done: (v: T) => boolean): Promise<T> => poll(read, done, what, { tries: 2400, ms: 250 });
 
   const walk = async (i: number) => {
     const user = `u${letters(i)}`;

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { openMetricsSocket } from '../helpers/metrics-socket.js';
-import { modelSettled, reconcile, SERVER_CPU, SERVER_RAM, until } from '../helpers/models.js';
+import { modelSettled, reconcile, SERVER_CPU, SERVER_RAM } from '../helpers/models.js';
+import { until } from '../helpers/poll.js';
 import { call, startTestPlatform, type Answer } from '../helpers/platform.js';
 import { startNginx } from '../gateway/nginx.js';
 

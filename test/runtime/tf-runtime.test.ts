@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { storagePaths } from '../../shared/storage.js';
 import { loadModelFromFolder } from '../../templates/model-server-tf/load-model.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { until as poll } from '../helpers/poll.js';
 
 // Runtime tf through the whole platform (docs/api.md#jobs, #job-metrics): a job's entry in the user's home,
 // far from the platform's node_modules, imports @tensorflow/tfjs and @mlp/runtime without an
@@ -30,15 +31,13 @@ async function platformWithAlice(t: Test, env: Record<string, string> = {}) {
     return { status: res.status, text: await res.text() };
   };
   const reconcile = () => p.call('POST', '/api/v1/reconcile/jobs', { token: p.deps.serviceToken });
-  const until = async (job: string, states: string[]) => {
-    for (let i = 0; i < 600; i++) {
-      await reconcile();
-      const j = (await p.call('GET', `/api/v1/users/alice/jobs/${job}`, { token })).json as { state: string };
-      if (states.includes(j.state)) return j as Record<string, unknown>;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`job ${job} never reached ${states.join('/')}`);
-  };
+  const until = async (job: string, states: string[]) =>
+    (await poll(
+      async () => (await p.call('GET', `/api/v1/users/alice/jobs/${job}`, { token })).json as { state: string },
+      (j) => states.includes(j.state),
+      `job ${job} reaching ${states.join('/')}`,
+      { ms: 100, before: reconcile },
+    )) as Record<string, unknown>;
   const metrics = async (job: string, count: number) => {
     let list: Metric[] = [];
     for (let i = 0; i < 100; i++) {

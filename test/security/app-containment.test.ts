@@ -5,7 +5,8 @@ import path from 'node:path';
 import t from 'tap';
 import { userHostUid } from '../../shared/orchestrator/userns.js';
 import { storagePaths } from '../../shared/storage.js';
-import { ckptOf, endedJob, modelSettled, ROWS, SERVER_RAM, serverPid, tinyModel, until, userOn } from '../helpers/models.js';
+import { ckptOf, endedJob, modelSettled, ROWS, SERVER_RAM, serverPid, tinyModel, userOn } from '../helpers/models.js';
+import { until } from '../helpers/poll.js';
 import { call, startTestPlatform } from '../helpers/platform.js';
 
 // A model server ran as root on the host's network: a connect scan of 127.0.0.1:31000–50000 found

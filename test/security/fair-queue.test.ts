@@ -1,6 +1,7 @@
 import t from 'tap';
 import { startTestPlatform } from '../helpers/platform.js';
-import { until, userOn } from '../helpers/models.js';
+import { userOn } from '../helpers/models.js';
+import { until } from '../helpers/poll.js';
 
 // Fair queue across users (docs/api.md#jobs): one user's large waiting job held up every other
 // user's small job although cpu was free. Seen failing on 57e3bf8 before the fix: bob's 1-cpu job,

@@ -7,6 +7,7 @@ import { MAX_SOCKETS_PER_USER } from '../../shared/http/upgrade.js';
 import { MAX_EPOCHS, PUBLISH_LIMIT } from '../../shared/metrics/limits.js';
 import { storagePaths } from '../../shared/storage.js';
 import { startTestPlatform, type Answer, type TestPlatform } from '../helpers/platform.js';
+import { until } from '../helpers/poll.js';
 
 // Floods: 50,000 metrics posted at ~1,150/s were all accepted and another user's metric
 // then took 25.8 s to appear; WebSocket messages of 95 MiB were accepted; 64 parallel wrong-password
@@ -47,10 +48,7 @@ function open(url: string): Promise<Open> {
 }
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let waited = 0; !(await check()); waited += 50) {
-    if (waited > WAIT_MS) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(check, Boolean, what, { tries: WAIT_MS / 50 + 2 });
 }
 
 const msgOf = (a: Answer) => (a.json as { msg?: string } | undefined)?.msg ?? '';

@@ -4,6 +4,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { storagePaths } from '../../shared/storage.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { until as poll } from '../helpers/poll.js';
 
 // Symlinks once escaped /data and the job log: a job is someone else's code and can plant links
 // in its home and workspace. Each attack below goes through WebDAV or the log route with the
@@ -163,15 +164,13 @@ t.test('links planted in a home, a dataset or a workspace are never followed', a
     `;
     writeFileSync(path.join(aliceHome, 'swap.mjs'), script);
     const jobs = (method: string, suffix = '', body?: unknown) => p.call(method, `/api/v1/users/alice/jobs${suffix}`, { token: alice, body });
-    const until = async (name: string, states: string[]) => {
-      for (let i = 0; i < 400; i++) {
-        await p.call('POST', '/api/v1/reconcile/jobs', { token: p.deps.serviceToken });
-        const j = (await jobs('GET', `/${name}`)).json as { state: string };
-        if (states.includes(j.state)) return j;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(`job ${name} never reached ${states.join('/')}`);
-    };
+    const until = (name: string, states: string[]) =>
+      poll(
+        async () => (await jobs('GET', `/${name}`)).json as { state: string },
+        (j) => states.includes(j.state),
+        `job ${name} reaching ${states.join('/')}`,
+        { tries: 400, before: () => p.call('POST', '/api/v1/reconcile/jobs', { token: p.deps.serviceToken }) },
+      );
     t.equal((await jobs('POST', '', { name: 'swap', entry: 'swap.mjs', cpu: 0.5 })).status, 201);
     await until('swap', ['running', 'finished', 'error']);
     const workspace = paths.job('alice', 'swap');

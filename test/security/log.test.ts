@@ -5,6 +5,7 @@ import path from 'node:path';
 import t from 'tap';
 import { storagePaths } from '../../shared/storage.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { until as poll } from '../helpers/poll.js';
 
 // GET …/log once corrupted logs over 64 KiB: one buffer was reused across writes without
 // waiting for drain, so a copy of a large log differed from byte 65,537 on. The log must arrive
@@ -63,15 +64,13 @@ t.test('a job log larger than 64 KiB arrives byte for byte, fetched and followed
   mkdirSync(home, { recursive: true });
   writeFileSync(path.join(home, 'big.mjs'), SCRIPT);
   const jobs = (method: string, suffix = '', body?: unknown) => p.call(method, `/api/v1/users/alice/jobs${suffix}`, { token, body });
-  const until = async (name: string, states: string[]) => {
-    for (let i = 0; i < 600; i++) {
-      await p.call('POST', '/api/v1/reconcile/jobs', { token: p.deps.serviceToken });
-      const j = (await jobs('GET', `/${name}`)).json as { state: string };
-      if (states.includes(j.state)) return j;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`job ${name} never reached ${states.join('/')}`);
-  };
+  const until = (name: string, states: string[]) =>
+    poll(
+      async () => (await jobs('GET', `/${name}`)).json as { state: string },
+      (j) => states.includes(j.state),
+      `job ${name} reaching ${states.join('/')}`,
+      { before: () => p.call('POST', '/api/v1/reconcile/jobs', { token: p.deps.serviceToken }) },
+    );
   const want = expected();
   const firstHalf = expected(0, LINES / 2).length;
   t.ok(want.length > 64 * 1024 * 50, `the log is large (${want.length} bytes)`);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { call } from '../helpers/platform.js';
+import { until as poll } from '../helpers/poll.js';
 import { freePort, spawnTs } from '../helpers/process.js';
 
 // Once, files under MLP_ROOT were created mode 0644: the store with password hashes, the logs,
@@ -46,15 +47,15 @@ t.test('what the platform writes under MLP_ROOT is readable by its own user only
   t.equal((await call(url, 'PUT', '/api/v1/users/alice/datasets/data:heartbeat', { token, body: { state: 'ready', progress: 100 } })).status, 200);
   t.equal(await put('/data/alice/.home/train.mjs', "import { writeFileSync } from 'node:fs'; writeFileSync('ckpt/model.json', '{}'); console.log('done');"), 201);
   t.equal((await call(url, 'POST', '/api/v1/users/alice/jobs', { token, body: { name: 'train', entry: 'train.mjs', cpu: 0.5 } })).status, 201);
-  const until = async (kind: string, name: string, states: string[]) => {
-    for (let i = 0; i < 400; i++) {
-      await call(url, 'POST', `/api/v1/reconcile/${kind}`, { token: service });
-      const got = (await call(url, 'GET', `/api/v1/users/alice/${kind}/${name}`, { token })).json as { state: string };
-      if (states.includes(got.state)) return got;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`${kind} ${name} never reached ${states.join('/')}; platform output:\n${platform.output()}`);
-  };
+  const until = (kind: string, name: string, states: string[]) =>
+    poll(
+      async () => (await call(url, 'GET', `/api/v1/users/alice/${kind}/${name}`, { token })).json as { state: string },
+      (got) => states.includes(got.state),
+      `${kind} ${name} reaching ${states.join('/')}`,
+      { tries: 400, before: () => call(url, 'POST', `/api/v1/reconcile/${kind}`, { token: service }) },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; platform output:\n${platform.output()}`);
+    });
   const job = await until('jobs', 'train', ['finished', 'error']);
   t.match(job, { state: 'finished' }, `the job finished (${JSON.stringify(job)})`);
   t.equal((await call(url, 'POST', '/api/v1/users/alice/models', { token, body: { name: 'model', src: 'train' } })).status, 201);

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import t, { type Test } from 'tap';
 import { startTestPlatform, type Answer } from '../helpers/platform.js';
-import { ckptOf, endedJob, modelSettled, tinyModel, until, userOn } from '../helpers/models.js';
+import { ckptOf, endedJob, modelSettled, tinyModel, userOn } from '../helpers/models.js';
+import { until } from '../helpers/poll.js';
 
 // The tenant document once grew without bound: nothing bounded how many objects one user
 // could make the platform hold, and empty datasets (size 0) used no quota at all, so 1,500 of them

@@ -1,3 +1,5 @@
+import { nextLink } from '../../shared/http/link-header.js';
+
 /** The platform's refusal or fault, with the API's own msg (docs/api.md#conventions: 403/503 {msg}). */
 export class ApiError extends Error {
   constructor(
@@ -115,17 +117,6 @@ export interface Listed<T> {
   items: T[];
   /** Whether more rows exist than were fetched (the table says "showing first N"). */
   more: boolean;
-}
-
-/** The rel="next" target of a Link header, if any (as bin/src/api.ts reads it). */
-export function nextLink(header: string | null): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(/,(?=\s*<)/)) {
-    const m = /^\s*<([^>]*)>(.*)$/.exec(part);
-    const rel = m ? /;\s*rel\s*=\s*"?([^";]+)"?/i.exec(m[2] ?? '') : null;
-    if (m && rel && (rel[1] ?? '').toLowerCase().split(/\s+/).includes('next')) return m[1];
-  }
-  return undefined;
 }
 
 /**

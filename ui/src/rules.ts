@@ -1,5 +1,7 @@
 // The API's rules (docs/api.md), checked before sending; the server checks again
 // and its msg is shown when it refuses.
+import { segmentProblem } from '../../shared/file-name.js';
+
 const NAME = /^[a-z]{1,50}$/;
 
 export function checkName(kind: string, name: string): string | undefined {
@@ -18,30 +20,13 @@ export function checkPassword(password: string): string | undefined {
 
 /**
  * A path inside a dataset or the home: segments of 1–255 bytes of UTF-8 without "/", NUL or
- * control characters, none "." or ".." (the server's rule, shared/webdav/target.ts).
+ * control characters, none "." or ".." (the rule of shared/file-name.ts, which the server applies too).
  */
 export function checkFilePath(path: string): string | undefined {
   for (const s of path.split('/')) {
     const why = segmentProblem(s);
     if (why) return `"${path}" cannot be uploaded: the name "${s}" ${why}; a name is 1–255 bytes without "/" or control characters, and not "." or ".."`;
   }
-  return undefined;
-}
-
-function segmentProblem(s: string): string | undefined {
-  if (/\p{Cs}/u.test(s)) return 'is not UTF-8';
-  const bytes = new TextEncoder().encode(s).length;
-  if (bytes < 1) return 'is empty';
-  if (bytes > 255) return `is ${bytes} bytes`;
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(s)) return 'holds a control character';
-  if (s === '.' || s === '..') return 'is not allowed';
-  let again: string;
-  try {
-    again = decodeURIComponent(s);
-  } catch {
-    return undefined;
-  }
-  if (again !== s && (again === '.' || again === '..' || /[/\\\u0000-\u001f\u007f-\u009f]/.test(again))) return 'is percent-encoded twice';
   return undefined;
 }
 

@@ -4,7 +4,8 @@ import type { Test } from 'tap';
 import { PORT_MAX, PORT_MIN } from '../../../shared/repos/apps.js';
 import { storagePaths } from '../../../shared/storage.js';
 import { call, type Answer } from '../../helpers/platform.js';
-import { ckptOf, closeTo, endedJob, killServer, modelSettled, predictLocally, reconcile, ROWS, SERVER_RAM, serverPid, tinyModel, until, userOn } from '../../helpers/models.js';
+import { ckptOf, closeTo, endedJob, killServer, modelSettled, predictLocally, reconcile, ROWS, SERVER_RAM, serverPid, tinyModel, userOn } from '../../helpers/models.js';
+import { until } from '../../helpers/poll.js';
 import type { Target } from '../../helpers/target.js';
 
 // docs/api.md#applications through HTTP with real model servers (child processes, or pods of a Deployment): ports,

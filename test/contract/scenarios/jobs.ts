@@ -4,6 +4,7 @@ import type { Test } from 'tap';
 import { storagePaths } from '../../../shared/storage.js';
 import { reconcile as reconcileOnce } from '../../helpers/models.js';
 import type { Answer } from '../../helpers/platform.js';
+import { until as poll } from '../../helpers/poll.js';
 import type { Target } from '../../helpers/target.js';
 
 // docs/api.md#jobs on a target (in-process with the local orchestrator, or cluster:local with pods):
@@ -41,13 +42,13 @@ export async function jobsScenario(t: Test, p: Target): Promise<void> {
   const jobs = (method: string, suffix = '', body?: unknown) => p.call(method, `/api/v1/users/alice/jobs${suffix}`, { token, body });
   const reconcile = () => reconcileOnce(p, 'jobs');
   const until = async (name: string, states: string[]) => {
-    for (let i = 0; i < 1200; i++) {
-      await reconcile();
-      const j = (await jobs('GET', `/${name}`)).json as { state: string };
-      if (states.includes(j.state)) return (await jobs('GET', `/${name}`)).json as Record<string, unknown>;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`job ${name} never reached ${states.join('/')}`);
+    await poll(
+      async () => (await jobs('GET', `/${name}`)).json as { state: string },
+      (j) => states.includes(j.state),
+      `job ${name} reaching ${states.join('/')}`,
+      { tries: 1200, before: reconcile },
+    );
+    return (await jobs('GET', `/${name}`)).json as Record<string, unknown>;
   };
   const cpuInUse = async () => ((await p.call('GET', '/api/v1/tenants/default', { token })).json as { cpu_inuse: number }).cpu_inuse;
 

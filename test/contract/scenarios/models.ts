@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Test } from 'tap';
 import type { ModelDoc } from '../../../shared/repos/models.js';
 import { storagePaths } from '../../../shared/storage.js';
-import { ckptOf, endedJob, modelSettled, reconcile, tinyModel, until, userOn } from '../../helpers/models.js';
+import { ckptOf, endedJob, modelSettled, reconcile, tinyModel, userOn } from '../../helpers/models.js';
+import { until } from '../../helpers/poll.js';
 import type { Answer } from '../../helpers/platform.js';
 import type { Target } from '../../helpers/target.js';
 
