@@ -6,7 +6,7 @@ const CODE_HEADER = 'x-mlp-code';
 
 /**
  * A refusal or fault, carrying the server's own msg (printed as is) and its stable code (the
- * x-mlp-code header, e.g. NOT_FOUND; docs/api.md#errors): code branches on `code`, never on msg.
+ * x-mlp-code header, e.g. NOT_FOUND; docs/api.md#conventions): code branches on `code`, never on msg.
  */
 export class ServerError extends Error {
   constructor(

@@ -16,7 +16,7 @@ import { tinyModel, until } from '../helpers/models.js';
 import { finishedJob } from '../helpers/serving.js';
 import { userWithToken } from '../helpers/users.js';
 
-// Errors carry a stable code, and code decides by it, never by the message (docs/api.md#errors).
+// Errors carry a stable code, and code decides by it, never by the message (docs/api.md#conventions).
 // Here every message the platform makes is reworded — marked and written backwards — before any
 // scenario runs: the link, not-found and token outcomes must still be told apart, in process and
 // across HTTP (x-mlp-code), by the platform, the `mlp` client and the web UI's answer reader.
