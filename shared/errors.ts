@@ -140,6 +140,17 @@ export class Unavailable extends Error {
   }
 }
 
+/**
+ * Files that changed while the platform copied them (a job still writing its ckpt/): the copy is
+ * not kept. Told apart by its type; like an errno error it has no `code` of the platform's.
+ */
+export class SourceChanged extends Error {
+  override name = 'SourceChanged';
+  constructor(message: string) {
+    super(worded(message));
+  }
+}
+
 /** The code of a fault the platform did not expect (its message is not answered either). */
 export const INTERNAL_CODE = 'INTERNAL';
 

@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Forbidden, Invalid, LinkRefused } from '../errors.js';
+import { Forbidden, Invalid, LinkRefused, SourceChanged } from '../errors.js';
 import { FOLDER_MODE, lstatIn, openFileIn, openIn, openUnder, type Folder } from '../webdav/confined.js';
 
 /** Bounds what one model may hold, so a job cannot make the platform walk or copy without end. */
@@ -82,7 +82,7 @@ export async function copyTree(root: string, segments: string[], dst: string): P
       } finally {
         await source.handle.close();
       }
-      if (written !== source.stat.size) throw new Error(`ckpt/${rel} changed while it was copied (${source.stat.size} bytes when opened, ${written} read)`);
+      if (written !== source.stat.size) throw new SourceChanged(`ckpt/${rel} changed while it was copied (${source.stat.size} bytes when opened, ${written} read)`);
       total.files += 1;
       total.bytes += source.stat.size;
     });
