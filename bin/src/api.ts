@@ -2,11 +2,18 @@ import type { Readable } from 'node:stream';
 import { nextLink } from '../../shared/http/link-header.js';
 import type { ClientConfig } from './config.js';
 
-/** A refusal or fault, carrying the server's own msg (printed as is). */
+/** The header a refusal's stable code comes in (shared/http/error-header.ts). */
+const CODE_HEADER = 'x-mlp-code';
+
+/**
+ * A refusal or fault, carrying the server's own msg (printed as is) and its stable code (the
+ * x-mlp-code header, e.g. NOT_FOUND; docs/api.md#conventions): code branches on `code`, never on msg.
+ */
 export class ServerError extends Error {
   constructor(
     readonly status: number,
     msg: string,
+    readonly code?: string,
   ) {
     super(msg);
   }
@@ -34,7 +41,7 @@ export function api(config: Pick<ClientConfig, 'url' | 'token'>): Api {
     } catch {
       // not JSON: the raw text says what went wrong
     }
-    throw new ServerError(res.status, msg || `HTTP ${res.status}`);
+    throw new ServerError(res.status, msg || `HTTP ${res.status}`, res.headers.get(CODE_HEADER) ?? undefined);
   };
   const request = async (method: string, path: string, init: RequestInit = {}): Promise<Response> => {
     try {

@@ -46,7 +46,7 @@ export async function upload(client: Api, user: string, dir: string, name: strin
     if (dataset.size < total) throw new Error(`dataset ${name} was created for ${dataset.size} bytes; ${dir} now holds ${total}`);
     log(`resuming upload of ${name}`);
   } catch (err) {
-    if (!(err instanceof ServerError && /not found/.test(err.message))) throw err;
+    if (!(err instanceof ServerError && err.code === 'NOT_FOUND')) throw err;
     dataset = await client.json<Dataset>('POST', base, { name, size: total });
     log(`created dataset ${name} (${total} bytes, ${files.length} files)`);
   }

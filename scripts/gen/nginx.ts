@@ -194,6 +194,33 @@ function faultMaps(): string {
       'A refused token answers what the auth function said; a refusal by the function itself, what it said.',
     ),
     map(
+      '$mlp_auth_error',
+      '$mlp_refused_code',
+      [
+        ['""', '$mlp_function_refusal_code'],
+        ['default', '$mlp_auth_code'],
+      ],
+      "The code of the refusal answered (x-mlp-code): the auth function's, or the function's own.",
+    ),
+    map(
+      '$upstream_http_x_mlp_code',
+      '$mlp_function_refusal_code',
+      [
+        ['""', 'FORBIDDEN'],
+        ['default', '$upstream_http_x_mlp_code'],
+      ],
+      "The code of the function's own 403, when the bearer location intercepted it.",
+    ),
+    map(
+      '$upstream_http_x_mlp_code',
+      '$mlp_fault_code',
+      [
+        ['""', 'UNAVAILABLE'],
+        ['default', '$upstream_http_x_mlp_code'],
+      ],
+      "A function's own 503 keeps its code; otherwise the gateway's fault is UNAVAILABLE.",
+    ),
+    map(
       '$upstream_http_x_mlp_error',
       '$mlp_function_refusal',
       [
@@ -248,17 +275,17 @@ const PROXY_HEADERS = [
  * `/../x` or `..%2F`, a NUL) has no URI, and a named location cannot be reached without one (nginx
  * then answers its own 500 page): those errors go to an internal location by URI instead.
  */
-const ANSWERS: Record<string, { status: number; body: string }> = {
-  '@mlp_unrouted': { status: 403, body: '$mlp_unrouted_body' },
-  '/_mlp/malformed': { status: 403, body: msg('the request is malformed') },
-  '@mlp_too_large': { status: 403, body: msg(`body is larger than ${MAX_BODY_BYTES} bytes`) },
-  '@mlp_refused': { status: 403, body: '$mlp_refused_body' },
+const ANSWERS: Record<string, Answer> = {
+  '@mlp_unrouted': { status: 403, body: '$mlp_unrouted_body', code: 'INVALID' },
+  '/_mlp/malformed': { status: 403, body: msg('the request is malformed'), code: 'INVALID' },
+  '@mlp_too_large': { status: 403, body: msg(`body is larger than ${MAX_BODY_BYTES} bytes`), code: 'INVALID' },
+  '@mlp_refused': { status: 403, body: '$mlp_refused_body', code: '$mlp_refused_code' },
   // The 401 of the token check on /data (docs/api.md#datasets): auth_request itself passes the check's
   // WWW-Authenticate (Basic realm="MLP") on with it, so it is not added here a second time.
-  '@mlp_challenge': { status: 401, body: '$mlp_refused_body' },
-  '@mlp_unavailable': { status: 503, body: '$mlp_fault_body' },
-  '@mlp_timeout': { status: 503, body: msg('function $mlp_function did not answer in time; try again later') },
-  '@mlp_fault': { status: 503, body: msg('the gateway failed on this request (request $request_id); try again later') },
+  '@mlp_challenge': { status: 401, body: '$mlp_refused_body', code: '$mlp_refused_code' },
+  '@mlp_unavailable': { status: 503, body: '$mlp_fault_body', code: '$mlp_fault_code' },
+  '@mlp_timeout': { status: 503, body: msg('function $mlp_function did not answer in time; try again later'), code: 'UNAVAILABLE' },
+  '@mlp_fault': { status: 503, body: msg('the gateway failed on this request (request $request_id); try again later'), code: 'INTERNAL' },
 };
 
 /**
@@ -286,16 +313,24 @@ function errorPages(overrides: Record<number, string | null> = {}): string[] {
 }
 
 /** A named location (`@…`), or an internal one reached by its URI (`/…`). */
-function answerLocation(name: string, a: { status: number; body: string }): string {
-  return name.startsWith('@') ? block(`location ${name}`, answer(a.status, a.body)) : block(`location = ${name}`, ['internal;', ...answer(a.status, a.body)]);
+function answerLocation(name: string, a: Answer): string {
+  return name.startsWith('@') ? block(`location ${name}`, answer(a.status, a.body, a.code)) : block(`location = ${name}`, ['internal;', ...answer(a.status, a.body, a.code)]);
 }
 
-function answer(status: number, body: string): string[] {
+/** An error answer of the gateway's own: {msg}, the same in X-Mlp-Error, and its stable code in X-Mlp-Code (docs/api.md#conventions). */
+interface Answer {
+  status: number;
+  body: string;
+  code: string;
+}
+
+function answer(status: number, body: string, code: string): string[] {
   return [
     'default_type application/json;',
     'add_header X-Request-Id $request_id always;',
     `set $mlp_error_body ${body};`,
     'add_header X-Mlp-Error $mlp_error_body always;',
+    `add_header X-Mlp-Code ${code} always;`,
     `return ${status} $mlp_error_body;`,
   ];
 }
@@ -384,10 +419,10 @@ function renderServer(auth: RouteDef): string {
     block('location @mlp_auth_fault', ['set $mlp_auth_fault $mlp_auth_fault_body;', 'return 503;'], 'Runs in the auth subrequest; the parent sees $mlp_auth_fault (subrequests share variables).'),
     block(
       'location = /_mlp/internal',
-      ['internal;', ...answer(403, msg('$request_method $mlp_path_json is internal to the platform; the gateway does not route it'))],
+      ['internal;', ...answer(403, msg('$request_method $mlp_path_json is internal to the platform; the gateway does not route it'), 'INVALID')],
       'Internal routes (service token) are for functions calling each other inside the cluster (docs/api.md#resources).',
     ),
-    block('location = /_mlp/unrouted', ['internal;', ...answer(403, '$mlp_unrouted_body')]),
+    block('location = /_mlp/unrouted', ['internal;', ...answer(403, '$mlp_unrouted_body', 'INVALID')]),
     ...Object.entries(ANSWERS).map(([name, a]) => answerLocation(name, a)),
   ];
   return `${serverLevel}\n${locations.join('')}`;
@@ -405,6 +440,7 @@ function bearerLocation(extra: string[], unauthorized = '@mlp_refused', passThro
     'internal;',
     'auth_request /_mlp/auth;',
     'auth_request_set $mlp_auth_error $upstream_http_x_mlp_error;',
+    'auth_request_set $mlp_auth_code $upstream_http_x_mlp_code;',
     ...extra,
     // 401/403 are the refused token or, intercepted, the function's own refusal;
     // 500 is auth_request's answer when the check itself failed, or an upstream's.
@@ -469,6 +505,7 @@ function renderAppMaps(endpoint: RouteDef): string {
       'app: /{user}/{app}[/rest][?query] with both names valid (the captures are read only then); anything else is refused.',
     ),
     map('$mlp_app_access', '$mlp_app_refusal', [['default', '""']], "Set by mlp-apps-server.conf (auth_request_set): the check's refusal. Declared here, so this file works without that server."),
+    map('$mlp_app_access', '$mlp_app_refusal_code', [['default', '""']], "Set by mlp-apps-server.conf (auth_request_set): the check's refusal's code. Declared here like the above."),
     map('$mlp_app_access', '$mlp_app_check_fault', [['default', '""']], 'Set by mlp-apps-server.conf inside the check subrequest when the check failed. Declared here like the above.'),
     map(
       '$mlp_app_rest',
@@ -512,6 +549,15 @@ function renderAppMaps(endpoint: RouteDef): string {
       `What ${endpoint.name} said when it refused (no or another user's token, unknown app, app not ready).`,
     ),
     map(
+      '$mlp_app_refusal_code',
+      '$mlp_app_refused_code',
+      [
+        ['""', 'FORBIDDEN'],
+        ['default', '$mlp_app_refusal_code'],
+      ],
+      `The code of ${endpoint.name}'s refusal (x-mlp-code).`,
+    ),
+    map(
       '$mlp_app_check_fault',
       '$mlp_app_fault_body',
       [
@@ -533,15 +579,15 @@ function renderAppMaps(endpoint: RouteDef): string {
 }
 
 /** The app gateway's JSON answers; error_page sends nginx's own errors here instead of HTML (by URI where there may be none: see ANSWERS). */
-const APP_ANSWERS: Record<string, { status: number; body: string }> = {
-  '@mlp_app_unrouted': { status: 403, body: '$mlp_app_refused_path_body' },
-  '/_mlp_app/malformed': { status: 403, body: msg('the request is malformed') },
-  '@mlp_app_not_allowed': { status: 403, body: msg('method $request_method is not allowed on the app gateway') },
-  '@mlp_app_refused': { status: 403, body: '$mlp_app_refused_body' },
-  '@mlp_app_unavailable': { status: 503, body: msg('app $mlp_app_name is not answering; try again in a moment') },
-  '@mlp_app_timeout': { status: 503, body: msg('app $mlp_app_name did not answer in time; try again later') },
-  '@mlp_app_fault': { status: 503, body: '$mlp_app_fault_body' },
-  '@mlp_app_gateway_unavailable': { status: 503, body: msg('the app gateway is unavailable (request $request_id); try again later') },
+const APP_ANSWERS: Record<string, Answer> = {
+  '@mlp_app_unrouted': { status: 403, body: '$mlp_app_refused_path_body', code: 'INVALID' },
+  '/_mlp_app/malformed': { status: 403, body: msg('the request is malformed'), code: 'INVALID' },
+  '@mlp_app_not_allowed': { status: 403, body: msg('method $request_method is not allowed on the app gateway'), code: 'INVALID' },
+  '@mlp_app_refused': { status: 403, body: '$mlp_app_refused_body', code: '$mlp_app_refused_code' },
+  '@mlp_app_unavailable': { status: 503, body: msg('app $mlp_app_name is not answering; try again in a moment'), code: 'UNAVAILABLE' },
+  '@mlp_app_timeout': { status: 503, body: msg('app $mlp_app_name did not answer in time; try again later'), code: 'UNAVAILABLE' },
+  '@mlp_app_fault': { status: 503, body: '$mlp_app_fault_body', code: 'UNAVAILABLE' },
+  '@mlp_app_gateway_unavailable': { status: 503, body: msg('the app gateway is unavailable (request $request_id); try again later'), code: 'UNAVAILABLE' },
 };
 
 /** error_page for the app gateway; `inApp`: in the location that proxies to the app (whose captures are set). */
@@ -594,6 +640,7 @@ function renderAppServer(endpoint: RouteDef): string {
         'auth_request /_mlp_app/check;',
         'auth_request_set $mlp_app_upstream $upstream_http_x_mlp_app_upstream;',
         'auth_request_set $mlp_app_refusal $upstream_http_x_mlp_error;',
+        'auth_request_set $mlp_app_refusal_code $upstream_http_x_mlp_code;',
         // 401/403 are the check's refusal (never the app's: its answers are not intercepted);
         // 500 is auth_request's answer when the check failed; 502/504 the app not answering.
         ...appErrorPages(true),
@@ -642,7 +689,7 @@ function renderAppServer(endpoint: RouteDef): string {
       ['if ($upstream_status = "") {', '    rewrite ^ /_mlp_app/unrouted last;', '}', 'set $mlp_app_check_fault $mlp_app_check_fault_body;', 'return 503;'],
       "A 404 with no upstream is a client asking for the internal location itself; from the function's address, the function is missing.",
     ),
-    block('location = /_mlp_app/unrouted', ['internal;', ...answer(403, '$mlp_app_refused_path_body')]),
+    block('location = /_mlp_app/unrouted', ['internal;', ...answer(403, '$mlp_app_refused_path_body', 'INVALID')]),
     ...Object.entries(APP_ANSWERS).map(([name, a]) => answerLocation(name, a)),
   ];
   return `${serverLevel}\n${locations.join('')}`;

@@ -370,16 +370,22 @@ const SCHEMES = {
 
 const DAV_CHALLENGE = 'Basic realm="MLP"';
 
+/** Every error answer's headers (docs/api.md#conventions). */
+const ERROR_HEADERS = {
+  'x-mlp-error': { description: 'the same body, for gateways that answer from headers', schema: { type: 'string' } },
+  'x-mlp-code': { description: 'the stable code of the outcome (NOT_FOUND, TOKEN_INVALID, TCC_CONFIRMED, …): programs branch on it, never on msg', schema: { type: 'string' } },
+};
+
 const COMPONENT_RESPONSES = {
   Forbidden: {
     description:
       'A client error: bad or unknown field, pattern mismatch, missing, invalid or foreign token, not found, name taken, illegal state transition, quota that can never fit. Nothing was changed.',
-    headers: { 'x-mlp-error': { description: 'the same body, for gateways that answer from headers', schema: { type: 'string' } } },
+    headers: ERROR_HEADERS,
     content: { 'application/json': { schema: ref('Error'), example: { msg: 'dataset mnist not found' } } },
   },
   Unavailable: {
     description: 'A server fault: a function or the database is unavailable. Nothing was changed; try again later.',
-    headers: { 'x-mlp-error': { description: 'the same body, for gateways that answer from headers', schema: { type: 'string' } } },
+    headers: ERROR_HEADERS,
     content: { 'application/json': { schema: ref('Error'), example: { msg: 'the store is unavailable; try again later' } } },
   },
   Challenge: {

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { Forbidden } from '../errors.js';
+import { Forbidden, TokenInvalid } from '../errors.js';
 import type { UsersRepo } from '../repos/users.js';
 import type { AuthMode } from '../route.js';
 import type { Claims, TokenService } from './tokens.js';
@@ -30,6 +30,7 @@ export interface Credentials {
  */
 export class Unauthenticated extends Forbidden {
   override name = 'Unauthenticated';
+  static override readonly CODE: string = 'UNAUTHENTICATED';
 }
 
 /** The challenge answered with the 401 on /data. */
@@ -88,8 +89,8 @@ export function createAuthenticator(deps: { tokens: TokenService; users: UsersRe
   // Revocation and deactivation are read from the user every time, never remembered.
   const checkUser = async (claims: Claims): Promise<void> => {
     const user = await deps.users.get(claims.sub);
-    if (user?.state !== 'Actived') throw new Forbidden('token is no longer valid: the user is deactivated');
-    if (user.revoked.some((r) => r.jti === claims.jti)) throw new Forbidden('token has been revoked (logged out)');
+    if (user?.state !== 'Actived') throw new TokenInvalid('token is no longer valid: the user is deactivated');
+    if (user.revoked.some((r) => r.jti === claims.jti)) throw new TokenInvalid('token has been revoked (logged out)');
   };
 
   const isServiceToken = (token: string): boolean => {
@@ -103,7 +104,7 @@ export function createAuthenticator(deps: { tokens: TokenService; users: UsersRe
     verifyBearer,
     async recheck(principal) {
       if (principal.kind !== 'user' && principal.kind !== 'job') return;
-      if (principal.claims.exp * 1000 <= deps.now().getTime()) throw new Forbidden('token has expired; get a new one');
+      if (principal.claims.exp * 1000 <= deps.now().getTime()) throw new TokenInvalid('token has expired; get a new one');
       await checkUser(principal.claims);
     },
     async authenticate(mode, creds, params) {

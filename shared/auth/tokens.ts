@@ -1,6 +1,6 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { v4 as uuid } from 'uuid';
-import { Forbidden } from '../errors.js';
+import { Forbidden, TokenInvalid } from '../errors.js';
 
 export type TokenKind = 'user' | 'job';
 
@@ -56,7 +56,7 @@ export function createTokenService(opts: { secret: string; ttlSeconds: number; n
       const known = verified.get(token);
       if (known) {
         verified.delete(token);
-        if (known.claims.exp * 1000 <= t) throw new Forbidden('token has expired; get a new one');
+        if (known.claims.exp * 1000 <= t) throw new TokenInvalid('token has expired; get a new one');
         if (known.until > t) {
           verified.set(token, known); // most recently used last
           return { ...known.claims };
@@ -74,19 +74,19 @@ export function createTokenService(opts: { secret: string; ttlSeconds: number; n
       const { payload } = await jwtVerify(token, await key, { issuer: ISSUER, algorithms: ['HS256'], currentDate: now() });
       const { sub, jti, exp, kind } = payload;
       if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || (kind !== 'user' && kind !== 'job')) {
-        throw new Forbidden('token is invalid');
+        throw new TokenInvalid('token is invalid');
       }
       const claims: Claims = { sub, jti, exp, kind };
       if (kind === 'job') {
-        if (typeof payload.job !== 'string' || typeof payload.job_id !== 'string') throw new Forbidden('token is invalid');
+        if (typeof payload.job !== 'string' || typeof payload.job_id !== 'string') throw new TokenInvalid('token is invalid');
         claims.job = payload.job;
         claims.job_id = payload.job_id;
       }
       return claims;
     } catch (err) {
       if (err instanceof Forbidden) throw err;
-      if (err instanceof joseErrors.JWTExpired) throw new Forbidden('token has expired; get a new one');
-      throw new Forbidden('token is invalid');
+      if (err instanceof joseErrors.JWTExpired) throw new TokenInvalid('token has expired; get a new one');
+      throw new TokenInvalid('token is invalid');
     }
   }
 }

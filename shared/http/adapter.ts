@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { v4 as uuid } from 'uuid';
 import { DAV_CHALLENGE, isDavPath, Unauthenticated, type Principal } from '../auth/principal.js';
 import type { Deps } from '../deps.js';
-import { Invalid, isClientError, Unavailable, WebDavStatus } from '../errors.js';
+import { INTERNAL_CODE, Invalid, isClientError, Unavailable, WebDavStatus } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Reply, type Handler, type RouteDef, type Service, type StreamHandler, type UpgradeHandler } from '../route.js';
 import { compile, DEFAULT_PATTERN, type Validator } from '../validation.js';
@@ -129,22 +129,23 @@ export function toFaasHandler(fn: LoadedFunction, deps: Deps): FaasHandler {
  */
 export function answerError(err: unknown, context: FunctionContext, log: Logger, requestId: string, dav = false): string {
   if (isClientError(err)) {
-    respond(context, dav && err instanceof WebDavStatus ? err.status : 403, err.message);
-    if (err.code) context.headers({ [CODE_HEADER]: err.code });
+    respond(context, dav && err instanceof WebDavStatus ? err.status : 403, err.message, err.code);
     return err.message;
   }
   // Faults the platform knows (Unavailable) keep their message; unexpected ones are not leaked.
-  const msg = err instanceof Unavailable ? err.message : `internal error (request ${requestId}); the platform logged the cause`;
+  const known = err instanceof Unavailable;
+  const msg = known ? err.message : `internal error (request ${requestId}); the platform logged the cause`;
   log.error('fault', { err: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined });
-  respond(context, 503, msg);
+  respond(context, 503, msg, known ? err.code : INTERNAL_CODE);
   return msg;
 }
 
-function respond(context: FunctionContext, status: number, msg: string): void {
+/** Every error answer: {msg}, the same in x-mlp-error, and the outcome's stable code in x-mlp-code. */
+function respond(context: FunctionContext, status: number, msg: string, code: string): void {
   const body = errorBody(msg);
   context
     .status(status)
-    .headers({ 'content-type': 'application/json', [ERROR_HEADER]: body })
+    .headers({ 'content-type': 'application/json', [ERROR_HEADER]: body, [CODE_HEADER]: code })
     .succeed(body);
 }
 

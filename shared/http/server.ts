@@ -4,7 +4,7 @@ import { Invalid } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Duplex } from 'node:stream';
 import { answerError, type RawHandler } from './adapter.js';
-import { rawErrorAnswer } from './error-header.js';
+import { CODE_HEADER, rawErrorAnswer } from './error-header.js';
 import type { Upgrader } from './upgrade.js';
 import { FunctionContext, type FaasHandler, type FunctionEvent } from './faas.js';
 
@@ -67,7 +67,7 @@ export function answerClientErrors(server: http.Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     const msg = err.code === 'HPE_HEADER_OVERFLOW' ? 'request headers are too large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request headers did not arrive in time' : 'malformed HTTP request';
-    socket.end(rawErrorAnswer(403, msg));
+    socket.end(rawErrorAnswer(403, msg, { [CODE_HEADER]: Invalid.CODE }));
   });
 }
 

@@ -3,9 +3,9 @@ import type { Duplex } from 'node:stream';
 import { v4 as uuid } from 'uuid';
 import type { WebSocketServer } from 'ws';
 import type { Deps } from '../deps.js';
-import { isClientError, Invalid } from '../errors.js';
+import { Forbidden, INTERNAL_CODE, isClientError, Invalid } from '../errors.js';
 import { requestGate, type LoadedFunction } from './adapter.js';
-import { rawErrorAnswer } from './error-header.js';
+import { CODE_HEADER, rawErrorAnswer } from './error-header.js';
 import { compilePath } from './path-pattern.js';
 
 export type Upgrader = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -48,8 +48,11 @@ export function createUpgrader(fns: LoadedFunction[], deps: Deps): Upgrader {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const requestId = (req.headers['x-request-id'] as string | undefined) || uuid();
     const hit = table.find((t) => t.pattern.regex.test(url.pathname));
-    const refuse = (status: 403 | 503, msg: string) => void socket.end(rawErrorAnswer(status, msg, { 'x-request-id': requestId }));
-    if (!hit?.fn.upgrade) return refuse(403, new Invalid(`no WebSocket at ${url.pathname}`).message);
+    const refuse = (status: 403 | 503, msg: string, code: string) => void socket.end(rawErrorAnswer(status, msg, { 'x-request-id': requestId, [CODE_HEADER]: code }));
+    if (!hit?.fn.upgrade) {
+      const err = new Invalid(`no WebSocket at ${url.pathname}`);
+      return refuse(403, err.message, err.code);
+    }
     const log = hit.log.child({ request_id: requestId });
     const query = Object.fromEntries(url.searchParams);
     hit
@@ -60,7 +63,8 @@ export function createUpgrader(fns: LoadedFunction[], deps: Deps): Upgrader {
         if (socket.destroyed) return;
         const owner = principal.kind === 'user' || principal.kind === 'job' ? principal.username : undefined;
         if (owner !== undefined && !claim(owner, socket)) {
-          return refuse(403, `user ${owner} already has ${MAX_SOCKETS_PER_USER} WebSockets open, the most allowed; close one first`);
+          const err = new Forbidden(`user ${owner} already has ${MAX_SOCKETS_PER_USER} WebSockets open, the most allowed; close one first`);
+          return refuse(403, err.message, err.code);
         }
         wss.handleUpgrade(req, socket, head, (ws) => {
           log.info('websocket opened', { path: url.pathname });
@@ -73,9 +77,9 @@ export function createUpgrader(fns: LoadedFunction[], deps: Deps): Upgrader {
         });
       })
       .catch((err: unknown) => {
-        if (isClientError(err)) return refuse(403, err.message);
+        if (isClientError(err)) return refuse(403, err.message, err.code);
         log.error('websocket refused by a fault', { err: (err as Error).message });
-        refuse(503, `internal error (request ${requestId}); the platform logged the cause`);
+        refuse(503, `internal error (request ${requestId}); the platform logged the cause`, INTERNAL_CODE);
       });
   };
 }

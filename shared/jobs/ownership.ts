@@ -1,4 +1,5 @@
 import { chown, lchown, readdir } from 'node:fs/promises';
+import { Forbidden } from '../errors.js';
 import { lstatIn, openIn, openUnder, statOf, type Folder } from '../webdav/confined.js';
 
 /**
@@ -23,7 +24,9 @@ export async function giveTree(root: string, segments: string[], uid: number): P
       if (!s.isDirectory()) continue;
       const sub = await openIn(folder, [name], false).catch((err: unknown) => {
         // Swapped for a link since the lstat: its owner was set above, and it is not followed.
-        if ((err as Error).message.includes('is a link')) return null;
+        // openIn refuses a link, and nothing else, with a Forbidden (LinkRefused, code LINK); its
+        // other outcomes are ParentMissing and file-system errors. Decided by type, never by message.
+        if (err instanceof Forbidden) return null;
         throw err;
       });
       if (!sub) continue;

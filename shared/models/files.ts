@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Invalid } from '../errors.js';
+import { Forbidden, Invalid, LinkRefused, SourceChanged } from '../errors.js';
 import { FOLDER_MODE, lstatIn, openFileIn, openIn, openUnder, type Folder } from '../webdav/confined.js';
 
 /** Bounds what one model may hold, so a job cannot make the platform walk or copy without end. */
@@ -26,10 +26,16 @@ async function openCkpt(root: string, segments: string[]): Promise<Folder | null
   try {
     return await openUnder(root, segments, false);
   } catch (err) {
-    if ((err as Error).message.includes('is a link')) throw new Invalid(`${segments.slice(-2).join('/')}/ is a link; a model is made of a job's own files only`);
+    if (isLinkRefusal(err)) throw new Invalid(`${segments.slice(-2).join('/')}/ is a link; a model is made of a job's own files only`, { code: LinkRefused.CODE });
     throw err;
   }
 }
+
+/**
+ * openUnder and openIn refuse a link, and nothing else, with a Forbidden (LinkRefused, code LINK);
+ * their other outcomes are ParentMissing and file-system errors. Decided by type, never by message.
+ */
+const isLinkRefusal = (err: unknown): boolean => err instanceof Forbidden;
 
 /** Files and bytes under the job's ckpt/ (`segments` below MLP_ROOT); null when there is no such folder. */
 export async function measureTree(root: string, segments: string[]): Promise<TreeSize | null> {
@@ -76,7 +82,7 @@ export async function copyTree(root: string, segments: string[], dst: string): P
       } finally {
         await source.handle.close();
       }
-      if (written !== source.stat.size) throw new Error(`ckpt/${rel} changed while it was copied (${source.stat.size} bytes when opened, ${written} read)`);
+      if (written !== source.stat.size) throw new SourceChanged(`ckpt/${rel} changed while it was copied (${source.stat.size} bytes when opened, ${written} read)`);
       total.files += 1;
       total.bytes += source.stat.size;
     });
@@ -95,7 +101,7 @@ async function visit(folder: Folder, onFile: (dir: Folder, name: string, rel: st
     if (s.isDirectory()) {
       const sub = await openIn(folder, [name], false).catch((err: unknown) => {
         // Swapped for a link since the lstat: refused like any link.
-        if ((err as Error).message.includes('is a link')) throw new Invalid(`ckpt/${rel} is a link; a model is made of regular files only`);
+        if (isLinkRefusal(err)) throw new Invalid(`ckpt/${rel} is a link; a model is made of regular files only`, { code: LinkRefused.CODE });
         throw err;
       });
       if (!sub) continue;

@@ -2,7 +2,7 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { v4 as uuid } from 'uuid';
 import type { Deps } from '../deps.js';
-import { errorMessage, isClientError, NotFound } from '../errors.js';
+import { errorMessage, isClientError, NotFound, SourceChanged } from '../errors.js';
 import { modelMachine, modelsCollection, type ModelDoc } from '../repos/models.js';
 import { storagePaths } from '../storage.js';
 import { releaseHold, type HoldSpec } from '../tcc/hold.js';
@@ -44,7 +44,7 @@ export async function finishCopy(doc: ModelDoc, deps: Deps): Promise<ModelDoc | 
   try {
     const copied = await copyTree(deps.config.root, ckptSegments(claimed.user, claimed.src), staging);
     if (!copied) throw Object.assign(new Error(`job ${claimed.src}'s ckpt/ is gone`), { code: 'ENOENT' });
-    if (copied.bytes !== claimed.size) throw new Error(`ckpt/ of job ${claimed.src} changed while it was copied (${copied.bytes} bytes, ${claimed.size} reserved)`);
+    if (copied.bytes !== claimed.size) throw new SourceChanged(`ckpt/ of job ${claimed.src} changed while it was copied (${copied.bytes} bytes, ${claimed.size} reserved)`);
     await rm(final, { recursive: true, force: true });
     await rename(staging, final);
     set = { state: modelMachine.transition('creating', 'copied') };
@@ -52,7 +52,7 @@ export async function finishCopy(doc: ModelDoc, deps: Deps): Promise<ModelDoc | 
     await rm(staging, { recursive: true, force: true });
     const code = (err as NodeJS.ErrnoException).code;
     // The files went away or are not what they were: the model fails, with the reason.
-    if (!(isClientError(err) || code === 'ENOENT' || code === 'ENOTDIR' || /changed while/.test(errorMessage(err)))) throw err;
+    if (!(isClientError(err) || code === 'ENOENT' || code === 'ENOTDIR' || err instanceof SourceChanged)) throw err;
     const reason = code ? `job ${claimed.src}'s ckpt/ is gone (it was deleted while the model was copied)` : errorMessage(err);
     set = { state: modelMachine.transition('creating', 'fail'), msg: `copying the model failed: ${reason}` };
   }

@@ -162,6 +162,7 @@ function normalise(a: Answer) {
     contentType: a.headers.get('content-type'),
     body: a.json === undefined ? a.text : scrub(a.json),
     xMlpError: a.headers.get('x-mlp-error'),
+    xMlpCode: a.headers.get('x-mlp-code'),
   };
 }
 

@@ -5,6 +5,8 @@ export class ApiError extends Error {
   constructor(
     message: string,
     readonly status: number,
+    /** The outcome's stable code (the x-mlp-code header, e.g. TOKEN_INVALID): branch on it, never on the message. */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -28,7 +30,7 @@ export async function answer<T>(res: Response): Promise<T> {
   }
   if (!res.ok) {
     const msg = typeof body === 'object' && body !== null && typeof (body as { msg?: unknown }).msg === 'string' ? (body as { msg: string }).msg : `the platform answered ${res.status}`;
-    throw new ApiError(msg, res.status);
+    throw new ApiError(msg, res.status, res.headers.get('x-mlp-code') ?? undefined);
   }
   return body as T;
 }

@@ -499,7 +499,7 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
       } catch (err) {
         if (stopped) return;
         // A token that stopped working (logout elsewhere, deactivation, expiry) ends the session.
-        if (err instanceof ApiError && err.status === 403 && /token/i.test(err.message)) return onLogout(err.message);
+        if (err instanceof ApiError && err.status === 403 && (err.code === 'TOKEN_INVALID' || err.code === 'UNAUTHENTICATED')) return onLogout(err.message);
         toast(errText(err));
       } finally {
         refreshing = undefined;
