@@ -1,4 +1,4 @@
-import { Conflict, Forbidden, Invalid, ResourceMissing } from '../../shared/errors.js';
+import { Conflict, Invalid, LinkRefused, ResourceMissing } from '../../shared/errors.js';
 import type { DatasetDoc } from '../../shared/repos/datasets.js';
 import type { Deps } from '../../shared/deps.js';
 import type { StreamInput } from '../../shared/route.js';
@@ -36,7 +36,7 @@ export function openRoot(target: Target, deps: Deps, create: boolean): Promise<F
 
 // RFC 4918's own outcomes (404, 409, …) answer their statuses on /data; the platform's rules stay 403.
 export const missing = (target: Target) => new ResourceMissing(`${target.rel} not found in ${target.name}`);
-export const linkRefused = (rel: string) => new Forbidden(`${rel} is a link; links are not followed`);
+export const linkRefused = (rel: string) => new LinkRefused(`${rel} is a link; links are not followed`);
 
 export function send(input: StreamInput, status: number, body: string, headers: Record<string, string> = {}): void {
   input.res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });

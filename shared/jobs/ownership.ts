@@ -1,5 +1,5 @@
 import { chown, lchown, readdir } from 'node:fs/promises';
-import { Forbidden } from '../errors.js';
+import { LinkRefused } from '../errors.js';
 import { lstatIn, openIn, openUnder, statOf, type Folder } from '../webdav/confined.js';
 
 /**
@@ -26,7 +26,7 @@ export async function giveTree(root: string, segments: string[], uid: number): P
         // Swapped for a link since the lstat: its owner was set above, and it is not followed.
         // openIn refuses a link, and nothing else, with a Forbidden (LinkRefused, code LINK); its
         // other outcomes are ParentMissing and file-system errors. Decided by type, never by message.
-        if (err instanceof Forbidden) return null;
+        if (err instanceof LinkRefused) return null;
         throw err;
       });
       if (!sub) continue;

@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Forbidden, Invalid, LinkRefused, SourceChanged } from '../errors.js';
+import { Invalid, LinkRefused, SourceChanged } from '../errors.js';
 import { FOLDER_MODE, lstatIn, openFileIn, openIn, openUnder, type Folder } from '../webdav/confined.js';
 
 /** Bounds what one model may hold, so a job cannot make the platform walk or copy without end. */
@@ -31,11 +31,8 @@ async function openCkpt(root: string, segments: string[]): Promise<Folder | null
   }
 }
 
-/**
- * openUnder and openIn refuse a link, and nothing else, with a Forbidden (LinkRefused, code LINK);
- * their other outcomes are ParentMissing and file-system errors. Decided by type, never by message.
- */
-const isLinkRefusal = (err: unknown): boolean => err instanceof Forbidden;
+/** openUnder and openIn refuse a link with LinkRefused (code LINK). Decided by type, never by message. */
+const isLinkRefusal = (err: unknown): boolean => err instanceof LinkRefused;
 
 /** Files and bytes under the job's ckpt/ (`segments` below MLP_ROOT); null when there is no such folder. */
 export async function measureTree(root: string, segments: string[]): Promise<TreeSize | null> {

@@ -1,6 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, realpath, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { Conflict, Forbidden, ParentMissing } from '../errors.js';
+import { Conflict, LinkRefused, ParentMissing } from '../errors.js';
 
 // Paths under MLP_ROOT that users influence, in folders a job can write, must never lead out
 // through a link (docs/security.md: tenants are hostile to each other). Checking with lstat and then
@@ -57,7 +57,7 @@ export const durability = {
   folder: (folder: Folder): Promise<void> => folder.sync(),
 };
 
-const linkRefused = (what: string) => new Forbidden(`${what} is a link; links are not followed`);
+const linkRefused = (what: string) => new LinkRefused(`${what} is a link; links are not followed`);
 
 const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
 

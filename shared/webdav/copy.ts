@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { Forbidden, Invalid, ResourceMissing } from '../errors.js';
+import { Invalid, LinkRefused, ResourceMissing } from '../errors.js';
 import { durability, FOLDER_MODE, lstatIn, openFileIn, openIn, type Folder } from './confined.js';
 
 const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -31,7 +31,7 @@ export function destinationPath(header: string | undefined): string {
 export async function copyIn(from: Folder, name: string, to: Folder, toName: string, deep: boolean): Promise<number> {
   const s = await lstatIn(from, name);
   if (!s) throw new ResourceMissing(`${from.relOf(name)} not found`);
-  if (s.isSymbolicLink()) throw new Forbidden(`${from.relOf(name)} is a link; links are not followed`);
+  if (s.isSymbolicLink()) throw new LinkRefused(`${from.relOf(name)} is a link; links are not followed`);
   if (s.isFile()) {
     const source = await openFileIn(from, name);
     if (!source) throw new ResourceMissing(`${from.relOf(name)} not found`);

@@ -12,7 +12,8 @@ import { modelsCollection } from '../../shared/repos/models.js';
 import { openUnder } from '../../shared/webdav/confined.js';
 import { cliSession } from '../helpers/cli.js';
 import { invoke, testDeps } from '../helpers/deps.js';
-import { tinyModel, until } from '../helpers/models.js';
+import { tinyModel } from '../helpers/models.js';
+import { until } from '../helpers/poll.js';
 import { finishedJob } from '../helpers/serving.js';
 import { userWithToken } from '../helpers/users.js';
 
