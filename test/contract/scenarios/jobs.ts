@@ -75,9 +75,8 @@ export async function jobsScenario(t: Test, p: Target): Promise<void> {
     t.match(log, `cwd ${p.jobCwd('alice', 'train')}`, 'it runs in its job folder');
     t.ok(existsSync(path.join(storagePaths(p.root).job('alice', 'train'), 'ckpt', 'model.json')), 'outputs land in the workspace');
     // A pass another caller started (the schedule, a pod event) may be between ending it and giving
-    // its resources back; passes do not overlap, so once ours is done that one is too.
-    await reconcile();
-    t.equal(await cpuInUse(), 0, 'its resources were released when it ended');
+    // its resources back; on a loaded cluster that can outlast our pass, so a few more may be needed.
+    t.equal(await poll(cpuInUse, (cpu) => cpu === 0, "the ended job's cpu given back", { tries: 30, ms: 500, before: reconcile }), 0, 'its resources were released when it ended');
     refused(t, await jobs('PUT', '/train:heartbeat', { state: 'running', progress: 1 }), /is finished; a heartbeat cannot make it running/);
   });
 
