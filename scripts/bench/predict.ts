@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import { endRecorded } from '../../shared/orchestrator/local-record.js';
 import { storagePaths } from '../../shared/storage.js';
 import { HEALTH_PATH } from '../../templates/model-server-tf/command.js';
 import { platformNode } from '../../templates/runtime-tf/command.js';
@@ -170,8 +171,13 @@ async function main(): Promise<void> {
   } finally {
     await nginx?.stop();
     for (const p of proxies) p.kill('SIGTERM');
-    platform.kill('SIGTERM');
-    await new Promise((r) => platform.once('exit', r));
+    if (platform.exitCode === null && platform.signalCode === null) {
+      platform.kill('SIGTERM');
+      await new Promise((r) => platform.once('exit', r));
+    }
+    // A platform that died (or did not stop its apps) leaves their model servers running: nothing
+    // will adopt them from a root about to be removed.
+    endRecorded(path.join(root, 'orchestrator'));
     rmSync(root, { recursive: true, force: true });
   }
 }
