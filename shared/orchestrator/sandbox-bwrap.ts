@@ -20,7 +20,7 @@ export interface SandboxNetwork {
 }
 
 /** Read-only system files a program needs (name resolution, TLS roots, the loader's cache, time zone). */
-const ETC = [
+export const ETC = [
   'hosts',
   'resolv.conf',
   'nsswitch.conf',

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, openSync, closeSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
+import { ETC as SANDBOX_ETC } from '../../../shared/orchestrator/sandbox-bwrap.js';
 import { groupMembers } from '../../../shared/orchestrator/local-process.js';
 
 /** A folder of the host bound into the container. */
@@ -28,27 +29,8 @@ export interface ContainerPlan {
   gid: number;
 }
 
-/** Read-only system files of the host the container sees as its image's /etc. */
-const ETC = [
-  'hosts',
-  'resolv.conf',
-  'nsswitch.conf',
-  'host.conf',
-  'gai.conf',
-  'services',
-  'protocols',
-  'passwd',
-  'group',
-  'ssl',
-  'ca-certificates',
-  'ca-certificates.conf',
-  'ld.so.cache',
-  'ld.so.conf',
-  'ld.so.conf.d',
-  'localtime',
-  'alternatives',
-  'mime.types',
-];
+/** Read-only system files of the host the container sees as its image's /etc: a sandbox's, and the users. */
+const ETC = [...SANDBOX_ETC, 'passwd', 'group'];
 
 const depth = (p: string) => p.split('/').filter(Boolean).length;
 
