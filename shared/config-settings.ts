@@ -12,6 +12,8 @@ export interface Setting {
   /** What an unset variable means, where that is not a plain default value. */
   unset?: string;
   meaning: string;
+  /** Functions on a cluster get it from the shared ConfigMap (stack.yml: from the deploying shell). */
+  deployed?: true;
 }
 
 const GiB = 1024 ** 3;
@@ -31,51 +33,61 @@ export const SETTINGS = {
   MLP_PORT: { type: 'integer 0–65535', default: 30001, meaning: 'Gateway port: the API, `/data` and the browser UI (0 picks a free port).' },
   MLP_APP_PORT: { type: 'integer 0–65535', default: 30002, meaning: 'App gateway port: user applications (0 picks a free port).' },
   MLP_APP_URL: {
+    deployed: true,
     type: 'http(s) URL, no query or fragment',
     unset: '`http://127.0.0.1:{MLP_APP_PORT}` (the local app gateway)',
     meaning:
       "The app gateway's base URL as clients call it (a trailing `/` is dropped). Every App carries `endpoint` = `{MLP_APP_URL}/{user}/{app}`, computed when answering, so changing it moves every app at once. Set it to the public URL when the app gateway sits behind a proxy, an Ingress or another port.",
   },
-  MLP_PUBLIC_URL: { type: 'URL', unset: "the local gateway's address", meaning: 'The gateway URL jobs are given as `MLP_API`.' },
+  MLP_PUBLIC_URL: { deployed: true, type: 'URL', unset: "the local gateway's address", meaning: 'The gateway URL jobs are given as `MLP_API`.' },
   MLP_MONGO_URL: {
+    deployed: true,
     type: '`mongodb://` or `mongodb+srv://` URL',
     unset: 'the embedded store under `MLP_ROOT`',
     meaning: 'MongoDB (or FerretDB) URL; database `mlp` unless the URL names one. Never printed: it may hold a password.',
   },
-  MLP_MONGO_LEASE: { type: 'seconds 1–60', default: 3, meaning: 'Seconds before a document lease left by a dead process is broken; the same for every process sharing the database.' },
-  MLP_KAFKA_BROKERS: { type: 'comma-separated `host:port` list', unset: 'the in-process bus', meaning: 'Kafka brokers the metrics travel through.' },
-  MLP_METRICS_TOPIC: { type: 'string', default: 'mlp.job-metrics', meaning: 'Kafka topic of job metrics.' },
+  MLP_MONGO_LEASE: { deployed: true, type: 'seconds 1–60', default: 3, meaning: 'Seconds before a document lease left by a dead process is broken; the same for every process sharing the database.' },
+  MLP_KAFKA_BROKERS: { deployed: true, type: 'comma-separated `host:port` list', unset: 'the in-process bus', meaning: 'Kafka brokers the metrics travel through.' },
+  MLP_METRICS_TOPIC: { deployed: true, type: 'string', default: 'mlp.job-metrics', meaning: 'Kafka topic of job metrics.' },
   MLP_ORCHESTRATOR: {
+    deployed: true,
     type: '`local` or `kubernetes`',
     default: 'local',
     meaning:
       "`local`: jobs and model servers as sandboxed child processes; `kubernetes`: jobs as Pods, apps as a Deployment and Service, through the API server of `KUBECONFIG` (or the pod's service account).",
   },
-  MLP_KUBE_NAMESPACE: { type: 'DNS label', default: 'mlp', meaning: "Kubernetes only: the one namespace of every job pod and app Deployment (the orchestrator's Role grants only it)." },
-  MLP_KUBE_JOB_IMAGE: { type: 'image', default: 'mlp/runtime-tf:0.1.0', meaning: "Kubernetes only: the image of runtime `tf` jobs (the platform's files at `MLP_KUBE_IMAGE_ROOT`)." },
-  MLP_KUBE_TORCH_IMAGE: { type: 'image', default: 'mlp/runtime-torch:0.1.0', meaning: 'Kubernetes only: the image of runtime `torch` jobs.' },
-  MLP_KUBE_MODEL_SERVER_IMAGE: { type: 'image', default: 'mlp/model-server-tf:0.1.0', meaning: "Kubernetes only: the apps' model-server image." },
+  MLP_KUBE_NAMESPACE: {
+    deployed: true,
+    type: 'DNS label',
+    default: 'mlp',
+    meaning: "Kubernetes only: the one namespace of every job pod and app Deployment (the orchestrator's Role grants only it).",
+  },
+  MLP_KUBE_JOB_IMAGE: { deployed: true, type: 'image', default: 'mlp/runtime-tf:0.1.0', meaning: "Kubernetes only: the image of runtime `tf` jobs (the platform's files at `MLP_KUBE_IMAGE_ROOT`)." },
+  MLP_KUBE_TORCH_IMAGE: { deployed: true, type: 'image', default: 'mlp/runtime-torch:0.1.0', meaning: 'Kubernetes only: the image of runtime `torch` jobs.' },
+  MLP_KUBE_MODEL_SERVER_IMAGE: { deployed: true, type: 'image', default: 'mlp/model-server-tf:0.1.0', meaning: "Kubernetes only: the apps' model-server image." },
   MLP_KUBE_CLAIM: {
+    deployed: true,
     type: 'string',
     default: 'mlp-nfs',
     meaning: 'Kubernetes only: the PersistentVolumeClaim of the NFS volume whose root is `MLP_ROOT`; pods mount their folders from it (`subPath`).',
   },
-  MLP_KUBE_IMAGE_ROOT: { type: 'absolute path', default: '/opt/mlp', meaning: "Kubernetes only: where the images hold the checkout; commands' checkout paths are rewritten to it." },
+  MLP_KUBE_IMAGE_ROOT: { deployed: true, type: 'absolute path', default: '/opt/mlp', meaning: "Kubernetes only: where the images hold the checkout; commands' checkout paths are rewritten to it." },
   MLP_KUBE_ENDPOINT: {
+    deployed: true,
     type: '`service` or `pod`',
     default: 'service',
     meaning:
       "Kubernetes only: how the app gateway reaches an app: `service` (`mlp-app-<id>.<namespace>.svc`) or `pod` (the ready pod's IP, read from the API, for a cluster without DNS such as `npm run cluster:local`).",
   },
-  MLP_KUBE_INGRESS_CLASS: { type: 'string', unset: 'no Ingress', meaning: 'Kubernetes only: when set, each app also gets an Ingress of this class.' },
+  MLP_KUBE_INGRESS_CLASS: { deployed: true, type: 'string', unset: 'no Ingress', meaning: 'Kubernetes only: when set, each app also gets an Ingress of this class.' },
   MLP_SECRET: { type: 'string of ≥ 32 characters', unset: 'generated once and kept in `MLP_ROOT/secrets/`', meaning: 'Token signing key.' },
   MLP_SERVICE_TOKEN: { type: 'string of ≥ 32 characters', unset: 'generated once and kept in `MLP_ROOT/secrets/`', meaning: 'The token functions present to call internal routes.' },
-  MLP_TOKEN_TTL: { type: 'seconds', default: 86400, meaning: 'Token lifetime.' },
-  MLP_TCC_TIMEOUT: { type: 'seconds', default: 60, meaning: 'Seconds before an unconfirmed resource try is cancelled by the reconciler.' },
-  MLP_DATASET_STALE: { type: 'seconds', default: 3600, meaning: 'Seconds without heartbeat before a `creating` dataset goes to `error`.' },
-  MLP_QUEUE_RESERVE: { type: 'seconds', default: 600, meaning: "Seconds a user's first waiting job may be overtaken before resources are kept for it (the fair queue)." },
-  MLP_HOME_QUOTA: { type: 'bytes', default: GiB, meaning: "Bytes one user's home may hold, apart from the tenant's rom." },
-  MLP_MAX_OBJECTS_PER_USER: { type: 'integer 1–1000000', default: 1000, meaning: 'Datasets, jobs, models and apps a user may have of each kind.' },
+  MLP_TOKEN_TTL: { deployed: true, type: 'seconds', default: 86400, meaning: 'Token lifetime.' },
+  MLP_TCC_TIMEOUT: { deployed: true, type: 'seconds', default: 60, meaning: 'Seconds before an unconfirmed resource try is cancelled by the reconciler.' },
+  MLP_DATASET_STALE: { deployed: true, type: 'seconds', default: 3600, meaning: 'Seconds without heartbeat before a `creating` dataset goes to `error`.' },
+  MLP_QUEUE_RESERVE: { deployed: true, type: 'seconds', default: 600, meaning: "Seconds a user's first waiting job may be overtaken before resources are kept for it (the fair queue)." },
+  MLP_HOME_QUOTA: { deployed: true, type: 'bytes', default: GiB, meaning: "Bytes one user's home may hold, apart from the tenant's rom." },
+  MLP_MAX_OBJECTS_PER_USER: { deployed: true, type: 'integer 1–1000000', default: 1000, meaning: 'Datasets, jobs, models and apps a user may have of each kind.' },
   MLP_JOB_SANDBOX: {
     type: '`on` or `off`',
     default: 'on',
@@ -87,13 +99,13 @@ export const SETTINGS = {
     meaning: '`off` runs jobs and model servers without cpu, memory, process or disk limits: for a single-user machine only (said loudly at start).',
   },
   MLP_JOB_PIDS: { type: 'integer 16–1000000', default: 1024, meaning: "Processes and threads one job may have at once (its cgroup's pids limit)." },
-  MLP_JOB_DISK: { type: 'bytes (≥ 1 MiB)', default: 10 * GiB, meaning: "Bytes a job's workspace may hold (and any one file it writes); past it the job is stopped." },
-  MLP_RUNTIMES: { type: 'comma-separated runtimes', default: 'tf,torch', meaning: 'The runtimes this installation offers; a job asking for another is refused with 403 naming these.' },
+  MLP_JOB_DISK: { deployed: true, type: 'bytes (≥ 1 MiB)', default: 10 * GiB, meaning: "Bytes a job's workspace may hold (and any one file it writes); past it the job is stopped." },
+  MLP_RUNTIMES: { deployed: true, type: 'comma-separated runtimes', default: 'tf,torch', meaning: 'The runtimes this installation offers; a job asking for another is refused with 403 naming these.' },
   MLP_RUNTIME_CACHE: { type: 'path', unset: '`~/.cache/mlp-runtimes`', meaning: "Where the local orchestrator builds the runtimes' Python environments (one folder per runtime and pin set)." },
   MLP_PYTHON: { type: 'absolute path', default: '/usr/bin/python3', meaning: 'The Python those environments are made from; under `/usr`, which sandboxed jobs see.' },
-  MLP_TENANT_CPU: { type: 'number 0.1–10', default: 10, meaning: 'Cores of the `default` tenant.' },
-  MLP_TENANT_GPU: { type: 'integer 0–16', default: 16, meaning: 'GPUs of the `default` tenant.' },
-  MLP_TENANT_RAM: { type: 'integer 100–10000 (Mi)', default: 10000, meaning: 'Memory of the `default` tenant, in Mi.' },
-  MLP_TENANT_ROM: { type: 'bytes', default: 107374182400, meaning: 'Storage of the `default` tenant, in bytes (datasets and models).' },
-  MLP_LOG_LEVEL: { type: '`debug`, `info`, `warn` or `error`', default: 'info', meaning: 'The lowest level written to the logs.' },
+  MLP_TENANT_CPU: { deployed: true, type: 'number 0.1–10', default: 10, meaning: 'Cores of the `default` tenant.' },
+  MLP_TENANT_GPU: { deployed: true, type: 'integer 0–16', default: 16, meaning: 'GPUs of the `default` tenant.' },
+  MLP_TENANT_RAM: { deployed: true, type: 'integer 100–10000 (Mi)', default: 10000, meaning: 'Memory of the `default` tenant, in Mi.' },
+  MLP_TENANT_ROM: { deployed: true, type: 'bytes', default: 107374182400, meaning: 'Storage of the `default` tenant, in bytes (datasets and models).' },
+  MLP_LOG_LEVEL: { deployed: true, type: '`debug`, `info`, `warn` or `error`', default: 'info', meaning: 'The lowest level written to the logs.' },
 } as const satisfies Record<`MLP_${string}`, Setting>;

@@ -1,4 +1,5 @@
 import type { RouteDef } from '../../shared/route.js';
+import { SETTINGS } from '../../shared/config-settings.js';
 import { SECRET_SOURCES, secretsOf } from '../../shared/secrets.js';
 
 /** Facts every deployment target shares, so stack.yml and knative/ cannot drift apart. */
@@ -14,39 +15,12 @@ export function imageOf(route: RouteDef): string {
 
 /**
  * Configuration every function gets (docs/configuration.md), none of it secret: the cluster's ConfigMap
- * (Knative) or the deploying shell (OpenFaaS). Secrets go only where secretsOf says.
+ * (Knative) or the deploying shell (OpenFaaS). Secrets go only where secretsOf says. The settings
+ * declared `deployed` in shared/config-settings.ts, so a new one cannot be left out.
  */
-export const SHARED_ENV = [
-  'MLP_MONGO_URL',
-  'MLP_MONGO_LEASE',
-  'MLP_KAFKA_BROKERS',
-  'MLP_ORCHESTRATOR',
-  'MLP_TOKEN_TTL',
-  'MLP_TCC_TIMEOUT',
-  'MLP_DATASET_STALE',
-  'MLP_QUEUE_RESERVE',
-  'MLP_HOME_QUOTA',
-  'MLP_MAX_OBJECTS_PER_USER',
-  'MLP_TENANT_CPU',
-  'MLP_TENANT_GPU',
-  'MLP_TENANT_RAM',
-  'MLP_TENANT_ROM',
-  // Where jobs reach the gateway (their MLP_API) and the Kafka topic of their metrics.
-  'MLP_PUBLIC_URL',
-  'MLP_METRICS_TOPIC',
-  // The app gateway's public base URL: every App answered carries {MLP_APP_URL}/{user}/{app}.
-  'MLP_APP_URL',
-  // The Kubernetes orchestrator (MLP_ORCHESTRATOR=kubernetes): where and with what it runs
-  // workloads. Only the functions marked `orchestrator` use them; every function gets them so
-  // the ConfigMap stays one.
-  'MLP_KUBE_NAMESPACE',
-  'MLP_KUBE_JOB_IMAGE',
-  'MLP_KUBE_MODEL_SERVER_IMAGE',
-  'MLP_KUBE_CLAIM',
-  'MLP_KUBE_IMAGE_ROOT',
-  'MLP_KUBE_ENDPOINT',
-  'MLP_KUBE_INGRESS_CLASS',
-];
+export const SHARED_ENV: string[] = Object.entries(SETTINGS)
+  .filter(([, s]) => 'deployed' in s && s.deployed)
+  .map(([name]) => name);
 
 /** The ServiceAccount (and Role, RoleBinding) of the functions that call the orchestrator. */
 export const ORCHESTRATOR_ACCOUNT = 'mlp-orchestrator';
@@ -54,6 +28,7 @@ export const ORCHESTRATOR_ACCOUNT = 'mlp-orchestrator';
 export const NFS_CLAIM = 'mlp-nfs';
 /** Runtime images (the conventions of the Kubernetes orchestrator): the platform's files at IMAGE_ROOT. */
 export const JOB_IMAGE = `${IMAGE_PREFIX}/runtime-tf:${VERSION}`;
+export const TORCH_IMAGE = `${IMAGE_PREFIX}/runtime-torch:${VERSION}`;
 export const MODEL_SERVER_IMAGE = `${IMAGE_PREFIX}/model-server-tf:${VERSION}`;
 export const IMAGE_ROOT = '/opt/mlp';
 /** The design's node ports that keep their meaning (docs/deploy.md). */

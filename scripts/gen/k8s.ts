@@ -1,6 +1,20 @@
 import { stringify } from 'yaml';
 import type { RouteDef } from '../../shared/route.js';
-import { APP_HOST, IMAGE_ROOT, JOB_IMAGE, KAFKA_BROKERS, METRICS_TOPIC, MODEL_SERVER_IMAGE, MONGO_URL, NAMESPACE, NFS_CLAIM, NODE_PORTS, ORCHESTRATOR_ACCOUNT, SHARED_ENV } from './deploy-facts.js';
+import {
+  APP_HOST,
+  IMAGE_ROOT,
+  JOB_IMAGE,
+  KAFKA_BROKERS,
+  METRICS_TOPIC,
+  MODEL_SERVER_IMAGE,
+  MONGO_URL,
+  NAMESPACE,
+  NFS_CLAIM,
+  NODE_PORTS,
+  ORCHESTRATOR_ACCOUNT,
+  SHARED_ENV,
+  TORCH_IMAGE,
+} from './deploy-facts.js';
 import { PART_OF, POD_SECURITY_ADMISSION, hardened, limitRange, networkPolicies, platformLabels, podSecurity } from './k8s-containment.js';
 
 /** The Secret the operator creates (docs/deploy.md): Mongo's root user (username, password) and the URL the functions use (url). */
@@ -91,6 +105,7 @@ function sharedConfig(): Record<string, string> {
     MLP_METRICS_TOPIC: METRICS_TOPIC,
     MLP_KUBE_NAMESPACE: NAMESPACE,
     MLP_KUBE_JOB_IMAGE: JOB_IMAGE,
+    MLP_KUBE_TORCH_IMAGE: TORCH_IMAGE,
     MLP_KUBE_MODEL_SERVER_IMAGE: MODEL_SERVER_IMAGE,
     MLP_KUBE_CLAIM: NFS_CLAIM,
     MLP_KUBE_IMAGE_ROOT: IMAGE_ROOT,

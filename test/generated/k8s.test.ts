@@ -96,10 +96,15 @@ t.test("the Role grants exactly the orchestrator's verbs, to its ServiceAccount,
 t.test("the ConfigMap carries SHARED_ENV with the Kubernetes orchestrator's settings", async (t) => {
   const data = (find('ConfigMap', 'mlp-config') as { data: Record<string, string> } | undefined)?.data ?? {};
   t.same(Object.keys(data).sort(), [...SHARED_ENV].sort(), 'exactly the names stack.yml takes from the shell');
+  // What a function on the cluster decides by (which runtimes are offered, each one's image, a
+  // job's disk) can be set there; settings of the local platform alone (its ports, its sandbox) are not carried.
+  for (const name of ['MLP_RUNTIMES', 'MLP_KUBE_TORCH_IMAGE', 'MLP_JOB_DISK', 'MLP_LOG_LEVEL']) t.ok(name in data, `${name} is in the ConfigMap`);
+  for (const name of ['MLP_PORT', 'MLP_HOST', 'MLP_JOB_SANDBOX', 'MLP_PYTHON', 'MLP_SECRET']) t.notOk(name in data, `${name} is not`);
   t.match(data, {
     MLP_ORCHESTRATOR: 'kubernetes',
     MLP_KUBE_NAMESPACE: 'mlp',
     MLP_KUBE_JOB_IMAGE: 'mlp/runtime-tf:0.1.0',
+    MLP_KUBE_TORCH_IMAGE: 'mlp/runtime-torch:0.1.0',
     MLP_KUBE_MODEL_SERVER_IMAGE: 'mlp/model-server-tf:0.1.0',
     MLP_KUBE_CLAIM: 'mlp-nfs',
     MLP_KUBE_IMAGE_ROOT: '/opt/mlp',
