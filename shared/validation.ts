@@ -68,6 +68,11 @@ function describeAt(error: ErrorObject, at: string, where: string): string {
       const held = Array.isArray(error.data) ? ` (it holds ${error.data.length})` : '';
       return `${field} must hold ${error.keyword === 'minItems' ? 'at least' : 'at most'} ${limit} element${limit === 1 ? '' : 's'}${held}`;
     }
+    case 'minProperties':
+    case 'maxProperties': {
+      const limit = Number(p.limit);
+      return `${field} must hold ${error.keyword === 'minProperties' ? 'at least' : 'at most'} ${limit} field${limit === 1 ? '' : 's'}`;
+    }
     default:
       return `${field} ${error.message ?? 'is invalid'}`;
   }
