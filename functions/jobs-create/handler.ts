@@ -7,6 +7,7 @@ import { admitWaiting } from '../../shared/jobs/lifecycle.js';
 import { checkObjectCap } from '../../shared/limits.js';
 import { checkEntry } from '../../shared/jobs/runtime.js';
 import { entryKind, type Runtime } from '../../shared/runtimes/catalog.js';
+import { queueOf } from '../../shared/jobs/queue-view.js';
 import { jobId, jobsCollection, jobView } from '../../shared/repos/jobs.js';
 import type { Handler } from '../../shared/route.js';
 import { storagePaths } from '../../shared/storage.js';
@@ -50,7 +51,7 @@ export const handle: Handler<typeof route> = async ({ params, body }, deps) => {
   await admitWaiting(deps);
   const created = await col.get(jobId(user, body.name));
   if (!created) throw new Conflict(`job ${body.name} was deleted while it was being created`);
-  return jobView(created);
+  return jobView(created, await queueOf(deps, [created]));
 };
 
 function offeredRuntime(deps: Deps, asked: string): Runtime {

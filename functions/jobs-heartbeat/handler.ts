@@ -14,7 +14,14 @@ export const handle: Handler<typeof route> = async ({ params, body, principal },
     if (!HEARTBEAT[job.state].includes(body.state)) throw new Conflict(`job ${name} is ${job.state}; a heartbeat cannot make it ${body.state}`);
     if (job.ending) return ''; // it is ending already: the first outcome stands
     if (body.state === 'running') {
-      if (await jobsCollection(deps.store).update(job._id, { version: job.version }, { set: { state: 'running', progress: body.progress } })) return '';
+      if (
+        await jobsCollection(deps.store).update(
+          job._id,
+          { version: job.version },
+          { set: { state: 'running', progress: body.progress, ...(job.running_at ? {} : { running_at: deps.now().toISOString() }) } },
+        )
+      )
+        return '';
       continue;
     }
     // Every process of the job ends before the state says it has ended (shared/jobs/ending.ts).

@@ -197,7 +197,7 @@ export async function syncWorkloads(deps: Deps, cutoff = new Date(deps.now().get
     }
     let set: Partial<JobDoc> | undefined;
     if (!s) set = job.launched ? { state: 'error', msg: "the job's process was lost (it left no record the platform could adopt)" } : undefined;
-    else if (s.phase === 'running' && job.state === 'creating') set = { state: 'running' };
+    else if (s.phase === 'running' && job.state === 'creating') set = { state: 'running', ...(job.running_at ? {} : { running_at: deps.now().toISOString() }) };
     // docs/api.md#jobs: without a final heartbeat, exit 0 is finished (progress 100), anything else error.
     else if (s.phase === 'succeeded') set = { state: 'finished', progress: 100 };
     else if (s.phase === 'failed') set = { state: 'error', msg: s.exceeded && s.reason ? s.reason : s.reason === 'stopped' ? 'stopped' : `the entry ended with ${s.reason ?? 'an error'}` };

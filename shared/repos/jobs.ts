@@ -33,6 +33,8 @@ export interface JobDoc extends Doc {
   head_at?: string;
   /** Admitted, it waits for its runtime's Python environment to be built (jobs/lifecycle.ts pythonFor). */
   awaits_runtime?: boolean;
+  /** When it first reported running (its progress rate, for waiting jobs' estimates: shared/jobs/queue-view.ts). */
+  running_at?: string;
   /** The workload was started (so the orchestrator knows it by uid). */
   launched?: boolean;
   /** The job said it has ended; its processes are being stopped before the state changes (jobs/ending.ts). */
@@ -45,11 +47,16 @@ export interface JobEnding {
   msg?: string;
 }
 
-export type JobView = Pick<JobDoc, 'name' | 'user' | 'tenant' | 'runtime' | 'entry' | 'gpu' | 'cpu' | 'ram' | 'state' | 'progress' | 'msg' | 'created_at' | 'updated_at'>;
+export type JobView = Pick<JobDoc, 'name' | 'user' | 'tenant' | 'runtime' | 'entry' | 'gpu' | 'cpu' | 'ram' | 'state' | 'progress' | 'msg' | 'created_at' | 'updated_at'> & {
+  /** While it waits for resources: its place and estimated wait (docs/api.md#experiments). */
+  queue?: { position: number; eta_s: number | null };
+};
 
-export function jobView(j: JobDoc): JobView {
+/** The job as the API shows it; `queue` holds the waiting jobs' positions (shared/jobs/queue-view.ts). */
+export function jobView(j: JobDoc, queue?: ReadonlyMap<string, { position: number; eta_s: number | null }>): JobView {
   const { name, user, tenant, runtime, entry, gpu, cpu, ram, state, progress, msg, created_at, updated_at } = j;
-  return { name, user, tenant, runtime, entry, gpu, cpu, ram, state, progress, ...(msg ? { msg } : {}), created_at, updated_at };
+  const place = queue?.get(j._id);
+  return { name, user, tenant, runtime, entry, gpu, cpu, ram, state, progress, ...(msg ? { msg } : {}), ...(place ? { queue: place } : {}), created_at, updated_at };
 }
 
 /** docs/api.md#jobs: the transitions a heartbeat may make (from -> allowed targets). */
