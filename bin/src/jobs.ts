@@ -1,3 +1,4 @@
+import { queueWords } from '../../shared/format/wait.js';
 import type { Api } from './api.js';
 
 interface Job {
@@ -22,18 +23,7 @@ export interface SubmitOptions {
 
 /** One line per job; a waiting one says its place in the queue and the estimated wait. */
 export const describe = (j: Job): string =>
-  `${j.name.padEnd(20)} ${j.state.padEnd(9)} ${String(j.progress).padStart(3)}%  cpu ${j.cpu} gpu ${j.gpu} ram ${j.ram}  ${j.entry}${j.queue ? `  ${queued(j.queue)}` : ''}${j.msg ? `  (${j.msg})` : ''}`;
-
-const queued = (q: NonNullable<Job['queue']>) => `[queue #${q.position}, ${q.eta_s === null ? 'wait unknown' : `~${waitWords(q.eta_s)}`}]`;
-
-/** Seconds in the largest unit that reads well: 45 s, 3 min, 2 h 5 min. */
-export function waitWords(s: number): string {
-  if (s < 60) return `${Math.round(s)} s`;
-  if (s < 3600) return `${Math.round(s / 60)} min`;
-  const h = Math.floor(s / 3600);
-  const m = Math.round((s - h * 3600) / 60);
-  return m ? `${h} h ${m} min` : `${h} h`;
-}
+  `${j.name.padEnd(20)} ${j.state.padEnd(9)} ${String(j.progress).padStart(3)}%  cpu ${j.cpu} gpu ${j.gpu} ram ${j.ram}  ${j.entry}${j.queue ? `  [${queueWords(j.queue)}]` : ''}${j.msg ? `  (${j.msg})` : ''}`;
 
 export async function submit(client: Api, user: string, name: string, opts: SubmitOptions, print: (line: string) => void): Promise<void> {
   const body = {

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { describe, waitWords } from '../../bin/src/jobs.js';
+import { describe } from '../../bin/src/jobs.js';
+import { waitWords } from '../../shared/format/wait.js';
 
 // `mlp job ls` and `mlp job submit` print one line per job; a waiting one shows its queue place.
 const job = { name: 'train', entry: 'train.py', state: 'creating', progress: 0, cpu: 1, gpu: 0, ram: 1000 };

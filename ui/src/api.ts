@@ -71,6 +71,7 @@ export interface Job {
   ram: number;
   created_at?: string;
   msg?: string;
+  queue?: { position: number; eta_s: number | null };
 }
 export interface Model {
   name: string;

@@ -1,3 +1,4 @@
+import { queueWords } from '../../../shared/format/wait.js';
 import { api, type Job, userPath } from '../api.js';
 import { MetricsChart } from '../chart.js';
 import { age, field, h, messageLine } from '../dom.js';
@@ -90,7 +91,7 @@ export function jobsPanel(ctx: PanelContext): Panel & { refreshHome(): Promise<v
     'Jobs',
     [
       { label: 'Name', value: (j) => j.name },
-      { label: 'State', value: (j) => j.state + (j.msg ? ` — ${j.msg}` : '') },
+      { label: 'State', value: (j) => j.state + (j.queue ? ` — ${queueWords(j.queue)}` : '') + (j.msg ? ` — ${j.msg}` : '') },
       { label: 'Progress', value: (j) => `${j.progress}%` },
       { label: 'Entry', value: (j) => `${j.entry} (${j.runtime})` },
       { label: 'Age', value: (j) => age(j.created_at) },
