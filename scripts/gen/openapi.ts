@@ -107,6 +107,13 @@ const OBJECTS: Record<string, Json> = {
       state: { type: 'string', enum: ['creating', 'running', 'finished', 'error', 'deleting'] },
       progress: int('reported by the script', { minimum: 0, maximum: 100 }),
       msg: msgField,
+      queue: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['position', 'eta_s'],
+        description: "only while it waits for resources: its place among the tenant's waiting jobs (1 is next) and the estimated wait",
+        properties: { position: int('1 is next', { minimum: 1 }), eta_s: { type: ['integer', 'null'], minimum: 0, description: 'seconds; null when no estimate can be made' } },
+      },
       ...stamps,
     },
     examples: [
@@ -240,6 +247,10 @@ const SUCCESS: Record<string, Json> = {
   'jobs-log': text('text/plain', 'the log so far; with ?follow=1 the answer grows until the job ends'),
   'metrics-publish': empty('published'),
   'metrics-socket': json({ type: 'array', items: ref('JobMetrics') }, 'without an upgrade: the stored metrics, one per epoch, in epoch order'),
+  'metrics-compare': json({ type: 'object', additionalProperties: { type: 'array', items: ref('JobMetrics') } }, "each asked job's metrics in epoch order, keyed by job name", {
+    a: [{ user: 'alice', name: 'a', epoch: 0, accuracy: 0.6, loss: 0.9, progress: 50 }],
+    b: [],
+  }),
   'models-create': one('Model', 'the model, creating'),
   'models-list': list('Model'),
   'models-get': one('Model', 'the model'),
