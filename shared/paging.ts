@@ -74,7 +74,7 @@ export async function listPage<T extends Doc, V>(col: Collection<T>, filter: Fil
 }
 
 /** The path of a user's list of a kind, as the Link header names it. */
-export const userListPath = (user: string, kind: 'datasets' | 'jobs' | 'models' | 'apps') => `/api/v1/users/${encodeURIComponent(user)}/${kind}`;
+export const userListPath = (user: string, kind: 'datasets' | 'jobs' | 'models' | 'apps' | 'sweeps') => `/api/v1/users/${encodeURIComponent(user)}/${kind}`;
 
 function clip(text: string): string {
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;

@@ -120,7 +120,7 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     MLP_HOME: paths.home(job.user),
     MLP_DATASETS: datasets,
     // The job's parameters as a JSON object (a sweep's trial gets its own; a plain job none).
-    MLP_PARAMS: '{}',
+    MLP_PARAMS: JSON.stringify(job.params ?? {}),
     // What the runtime needs besides (NODE_PATH: CommonJS entries `require` the platform's tfjs).
     ...runtimeEnvFor(job.runtime, job.entry),
   };

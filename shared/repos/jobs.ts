@@ -33,6 +33,10 @@ export interface JobDoc extends Doc {
   head_at?: string;
   /** Admitted, it waits for its runtime's Python environment to be built (jobs/lifecycle.ts pythonFor). */
   awaits_runtime?: boolean;
+  /** A sweep's trial: the sweep's name (docs/api.md#experiments). */
+  sweep?: string;
+  /** Its parameters, given to the script as MLP_PARAMS (a sweep's trial gets its point). */
+  params?: Record<string, number | string>;
   /** When it first reported running (its progress rate, for waiting jobs' estimates: shared/jobs/queue-view.ts). */
   running_at?: string;
   /** The workload was started (so the orchestrator knows it by uid). */

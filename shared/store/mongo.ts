@@ -17,9 +17,10 @@ const INDEXES: Partial<Record<CollectionName, IndexDescription[]>> = {
   job: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }, userCreated],
   model: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }, userCreated],
   app_group: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }, userCreated],
+  sweep: [{ key: { user: 1, name: 1 }, unique: true, name: 'user_name' }, userCreated],
   metrics: [{ key: { user: 1, name: 1, epoch: 1 }, unique: true, name: 'user_name_epoch' }],
 };
-const ALL: CollectionName[] = ['user', 'tenant', 'resource_request', 'job', 'metrics', 'model', 'dataset', 'app_group', 'app_port'];
+const ALL: CollectionName[] = ['user', 'tenant', 'resource_request', 'job', 'metrics', 'model', 'dataset', 'app_group', 'app_port', 'sweep'];
 
 /**
  * The production Store: one MongoClient per process; database `mlp` unless the URL names one.

@@ -75,4 +75,4 @@ export interface Store {
 }
 
 /** Collections as the original design names them (docs/architecture.md), plus the platform's own (app_port: ports taken by live apps). */
-export type CollectionName = 'user' | 'tenant' | 'resource_request' | 'job' | 'metrics' | 'model' | 'dataset' | 'app_group' | 'app_port' | 'conformance';
+export type CollectionName = 'user' | 'tenant' | 'resource_request' | 'job' | 'metrics' | 'model' | 'dataset' | 'app_group' | 'app_port' | 'sweep' | 'conformance';

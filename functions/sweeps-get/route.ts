@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'sweeps-get',
+  method: 'GET',
+  path: '/api/v1/users/{user}/sweeps/{sweep}',
+  auth: 'owner',
+  description: 'One sweep: its state, progress and best trial so far.',
+});

@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'sweeps-list',
+  method: 'GET',
+  path: '/api/v1/users/{user}/sweeps',
+  auth: 'owner',
+  description: "The user's sweeps, oldest first.",
+});

@@ -1,0 +1,9 @@
+import { defineRoute } from '../../shared/route.js';
+
+export default defineRoute({
+  name: 'sweeps-trials',
+  method: 'GET',
+  path: '/api/v1/users/{user}/sweeps/{sweep}/trials',
+  auth: 'owner',
+  description: "A sweep's trials in trial order: job, params, state (pending before its job exists) and the best value so far with its epoch.",
+});
