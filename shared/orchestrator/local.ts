@@ -3,17 +3,16 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { hostPort, insideApi, startApiBridge, writeHosts, type ApiBridge } from './api-bridge.js';
-import { openCgroup, type WorkloadCgroup } from './cgroups.js';
+import { insideApi, startApiBridge, writeHosts, type ApiBridge } from './api-bridge.js';
 import { adoptLeftovers } from './local-adopt.js';
-import { cgroupLimits, cgroupReaper, describeLimits, limitedCommand, watchWorkspaces, type JobLimits } from './local-limits.js';
+import { type Limited, limitsFor, sandboxNetwork, workloadCommand } from './local-command.js';
+import { cgroupReaper, watchWorkspaces, type JobLimits } from './local-limits.js';
 import { findProgram, signalGroup, signalName, signalWorkload } from './local-process.js';
 import { processStartTime, recordStore, WRAPPER } from './local-record.js';
 import { answers200, canListen, prepareServeSocket, serveSocketPath, sweepServeSockets } from './local-serve.js';
 import { ended, newEntry, running, type Running } from './local-workload.js';
 import type { Orchestrator, Workload, WorkloadStatus } from './port.js';
 import { describeSandbox, sandboxSupport, type SandboxSupport } from './sandbox.js';
-import { bwrapArgs, bwrapCommand, type SandboxNetwork } from './sandbox-bwrap.js';
 import { closeUserns, jobUserns } from './userns.js';
 
 /**
@@ -160,19 +159,12 @@ export function createLocalOrchestrator(opts: {
     const limits = entry.disk ? { cpu: w.resources.cpu, ram: w.resources.ram, disk: entry.disk } : undefined;
     records.write({ id: w.id, kind: w.kind, pid: 0, startTime: '', startedAt: now(), sandboxed, ...(limits ? { limits } : {}) });
     const log = openSync(w.logFile, 'a');
-    const confined =
-      sandbox?.mode === 'on' && box
-        ? bwrapCommand(
-            sandbox.bwrap,
-            bwrapArgs({ command: w.command, workdir: w.workdir, sandbox: box, tmpBytes: w.resources.ram * 1024 * 1024, network, ...(usernsFd !== undefined ? { usernsFd: USERNS_FD } : {}) }, sandbox),
-          )
-        : w.command;
-    const command = limited && 'cgroup' in limited ? limitedCommand(limited.cgroup, { nofile: limited.nofile, disk: limited.disk }, confined) : confined;
+    const command = workloadCommand(w, sandbox, box, network, limited, usernsFd);
     let child: ChildProcess;
     try {
       // A minimal environment: the workload's own variables and a PATH, nothing of the platform's secrets.
       // Its own session and group (detached): a signal to the platform's group does not reach it.
-      // (Its user namespace, when the platform made one, goes down to bwrap as fd USERNS_FD.)
+      // (Its user namespace, when the platform made one, goes down to bwrap as fd USERNS_FD, local-command.ts.)
       child = spawn('/bin/sh', ['-c', WRAPPER, 'mlp-workload', records.exitFile(w.id), ...command], {
         cwd: w.workdir,
         env,
@@ -221,15 +213,6 @@ export function createLocalOrchestrator(opts: {
     }
   };
 
-  /** A job's cgroup (made now), or why it may not run; undefined when limits are off. */
-  const limitsFor = async (w: Workload): Promise<Limited | undefined> => {
-    const l = opts.limits;
-    if (!l || l.mode === 'off') return undefined;
-    if (l.cgroups.mode === 'unavailable') return { refused: describeLimits(l) };
-    await cgroupsGone.settled(w.id);
-    return { cgroup: await openCgroup(l.cgroups, w.id, cgroupLimits(w.resources, l.pids)), disk: l.disk, nofile: l.nofile };
-  };
-
   // Workspaces are measured, and one past its bound is stopped (local-limits.ts); `stop` is called once it is defined below.
   const diskWatch = watchWorkspaces(workloads, (id) => stop(id), opts.log);
 
@@ -257,7 +240,7 @@ export function createLocalOrchestrator(opts: {
       const api = sandbox?.mode === 'on' ? await openBridge() : undefined;
       if (api && w.env.MLP_API) writeHosts(api.dir, w.env.MLP_API);
       if (workloads.has(w.id)) return { ...(workloads.get(w.id) as Running).status };
-      const limited = await limitsFor(w);
+      const limited = await limitsFor(opts.limits, cgroupsGone.settled, w);
       // Its own host uid, where the platform can map one (as root): a namespace made for it.
       const usernsFd = sandbox?.mode === 'on' && sandbox.hostUids && w.sandbox?.hostUid !== undefined ? await jobUserns(sandbox.uid, w.sandbox.hostUid) : undefined;
       try {
@@ -305,16 +288,4 @@ export function createLocalOrchestrator(opts: {
   };
 }
 
-/** A sandboxed workload's network: its own namespace, with the API when its environment names one (as the workload calls it: insideApi). */
-function sandboxNetwork(w: Workload, api: ApiBridge | undefined): SandboxNetwork | 'none' {
-  if (!api || !w.env.MLP_API) return 'none';
-  const { hostname } = hostPort(w.env.MLP_API);
-  return { socketDir: api.dir, apiHost: hostname, apiPort: insideApi(w.env.MLP_API).port };
-}
-
-/** What a job runs under (its cgroup and disk bound), or why it may not run at all. */
-type Limited = { cgroup: WorkloadCgroup; disk: number; nofile: number } | { refused: string };
-
-/** The fd a workload's wrapper, and so bwrap, has its user namespace on. */
-const USERNS_FD = 3;
 const HEALTH_POLL_MS = 100;

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { killContainer, logPath, signalContainer, startContainer, type ContainerPlan, type Started } from './container.js';
 import { planPod, PodRefused, type ImageLayer, type PlanContext } from './plan.js';
+import { IP, type Phase, podStatus } from './status.js';
 
 export interface Timing {
   /** The kubelet's restart back-off: 10 s, doubled after each restart, capped at 5 min. */
@@ -29,11 +30,8 @@ export interface PodDeps {
   log: (msg: string) => void;
 }
 
-const IP = '127.0.0.1';
 const now = () => new Date();
 const code = (err: unknown): number | undefined => (err as { code?: number }).code;
-
-type Phase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
 
 export class PodWorker {
   private phase: Phase = 'Pending';
@@ -278,50 +276,7 @@ export class PodWorker {
   }
 
   private status(): k8s.V1PodStatus {
-    const c = this.container;
-    const t = now();
-    const terminal = this.phase === 'Succeeded' || this.phase === 'Failed';
-    const cond = (type: string, ok: boolean, reason?: string): k8s.V1PodCondition => {
-      // lastTransitionTime moves only when the condition's status does, as the kubelet keeps it.
-      const status = ok ? 'True' : 'False';
-      const prev = this.transitions.get(type);
-      const since = prev?.status === status ? prev.at : t;
-      this.transitions.set(type, { status, at: since });
-      return { type, status, lastTransitionTime: since, ...(reason ? { reason } : {}) };
-    };
-    const ready = this.ready && !!this.run;
-    const state: k8s.V1ContainerState = this.run
-      ? { running: { startedAt: this.run.startedAt } }
-      : this.terminated
-        ? { terminated: this.terminated }
-        : { waiting: this.waiting ?? { reason: 'ContainerCreating' } };
-    const cs: k8s.V1ContainerStatus | undefined = c && {
-      name: c.name,
-      image: c.image ?? '',
-      imageID: `standin://${c.image ?? ''}`,
-      ready,
-      started: !!this.run,
-      restartCount: this.restartCount,
-      state,
-      ...(this.run ? { containerID: this.run.containerID } : this.terminated?.containerID ? { containerID: this.terminated.containerID } : {}),
-      ...(this.lastTerminated ? { lastState: { terminated: this.lastTerminated } } : {}),
-    };
-    return {
-      phase: this.phase,
-      hostIP: IP,
-      hostIPs: [{ ip: IP }],
-      podIP: IP,
-      podIPs: [{ ip: IP }],
-      startTime: this.startTime,
-      ...(this.failure ? { reason: this.failure.reason, message: this.failure.message } : {}),
-      conditions: [
-        cond('PodReadyToStartContainers', true),
-        cond('Initialized', true),
-        cond('Ready', ready, ready ? undefined : terminal ? 'PodCompleted' : 'ContainersNotReady'),
-        cond('ContainersReady', ready, ready ? undefined : terminal ? 'PodCompleted' : 'ContainersNotReady'),
-        cond('PodScheduled', true),
-      ],
-      containerStatuses: cs ? [cs] : [],
-    };
+    const { phase, run, restartCount, waiting, terminated, lastTerminated, ready, failure, startTime } = this;
+    return podStatus(this.container, { phase, run, restartCount, waiting, terminated, lastTerminated, ready, failure, startTime }, this.transitions);
   }
 }
