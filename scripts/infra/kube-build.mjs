@@ -58,7 +58,7 @@ export async function ensureKubeApiserver({ cacheDir = defaultCacheDir(), log = 
   const bins = kubeBinaries(cacheDir);
   if (kubeIsBuilt(cacheDir)) return bins;
   if (spawnSync('sh', ['-c', 'command -v go'], { stdio: 'ignore' }).status !== 0) {
-    throw new Error('`go` is not on PATH; building kube-apiserver needs Go >= 1.24 (see shared/docs/infra.md).');
+    throw new Error('`go` is not on PATH; building kube-apiserver needs Go >= 1.24 (see scripts/infra/README.md).');
   }
   fs.mkdirSync(bins.dir, { recursive: true });
   const hash = sourcesHash();

@@ -5,7 +5,7 @@
 // envtest approach. With `controllers: true` it also runs kube-controller-manager with the
 // deployment, replicaset and garbage-collector controllers (so Deployments make pods and
 // deletions cascade). No kubelet and no scheduler ever run: pods stay Pending unless a test
-// plays the kubelet (scripts/infra/kubelet-standin.ts). Facts: shared/docs/infra.md (Kubernetes).
+// plays the kubelet (scripts/infra/kubelet-standin.ts). How it is built: scripts/infra/README.md.
 //
 //   import { startKube } from './scripts/infra/kube.mjs';
 //   const kube = await startKube();   // { url, token, restrictedToken, caFile, kubeconfig, env, stop() }

@@ -10,7 +10,7 @@
 // `npm run infra:down` stops them. `npm run infra:up -- --kube` also starts a real
 // kube-apiserver with kube-controller-manager (scripts/infra/kube.mjs) and prints KUBECONFIG and
 // MLP_KUBE_* lines.
-// Facts behind the choices: shared/docs/infra.md.
+// Why these servers and how each is built: scripts/infra/README.md.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
