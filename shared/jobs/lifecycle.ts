@@ -122,7 +122,7 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     // The job's parameters as a JSON object (a sweep's trial gets its own; a plain job none).
     MLP_PARAMS: '{}',
     // What the runtime needs besides (NODE_PATH: CommonJS entries `require` the platform's tfjs).
-    ...runtimeEnvFor(job.runtime, job.entry),
+    ...runtimeEnvFor(deps.runtimes, job.runtime, job.entry),
   };
   // docs/api.md#job-metrics :begin — metrics carrying this job's id are accepted from now on.
   await beginMetrics(deps, job.user, job.name, job.uid);
@@ -131,14 +131,14 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     kind: 'job',
     labels: { user: job.user, name: job.name },
     runtime: job.runtime,
-    command: commandFor(job.runtime, path.join(paths.home(job.user), job.entry), python),
+    command: commandFor(deps.runtimes, job.runtime, path.join(paths.home(job.user), job.entry), python),
     workdir: workspace,
     env,
     logFile: path.join(workspace, 'log', 'job.log'),
     resources: { cpu: job.cpu, gpu: job.gpu, ram: job.ram },
     sandbox: {
       writable: [workspace],
-      readOnly: [paths.home(job.user), datasets, ...(python ? [deps.pythonEnvs.dir(job.runtime), PY_HELPER_DIR] : runtimeFiles('runtime-tf'))],
+      readOnly: [paths.home(job.user), datasets, ...(python ? [deps.pythonEnvs.dir(job.runtime), PY_HELPER_DIR] : runtimeFiles(deps.runtimes.nodeJobs.reads()))],
       hidden: [deps.config.root],
       ...(hostUid !== undefined ? { hostUid } : {}),
     },
