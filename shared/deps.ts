@@ -12,6 +12,7 @@ import { describeLimits, JOB_NOFILE, type JobLimits } from './orchestrator/local
 import type { Orchestrator } from './orchestrator/port.js';
 import { describeSandbox, sandboxSupport } from './orchestrator/sandbox.js';
 import { usersRepo, type UsersRepo } from './repos/users.js';
+import type { Runtimes } from './runtimes/port.js';
 import { createPythonEnvs, type PythonEnvs } from './runtimes/python-env.js';
 import { resolveSecrets } from './secrets.js';
 import { openEmbeddedStore } from './store/embedded.js';
@@ -48,6 +49,8 @@ export interface Deps {
   gateway: { url: string };
   /** The runtimes' Python environments the local orchestrator's jobs run in (built on first use). */
   pythonEnvs: PythonEnvs;
+  /** What jobs and apps run: the runtimes' templates, handed in by the composition root (shared/runtimes/port.ts). */
+  runtimes: Runtimes;
   /** The app gateway's base URL as clients call it (MLP_APP_URL); the local runner fills in its address once it listens. */
   appGateway: { url: string };
 }
@@ -60,7 +63,7 @@ export interface Overrides {
 }
 
 /** Builds the adapters the configuration names: real servers when configured, embedded defaults otherwise. */
-export async function createDeps(config: Config, log: Logger, overrides: Overrides = {}): Promise<Deps & { close(): Promise<void> }> {
+export async function createDeps(config: Config, log: Logger, overrides: Overrides & { runtimes: Runtimes }): Promise<Deps & { close(): Promise<void> }> {
   const now = overrides.now ?? (() => new Date());
   const secrets = await resolveSecrets(config);
   const store = overrides.store ?? (await openStore(config, now, log));
@@ -128,6 +131,7 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
     jobLimits: jobLimitsState,
     gateway,
     pythonEnvs: createPythonEnvs({ cache: config.runtimeCache, python: config.python, log }),
+    runtimes: overrides.runtimes,
     appGateway: { url: appGatewayUrl(config) },
     async close() {
       // Local jobs outlive the platform (the next start adopts them); apps' servers stop here.

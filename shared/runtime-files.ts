@@ -1,19 +1,17 @@
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { platformNodeModules } from '../templates/runtime-tf/command.js';
 
 /**
- * What a sandboxed workload of the platform's own code reads besides the system's programs: the
- * named templates' files (templates/runtime-tf, or dist/templates/runtime-tf, …), and what node's
- * resolution looks at from there — each node_modules and package.json up the tree (tfjs, tsx;
- * "type": "module") — at their paths and, where a link leads elsewhere, at their real paths too.
- * Not the rest of the checkout.
+ * What a sandboxed workload of the platform's own code reads besides the system's programs: what
+ * its runtime says it reads (shared/runtimes/port.ts: its template's folders, or
+ * dist/templates/…, and the platform's node_modules), and what node's resolution looks at from
+ * the first of them — each node_modules and package.json up the tree (tfjs, tsx; "type":
+ * "module") — at their paths and, where a link leads elsewhere, at their real paths too. Not the
+ * rest of the checkout.
  */
-export function runtimeFiles(...templates: string[]): string[] {
-  const dirs = templates.map((t) => fileURLToPath(new URL(`../templates/${t}/`, import.meta.url)));
-  const found = new Set([...dirs, platformNodeModules()]);
-  for (let dir = path.resolve(dirs[0] ?? '.'); ; dir = path.dirname(dir)) {
+export function runtimeFiles(reads: string[]): string[] {
+  const found = new Set(reads);
+  for (let dir = path.resolve(reads[0] ?? '.'); ; dir = path.dirname(dir)) {
     for (const name of ['node_modules', 'package.json']) if (existsSync(path.join(dir, name))) found.add(path.join(dir, name));
     if (dir === path.dirname(dir)) break;
   }

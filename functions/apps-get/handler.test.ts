@@ -10,6 +10,7 @@ import { appsCollection } from '../../shared/repos/apps.js';
 import { bearer, invoke, testDeps } from '../../test/helpers/deps.js';
 import { readyModel } from '../../test/helpers/serving.js';
 import { userWithToken } from '../../test/helpers/users.js';
+import { runtimes } from '../../templates/runtimes.js';
 import { handle as createApp } from '../apps-create/handler.js';
 import createRoute from '../apps-create/route.js';
 import { handle as deleteApp } from '../apps-delete/handler.js';
@@ -60,7 +61,7 @@ t.test('every App answer carries its endpoint from MLP_APP_URL of the moment, no
     rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
   const open = async (env: Record<string, string>) => {
-    const deps = await createDeps(loadConfig({ MLP_ROOT: root, ...env }), createLogger({ component: 'test', sinks: [memorySink()], level: 'debug' }));
+    const deps = await createDeps(loadConfig({ MLP_ROOT: root, ...env }), createLogger({ component: 'test', sinks: [memorySink()], level: 'debug' }), { runtimes });
     t.teardown(() => deps.close());
     return deps;
   };

@@ -18,6 +18,7 @@ import { createLogger, memorySink } from '../../shared/log.js';
 import { MAX_EPOCHS } from '../../shared/metrics/limits.js';
 import { createRelay } from '../../shared/metrics/relay.js';
 import { begin } from '../../shared/metrics/store.js';
+import { runtimes } from '../../templates/runtimes.js';
 import { median, run, say, section, servers } from './lib.js';
 import { ratio } from './report.js';
 
@@ -48,7 +49,7 @@ run('relay', async () => {
 
 async function bench(label: string, env: Record<string, string>, s: ReturnType<typeof section>): Promise<void> {
   const root = mkdtempSync(path.join(tmpdir(), 'mlp-bench-relay-'));
-  const deps = await createDeps(loadConfig({ MLP_ROOT: root, ...env }), createLogger({ component: 'bench', sinks: [memorySink()] }));
+  const deps = await createDeps(loadConfig({ MLP_ROOT: root, ...env }), createLogger({ component: 'bench', sinks: [memorySink()] }), { runtimes });
   const relay = createRelay(deps);
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   const listening = new Promise((r) => wss.once('listening', r));

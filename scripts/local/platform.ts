@@ -8,6 +8,7 @@ import { createRouter } from '../../shared/http/router.js';
 import { createUpgrader } from '../../shared/http/upgrade.js';
 import type { Logger } from '../../shared/log.js';
 import { loadFunctions } from '../../shared/registry.js';
+import { runtimes } from '../../templates/runtimes.js';
 import { startScheduler } from './scheduler.js';
 
 export interface Platform {
@@ -22,7 +23,7 @@ export interface Platform {
  * MLP_PORT, the app gateway on MLP_APP_PORT, embedded adapters unless configured otherwise.
  */
 export async function startPlatform(config: Config, log: Logger, overrides: Overrides = {}): Promise<Platform> {
-  const deps = await createDeps(config, log, overrides);
+  const deps = await createDeps(config, log, { runtimes, ...overrides });
   try {
     const fns = await loadFunctions();
     const gateway = createFaasServer({ dispatch: createRouter(fns, deps), log, ready: () => deps.store.ping(), upgrade: createUpgrader(fns, deps) });

@@ -1,6 +1,5 @@
 import { chown, mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { HEALTH_PATH, modelServerCommand, SERVE_SOCKET_ENV } from '../../templates/model-server-tf/command.js';
 import type { Deps } from '../deps.js';
 import { defineMachine } from '../fsm.js';
 import type { Workload } from '../orchestrator/port.js';
@@ -26,8 +25,8 @@ export const appMachine = defineMachine<AppState, 'served' | 'fail' | 'delete'>(
 const logFileOf = (deps: Deps, app: AppDoc) => path.join(storagePaths(deps.config.root).app(app.user, app.name), 'log', 'server.log');
 
 /**
- * The model server of the app's model, on the app's port, as a workload of the orchestrator.
- * Locally it runs like a job (orchestrator/sandbox.ts): its user's own
+ * The model server of the app's model (the runtimes port's modelServer), on the app's port, as a
+ * workload of the orchestrator. Locally it runs like a job (orchestrator/sandbox.ts): its user's own
  * host uid, of MLP_ROOT only its model folder (and its app folder, where it starts) read-only,
  * its app's cpu and ram as hard limits, and a network of its own — the orchestrator names a Unix
  * socket (socketEnv) where the app gateway alone reaches it. On Kubernetes the pod is the
@@ -41,19 +40,18 @@ export function appWorkload(deps: Deps, app: AppDoc): Workload {
   const local = deps.orchestrator.kind === 'local';
   const sandboxed = local && deps.jobSandbox.mode !== 'off';
   const hostUid = sandboxed && canMapUids() ? userHostUid(app.user) : undefined;
+  const server = deps.runtimes.modelServer;
   return {
     id: app.uid,
     kind: 'app',
     labels: { user: app.user, name: app.name, model: app.model_name },
-    command: modelServerCommand({ modelDir, port: app.port, model: app.model_name, ram: app.ram, ...(deps.orchestrator.kind === 'kubernetes' ? { host: '0.0.0.0' } : {}) }),
+    command: server.command({ modelDir, port: app.port, model: app.model_name, ram: app.ram, ...(deps.orchestrator.kind === 'kubernetes' ? { host: '0.0.0.0' } : {}) }),
     workdir: dir,
     env: {},
     logFile: logFileOf(deps, app),
     resources: { cpu: app.cpu, gpu: app.gpu, ram: app.ram },
-    health: { port: app.port, path: HEALTH_PATH, socketEnv: SERVE_SOCKET_ENV },
-    ...(sandboxed
-      ? { sandbox: { writable: [], readOnly: [modelDir, dir, ...runtimeFiles('model-server-tf', 'runtime-tf')], hidden: [deps.config.root], ...(hostUid !== undefined ? { hostUid } : {}) } }
-      : {}),
+    health: { port: app.port, path: server.healthPath, socketEnv: server.socketEnv },
+    ...(sandboxed ? { sandbox: { writable: [], readOnly: [modelDir, dir, ...runtimeFiles(server.reads())], hidden: [deps.config.root], ...(hostUid !== undefined ? { hostUid } : {}) } } : {}),
   };
 }
 

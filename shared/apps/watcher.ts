@@ -4,7 +4,6 @@ import { observeWorkloads, serializeBy } from '../orchestrator/observe.js';
 import type { WorkloadStatus } from '../orchestrator/port.js';
 import { appsCollection, portsCollection, type AppDoc } from '../repos/apps.js';
 import { settleHold } from '../tcc/hold.js';
-import { UNSERVABLE_EXIT } from '../../templates/model-server-tf/command.js';
 import { APP_HOLD, appMachine, finishAppDeletion, lastLogLine, startApp } from './lifecycle.js';
 
 /** Failures in a row (without serving for HEALTHY_RESET_MS in between) before an app goes to error. */
@@ -93,7 +92,7 @@ async function step(app: AppDoc, deps: Deps, out: PassSummary): Promise<void> {
   }
   // A model the server says it can never serve ends the app at once, not after MAX_FAILURES
   // restarts; so does one it could not even load within the app's ram (it would only fail again).
-  const unservable = status.exitCode === UNSERVABLE_EXIT || (status.exceeded === 'ram' && app.state === 'creating');
+  const unservable = status.exitCode === deps.runtimes.modelServer.unservableExit || (status.exceeded === 'ram' && app.state === 'creating');
   await failed(app, deps, out, reasonOf(status), restartsItself(deps) || unservable);
 }
 

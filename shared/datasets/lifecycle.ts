@@ -3,26 +3,21 @@ import type { Deps } from '../deps.js';
 import { NotFound } from '../errors.js';
 import { datasetsCollection, type DatasetDoc } from '../repos/datasets.js';
 import { storagePaths } from '../storage.js';
-import { refusedAs } from '../tcc/ledger.js';
 import { releaseOnce } from '../tcc/release-once.js';
+import { settleTry } from '../tcc/settle.js';
 
 // Request ids derive from the dataset's uid, so every retry of a step is the same TCC request.
 export const romTryId = (d: Pick<DatasetDoc, 'uid'>) => `dm-${d.uid}`;
 export const romReleaseId = (d: Pick<DatasetDoc, 'uid' | 'release_attempt'>) => `dm-rel-${d.uid}-${d.release_attempt ?? 0}`;
 
 /**
- * Settles a rom try whose outcome was never recorded (the creating call died between steps):
- * cancelling answers 200 when nothing is held (and refuses a late copy of the try), or 403
- * when it was confirmed — then it is held. Returns the dataset as recorded afterwards.
+ * Settles a rom try whose outcome was never recorded (the creating call died between steps;
+ * settleTry decides it) and records how it stands: held, or none — and a creation it interrupted
+ * failed. Returns the dataset as recorded afterwards.
  */
 export async function settleRom(d: DatasetDoc, deps: Deps): Promise<DatasetDoc | null> {
   const col = datasetsCollection(deps.store);
-  try {
-    await deps.tcc.cancel(romTryId(d), 'dm');
-  } catch (err) {
-    if (!refusedAs(err, 'TCC_CONFIRMED')) throw err;
-    return col.update(d._id, { version: d.version }, { set: { rom: 'held' } });
-  }
+  if ((await settleTry(deps.tcc, romTryId(d), 'dm')) === 'held') return col.update(d._id, { version: d.version }, { set: { rom: 'held' } });
   const set: Partial<DatasetDoc> = { rom: 'none' };
   if (d.state === 'creating') Object.assign(set, { state: 'error', msg: 'creation was interrupted before its storage was reserved; delete it and create it again' });
   return col.update(d._id, { version: d.version }, { set });

@@ -8,8 +8,8 @@ import { serializeBy } from '../orchestrator/observe.js';
 import { runtimeFiles } from '../runtime-files.js';
 import { storagePaths } from '../storage.js';
 import { toExact } from '../tcc/amounts.js';
-import { refusedAs } from '../tcc/ledger.js';
 import { releaseOnce } from '../tcc/release-once.js';
+import { settleTry } from '../tcc/settle.js';
 import { canMapUids, userHostUid } from '../orchestrator/userns.js';
 import { applyEnding, stopProcesses } from './ending.js';
 import { giveTree } from './ownership.js';
@@ -122,7 +122,7 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     // The job's parameters as a JSON object (a sweep's trial gets its own; a plain job none).
     MLP_PARAMS: JSON.stringify(job.params ?? {}),
     // What the runtime needs besides (NODE_PATH: CommonJS entries `require` the platform's tfjs).
-    ...runtimeEnvFor(job.runtime, job.entry),
+    ...runtimeEnvFor(deps.runtimes, job.runtime, job.entry),
   };
   // docs/api.md#job-metrics :begin — metrics carrying this job's id are accepted from now on.
   await beginMetrics(deps, job.user, job.name, job.uid);
@@ -131,14 +131,14 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     kind: 'job',
     labels: { user: job.user, name: job.name },
     runtime: job.runtime,
-    command: commandFor(job.runtime, path.join(paths.home(job.user), job.entry), python),
+    command: commandFor(deps.runtimes, job.runtime, path.join(paths.home(job.user), job.entry), python),
     workdir: workspace,
     env,
     logFile: path.join(workspace, 'log', 'job.log'),
     resources: { cpu: job.cpu, gpu: job.gpu, ram: job.ram },
     sandbox: {
       writable: [workspace],
-      readOnly: [paths.home(job.user), datasets, ...(python ? [deps.pythonEnvs.dir(job.runtime), PY_HELPER_DIR] : runtimeFiles('runtime-tf'))],
+      readOnly: [paths.home(job.user), datasets, ...(python ? [deps.pythonEnvs.dir(job.runtime), PY_HELPER_DIR] : runtimeFiles(deps.runtimes.nodeJobs.reads()))],
       hidden: [deps.config.root],
       ...(hostUid !== undefined ? { hostUid } : {}),
     },
@@ -241,15 +241,12 @@ export async function finishDeletion(job: JobDoc, deps: Deps): Promise<boolean> 
 }
 
 /**
- * A try whose outcome was never recorded (the admitter died between steps): cancelling
- * answers 200 when nothing is held — back to the queue — or 403 when it was confirmed.
+ * A try whose outcome was never recorded (the admitter died between steps), settled by settleTry:
+ * cancelled — back to the queue, with a fresh try id — or held, as admitted.
  */
 export async function settleTrying(job: JobDoc, deps: Deps): Promise<boolean> {
   const col = jobsCollection(deps.store);
-  try {
-    await deps.tcc.cancel(resTryId(job), 'jm');
-  } catch (err) {
-    if (!refusedAs(err, 'TCC_CONFIRMED')) throw err;
+  if ((await settleTry(deps.tcc, resTryId(job), 'jm')) === 'held') {
     // Admitted after all: no longer waiting (syncWorkloads launches it if the admitter died before).
     return Boolean(await col.update(job._id, { version: job.version }, { set: { res: 'held' }, unset: ['msg', 'head_at'] }));
   }

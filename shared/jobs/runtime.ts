@@ -1,21 +1,21 @@
-import { tfJobCommand, tfJobEnv } from '../../templates/runtime-tf/command.js';
 import { Invalid } from '../errors.js';
 import { entryKind, ORT_TELEMETRY_OFF, PY_HELPER_DIR, type Runtime } from '../runtimes/catalog.js';
+import type { Runtimes } from '../runtimes/port.js';
 
 /**
  * The entry runs under its runtime: `.mjs`/`.js` with node (runtime tf only: `@tensorflow/tfjs` and
- * `@mlp/runtime` import without an install, templates/runtime-tf/), `.py` with the Python of the
+ * `@mlp/runtime` import without an install; the runtimes port's nodeJobs, templates/runtime-tf/), `.py` with the Python of the
  * runtime's environment (`python`: locally the interpreter of the environment the platform built,
  * shared/runtimes/python-env.ts; on Kubernetes the runtime image's `python` on PATH), the helper
  * `mlp` importable (templates/runtime-py/).
  */
-export function commandFor(runtime: Runtime, entryFile: string, python = 'python'): string[] {
-  return entryKind(runtime, entryFile) === 'node' ? tfJobCommand(entryFile) : [python, entryFile];
+export function commandFor(runtimes: Runtimes, runtime: Runtime, entryFile: string, python = 'python'): string[] {
+  return entryKind(runtime, entryFile) === 'node' ? runtimes.nodeJobs.command(entryFile) : [python, entryFile];
 }
 
 /** Environment the runtime adds to the job's MLP_* variables. */
-export function runtimeEnvFor(runtime: Runtime, entryFile: string): Record<string, string> {
-  if (entryKind(runtime, entryFile) === 'node') return tfJobEnv(); // NODE_PATH: CommonJS entries `require` the platform's tfjs
+export function runtimeEnvFor(runtimes: Runtimes, runtime: Runtime, entryFile: string): Record<string, string> {
+  if (entryKind(runtime, entryFile) === 'node') return runtimes.nodeJobs.env(); // NODE_PATH: CommonJS entries `require` the platform's tfjs
   return {
     PYTHONPATH: PY_HELPER_DIR,
     // Output reaches log/job.log (and `mlp job logs --follow`) as it is printed.

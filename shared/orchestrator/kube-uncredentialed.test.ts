@@ -6,6 +6,7 @@ import { loadConfig } from '../config.js';
 import { createDeps } from '../deps.js';
 import { Unavailable } from '../errors.js';
 import { createLogger, memorySink } from '../log.js';
+import type { Runtimes } from '../runtimes/port.js';
 import { uncredentialedKubernetes } from './kube-uncredentialed.js';
 
 t.test('without credentials: the Service address still works, everything else is refused saying why', async (t) => {
@@ -31,7 +32,8 @@ t.test('createDeps: a function without a kubeconfig cluster starts, with the unc
     else process.env.KUBECONFIG = before;
   });
   const config = loadConfig({ MLP_ROOT: path.join(dir, 'root'), MLP_ORCHESTRATOR: 'kubernetes' });
-  const deps = await createDeps(config, createLogger({ component: 'test', sinks: [memorySink()] }));
+  // No job or app starts here, and shared/ does not import templates/ (shared/layers.test.ts): no runtimes.
+  const deps = await createDeps(config, createLogger({ component: 'test', sinks: [memorySink()] }), { runtimes: {} as Runtimes });
   t.teardown(() => deps.close());
   t.equal(deps.orchestrator.kind, 'kubernetes');
   t.equal(deps.orchestrator.endpoint('abc', 1), 'mlp-app-abc.mlp.svc:1');

@@ -2,8 +2,9 @@ import type { Deps } from '../deps.js';
 import { isClientError } from '../errors.js';
 import type { Collection, Doc } from '../store/port.js';
 import type { ApiAmounts } from './client.js';
-import { refusedAs, type Applier } from './ledger.js';
+import type { Applier } from './ledger.js';
 import { releaseOnce } from './release-once.js';
+import { settleTry } from './settle.js';
 
 /**
  * Where an object's reservation stands with the Resource-manager: trying (tried, outcome not
@@ -63,19 +64,13 @@ export async function reserve<T extends Holder>(typed: Collection<T>, doc: T, sp
 }
 
 /**
- * Settles a try whose outcome was never recorded (the creating call died between steps):
- * cancelling answers 200 when nothing is held (and refuses a late copy of the try), or 403 when
- * it was confirmed — then it is held. Returns the record as it stands afterwards, or null if it
+ * Settles a try whose outcome was never recorded (the creating call died between steps; settleTry
+ * decides it) and records how it stands: held, or none — and a creation it interrupted failed. Returns the record as it stands afterwards, or null if it
  * changed under us.
  */
 export async function settleHold<T extends Holder>(typed: Collection<T>, doc: T, spec: HoldSpec<T>, deps: Deps): Promise<T | null> {
   const col = view(typed);
-  try {
-    await deps.tcc.cancel(holdTryId(spec.applier, doc), spec.applier);
-  } catch (err) {
-    if (!refusedAs(err, 'TCC_CONFIRMED')) throw err;
-    return (await col.update(doc._id, { version: doc.version }, { set: { res: 'held' } })) as T | null;
-  }
+  if ((await settleTry(deps.tcc, holdTryId(spec.applier, doc), spec.applier)) === 'held') return (await col.update(doc._id, { version: doc.version }, { set: { res: 'held' } })) as T | null;
   const set: Partial<Holder> = { res: 'none' };
   if (doc.state === 'creating') Object.assign(set, { state: 'error', msg: 'creation was interrupted before its resources were reserved; delete it and create it again' });
   return (await col.update(doc._id, { version: doc.version }, { set })) as T | null;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { settleRom } from '../datasets/lifecycle.js';
 import type { Deps } from '../deps.js';
-import { Forbidden, isClientError } from '../errors.js';
+import { Forbidden, isClientError, Unavailable } from '../errors.js';
 import { answerError } from '../http/adapter.js';
 import { FunctionContext } from '../http/faas.js';
 import { settleTrying } from '../jobs/lifecycle.js';
@@ -21,6 +21,7 @@ import { holdTryId, settleHold, type Holder } from './hold.js';
 import { refusedAs } from './ledger.js';
 import { releaseOnce } from './release-once.js';
 import { resourceManager } from './resource-manager.js';
+import { settleTry } from './settle.js';
 
 /**
  * Callers decide what happened to a request from the refusal's kind, never from its words: every
@@ -58,6 +59,48 @@ async function setup(t: Test, reword: (err: Error) => void = (err) => void (err.
   const insert = <T extends Doc>(name: 'dataset' | 'job' | 'model', doc: Record<string, unknown>) => store.collection<T>(name).insert(doc as never);
   return { rm, tcc, deps, store, insert, tick: (ms: number) => (clock += ms) };
 }
+
+// settleTry, which settleHold, settleRom and settleTrying share: each outcome, as the ledger decides it.
+t.test('settleTry: a confirmed try is held, and stays counted', async (t) => {
+  const { tcc, rm } = await setup(t);
+  await tcc.try({ id: 'jm-a-t0', applier: 'jm', request_type: 'request', tenant: 'default', cpu: 1 });
+  await tcc.confirm('jm-a-t0', 'jm');
+  t.equal(await settleTry(tcc, 'jm-a-t0', 'jm'), 'held');
+  t.equal((await rm.getTenant('default'))?.inuse.cpu, 1000, 'still in use: its release gives it back');
+  t.equal(await settleTry(tcc, 'jm-a-t0', 'jm'), 'held', 'settling again answers the same');
+});
+
+t.test('settleTry: an unconfirmed try is cancelled — nothing held, its confirm refused', async (t) => {
+  const { tcc, rm } = await setup(t);
+  await tcc.try({ id: 'dm-b', applier: 'dm', request_type: 'request', tenant: 'default', cpu: 2 });
+  t.equal((await rm.getTenant('default'))?.inuse.cpu, 2000, 'a request try counts at once');
+  t.equal(await settleTry(tcc, 'dm-b', 'dm'), 'cancelled');
+  t.equal((await rm.getTenant('default'))?.inuse.cpu, 0);
+  t.ok(refusedAs(await tcc.confirm('dm-b', 'dm').catch((e: unknown) => e), 'TCC_CANCELLED'), 'a late confirm is refused');
+  t.equal(await settleTry(tcc, 'dm-b', 'dm'), 'cancelled', 'settling again answers the same');
+});
+
+t.test('settleTry: a try never seen is cancelled, and a late copy of it refused', async (t) => {
+  const { tcc, rm } = await setup(t);
+  t.equal(await settleTry(tcc, 'mm-c', 'mm'), 'cancelled');
+  const late = await tcc.try({ id: 'mm-c', applier: 'mm', request_type: 'request', tenant: 'default', cpu: 1 }).catch((e: unknown) => e);
+  t.ok(refusedAs(late, 'TCC_CANCELLED'), 'the tombstone refuses it');
+  t.equal((await rm.getTenant('default'))?.inuse.cpu, 0);
+});
+
+t.test('settleTry: what decides nothing is rethrown — another refusal, a fault', async (t) => {
+  const { tcc, rm } = await setup(t);
+  await tcc.try({ id: 'am-d', applier: 'am', request_type: 'request', tenant: 'default', cpu: 1 });
+  t.ok(refusedAs(await settleTry(tcc, 'am-d', 'jm').catch((e: unknown) => e), 'TCC_OTHER_APPLIER'), 'another applier cannot settle it');
+  t.equal((await rm.getTenant('default'))?.inuse.cpu, 1000, 'still tried, undecided');
+  const down = new Unavailable('the Resource-manager is unreachable');
+  await t.rejects(settleTry({ cancel: () => Promise.reject(down) }, 'am-d', 'am'), down);
+  await t.rejects(
+    settleTry({ cancel: () => Promise.reject(new Forbidden('resource request am-d was confirmed; it cannot be cancelled')) }, 'am-d', 'am'),
+    /was confirmed/,
+    'the words alone are not the code',
+  );
+});
 
 t.test('settling a try that was confirmed finds it held, whatever the refusal says', async (t) => {
   const { tcc, deps, insert } = await setup(t);

@@ -8,6 +8,7 @@ import { createLogger, fileSink, stdoutSink } from '../../shared/log.js';
 import { loadFunction } from '../../shared/registry.js';
 import { loadFunctionSecrets, OPENFAAS_SECRETS_DIR, withFunctionSecrets } from '../../shared/secrets.js';
 import { exclusiveTrigger } from '../../shared/store/lease.js';
+import { runtimes } from '../runtimes.js';
 
 /**
  * The server entry of one function, as of-watchdog `mode=http` (upstream_url
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
   // mounts (MLP_SECRETS_DIR: another folder, for tests); never from MLP_ROOT, the volume every
   // function shares (shared/secrets.ts).
   const secrets = await loadFunctionSecrets(fn.route, process.env, process.env.MLP_SECRETS_DIR || OPENFAAS_SECRETS_DIR);
-  const deps = await createDeps(withFunctionSecrets(config, secrets), log);
+  const deps = await createDeps(withFunctionSecrets(config, secrets), log, { runtimes });
   const route = createRouter([fn], deps);
   // A scheduled function's pass runs under a lease in the store: a second trigger while one
   // runs (two cron deliveries, two replicas) answers 200 saying it skipped.

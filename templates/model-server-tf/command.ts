@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { platformNode } from '../runtime-tf/command.js';
+import { platformNode, runtimeTfReads } from '../runtime-tf/command.js';
 
 /** Answers 200 once the model is loaded (the server listens only then). */
 export const HEALTH_PATH = '/health';
@@ -43,3 +43,15 @@ export function modelServerCommand(opts: ModelServerOptions): string[] {
     ...(opts.ram ? ['--ram', String(opts.ram)] : []),
   ];
 }
+
+/**
+ * The model server as the platform's ModelServer (shared/runtimes/port.ts), implemented without
+ * importing shared/. A sandboxed server reads this folder and what it imports of runtime tf.
+ */
+export const modelServer = {
+  command: modelServerCommand,
+  healthPath: HEALTH_PATH,
+  socketEnv: SERVE_SOCKET_ENV,
+  unservableExit: UNSERVABLE_EXIT,
+  reads: (): string[] => [fileURLToPath(new URL('./', import.meta.url)), ...runtimeTfReads()],
+};

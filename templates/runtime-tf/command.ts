@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * True when the platform runs from its TypeScript sources through tsx (tests), false when it
@@ -11,7 +12,7 @@ const EXT = FROM_SOURCE ? '.ts' : '.js';
 
 /** The platform's own node_modules: where `@tensorflow/tfjs` and kafkajs are installed. */
 export function platformNodeModules(): string {
-  // Looked up when a job starts, not at import: jobs-create imports this module too.
+  // Looked up when a job starts, not at import: every function's entry imports this module (templates/runtimes.ts).
   return path.resolve(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json')), '../..');
 }
 
@@ -30,3 +31,12 @@ export function tfJobCommand(entryFile: string): string[] {
 export function tfJobEnv(): Record<string, string> {
   return { NODE_PATH: platformNodeModules() };
 }
+
+/** This template's folder (dist/templates/runtime-tf when built): the hook and @mlp/runtime a job of it loads. */
+const RUNTIME_TF_DIR = fileURLToPath(new URL('./', import.meta.url));
+
+/** What a sandboxed node process of runtime tf reads of the platform: this folder and the platform's packages. */
+export const runtimeTfReads = (): string[] => [RUNTIME_TF_DIR, platformNodeModules()];
+
+/** Runtime tf's runner of JavaScript entries: the platform's JobRunner (shared/runtimes/port.ts), implemented without importing shared/. */
+export const nodeJobs = { command: tfJobCommand, env: tfJobEnv, reads: runtimeTfReads };

@@ -9,12 +9,13 @@ import { FunctionContext } from '../../shared/http/faas.js';
 import { createLogger, memorySink } from '../../shared/log.js';
 import { endRecorded } from '../../shared/orchestrator/local-record.js';
 import type { Handler, RouteDef } from '../../shared/route.js';
+import { runtimes } from '../../templates/runtimes.js';
 
 /** Real dependencies on an embedded store in a temporary folder, closed when the test ends. */
 export async function testDeps(t: Test, env: Record<string, string> = {}, overrides: Overrides = {}): Promise<Deps & { logs: string[] }> {
   const root = mkdtempSync(path.join(tmpdir(), 'mlp-unit-'));
   const sink = memorySink();
-  const deps = await createDeps(loadConfig({ MLP_ROOT: root, ...env }), createLogger({ component: 'test', sinks: [sink], level: 'debug' }), overrides);
+  const deps = await createDeps(loadConfig({ MLP_ROOT: root, ...env }), createLogger({ component: 'test', sinks: [sink], level: 'debug' }), { runtimes, ...overrides });
   t.teardown(async () => {
     await deps.close();
     // Local jobs outlive close() (they are adopted by the next start): end this root's own, and

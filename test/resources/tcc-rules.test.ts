@@ -5,6 +5,7 @@ import t, { type Test } from 'tap';
 import { loadConfig } from '../../shared/config.js';
 import { createDeps } from '../../shared/deps.js';
 import { createLogger, memorySink } from '../../shared/log.js';
+import { runtimes } from '../../templates/runtimes.js';
 import { startTestPlatform, storeBackends, type TestPlatform } from '../helpers/platform.js';
 
 // docs/api.md#resources over HTTP, on every store backend available.
@@ -154,7 +155,7 @@ for (const backend of storeBackends()) {
 t.test('capacity from configuration changes on restart, keeping what is in use', async (t) => {
   const root = mkdtempSync(path.join(tmpdir(), 'mlp-cap-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
-  const open = (cpu: string) => createDeps(loadConfig({ MLP_ROOT: root, MLP_TENANT_CPU: cpu }), createLogger({ component: 't', sinks: [memorySink()] }));
+  const open = (cpu: string) => createDeps(loadConfig({ MLP_ROOT: root, MLP_TENANT_CPU: cpu }), createLogger({ component: 't', sinks: [memorySink()] }), { runtimes });
   const first = await open('4');
   await first.tcc.reserve({ applier: 'jm', cpu: 3 }, async () => undefined);
   await first.close();
