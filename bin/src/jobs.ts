@@ -11,6 +11,8 @@ interface Job {
   ram: number;
   msg?: string;
   queue?: { position: number; eta_s: number | null };
+  retries?: number;
+  attempt?: number;
 }
 
 export interface SubmitOptions {
@@ -19,11 +21,12 @@ export interface SubmitOptions {
   cpu?: number;
   gpu?: number;
   ram?: number;
+  retries?: number;
 }
 
 /** One line per job; a waiting one says its place in the queue and the estimated wait. */
 export const describe = (j: Job): string =>
-  `${j.name.padEnd(20)} ${j.state.padEnd(9)} ${String(j.progress).padStart(3)}%  cpu ${j.cpu} gpu ${j.gpu} ram ${j.ram}  ${j.entry}${j.queue ? `  [${queueWords(j.queue)}]` : ''}${j.msg ? `  (${j.msg})` : ''}`;
+  `${j.name.padEnd(20)} ${j.state.padEnd(9)} ${String(j.progress).padStart(3)}%  cpu ${j.cpu} gpu ${j.gpu} ram ${j.ram}  ${j.entry}${j.retries ? `  attempt ${j.attempt ?? 0}/${j.retries + 1}` : ''}${j.queue ? `  [${queueWords(j.queue)}]` : ''}${j.msg ? `  (${j.msg})` : ''}`;
 
 export async function submit(client: Api, user: string, name: string, opts: SubmitOptions, print: (line: string) => void): Promise<void> {
   const body = {
@@ -33,6 +36,7 @@ export async function submit(client: Api, user: string, name: string, opts: Subm
     ...(opts.cpu !== undefined ? { cpu: opts.cpu } : {}),
     ...(opts.gpu !== undefined ? { gpu: opts.gpu } : {}),
     ...(opts.ram !== undefined ? { ram: opts.ram } : {}),
+    ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
   };
   print(describe(await client.json<Job>('POST', `/api/v1/users/${user}/jobs`, body)));
 }

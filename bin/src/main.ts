@@ -88,6 +88,7 @@ job
   .option('--cpu <cores>', 'cpu cores (0.1–10, default 1)', number('--cpu'))
   .option('--gpu <count>', 'GPUs (0–16, default 0)', number('--gpu'))
   .option('--ram <mi>', 'memory in Mi (100–10000, default 1000)', number('--ram'))
+  .option('--retries <n>', 'launch it again this many times if it fails (0–10, default 0), after 10 s, 20 s, …; mlp.resume_path() finds the last checkpoint', number('--retries'))
   .action(async (name: string, opts: jobs.SubmitOptions) => {
     const { config, client } = await session();
     await jobs.submit(client, config.user, name, opts, print);

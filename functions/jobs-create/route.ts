@@ -21,6 +21,8 @@ export default defineRoute({
     gpu: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 })),
     cpu: Type.Optional(Type.Number({ minimum: 0.1, maximum: 10 })),
     ram: Type.Optional(Type.Integer({ minimum: 100, maximum: 10000 })),
+    // docs/api.md#experiments: a failed attempt is launched again this many times, after a backoff.
+    retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
   }),
   status: 201,
   description: 'Submit a training job: it runs at once if resources are free, else waits in a FIFO queue.',

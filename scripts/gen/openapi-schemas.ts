@@ -1,16 +1,10 @@
 import { DEFAULT_PATTERN } from '../../shared/validation.js';
+import { EXPERIMENT_OBJECTS } from './openapi-experiments.js';
+import { int, type Json, msgField, num, stamps, str } from './openapi-fields.js';
 
 // The objects of the OpenAPI document (scripts/gen/openapi.ts), under components/schemas, and the helpers that write a schema.
 
-export type Json = Record<string, unknown>;
-
-export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-export const str = (description: string, extra: Json = {}) => ({ type: 'string', description, ...extra });
-const int = (description: string, extra: Json = {}) => ({ type: 'integer', description, ...extra });
-const num = (description: string, extra: Json = {}) => ({ type: 'number', description, ...extra });
-const time = (what: string) => str(`${what} (ISO-8601)`, { format: 'date-time' });
-const stamps = { created_at: time('when it was created'), updated_at: time('when it last changed') };
-const msgField = str('what the platform has to say about the object: the reason for error, what a queued job waits for');
+export { type Json, ref, str } from './openapi-fields.js';
 
 /** The objects the API answers with (docs/api.md, Users to Applications); each field as the handlers' *View types give it. */
 export const OBJECTS: Record<string, Json> = {
@@ -80,7 +74,7 @@ export const OBJECTS: Record<string, Json> = {
   Job: {
     type: 'object',
     additionalProperties: false,
-    required: ['name', 'user', 'tenant', 'runtime', 'entry', 'gpu', 'cpu', 'ram', 'state', 'progress', 'created_at', 'updated_at'],
+    required: ['name', 'user', 'tenant', 'runtime', 'entry', 'gpu', 'cpu', 'ram', 'state', 'progress', 'retries', 'attempt', 'created_at', 'updated_at'],
     properties: {
       name: str("the job's name"),
       user: str('its owner'),
@@ -92,6 +86,8 @@ export const OBJECTS: Record<string, Json> = {
       ram: int('Mi'),
       state: { type: 'string', enum: ['creating', 'running', 'finished', 'error', 'deleting'] },
       progress: int('reported by the script', { minimum: 0, maximum: 100 }),
+      retries: int('a failed attempt is launched again this many times', { minimum: 0, maximum: 10 }),
+      attempt: int('launches so far: 1 on the first, 0 before it', { minimum: 0 }),
       msg: msgField,
       queue: {
         type: 'object',
@@ -114,6 +110,8 @@ export const OBJECTS: Record<string, Json> = {
         ram: 2000,
         state: 'running',
         progress: 30,
+        retries: 0,
+        attempt: 1,
         created_at: '2025-01-02T10:00:00.000Z',
         updated_at: '2025-01-02T10:03:00.000Z',
       },
@@ -184,105 +182,7 @@ export const OBJECTS: Record<string, Json> = {
       },
     ],
   },
-  Sweep: {
-    type: 'object',
-    additionalProperties: false,
-    required: [
-      'name',
-      'user',
-      'tenant',
-      'entry',
-      'runtime',
-      'cpu',
-      'gpu',
-      'ram',
-      'space',
-      'strategy',
-      'trials',
-      'parallel',
-      'metric',
-      'goal',
-      'early_stop',
-      'retries',
-      'state',
-      'progress',
-      'best',
-      'created_at',
-      'updated_at',
-    ],
-    description: 'A hyperparameter sweep (docs/api.md#experiments); its trials are jobs named {sweep}a, {sweep}b, …',
-    properties: {
-      name: str("the sweep's name", { pattern: '^[a-z]{1,40}$' }),
-      user: str('its owner'),
-      tenant: str('whose resources its trials hold'),
-      entry: str("each trial's script, a path inside the user's home"),
-      runtime: { type: 'string', enum: ['tf', 'torch'] },
-      cpu: num("each trial's cores"),
-      gpu: int("each trial's GPUs"),
-      ram: int("each trial's Mi"),
-      space: { type: 'object', description: 'parameter → a list of values, or a range {min, max, log?, int?}' },
-      strategy: { type: 'string', enum: ['grid', 'random'] },
-      trials: int('how many trials', { minimum: 1, maximum: 1000 }),
-      parallel: int('at most this many trials wait or run at once', { minimum: 1, maximum: 100 }),
-      metric: { type: 'string', enum: ['accuracy', 'loss'] },
-      goal: { type: 'string', enum: ['max', 'min'] },
-      early_stop: { type: 'boolean', description: 'the median stopping rule' },
-      retries: int("each trial's retries", { minimum: 0, maximum: 10 }),
-      state: { type: 'string', enum: ['running', 'finished', 'error', 'deleting'] },
-      progress: int('the share of trials that ended', { minimum: 0, maximum: 100 }),
-      best: {
-        oneOf: [
-          { type: 'null' },
-          {
-            type: 'object',
-            additionalProperties: false,
-            required: ['job', 'params', 'value', 'epoch'],
-            properties: { job: str('the trial'), params: { type: 'object' }, value: num('its best value of the metric'), epoch: int('the epoch of it') },
-          },
-        ],
-      },
-      msg: msgField,
-      ...stamps,
-    },
-    examples: [
-      {
-        name: 'lr',
-        user: 'alice',
-        tenant: 'default',
-        entry: 'train.py',
-        runtime: 'tf',
-        cpu: 1,
-        gpu: 0,
-        ram: 1000,
-        space: { lr: [0.1, 0.01], units: [8, 16] },
-        strategy: 'grid',
-        trials: 4,
-        parallel: 2,
-        metric: 'accuracy',
-        goal: 'max',
-        early_stop: false,
-        retries: 0,
-        state: 'running',
-        progress: 50,
-        best: { job: 'lrb', params: { lr: 0.1, units: 16 }, value: 0.96, epoch: 9 },
-        created_at: '2025-01-02T10:00:00.000Z',
-        updated_at: '2025-01-02T10:05:00.000Z',
-      },
-    ],
-  },
-  Trial: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['job', 'params', 'state', 'value', 'epoch'],
-    properties: {
-      job: str("the trial's job"),
-      params: { type: 'object', description: 'its point, given to the script as MLP_PARAMS' },
-      state: str("its job's state, pending before the job exists, deleted if the job was deleted"),
-      value: { type: ['number', 'null'], description: 'its best value of the metric so far' },
-      epoch: { type: ['integer', 'null'], description: 'the epoch of that value' },
-    },
-    examples: [{ job: 'lra', params: { lr: 0.1, units: 8 }, state: 'finished', value: 0.93, epoch: 9 }],
-  },
+  ...EXPERIMENT_OBJECTS,
   DataListing: {
     type: 'array',
     description: 'The files of a dataset or home folder, with their sizes.',

@@ -1,5 +1,6 @@
 import type { Deps } from '../deps.js';
 import { jobsCollection, type JobDoc, type JobEnding } from '../repos/jobs.js';
+import { workloadId } from './retry.js';
 
 /**
  * A job that says it has ended (a `finished` or `error` heartbeat) ends for real before its state
@@ -21,7 +22,7 @@ export async function endJob(job: JobDoc, outcome: JobEnding, deps: Deps): Promi
 
 /** Stops whatever of the job may run: launched, or admitted and about to be (a stop of an unknown id does nothing). */
 export async function stopProcesses(job: JobDoc, deps: Deps): Promise<void> {
-  if (job.launched || job.res === 'held') await deps.orchestrator.stop(job.uid);
+  if (job.launched || job.res === 'held') await deps.orchestrator.stop(workloadId(job));
 }
 
 /** The recorded outcome becomes the job's state (once its processes are gone); idempotent. */

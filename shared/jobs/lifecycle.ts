@@ -12,6 +12,7 @@ import { releaseOnce } from '../tcc/release-once.js';
 import { settleTry } from '../tcc/settle.js';
 import { canMapUids, userHostUid } from '../orchestrator/userns.js';
 import { applyEnding, stopProcesses } from './ending.js';
+import { afterFailure, relaunch, workloadId } from './retry.js';
 import { giveTree } from './ownership.js';
 import { planAdmission, type Queued, type TenantUse } from './queue.js';
 import { commandFor, runtimeEnvFor } from './runtime.js';
@@ -127,7 +128,7 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
   // docs/api.md#job-metrics :begin — metrics carrying this job's id are accepted from now on.
   await beginMetrics(deps, job.user, job.name, job.uid);
   await deps.orchestrator.start({
-    id: job.uid,
+    id: workloadId(job),
     kind: 'job',
     labels: { user: job.user, name: job.name },
     runtime: job.runtime,
@@ -144,7 +145,7 @@ export async function launch(job: JobDoc, deps: Deps): Promise<void> {
     },
   });
   const col = jobsCollection(deps.store);
-  await col.update(job._id, {}, { set: { launched: true } });
+  await col.update(job._id, {}, { set: { launched: true, ...(job.attempt ? {} : { attempt: 1 }) } });
   // The msg said it waited for its runtime; one set since (the job ended at once, say) stays.
   if (job.awaits_runtime) await col.update(job._id, { msg: job.msg }, { unset: ['msg', 'awaits_runtime'] });
 }
@@ -187,7 +188,12 @@ export async function syncWorkloads(deps: Deps, cutoff = new Date(deps.now().get
       continue;
     }
     if (job.res !== 'held') continue;
-    const s = await deps.orchestrator.status(job.uid);
+    if (job.retry_at) {
+      // A failed attempt waits out its backoff, holding what it holds (shared/jobs/retry.ts).
+      if (await relaunch(job, deps, launch)) changed.push(job.name);
+      continue;
+    }
+    const s = await deps.orchestrator.status(workloadId(job));
     // Held but not started: the platform died between admitting and starting it (after `cutoff`), or
     // it waits for its runtime's environment (each pass: launch starts it once that is built).
     if (!s && !job.launched && job.state === 'creating' && (job.updated_at < cutoff || job.awaits_runtime)) {
@@ -200,7 +206,10 @@ export async function syncWorkloads(deps: Deps, cutoff = new Date(deps.now().get
     else if (s.phase === 'running' && job.state === 'creating') set = { state: 'running', ...(job.running_at ? {} : { running_at: deps.now().toISOString() }) };
     // docs/api.md#jobs: without a final heartbeat, exit 0 is finished (progress 100), anything else error.
     else if (s.phase === 'succeeded') set = { state: 'finished', progress: 100 };
-    else if (s.phase === 'failed') set = { state: 'error', msg: s.exceeded && s.reason ? s.reason : s.reason === 'stopped' ? 'stopped' : `the entry ended with ${s.reason ?? 'an error'}` };
+    else if (s.phase === 'failed') {
+      const why = s.exceeded && s.reason ? s.reason : s.reason === 'stopped' ? 'stopped' : `the entry ended with ${s.reason ?? 'an error'}`;
+      set = afterFailure(job, why, { exceeded: Boolean(s.exceeded), stopped: s.reason === 'stopped', now: deps.now() });
+    }
     // Started, though the platform died before it could note so: stopping and deleting must know.
     if (s && !job.launched) set = { ...set, launched: true };
     if (set && (await col.update(job._id, { version: job.version }, { set }))) changed.push(job.name);
@@ -221,7 +230,7 @@ export async function releaseEnded(deps: Deps): Promise<string[]> {
 export async function releaseJob(job: JobDoc, deps: Deps): Promise<boolean> {
   const col = jobsCollection(deps.store);
   // A heartbeat may have ended the job while its process still runs: it ends now.
-  if (job.launched) await deps.orchestrator.stop(job.uid);
+  if (job.launched) await deps.orchestrator.stop(workloadId(job));
   await finishMetrics(deps, job.user, job.name);
   const outcome = await releaseOnce(deps, { id: resReleaseId(job), applier: 'jm', tenant: job.tenant, cpu: job.cpu, gpu: job.gpu, ram: job.ram, what: `job ${job._id}` });
   if (outcome === 'expired') {
@@ -234,7 +243,7 @@ export async function releaseJob(job: JobDoc, deps: Deps): Promise<boolean> {
 /** Removes the process, the workspace, then the record (docs/api.md#jobs); idempotent. */
 export async function finishDeletion(job: JobDoc, deps: Deps): Promise<boolean> {
   if (job.res === 'held' || job.res === 'trying') return false; // resources first (releaseEnded / settleTrying)
-  if (job.launched) await deps.orchestrator.forget(job.uid);
+  if (job.launched) await deps.orchestrator.forget(workloadId(job));
   await removeMetrics(deps, job.user, job.name);
   await rm(storagePaths(deps.config.root).job(job.user, job.name), { recursive: true, force: true });
   return jobsCollection(deps.store).remove(job._id, { version: job.version });

@@ -21,6 +21,7 @@ export interface JobSpec {
   gpu?: number;
   cpu?: number;
   ram?: number;
+  retries?: number;
 }
 
 /**
@@ -54,6 +55,7 @@ export async function submitJob(deps: Deps, user: string, spec: JobSpec, trial?:
       runtime,
       entry: spec.entry,
       ...job,
+      ...(spec.retries ? { retries: spec.retries } : {}),
       ...(trial ? { sweep: trial.sweep, params: trial.params } : {}),
       state: 'creating',
       progress: 0,

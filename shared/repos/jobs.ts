@@ -37,6 +37,12 @@ export interface JobDoc extends Doc {
   sweep?: string;
   /** Its parameters, given to the script as MLP_PARAMS (a sweep's trial gets its point). */
   params?: Record<string, number | string>;
+  /** docs/api.md#experiments: launched again this many times after a failed attempt (0–10). */
+  retries?: number;
+  /** Launches so far (1 on the first; unset before it). */
+  attempt?: number;
+  /** A failed attempt with retries left: the next one starts then (shared/jobs/retry.ts). */
+  retry_at?: string;
   /** When it first reported running (its progress rate, for waiting jobs' estimates: shared/jobs/queue-view.ts). */
   running_at?: string;
   /** The workload was started (so the orchestrator knows it by uid). */
@@ -52,6 +58,8 @@ export interface JobEnding {
 }
 
 export type JobView = Pick<JobDoc, 'name' | 'user' | 'tenant' | 'runtime' | 'entry' | 'gpu' | 'cpu' | 'ram' | 'state' | 'progress' | 'msg' | 'created_at' | 'updated_at'> & {
+  retries: number;
+  attempt: number;
   /** While it waits for resources: its place and estimated wait (docs/api.md#experiments). */
   queue?: { position: number; eta_s: number | null };
 };
@@ -60,7 +68,9 @@ export type JobView = Pick<JobDoc, 'name' | 'user' | 'tenant' | 'runtime' | 'ent
 export function jobView(j: JobDoc, queue?: ReadonlyMap<string, { position: number; eta_s: number | null }>): JobView {
   const { name, user, tenant, runtime, entry, gpu, cpu, ram, state, progress, msg, created_at, updated_at } = j;
   const place = queue?.get(j._id);
-  return { name, user, tenant, runtime, entry, gpu, cpu, ram, state, progress, ...(msg ? { msg } : {}), ...(place ? { queue: place } : {}), created_at, updated_at };
+  const retries = j.retries ?? 0;
+  const attempt = j.attempt ?? 0;
+  return { name, user, tenant, runtime, entry, gpu, cpu, ram, state, progress, retries, attempt, ...(msg ? { msg } : {}), ...(place ? { queue: place } : {}), created_at, updated_at };
 }
 
 /** docs/api.md#jobs: the transitions a heartbeat may make (from -> allowed targets). */

@@ -71,7 +71,7 @@ async function startTrial(deps: Deps, sweep: SweepDoc, i: number, jobs: Map<stri
   const name = trialName(sweep.name, i + 1);
   const existing = jobs.get(name);
   if (existing) return { state: existing.state, value: null, epoch: null };
-  const spec = { name, entry: sweep.entry, tenant: sweep.tenant, runtime: sweep.runtime, cpu: sweep.cpu, gpu: sweep.gpu, ram: sweep.ram };
+  const spec = { name, entry: sweep.entry, tenant: sweep.tenant, runtime: sweep.runtime, cpu: sweep.cpu, gpu: sweep.gpu, ram: sweep.ram, retries: sweep.retries };
   try {
     const job = await submitJob(deps, sweep.user, spec, { sweep: sweep.name, params: sweep.points[i] ?? {} });
     return { state: job.state, value: null, epoch: null };

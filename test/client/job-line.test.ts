@@ -17,3 +17,8 @@ t.test('a waiting job shows its place and wait; others do not', async (t) => {
 t.test('waits read in the largest unit that fits', async (t) => {
   t.same([waitWords(0), waitWords(45), waitWords(150), waitWords(3600), waitWords(7500)], ['0 s', '45 s', '3 min', '1 h', '2 h 5 min']);
 });
+
+t.test('a job with retries shows its attempt', async (t) => {
+  t.match(describe({ ...job, state: 'running', retries: 2, attempt: 2 }), /train\.py\s+attempt 2\/3/);
+  t.notMatch(describe({ ...job, retries: 0, attempt: 1 }), /attempt/);
+});
