@@ -36,22 +36,28 @@ async function advance(sweep: SweepDoc, deps: Deps): Promise<boolean> {
   const jobs = new Map((await jobsCollection(deps.store).find({ user: sweep.user, sweep: sweep.name })).map((j) => [j.name, j]));
   const results = [...sweep.results];
   const curves = new Map<string, (number | undefined)[]>();
+  const ended: JobDoc[] = [];
   for (let i = 0; i < sweep.launched; i++) {
     const name = trialName(sweep.name, i + 1);
     const was = results[i] as TrialRecord;
-    if (was.final && !sweep.early_stop) continue;
     const job = jobs.get(name);
     if (!job) {
-      results[i] = { ...was, state: was.state === 'pending' ? 'pending' : 'deleted', final: was.state !== 'pending' };
+      if (!was.final) results[i] = { ...was, state: was.state === 'pending' ? 'pending' : 'deleted', final: was.state !== 'pending' };
+      continue;
+    }
+    if (was.final) {
+      ended.push(job);
       continue;
     }
     const metrics = await history(deps, sweep.user, name);
     curves.set(name, curveOf(metrics, sweep));
-    if (!was.final) results[i] = { state: job.state, ...bestPoint(metrics, sweep), ...(isEnded(job.state) ? { final: true } : {}) };
+    results[i] = { state: job.state, ...bestPoint(metrics, sweep), ...(isEnded(job.state) ? { final: true } : {}) };
   }
-  if (sweep.early_stop && !sweep.stopping) {
-    const running = [...jobs.values()].filter((j) => j.state === 'running').map((j) => j.name);
-    for (const name of medianStops(running, curves, sweep.goal)) await stopTrial(deps, jobs.get(name) as JobDoc, `stopped early by sweep ${sweep.name}`, results, sweep);
+  const running = [...jobs.values()].filter((j) => j.state === 'running').map((j) => j.name);
+  // The median rule needs the other trials' curves only once a running trial is past its first epochs.
+  if (sweep.early_stop && !sweep.stopping && running.some((name) => (curves.get(name)?.length ?? 0) > EARLY_STOP_FROM)) {
+    for (const job of ended) curves.set(job.name, await endedCurve(deps, job, sweep));
+    for (const name of medianStops(running, curves, sweep.goal, EARLY_STOP_FROM)) await stopTrial(deps, jobs.get(name) as JobDoc, `stopped early by sweep ${sweep.name}`, results, sweep);
   }
   if (sweep.stopping) {
     for (const job of jobs.values()) if (ACTIVE.includes(job.state)) await stopTrial(deps, job, `stopped by user (sweep ${sweep.name})`, results, sweep);
@@ -125,6 +131,32 @@ async function advanceDeletion(sweep: SweepDoc, deps: Deps): Promise<boolean> {
   }
   if (jobs.length > 0) return true;
   return sweepsCollection(deps.store).remove(sweep._id, { state: 'deleting' });
+}
+
+/** docs/api.md#experiments: the median rule judges a trial from this epoch on. */
+const EARLY_STOP_FROM = 3;
+
+/**
+ * An ended trial's curve never changes: kept in memory (bounded) so a pass of a large sweep with
+ * early stopping reads the store only for its running trials. Keyed by the job's id, so a name
+ * reused after deletion is not mistaken for the old job.
+ */
+const endedCurves = new Map<string, (number | undefined)[]>();
+const MAX_CACHED_POINTS = 2_000_000;
+let cachedPoints = 0;
+
+async function endedCurve(deps: Deps, job: JobDoc, sweep: SweepDoc): Promise<(number | undefined)[]> {
+  const key = `${job.uid}/${sweep.metric}`;
+  const hit = endedCurves.get(key);
+  if (hit) return hit;
+  const curve = curveOf(await history(deps, sweep.user, job.name), sweep);
+  if (cachedPoints + curve.length > MAX_CACHED_POINTS) {
+    endedCurves.clear();
+    cachedPoints = 0;
+  }
+  endedCurves.set(key, curve);
+  cachedPoints += curve.length;
+  return curve;
 }
 
 /** The sweep's metric by epoch (index = epoch). */
