@@ -32,15 +32,15 @@ async function main(): Promise<void> {
   const route = createRouter([fn], deps);
   // A scheduled function's pass runs under a lease in the store: a second trigger while one
   // runs (two cron deliveries, two replicas) answers 200 saying it skipped.
-  const scheduled = fn.route.schedule ? route(fn.route.method, fn.route.path) : undefined;
-  const trigger = typeof scheduled === 'function' ? exclusiveTrigger(fn.route.name, scheduled, { store: deps.store, now: deps.now, log }) : undefined;
+  const scheduled = fn.route.schedule ? route(fn.route.method, fn.route.path).target : undefined;
+  const trigger = scheduled && 'json' in scheduled ? exclusiveTrigger(fn.route.name, scheduled.json, { store: deps.store, now: deps.now, log }) : undefined;
   const dispatch: Dispatch = (method, path) => {
     if (!trigger) return route(method, path);
-    if (method === fn.route.method && path === fn.route.path) return trigger;
+    if (method === fn.route.method && path === fn.route.path) return { target: { json: trigger } };
     if (method !== 'POST' || path !== '/') return route(method, path);
     // OpenFaaS's cron-connector invokes a scheduled function with POST / and no token. A
     // reconciler only enforces the platform's own rules and is idempotent, so a trigger is harmless.
-    return (event, context) => trigger({ ...event, path: fn.route.path, headers: { ...event.headers, authorization: `Bearer ${deps.serviceToken}` } }, context);
+    return { target: { json: (event) => trigger({ ...event, path: fn.route.path, headers: { ...event.headers, authorization: `Bearer ${deps.serviceToken}` } }) } };
   };
   const server = createFaasServer({ dispatch, log, ready: () => deps.store.ping(), upgrade: createUpgrader([fn], deps) });
   const service = fn.service ? await fn.service.start(deps) : undefined;
