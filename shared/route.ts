@@ -5,6 +5,7 @@ import type { Logger } from './log.js';
 import type { Deps } from './deps.js';
 import type { Principal } from './auth/principal.js';
 import type { SecretName } from './secrets.js';
+import type { Use } from './deps-uses.js';
 import type { PathParams } from './http/path-pattern.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPTIONS';
@@ -53,6 +54,12 @@ export interface RouteDef<B extends TSchema | undefined = TSchema | undefined, P
    * an internal route. A function's deployment gets exactly these plus its auth mode's, no more.
    */
   secrets?: SecretName[];
+  /**
+   * The injected ports the handler (and its upgrade and service) uses beyond configuration, log,
+   * clock, tokens and authentication (shared/deps-uses.ts): a function builds only these, and its
+   * code sees only these. The store also comes with an auth mode that reads users.
+   */
+  uses?: Use[];
   /**
    * The handler calls the orchestrator's API-backed methods (start, stop, status, forget, watch,
    * portAvailable): on Kubernetes it runs as the ServiceAccount mlp-orchestrator, every other

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type { Config } from './config.js';
 import { createDeps, type Deps, type Overrides } from './deps.js';
+import { scopeFunction, type Use } from './deps-uses.js';
 import type { LoadedFunction } from './http/adapter.js';
 import { createRouter } from './http/router.js';
 import { createFaasServer, type Dispatch } from './http/server.js';
@@ -23,17 +24,26 @@ export interface Wired {
  * The wiring of functions into one HTTP server, the same for the function template
  * (templates/mlp-node20/index.ts, one function) and the local runner (scripts/local/platform.ts,
  * all of them): dependencies, one router, the server with its upgrades and readiness, the
- * always-on services. `around` lets the template put the cron trigger in front of the router.
+ * always-on services. `around` lets the template put the cron trigger in front of the router;
+ * `uses` builds only those ports (the template passes its route's, shared/deps-uses.ts usesOf).
  */
-export async function wireFunctions(fns: LoadedFunction[], config: Config, log: Logger, opts: { overrides?: Overrides; around?: (route: Dispatch, deps: Deps) => Dispatch } = {}): Promise<Wired> {
-  const deps = await createDeps(config, log, opts.overrides);
+export async function wireFunctions(
+  fns: LoadedFunction[],
+  config: Config,
+  log: Logger,
+  opts: { overrides?: Overrides; around?: (route: Dispatch, deps: Deps) => Dispatch; uses?: readonly Use[] } = {},
+): Promise<Wired> {
+  const deps = await createDeps(config, log, opts.overrides, opts.uses);
   const services: { stop(): Promise<void> }[] = [];
   try {
-    const route = createRouter(fns, deps);
+    // Each function's code sees only the ports its route declares; the adapter keeps the whole.
+    const scoped = fns.map((fn) => scopeFunction(fn, deps));
+    const route = createRouter(scoped, deps);
     const dispatch = opts.around ? opts.around(route, deps) : route;
-    const server = createFaasServer({ dispatch, log, ready: () => deps.store.ping(), upgrade: createUpgrader(fns, deps) });
+    const ready = deps.built.includes('store') ? () => deps.store.ping() : async () => undefined;
+    const server = createFaasServer({ dispatch, log, ready, upgrade: createUpgrader(scoped, deps) });
     // Always-on parts (the metrics relay, the app watcher) start with the server and stop before the store closes.
-    for (const fn of fns) if (fn.service) services.push(await fn.service.start(deps));
+    for (const fn of scoped) if (fn.service) services.push(await fn.service.start(deps));
     return {
       deps,
       server,

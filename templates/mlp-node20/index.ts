@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../shared/config.js';
+import { usesOf } from '../../shared/deps-uses.js';
 import { createLogger, fileSink, stdoutSink } from '../../shared/log.js';
 import { loadFunction } from '../../shared/registry.js';
 import { loadFunctionSecrets, OPENFAAS_SECRETS_DIR, withFunctionSecrets } from '../../shared/secrets.js';
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
   // mounts (MLP_SECRETS_DIR: another folder, for tests); never from MLP_ROOT, the volume every
   // function shares (shared/secrets.ts).
   const secrets = await loadFunctionSecrets(fn.route, process.env, process.env.MLP_SECRETS_DIR || OPENFAAS_SECRETS_DIR);
-  const { server, close } = await wireFunctions([fn], withFunctionSecrets(config, secrets), log, { around: withCronTrigger(fn, log) });
+  const { server, close } = await wireFunctions([fn], withFunctionSecrets(config, secrets), log, { around: withCronTrigger(fn, log), uses: usesOf(fn.route) });
   const port = Number(process.env.PORT ?? 8080);
   server.listen(port, process.env.MLP_LISTEN_HOST ?? '0.0.0.0', () => {
     log.info('function listening', { port: (server.address() as AddressInfo).port, route: `${fn.route.method} ${fn.route.path}` });
