@@ -6,20 +6,16 @@ import type { Bus } from './bus/port.js';
 import { appGatewayUrl, type Config } from './config.js';
 import { ConfigError } from './errors.js';
 import type { Logger } from './log.js';
-import { cgroupSupport } from './orchestrator/cgroups-probe.js';
-import { createLocalOrchestrator } from './orchestrator/local.js';
-import { describeLimits, JOB_NOFILE, type JobLimits } from './orchestrator/local-limits.js';
+import { USES, type Use } from './deps-uses.js';
+import type { JobLimits } from './orchestrator/local-limits.js';
 import type { Orchestrator } from './orchestrator/port.js';
-import { describeSandbox, sandboxSupport } from './orchestrator/sandbox.js';
 import { usersRepo, type UsersRepo } from './repos/users.js';
 import type { Runtimes } from './runtimes/port.js';
-import { createPythonEnvs, type PythonEnvs } from './runtimes/python-env.js';
+import type { PythonEnvs } from './runtimes/python-env.js';
 import { resolveSecrets } from './secrets.js';
-import { openEmbeddedStore } from './store/embedded.js';
 import type { Store } from './store/port.js';
-import { toExact } from './tcc/amounts.js';
-import { createTccClient, inProcessTransport, type TccClient } from './tcc/client.js';
-import { resourceManager, type ResourceManager } from './tcc/resource-manager.js';
+import type { TccClient } from './tcc/client.js';
+import type { ResourceManager } from './tcc/resource-manager.js';
 
 /** Everything a handler may use, built once at start and injected (never read from process.env). */
 export interface Deps {
@@ -62,43 +58,115 @@ export interface Overrides {
   orchestrator?: Orchestrator;
 }
 
-/** Builds the adapters the configuration names: real servers when configured, embedded defaults otherwise. */
-export async function createDeps(config: Config, log: Logger, overrides: Overrides & { runtimes: Runtimes }): Promise<Deps & { close(): Promise<void> }> {
+/**
+ * Builds the adapters the configuration names: real servers when configured, embedded defaults
+ * otherwise. With `uses` (a function process: shared/deps-uses.ts usesOf of its route) only those
+ * ports are built, and modules of the others are not even loaded; each port left out throws if
+ * read. Without it (the local runner, tests), everything.
+ */
+export async function createDeps(config: Config, log: Logger, overrides: Overrides & { runtimes: Runtimes }, uses?: readonly Use[]): Promise<Deps & { built: readonly Use[]; close(): Promise<void> }> {
+  const built = uses ? USES.filter((u) => uses.includes(u)) : USES;
+  const wants = (use: Use) => built.includes(use);
   const now = overrides.now ?? (() => new Date());
   const secrets = await resolveSecrets(config);
-  const store = overrides.store ?? (await openStore(config, now, log));
-  const bus =
-    overrides.bus ??
-    (await openBus(config, log).catch(async (err: unknown) => {
-      if (!overrides.store) await store.close();
+  const ownStore = wants('store') && !overrides.store;
+  const ownBus = wants('bus') && !overrides.bus;
+  const store = overrides.store ?? (wants('store') ? await openStore(config, now, log) : notBuilt<Store>('store'));
+  // What this call opened, closed on a failed start as on close(); injected adapters belong to the caller.
+  const closeOpened = async () => {
+    if (ownBus) await bus.close();
+    if (ownStore) await store.close();
+  };
+  let bus: Bus = overrides.bus ?? notBuilt<Bus>('bus');
+  if (ownBus) {
+    bus = await openBus(config, log).catch(async (err: unknown) => {
+      if (ownStore) await store.close();
       throw err;
-    }));
-  const tokens = createTokenService({ secret: secrets.secret, ttlSeconds: config.tokenTtl, now });
-  const users = usersRepo(store);
-  const auth = createAuthenticator({ tokens, users, serviceToken: secrets.serviceToken, now });
-  const resources = resourceManager(store, { now, log, timeoutMs: config.tccTimeout * 1000 });
-  try {
-    // Capacity comes from configuration at every start; what is in use is kept.
-    await resources.ensureTenant('default', toExact(config.tenant));
-  } catch (err) {
-    if (!overrides.bus) await bus.close();
-    if (!overrides.store) await store.close();
-    throw err;
+    });
   }
-  const tcc = createTccClient(inProcessTransport(resources), { log });
-  let kube: Orchestrator | undefined;
-  if (config.orchestrator === 'kubernetes' && !overrides.orchestrator) {
+  const tokens = createTokenService({ secret: secrets.secret, ttlSeconds: config.tokenTtl, now });
+  const users = wants('store') ? usersRepo(store) : notBuilt<UsersRepo>('store');
+  const auth = createAuthenticator({ tokens, users, serviceToken: secrets.serviceToken, now });
+  let resources = notBuilt<ResourceManager>('resources');
+  let tcc = notBuilt<TccClient>('resources');
+  if (wants('resources')) {
     try {
-      kube = await openKubernetes(config, log, now);
+      const [{ resourceManager }, { createTccClient, inProcessTransport }, { toExact }] = await Promise.all([
+        import('./tcc/resource-manager.js'),
+        import('./tcc/client.js'),
+        import('./tcc/amounts.js'),
+      ]);
+      resources = resourceManager(store, { now, log, timeoutMs: config.tccTimeout * 1000 });
+      // Capacity comes from configuration at every start; what is in use is kept.
+      await resources.ensureTenant('default', toExact(config.tenant));
+      tcc = createTccClient(inProcessTransport(resources), { log });
     } catch (err) {
-      if (!overrides.bus) await bus.close();
-      if (!overrides.store) await store.close();
+      await closeOpened();
       throw err;
     }
   }
+  const gateway = { url: config.publicUrl ?? `http://${config.host}:${config.port}` };
+  let jobs: Pick<Deps, 'orchestrator' | 'jobSandbox' | 'jobLimits' | 'pythonEnvs'> = {
+    orchestrator: overrides.orchestrator ?? notBuilt<Orchestrator>('orchestrator'),
+    jobSandbox: notBuilt<Deps['jobSandbox']>('orchestrator'),
+    jobLimits: notBuilt<Deps['jobLimits']>('orchestrator'),
+    pythonEnvs: notBuilt<PythonEnvs>('orchestrator'),
+  };
+  if (wants('orchestrator')) {
+    try {
+      jobs = await openJobs(config, log, now, overrides, gateway);
+    } catch (err) {
+      await closeOpened();
+      throw err;
+    }
+  }
+  const ownOrchestrator = wants('orchestrator') && !overrides.orchestrator;
+  return {
+    config,
+    log,
+    now,
+    store,
+    bus,
+    tokens,
+    auth,
+    users,
+    serviceToken: secrets.serviceToken,
+    resources,
+    tcc,
+    ...jobs,
+    gateway,
+    runtimes: overrides.runtimes,
+    appGateway: { url: appGatewayUrl(config) },
+    built,
+    async close() {
+      // Local jobs outlive the platform (the next start adopts them); apps' servers stop here.
+      if (ownOrchestrator) await jobs.orchestrator.close();
+      await closeOpened();
+    },
+  };
+}
+
+/** A port this process did not build (its route does not use it): reading it is a bug, said plainly. */
+function notBuilt<T>(use: Use): T {
+  return new Proxy({} as object, {
+    get(_t, key) {
+      if (key === 'then') return undefined;
+      throw new Error(`this process did not build '${use}' (its route does not declare uses: ['${use}']), yet deps.${use}.${String(key)} was read`);
+    },
+  }) as T;
+}
+
+/** The orchestrator and how it confines jobs: probed, and its modules loaded, only where jobs are started. */
+async function openJobs(config: Config, log: Logger, now: () => Date, overrides: Overrides, gateway: { url: string }): Promise<Pick<Deps, 'orchestrator' | 'jobSandbox' | 'jobLimits' | 'pythonEnvs'>> {
+  const [{ createLocalOrchestrator }, { describeLimits }, { describeSandbox, sandboxSupport }, { createPythonEnvs }] = await Promise.all([
+    import('./orchestrator/local.js'),
+    import('./orchestrator/local-limits.js'),
+    import('./orchestrator/sandbox.js'),
+    import('./runtimes/python-env.js'),
+  ]);
+  const kube = config.orchestrator === 'kubernetes' && !overrides.orchestrator ? await openKubernetes(config, log, now) : undefined;
   // The local sandbox is probed once per process; another orchestrator confines jobs its own way.
   const sandbox = overrides.orchestrator || kube ? undefined : await sandboxSupport(config.jobSandbox);
-  const gateway = { url: config.publicUrl ?? `http://${config.host}:${config.port}` };
   const limits = overrides.orchestrator || kube ? undefined : await jobLimits(config);
   const orchestrator =
     overrides.orchestrator ?? kube ?? createLocalOrchestrator({ log, now, sandbox, stateDir: path.join(config.root, 'orchestrator'), api: () => gateway.url, ...(limits ? { limits } : {}) });
@@ -114,38 +182,14 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
       : { mode: 'on', detail: `jobs are confined by the ${orchestrator.kind} orchestrator` };
   if (jobSandbox.mode === 'off') log.warn(`job sandbox off: ${jobSandbox.detail}`);
   if (jobSandbox.mode === 'unavailable') log.error(`job sandbox unavailable: ${jobSandbox.detail}`);
-  return {
-    config,
-    log,
-    now,
-    store,
-    bus,
-    tokens,
-    auth,
-    users,
-    serviceToken: secrets.serviceToken,
-    resources,
-    tcc,
-    orchestrator,
-    jobSandbox,
-    jobLimits: jobLimitsState,
-    gateway,
-    pythonEnvs: createPythonEnvs({ cache: config.runtimeCache, python: config.python, log }),
-    runtimes: overrides.runtimes,
-    appGateway: { url: appGatewayUrl(config) },
-    async close() {
-      // Local jobs outlive the platform (the next start adopts them); apps' servers stop here.
-      if (!overrides.orchestrator) await orchestrator.close();
-      // Close only what this call opened; injected adapters belong to the caller.
-      if (!overrides.bus) await bus.close();
-      if (!overrides.store) await store.close();
-    },
-  };
+  return { orchestrator, jobSandbox, jobLimits: jobLimitsState, pythonEnvs: createPythonEnvs({ cache: config.runtimeCache, python: config.python, log }) };
 }
 
 /** MLP_JOB_LIMITS as this machine can enforce it (cgroups probed once per process). */
 async function jobLimits(config: Config): Promise<JobLimits> {
   if (config.jobLimits === 'off') return { mode: 'off' };
+  const { cgroupSupport } = await import('./orchestrator/cgroups-probe.js');
+  const { JOB_NOFILE } = await import('./orchestrator/local-limits.js');
   return { mode: 'on', cgroups: await cgroupSupport(), pids: config.jobPids, disk: config.jobDisk, nofile: JOB_NOFILE };
 }
 
@@ -188,6 +232,7 @@ async function openStore(config: Config, now: () => Date, log: Logger): Promise<
     const { openMongoStore } = await import('./store/mongo.js');
     return openMongoStore({ url: config.mongoUrl, log, now, lease: { ttlMs: config.mongoLease * 1000, waitMs: 10 * config.mongoLease * 1000 } });
   }
+  const { openEmbeddedStore } = await import('./store/embedded.js');
   return openEmbeddedStore({ dir: path.join(config.root, 'store'), now });
 }
 

@@ -5,6 +5,8 @@ import type { Logger } from './log.js';
 import type { Deps } from './deps.js';
 import type { Principal } from './auth/principal.js';
 import type { SecretName } from './secrets.js';
+import type { Use } from './deps-uses.js';
+import type { PathParams } from './http/path-pattern.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPTIONS';
 
@@ -19,13 +21,13 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPT
  */
 export type AuthMode = 'none' | 'basic' | 'owner' | 'user' | 'service' | 'owner-or-job';
 
-export interface RouteDef<B extends TSchema | undefined = TSchema | undefined> {
+export interface RouteDef<B extends TSchema | undefined = TSchema | undefined, P extends string = string> {
   /** Function name: kebab-case, unique; names the folder, the image and the Knative service. */
   name: string;
   /** 'ANY' for a stream route that speaks a protocol of many methods (WebDAV). */
   method: Method | 'ANY';
   /** Path with {param} placeholders exactly as docs/api.md writes it, colon verbs included. */
-  path: string;
+  path: P;
   auth: AuthMode;
   /** JSON Schema of the body; 'ignored' for routes whose body the contract says to ignore. */
   body?: B | 'ignored';
@@ -53,6 +55,12 @@ export interface RouteDef<B extends TSchema | undefined = TSchema | undefined> {
    */
   secrets?: SecretName[];
   /**
+   * The injected ports the handler (and its upgrade and service) uses beyond configuration, log,
+   * clock, tokens and authentication (shared/deps-uses.ts): a function builds only these, and its
+   * code sees only these. The store also comes with an auth mode that reads users.
+   */
+  uses?: Use[];
+  /**
    * The handler calls the orchestrator's API-backed methods (start, stop, status, forget, watch,
    * portAvailable): on Kubernetes it runs as the ServiceAccount mlp-orchestrator, every other
    * function with no token at all. endpoint() alone needs none (it names the app's Service).
@@ -64,8 +72,11 @@ export interface RouteDef<B extends TSchema | undefined = TSchema | undefined> {
 
 export type BodyOf<R> = R extends RouteDef<infer B> ? (B extends TSchema ? Static<B> : undefined) : never;
 
-export interface Input<B> {
-  params: Record<string, string>;
+/** The path parameters of a route, typed from its path string (`{user}` gives `params.user`). */
+export type ParamsOf<R> = R extends { path: infer P extends string } ? PathParams<P> : Record<string, string>;
+
+export interface Input<B, P = Record<string, string>> {
+  params: P;
   query: Record<string, string>;
   headers: Record<string, string | undefined>;
   body: B;
@@ -73,7 +84,7 @@ export interface Input<B> {
   requestId: string;
 }
 
-export type Handler<R extends RouteDef> = (input: Input<BodyOf<R>>, deps: Deps) => Promise<unknown>;
+export type Handler<R extends RouteDef> = (input: Input<BodyOf<R>, ParamsOf<R>>, deps: Deps) => Promise<unknown>;
 
 export interface StreamInput extends Omit<Input<undefined>, 'body'> {
   method: string;
@@ -85,7 +96,7 @@ export interface StreamInput extends Omit<Input<undefined>, 'body'> {
 /** A stream route's handler answers on `res` itself; what it throws before answering is mapped as usual. */
 export type StreamHandler = (input: StreamInput, deps: Deps) => Promise<void>;
 
-export function defineRoute<B extends TSchema | undefined = undefined>(def: RouteDef<B>): RouteDef<B> {
+export function defineRoute<B extends TSchema | undefined = undefined, const P extends string = string>(def: RouteDef<B, P>): RouteDef<B, P> {
   if (!/^[a-z][a-z0-9-]{1,62}$/.test(def.name)) throw new Error(`route name "${def.name}" must be kebab-case`);
   if (!def.path.startsWith('/')) throw new Error(`route ${def.name}: path must start with /`);
   return def;

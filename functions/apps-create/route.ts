@@ -8,6 +8,7 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/users/{user}/apps',
   auth: 'owner',
+  uses: ['store', 'orchestrator', 'resources'],
   orchestrator: true, // claimPort asks portAvailable
   body: S.object({
     name: S.name(),

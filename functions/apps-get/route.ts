@@ -5,5 +5,6 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/apps/{app}',
   auth: 'owner',
+  uses: ['store'],
   description: 'One application.',
 });

@@ -5,6 +5,7 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/reconcile/apps',
   auth: 'service',
+  uses: ['store', 'orchestrator', 'resources'],
   orchestrator: true, // starts, watches and stops app servers
   internal: true,
   // The app watcher: always on, one instance (it owns the apps' runtime state and their restarts).

@@ -5,6 +5,7 @@ export default defineRoute({
   method: 'ANY',
   path: '/data/{user}/{rest+}',
   auth: 'owner',
+  uses: ['store'],
   stream: true,
   // Commits to a dataset are serialized in the process that receives them (the size check);
   // one instance keeps that exact. Node streams many uploads at once in it.

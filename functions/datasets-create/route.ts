@@ -8,6 +8,7 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/users/{user}/datasets',
   auth: 'owner',
+  uses: ['store', 'resources'],
   body: S.object({
     name: S.name({ pattern: DATASET_NAME }),
     size: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),

@@ -6,6 +6,7 @@ export default defineRoute({
   method: 'DELETE',
   path: '/api/v1/users/{user}/datasets/{name}',
   auth: 'owner',
+  uses: ['store'],
   params: { name: DATASET_NAME },
   description: 'Delete a ready or error dataset: state deleting now; files, rom and record follow.',
 });

@@ -6,6 +6,7 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/datasets/{name}',
   auth: 'owner',
+  uses: ['store'],
   params: { name: DATASET_NAME },
   description: 'One dataset.',
 });

@@ -8,6 +8,7 @@ export default defineRoute({
   method: 'PUT',
   path: '/api/v1/users/{user}/datasets/{name}:heartbeat',
   auth: 'owner',
+  uses: ['store'],
   params: { name: DATASET_NAME },
   body: S.object({
     state: Type.Union([Type.Literal('creating'), Type.Literal('ready'), Type.Literal('error')]),

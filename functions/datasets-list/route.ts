@@ -5,5 +5,6 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/datasets',
   auth: 'owner',
+  uses: ['store'],
   description: "The user's datasets, oldest first.",
 });

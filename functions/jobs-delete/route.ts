@@ -5,5 +5,6 @@ export default defineRoute({
   method: 'DELETE',
   path: '/api/v1/users/{user}/jobs/{job}',
   auth: 'owner',
+  uses: ['store'],
   description: 'Delete a finished or error job: deleting now; process, workspace and record follow.',
 });

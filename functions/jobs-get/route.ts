@@ -5,5 +5,6 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/jobs/{job}',
   auth: 'owner',
+  uses: ['store', 'resources'],
   description: 'One job.',
 });

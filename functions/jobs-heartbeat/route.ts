@@ -7,6 +7,7 @@ export default defineRoute({
   method: 'PUT',
   path: '/api/v1/users/{user}/jobs/{job}:heartbeat',
   auth: 'owner-or-job',
+  uses: ['store', 'orchestrator', 'resources'],
   orchestrator: true, // a finished or error heartbeat stops the job's workload before its state changes
   body: S.object({
     state: Type.Union([Type.Literal('running'), Type.Literal('finished'), Type.Literal('error')]),

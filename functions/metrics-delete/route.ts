@@ -5,6 +5,7 @@ export default defineRoute({
   method: 'PUT',
   path: '/api/v1/users/{user}/job_metrics/{job}:delete',
   auth: 'service',
+  uses: ['store'],
   internal: true,
 
   description: 'The job is deleted: its metrics go too.',

@@ -5,6 +5,7 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/job_metrics/{job}',
   auth: 'owner',
+  uses: ['store', 'bus'],
   // The relay consumes the metrics topic and holds the sockets: one always-on instance.
   alwaysOn: true,
   maxScale: 1,

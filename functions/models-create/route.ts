@@ -7,6 +7,7 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/users/{user}/models',
   auth: 'owner',
+  uses: ['store', 'resources'],
   body: S.object({
     name: S.name(),
     src: S.name({ description: 'a finished job of the same user; its ckpt/ becomes the model' }),

@@ -5,5 +5,6 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/models/{model}',
   auth: 'owner',
+  uses: ['store'],
   description: 'One model.',
 });

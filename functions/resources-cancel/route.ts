@@ -6,6 +6,7 @@ export default defineRoute({
   method: 'PUT',
   path: '/api/v1/resource_request:cancel',
   auth: 'service',
+  uses: ['resources'],
   internal: true,
   body: decideBody,
   description: 'Cancel a tried resource request; an unknown id leaves a tombstone.',

@@ -6,6 +6,7 @@ export default defineRoute({
   method: 'PUT',
   path: '/api/v1/resource_request:confirm',
   auth: 'service',
+  uses: ['resources'],
   internal: true,
   body: decideBody,
   description: 'Confirm a tried resource request; idempotent, 200 for an unknown id.',

@@ -6,6 +6,7 @@ export default defineRoute({
   method: 'PUT',
   path: '/api/v1/resource_request:try',
   auth: 'service',
+  uses: ['resources'],
   internal: true,
   body: tryBody,
   description: 'Try a resource request (reserves at once) or release (counted at confirm).',

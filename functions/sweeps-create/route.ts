@@ -11,6 +11,7 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/users/{user}/sweeps',
   auth: 'owner',
+  uses: ['store', 'resources'],
   body: S.object({
     name: S.name({ pattern: SWEEP_NAME }),
     entry: Type.String({ pattern: ENTRY }),

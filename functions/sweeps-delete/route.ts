@@ -5,5 +5,6 @@ export default defineRoute({
   method: 'DELETE',
   path: '/api/v1/users/{user}/sweeps/{sweep}',
   auth: 'owner',
+  uses: ['store'],
   description: 'Delete a sweep with no trial waiting or running (stop it first): it becomes deleting, its trial jobs are deleted, then it goes.',
 });

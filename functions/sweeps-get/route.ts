@@ -5,5 +5,6 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/sweeps/{sweep}',
   auth: 'owner',
+  uses: ['store'],
   description: 'One sweep: its state, progress and best trial so far.',
 });

@@ -5,5 +5,6 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/sweeps',
   auth: 'owner',
+  uses: ['store'],
   description: "The user's sweeps, oldest first.",
 });

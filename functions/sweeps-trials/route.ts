@@ -5,5 +5,6 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}/sweeps/{sweep}/trials',
   auth: 'owner',
+  uses: ['store'],
   description: "A sweep's trials in trial order: job, params, state (pending before its job exists) and the best value so far with its epoch.",
 });

@@ -5,5 +5,6 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/tenants/{tenant}',
   auth: 'user',
+  uses: ['resources'],
   description: "A tenant's capacity and what is in use.",
 });

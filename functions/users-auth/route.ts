@@ -8,5 +8,6 @@ export default defineRoute({
   auth: 'none',
   // It verifies the token itself, so it needs the signing key its auth mode does not imply.
   secrets: ['signing-key'],
+  uses: ['store'],
   description: "Check a user or job token and answer its username (the gateway's auth_request).",
 });

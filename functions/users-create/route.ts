@@ -7,6 +7,7 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/users',
   auth: 'none',
+  uses: ['store'],
   // docs/api.md#users: any password of 8–128 characters (the default pattern would allow one letter).
   body: S.object({ username: S.name(), password: Type.String({ minLength: 8, maxLength: 128 }) }),
   status: 201,

@@ -5,5 +5,6 @@ export default defineRoute({
   method: 'GET',
   path: '/api/v1/users/{user}',
   auth: 'owner',
+  uses: ['store'],
   description: 'The user as the platform knows them: name and state.',
 });

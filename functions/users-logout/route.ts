@@ -5,5 +5,6 @@ export default defineRoute({
   method: 'DELETE',
   path: '/api/v1/users/{user}/token',
   auth: 'owner',
+  uses: ['store', 'bus'],
   description: "Log out: revoke the token presented; the user's other tokens keep working.",
 });

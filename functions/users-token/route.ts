@@ -7,5 +7,6 @@ export default defineRoute({
   auth: 'basic',
   // It signs the token it answers.
   secrets: ['signing-key'],
+  uses: ['store'],
   description: 'Log in: trade Basic credentials for a signed, expiring token.',
 });

@@ -7,6 +7,7 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/users/{user}/apps/{app}:predict',
   auth: 'owner',
+  uses: ['store', 'orchestrator'],
   // TensorFlow Serving's request: row form {instances} or columnar {inputs} (the model server checks shapes).
   body: S.object({
     instances: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 10000 })),

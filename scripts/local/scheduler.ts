@@ -1,6 +1,5 @@
 import type { Deps } from '../../shared/deps.js';
-import { toFaasHandler, type LoadedFunction } from '../../shared/http/adapter.js';
-import { FunctionContext } from '../../shared/http/faas.js';
+import { toEndpoint, type LoadedFunction } from '../../shared/http/adapter.js';
 import { exclusiveTrigger } from '../../shared/store/lease.js';
 
 /**
@@ -16,16 +15,15 @@ export function startScheduler(fns: LoadedFunction[], deps: Deps): { stop(): Pro
     if (!schedule) continue;
     // The embedded store belongs to this one process (its LOCK), where `busy` below already keeps
     // runs apart; a shared database takes the lease, at the cost of three writes a run.
-    const direct = toFaasHandler(fn, deps);
+    const direct = toEndpoint(fn, deps);
     const handler = deps.store.kind === 'embedded' ? direct : exclusiveTrigger(fn.route.name, direct, { store: deps.store, now: deps.now, log: deps.log });
     let busy = false;
     const tick = () => {
       if (busy) return;
       busy = true;
-      const context = new FunctionContext();
-      const run = handler({ body: Buffer.alloc(0), headers: { authorization: `Bearer ${deps.serviceToken}` }, method: fn.route.method, query: {}, path: fn.route.path }, context)
-        .then(() => {
-          if (context.status() !== 200) deps.log.error('scheduled run failed', { function: fn.route.name, status: context.status(), body: String(context.outcome()?.value) });
+      const run = handler({ body: Buffer.alloc(0), headers: { authorization: `Bearer ${deps.serviceToken}` }, method: fn.route.method, query: {}, path: fn.route.path })
+        .then((answer) => {
+          if (answer.status !== 200) deps.log.error('scheduled run failed', { function: fn.route.name, status: answer.status, body: String(answer.body) });
         })
         .catch((err: unknown) => deps.log.error('scheduled run threw', { function: fn.route.name, err: (err as Error).message }))
         .finally(() => {

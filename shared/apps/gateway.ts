@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { Deps } from '../deps.js';
 import { Invalid, Unavailable } from '../errors.js';
-import { answerError } from '../http/adapter.js';
-import { FunctionContext } from '../http/faas.js';
+import { errorAnswer, writeAnswer } from '../http/answer.js';
 import { answerClientErrors, keepIdleConnections } from '../http/server.js';
 import { DEFAULT_PATTERN } from '../validation.js';
 import { readyApp } from './endpoint.js';
@@ -29,11 +28,7 @@ export function createAppGateway(deps: Deps): http.Server {
   const server = http.createServer((req, res) => {
     const requestId = (req.headers['x-request-id'] as string | undefined) || randomUUID();
     const refuse = (err: unknown) => {
-      const context = new FunctionContext();
-      answerError(err, context, log.child({ request_id: requestId }), requestId);
-      const body = String(context.outcome()?.value ?? '');
-      res.writeHead(context.status(), { ...context.headers(), 'content-length': Buffer.byteLength(body), ...(req.complete ? {} : { connection: 'close' }) });
-      res.end(body);
+      writeAnswer(res, errorAnswer(err, log.child({ request_id: requestId }), requestId), req.complete ? undefined : { connection: 'close' });
     };
     void route(req, deps).then(
       ({ upstream, path, name }) => {

@@ -2,12 +2,11 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import type { Deps } from '../deps.js';
-import { Forbidden } from '../errors.js';
+import { Forbidden, Unavailable } from '../errors.js';
 import { createLogger, memorySink } from '../log.js';
 import type { RouteDef } from '../route.js';
-import { answerError, type LoadedFunction } from './adapter.js';
-import { FunctionContext } from './faas.js';
-import { rawErrorAnswer } from './error-header.js';
+import type { LoadedFunction } from './adapter.js';
+import { errorAnswer, rawAnswer as rawHttp } from './answer.js';
 import { createFaasServer } from './server.js';
 import { createUpgrader } from './upgrade.js';
 
@@ -54,10 +53,11 @@ function checkHeader(t: Test, head: Buffer, header: string | undefined, body: st
 }
 
 t.test('the adapter', async (t) => {
-  const context = new FunctionContext();
-  answerError(new Forbidden(MSG), context, log, 'r');
-  const header = context.headers()['x-mlp-error'] as string;
-  checkHeader(t, Buffer.from(header, 'utf8'), header, String(context.outcome()?.value), MSG);
+  const answer = errorAnswer(new Forbidden(MSG), log, 'r');
+  const header = answer.headers['x-mlp-error'] as string;
+  t.equal(answer.status, 403);
+  t.equal(answer.headers['x-mlp-code'], Forbidden.CODE);
+  checkHeader(t, Buffer.from(header, 'utf8'), header, String(answer.body), MSG);
 });
 
 t.test('a refused WebSocket upgrade', async (t) => {
@@ -78,14 +78,14 @@ t.test('a refused WebSocket upgrade', async (t) => {
 });
 
 t.test('the server’s answer to a request its parser refuses', async (t) => {
-  const server = createFaasServer({ dispatch: () => () => Promise.resolve(''), log });
+  const server = createFaasServer({ dispatch: () => ({ target: { json: async () => ({ status: 200, headers: {}, body: '' }) } }), log });
   const a = await rawAnswer(t, server, 'GET / HTTP/1.1\r\nbad header\r\n\r\n');
   t.match(a.head.toString('latin1'), /^HTTP\/1\.1 403 /);
   checkHeader(t, a.head, a.headers.get('x-mlp-error'), a.body, 'malformed HTTP request');
 });
 
 t.test('the raw answer both of those write, with a non-ASCII message', async (t) => {
-  const raw = Buffer.from(rawErrorAnswer(503, MSG, { 'x-request-id': 'r' }), 'utf8');
+  const raw = Buffer.from(rawHttp(errorAnswer(new Unavailable(MSG), log, 'r'), { 'x-request-id': 'r' }), 'utf8');
   const split = raw.indexOf('\r\n\r\n');
   const head = raw.subarray(0, split);
   const headers = new Map(

@@ -15,17 +15,3 @@ export const CODE_HEADER = 'x-mlp-code';
 export function errorBody(msg: string): string {
   return JSON.stringify({ msg }).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
-
-const REASONS: Record<number, string> = { 403: 'Forbidden', 503: 'Service Unavailable' };
-
-/**
- * A whole HTTP/1.1 error answer for a socket no ServerResponse owns (a request Node's parser
- * refused, a refused WebSocket upgrade); the connection closes after it.
- */
-export function rawErrorAnswer(status: 403 | 503, msg: string, headers: Record<string, string> = {}): string {
-  const body = errorBody(msg);
-  const lines = [`HTTP/1.1 ${status} ${REASONS[status]}`, 'content-type: application/json', `content-length: ${Buffer.byteLength(body)}`];
-  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-  lines.push(`${ERROR_HEADER}: ${body}`, 'connection: close');
-  return `${lines.join('\r\n')}\r\n\r\n${body}`;
-}

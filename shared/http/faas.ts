@@ -1,7 +1,12 @@
+import type { Logger } from '../log.js';
+import type { Endpoint } from './adapter.js';
+import { errorAnswer } from './answer.js';
+
 /**
  * The OpenFaaS Node handler contract (openfaas/templates node20):
  * `async (event, context) => context.status(n).headers({...}).succeed(value)`.
- * Written here because no npm package provides it; every function is served through it.
+ * Written here because no npm package provides it; the adapter offers every function under it
+ * (toFaasHandler in shared/http/adapter.ts) and the server takes handlers written to it (fromFaasHandler).
  */
 export interface FunctionEvent {
   /** Raw body bytes (the adapter parses JSON itself, with a size limit). */
@@ -49,3 +54,24 @@ export class FunctionContext {
 }
 
 export type FaasHandler = (event: FunctionEvent, context: FunctionContext) => Promise<unknown>;
+
+/**
+ * A handler written to the OpenFaaS contract as an endpoint of the server: a returned value is the
+ * answer when it called neither succeed() nor fail(), and fail() is a fault (503; OpenFaaS answers
+ * 500, which the contract allows nowhere). The platform's own routes answer without a context.
+ */
+export function fromFaasHandler(handler: FaasHandler, log: Logger): Endpoint {
+  return async (event) => {
+    const requestId = event.headers['x-request-id'] ?? '';
+    const context = new FunctionContext();
+    try {
+      const returned = await handler(event, context);
+      const outcome = context.outcome();
+      if (outcome?.failed) throw outcome.value instanceof Error ? outcome.value : new Error(String(outcome.value));
+      const value = outcome ? outcome.value : returned;
+      return { status: context.status(), headers: context.headers(), body: typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value ?? '') };
+    } catch (err) {
+      return errorAnswer(err, log.child({ request_id: requestId }), requestId);
+    }
+  };
+}

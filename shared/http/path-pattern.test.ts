@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compilePath } from './path-pattern.js';
+import { compilePath, type PathParams } from './path-pattern.js';
 
 t.test('a {param} stops at / and at :, so colon verbs stay literal', async (t) => {
   const hb = compilePath('/api/v1/users/{user}/jobs/{job}:heartbeat');
@@ -26,4 +26,17 @@ t.test('a final {param+} takes the rest of the path', async (t) => {
   t.same(file.match('/data/alice/mnist/train/a.csv'), { user: 'alice', name: 'mnist', path: 'train/a.csv' });
   t.equal(file.match('/data/alice/mnist/'), null, 'the rest is not empty');
   t.throws(() => compilePath('/data/{path+}/x'), /must end the path/);
+});
+
+t.test('a path string types its parameters (checked by tsc: each @ts-expect-error must be an error)', async (t) => {
+  const file: PathParams<'/data/{user}/{name}/{path+}'> = { user: 'u', name: 'n', path: 'a/b' };
+  // @ts-expect-error a parameter the path does not name
+  const extra: PathParams<'/api/v1/users/{user}'> = { user: 'u', job: 'j' };
+  // @ts-expect-error a parameter the path names is missing
+  const missing: PathParams<'/api/v1/users/{user}/jobs/{job}:heartbeat'> = { user: 'u' };
+  const loose: PathParams<string> = { anything: 'x' };
+  t.same(
+    [file, extra, missing, loose].map((p) => Object.keys(p).length),
+    [3, 2, 1, 1],
+  );
 });

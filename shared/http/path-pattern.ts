@@ -50,3 +50,11 @@ export function compilePath(template: string): PathPattern {
 function escapeLiteral(literal: string): string {
   return literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/**
+ * The parameters a path string names, as a type: `PathParams<'/users/{user}/jobs/{job}'>` is
+ * `{ user: string; job: string }` ({path+} names `path`); a path only known as `string` gives any name.
+ */
+export type PathParams<P extends string> = string extends P ? Record<string, string> : Flat<ParamsIn<P>>;
+type ParamsIn<P extends string> = P extends `${string}{${infer Param}}${infer Rest}` ? { [K in Param extends `${infer N}+` ? N : Param]: string } & ParamsIn<Rest> : unknown;
+type Flat<T> = { [K in keyof T]: T[K] };

@@ -1,22 +1,47 @@
 import type { Deps } from '../deps.js';
 import { Invalid } from '../errors.js';
 import type { LoadedFunction } from './adapter.js';
-import { toFaasHandler, toRawHandler } from './adapter.js';
+import { toEndpoint, toRawHandler } from './adapter.js';
+import { compileRoute } from './compiled-route.js';
 import type { Dispatch, Target } from './server.js';
-import { compilePath, type PathPattern } from './path-pattern.js';
 
-/** Routes many functions in one process (the local runner), each through its own adapter. */
+interface Entry {
+  method: string;
+  regex: RegExp;
+  params: string[];
+  target: Target;
+}
+
+/**
+ * Routes functions to their adapters: each path is matched once, by the route of the request's
+ * method (or an 'ANY' route), and its parameters are handed to the adapter; only a request no
+ * route takes looks at the other methods, to say which are allowed.
+ */
 export function createRouter(fns: LoadedFunction[], deps: Deps): Dispatch {
   assertNoDuplicates(fns);
-  const table = fns.map((fn) => ({
-    method: fn.route.method,
-    pattern: compilePath(fn.route.path),
-    handler: (fn.route.stream ? { raw: toRawHandler(fn, deps) } : toFaasHandler(fn, deps)) as Target,
-  }));
+  const byMethod = new Map<string, Entry[]>();
+  const all: Entry[] = [];
+  for (const fn of fns) {
+    const { pattern } = compileRoute(fn.route);
+    const entry: Entry = { method: fn.route.method, regex: pattern.regex, params: pattern.params, target: fn.route.stream ? { raw: toRawHandler(fn, deps) } : { json: toEndpoint(fn, deps) } };
+    all.push(entry);
+    const list = byMethod.get(entry.method) ?? [];
+    list.push(entry);
+    byMethod.set(entry.method, list);
+  }
+  const any = byMethod.get('ANY') ?? [];
   return (method, path) => {
-    const onPath = table.filter((r) => r.pattern.regex.test(path));
-    const hit = onPath.find((r) => r.method === method || r.method === 'ANY');
-    if (hit) return hit.handler;
+    for (const list of [byMethod.get(method), any]) {
+      if (!list) continue;
+      for (const entry of list) {
+        const m = entry.regex.exec(path);
+        if (!m) continue;
+        const params: Record<string, string> = {};
+        for (let i = 0; i < entry.params.length; i++) params[entry.params[i] as string] = m[i + 1] ?? '';
+        return { target: entry.target, params };
+      }
+    }
+    const onPath = all.filter((r) => r.regex.test(path));
     if (onPath.length > 0) throw new Invalid(`method ${method} is not allowed on ${path}; use ${onPath.map((r) => r.method).join(' or ')}`);
     throw new Invalid(`no route ${method} ${path}`);
   };
@@ -29,14 +54,10 @@ export function assertNoDuplicates(fns: { route: { name: string; method: string;
   for (const { route } of fns) {
     if (names.has(route.name)) throw new Error(`two functions are named ${route.name}`);
     names.add(route.name);
-    const path = shapeOf(compilePath(route.path));
+    const path = compileRoute(route).pattern.regex.source;
     // 'ANY' serves every method, so it clashes with any route on the same path shape.
     const clash = [`${route.method} ${path}`, `ANY ${path}`, ...(route.method === 'ANY' ? [...seen.keys()].filter((k) => k.endsWith(` ${path}`)) : [])].map((k) => seen.get(k)).find(Boolean);
     if (clash) throw new Error(`routes ${clash} and ${route.name} both serve ${route.method} ${route.path}`);
     seen.set(`${route.method} ${path}`, route.name);
   }
-}
-
-function shapeOf(pattern: PathPattern): string {
-  return pattern.regex.source;
 }

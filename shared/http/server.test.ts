@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { Forbidden } from '../errors.js';
 import { createLogger, memorySink } from '../log.js';
-import type { FaasHandler } from './faas.js';
+import { fromFaasHandler, type FaasHandler } from './faas.js';
 import { createFaasServer, MAX_BODY_BYTES } from './server.js';
 import { createAppGateway } from '../apps/gateway.js';
 import type { Deps } from '../deps.js';
@@ -23,7 +23,7 @@ t.test('event and context as the OpenFaaS node template defines them; never a 50
     dispatch: (_m, p) => {
       const h = handlers[p];
       if (!h) throw new Forbidden(`no route ${p}`);
-      return h;
+      return { target: { json: fromFaasHandler(h, createLogger({ component: 't', sinks: [sink] })) } };
     },
     log: createLogger({ component: 't', sinks: [sink] }),
   });
@@ -56,7 +56,7 @@ t.test('event and context as the OpenFaaS node template defines them; never a 50
 });
 
 t.test('idle keep-alive connections outlive what clients and proxies keep (the client closes them, not a race)', async (t) => {
-  const server = createFaasServer({ dispatch: () => () => Promise.resolve(''), log: createLogger({ component: 'test', sinks: [] }) });
+  const server = createFaasServer({ dispatch: () => ({ target: { json: async () => ({ status: 200, headers: {}, body: '' }) } }), log: createLogger({ component: 'test', sinks: [] }) });
   t.ok(server.keepAliveTimeout > 60_000, `keepAliveTimeout ${server.keepAliveTimeout} ms, beyond Nginx's 60 s`);
   const gateway = createAppGateway({ log: createLogger({ component: 'test', sinks: [] }) } as unknown as Deps);
   t.equal(gateway.keepAliveTimeout, server.keepAliveTimeout, 'the app gateway the same');

@@ -3,10 +3,10 @@ import { v4 as uuid } from 'uuid';
 import { Invalid } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Duplex } from 'node:stream';
-import { answerError, type RawHandler } from './adapter.js';
-import { CODE_HEADER, rawErrorAnswer } from './error-header.js';
+import type { Endpoint, RawHandler } from './adapter.js';
+import { errorAnswer, rawAnswer, writeAnswer, type Answer } from './answer.js';
 import type { Upgrader } from './upgrade.js';
-import { FunctionContext, type FaasHandler, type FunctionEvent } from './faas.js';
+import type { FunctionEvent } from './faas.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -24,11 +24,14 @@ export interface Timeouts {
  */
 export const DEFAULT_TIMEOUTS: Timeouts = { requestMs: 60_000, idleMs: 5 * 60_000 };
 
-/** A buffered FaaS handler, or a stream route's raw handler. */
-export type Target = FaasHandler | { raw: RawHandler };
+/** A buffered route's endpoint, or a stream route's raw handler. */
+export type Target = { json: Endpoint } | { raw: RawHandler };
 
-/** Picks the handler for a request, or throws a ClientError (unknown route or method). */
-export type Dispatch = (method: string, path: string) => Target;
+/**
+ * Picks the handler for a request, or throws a ClientError (unknown route or method); `params`
+ * are the raw parameters of the path it matched, so the adapter does not match it again.
+ */
+export type Dispatch = (method: string, path: string) => { target: Target; params?: Record<string, string> };
 
 /** Serves FaaS handlers over HTTP the way of-watchdog `mode=http` and Knative expect. */
 export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void>; upgrade?: Upgrader; timeouts?: Partial<Timeouts> }): http.Server {
@@ -67,54 +70,44 @@ export function answerClientErrors(server: http.Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     const msg = err.code === 'HPE_HEADER_OVERFLOW' ? 'request headers are too large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request headers did not arrive in time' : 'malformed HTTP request';
-    socket.end(rawErrorAnswer(403, msg, { [CODE_HEADER]: Invalid.CODE }));
+    socket.end(rawAnswer(errorAnswer(new Invalid(msg), noLog, '')));
   });
 }
 
+const OK: Answer = { status: 200, headers: { 'content-type': 'text/plain' }, body: 'OK' };
+// A client error is never logged by errorAnswer; the parser's refusals have no request to log under.
+const noLog = { error: () => undefined } as unknown as Logger;
+
 async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void>; timeouts: Timeouts }): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const context = new FunctionContext();
   const requestId = header(req, 'x-request-id') ?? uuid();
   req.headers['x-request-id'] = requestId;
   try {
-    if (url.pathname === '/_/health') return write(res, context.status(200).headers({ 'content-type': 'text/plain' }), 'OK');
+    if (url.pathname === '/_/health') return writeAnswer(res, OK);
     if (url.pathname === '/_/ready') {
       await opts.ready?.();
-      return write(res, context.status(200).headers({ 'content-type': 'text/plain' }), 'OK');
+      return writeAnswer(res, OK);
     }
-    const target = opts.dispatch(req.method ?? 'GET', url.pathname);
+    const { target, params } = opts.dispatch(req.method ?? 'GET', url.pathname);
     // Stream routes read the body themselves (no size limit here) and answer on res.
-    if (typeof target !== 'function') {
+    if ('raw' in target) {
       boundByIdleness(req, res, opts.timeouts.idleMs);
-      return await target.raw(req, res, url);
+      return await target.raw(req, res, url, params);
     }
-    const handler = target;
     const body = await readBody(req, MAX_BODY_BYTES, opts.timeouts.requestMs);
     const event: FunctionEvent = {
       body,
       headers: flatHeaders(req.headers),
       method: req.method ?? 'GET',
-      query: Object.fromEntries(url.searchParams),
+      query: url.search === '' ? {} : Object.fromEntries(url.searchParams),
       path: url.pathname,
     };
-    const returned = await handler(event, context);
-    const outcome = context.outcome();
-    // OpenFaaS answers fail() with 500; the contract allows no 500, so it is a fault (503).
-    if (outcome?.failed) throw outcome.value instanceof Error ? outcome.value : new Error(String(outcome.value));
-    // The OpenFaaS contract: a handler may return its value instead of calling succeed().
-    write(res, context, outcome ? outcome.value : returned);
+    writeAnswer(res, await target.json(event, params));
   } catch (err) {
-    answerError(err, context, opts.log.child({ request_id: requestId }), requestId);
+    const answer = errorAnswer(err, opts.log.child({ request_id: requestId }), requestId);
     // After a refused oversized body the rest of it is not read; close rather than reuse the socket.
-    if (!req.complete) context.headers({ connection: 'close' });
-    write(res, context, context.outcome()?.value);
+    writeAnswer(res, answer, req.complete ? undefined : { connection: 'close' });
   }
-}
-
-function write(res: http.ServerResponse, context: FunctionContext, value: unknown): void {
-  const payload = typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value ?? '');
-  res.writeHead(context.status(), { ...context.headers(), 'content-length': Buffer.byteLength(payload) });
-  res.end(payload);
 }
 
 /**

@@ -3,10 +3,10 @@ import type { Duplex } from 'node:stream';
 import { v4 as uuid } from 'uuid';
 import type { WebSocketServer } from 'ws';
 import type { Deps } from '../deps.js';
-import { Forbidden, INTERNAL_CODE, isClientError, Invalid } from '../errors.js';
+import { Forbidden, Invalid } from '../errors.js';
 import { requestGate, type LoadedFunction } from './adapter.js';
-import { CODE_HEADER, rawErrorAnswer } from './error-header.js';
-import { compilePath } from './path-pattern.js';
+import { errorAnswer, rawAnswer } from './answer.js';
+import { compileRoute } from './compiled-route.js';
 
 export type Upgrader = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -42,29 +42,27 @@ export function createUpgrader(fns: LoadedFunction[], deps: Deps): Upgrader {
     });
     return true;
   };
-  const table = fns.filter((fn) => fn.upgrade).map((fn) => ({ fn, pattern: compilePath(fn.route.path), gate: requestGate(fn.route, deps), log: deps.log.child({ component: fn.route.name }) }));
+  const table = fns.filter((fn) => fn.upgrade).map((fn) => ({ fn, pattern: compileRoute(fn.route).pattern, gate: requestGate(fn.route, deps), log: deps.log.child({ component: fn.route.name }) }));
   if (table.length > 0) server().catch((err: unknown) => deps.log.error('the WebSocket library failed to load', { err: (err as Error).message }));
   return (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const requestId = (req.headers['x-request-id'] as string | undefined) || uuid();
-    const hit = table.find((t) => t.pattern.regex.test(url.pathname));
-    const refuse = (status: 403 | 503, msg: string, code: string) => void socket.end(rawErrorAnswer(status, msg, { 'x-request-id': requestId, [CODE_HEADER]: code }));
-    if (!hit?.fn.upgrade) {
-      const err = new Invalid(`no WebSocket at ${url.pathname}`);
-      return refuse(403, err.message, err.code);
-    }
+    let hit: (typeof table)[number] | undefined;
+    let matched: Record<string, string> | null = null;
+    for (const t of table) if (!hit && (matched = t.pattern.match(url.pathname))) hit = t;
+    const refuse = (err: unknown, log = deps.log) => void socket.end(rawAnswer(errorAnswer(err, log, requestId), { 'x-request-id': requestId }));
+    if (!hit?.fn.upgrade || !matched) return refuse(new Invalid(`no WebSocket at ${url.pathname}`));
     const log = hit.log.child({ request_id: requestId });
     const query = Object.fromEntries(url.searchParams);
     hit
-      .gate('GET', url.pathname, req.headers.authorization, query.token)
+      .gate('GET', url.pathname, req.headers.authorization, query.token, matched)
       .then(async ({ params, principal }) => {
         const wss = await server();
         // The client may have gone while the token was checked: nothing to open, nothing to count.
         if (socket.destroyed) return;
         const owner = principal.kind === 'user' || principal.kind === 'job' ? principal.username : undefined;
         if (owner !== undefined && !claim(owner, socket)) {
-          const err = new Forbidden(`user ${owner} already has ${MAX_SOCKETS_PER_USER} WebSockets open, the most allowed; close one first`);
-          return refuse(403, err.message, err.code);
+          return refuse(new Forbidden(`user ${owner} already has ${MAX_SOCKETS_PER_USER} WebSockets open, the most allowed; close one first`));
         }
         wss.handleUpgrade(req, socket, head, (ws) => {
           log.info('websocket opened', { path: url.pathname });
@@ -76,10 +74,6 @@ export function createUpgrader(fns: LoadedFunction[], deps: Deps): Upgrader {
           });
         });
       })
-      .catch((err: unknown) => {
-        if (isClientError(err)) return refuse(403, err.message, err.code);
-        log.error('websocket refused by a fault', { err: (err as Error).message });
-        refuse(503, `internal error (request ${requestId}); the platform logged the cause`, INTERNAL_CODE);
-      });
+      .catch((err: unknown) => refuse(err, log));
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Conflict } from '../errors.js';
-import type { FaasHandler } from '../http/faas.js';
+import type { Endpoint } from '../http/adapter.js';
 import type { Logger } from '../log.js';
 import type { CollectionName, Doc, Store } from './port.js';
 
@@ -106,13 +106,13 @@ export async function runExclusive<T>(name: string, opts: LeaseOptions, pass: ()
  * A scheduled function's trigger under its lease `reconcile:<name>`: a trigger that arrives
  * while another pass runs (here or in another process) answers 200 saying it skipped.
  */
-export function exclusiveTrigger(name: string, handler: FaasHandler, opts: LeaseOptions): FaasHandler {
-  return async (event, context) => {
-    const outcome = await runExclusive(`reconcile:${name}`, opts, () => handler(event, context));
-    if (outcome.ran) return;
+export function exclusiveTrigger(name: string, handler: Endpoint, opts: LeaseOptions): Endpoint {
+  return async (event, matched) => {
+    const outcome = await runExclusive(`reconcile:${name}`, opts, () => handler(event, matched));
+    if (outcome.ran) return outcome.value;
     const skipped = `another pass of ${name} is running (its lease lasts until ${outcome.expires_at} unless renewed); this trigger did nothing`;
     opts.log.debug('scheduled pass skipped', { function: name, expires_at: outcome.expires_at });
-    context.status(200).headers({ 'content-type': 'application/json' }).succeed(JSON.stringify({ skipped }));
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ skipped }) };
   };
 }
 

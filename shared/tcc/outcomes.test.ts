@@ -7,8 +7,7 @@ import t, { type Test } from 'tap';
 import { settleRom } from '../datasets/lifecycle.js';
 import type { Deps } from '../deps.js';
 import { Forbidden, isClientError, Unavailable } from '../errors.js';
-import { answerError } from '../http/adapter.js';
-import { FunctionContext } from '../http/faas.js';
+import { errorAnswer, writeAnswer } from '../http/answer.js';
 import { settleTrying } from '../jobs/lifecycle.js';
 import { createLogger, memorySink } from '../log.js';
 import { datasetsCollection, type DatasetDoc } from '../repos/datasets.js';
@@ -147,9 +146,7 @@ t.test('a refusal that merely says the words does not count as the outcome', asy
 t.test('the code crosses HTTP: the adapter answers it in a header, the HTTP transport reads it back', async (t) => {
   const log = createLogger({ component: 't', sinks: [memorySink()] });
   const server = http.createServer((_req, res) => {
-    const context = new FunctionContext();
-    answerError(new Forbidden('reworded', { code: 'TCC_CONFIRMED' }), context, log, 'r1');
-    res.writeHead(context.status(), context.headers()).end(String(context.outcome()?.value));
+    writeAnswer(res, errorAnswer(new Forbidden('reworded', { code: 'TCC_CONFIRMED' }), log, 'r1'));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));

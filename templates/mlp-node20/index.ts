@@ -1,13 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../shared/config.js';
-import { createDeps } from '../../shared/deps.js';
-import { createFaasServer, type Dispatch } from '../../shared/http/server.js';
-import { createRouter } from '../../shared/http/router.js';
-import { createUpgrader } from '../../shared/http/upgrade.js';
+import { usesOf } from '../../shared/deps-uses.js';
 import { createLogger, fileSink, stdoutSink } from '../../shared/log.js';
 import { loadFunction } from '../../shared/registry.js';
 import { loadFunctionSecrets, OPENFAAS_SECRETS_DIR, withFunctionSecrets } from '../../shared/secrets.js';
-import { exclusiveTrigger } from '../../shared/store/lease.js';
+import { wireFunctions, withCronTrigger } from '../../shared/wiring.js';
 import { runtimes } from '../runtimes.js';
 
 /**
@@ -29,22 +26,7 @@ async function main(): Promise<void> {
   // mounts (MLP_SECRETS_DIR: another folder, for tests); never from MLP_ROOT, the volume every
   // function shares (shared/secrets.ts).
   const secrets = await loadFunctionSecrets(fn.route, process.env, process.env.MLP_SECRETS_DIR || OPENFAAS_SECRETS_DIR);
-  const deps = await createDeps(withFunctionSecrets(config, secrets), log, { runtimes });
-  const route = createRouter([fn], deps);
-  // A scheduled function's pass runs under a lease in the store: a second trigger while one
-  // runs (two cron deliveries, two replicas) answers 200 saying it skipped.
-  const scheduled = fn.route.schedule ? route(fn.route.method, fn.route.path) : undefined;
-  const trigger = typeof scheduled === 'function' ? exclusiveTrigger(fn.route.name, scheduled, { store: deps.store, now: deps.now, log }) : undefined;
-  const dispatch: Dispatch = (method, path) => {
-    if (!trigger) return route(method, path);
-    if (method === fn.route.method && path === fn.route.path) return trigger;
-    if (method !== 'POST' || path !== '/') return route(method, path);
-    // OpenFaaS's cron-connector invokes a scheduled function with POST / and no token. A
-    // reconciler only enforces the platform's own rules and is idempotent, so a trigger is harmless.
-    return (event, context) => trigger({ ...event, path: fn.route.path, headers: { ...event.headers, authorization: `Bearer ${deps.serviceToken}` } }, context);
-  };
-  const server = createFaasServer({ dispatch, log, ready: () => deps.store.ping(), upgrade: createUpgrader([fn], deps) });
-  const service = fn.service ? await fn.service.start(deps) : undefined;
+  const { server, close } = await wireFunctions([fn], withFunctionSecrets(config, secrets), log, { overrides: { runtimes }, around: withCronTrigger(fn, log), uses: usesOf(fn.route) });
   const port = Number(process.env.PORT ?? 8080);
   server.listen(port, process.env.MLP_LISTEN_HOST ?? '0.0.0.0', () => {
     log.info('function listening', { port: (server.address() as AddressInfo).port, route: `${fn.route.method} ${fn.route.path}` });
@@ -61,11 +43,7 @@ async function main(): Promise<void> {
     );
   });
   async function shutdown(): Promise<void> {
-    await service?.stop();
-    const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-    server.closeIdleConnections();
-    await closed;
-    await deps.close();
+    await close();
     await files.close();
   }
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Test } from 'tap';
 import { loadConfig } from '../../shared/config.js';
 import { createDeps, type Deps, type Overrides } from '../../shared/deps.js';
+import { scopeFunction } from '../../shared/deps-uses.js';
 import { toFaasHandler, type LoadedFunction } from '../../shared/http/adapter.js';
 import { FunctionContext } from '../../shared/http/faas.js';
 import { createLogger, memorySink } from '../../shared/log.js';
@@ -36,7 +37,8 @@ export interface Invocation {
 
 /** One request through the template's adapter, without a socket: what OpenFaaS would hand the function. */
 export async function invoke(route: RouteDef, handle: unknown, deps: Deps, req: Invocation): Promise<{ status: number; body: unknown; headers: Record<string, string> }> {
-  const fn: LoadedFunction = { route, handle: handle as Handler<RouteDef> };
+  // The handler sees only the ports its route declares, as in a function process (shared/deps-uses.ts).
+  const fn: LoadedFunction = scopeFunction({ route, handle: handle as Handler<RouteDef> }, deps);
   const context = new FunctionContext();
   const raw = req.body === undefined ? '' : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
   await toFaasHandler(fn, deps)({ body: Buffer.from(raw), headers: req.headers ?? {}, method: req.method ?? route.method, query: req.query ?? {}, path: req.path }, context);

@@ -5,8 +5,7 @@ import t, { type Test } from 'tap';
 import { createTokenService } from '../../shared/auth/tokens.js';
 import { loadConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
-import { toFaasHandler } from '../../shared/http/adapter.js';
-import { FunctionContext } from '../../shared/http/faas.js';
+import { toEndpoint } from '../../shared/http/adapter.js';
 import { createLogger, memorySink } from '../../shared/log.js';
 import { loadFunction, loadFunctions } from '../../shared/registry.js';
 import { usersRepo } from '../../shared/repos/users.js';
@@ -264,11 +263,10 @@ for (const backend of ['embedded', 'mongodb'] as const) {
       };
       // Two "replicas": their own deps and, on MongoDB, their own database clients.
       const replicas = await Promise.all(stores.map((store) => testDeps(t, { MLP_SERVICE_TOKEN: SERVICE }, { store })));
-      const triggers = replicas.map((deps) => exclusiveTrigger(route.name, toFaasHandler({ route, handle }, deps), { store: deps.store, now: deps.now, log: deps.log }));
+      const triggers = replicas.map((deps) => exclusiveTrigger(route.name, toEndpoint({ route, handle }, deps), { store: deps.store, now: deps.now, log: deps.log }));
       const fire = async (i: number) => {
-        const context = new FunctionContext();
-        await (triggers[i] as (typeof triggers)[number])({ body: Buffer.alloc(0), headers: { authorization: `Bearer ${SERVICE}` }, method: 'POST', query: {}, path: route.path }, context);
-        return { status: context.status(), body: JSON.parse(String(context.outcome()?.value)) as Record<string, unknown> };
+        const answer = await (triggers[i] as (typeof triggers)[number])({ body: Buffer.alloc(0), headers: { authorization: `Bearer ${SERVICE}` }, method: 'POST', query: {}, path: route.path });
+        return { status: answer.status, body: JSON.parse(String(answer.body)) as Record<string, unknown> };
       };
       const first = fire(0);
       await inPass;
