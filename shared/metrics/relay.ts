@@ -90,20 +90,22 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
     if (client.ws.readyState === client.ws.OPEN) client.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
   };
 
-  const send = (client: Client, m: JobMetrics) => {
+  /** `data` is the metric as JSON, made once for all of a job's sockets. */
+  const send = (client: Client, data: string) => {
     if (client.ws.readyState !== client.ws.OPEN) return;
     if (client.ws.bufferedAmount > MAX_SOCKET_BACKLOG_BYTES) {
       log.warn('closed a socket that reads too slowly', { user: client.user });
       return close(client, CLOSE_POLICY, `the socket reads too slowly: more than ${MAX_SOCKET_BACKLOG_BYTES} bytes unsent`);
     }
-    client.ws.send(JSON.stringify(m));
+    client.ws.send(data);
   };
 
   const push = (user: string, name: string, jobId: string, m: JobMetrics) => {
+    const data = JSON.stringify(m);
     for (const client of sockets.get(`${user}/${name}`) ?? []) {
       if (client.jobId !== jobId) continue;
       if (client.queue) client.queue.push(m);
-      else send(client, m);
+      else send(client, data);
     }
   };
 
@@ -246,7 +248,7 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
       const past = await history(deps, user, name);
       for (const m of past) ws.send(JSON.stringify(m));
       const sent = new Set(past.map((m) => m.epoch));
-      for (const m of client.queue ?? []) if (!sent.has(m.epoch)) send(client, m);
+      for (const m of client.queue ?? []) if (!sent.has(m.epoch)) send(client, JSON.stringify(m));
       client.queue = undefined;
     },
   };
