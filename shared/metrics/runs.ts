@@ -12,8 +12,9 @@ export interface Run {
  * knows what runs), and again when :begin, :finish or :delete is announced on the metrics topic
  * (shared/metrics/store.ts) — the store stays the truth, an announcement only says "look again",
  * as revocations do (shared/bus/revocations.ts). A metric of a job id not known is also a reason
- * to look again (an announcement that was lost), at most once per RELOAD_MS per job, so a late
- * script of an earlier run costs one read a second, not one per metric.
+ * to look again (an announcement that was lost), and so is a metric of a run known ended (a lost
+ * :begin of the same id), each at most once per RELOAD_MS per job: a late script of an earlier
+ * run costs one read a second, not one per metric.
  */
 export class Runs {
   private readonly known = new Map<string, { run: Run | null; at: number }>();
@@ -27,7 +28,7 @@ export class Runs {
   async accepts(user: string, name: string, jobId: string): Promise<boolean> {
     const entry = this.known.get(`${user}/${name}`);
     let run = entry?.run;
-    if (!entry || (run?.jobId !== jobId && this.now() - entry.at >= RELOAD_MS)) run = await this.reload(user, name);
+    if (!entry || ((run?.jobId !== jobId || !run.running) && this.now() - entry.at >= RELOAD_MS)) run = await this.reload(user, name);
     return run?.running === true && run.jobId === jobId;
   }
 
