@@ -12,7 +12,7 @@ export default defineRoute({
   orchestrator: true, // starts an admitted job
   // A job admitted at once is started with a job token it signs (shared/jobs/lifecycle.ts launch).
   secrets: ['signing-key'],
-  uses: ['store', 'orchestrator', 'resources'],
+  uses: ['store', 'bus', 'orchestrator', 'resources'],
   body: S.object({
     name: S.name(),
     entry: Type.String({ pattern: ENTRY }),

@@ -8,7 +8,7 @@ export default defineRoute({
   orchestrator: true, // watches, stops and forgets jobs
   // Admitting a queued job starts it with a job token it signs (shared/jobs/lifecycle.ts launch).
   secrets: ['signing-key'],
-  uses: ['store', 'orchestrator', 'resources'],
+  uses: ['store', 'bus', 'orchestrator', 'resources'],
   internal: true,
   schedule: { everySeconds: 2, cron: '* * * * *' },
   // Also follows workload events (jobs and apps share one way of watching workloads), so one instance stays up.

@@ -6,7 +6,7 @@ export default defineRoute({
   method: 'PUT',
   path: '/api/v1/users/{user}/jobs/{job}:stop',
   auth: 'owner',
-  uses: ['store', 'orchestrator', 'resources'],
+  uses: ['store', 'bus', 'orchestrator', 'resources'],
   orchestrator: true, // stops the job's workload
   body: S.object({}),
   description: 'Stop a creating or running job: it ends in error with msg "stopped by user".',

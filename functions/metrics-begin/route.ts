@@ -7,7 +7,7 @@ export default defineRoute({
   method: 'PUT',
   path: '/api/v1/users/{user}/job_metrics/{job}:begin',
   auth: 'service',
-  uses: ['store'],
+  uses: ['store', 'bus'],
   internal: true,
   body: S.object({ job_id: Type.String({ pattern: '^[a-z0-9-]{1,64}$' }) }),
   description: 'The job runs: metrics with its internal id are accepted from now on.',

@@ -5,7 +5,7 @@ export default defineRoute({
   method: 'PUT',
   path: '/api/v1/users/{user}/job_metrics/{job}:delete',
   auth: 'service',
-  uses: ['store'],
+  uses: ['store', 'bus'],
   internal: true,
 
   description: 'The job is deleted: its metrics go too.',

@@ -5,7 +5,7 @@ export default defineRoute({
   method: 'POST',
   path: '/api/v1/reconcile/sweeps',
   auth: 'service',
-  uses: ['store', 'orchestrator', 'resources'],
+  uses: ['store', 'bus', 'orchestrator', 'resources'],
   orchestrator: true, // stops trials (median rule, :stop, deletion)
   // Creating a trial may admit and start it with a job token it signs (shared/jobs/lifecycle.ts launch).
   secrets: ['signing-key'],

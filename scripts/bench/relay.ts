@@ -39,7 +39,7 @@ run('relay', async () => {
     if (infra?.kafka) await bench('Kafka', { MLP_KAFKA_BROKERS: infra.kafka, MLP_METRICS_TOPIC: `bench.metrics.${process.pid}` }, s);
     else s.note('Kafka: not measured (--no-kafka)');
     s.note(
-      `${METRICS} metrics of one running job, at most ${WINDOW} published ahead of the sockets (the relay keeps 1000 waiting per job and drops the oldest past that); each metric is stored (one per epoch) before it is pushed; a job holds at most ${MAX_EPOCHS} epochs, so the replay is of ${METRICS} points, not 100,000`,
+      `${METRICS} metrics of one running job, at most ${WINDOW} published ahead of the sockets (the relay keeps 1000 waiting per job and drops the oldest past that); metrics are stored in batches (one store write per batch, one point per epoch) before they are pushed; a job holds at most ${MAX_EPOCHS} epochs, so the replay is of ${METRICS} points, not 100,000`,
     );
     s.save();
   } finally {

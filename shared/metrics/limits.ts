@@ -26,3 +26,16 @@ export const RECHECK_MS = 2000;
 
 /** A socket with more than this much still unsent reads too slowly: it is cut off rather than buffered for. */
 export const MAX_SOCKET_BACKLOG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The relay stores metrics in batches of at most this many (one store write per batch), taken
+ * from the waiting ones in their fair order; a batch smaller than this waits FLUSH_MS for more
+ * first. A batch being written is held outside the waiting bound, so the relay holds at most
+ * MAX_WAITING + FLUSH_BATCH metrics.
+ */
+export const FLUSH_BATCH = 500;
+export const FLUSH_MS = 5;
+
+/** Runs the relay keeps in memory (shared/metrics/runs.ts), and how often at most it reads one again for a metric of an unknown job id. */
+export const MAX_RUNS_KNOWN = 100_000;
+export const RELOAD_MS = 1000;

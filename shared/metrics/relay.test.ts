@@ -4,11 +4,12 @@ import type { WebSocket } from 'ws';
 import { bearer, testDeps } from '../../test/helpers/deps.js';
 import { userWithToken } from '../../test/helpers/users.js';
 import { until as poll } from '../../test/helpers/poll.js';
+import { hookedStore, type StoreCall } from '../../test/helpers/hooked-store.js';
 import { announceRevocation } from '../bus/revocations.js';
 import type { Deps } from '../deps.js';
 import { MAX_SOCKET_BACKLOG_BYTES } from './limits.js';
 import { createRelay, type Relay } from './relay.js';
-import { begin, history } from './store.js';
+import { begin, finish, history } from './store.js';
 
 /** What the relay uses of a WebSocket, recording what it is sent and how it is closed. */
 class FakeSocket extends EventEmitter {
@@ -100,4 +101,181 @@ t.test('metrics are queued and stored in turn; stop handles every queued one; a 
     [0, 1, 2, 3, 4, 5, 6, 7, 8],
     'stored before stop returned',
   );
+});
+
+/**
+ * A relay on the real embedded store with a hook before each store call: it counts the calls on
+ * the metrics collection, and may hold or fail them. Three jobs run: alice/a, alice/b, bob/c.
+ */
+async function batching(t: Test, hook: (call: StoreCall, n: number) => Promise<void> = async () => {}, opts: { batch?: number } = {}) {
+  const calls: string[] = [];
+  const store = await hookedStore(t, async (call) => {
+    if (call.collection !== 'metrics') return;
+    calls.push(call.method);
+    await hook(call, calls.filter((c) => c === call.method).length);
+  });
+  const deps = await testDeps(t, {}, { store });
+  await userWithToken(deps, 'alice');
+  await userWithToken(deps, 'bob');
+  for (const [user, name] of [
+    ['alice', 'a'],
+    ['alice', 'b'],
+    ['bob', 'c'],
+  ] as const)
+    await begin(deps, user, name, `id-${name}`);
+  const relay = createRelay(deps, { recheckMs: 3_600_000, retryMs: 10, ...opts });
+  await relay.start();
+  t.teardown(() => relay.stop());
+  /** Every push to any socket, in order, as `name:epoch`. */
+  const pushed: string[] = [];
+  const sockets = new Map<string, FakeSocket>();
+  for (const [user, name] of [
+    ['alice', 'a'],
+    ['alice', 'b'],
+    ['bob', 'c'],
+  ] as const) {
+    const ws = new FakeSocket();
+    const send = ws.send.bind(ws);
+    ws.send = (data: string) => (pushed.push(`${name}:${(JSON.parse(data) as { epoch: number }).epoch}`), send(data));
+    const principal = await deps.auth.verifyBearer(bearer((await deps.tokens.issue({ sub: user, kind: 'user' })).token));
+    await relay.attach(ws as unknown as WebSocket, user, name, principal);
+    sockets.set(name, ws);
+  }
+  const of = (user: string, name: string, epoch: number, progress = 1) => ({
+    ...metric(epoch),
+    key: `${user}/${name}`,
+    value: JSON.stringify({ user, name, epoch, accuracy: 0.5, loss: 1, progress }),
+    headers: { 'mlp-job-id': `id-${name}` },
+  });
+  const writes = () => calls.filter((c) => c === 'upsertMany').length;
+  const reads = () => calls.filter((c) => c === 'get').length;
+  return { deps, relay, pushed, sockets, of, writes, reads };
+}
+
+/** A gate the store hook waits on: held until opened. */
+function gate() {
+  let open = () => {};
+  const opened = new Promise<void>((r) => (open = r));
+  return { opened, open };
+}
+
+t.test('many metrics of several jobs end in few writes, no read per metric, order per job kept', async (t) => {
+  const first = gate();
+  let holding = false;
+  const { deps, relay, sockets, of, writes, reads } = await batching(t, async (call, n) => {
+    if (call.method === 'upsertMany' && n === 1) {
+      holding = true;
+      await first.opened;
+    }
+  });
+  const readsBefore = reads();
+  const jobs = [
+    ['alice', 'a'],
+    ['alice', 'b'],
+    ['bob', 'c'],
+  ] as const;
+  await relay.handle(of('alice', 'a', 0));
+  await until('the first write to start', () => holding);
+  // While the first write is held, 3 × 100 metrics queue up: they go in one more write.
+  for (let epoch = 1; epoch <= 100; epoch++) for (const [user, name] of jobs) await relay.handle(of(user, name, epoch));
+  first.open();
+  await relay.idle();
+  t.equal(writes(), 2, '301 metrics of 3 jobs: 2 store writes');
+  t.ok(reads() - readsBefore <= jobs.length, `the runs were read at most once per job, not per metric (${reads() - readsBefore} reads)`);
+  const epochs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  t.same(
+    sockets.get('a')?.sent.map((m) => m.epoch),
+    epochs(0, 100),
+    'job a: every epoch once, in order',
+  );
+  t.same(
+    sockets.get('c')?.sent.map((m) => m.epoch),
+    epochs(1, 100),
+    'job c: every epoch once, in order',
+  );
+  t.same(
+    (await history(deps, 'alice', 'b')).map((m) => m.epoch),
+    epochs(1, 100),
+    'job b: one point per epoch stored',
+  );
+});
+
+t.test('a metric of a finished job is dropped; one after a last progress of 100 too', async (t) => {
+  const { deps, relay, sockets, of } = await batching(t);
+  await relay.handle(of('alice', 'a', 0));
+  await relay.handle(of('alice', 'b', 0, 100));
+  await relay.handle(of('alice', 'b', 1));
+  await finish(deps, 'alice', 'a');
+  // Through the bus, after the announcement of :finish; bob's metric comes last of all.
+  for (const m of [of('alice', 'a', 1), of('bob', 'c', 0)]) await deps.bus.publish(deps.config.metricsTopic, [m]);
+  await until("bob's metric", () => (sockets.get('c')?.sent.length ?? 0) > 0);
+  await relay.idle();
+  t.same(
+    sockets.get('a')?.sent.map((m) => m.epoch),
+    [0],
+    'nothing of a after its :finish',
+  );
+  t.same(
+    sockets.get('b')?.sent.map((m) => m.epoch),
+    [0],
+    'nothing of b after its progress 100',
+  );
+  t.same(
+    (await history(deps, 'alice', 'a')).map((m) => m.epoch),
+    [0],
+  );
+  t.same(
+    (await history(deps, 'alice', 'b')).map((m) => m.epoch),
+    [0],
+  );
+});
+
+t.test('a failed store write is retried, the same batch, without loss; nothing is pushed before it is durable', async (t) => {
+  const pushedWhenFailing: number[] = [];
+  let pushedSoFar = () => 0;
+  const { deps, relay, sockets, of, writes } = await batching(t, async (call, n) => {
+    if (call.method !== 'upsertMany' || n > 2) return;
+    pushedWhenFailing.push(pushedSoFar());
+    throw new Error('the disk is full');
+  });
+  pushedSoFar = () => sockets.get('a')?.sent.length ?? 0;
+  for (let epoch = 0; epoch < 10; epoch++) await relay.handle(of('alice', 'a', epoch));
+  await relay.idle();
+  t.same(pushedWhenFailing, [0, 0], 'two writes failed, and nothing was pushed meanwhile');
+  t.ok(writes() >= 3, 'then written');
+  t.same(
+    sockets.get('a')?.sent.map((m) => m.epoch),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    'each pushed once, in order',
+  );
+  t.same(
+    (await history(deps, 'alice', 'a')).map((m) => m.epoch),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    'each stored',
+  );
+  t.match(deps.logs.join('\n'), /storing metrics failed; retrying/);
+});
+
+t.test("fairness: a flood of one user's job delays another user's metric by one batch, not by the flood", async (t) => {
+  const first = gate();
+  let holding = false;
+  const { relay, pushed, of } = await batching(
+    t,
+    async (call, n) => {
+      if (call.method === 'upsertMany' && n === 1) {
+        holding = true;
+        await first.opened;
+      }
+    },
+    { batch: 10 },
+  );
+  await relay.handle(of('alice', 'a', 0));
+  await until('the first write to start', () => holding);
+  for (let epoch = 1; epoch <= 200; epoch++) await relay.handle(of('alice', 'a', epoch));
+  await relay.handle(of('bob', 'c', 0));
+  first.open();
+  await relay.idle();
+  t.equal(pushed.length, 202);
+  const bob = pushed.indexOf('c:0');
+  t.ok(bob >= 0 && bob <= 10, `bob's metric was pushed in the batch after the held one (at ${bob} of 202)`);
 });

@@ -5,8 +5,9 @@ import { onRevocation } from '../bus/revocations.js';
 import type { Deps } from '../deps.js';
 import { isClientError } from '../errors.js';
 import { FairQueue } from './fair-queue.js';
-import { MAX_EPOCHS, MAX_SOCKET_BACKLOG_BYTES, MAX_WAITING, MAX_WAITING_PER_JOB, RECHECK_MS } from './limits.js';
-import { finish, history, run, store, validateMetrics, type JobMetrics } from './store.js';
+import { FLUSH_BATCH, FLUSH_MS, MAX_EPOCHS, MAX_SOCKET_BACKLOG_BYTES, MAX_WAITING, MAX_WAITING_PER_JOB, RECHECK_MS } from './limits.js';
+import { Runs } from './runs.js';
+import { finish, history, RUN_HEADER, run, storeMany, validateMetrics, type JobMetrics } from './store.js';
 
 interface Client {
   ws: WebSocket;
@@ -42,20 +43,32 @@ export const CLOSE_POLICY = 1008;
 
 /**
  * The metrics relay (docs/api.md#job-metrics): consumes the metrics topic, stores each metric of a running
- * job (one per epoch), and pushes it to that job's open sockets. What runs is read from the
- * store (:begin/:finish), so a restarted relay knows.
+ * job (one per epoch), and pushes it to that job's open sockets.
  *
- * Fair share: the consumer only parses a message and queues it by user and job (a repeated
- * epoch replaces the waiting one, each job's backlog is bounded); metrics are then stored with
- * users, and each user's jobs, taking turns, so one job's flood delays another user's metric by
- * one turn, not by the flood. A message is committed once queued: stop() first handles every
- * queued metric, so a restart loses nothing; a crash loses at most what was waiting.
+ * What runs is known from memory (shared/metrics/runs.ts): a job is loaded from the store at its
+ * first metric, so a restarted relay knows, and read again when :begin, :finish or :delete is
+ * announced on this topic, in order with the job's metrics. The consumer checks each metric
+ * there, in the bus's order: a metric of a job not running (or of an earlier run) is dropped
+ * before it is queued.
+ *
+ * Fair share: the consumer then queues it by user and job (a repeated epoch replaces the waiting
+ * one, each job's backlog is bounded). Metrics leave the queue with users, and each user's jobs,
+ * taking turns, in batches of at most FLUSH_BATCH (a smaller one waits FLUSH_MS for more): so one
+ * job's flood delays another user's metric by one batch, not by the flood.
+ *
+ * Store, then push: a batch is one store write (storeMany: grouped per job, one point per epoch),
+ * and its metrics go to the sockets only once it is durable, in the batch's order, so a socket
+ * never shows a point the history could lose. A failed write is retried, the same batch, until it
+ * succeeds; meanwhile the consumer goes on queueing within the bounds. A message is committed
+ * once queued: stop() first stores every queued metric, so a restart loses nothing; a crash loses
+ * at most what was waiting. A batch's metrics of a job deleted or begun again since they were
+ * queued are not written back.
  *
  * Revocation: every open socket's token is checked again every RECHECK_MS, and at once for a
  * user whose logout or deactivation is announced on the bus; a socket no longer valid is closed
  * with 1008 and the reason.
  */
-export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: number } = {}): Relay {
+export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: number; flushMs?: number; batch?: number } = {}): Relay {
   const sockets = new Map<string, Set<Client>>();
   const waiting = new FairQueue<Waiting>({ perKey: MAX_WAITING_PER_JOB, total: MAX_WAITING });
   const subscriptions: Subscription[] = [];
@@ -65,54 +78,72 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
   let dropped = 0;
   const log = deps.log.child({ component: 'metrics-relay' });
   const retryMs = opts.retryMs ?? 500;
+  const flushMs = opts.flushMs ?? FLUSH_MS;
+  const batchSize = opts.batch ?? FLUSH_BATCH;
+  const runs = new Runs(async (user, name) => {
+    const r = await run(deps, user, name);
+    return r ? { jobId: r.job_id, running: r.running === true } : null;
+  });
 
   const close = (client: Client, code: number, reason: string) => {
     // A close reason holds at most 123 bytes.
     if (client.ws.readyState === client.ws.OPEN) client.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
   };
 
-  const send = (client: Client, m: JobMetrics) => {
+  /** `data` is the metric as JSON, made once for all of a job's sockets. */
+  const send = (client: Client, data: string) => {
     if (client.ws.readyState !== client.ws.OPEN) return;
     if (client.ws.bufferedAmount > MAX_SOCKET_BACKLOG_BYTES) {
       log.warn('closed a socket that reads too slowly', { user: client.user });
       return close(client, CLOSE_POLICY, `the socket reads too slowly: more than ${MAX_SOCKET_BACKLOG_BYTES} bytes unsent`);
     }
-    client.ws.send(JSON.stringify(m));
+    client.ws.send(data);
   };
 
   const push = (user: string, name: string, jobId: string, m: JobMetrics) => {
+    const data = JSON.stringify(m);
     for (const client of sockets.get(`${user}/${name}`) ?? []) {
       if (client.jobId !== jobId) continue;
       if (client.queue) client.queue.push(m);
-      else send(client, m);
+      else send(client, data);
     }
   };
 
-  /** Stores one metric and pushes it: what the consumer did itself before the queue. */
-  const deliver = async ({ m, jobId }: Waiting) => {
-    const r = await run(deps, m.user, m.name);
-    if (!r?.running || r.job_id !== jobId) {
-      log.debug('dropped a metric of a job that is not running', { key: `${m.user}/${m.name}`, job_id: jobId });
-      return;
-    }
-    await store(deps, jobId, m);
+  const ends = (m: JobMetrics) => m.progress === 100 || m.progress === -1;
+
+  /** Stores a batch in one write, then pushes it: what the consumer did per metric before the queue. */
+  const deliver = async (batch: Waiting[]) => {
+    const live = batch.filter(({ m, jobId }) => {
+      const r = runs.peek(m.user, m.name);
+      return r === undefined || r?.jobId === jobId;
+    });
+    if (live.length < batch.length) log.debug('dropped metrics of a job deleted or begun again', { dropped: batch.length - live.length });
+    await storeMany(deps, live);
     // docs/api.md#job-metrics: a last progress of 100 or −1 also means the job ended.
-    if (m.progress === 100 || m.progress === -1) await finish(deps, m.user, m.name);
-    push(m.user, m.name, jobId, m);
+    for (const { m } of live) if (ends(m)) await finish(deps, m.user, m.name);
+    for (const { m, jobId } of live) push(m.user, m.name, jobId, m);
   };
 
   const drain = async () => {
-    for (let next = waiting.shift(); next; next = waiting.shift()) {
+    while (waiting.size > 0) {
+      // A small batch waits a little for more: one write then carries them all.
+      if (!stopping && waiting.size < batchSize && flushMs > 0) await new Promise((r) => setTimeout(r, flushMs));
+      const batch: Waiting[] = [];
+      while (batch.length < batchSize) {
+        const next = waiting.shift();
+        if (!next) break;
+        batch.push(next);
+      }
       for (let attempt = 1; ; attempt++) {
         try {
-          await deliver(next);
+          await deliver(batch);
           break;
         } catch (err) {
           if (stopping && attempt >= 3) {
-            log.error('a metric was lost: the store failed while the relay stopped', { key: `${next.m.user}/${next.m.name}`, epoch: next.m.epoch, err: (err as Error).message });
+            log.error('metrics were lost: the store failed while the relay stopped', { metrics: batch.length, err: (err as Error).message });
             break;
           }
-          log.error('storing a metric failed; retrying', { key: `${next.m.user}/${next.m.name}`, err: (err as Error).message });
+          log.error('storing metrics failed; retrying', { metrics: batch.length, err: (err as Error).message });
           await new Promise((r) => setTimeout(r, retryMs));
         }
       }
@@ -153,6 +184,11 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
       sockets.clear();
     },
     async handle(msg) {
+      if (msg.headers[RUN_HEADER] !== undefined) {
+        const [user = '', name = ''] = msg.key.split('/');
+        await runs.reload(user, name);
+        return;
+      }
       let m: JobMetrics;
       try {
         const parsed = validateMetrics(JSON.parse(msg.value), 'metric');
@@ -169,6 +205,12 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
         return;
       }
       const jobId = msg.headers['mlp-job-id'] ?? '';
+      // A store that cannot answer fails the message: the bus delivers it again.
+      if (!(await runs.accepts(m.user, m.name, jobId))) {
+        log.debug('dropped a metric of a job that is not running', { key: `${m.user}/${m.name}`, job_id: jobId });
+        return;
+      }
+      if (ends(m)) runs.ended(m.user, m.name);
       const lost = waiting.push(m.user, `${m.user}/${m.name}`, `${jobId}/${m.epoch}`, { m, jobId });
       if (lost > 0 && dropped++ % 1000 === 0) {
         log.warn('dropped waiting metrics: a job publishes faster than it is served', { key: msg.key, dropped_so_far: dropped });
@@ -206,7 +248,7 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
       const past = await history(deps, user, name);
       for (const m of past) ws.send(JSON.stringify(m));
       const sent = new Set(past.map((m) => m.epoch));
-      for (const m of client.queue ?? []) if (!sent.has(m.epoch)) send(client, m);
+      for (const m of client.queue ?? []) if (!sent.has(m.epoch)) send(client, JSON.stringify(m));
       client.queue = undefined;
     },
   };

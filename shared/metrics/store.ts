@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { Deps } from '../deps.js';
 import { Conflict } from '../errors.js';
-import type { Collection, Doc } from '../store/port.js';
+import type { Collection, Doc, New } from '../store/port.js';
 import { compile, S } from '../validation.js';
 import { MAX_BATCH } from './limits.js';
 
@@ -62,6 +62,24 @@ export async function run(deps: Deps, user: string, name: string): Promise<Metri
   return col(deps).get(runId(user, name));
 }
 
+/** The header of an announcement on the metrics topic: the job's run changed (begin, finish, delete). */
+export const RUN_HEADER = 'mlp-run';
+
+/**
+ * Says on the metrics topic, after the store was changed, that the job's run changed: the relay
+ * then reads it again (shared/metrics/runs.ts). Same key as the job's metrics, so it comes in
+ * order with them. Never fails the caller: a relay that missed it reads the run again when a
+ * metric of an id it does not know comes.
+ */
+async function announce(deps: Deps, user: string, name: string, change: 'begin' | 'finish' | 'delete'): Promise<void> {
+  try {
+    await deps.bus.ensureTopics([deps.config.metricsTopic]);
+    await deps.bus.publish(deps.config.metricsTopic, [{ key: `${user}/${name}`, value: JSON.stringify({ user, name }), headers: { [RUN_HEADER]: change } }]);
+  } catch (err) {
+    deps.log.warn('a change of a run was not announced to the metrics relay', { key: `${user}/${name}`, change, err: (err as Error).message });
+  }
+}
+
 /** :begin — the job (this internal id) runs; metrics for it are accepted from now on. */
 export async function begin(deps: Deps, user: string, name: string, jobId: string): Promise<void> {
   const c = col(deps);
@@ -71,11 +89,13 @@ export async function begin(deps: Deps, user: string, name: string, jobId: strin
     if (!(err instanceof Conflict)) throw err;
     await c.update(runId(user, name), {}, { set: { job_id: jobId, running: true } });
   }
+  await announce(deps, user, name, 'begin');
 }
 
 /** :finish — the job ended; later metrics are dropped. */
 export async function finish(deps: Deps, user: string, name: string): Promise<void> {
   await col(deps).update(runId(user, name), { running: true }, { set: { running: false } });
+  await announce(deps, user, name, 'finish');
 }
 
 /** :delete — the job and its metrics are gone. */
@@ -83,6 +103,7 @@ export async function removeAll(deps: Deps, user: string, name: string): Promise
   const c = col(deps);
   for (const m of await c.find({ kind: 'metric', user, name })) await c.remove(m._id);
   await c.remove(runId(user, name));
+  await announce(deps, user, name, 'delete');
 }
 
 /** Stored metrics of the job's current run, in epoch order. */
@@ -95,14 +116,22 @@ export async function history(deps: Deps, user: string, name: string): Promise<J
 
 /** Keeps one metric per epoch; a repeat (at-least-once delivery) replaces it. */
 export async function store(deps: Deps, jobId: string, m: JobMetrics): Promise<void> {
-  const c = col(deps);
-  const fields = { kind: 'metric' as const, job_id: jobId, ...m };
-  try {
-    await c.insert({ _id: metricId(m.user, m.name, m.epoch), ...fields });
-  } catch (err) {
-    if (!(err instanceof Conflict)) throw err;
-    await c.update(metricId(m.user, m.name, m.epoch), {}, { set: fields });
+  await storeMany(deps, [{ jobId, m }]);
+}
+
+/**
+ * Stores many metrics in one write (the store's upsertMany), grouped per job in the order their
+ * jobs first come, one document per (job, epoch): of a repeated epoch the last one wins.
+ */
+export async function storeMany(deps: Deps, metrics: { jobId: string; m: JobMetrics }[]): Promise<void> {
+  const jobs = new Map<string, Map<number, New<MetricsDoc>>>();
+  for (const { jobId, m } of metrics) {
+    const key = `${m.user}/${m.name}`;
+    let epochs = jobs.get(key);
+    if (!epochs) jobs.set(key, (epochs = new Map()));
+    epochs.set(m.epoch, { _id: metricId(m.user, m.name, m.epoch), kind: 'metric', job_id: jobId, ...view(m) });
   }
+  await col(deps).upsertMany([...jobs.values()].flatMap((epochs) => [...epochs.values()]));
 }
 
 export const view = (m: JobMetrics): JobMetrics => ({ user: m.user, name: m.name, epoch: m.epoch, accuracy: m.accuracy, loss: m.loss, progress: m.progress });

@@ -90,6 +90,18 @@ export async function openEmbeddedStore(opts: { dir: string; now?: () => Date })
         await persist(name, id);
         return true;
       },
+      async upsertMany(fresh: New<T>[]) {
+        alive();
+        const t = now();
+        const written = fresh.map((f) => {
+          const old = docs.get(f._id);
+          const doc = { ...old, ...structuredClone(f), version: (old?.version ?? 0) + 1, created_at: old?.created_at ?? t, updated_at: t } as T;
+          docs.set(doc._id, doc);
+          return doc;
+        });
+        // Appended together, the log syncs them once (append-log.ts: group commit).
+        await Promise.all(written.map((doc) => persist(name, doc._id, doc)));
+      },
     };
   };
 

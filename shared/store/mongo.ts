@@ -159,6 +159,16 @@ export async function openMongoStore(opts: { url: string; log: Logger; now?: () 
           });
           return removed ?? false;
         }),
+      // Not queued with the conditional writes above: it is for documents no compare-and-set touches.
+      upsertMany: (docs: New<T>[]) =>
+        guard(async () => {
+          if (docs.length === 0) return;
+          const t = now();
+          const ops = docs.map(({ _id, ...fields }) => ({
+            updateOne: { filter: { _id } as Document, update: { $set: { ...fields, updated_at: t }, $inc: { version: 1 }, $setOnInsert: { created_at: t } }, upsert: true },
+          }));
+          await c.bulkWrite(ops, { ordered: true });
+        }),
     };
   };
 

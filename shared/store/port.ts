@@ -63,6 +63,13 @@ export interface Collection<T extends Doc> {
   update(id: string, where: Filter<T>, change: Change<T>): Promise<T | null>;
   /** Removes only if the document matches `where`; true if it removed one. */
   remove(id: string, where?: Filter<T>): Promise<boolean>;
+  /**
+   * Sets the fields of each document, inserting those missing (version 1) and bumping the version
+   * of those there, in one write: one synced append on the embedded store, one ordered bulk write
+   * on MongoDB (a later document of the same _id wins). Unconditional and without a lease, so only
+   * for documents that one writer owns: the metrics relay's points (shared/metrics/store.ts).
+   */
+  upsertMany(docs: New<T>[]): Promise<void>;
 }
 
 export interface Store {

@@ -50,6 +50,18 @@ export function storeConformance(t: Test, subject: StoreUnderTest): void {
     t.equal((await col().get(doc._id))?.note, 'first');
   });
 
+  t.test('upsertMany inserts the missing, sets fields of those there, bumps versions; the last of an _id wins', async (t) => {
+    const there = await col().insert(fresh({ note: 'kept', n: 1 }));
+    const a = fresh({ n: 10 });
+    await col().upsertMany([a, { _id: there._id, user: there.user, name: there.name, n: 2, state: 'ready' }, { ...a, n: 11 }]);
+    t.match(await col().get(a._id), { n: 11, state: 'creating', version: 2 }, 'inserted, then set again in the same write');
+    const b = await col().get(there._id);
+    t.match(b, { n: 2, state: 'ready', note: 'kept', version: 2, created_at: there.created_at }, 'fields set, others kept');
+    t.ok((b?.updated_at ?? '') > there.updated_at, 'updated_at moves');
+    await col().upsertMany([]);
+    t.same(await col().get(there._id), b, 'an empty batch writes nothing');
+  });
+
   t.test('find filters with equality and the port operators, oldest first', async (t) => {
     const user = `f${seq}`;
     const a = await col().insert(fresh({ user, n: 1, state: 'ready' }));

@@ -32,6 +32,7 @@ export async function hookedStore(t: Test, before: (call: StoreCall) => Promise<
         find: async (filter, opts) => (await hook('find'), col.find(filter, opts)),
         update: async (id, where, change) => (await hook('update'), col.update(id, where, change)),
         remove: async (id, where) => (await hook('remove'), col.remove(id, where)),
+        upsertMany: async (docs) => (await hook('upsertMany'), col.upsertMany(docs)),
       };
     },
   };

@@ -71,6 +71,23 @@ export async function metricsScenario(t: Test, p: Target): Promise<void> {
     'the batch arrives on the socket whole and in order, none of the refused one',
   );
   t.match(s.got.at(-1), { user: 'alice', name: 'train', ...batch.at(-1) }, 'user and job from the token');
+  // The relay stores a batch in one write, one point per epoch: of an epoch repeated within it, the
+  // last wins (on the socket too, unless the first was already on its way: a waiting repeat replaces it).
+  const twice = [60, 61, 60].map((epoch, i) => ({ epoch, accuracy: i / 10, loss: 1, progress: 30 }));
+  t.equal((await call(p.url, 'POST', '/api/v1/users/alice/job_metrics/train', { token: jobToken, body: twice })).status, 200);
+  await s.until(5 + batch.length + 2);
+  const last60 = () => s.got.filter((m) => m.epoch === 60).at(-1);
+  for (let i = 0; i < 100 && last60()?.accuracy !== 0.2; i++) await new Promise((r) => setTimeout(r, 50));
+  t.same(last60(), { user: 'alice', name: 'train', ...twice[2] }, 'the socket was last sent the last of the repeated epoch');
+  const stored = (await listed()).filter((m) => m.epoch >= 60);
+  t.same(
+    stored.map((m) => [m.epoch, m.accuracy]),
+    [
+      [60, 0.2],
+      [61, 0.1],
+    ],
+    'one point per epoch stored, the last of the repeated one',
+  );
   s.ws.close();
 
   await t.rejects(socket(`${p.url.replace('http', 'ws')}/api/v1/users/alice/job_metrics/train`), /refused with 403/, 'no token: refused before the upgrade');
