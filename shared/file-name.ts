@@ -19,10 +19,10 @@ export function segmentProblem(segment: string): string | undefined {
   if (LONE_SURROGATE.test(segment)) return 'is not UTF-8';
   const bytes = new TextEncoder().encode(segment).length;
   if (bytes < 1) return 'is empty';
-  if (bytes > 255) return `is ${bytes} bytes`;
+  if (bytes > 255) return `is ${bytes} bytes; a name is at most 255`;
   if (segment.includes('/')) return 'holds a "/"';
-  if (CONTROL.test(segment)) return 'holds a control character';
-  if (segment === '.' || segment === '..') return 'is not allowed';
+  if (CONTROL.test(segment)) return 'holds a NUL or control character';
+  if (segment === '.' || segment === '..') return `is "${segment}"`;
   // Decoded once, it must not still be an encoding of "." / ".." / a separator or control
   // character: something along the way (a proxy, a client) would decode it again.
   let again: string;

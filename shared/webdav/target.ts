@@ -1,38 +1,13 @@
 import path from 'node:path';
 import { Invalid } from '../errors.js';
 import { DATASET_NAME } from '../repos/datasets.js';
+import { segmentProblem } from '../file-name.js';
 import { storagePaths } from '../storage.js';
 
-const DATASET = new RegExp(DATASET_NAME);
-/** C0 controls (NUL among them), DEL and C1 controls. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-/** A lone surrogate: a string with one cannot be UTF-8. */
-const LONE_SURROGATE = /\p{Cs}/u;
+/** The one rule for a file's name, shared with the `mlp` client and the UI (shared/file-name.ts). */
+export { segmentProblem };
 
-/**
- * Each segment of a file path inside a dataset or home is 1–255 bytes of UTF-8
- * without `/`, NUL or control characters, and is not `.` or `..`. Answers what is wrong, or
- * undefined. `segment` is already percent-decoded (once).
- */
-export function segmentProblem(segment: string): string | undefined {
-  if (LONE_SURROGATE.test(segment)) return 'is not UTF-8';
-  const bytes = Buffer.byteLength(segment, 'utf8');
-  if (bytes < 1) return 'is empty';
-  if (bytes > 255) return `is ${bytes} bytes; a name is at most 255`;
-  if (segment.includes('/')) return 'holds a "/"';
-  if (CONTROL.test(segment)) return 'holds a NUL or control character';
-  if (segment === '.' || segment === '..') return `is "${segment}"`;
-  // Decoded once, it must not still be an encoding of "." / ".." / a separator or control
-  // character: something along the way (a proxy, a client) would decode it again.
-  let again: string;
-  try {
-    again = decodeURIComponent(segment);
-  } catch {
-    return undefined;
-  }
-  if (again !== segment && (again === '.' || again === '..' || /[/\\]/.test(again) || CONTROL.test(again))) return 'is percent-encoded twice';
-  return undefined;
-}
+const DATASET = new RegExp(DATASET_NAME);
 
 export interface Target {
   user: string;

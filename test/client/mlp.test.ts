@@ -95,7 +95,7 @@ t.test('mlp dataset upload and download with real file names: spaces, parenthese
   writeFileSync(path.join(bad, 'tab\there.txt'), 'x');
   const refused = await mlp('dataset', 'upload', bad, '--name', 'bad', '--quiet');
   t.equal(refused.code, 1);
-  t.match(refused.out, /cannot upload tab\there\.txt: the name .* holds a control character/, 'refused before anything is created');
+  t.match(refused.out, /cannot upload tab\there\.txt: the name .* holds a NUL or control character/, 'refused before anything is created');
   t.match((await mlp('dataset', 'ls')).out, /^(?![\s\S]*\bbad\b)/, 'no dataset bad was created');
 });
 
