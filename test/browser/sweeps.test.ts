@@ -224,5 +224,5 @@ t.test('100 runs × 10,000 epochs in one compare chart: drawn, and the page keep
   await page.getByRole('button', { name: 'Copy token' }).click();
   await page.locator('#toast').filter({ hasText: /token/ }).waitFor();
   t.pass('a click is answered with 200 series drawn');
-  await page.screenshot({ path: path.join(ARTIFACTS, 'compare-100.png') });
+  await page.locator('#compare').screenshot({ path: path.join(ARTIFACTS, 'compare-100.png') });
 });
