@@ -40,7 +40,7 @@ const result = await build({
 });
 // A script's text may not hold "</script" inside an inline <script> element.
 const js = result.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
-const css = `${readFileSync(path.join(ROOT, 'node_modules/uplot/dist/uPlot.min.css'), 'utf8')}\n${readFileSync(path.join(UI, 'style.css'), 'utf8')}`;
+const css = [path.join(ROOT, 'node_modules/uplot/dist/uPlot.min.css'), path.join(UI, 'style.css'), path.join(UI, 'sweeps.css')].map((f) => readFileSync(f, 'utf8')).join('\n');
 const template = readFileSync(path.join(UI, 'index.html'), 'utf8');
 const html = template.replace('/*STYLE*/', () => css).replace('/*SCRIPT*/', () => js);
 

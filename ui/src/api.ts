@@ -72,6 +72,9 @@ export interface Job {
   created_at?: string;
   msg?: string;
   queue?: { position: number; eta_s: number | null };
+  /** Launches allowed after a failure (docs/api.md#jobs), and launches so far. */
+  retries?: number;
+  attempt?: number;
 }
 export interface Model {
   name: string;
@@ -109,6 +112,33 @@ export interface JobMetrics {
   accuracy: number;
   loss: number;
   progress: number;
+}
+
+/** A hyperparameter sweep (docs/api.md#experiments); `progress` is the share of trials that ended, 0–100. */
+export interface Sweep {
+  name: string;
+  state: string;
+  progress: number;
+  entry: string;
+  runtime: string;
+  metric: 'accuracy' | 'loss';
+  goal: 'max' | 'min';
+  strategy: string;
+  trials: number;
+  parallel: number;
+  early_stop: boolean;
+  retries: number;
+  best: { job: string; params: Record<string, unknown>; value: number; epoch: number } | null;
+  created_at?: string;
+  msg?: string;
+}
+/** One trial of a sweep: its job, its point of the space, and its best value of the sweep's metric so far. */
+export interface Trial {
+  job: string;
+  params: Record<string, unknown>;
+  state: string;
+  value: number | null;
+  epoch: number | null;
 }
 
 /** Rows asked for per page of a list (docs/api.md#conventions: lists come in pages). */

@@ -1,11 +1,13 @@
-import { ApiError, type App, api, type Dataset, type Job, list, type Model, type Session, type Tenant, userPath } from './api.js';
+import { ApiError, type App, api, type Dataset, type Job, list, type Model, type Session, type Sweep, type Tenant, userPath } from './api.js';
 import { h, toast } from './dom.js';
 import { accountPanel } from './panels/account.js';
 import { appsPanel } from './panels/apps.js';
 import { errText, type PanelContext } from './panels/common.js';
+import { comparePanel } from './panels/compare.js';
 import { datasetsPanel } from './panels/datasets.js';
 import { jobsPanel } from './panels/jobs.js';
 import { modelsPanel } from './panels/models.js';
+import { sweepsPanel } from './panels/sweeps.js';
 import { usagePanel } from './panels/usage.js';
 
 const REFRESH_MS = 2000;
@@ -16,29 +18,33 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
   let timer = 0;
   const ctx: PanelContext = { session, refresh: () => refresh() };
 
-  // Built in page order: field ids (f-1, f-2, …) are handed out as the panels make their fields.
+  // Field ids (f-1, f-2, …) are handed out as the panels make their fields; nothing relies on their order.
   const account = accountPanel(session, onLogout);
   const usage = usagePanel();
   const datasets = datasetsPanel(ctx);
-  const jobs = jobsPanel(ctx);
+  // Made before the jobs and sweeps panels that hand it jobs, placed after them on the page.
+  const compare = comparePanel(ctx);
+  const jobs = jobsPanel(ctx, compare);
+  const sweeps = sweepsPanel(ctx, jobs, compare);
   const models = modelsPanel(ctx);
   const apps = appsPanel(ctx);
-  // The order each refresh reaches them: the tables first, then the tenant's usage.
-  const updated = [datasets, jobs, models, apps, usage];
+  // The order each refresh reaches them: the tables first, then the compare view and the tenant's usage.
+  const updated = [datasets, jobs, sweeps, models, apps, compare, usage];
 
   let refreshing: Promise<void> | undefined;
   function refresh(): Promise<void> {
     refreshing ??= (async () => {
       try {
-        const [dsPage, jsPage, msPage, asPage, tenant] = await Promise.all([
+        const [dsPage, jsPage, msPage, asPage, swPage, tenant] = await Promise.all([
           list<Dataset>(session, userPath(session, '/datasets')),
           list<Job>(session, userPath(session, '/jobs')),
           list<Model>(session, userPath(session, '/models')),
           list<App>(session, userPath(session, '/apps')),
+          list<Sweep>(session, userPath(session, '/sweeps')),
           api<Tenant>('GET', '/api/v1/tenants/default', { session }),
         ]);
         if (stopped) return;
-        const lists = { datasets: dsPage, jobs: jsPage, models: msPage, apps: asPage, tenant };
+        const lists = { datasets: dsPage, jobs: jsPage, models: msPage, apps: asPage, sweeps: swPage, tenant };
         for (const panel of updated) panel.update?.(lists);
         document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed ?? 0) + 1);
       } catch (err) {
@@ -69,12 +75,14 @@ export function dashboard(session: Session, onLogout: (notice?: string) => void)
       ['usage', 'Usage'],
       ['datasets', 'Datasets'],
       ['jobs', 'Jobs'],
+      ['sweeps', 'Sweeps'],
+      ['compare', 'Compare'],
       ['models', 'Models'],
       ['apps', 'Apps'],
     ].map(([id, label]) => h('a', { href: `#${id}` }, label)),
   );
   return {
-    el: h('div', { class: 'dash' }, nav, account.el, usage.el, datasets.el, jobs.el, models.el, apps.el),
+    el: h('div', { class: 'dash' }, nav, account.el, usage.el, datasets.el, jobs.el, sweeps.el, compare.el, models.el, apps.el),
     stop() {
       stopped = true;
       window.clearTimeout(timer);

@@ -5,6 +5,14 @@ export interface Column<T> {
   value(item: T): string;
 }
 
+/** A checkbox in each row's actions cell (its last, so the data columns keep their places). */
+export interface Selection<T> {
+  label: string;
+  /** The accessible name, e.g. "Compare job iris". */
+  name(item: T): string;
+  changed(selected: string[]): void;
+}
+
 export interface Action<T> {
   label: string;
   /** The accessible name, e.g. "Delete dataset iris". */
@@ -22,12 +30,15 @@ export class KeyedTable<T extends { name: string }> {
   private readonly body: HTMLTableSectionElement;
   private readonly rows = new Map<string, { tr: HTMLTableRowElement; cells: HTMLTableCellElement[]; buttons: HTMLButtonElement[]; item: T }>();
   private readonly empty: HTMLTableRowElement;
+  /** The ticked rows' names, in the order they were ticked. */
+  readonly selected = new Set<string>();
 
   constructor(
     caption: string,
     private readonly columns: Column<T>[],
     private readonly actions: Action<T>[],
     emptyText: string,
+    private readonly selection?: Selection<T>,
   ) {
     this.body = h('tbody');
     this.empty = h('tr', { class: 'empty' }, h('td', { colspan: columns.length + 1 }, emptyText));
@@ -65,7 +76,19 @@ export class KeyedTable<T extends { name: string }> {
           });
           return b;
         });
-        const tr = h('tr', { 'data-name': item.name }, ...cells, h('td', { class: 'actions' }, ...buttons));
+        const sel = this.selection;
+        let tick: HTMLElement | null = null;
+        if (sel) {
+          const box = h('input', { type: 'checkbox', 'aria-label': sel.name(item) });
+          box.checked = this.selected.has(item.name);
+          box.addEventListener('change', () => {
+            if (box.checked) this.selected.add(item.name);
+            else this.selected.delete(item.name);
+            sel.changed([...this.selected]);
+          });
+          tick = h('label', { class: 'tick' }, box, ` ${sel.label}`);
+        }
+        const tr = h('tr', { 'data-name': item.name }, ...cells, h('td', { class: 'actions' }, tick, ...buttons));
         row = { tr, cells, buttons, item };
         this.rows.set(item.name, row);
       }
@@ -88,6 +111,7 @@ export class KeyedTable<T extends { name: string }> {
       if (seen.has(name)) continue;
       row.tr.remove();
       this.rows.delete(name);
+      this.selected.delete(name);
     }
     this.empty.hidden = this.rows.size > 0;
   }

@@ -1,4 +1,4 @@
-import { ApiError, api, type App, type Dataset, type Job, type Listed, type Model, type Session, type Tenant, userPath } from '../api.js';
+import { ApiError, api, type App, type Dataset, type Job, type Listed, type Model, type Session, type Sweep, type Tenant, userPath } from '../api.js';
 import { h, toast } from '../dom.js';
 import type { Action } from '../table.js';
 
@@ -16,6 +16,7 @@ export interface Lists {
   jobs: Listed<Job>;
   models: Listed<Model>;
   apps: Listed<App>;
+  sweeps: Listed<Sweep>;
   tenant: Tenant;
 }
 

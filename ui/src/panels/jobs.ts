@@ -9,7 +9,7 @@ import { putHome } from '../upload.js';
 import { act, deleteAction, errText, moreNote, type Panel, type PanelContext, section, showMore } from './common.js';
 
 /** Home and jobs: upload a script to the home, submit a job, the list, and one job's metrics and log. */
-export function jobsPanel(ctx: PanelContext): Panel & { refreshHome(): Promise<void> } {
+export function jobsPanel(ctx: PanelContext, compare: { show(jobs: string[], what: string): void }): Panel & { refreshHome(): Promise<void>; showJob(name: string): void } {
   const { session, refresh } = ctx;
   const homeFile = h('input', { type: 'file' });
   const homeMsg = messageLine();
@@ -86,12 +86,14 @@ export function jobsPanel(ctx: PanelContext): Panel & { refreshHome(): Promise<v
     chart.open(session, name);
     void log.follow(session, name);
   };
+  // A job with retries says which launch this is (docs/api.md#jobs: attempt is 0 before the first launch).
+  const attempt = (j: Job) => (j.retries ? ` — attempt ${Math.max(1, j.attempt ?? 0)}/${j.retries + 1}` : '');
   const running = (j: Job) => j.state === 'creating' || j.state === 'running';
   const jobs = new KeyedTable<Job>(
     'Jobs',
     [
       { label: 'Name', value: (j) => j.name },
-      { label: 'State', value: (j) => j.state + (j.queue ? ` — ${queueWords(j.queue)}` : '') + (j.msg ? ` — ${j.msg}` : '') },
+      { label: 'State', value: (j) => j.state + (j.queue ? ` — ${queueWords(j.queue)}` : '') + attempt(j) + (j.msg ? ` — ${j.msg}` : '') },
       { label: 'Progress', value: (j) => `${j.progress}%` },
       { label: 'Entry', value: (j) => `${j.entry} (${j.runtime})` },
       { label: 'Age', value: (j) => age(j.created_at) },
@@ -120,6 +122,7 @@ export function jobsPanel(ctx: PanelContext): Panel & { refreshHome(): Promise<v
       ),
     ],
     'No jobs yet.',
+    { label: 'Compare', name: (j) => `Compare job ${j.name}`, changed: (names) => compare.show(names, 'ticked in the jobs table') },
   );
   const jobsMore = moreNote('jobs');
   const el = section('jobs', 'Jobs', homeForm, jobForm, jobs.el, jobsMore, jobDetail);
@@ -134,6 +137,10 @@ export function jobsPanel(ctx: PanelContext): Panel & { refreshHome(): Promise<v
       jobs.update(lists.jobs.items);
     },
     refreshHome,
+    showJob(name) {
+      showJob(name);
+      jobTitle.focus();
+    },
     stop() {
       chart.close();
       log.stop();

@@ -1,8 +1,11 @@
-import { api, type Model, userPath } from '../api.js';
+import { api, type Model, type Session, userPath } from '../api.js';
 import { age, bytes, field, h, messageLine } from '../dom.js';
 import { checkName } from '../rules.js';
 import { KeyedTable } from '../table.js';
 import { deleteAction, errText, moreNote, options, type Panel, type PanelContext, section, showMore } from './common.js';
+
+/** Makes a model from a finished job (docs/api.md#models); the sweeps panel makes one from a best trial the same way. */
+export const makeModel = (session: Session, body: { name: string; src: string }) => api<Model>('POST', userPath(session, '/models'), { session, body });
 
 /** Models: make one from a finished job, and the list. */
 export function modelsPanel(ctx: PanelContext): Panel {
@@ -22,7 +25,7 @@ export function modelsPanel(ctx: PanelContext): Panel {
     const body = { name: modelName.value.trim(), src: modelSrc.value };
     const problem = checkName('model', body.name) ?? (body.src ? undefined : 'choose a finished job');
     if (problem) return modelMsg.error(problem);
-    api<Model>('POST', userPath(session, '/models'), { session, body }).then(
+    makeModel(session, body).then(
       (m) => {
         modelMsg.ok(`model ${m.name} is ${m.state}`);
         modelName.value = '';
