@@ -8,6 +8,7 @@ import { guessedAppUrl, loadClientConfig, saveClientConfig } from './config.js';
 import { download, list, remove, upload } from './datasets.js';
 import * as jobs from './jobs.js';
 import * as models from './models.js';
+import { registerSweep } from './sweeps.js';
 
 // docs/api.md#data-client: the `mlp` data client. It talks only to the gateway; a refusal or fault prints
 // the server's msg and exits non-zero.
@@ -130,6 +131,8 @@ job
     const { config, client } = await session();
     await jobs.remove(client, config.user, name, print);
   });
+
+registerSweep(program, session, print, number);
 
 const model = program.command('model').description('models: create (from a finished job), ls, rm');
 model

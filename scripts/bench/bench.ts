@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { ensureBuilt, REPORT, ROOT, say, servers } from './lib.js';
 import { renderTable, replaceRegion, type Report } from './report.js';
 
-export const BENCHES = ['api', 'cold', 'transfer', 'tcc', 'relay', 'scale'] as const;
+export const BENCHES = ['api', 'cold', 'transfer', 'tcc', 'relay', 'scale', 'sweep'] as const;
 
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'no-readme': { type: 'boolean', default: false }, render: { type: 'boolean', default: false } },

@@ -80,7 +80,15 @@ async function admitOne(job: JobDoc, deps: Deps): Promise<'admitted' | 'stale' |
     return 'stale';
   }
   const held = await col.update(trying._id, { version: trying.version }, { set: { res: 'held' }, unset: ['msg', 'head_at'] });
-  if (!held) return 'gone'; // changed meanwhile (stopped): settleTrying finds it confirmed, releaseEnded gives it back
+  if (!held) {
+    // Stopped meanwhile (stopJob leaves `trying` alone): its try is confirmed, so it holds them; it
+    // gives them back now, not when settleTrying would find the try after the TCC timeout.
+    const now = await col.get(trying._id);
+    const ended = now && now.res === 'trying' && [...ENDED, 'deleting'].includes(now.state);
+    const marked = ended ? await col.update(now._id, { version: now.version, res: 'trying' }, { set: { res: 'held' } }) : null;
+    if (marked) await releaseJob(marked, deps);
+    return 'gone';
+  }
   await launch(held, deps);
   return 'admitted';
 }

@@ -3,7 +3,7 @@ import { isClientError } from '../errors.js';
 import { stopJob } from '../jobs/stop.js';
 import { submitJob } from '../jobs/submit.js';
 import { history, type JobMetrics } from '../metrics/store.js';
-import { ENDED, jobsCollection, type JobDoc, type JobState } from '../repos/jobs.js';
+import { ENDED, jobId, jobsCollection, type JobDoc, type JobState } from '../repos/jobs.js';
 import { sweepsCollection, type SweepDoc, type TrialRecord } from '../repos/sweeps.js';
 import { better, bestOf, medianStops, progressOf, trialName, type TrialView } from './trials.js';
 
@@ -83,6 +83,9 @@ async function startTrial(deps: Deps, sweep: SweepDoc, i: number, jobs: Map<stri
     return { state: job.state, value: null, epoch: null };
   } catch (err) {
     if (!isClientError(err)) throw err;
+    // Another pass created it since this one read the jobs: started, as above.
+    const now = await jobsCollection(deps.store).get(jobId(sweep.user, name));
+    if (now?.sweep === sweep.name) return { state: now.state, value: null, epoch: null };
     // Refused (the entry was removed, the user's job cap, …): this trial fails, the sweep goes on.
     deps.log.warn('a sweep trial could not be created', { sweep: sweep.name, user: sweep.user, trial: name, msg: (err as Error).message });
     return { state: 'error', value: null, epoch: null, final: true };

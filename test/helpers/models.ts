@@ -7,7 +7,7 @@ import { until } from './poll.js';
 import type { Reachable } from './platform.js';
 
 /** One pass of a reconciler (jobs, models, apps …), called as the platform's functions call it; throws unless it answered 200. */
-export async function reconcile(p: Reachable, what: 'jobs' | 'models' | 'apps'): Promise<Record<string, string[]>> {
+export async function reconcile(p: Reachable, what: 'jobs' | 'models' | 'apps' | 'sweeps'): Promise<Record<string, string[]>> {
   const a = await p.call('POST', `/api/v1/reconcile/${what}`, { token: p.serviceToken });
   if (a.status !== 200) throw new Error(`reconcile ${what}: ${a.status} ${a.text}`);
   return a.json as Record<string, string[]>;
