@@ -42,7 +42,7 @@ export async function wireFunctions(
     const route = createRouter(scoped, deps);
     const dispatch = opts.around ? opts.around(route, deps) : route;
     const ready = deps.built.includes('store') ? () => deps.store.ping() : async () => undefined;
-    const server = createFaasServer({ dispatch, log, ready, upgrade: createUpgrader(scoped, deps) });
+    const server = createFaasServer({ dispatch, log, ready, upgrade: createUpgrader(scoped, deps), ...(fns.length === 1 ? { identity: fns[0]?.route.name } : {}) });
     // Always-on parts (the metrics relay, the app watcher) start with the server and stop before the store closes.
     for (const fn of scoped) if (fn.service) services.push(await fn.service.start(deps));
     return {

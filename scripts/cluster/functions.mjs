@@ -87,14 +87,19 @@ function lastLine(file) {
 }
 
 async function waitReady(name, address, logFile, deadline) {
+  let other;
   for (;;) {
     try {
       const res = await fetch(`http://${address}/_/ready`);
-      if (res.status === 200) return;
+      // The port was free when picked; another process may have taken it before the function bound
+      // it (the function then restarts until it can): only the function itself counts as ready.
+      const who = res.headers.get('x-mlp-function');
+      if (res.status === 200 && who === name) return;
+      other = who ?? 'something else';
     } catch {
       // not listening yet (or restarting)
     }
-    if (Date.now() > deadline) throw new Error(`function ${name} not ready in time:\n${tail(logFile)}`);
+    if (Date.now() > deadline) throw new Error(`function ${name} not ready in time${other ? ` (${address} answered as ${other})` : ''}:\n${tail(logFile)}`);
     await sleep(250);
   }
 }

@@ -61,3 +61,17 @@ t.test('idle keep-alive connections outlive what clients and proxies keep (the c
   const gateway = createAppGateway({ log: createLogger({ component: 'test', sinks: [] }) } as unknown as Deps);
   t.equal(gateway.keepAliveTimeout, server.keepAliveTimeout, 'the app gateway the same');
 });
+
+t.test("/_/health and /_/ready say which function answers, so a supervisor knows it reached that one and not a port's squatter", async (t) => {
+  const log = createLogger({ component: 't', sinks: [memorySink()] });
+  const named = createFaasServer({ dispatch: () => ({ target: { json: async () => ({ status: 200, headers: {}, body: '' }) } }), log, identity: 'users-token' });
+  const plain = createFaasServer({ dispatch: () => ({ target: { json: async () => ({ status: 200, headers: {}, body: '' }) } }), log });
+  for (const s of [named, plain]) {
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    t.teardown(() => new Promise<void>((r) => s.close(() => r())));
+  }
+  const url = (s: typeof named, p: string) => `http://127.0.0.1:${(s.address() as AddressInfo).port}${p}`;
+  t.equal((await fetch(url(named, '/_/ready'))).headers.get('x-mlp-function'), 'users-token');
+  t.equal((await fetch(url(named, '/_/health'))).headers.get('x-mlp-function'), 'users-token');
+  t.equal((await fetch(url(plain, '/_/ready'))).headers.get('x-mlp-function'), null, 'the local runner serves many functions: no one name');
+});

@@ -34,7 +34,12 @@ export type Target = { json: Endpoint } | { raw: RawHandler };
 export type Dispatch = (method: string, path: string) => { target: Target; params?: Record<string, string> };
 
 /** Serves FaaS handlers over HTTP the way of-watchdog `mode=http` and Knative expect. */
-export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void>; upgrade?: Upgrader; timeouts?: Partial<Timeouts> }): http.Server {
+/**
+ * `identity` names what the server serves (a function's name): /_/health and /_/ready say it in
+ * `x-mlp-function`, so a supervisor that picked the port knows it reached that very process and
+ * not another that took the port first (scripts/cluster/functions.mjs).
+ */
+export function createFaasServer(opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void>; upgrade?: Upgrader; timeouts?: Partial<Timeouts>; identity?: string }): http.Server {
   const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
   const options = { ...opts, timeouts };
   const server = http.createServer({ requestTimeout: 0 }, (req, res) => {
@@ -78,15 +83,20 @@ const OK: Answer = { status: 200, headers: { 'content-type': 'text/plain' }, bod
 // A client error is never logged by errorAnswer; the parser's refusals have no request to log under.
 const noLog = { error: () => undefined } as unknown as Logger;
 
-async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void>; timeouts: Timeouts }): Promise<void> {
+async function serve(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  opts: { dispatch: Dispatch; log: Logger; ready?: () => Promise<void>; timeouts: Timeouts; identity?: string },
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const requestId = header(req, 'x-request-id') ?? uuid();
   req.headers['x-request-id'] = requestId;
   try {
-    if (url.pathname === '/_/health') return writeAnswer(res, OK);
+    const who = opts.identity ? { 'x-mlp-function': opts.identity } : undefined;
+    if (url.pathname === '/_/health') return writeAnswer(res, OK, who);
     if (url.pathname === '/_/ready') {
       await opts.ready?.();
-      return writeAnswer(res, OK);
+      return writeAnswer(res, OK, who);
     }
     const { target, params } = opts.dispatch(req.method ?? 'GET', url.pathname);
     // Stream routes read the body themselves (no size limit here) and answer on res.
