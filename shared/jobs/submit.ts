@@ -1,16 +1,13 @@
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import { v4 as uuid } from 'uuid';
 import type { Deps } from '../deps.js';
-import { Conflict, Forbidden, Invalid } from '../errors.js';
+import { Conflict, Forbidden } from '../errors.js';
 import { checkObjectCap } from '../limits.js';
 import { jobId, jobsCollection, type JobDoc } from '../repos/jobs.js';
-import { entryKind, type Runtime } from '../runtimes/catalog.js';
-import { storagePaths } from '../storage.js';
+import type { Runtime } from '../runtimes/catalog.js';
 import { reservingSweep } from '../sweeps/reserve.js';
 import { describe, exceeding, toExact } from '../tcc/amounts.js';
 import { admitWaiting, releaseJob } from './lifecycle.js';
-import { checkEntry } from './runtime.js';
+import { checkEntryFile } from './entry-file.js';
 
 /** What a job is asked with (docs/api.md#jobs), already checked against the route's schema. */
 export interface JobSpec {
@@ -94,16 +91,4 @@ function offeredRuntime(deps: Deps, asked: string): Runtime {
   const offered = deps.config.runtimes;
   if (!(offered as string[]).includes(asked)) throw new Forbidden(`runtime ${asked} is not offered here; this installation offers ${offered.join(', ')}`);
   return asked as Runtime;
-}
-
-/** The entry exists in the user's home and its runtime can run it. */
-export async function checkEntryFile(deps: Deps, user: string, runtime: Runtime, entry: string): Promise<void> {
-  checkEntry(entry);
-  const file = path.join(storagePaths(deps.config.root).home(user), entry);
-  entryKind(runtime, file);
-  const s = await stat(file).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
-    throw err;
-  });
-  if (!s?.isFile()) throw new Invalid(`entry ${entry} not found in your home (upload it to /data/${user}/.home/${entry})`);
 }

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { Conflict, Forbidden } from '../errors.js';
-import { checkEntryFile } from '../jobs/submit.js';
+import { checkEntryFile } from '../jobs/entry-file.js';
 import { checkObjectCap } from '../limits.js';
 import { jobsCollection } from '../repos/jobs.js';
 import { sweepId, sweepsCollection, type SweepDoc } from '../repos/sweeps.js';
