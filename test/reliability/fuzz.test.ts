@@ -176,7 +176,7 @@ t.test('fuzz: every POST/PUT route answers 403 to invalid bodies and malformed H
     last = now;
     await sleep(300);
   }
-  const values = { user: 'alice', name: 'data', job: 'sleeper', app: 'nope', model: 'nope', tenant: 'default' };
+  const values = { user: 'alice', name: 'data', job: 'sleeper', app: 'nope', model: 'nope', sweep: 'nope', tenant: 'default' };
 
   const fns = await loadFunctions();
   const writes = fns.filter((fn) => fn.route.method === 'POST' || fn.route.method === 'PUT' || fn.route.method === 'ANY');
