@@ -34,8 +34,8 @@ const VALID_BODY: Record<string, unknown> = {
 
 tf.enableProdMode(); // no "install tfjs-node" banner in the test output
 
-const EXISTING = { user: 'alice', name: 'data', job: 'two', model: 'mod', app: 'app', rest: 'data/x.txt', tenant: 'default' };
-const MISSING = { user: 'alice', name: 'nodata', job: 'nojob', model: 'nomodel', app: 'noapp', rest: 'nodata/x.txt', tenant: 'default' };
+const EXISTING = { user: 'alice', name: 'data', job: 'two', model: 'mod', app: 'app', sweep: 'swp', rest: 'data/x.txt', tenant: 'default' };
+const MISSING = { user: 'alice', name: 'nodata', job: 'nojob', model: 'nomodel', app: 'noapp', sweep: 'nosweep', rest: 'nodata/x.txt', tenant: 'default' };
 
 t.test('ownership: foreign, other-job, expired and revoked tokens get 403 with no hint of existence', async (t) => {
   const started = Date.now();
@@ -61,6 +61,8 @@ t.test('ownership: foreign, other-job, expired and revoked tokens get 403 with n
   t.equal((await p.call('POST', '/api/v1/users/alice/models', { token: alice, body: { name: 'mod', src: 'one' } })).status, 201);
   t.match(await modelSettled(p, alice, 'alice', 'mod'), { state: 'ready' });
   t.equal((await p.call('POST', '/api/v1/users/alice/apps', { token: alice, body: { name: 'app', model_name: 'mod', cpu: 0.1, ram: 100 } })).status, 201);
+  const sweep = { name: 'swp', entry: 'done.mjs', space: { x: [1] }, metric: 'loss', cpu: 0.1, ram: 100 };
+  t.equal((await p.call('POST', '/api/v1/users/alice/sweeps', { token: alice, body: sweep })).status, 201);
   // A job token as the orchestrator issues it (shared/jobs/lifecycle.ts), for job `one`.
   const one = await jobsCollection(p.deps.store).get('alice/one');
   const jobToken = (await p.deps.tokens.issue({ sub: 'alice', kind: 'job', job: 'one', job_id: one?.uid ?? '' }, 3600)).token;
