@@ -82,6 +82,8 @@ export function withCronTrigger(fn: LoadedFunction, log: Logger): (route: Dispat
 
 /** Stops accepting, lets in-flight requests finish, then closes idle keep-alive sockets. */
 export function stopServing(server: http.Server): Promise<void> {
+  // Never listening (its port was taken, say): nothing to stop, and the start's own error stands.
+  if (!server.listening) return Promise.resolve();
   return new Promise((resolve, reject) => {
     server.close((err) => (err ? reject(err) : resolve()));
     server.closeIdleConnections();
