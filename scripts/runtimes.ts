@@ -3,8 +3,8 @@
 // needs each. Idempotent: a built environment is kept (shared/runtimes/python-env.ts).
 // --json prints {runtime: folder of its environment} on stdout once they are built (what
 // `npm run cluster:local` hands the kubelet stand-in as each runtime image's Python environment).
-import { loadConfig } from '../shared/config.js';
-import { createLogger } from '../shared/log.js';
+import { loadConfig } from '../shared/config/load.js';
+import { createLogger } from '../shared/core/log.js';
 import { createPythonEnvs } from '../shared/runtimes/python-env.js';
 
 const config = loadConfig(process.env);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SingleBar, Presets } from 'cli-progress';
-import { segmentProblem } from '../../shared/file-name.js';
+import { segmentProblem } from '../../shared/storage/file-name.js';
 import { encodePath, ServerError, type Api } from './api.js';
 import { localFiles } from './walk.js';
 

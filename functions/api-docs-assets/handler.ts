@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { NotFound, Unavailable } from '../../shared/errors.js';
-import { Reply, type Handler } from '../../shared/route.js';
+import { NotFound, Unavailable } from '../../shared/core/errors.js';
+import { Reply, type Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 // Starts Swagger UI on the document this origin serves. No validator badge (it would send the

@@ -1,4 +1,4 @@
-import { Reply, type Handler } from '../../shared/route.js';
+import { Reply, type Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 // Every asset from this origin (functions/api-docs-assets); the policy makes the browser refuse

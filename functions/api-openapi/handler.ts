@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Reply, type Handler } from '../../shared/route.js';
+import { Reply, type Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 // Written by npm run gen beside this file (scripts/gen/openapi.ts), byte for byte the root

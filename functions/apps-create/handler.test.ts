@@ -1,6 +1,6 @@
 import t from 'tap';
-import { appsCollection, PORT_MAX, PORT_MIN, portsCollection } from '../../shared/repos/apps.js';
-import { modelsCollection } from '../../shared/repos/models.js';
+import { appsCollection, PORT_MAX, PORT_MIN, portsCollection } from '../../shared/records/apps.js';
+import { modelsCollection } from '../../shared/records/models.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { hookedStore } from '../../test/helpers/hooked-store.js';
 import { inUse, portClaims, readyModel } from '../../test/helpers/serving.js';

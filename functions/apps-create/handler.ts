@@ -1,11 +1,11 @@
 import { v4 as uuid } from 'uuid';
 import { APP_HOLD } from '../../shared/apps/lifecycle.js';
 import { claimPort, releasePort } from '../../shared/apps/ports.js';
-import { Conflict, Forbidden, NotFound } from '../../shared/errors.js';
-import { checkObjectCap } from '../../shared/limits.js';
-import { appId, appsCollection, appView, type AppDoc } from '../../shared/repos/apps.js';
-import { modelId, modelsCollection } from '../../shared/repos/models.js';
-import type { Handler } from '../../shared/route.js';
+import { Conflict, Forbidden, NotFound } from '../../shared/core/errors.js';
+import { checkObjectCap } from '../../shared/records/object-cap.js';
+import { appId, appsCollection, appView, type AppDoc } from '../../shared/records/apps.js';
+import { modelId, modelsCollection } from '../../shared/records/models.js';
+import type { Handler } from '../../shared/routes/route.js';
 import { toExact } from '../../shared/tcc/amounts.js';
 import { reserve } from '../../shared/tcc/hold.js';
 import type route from './route.js';

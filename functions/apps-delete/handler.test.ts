@@ -1,5 +1,5 @@
 import t from 'tap';
-import { appsCollection } from '../../shared/repos/apps.js';
+import { appsCollection } from '../../shared/records/apps.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { inUse, portClaims, readyModel } from '../../test/helpers/serving.js';
 import { userWithToken } from '../../test/helpers/users.js';

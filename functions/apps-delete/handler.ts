@@ -1,8 +1,8 @@
 import { appNotFound } from '../../shared/apps/endpoint.js';
 import { appMachine } from '../../shared/apps/lifecycle.js';
-import { Conflict } from '../../shared/errors.js';
-import { appId, appsCollection, appView } from '../../shared/repos/apps.js';
-import type { Handler } from '../../shared/route.js';
+import { Conflict } from '../../shared/core/errors.js';
+import { appId, appsCollection, appView } from '../../shared/records/apps.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ params }, deps) => {

@@ -1,5 +1,5 @@
 import { readyApp } from '../../shared/apps/endpoint.js';
-import { Reply, type Handler } from '../../shared/route.js';
+import { Reply, type Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 /**

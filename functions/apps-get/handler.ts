@@ -1,6 +1,6 @@
 import { appNotFound } from '../../shared/apps/endpoint.js';
-import { appId, appsCollection, appView } from '../../shared/repos/apps.js';
-import type { Handler } from '../../shared/route.js';
+import { appId, appsCollection, appView } from '../../shared/records/apps.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ params }, deps) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { appsCollection, type AppDoc } from '../../shared/repos/apps.js';
+import { appsCollection, type AppDoc } from '../../shared/records/apps.js';
 import type { New } from '../../shared/store/port.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { checkListPaging } from '../../test/helpers/paging.js';

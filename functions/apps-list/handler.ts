@@ -1,9 +1,9 @@
-import { listPage, userListPath } from '../../shared/paging.js';
-import { appsCollection, appView } from '../../shared/repos/apps.js';
-import type { Handler } from '../../shared/route.js';
+import { listPage, userListPath } from '../../shared/http/paging.js';
+import { appsCollection, appView } from '../../shared/records/apps.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
-/** The whole list, or one page of it with `?limit=` and `?after=` (shared/paging.ts). */
+/** The whole list, or one page of it with `?limit=` and `?after=` (shared/http/paging.ts). */
 export const handle: Handler<typeof route> = async ({ params, query }, deps) => {
   const user = params.user ?? '';
   return listPage(appsCollection(deps.store), { user }, query, userListPath(user, 'apps'), (a) => appView(a, deps.appGateway.url));

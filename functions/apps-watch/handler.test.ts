@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { appsCollection, type AppDoc } from '../../shared/repos/apps.js';
-import { storagePaths } from '../../shared/storage.js';
+import { appsCollection, type AppDoc } from '../../shared/records/apps.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { bearer, invoke, testDeps } from '../../test/helpers/deps.js';
 import { requestUpstream } from '../../shared/apps/upstream.js';
 import { predictLocally, SERVER_RAM } from '../../test/helpers/models.js';

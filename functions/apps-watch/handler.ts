@@ -1,5 +1,5 @@
 import { serializedPass, startAppWatcher } from '../../shared/apps/watcher.js';
-import type { Handler, Service } from '../../shared/route.js';
+import type { Handler, Service } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 /** One pass now (tests and operators); the service runs them on its own. */

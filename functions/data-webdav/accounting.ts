@@ -1,5 +1,5 @@
-import { Forbidden } from '../../shared/errors.js';
-import { keyedMutex } from '../../shared/keyed-mutex.js';
+import { Forbidden } from '../../shared/core/errors.js';
+import { keyedMutex } from '../../shared/core/keyed-mutex.js';
 
 // Commits to one folder are serialized in this process, so two uploads cannot together pass the
 // size or the home quota; the route's maxScale of 1 makes this process the only one. PUT, PROPPATCH,

@@ -1,5 +1,5 @@
-import { Forbidden, MalformedBody } from '../../shared/errors.js';
-import type { StreamInput } from '../../shared/route.js';
+import { Forbidden, MalformedBody } from '../../shared/core/errors.js';
+import type { StreamInput } from '../../shared/routes/route.js';
 import { MAX_BODY } from '../../shared/webdav/deadprops.js';
 
 /** A small request body (PROPFIND, PROPPATCH) as text, at most MAX_BODY bytes (403 beyond). */

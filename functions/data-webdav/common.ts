@@ -1,7 +1,7 @@
-import { Conflict, Invalid, LinkRefused, ResourceMissing } from '../../shared/errors.js';
-import type { DatasetDoc } from '../../shared/repos/datasets.js';
-import type { Deps } from '../../shared/deps.js';
-import type { StreamInput } from '../../shared/route.js';
+import { Conflict, Invalid, LinkRefused, ResourceMissing } from '../../shared/core/errors.js';
+import type { DatasetDoc } from '../../shared/records/datasets.js';
+import type { Deps } from '../../shared/wiring/deps.js';
+import type { StreamInput } from '../../shared/routes/route.js';
 import { openUnder, type Folder } from '../../shared/webdav/confined.js';
 import { PropStore } from '../../shared/webdav/deadprops.js';
 import type { Target } from '../../shared/webdav/target.js';

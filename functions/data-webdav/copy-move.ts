@@ -1,8 +1,8 @@
 import { rename } from 'node:fs/promises';
-import type { Deps } from '../../shared/deps.js';
-import { Forbidden, Invalid, ParentMissing, PreconditionFailed } from '../../shared/errors.js';
-import type { DatasetDoc } from '../../shared/repos/datasets.js';
-import type { StreamInput } from '../../shared/route.js';
+import type { Deps } from '../../shared/wiring/deps.js';
+import { Forbidden, Invalid, ParentMissing, PreconditionFailed } from '../../shared/core/errors.js';
+import type { DatasetDoc } from '../../shared/records/datasets.js';
+import type { StreamInput } from '../../shared/routes/route.js';
 import { bytesIn, durability, lstatIn, openIn, removeIn, type Folder } from '../../shared/webdav/confined.js';
 import { copyIn, destinationPath } from '../../shared/webdav/copy.js';
 import { resolveTarget, type Target } from '../../shared/webdav/target.js';

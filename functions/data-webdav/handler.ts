@@ -1,8 +1,8 @@
 import { notFound } from '../../shared/datasets/lifecycle.js';
-import type { Deps } from '../../shared/deps.js';
-import { Invalid } from '../../shared/errors.js';
-import { datasetId, datasetsCollection, type DatasetDoc } from '../../shared/repos/datasets.js';
-import type { StreamHandler } from '../../shared/route.js';
+import type { Deps } from '../../shared/wiring/deps.js';
+import { Invalid } from '../../shared/core/errors.js';
+import { datasetId, datasetsCollection, type DatasetDoc } from '../../shared/records/datasets.js';
+import type { StreamHandler } from '../../shared/routes/route.js';
 import { encodedRestOf, resolveTarget, type Target } from '../../shared/webdav/target.js';
 import { send } from './common.js';
 import { copyOrMove } from './copy-move.js';

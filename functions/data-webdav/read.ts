@@ -1,8 +1,8 @@
 import { pipeline } from 'node:stream/promises';
-import type { Deps } from '../../shared/deps.js';
-import { Conflict, Invalid } from '../../shared/errors.js';
-import type { DatasetDoc } from '../../shared/repos/datasets.js';
-import type { StreamInput } from '../../shared/route.js';
+import type { Deps } from '../../shared/wiring/deps.js';
+import { Conflict, Invalid } from '../../shared/core/errors.js';
+import type { DatasetDoc } from '../../shared/records/datasets.js';
+import type { StreamInput } from '../../shared/routes/route.js';
 import { lstatIn, openFileIn, openIn, statOf, walk, type Folder } from '../../shared/webdav/confined.js';
 import type { DeadProp } from '../../shared/webdav/deadprops.js';
 import { parsePropfind } from '../../shared/webdav/deadprops-xml.js';

@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
-import type { Deps } from '../../shared/deps.js';
-import { Conflict, Forbidden, Invalid, NotAllowedHere, ParentMissing, UnsupportedBody } from '../../shared/errors.js';
-import { datasetsCollection, type DatasetDoc } from '../../shared/repos/datasets.js';
-import type { StreamInput } from '../../shared/route.js';
+import type { Deps } from '../../shared/wiring/deps.js';
+import { Conflict, Forbidden, Invalid, NotAllowedHere, ParentMissing, UnsupportedBody } from '../../shared/core/errors.js';
+import { datasetsCollection, type DatasetDoc } from '../../shared/records/datasets.js';
+import type { StreamInput } from '../../shared/routes/route.js';
 import { bytesIn, durability, FOLDER_MODE, lstatIn, openIn, openUnder, removeIn } from '../../shared/webdav/confined.js';
 import { sweepDatasets } from '../../shared/webdav/deadprops.js';
 import { parsePropertyUpdate } from '../../shared/webdav/deadprops-xml.js';

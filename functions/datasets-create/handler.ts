@@ -1,9 +1,9 @@
 import { v4 as uuid } from 'uuid';
 import { romTryId, settleRom } from '../../shared/datasets/lifecycle.js';
-import { Conflict, Forbidden, isClientError } from '../../shared/errors.js';
-import { checkObjectCap } from '../../shared/limits.js';
-import { datasetId, datasetsCollection, datasetView, type DatasetDoc } from '../../shared/repos/datasets.js';
-import { Reply, type Handler } from '../../shared/route.js';
+import { Conflict, Forbidden, isClientError } from '../../shared/core/errors.js';
+import { checkObjectCap } from '../../shared/records/object-cap.js';
+import { datasetId, datasetsCollection, datasetView, type DatasetDoc } from '../../shared/records/datasets.js';
+import { Reply, type Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 /**

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { datasetsCollection } from '../../shared/repos/datasets.js';
+import { datasetsCollection } from '../../shared/records/datasets.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { userWithToken } from '../../test/helpers/users.js';
 import { handle as create } from '../datasets-create/handler.js';

@@ -1,7 +1,7 @@
 import { notFound } from '../../shared/datasets/lifecycle.js';
-import { Conflict } from '../../shared/errors.js';
-import { datasetId, datasetMachine, datasetsCollection, datasetView } from '../../shared/repos/datasets.js';
-import type { Handler } from '../../shared/route.js';
+import { Conflict } from '../../shared/core/errors.js';
+import { datasetId, datasetMachine, datasetsCollection, datasetView } from '../../shared/records/datasets.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ params }, deps) => {

@@ -1,6 +1,6 @@
 import { notFound } from '../../shared/datasets/lifecycle.js';
-import { datasetId, datasetsCollection, datasetView } from '../../shared/repos/datasets.js';
-import type { Handler } from '../../shared/route.js';
+import { datasetId, datasetsCollection, datasetView } from '../../shared/records/datasets.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ params }, deps) => {

@@ -1,5 +1,5 @@
-import { DATASET_NAME } from '../../shared/repos/datasets.js';
-import { defineRoute } from '../../shared/route.js';
+import { DATASET_NAME } from '../../shared/records/datasets.js';
+import { defineRoute } from '../../shared/routes/route.js';
 
 export default defineRoute({
   name: 'datasets-get',

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import { DATASET_NAME } from '../../shared/repos/datasets.js';
-import { defineRoute } from '../../shared/route.js';
-import { S } from '../../shared/validation.js';
+import { DATASET_NAME } from '../../shared/records/datasets.js';
+import { defineRoute } from '../../shared/routes/route.js';
+import { S } from '../../shared/core/validation.js';
 
 export default defineRoute({
   name: 'datasets-heartbeat',

@@ -1,6 +1,6 @@
 import { finishDeletion, settleRom } from '../../shared/datasets/lifecycle.js';
-import { datasetsCollection } from '../../shared/repos/datasets.js';
-import type { Handler } from '../../shared/route.js';
+import { datasetsCollection } from '../../shared/records/datasets.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 /** Level-triggered and idempotent: every pass looks at what is not steady and moves it on. */

@@ -1,7 +1,7 @@
 import { queueOf } from '../../shared/jobs/queue-view.js';
 import { submitJob } from '../../shared/jobs/submit.js';
-import { jobView } from '../../shared/repos/jobs.js';
-import type { Handler } from '../../shared/route.js';
+import { jobView } from '../../shared/records/jobs.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 /** A job waits for resources or runs at once (shared/jobs/submit.ts); a waiting one says its queue place. */

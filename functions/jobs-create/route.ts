@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { ENTRY } from '../../shared/jobs/runtime.js';
-import { defineRoute } from '../../shared/route.js';
-import { S } from '../../shared/validation.js';
+import { defineRoute } from '../../shared/routes/route.js';
+import { S } from '../../shared/core/validation.js';
 
 // docs/api.md#jobs: gpu int 0–16 (default 0), cpu 0.1–10 (default 1), ram int 100–10000 Mi (default 1000).
 export default defineRoute({

@@ -1,7 +1,7 @@
-import { Conflict } from '../../shared/errors.js';
+import { Conflict } from '../../shared/core/errors.js';
 import { jobOrNotFound } from '../../shared/jobs/find.js';
-import { ENDED, jobsCollection, jobView } from '../../shared/repos/jobs.js';
-import type { Handler } from '../../shared/route.js';
+import { ENDED, jobsCollection, jobView } from '../../shared/records/jobs.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ params }, deps) => {

@@ -1,8 +1,8 @@
-import { Conflict, Forbidden } from '../../shared/errors.js';
+import { Conflict, Forbidden } from '../../shared/core/errors.js';
 import { endJob } from '../../shared/jobs/ending.js';
 import { jobOrNotFound } from '../../shared/jobs/find.js';
-import { HEARTBEAT, jobsCollection } from '../../shared/repos/jobs.js';
-import type { Handler } from '../../shared/route.js';
+import { HEARTBEAT, jobsCollection } from '../../shared/records/jobs.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ params, body, principal }, deps) => {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { handle as create } from '../jobs-create/handler.js';
 import createRoute from '../jobs-create/route.js';
-import { jobsCollection } from '../../shared/repos/jobs.js';
+import { jobsCollection } from '../../shared/records/jobs.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { homeScript } from '../../test/helpers/jobs.js';
 import { checkListPaging } from '../../test/helpers/paging.js';

@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { jobsCollection } from '../../shared/repos/jobs.js';
-import { storagePaths } from '../../shared/storage.js';
+import { jobsCollection } from '../../shared/records/jobs.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import type { AddressInfo } from 'node:net';
 import { createFaasServer } from '../../shared/http/server.js';
 import { createRouter } from '../../shared/http/router.js';

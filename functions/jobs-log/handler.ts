@@ -1,12 +1,12 @@
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Deps } from '../../shared/deps.js';
-import { Invalid, isClientError } from '../../shared/errors.js';
+import type { Deps } from '../../shared/wiring/deps.js';
+import { Invalid, isClientError } from '../../shared/core/errors.js';
 import { jobOrNotFound } from '../../shared/jobs/find.js';
-import { ENDED, type JobDoc } from '../../shared/repos/jobs.js';
-import type { StreamHandler } from '../../shared/route.js';
-import { storagePaths } from '../../shared/storage.js';
+import { ENDED, type JobDoc } from '../../shared/records/jobs.js';
+import type { StreamHandler } from '../../shared/routes/route.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { openFileIn, openUnder } from '../../shared/webdav/confined.js';
 
 const POLL_MS = 300;

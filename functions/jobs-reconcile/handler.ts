@@ -1,6 +1,6 @@
 import { serializedReconcile } from '../../shared/jobs/lifecycle.js';
 import { observeWorkloads } from '../../shared/orchestrator/observe.js';
-import type { Handler, Service } from '../../shared/route.js';
+import type { Handler, Service } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 /** A pass on the schedule (or when asked); the service below also runs one on each workload event. */

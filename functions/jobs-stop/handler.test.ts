@@ -1,5 +1,5 @@
 import t from 'tap';
-import { jobsCollection } from '../../shared/repos/jobs.js';
+import { jobsCollection } from '../../shared/records/jobs.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { userWithToken } from '../../test/helpers/users.js';
 import { handle } from './handler.js';

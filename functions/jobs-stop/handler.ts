@@ -1,7 +1,7 @@
 import { jobOrNotFound } from '../../shared/jobs/find.js';
 import { stopJob } from '../../shared/jobs/stop.js';
-import { jobView } from '../../shared/repos/jobs.js';
-import type { Handler } from '../../shared/route.js';
+import { jobView } from '../../shared/records/jobs.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ params }, deps) => {

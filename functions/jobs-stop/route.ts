@@ -1,5 +1,5 @@
-import { defineRoute } from '../../shared/route.js';
-import { S } from '../../shared/validation.js';
+import { defineRoute } from '../../shared/routes/route.js';
+import { S } from '../../shared/core/validation.js';
 
 export default defineRoute({
   name: 'jobs-stop',

@@ -1,5 +1,5 @@
 import { begin } from '../../shared/metrics/store.js';
-import type { Handler } from '../../shared/route.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ params, body }, deps) => {

@@ -1,6 +1,6 @@
-import { defineRoute } from '../../shared/route.js';
+import { defineRoute } from '../../shared/routes/route.js';
 import { Type } from '@sinclair/typebox';
-import { S } from '../../shared/validation.js';
+import { S } from '../../shared/core/validation.js';
 
 export default defineRoute({
   name: 'metrics-begin',

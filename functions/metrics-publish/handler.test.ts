@@ -1,7 +1,7 @@
 import t from 'tap';
 import { MAX_BODY_BYTES } from '../../shared/http/server.js';
-import { MAX_BATCH, MAX_EPOCHS, PUBLISH_LIMIT } from '../../shared/metrics/limits.js';
-import { jobsCollection } from '../../shared/repos/jobs.js';
+import { MAX_BATCH, MAX_EPOCHS, PUBLISH_LIMIT } from '../../shared/metrics/bounds.js';
+import { jobsCollection } from '../../shared/records/jobs.js';
 import { bearer, invoke, testDeps } from '../../test/helpers/deps.js';
 import { userWithToken } from '../../test/helpers/users.js';
 import { handle } from './handler.js';

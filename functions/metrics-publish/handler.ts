@@ -1,8 +1,8 @@
-import { Forbidden } from '../../shared/errors.js';
+import { Forbidden } from '../../shared/core/errors.js';
 import { jobOrNotFound } from '../../shared/jobs/find.js';
-import { MAX_EPOCHS, PUBLISH_LIMIT } from '../../shared/metrics/limits.js';
-import { createRateLimiter, limiterPer } from '../../shared/rate-limit.js';
-import type { Handler } from '../../shared/route.js';
+import { MAX_EPOCHS, PUBLISH_LIMIT } from '../../shared/metrics/bounds.js';
+import { createRateLimiter, limiterPer } from '../../shared/core/rate-limit.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 // Per job, in this process (one bucket per user/job name); a request takes one token, batch or not.

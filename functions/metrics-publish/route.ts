@@ -1,5 +1,5 @@
 import { publishBodySchema } from '../../shared/metrics/store.js';
-import { defineRoute } from '../../shared/route.js';
+import { defineRoute } from '../../shared/routes/route.js';
 
 export default defineRoute({
   name: 'metrics-publish',

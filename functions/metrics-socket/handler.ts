@@ -1,7 +1,7 @@
 import { jobOrNotFound } from '../../shared/jobs/find.js';
 import { relayOf } from '../../shared/metrics/relay.js';
 import { history } from '../../shared/metrics/store.js';
-import type { Handler, Service, UpgradeHandler } from '../../shared/route.js';
+import type { Handler, Service, UpgradeHandler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ params }, deps) => {

@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync
 import path from 'node:path';
 import t from 'tap';
 import { ckptOf } from '../../shared/models/lifecycle.js';
-import { jobsCollection } from '../../shared/repos/jobs.js';
-import { modelsCollection } from '../../shared/repos/models.js';
-import { storagePaths } from '../../shared/storage.js';
+import { jobsCollection } from '../../shared/records/jobs.js';
+import { modelsCollection } from '../../shared/records/models.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { tinyModel } from '../../test/helpers/models.js';
 import { until } from '../../test/helpers/poll.js';

@@ -1,11 +1,11 @@
 import { v4 as uuid } from 'uuid';
-import { Conflict, Forbidden, Invalid, NotFound } from '../../shared/errors.js';
-import { checkObjectCap } from '../../shared/limits.js';
+import { Conflict, Forbidden, Invalid, NotFound } from '../../shared/core/errors.js';
+import { checkObjectCap } from '../../shared/records/object-cap.js';
 import { measureTree } from '../../shared/models/files.js';
 import { ckptSegments, finishCopy, MODEL_HOLD } from '../../shared/models/lifecycle.js';
-import { jobId, jobsCollection } from '../../shared/repos/jobs.js';
-import { modelId, modelsCollection, modelView, type ModelDoc } from '../../shared/repos/models.js';
-import type { Handler } from '../../shared/route.js';
+import { jobId, jobsCollection } from '../../shared/records/jobs.js';
+import { modelId, modelsCollection, modelView, type ModelDoc } from '../../shared/records/models.js';
+import type { Handler } from '../../shared/routes/route.js';
 import { reserve } from '../../shared/tcc/hold.js';
 import type route from './route.js';
 

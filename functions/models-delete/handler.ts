@@ -1,8 +1,8 @@
-import { Conflict } from '../../shared/errors.js';
+import { Conflict } from '../../shared/core/errors.js';
 import { modelNotFound } from '../../shared/models/lifecycle.js';
-import { appsCollection } from '../../shared/repos/apps.js';
-import { modelId, modelMachine, modelsCollection, modelView } from '../../shared/repos/models.js';
-import type { Handler } from '../../shared/route.js';
+import { appsCollection } from '../../shared/records/apps.js';
+import { modelId, modelMachine, modelsCollection, modelView } from '../../shared/records/models.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 /**

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { modelsCollection } from '../../shared/repos/models.js';
+import { modelsCollection } from '../../shared/records/models.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { userWithToken } from '../../test/helpers/users.js';
 import { handle } from './handler.js';

@@ -1,6 +1,6 @@
 import { modelNotFound } from '../../shared/models/lifecycle.js';
-import { modelId, modelsCollection, modelView } from '../../shared/repos/models.js';
-import type { Handler } from '../../shared/route.js';
+import { modelId, modelsCollection, modelView } from '../../shared/records/models.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ params }, deps) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { modelsCollection, type ModelDoc } from '../../shared/repos/models.js';
+import { modelsCollection, type ModelDoc } from '../../shared/records/models.js';
 import type { New } from '../../shared/store/port.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { checkListPaging } from '../../test/helpers/paging.js';

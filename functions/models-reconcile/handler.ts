@@ -1,6 +1,6 @@
 import { finishCopy, finishModelDeletion, MODEL_HOLD } from '../../shared/models/lifecycle.js';
-import { modelsCollection } from '../../shared/repos/models.js';
-import type { Handler } from '../../shared/route.js';
+import { modelsCollection } from '../../shared/records/models.js';
+import type { Handler } from '../../shared/routes/route.js';
 import { settleHold } from '../../shared/tcc/hold.js';
 import type route from './route.js';
 

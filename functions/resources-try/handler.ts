@@ -1,4 +1,4 @@
-import type { Handler } from '../../shared/route.js';
+import type { Handler } from '../../shared/routes/route.js';
 import { toExact } from '../../shared/tcc/amounts.js';
 import type route from './route.js';
 

@@ -1,4 +1,4 @@
-import { defineRoute } from '../../shared/route.js';
+import { defineRoute } from '../../shared/routes/route.js';
 import { tryBody } from '../../shared/tcc/schemas.js';
 
 export default defineRoute({

@@ -1,5 +1,5 @@
-import { sweepView } from '../../shared/repos/sweeps.js';
-import type { Handler } from '../../shared/route.js';
+import { sweepView } from '../../shared/records/sweeps.js';
+import type { Handler } from '../../shared/routes/route.js';
 import { createSweep } from '../../shared/sweeps/create.js';
 import type route from './route.js';
 

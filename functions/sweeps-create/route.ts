@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import { ENTRY } from '../../shared/jobs/runtime.js';
-import { defineRoute } from '../../shared/route.js';
+import { defineRoute } from '../../shared/routes/route.js';
 import { MAX_TRIALS, spaceSchema } from '../../shared/sweeps/space.js';
 import { SWEEP_NAME } from '../../shared/sweeps/trials.js';
-import { S } from '../../shared/validation.js';
+import { S } from '../../shared/core/validation.js';
 
 // docs/api.md#experiments: trials' resources have the types, ranges and defaults of a job's.
 export default defineRoute({

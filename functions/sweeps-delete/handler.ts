@@ -1,7 +1,7 @@
-import { Conflict } from '../../shared/errors.js';
-import { jobsCollection } from '../../shared/repos/jobs.js';
-import { sweepsCollection, sweepView } from '../../shared/repos/sweeps.js';
-import type { Handler } from '../../shared/route.js';
+import { Conflict } from '../../shared/core/errors.js';
+import { jobsCollection } from '../../shared/records/jobs.js';
+import { sweepsCollection, sweepView } from '../../shared/records/sweeps.js';
+import type { Handler } from '../../shared/routes/route.js';
 import { sweepOrNotFound } from '../../shared/sweeps/find.js';
 import type route from './route.js';
 

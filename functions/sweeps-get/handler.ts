@@ -1,5 +1,5 @@
-import { sweepView } from '../../shared/repos/sweeps.js';
-import type { Handler } from '../../shared/route.js';
+import { sweepView } from '../../shared/records/sweeps.js';
+import type { Handler } from '../../shared/routes/route.js';
 import { sweepOrNotFound } from '../../shared/sweeps/find.js';
 import type route from './route.js';
 

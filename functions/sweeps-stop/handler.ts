@@ -1,8 +1,8 @@
-import { Conflict, isClientError } from '../../shared/errors.js';
+import { Conflict, isClientError } from '../../shared/core/errors.js';
 import { stopJob } from '../../shared/jobs/stop.js';
-import { jobsCollection } from '../../shared/repos/jobs.js';
-import { sweepsCollection, sweepView } from '../../shared/repos/sweeps.js';
-import type { Handler } from '../../shared/route.js';
+import { jobsCollection } from '../../shared/records/jobs.js';
+import { sweepsCollection, sweepView } from '../../shared/records/sweeps.js';
+import type { Handler } from '../../shared/routes/route.js';
 import { sweepOrNotFound } from '../../shared/sweeps/find.js';
 import type route from './route.js';
 

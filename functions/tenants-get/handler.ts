@@ -1,5 +1,5 @@
-import { NotFound } from '../../shared/errors.js';
-import type { Handler } from '../../shared/route.js';
+import { NotFound } from '../../shared/core/errors.js';
+import type { Handler } from '../../shared/routes/route.js';
 import { tenantView } from '../../shared/tcc/resource-manager.js';
 import type route from './route.js';
 

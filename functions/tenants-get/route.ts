@@ -1,4 +1,4 @@
-import { defineRoute } from '../../shared/route.js';
+import { defineRoute } from '../../shared/routes/route.js';
 
 export default defineRoute({
   name: 'tenants-get',

@@ -1,6 +1,6 @@
 import { DAV_CHALLENGE, isDavPath, Unauthenticated } from '../../shared/auth/principal.js';
 import { ERROR_HEADER, errorBody } from '../../shared/http/error-header.js';
-import { Reply, type Handler } from '../../shared/route.js';
+import { Reply, type Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ headers, query }, deps) => {

@@ -1,7 +1,7 @@
 import { hashPassword } from '../../shared/auth/password.js';
-import { Conflict } from '../../shared/errors.js';
-import { userView } from '../../shared/repos/users.js';
-import type { Handler } from '../../shared/route.js';
+import { Conflict } from '../../shared/core/errors.js';
+import { userView } from '../../shared/records/users.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ body }, deps) => {

@@ -1,6 +1,6 @@
-import { NotFound } from '../../shared/errors.js';
-import { userView } from '../../shared/repos/users.js';
-import type { Handler } from '../../shared/route.js';
+import { NotFound } from '../../shared/core/errors.js';
+import { userView } from '../../shared/records/users.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ params }, deps) => {

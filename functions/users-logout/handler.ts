@@ -1,6 +1,6 @@
 import { announceRevocation } from '../../shared/bus/revocations.js';
-import { Forbidden } from '../../shared/errors.js';
-import type { Handler } from '../../shared/route.js';
+import { Forbidden } from '../../shared/core/errors.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ principal }, deps) => {

@@ -2,7 +2,7 @@ import t from 'tap';
 import { hashPassword } from '../../shared/auth/password.js';
 import { basic, invoke, testDeps } from '../../test/helpers/deps.js';
 import { handle } from './handler.js';
-import { TRIES_PER_ADDRESS, TRIES_PER_USER } from './limits.js';
+import { TRIES_PER_ADDRESS, TRIES_PER_USER } from './attempts.js';
 import route from './route.js';
 
 t.test('issues a verifiable user token for the right password only', async (t) => {

@@ -1,7 +1,7 @@
 import { DECOY_HASH, verifyPassword } from '../../shared/auth/password.js';
-import { Forbidden } from '../../shared/errors.js';
-import type { Handler } from '../../shared/route.js';
-import { clientAddress, tokenLimits } from './limits.js';
+import { Forbidden } from '../../shared/core/errors.js';
+import type { Handler } from '../../shared/routes/route.js';
+import { clientAddress, tokenLimits } from './attempts.js';
 import type route from './route.js';
 
 // One answer for unknown user, wrong password and deactivated user (docs/api.md#users).

@@ -1,7 +1,7 @@
 import { readyApp } from '../../shared/apps/endpoint.js';
 import { requestUpstream } from '../../shared/apps/upstream.js';
-import { Invalid, Unavailable } from '../../shared/errors.js';
-import type { Handler } from '../../shared/route.js';
+import { Invalid, Unavailable } from '../../shared/core/errors.js';
+import type { Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 const TIMEOUT_MS = 30_000;

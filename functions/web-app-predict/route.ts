@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { defineRoute } from '../../shared/route.js';
-import { S } from '../../shared/validation.js';
+import { defineRoute } from '../../shared/routes/route.js';
+import { S } from '../../shared/core/validation.js';
 
 export default defineRoute({
   name: 'web-app-predict',

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Unavailable } from '../../shared/errors.js';
-import { Reply, type Handler } from '../../shared/route.js';
+import { Unavailable } from '../../shared/core/errors.js';
+import { Reply, type Handler } from '../../shared/routes/route.js';
 import type route from './route.js';
 
 // Built by scripts/bundle-client.mjs into dist/client/; this file runs from dist/ (deployed,

@@ -1,4 +1,4 @@
-import type { Handler } from '../../shared/route.js';
+import type { Handler } from '../../shared/routes/route.js';
 import { pageReply, type PageReply } from '../../shared/web/page.js';
 import type route from './route.js';
 

@@ -10,8 +10,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MongoClient, type Document } from 'mongodb';
-import { jobId, jobsCollection, type JobDoc } from '../../shared/repos/jobs.js';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { jobId, jobsCollection, type JobDoc } from '../../shared/records/jobs.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { findQuery, openMongoStore } from '../../shared/store/mongo.js';
 import type { Cursor } from '../../shared/store/port.js';
 

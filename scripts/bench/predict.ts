@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { endRecorded } from '../../shared/orchestrator/local-record.js';
-import { storagePaths } from '../../shared/storage.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { folderSaveHandler } from '../../templates/runtime-tf/checkpoint.js';
 import { freePorts } from './ports.js';
 import { alternate, json, median, poll, type Load, type Target } from './lib.js';

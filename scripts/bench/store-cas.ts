@@ -3,7 +3,7 @@
 // names (e.g. `eval "$(npm run -s infra:up)"`). Usage: MLP_MONGO_URL=… npm run bench:store
 import { performance } from 'node:perf_hooks';
 import { MongoClient, type Document } from 'mongodb';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { openMongoStore } from '../../shared/store/mongo.js';
 import type { Doc, Store } from '../../shared/store/port.js';
 

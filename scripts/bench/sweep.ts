@@ -1,6 +1,6 @@
 // Sweep fairness: user B's one job waits behind a full tenant; when the job filling it ends, how
 // long until B's job is admitted, with user A's 1,000-trial sweep queued there too, against the
-// same wait without the sweep (same run, same machine). In-process (shared/deps.ts on the
+// same wait without the sweep (same run, same machine). In-process (shared/wiring/deps.ts on the
 // embedded store, the local orchestrator running the jobs), the reconcilers' passes run back to
 // back as the schedule would run them (functions/sweeps-reconcile, functions/jobs-reconcile).
 //   npm run bench:sweep [-- --rounds 3 --trials 1000 --quick]
@@ -10,15 +10,15 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '../../shared/auth/password.js';
-import { loadConfig } from '../../shared/config.js';
-import { createDeps, type Deps } from '../../shared/deps.js';
+import { loadConfig } from '../../shared/config/load.js';
+import { createDeps, type Deps } from '../../shared/wiring/deps.js';
 import { reconcileJobs } from '../../shared/jobs/lifecycle.js';
 import { stopJob } from '../../shared/jobs/stop.js';
 import { submitJob } from '../../shared/jobs/submit.js';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { endRecorded } from '../../shared/orchestrator/local-record.js';
-import { jobsCollection } from '../../shared/repos/jobs.js';
-import { storagePaths } from '../../shared/storage.js';
+import { jobsCollection } from '../../shared/records/jobs.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { createSweep } from '../../shared/sweeps/create.js';
 import { reconcileSweeps } from '../../shared/sweeps/reconcile.js';
 import { runtimes } from '../../templates/runtimes.js';

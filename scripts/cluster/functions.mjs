@@ -25,7 +25,7 @@ function tail(file) {
 }
 
 /**
- * One folder per function holding only the secrets its route needs (shared/secrets.ts secretsOf),
+ * One folder per function holding only the secrets its route needs (shared/config/secrets.ts secretsOf),
  * one file per secret as OpenFaaS mounts them; the values are MLP_SECRET / MLP_SERVICE_TOKEN when
  * set, else those `npm start` keeps under MLP_ROOT/secrets (made on first use).
  */

@@ -1,6 +1,6 @@
-import type { RouteDef } from '../../shared/route.js';
-import { SETTINGS } from '../../shared/config-settings.js';
-import { SECRET_SOURCES, secretsOf } from '../../shared/secrets.js';
+import type { RouteDef } from '../../shared/routes/route.js';
+import { SETTINGS } from '../../shared/config/settings.js';
+import { SECRET_SOURCES, secretsOf } from '../../shared/config/secrets.js';
 
 /** Facts every deployment target shares, so stack.yml and knative/ cannot drift apart. */
 export const NAMESPACE = 'mlp';
@@ -16,7 +16,7 @@ export function imageOf(route: RouteDef): string {
 /**
  * Configuration every function gets (docs/configuration.md), none of it secret: the cluster's ConfigMap
  * (Knative) or the deploying shell (OpenFaaS). Secrets go only where secretsOf says. The settings
- * declared `deployed` in shared/config-settings.ts, so a new one cannot be left out.
+ * declared `deployed` in shared/config/settings.ts, so a new one cannot be left out.
  */
 export const SHARED_ENV: string[] = Object.entries(SETTINGS)
   .filter(([, s]) => 'deployed' in s && s.deployed)

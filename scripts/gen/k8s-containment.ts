@@ -1,6 +1,6 @@
 import { MANAGED_BY, NAME } from '../../shared/orchestrator/kube-pods.js';
-import { PORT_MAX, PORT_MIN } from '../../shared/repos/apps.js';
-import type { RouteDef } from '../../shared/route.js';
+import { PORT_MAX, PORT_MIN } from '../../shared/records/apps.js';
+import type { RouteDef } from '../../shared/routes/route.js';
 import { NAMESPACE, NODE_PORTS } from './deploy-facts.js';
 
 /**

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { RouteDef } from '../../shared/route.js';
+import type { RouteDef } from '../../shared/routes/route.js';
 import {
   APP_HOST,
   IMAGE_ROOT,
@@ -91,7 +91,7 @@ export function renderK8s(routes: RouteDef[], nginx: Record<string, string>): Re
   };
 }
 
-/** SHARED_ENV's values in the cluster; '' keeps the platform's default (shared/config.ts). */
+/** SHARED_ENV's values in the cluster; '' keeps the platform's default (shared/config/load.ts). */
 function sharedConfig(): Record<string, string> {
   const values: Record<string, string> = {
     MLP_MONGO_URL: MONGO_URL,

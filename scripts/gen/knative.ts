@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { RouteDef } from '../../shared/route.js';
+import type { RouteDef } from '../../shared/routes/route.js';
 import { DATA_MOUNT, ENTRY, NAMESPACE, NFS_CLAIM, ORCHESTRATOR_ACCOUNT, clusterSecretsOf, imageOf } from './deploy-facts.js';
 import { hardened, podSecurity } from './k8s-containment.js';
 

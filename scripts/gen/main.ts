@@ -2,7 +2,7 @@ import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertNoDuplicates } from '../../shared/http/router.js';
-import { loadFunctions } from '../../shared/registry.js';
+import { loadFunctions } from '../../shared/routes/registry.js';
 import { renderConfiguration } from './configuration.js';
 import { renderK8s } from './k8s.js';
 import { renderKnative } from './knative.js';
@@ -14,7 +14,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 // Folders whose every file the generator owns: a file there it did not write is stale.
 const OWNED_DIRS = ['k8s', 'knative', 'nginx'];
 
-/** `npm run gen` writes stack.yml, k8s/, knative/, nginx/ and openapi.json from functions/*\/route.ts, docs/configuration.md from shared/config-settings.ts and shared/config.ts; `--check` only compares. */
+/** `npm run gen` writes stack.yml, k8s/, knative/, nginx/ and openapi.json from functions/*\/route.ts, docs/configuration.md from shared/config/settings.ts and shared/config/load.ts; `--check` only compares. */
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   const fns = await loadFunctions();
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     ...nginx,
     ...renderK8s(routes, nginx),
     ...renderOpenApi(fns, version),
-    ...renderConfiguration(path.join(ROOT, 'shared/config.ts')),
+    ...renderConfiguration(path.join(ROOT, 'shared/config/load.ts')),
   };
 
   const differing: string[] = [];

@@ -1,5 +1,5 @@
-import type { RouteDef } from '../../shared/route.js';
-import { DEFAULT_PATTERN } from '../../shared/validation.js';
+import type { RouteDef } from '../../shared/routes/route.js';
+import { DEFAULT_PATTERN } from '../../shared/core/validation.js';
 import { type Answer, answer, answerLocation, block, map, msg, PROXY_HEADERS, pathRegex } from './nginx-config.js';
 
 // The app gateway (docs/api.md#applications): its maps in nginx/mlp-routes.conf and its own server {} in nginx/mlp-apps-server.conf (port 30002).

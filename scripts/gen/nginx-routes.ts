@@ -1,4 +1,4 @@
-import type { RouteDef } from '../../shared/route.js';
+import type { RouteDef } from '../../shared/routes/route.js';
 import { NAMESPACE } from './deploy-facts.js';
 import { map, msg, pathRegex } from './nginx-config.js';
 

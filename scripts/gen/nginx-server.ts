@@ -1,5 +1,5 @@
 import { MAX_BODY_BYTES } from '../../shared/http/server.js';
-import type { RouteDef } from '../../shared/route.js';
+import type { RouteDef } from '../../shared/routes/route.js';
 import { type Answer, answer, answerLocation, block, msg, proxyTo, PROXY_HEADERS } from './nginx-config.js';
 
 // The API gateway's server {} (nginx/mlp-server.conf): dispatch by access, auth_request, and a JSON answer for every error.

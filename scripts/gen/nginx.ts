@@ -1,4 +1,4 @@
-import type { RouteDef } from '../../shared/route.js';
+import type { RouteDef } from '../../shared/routes/route.js';
 import { appEndpointRoute, renderAppMaps, renderAppServer } from './nginx-apps.js';
 import { header } from './nginx-config.js';
 import { authRoute, renderK8sUpstreams, renderRouteMaps } from './nginx-routes.js';

@@ -128,7 +128,7 @@ export const EXAMPLES: Record<string, Record<string, { summary: string; value: u
   'apps-create': { digits: { summary: 'serve the model mnist with one core', value: { name: 'digits', model_name: 'mnist', cpu: 1, ram: 1000 } } },
 };
 
-/** Pages of lists (shared/paging.ts): without these the whole list, as before. */
+/** Pages of lists (shared/http/paging.ts): without these the whole list, as before. */
 const PAGING: Json[] = [
   {
     name: 'limit',

@@ -1,4 +1,4 @@
-import { DEFAULT_PATTERN } from '../../shared/validation.js';
+import { DEFAULT_PATTERN } from '../../shared/core/validation.js';
 import { EXPERIMENT_OBJECTS } from './openapi-experiments.js';
 import { int, type Json, msgField, num, stamps, str } from './openapi-fields.js';
 

@@ -1,7 +1,7 @@
 import type { LoadedFunction } from '../../shared/http/adapter.js';
 import { compilePath } from '../../shared/http/path-pattern.js';
-import type { RouteDef } from '../../shared/route.js';
-import { DEFAULT_PATTERN } from '../../shared/validation.js';
+import type { RouteDef } from '../../shared/routes/route.js';
+import { DEFAULT_PATTERN } from '../../shared/core/validation.js';
 import { ALWAYS_REFUSED, EXAMPLES, PARAMS, QUERY, SUCCESS, SUMMARIES, TAGS } from './openapi-routes.js';
 import { type Json, OBJECTS, ref } from './openapi-schemas.js';
 

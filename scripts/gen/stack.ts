@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { RouteDef } from '../../shared/route.js';
+import type { RouteDef } from '../../shared/routes/route.js';
 import { DATA_MOUNT, ORCHESTRATOR_ACCOUNT, SHARED_ENV, clusterSecretsOf, imageOf } from './deploy-facts.js';
 
 /**

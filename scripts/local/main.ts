@@ -1,6 +1,6 @@
-import { loadConfig } from '../../shared/config.js';
-import { ConfigError } from '../../shared/errors.js';
-import { createLogger, fileSink, stdoutSink } from '../../shared/log.js';
+import { loadConfig } from '../../shared/config/load.js';
+import { ConfigError } from '../../shared/core/errors.js';
+import { createLogger, fileSink, stdoutSink } from '../../shared/core/log.js';
 import { startPlatform } from './platform.js';
 
 /** `npm start`: the platform on embedded defaults (or the servers the environment names). */

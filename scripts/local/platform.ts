@@ -1,11 +1,11 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { appGatewayUrl, type Config } from '../../shared/config.js';
-import type { Deps, Overrides } from '../../shared/deps.js';
+import { appGatewayUrl, type Config } from '../../shared/config/load.js';
+import type { Deps, Overrides } from '../../shared/wiring/deps.js';
 import { createAppGateway } from '../../shared/apps/gateway.js';
-import type { Logger } from '../../shared/log.js';
-import { loadFunctions } from '../../shared/registry.js';
-import { stopServing, wireFunctions } from '../../shared/wiring.js';
+import type { Logger } from '../../shared/core/log.js';
+import { loadFunctions } from '../../shared/routes/registry.js';
+import { stopServing, wireFunctions } from '../../shared/wiring/functions.js';
 import { runtimes } from '../../templates/runtimes.js';
 import { startScheduler } from './scheduler.js';
 

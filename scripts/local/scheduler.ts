@@ -1,4 +1,4 @@
-import type { Deps } from '../../shared/deps.js';
+import type { Deps } from '../../shared/wiring/deps.js';
 import { toEndpoint, type LoadedFunction } from '../../shared/http/adapter.js';
 import { exclusiveTrigger } from '../../shared/store/lease.js';
 

@@ -1,6 +1,6 @@
-import type { Deps } from '../deps.js';
-import { Conflict, NotFound } from '../errors.js';
-import { appId, appsCollection, type AppDoc } from '../repos/apps.js';
+import type { Deps } from '../wiring/deps.js';
+import { Conflict, NotFound } from '../core/errors.js';
+import { appId, appsCollection, type AppDoc } from '../records/apps.js';
 
 export function appNotFound(name: string): never {
   throw new NotFound(`app ${name} not found`);

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { Deps } from '../deps.js';
-import { Invalid, Unavailable } from '../errors.js';
+import type { Deps } from '../wiring/deps.js';
+import { Invalid, Unavailable } from '../core/errors.js';
 import { errorAnswer, writeAnswer } from '../http/answer.js';
 import { answerClientErrors, keepIdleConnections } from '../http/server.js';
-import { DEFAULT_PATTERN } from '../validation.js';
+import { DEFAULT_PATTERN } from '../core/validation.js';
 import { readyApp } from './endpoint.js';
 import { upstreamTarget } from './upstream.js';
 

@@ -1,13 +1,13 @@
 import { chown, mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Deps } from '../deps.js';
-import { defineMachine } from '../fsm.js';
+import type { Deps } from '../wiring/deps.js';
+import { defineMachine } from '../core/fsm.js';
 import type { Workload } from '../orchestrator/port.js';
-import { appsCollection, type AppDoc, type AppState } from '../repos/apps.js';
+import { appsCollection, type AppDoc, type AppState } from '../records/apps.js';
 import { giveTree } from '../jobs/ownership.js';
 import { canMapUids, userHostUid } from '../orchestrator/userns.js';
-import { runtimeFiles } from '../runtime-files.js';
-import { storagePaths } from '../storage.js';
+import { runtimeFiles } from '../runtimes/sandbox-files.js';
+import { storagePaths } from '../storage/paths.js';
 import { releaseHold, type HoldSpec } from '../tcc/hold.js';
 import { releasePort } from './ports.js';
 

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
-import type { Deps } from '../deps.js';
-import { Conflict, Unavailable } from '../errors.js';
-import { PORT_MAX, PORT_MIN, portsCollection, type PortClaim } from '../repos/apps.js';
+import type { Deps } from '../wiring/deps.js';
+import { Conflict, Unavailable } from '../core/errors.js';
+import { PORT_MAX, PORT_MIN, portsCollection, type PortClaim } from '../records/apps.js';
 import type { New } from '../store/port.js';
 
 const ATTEMPTS = 50;

@@ -1,8 +1,8 @@
-import type { Deps } from '../deps.js';
-import { errorMessage } from '../errors.js';
+import type { Deps } from '../wiring/deps.js';
+import { errorMessage } from '../core/errors.js';
 import { observeWorkloads, serializeBy } from '../orchestrator/observe.js';
 import type { WorkloadStatus } from '../orchestrator/port.js';
-import { appsCollection, portsCollection, type AppDoc } from '../repos/apps.js';
+import { appsCollection, portsCollection, type AppDoc } from '../records/apps.js';
 import { settleHold } from '../tcc/hold.js';
 import { APP_HOLD, appMachine, finishAppDeletion, lastLogLine, startApp } from './lifecycle.js';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Unavailable } from '../errors.js';
+import { Unavailable } from '../core/errors.js';
 import { DECOY_HASH, hashing, hashPassword, MAX_CONCURRENT_HASHES, MAX_WAITING_HASHES, verifyPassword } from './password.js';
 
 // A cheap hash (N=2) of the stored form, so the bound is reached without burning CPU.

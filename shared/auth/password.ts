@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { Unavailable } from '../errors.js';
+import { Unavailable } from '../core/errors.js';
 
 // scrypt: slow and salted, from Node itself (docs/api.md#users asks for scrypt or argon2).
 const PARAMS = { N: 16384, r: 8, p: 1, keylen: 32 };

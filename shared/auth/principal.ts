@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
-import { Forbidden, TokenInvalid } from '../errors.js';
-import type { UsersRepo } from '../repos/users.js';
-import type { AuthMode } from '../route.js';
+import { Forbidden, TokenInvalid } from '../core/errors.js';
+import type { UsersRepo } from '../records/users.js';
+import type { AuthMode } from '../routes/route.js';
 import type { Claims, TokenService } from './tokens.js';
 
 /** Who is calling, as established by the adapter before the handler runs. */

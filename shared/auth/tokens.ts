@@ -1,6 +1,6 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { v4 as uuid } from 'uuid';
-import { Forbidden, TokenInvalid } from '../errors.js';
+import { Forbidden, TokenInvalid } from '../core/errors.js';
 
 export type TokenKind = 'user' | 'job';
 

@@ -1,5 +1,5 @@
 import type { Bus, Message, Outgoing, Subscription } from './port.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 
 /**
  * The local default Bus: one partition per topic kept in memory, one committed

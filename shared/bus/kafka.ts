@@ -1,5 +1,5 @@
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import type { Bus, Message, Subscription } from './port.js';
 
 /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import type { Bus, Subscription } from './port.js';
 
 /**

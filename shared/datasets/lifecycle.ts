@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises';
-import type { Deps } from '../deps.js';
-import { NotFound } from '../errors.js';
-import { datasetsCollection, type DatasetDoc } from '../repos/datasets.js';
-import { storagePaths } from '../storage.js';
+import type { Deps } from '../wiring/deps.js';
+import { NotFound } from '../core/errors.js';
+import { datasetsCollection, type DatasetDoc } from '../records/datasets.js';
+import { storagePaths } from '../storage/paths.js';
 import { releaseOnce } from '../tcc/release-once.js';
 import { settleTry } from '../tcc/settle.js';
 

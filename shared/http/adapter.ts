@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { v4 as uuid } from 'uuid';
 import type { Principal } from '../auth/principal.js';
-import type { Deps } from '../deps.js';
-import { Invalid } from '../errors.js';
-import { Reply, type Handler, type RouteDef, type Service, type StreamHandler, type UpgradeHandler } from '../route.js';
-import { compile, type Validator } from '../validation.js';
+import type { Deps } from '../wiring/deps.js';
+import { Invalid } from '../core/errors.js';
+import { Reply, type Handler, type RouteDef, type Service, type StreamHandler, type UpgradeHandler } from '../routes/route.js';
+import { compile, type Validator } from '../core/validation.js';
 import type { TSchema } from '@sinclair/typebox';
 import type { FaasHandler, FunctionEvent } from './faas.js';
 import { errorAnswer, writeAnswer, type Answer } from './answer.js';

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { DAV_CHALLENGE, Unauthenticated } from '../auth/principal.js';
-import { INTERNAL_CODE, isClientError, Unavailable, WebDavStatus } from '../errors.js';
-import type { Logger } from '../log.js';
+import { INTERNAL_CODE, isClientError, Unavailable, WebDavStatus } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { CODE_HEADER, ERROR_HEADER, errorBody } from './error-header.js';
 
 /** A whole answer, built before anything is written: every route and every refusal ends in one. */

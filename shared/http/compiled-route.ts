@@ -1,6 +1,6 @@
 import { isDavPath } from '../auth/principal.js';
-import type { RouteDef } from '../route.js';
-import { DEFAULT_PATTERN } from '../validation.js';
+import type { RouteDef } from '../routes/route.js';
+import { DEFAULT_PATTERN } from '../core/validation.js';
 import { compilePath, type PathPattern } from './path-pattern.js';
 
 /** What a route's path becomes once: its pattern, the checks of its parameters, whether it is WebDAV. */

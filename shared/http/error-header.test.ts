@@ -1,10 +1,10 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import type { Deps } from '../deps.js';
-import { Forbidden, Unavailable } from '../errors.js';
-import { createLogger, memorySink } from '../log.js';
-import type { RouteDef } from '../route.js';
+import type { Deps } from '../wiring/deps.js';
+import { Forbidden, Unavailable } from '../core/errors.js';
+import { createLogger, memorySink } from '../core/log.js';
+import type { RouteDef } from '../routes/route.js';
 import type { LoadedFunction } from './adapter.js';
 import { errorAnswer, rawAnswer as rawHttp } from './answer.js';
 import { createFaasServer } from './server.js';

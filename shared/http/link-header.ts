@@ -2,7 +2,7 @@
  * The target of the rel="next" link in a Link header (RFC 8288), if any: the `<…>` of the first
  * link whose rel names "next" among its space-separated relations, as written (a relative target
  * is for the caller to resolve against the URL it came from). The server writes one such link per
- * page of a list (shared/paging.ts); the `mlp` client, the browser UI and the tests read it here.
+ * page of a list (shared/http/paging.ts); the `mlp` client, the browser UI and the tests read it here.
  * Plain TypeScript with no Node imports: the UI bundle imports it too.
  */
 export function nextLink(header: string | null | undefined): string | undefined {

@@ -1,5 +1,5 @@
-import type { Deps } from '../deps.js';
-import { Invalid } from '../errors.js';
+import type { Deps } from '../wiring/deps.js';
+import { Invalid } from '../core/errors.js';
 import type { LoadedFunction } from './adapter.js';
 import { toEndpoint, toRawHandler } from './adapter.js';
 import { compileRoute } from './compiled-route.js';

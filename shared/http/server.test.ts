@@ -1,11 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { Forbidden } from '../errors.js';
-import { createLogger, memorySink } from '../log.js';
+import { Forbidden } from '../core/errors.js';
+import { createLogger, memorySink } from '../core/log.js';
 import { fromFaasHandler, type FaasHandler } from './faas.js';
 import { createFaasServer, MAX_BODY_BYTES } from './server.js';
 import { createAppGateway } from '../apps/gateway.js';
-import type { Deps } from '../deps.js';
+import type { Deps } from '../wiring/deps.js';
 
 // The template's HTTP side of the OpenFaaS contract, with raw handlers (no adapter).
 const handlers: Record<string, FaasHandler> = {

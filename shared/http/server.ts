@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { v4 as uuid } from 'uuid';
-import { Invalid } from '../errors.js';
-import type { Logger } from '../log.js';
+import { Invalid } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import type { Duplex } from 'node:stream';
 import type { Endpoint, RawHandler } from './adapter.js';
 import { errorAnswer, rawAnswer, writeAnswer, type Answer } from './answer.js';

@@ -1,5 +1,5 @@
-import type { Deps } from '../deps.js';
-import { jobsCollection, type JobDoc, type JobEnding } from '../repos/jobs.js';
+import type { Deps } from '../wiring/deps.js';
+import { jobsCollection, type JobDoc, type JobEnding } from '../records/jobs.js';
 import { workloadId } from './retry.js';
 
 /**

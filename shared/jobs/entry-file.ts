@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Deps } from '../deps.js';
-import { Invalid } from '../errors.js';
+import type { Deps } from '../wiring/deps.js';
+import { Invalid } from '../core/errors.js';
 import { entryKind, type Runtime } from '../runtimes/catalog.js';
-import { storagePaths } from '../storage.js';
+import { storagePaths } from '../storage/paths.js';
 import { checkEntry } from './runtime.js';
 
 // Apart from shared/jobs/submit.ts, so what only checks an entry (a sweep's creation) does not

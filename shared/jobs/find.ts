@@ -1,6 +1,6 @@
-import type { Deps } from '../deps.js';
-import { NotFound } from '../errors.js';
-import { jobId, jobsCollection, type JobDoc } from '../repos/jobs.js';
+import type { Deps } from '../wiring/deps.js';
+import { NotFound } from '../core/errors.js';
+import { jobId, jobsCollection, type JobDoc } from '../records/jobs.js';
 
 export async function jobOrNotFound(deps: Deps, user: string, name: string): Promise<JobDoc> {
   const doc = await jobsCollection(deps.store).get(jobId(user, name));

@@ -1,12 +1,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Deps } from '../deps.js';
-import { isClientError } from '../errors.js';
-import { ENDED, jobsCollection, type JobDoc } from '../repos/jobs.js';
+import type { Deps } from '../wiring/deps.js';
+import { isClientError } from '../core/errors.js';
+import { ENDED, jobsCollection, type JobDoc } from '../records/jobs.js';
 import { begin as beginMetrics, finish as finishMetrics, removeAll as removeMetrics } from '../metrics/store.js';
 import { serializeBy } from '../orchestrator/observe.js';
-import { runtimeFiles } from '../runtime-files.js';
-import { storagePaths } from '../storage.js';
+import { runtimeFiles } from '../runtimes/sandbox-files.js';
+import { storagePaths } from '../storage/paths.js';
 import { toExact } from '../tcc/amounts.js';
 import { releaseOnce } from '../tcc/release-once.js';
 import { settleTry } from '../tcc/settle.js';

@@ -1,5 +1,5 @@
 import { chown, lchown, readdir } from 'node:fs/promises';
-import { LinkRefused } from '../errors.js';
+import { LinkRefused } from '../core/errors.js';
 import { lstatIn, openIn, openUnder, statOf, type Folder } from '../webdav/confined.js';
 
 /**

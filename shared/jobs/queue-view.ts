@@ -1,5 +1,5 @@
-import type { Deps } from '../deps.js';
-import { jobsCollection, type JobDoc } from '../repos/jobs.js';
+import type { Deps } from '../wiring/deps.js';
+import { jobsCollection, type JobDoc } from '../records/jobs.js';
 import { toExact } from '../tcc/amounts.js';
 import type { Queued, TenantUse } from './queue.js';
 import { queuePositions, remainingS, totalS, type QueuePosition, type Running } from './queue-position.js';

@@ -7,7 +7,7 @@ import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { homeScript } from '../../test/helpers/jobs.js';
 import { until } from '../../test/helpers/poll.js';
 import { userWithToken } from '../../test/helpers/users.js';
-import { jobsCollection, type JobDoc } from '../repos/jobs.js';
+import { jobsCollection, type JobDoc } from '../records/jobs.js';
 import { syncWorkloads } from './lifecycle.js';
 import { backoffS, workloadId } from './retry.js';
 

@@ -1,5 +1,5 @@
-import type { Deps } from '../deps.js';
-import { jobsCollection, type JobDoc } from '../repos/jobs.js';
+import type { Deps } from '../wiring/deps.js';
+import { jobsCollection, type JobDoc } from '../records/jobs.js';
 
 /** docs/api.md#experiments: the wait before attempt n + 1 is 10 s × 2^(n − 1), at most 5 minutes. */
 export const RETRY_FIRST_S = 10;

@@ -1,4 +1,4 @@
-import { Invalid } from '../errors.js';
+import { Invalid } from '../core/errors.js';
 import { entryKind, ORT_TELEMETRY_OFF, PY_HELPER_DIR, type Runtime } from '../runtimes/catalog.js';
 import type { Runtimes } from '../runtimes/port.js';
 

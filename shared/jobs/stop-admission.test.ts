@@ -4,7 +4,7 @@ import createRoute from '../../functions/jobs-create/route.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { homeScript } from '../../test/helpers/jobs.js';
 import { userWithToken } from '../../test/helpers/users.js';
-import { jobsCollection } from '../repos/jobs.js';
+import { jobsCollection } from '../records/jobs.js';
 import { admitWaiting } from './lifecycle.js';
 import { stopJob } from './stop.js';
 

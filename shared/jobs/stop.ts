@@ -1,6 +1,6 @@
-import type { Deps } from '../deps.js';
-import { Conflict } from '../errors.js';
-import { jobsCollection, type JobDoc } from '../repos/jobs.js';
+import type { Deps } from '../wiring/deps.js';
+import { Conflict } from '../core/errors.js';
+import { jobsCollection, type JobDoc } from '../records/jobs.js';
 import { releaseJob } from './lifecycle.js';
 
 /**

@@ -1,8 +1,8 @@
 import { v4 as uuid } from 'uuid';
-import type { Deps } from '../deps.js';
-import { Conflict, Forbidden } from '../errors.js';
-import { checkObjectCap } from '../limits.js';
-import { jobId, jobsCollection, type JobDoc } from '../repos/jobs.js';
+import type { Deps } from '../wiring/deps.js';
+import { Conflict, Forbidden } from '../core/errors.js';
+import { checkObjectCap } from '../records/object-cap.js';
+import { jobId, jobsCollection, type JobDoc } from '../records/jobs.js';
 import type { Runtime } from '../runtimes/catalog.js';
 import { reservingSweep } from '../sweeps/reserve.js';
 import { describe, exceeding, toExact } from '../tcc/amounts.js';

@@ -1,7 +1,7 @@
-import type { Deps } from '../deps.js';
-import { Invalid } from '../errors.js';
-import { DEFAULT_PATTERN } from '../validation.js';
-import { MAX_EPOCHS } from './limits.js';
+import type { Deps } from '../wiring/deps.js';
+import { Invalid } from '../core/errors.js';
+import { DEFAULT_PATTERN } from '../core/validation.js';
+import { MAX_EPOCHS } from './bounds.js';
 import { history, type JobMetrics } from './store.js';
 
 /** docs/api.md#experiments: at most this many jobs in one comparison. */

@@ -6,8 +6,8 @@ import { userWithToken } from '../../test/helpers/users.js';
 import { until as poll } from '../../test/helpers/poll.js';
 import { hookedStore, type StoreCall } from '../../test/helpers/hooked-store.js';
 import { announceRevocation } from '../bus/revocations.js';
-import type { Deps } from '../deps.js';
-import { MAX_SOCKET_BACKLOG_BYTES } from './limits.js';
+import type { Deps } from '../wiring/deps.js';
+import { MAX_SOCKET_BACKLOG_BYTES } from './bounds.js';
 import { createRelay, type Relay } from './relay.js';
 import { begin, finish, history } from './store.js';
 

@@ -2,10 +2,10 @@ import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { Message, Subscription } from '../bus/port.js';
 import { onRevocation } from '../bus/revocations.js';
-import type { Deps } from '../deps.js';
-import { isClientError } from '../errors.js';
+import type { Deps } from '../wiring/deps.js';
+import { isClientError } from '../core/errors.js';
 import { FairQueue } from './fair-queue.js';
-import { FLUSH_BATCH, FLUSH_MS, MAX_EPOCHS, MAX_SOCKET_BACKLOG_BYTES, MAX_WAITING, MAX_WAITING_PER_JOB, RECHECK_MS } from './limits.js';
+import { FLUSH_BATCH, FLUSH_MS, MAX_EPOCHS, MAX_SOCKET_BACKLOG_BYTES, MAX_WAITING, MAX_WAITING_PER_JOB, RECHECK_MS } from './bounds.js';
 import { Runs } from './runs.js';
 import { finish, history, RUN_HEADER, run, storeMany, validateMetrics, type JobMetrics } from './store.js';
 

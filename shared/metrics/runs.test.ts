@@ -1,5 +1,5 @@
 import t from 'tap';
-import { RELOAD_MS } from './limits.js';
+import { RELOAD_MS } from './bounds.js';
 import { type Run, Runs } from './runs.js';
 
 /** Runs over a table standing in for the store, counting its reads, on a clock the test moves. */

@@ -1,4 +1,4 @@
-import { MAX_RUNS_KNOWN, RELOAD_MS } from './limits.js';
+import { MAX_RUNS_KNOWN, RELOAD_MS } from './bounds.js';
 
 /** What the relay needs of a job's run record (shared/metrics/store.ts, kind run). */
 export interface Run {

@@ -1,9 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { Deps } from '../deps.js';
-import { Conflict } from '../errors.js';
+import type { Deps } from '../wiring/deps.js';
+import { Conflict } from '../core/errors.js';
 import type { Collection, Doc, New } from '../store/port.js';
-import { compile, S } from '../validation.js';
-import { MAX_BATCH } from './limits.js';
+import { compile, S } from '../core/validation.js';
+import { MAX_BATCH } from './bounds.js';
 
 /** docs/api.md#job-metrics: JobMetrics(user, name, epoch, accuracy, loss, progress). */
 export const jobMetricsSchema = S.object({

@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Invalid, LinkRefused, SourceChanged } from '../errors.js';
+import { Invalid, LinkRefused, SourceChanged } from '../core/errors.js';
 import { FOLDER_MODE, lstatIn, openFileIn, openIn, openUnder, type Folder } from '../webdav/confined.js';
 
 /** Bounds what one model may hold, so a job cannot make the platform walk or copy without end. */

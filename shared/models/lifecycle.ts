@@ -1,10 +1,10 @@
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { v4 as uuid } from 'uuid';
-import type { Deps } from '../deps.js';
-import { errorMessage, isClientError, NotFound, SourceChanged } from '../errors.js';
-import { modelMachine, modelsCollection, type ModelDoc } from '../repos/models.js';
-import { storagePaths } from '../storage.js';
+import type { Deps } from '../wiring/deps.js';
+import { errorMessage, isClientError, NotFound, SourceChanged } from '../core/errors.js';
+import { modelMachine, modelsCollection, type ModelDoc } from '../records/models.js';
+import { storagePaths } from '../storage/paths.js';
 import { releaseHold, type HoldSpec } from '../tcc/hold.js';
 import { copyTree } from './files.js';
 

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import { API_SOCKET_NAME, HOSTS_FILE, sandboxHosts } from './sandbox-bwrap.js';
 
 /** Unix socket paths longer than this do not fit sockaddr_un (108 bytes with the NUL). */

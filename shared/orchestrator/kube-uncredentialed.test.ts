@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { loadConfig } from '../config.js';
-import { createDeps } from '../deps.js';
-import { Unavailable } from '../errors.js';
-import { createLogger, memorySink } from '../log.js';
+import { loadConfig } from '../config/load.js';
+import { createDeps } from '../wiring/deps.js';
+import { Unavailable } from '../core/errors.js';
+import { createLogger, memorySink } from '../core/log.js';
 import type { Runtimes } from '../runtimes/port.js';
 import { uncredentialedKubernetes } from './kube-uncredentialed.js';
 
@@ -32,7 +32,7 @@ t.test('createDeps: a function without a kubeconfig cluster starts, with the unc
     else process.env.KUBECONFIG = before;
   });
   const config = loadConfig({ MLP_ROOT: path.join(dir, 'root'), MLP_ORCHESTRATOR: 'kubernetes' });
-  // No job or app starts here, and shared/ does not import templates/ (shared/layers.test.ts): no runtimes.
+  // No job or app starts here, and shared/ does not import templates/ (shared/wiring/layers.test.ts): no runtimes.
   const deps = await createDeps(config, createLogger({ component: 'test', sinks: [memorySink()] }), { runtimes: {} as Runtimes });
   t.teardown(() => deps.close());
   t.equal(deps.orchestrator.kind, 'kubernetes');

@@ -1,4 +1,4 @@
-import { Unavailable } from '../errors.js';
+import { Unavailable } from '../core/errors.js';
 import { serviceEndpoint } from './kube-pods.js';
 import type { Orchestrator } from './port.js';
 

@@ -1,5 +1,5 @@
 import * as k8s from '@kubernetes/client-node';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import { INSTANCE, statusOfPods } from './kube-pods.js';
 import type { WorkloadStatus } from './port.js';
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import { openCgroup, type WorkloadCgroup } from './cgroups.js';
 import { cgroupLimits, type JobLimits } from './local-limits.js';
 import { signalGroup } from './local-process.js';

@@ -1,6 +1,6 @@
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import { describeCgroups, type CgroupSupport, type Limits, type WorkloadCgroup } from './cgroups.js';
 import { ended, type Running } from './local-workload.js';
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import { insideApi, startApiBridge, writeHosts, type ApiBridge } from './api-bridge.js';
 import { adoptLeftovers } from './local-adopt.js';
 import { type Limited, limitsFor, sandboxNetwork, workloadCommand } from './local-command.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Invalid } from '../errors.js';
+import { Invalid } from '../core/errors.js';
 
 /** The runtimes a job may ask for: `tf` (TensorFlow, Keras, scikit-learn; tfjs for JavaScript) and `torch` (PyTorch). */
 export const RUNTIMES = ['tf', 'torch'] as const;

@@ -3,7 +3,7 @@
  * lives under templates/ (templates/runtime-tf implements JobRunner for JavaScript entries,
  * templates/model-server-tf implements ModelServer; templates/runtimes.ts assembles them). The
  * composition roots (templates/mlp-node20/index.ts, scripts/local/platform.ts) hand it to
- * createDeps as Deps.runtimes, so shared/ never imports templates/ (shared/layers.test.ts).
+ * createDeps as Deps.runtimes, so shared/ never imports templates/ (shared/wiring/layers.test.ts).
  * The templates implement it structurally, without importing this file: the model server's and the
  * runtimes' images and sandboxes hold templates/ and node_modules, not shared/.
  */
@@ -16,7 +16,7 @@ export interface JobRunner {
   env(): Record<string, string>;
   /**
    * The folders of the platform's own code and packages the process reads (the template's folder,
-   * the node_modules it resolves from): a sandbox lets it read these (shared/runtime-files.ts).
+   * the node_modules it resolves from): a sandbox lets it read these (shared/runtimes/sandbox-files.ts).
    */
   reads(): string[];
 }

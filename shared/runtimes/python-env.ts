@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import { tryLockFile } from '../store/dir-lock.js';
 import { ORT_TELEMETRY_OFF, PY_HELPER_DIR, requirementsFile, SMOKE_IMPORTS, type Runtime } from './catalog.js';
 

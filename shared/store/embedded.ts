@@ -1,6 +1,6 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { Conflict, Unavailable } from '../errors.js';
+import { Conflict, Unavailable } from '../core/errors.js';
 import { AppendLog } from './append-log.js';
 import { lockDir } from './dir-lock.js';
 import { applyChange, byCreation, isAfter, matches, monotonicClock } from './filter.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Conflict } from '../errors.js';
+import { Conflict } from '../core/errors.js';
 import type { Endpoint } from '../http/adapter.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import type { CollectionName, Doc, Store } from './port.js';
 
 /**

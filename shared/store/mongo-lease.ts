@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { MongoError, type Collection as MongoCollection } from 'mongodb';
-import { Unavailable } from '../errors.js';
-import type { Logger } from '../log.js';
+import { Unavailable } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { holderIsGone, selfIdentity, type ProcessIdentity } from './process-identity.js';
 
 /**

@@ -1,6 +1,6 @@
 import { MongoClient, MongoError, MongoNetworkError, MongoServerSelectionError, type Collection as MongoCollection, type Document, type IndexDescription } from 'mongodb';
-import { Conflict, Unavailable } from '../errors.js';
-import type { Logger } from '../log.js';
+import { Conflict, Unavailable } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { matches, monotonicClock } from './filter.js';
 import { KeyQueue, type Turn } from './key-queue.js';
 import { DEFAULT_LEASE, Leases, NOT_NEEDED, type Lease, type LeaseOptions } from './mongo-lease.js';

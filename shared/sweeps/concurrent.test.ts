@@ -4,8 +4,8 @@ import sweepsCreate from '../../functions/sweeps-create/route.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { homeScript } from '../../test/helpers/jobs.js';
 import { userWithToken } from '../../test/helpers/users.js';
-import { jobsCollection } from '../repos/jobs.js';
-import { sweepsCollection } from '../repos/sweeps.js';
+import { jobsCollection } from '../records/jobs.js';
+import { sweepsCollection } from '../records/sweeps.js';
 import { reconcileSweeps } from './reconcile.js';
 
 // docs/api.md#experiments: two passes of the sweep reconciler at once (the schedule's and another

@@ -1,10 +1,10 @@
 import { randomInt } from 'node:crypto';
-import type { Deps } from '../deps.js';
-import { Conflict, Forbidden } from '../errors.js';
+import type { Deps } from '../wiring/deps.js';
+import { Conflict, Forbidden } from '../core/errors.js';
 import { checkEntryFile } from '../jobs/entry-file.js';
-import { checkObjectCap } from '../limits.js';
-import { jobsCollection } from '../repos/jobs.js';
-import { sweepId, sweepsCollection, type SweepDoc } from '../repos/sweeps.js';
+import { checkObjectCap } from '../records/object-cap.js';
+import { jobsCollection } from '../records/jobs.js';
+import { sweepId, sweepsCollection, type SweepDoc } from '../records/sweeps.js';
 import type { Runtime } from '../runtimes/catalog.js';
 import { describe, exceeding, toExact } from '../tcc/amounts.js';
 import { trialsOverlap } from './reserve.js';

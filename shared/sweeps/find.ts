@@ -1,6 +1,6 @@
-import type { Deps } from '../deps.js';
-import { NotFound } from '../errors.js';
-import { sweepId, sweepsCollection, type SweepDoc } from '../repos/sweeps.js';
+import type { Deps } from '../wiring/deps.js';
+import { NotFound } from '../core/errors.js';
+import { sweepId, sweepsCollection, type SweepDoc } from '../records/sweeps.js';
 import { trialName, type TrialView } from './trials.js';
 
 export async function sweepOrNotFound(deps: Deps, user: string, name: string): Promise<SweepDoc> {

@@ -13,8 +13,8 @@ import sweepsStop from '../../functions/sweeps-stop/route.js';
 import { handle as trialsFn } from '../../functions/sweeps-trials/handler.js';
 import sweepsTrials from '../../functions/sweeps-trials/route.js';
 import { begin, store } from '../metrics/store.js';
-import { jobsCollection } from '../repos/jobs.js';
-import { sweepsCollection } from '../repos/sweeps.js';
+import { jobsCollection } from '../records/jobs.js';
+import { sweepsCollection } from '../records/sweeps.js';
 import { reconcileSweeps } from './reconcile.js';
 
 // docs/api.md#experiments through the handlers and the reconciler, jobs' ends played by writing

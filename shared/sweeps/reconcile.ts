@@ -1,10 +1,10 @@
-import type { Deps } from '../deps.js';
-import { isClientError } from '../errors.js';
+import type { Deps } from '../wiring/deps.js';
+import { isClientError } from '../core/errors.js';
 import { stopJob } from '../jobs/stop.js';
 import { submitJob } from '../jobs/submit.js';
 import { history, type JobMetrics } from '../metrics/store.js';
-import { ENDED, jobId, jobsCollection, type JobDoc, type JobState } from '../repos/jobs.js';
-import { sweepsCollection, type SweepDoc, type TrialRecord } from '../repos/sweeps.js';
+import { ENDED, jobId, jobsCollection, type JobDoc, type JobState } from '../records/jobs.js';
+import { sweepsCollection, type SweepDoc, type TrialRecord } from '../records/sweeps.js';
 import { better, bestOf, medianStops, progressOf, trialName, type TrialView } from './trials.js';
 
 const ACTIVE: string[] = ['creating', 'running'];

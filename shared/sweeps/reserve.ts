@@ -1,5 +1,5 @@
-import type { Deps } from '../deps.js';
-import { sweepId, sweepsCollection } from '../repos/sweeps.js';
+import type { Deps } from '../wiring/deps.js';
+import { sweepId, sweepsCollection } from '../records/sweeps.js';
 import { trialLetters } from './trials.js';
 
 /** The trial number letters stand for (a → 1, aa → 27), or null when they cannot be trial letters. */

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Invalid } from '../errors.js';
-import { compile, S } from '../validation.js';
+import { Invalid } from '../core/errors.js';
+import { compile, S } from '../core/validation.js';
 
 /** docs/api.md#experiments: at most this many trials in a sweep (for grid, combinations). */
 export const MAX_TRIALS = 1000;

@@ -1,4 +1,4 @@
-import { Invalid } from '../errors.js';
+import { Invalid } from '../core/errors.js';
 
 /** Exact amounts: cpu in thousandths of a core, gpu and ram (Mi) and rom (bytes) as integers. */
 export interface Amounts {

@@ -1,6 +1,6 @@
 import { v4 as uuid } from 'uuid';
-import { Forbidden, isClientError, Unavailable } from '../errors.js';
-import type { Logger } from '../log.js';
+import { Forbidden, isClientError, Unavailable } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { CODE_HEADER } from '../http/error-header.js';
 import { isRefusalCode, type Applier, type RequestType } from './ledger.js';
 import type { ResourceManager } from './resource-manager.js';

@@ -1,5 +1,5 @@
-import type { Deps } from '../deps.js';
-import { isClientError } from '../errors.js';
+import type { Deps } from '../wiring/deps.js';
+import { isClientError } from '../core/errors.js';
 import type { Collection, Doc } from '../store/port.js';
 import type { ApiAmounts } from './client.js';
 import type { Applier } from './ledger.js';

@@ -1,5 +1,5 @@
-import { hasCode } from '../errors.js';
-import { defineMachine } from '../fsm.js';
+import { hasCode } from '../core/errors.js';
+import { defineMachine } from '../core/fsm.js';
 import { add, describe, equal, exceeding, sub, ZERO, type Amounts } from './amounts.js';
 
 /**

@@ -1,5 +1,5 @@
-import type { Deps } from '../deps.js';
-import { isClientError } from '../errors.js';
+import type { Deps } from '../wiring/deps.js';
+import { isClientError } from '../core/errors.js';
 import type { ApiAmounts } from './client.js';
 import { refusedAs, type Applier } from './ledger.js';
 

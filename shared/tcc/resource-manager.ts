@@ -1,6 +1,6 @@
-import { Conflict, Forbidden } from '../errors.js';
-import { keyedMutex } from '../keyed-mutex.js';
-import type { Logger } from '../log.js';
+import { Conflict, Forbidden } from '../core/errors.js';
+import { keyedMutex } from '../core/keyed-mutex.js';
+import type { Logger } from '../core/log.js';
 import type { Collection, Doc, Store } from '../store/port.js';
 import { toApi, ZERO, type Amounts } from './amounts.js';
 import {

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { S } from '../validation.js';
+import { S } from '../core/validation.js';
 
 // docs/api.md#resources: ids are ^[a-z0-9-]{1,64}$; amounts ≥ 0, omitted ones are 0.
 export const requestId = Type.String({ pattern: '^[a-z0-9-]{1,64}$' });

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { Unavailable } from '../errors.js';
-import { Reply } from '../route.js';
+import { Unavailable } from '../core/errors.js';
+import { Reply } from '../routes/route.js';
 
 // The browser UI, one page built by scripts/bundle-ui.mjs into dist/client/web/ (which every
 // function image holds). This module runs from dist/ or from the source tree, two folders below

@@ -1,6 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, realpath, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { Conflict, LinkRefused, ParentMissing } from '../errors.js';
+import { Conflict, LinkRefused, ParentMissing } from '../core/errors.js';
 
 // Paths under MLP_ROOT that users influence, in folders a job can write, must never lead out
 // through a link (docs/security.md: tenants are hostile to each other). Checking with lstat and then

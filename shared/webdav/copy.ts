@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { Invalid, LinkRefused, ResourceMissing } from '../errors.js';
+import { Invalid, LinkRefused, ResourceMissing } from '../core/errors.js';
 import { durability, FOLDER_MODE, lstatIn, openFileIn, openIn, type Folder } from './confined.js';
 
 const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;

@@ -1,4 +1,4 @@
-import { Forbidden, MalformedBody } from '../errors.js';
+import { Forbidden, MalformedBody } from '../core/errors.js';
 import { MAX_NAME, MAX_NAMESPACE, MAX_PROPS, MAX_VALUE, type PropName, type PropUpdate } from './deadprops.js';
 import { DAV, elements, escapeAttr, is, parseXml, serializeContent, type XmlElement } from './xml.js';
 

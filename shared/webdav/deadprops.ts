@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
-import { Forbidden } from '../errors.js';
+import { Forbidden } from '../core/errors.js';
 import { copyIn } from './copy.js';
 import { lstatIn, openFileIn, openIn, openUnder, removeIn, type Folder } from './confined.js';
 

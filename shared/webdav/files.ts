@@ -3,12 +3,12 @@ import { open, readdir, rename, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ParentMissing } from '../errors.js';
+import { ParentMissing } from '../core/errors.js';
 import { durability, lstatIn, openUnder, type Folder } from './confined.js';
 
 /**
  * Where uploads are received before they are committed: MLP_ROOT/tmp/webdav, beside the datasets
- * and homes (shared/storage.ts) — outside every folder a client lists or a job sees, so a temporary file is
+ * and homes (shared/storage/paths.ts) — outside every folder a client lists or a job sees, so a temporary file is
  * never counted, listed or downloadable, and no client-chosen name can pass for one; and on the
  * same volume as the datasets and homes, so that a commit is one rename.
  */

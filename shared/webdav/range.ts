@@ -1,4 +1,4 @@
-import { Forbidden } from '../errors.js';
+import { Forbidden } from '../core/errors.js';
 
 /** One `bytes=` range of a file of `size` bytes, or undefined for the whole file. */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {

@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { Invalid } from '../errors.js';
-import { DATASET_NAME } from '../repos/datasets.js';
-import { segmentProblem } from '../file-name.js';
-import { storagePaths } from '../storage.js';
+import { Invalid } from '../core/errors.js';
+import { DATASET_NAME } from '../records/datasets.js';
+import { segmentProblem } from '../storage/file-name.js';
+import { storagePaths } from '../storage/paths.js';
 
-/** The one rule for a file's name, shared with the `mlp` client and the UI (shared/file-name.ts). */
+/** The one rule for a file's name, shared with the `mlp` client and the UI (shared/storage/file-name.ts). */
 export { segmentProblem };
 
 const DATASET = new RegExp(DATASET_NAME);
@@ -14,7 +14,7 @@ export interface Target {
   /** The dataset's name, or '.home' for the user's home. */
   name: string;
   home: boolean;
-  /** The folder on disk, the dataset's or the home, as folders below MLP_ROOT (shared/storage.ts). */
+  /** The folder on disk, the dataset's or the home, as folders below MLP_ROOT (shared/storage/paths.ts). */
   segments: string[];
   /** Path inside it, '' for the folder itself; never has `.` or `..` segments. */
   rel: string;

@@ -1,5 +1,5 @@
 import { SaxesParser, type SaxesTagNS } from 'saxes';
-import { MalformedBody } from '../errors.js';
+import { MalformedBody } from '../core/errors.js';
 
 // The request bodies of PROPPATCH and PROPFIND (RFC 4918 §14), parsed with saxes: strict XML 1.0
 // with namespaces (a malformed body or an unbound prefix is an error, never a guess). A DOCTYPE is

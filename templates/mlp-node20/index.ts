@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
-import { loadConfig } from '../../shared/config.js';
-import { usesOf } from '../../shared/deps-uses.js';
-import { createLogger, fileSink, stdoutSink } from '../../shared/log.js';
-import { loadFunction } from '../../shared/registry.js';
-import { loadFunctionSecrets, OPENFAAS_SECRETS_DIR, withFunctionSecrets } from '../../shared/secrets.js';
-import { wireFunctions, withCronTrigger } from '../../shared/wiring.js';
+import { loadConfig } from '../../shared/config/load.js';
+import { usesOf } from '../../shared/wiring/uses.js';
+import { createLogger, fileSink, stdoutSink } from '../../shared/core/log.js';
+import { loadFunction } from '../../shared/routes/registry.js';
+import { loadFunctionSecrets, OPENFAAS_SECRETS_DIR, withFunctionSecrets } from '../../shared/config/secrets.js';
+import { wireFunctions, withCronTrigger } from '../../shared/wiring/functions.js';
 import { runtimes } from '../runtimes.js';
 
 /**
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const fn = await loadFunction(name);
   // Only the secrets this function's route needs, from its environment or the files OpenFaaS
   // mounts (MLP_SECRETS_DIR: another folder, for tests); never from MLP_ROOT, the volume every
-  // function shares (shared/secrets.ts).
+  // function shares (shared/config/secrets.ts).
   const secrets = await loadFunctionSecrets(fn.route, process.env, process.env.MLP_SECRETS_DIR || OPENFAAS_SECRETS_DIR);
   const { server, close } = await wireFunctions([fn], withFunctionSecrets(config, secrets), log, { overrides: { runtimes }, around: withCronTrigger(fn, log), uses: usesOf(fn.route) });
   const port = Number(process.env.PORT ?? 8080);

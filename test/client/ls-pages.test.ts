@@ -7,7 +7,7 @@ import t from 'tap';
 import { api, PAGE_SIZE } from '../../bin/src/api.js';
 import * as jobs from '../../bin/src/jobs.js';
 import { nextLink } from '../../shared/http/link-header.js';
-import { jobId, jobsCollection } from '../../shared/repos/jobs.js';
+import { jobId, jobsCollection } from '../../shared/records/jobs.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { spawnTs } from '../helpers/process.js';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { createInProcessBus } from '../../shared/bus/in-process.js';
 import { createKafkaBus } from '../../shared/bus/kafka.js';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { busConformance } from './bus-suite.js';
 
 const log = createLogger({ component: 'test', sinks: [memorySink()] });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import t from 'tap';
 import { createKafkaBus } from '../../shared/bus/kafka.js';
 import type { Bus } from '../../shared/bus/port.js';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { collector } from './bus-suite.js';
 
 // Kafka-only behaviour: an independent producer (Debian's kcat) and restarts mid-stream.

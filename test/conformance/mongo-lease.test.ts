@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import t, { type Test } from 'tap';
 import { MongoClient } from 'mongodb';
-import { Unavailable } from '../../shared/errors.js';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { Unavailable } from '../../shared/core/errors.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import type { LeaseOptions } from '../../shared/store/mongo-lease.js';
 import { openMongoStore } from '../../shared/store/mongo.js';
 import type { Doc, Store } from '../../shared/store/port.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { createLocalOrchestrator } from '../../shared/orchestrator/local.js';
 import { orchestratorConformance } from './orchestrator-suite.js';
 

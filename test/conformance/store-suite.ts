@@ -1,5 +1,5 @@
 import type { Test } from 'tap';
-import { Conflict } from '../../shared/errors.js';
+import { Conflict } from '../../shared/core/errors.js';
 import type { Doc, Store } from '../../shared/store/port.js';
 import { openStore, type StoreSpec } from './fixtures/open-store.js';
 import { startRacer } from './racers.js';

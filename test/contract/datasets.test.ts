@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { romReleaseId, romTryId } from '../../shared/datasets/lifecycle.js';
-import { datasetsCollection } from '../../shared/repos/datasets.js';
-import { storagePaths } from '../../shared/storage.js';
+import { datasetsCollection } from '../../shared/records/datasets.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { startTestPlatform, storeBackends, type Answer, type TestPlatform } from '../helpers/platform.js';
 
 // docs/api.md#datasets (the REST side; WebDAV upload and download come with their own issue), on every store.

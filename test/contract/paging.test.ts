@@ -1,6 +1,6 @@
 import { MongoClient, type Document } from 'mongodb';
 import t, { type Test } from 'tap';
-import { jobId, jobsCollection, type JobDoc } from '../../shared/repos/jobs.js';
+import { jobId, jobsCollection, type JobDoc } from '../../shared/records/jobs.js';
 import { findQuery } from '../../shared/store/mongo.js';
 import type { New } from '../../shared/store/port.js';
 import { nextOf } from '../helpers/paging.js';

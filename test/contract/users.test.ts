@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import type { UserDoc } from '../../shared/repos/users.js';
+import type { UserDoc } from '../../shared/records/users.js';
 import { startTestPlatform, storeBackends, type Answer, type TestPlatform } from '../helpers/platform.js';
 
 // docs/api.md#conventions and #users end to end over HTTP, on every store backend available.

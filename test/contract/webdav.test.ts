@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
-import { storagePaths } from '../../shared/storage.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
 // docs/api.md#datasets WebDAV: upload while creating (never past the size), download when ready, listings,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { loadFunctions } from '../../shared/registry.js';
+import { loadFunctions } from '../../shared/routes/registry.js';
 import { call, withDatabase } from '../helpers/platform.js';
 import { freePort, spawnTs } from '../helpers/process.js';
 import { startNginx } from './nginx.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { loadFunctions } from '../../shared/registry.js';
+import { loadFunctions } from '../../shared/routes/registry.js';
 
 // docs/api.md cannot drift from the code: every route of the route registry (functions/*/route.ts)
 // and every operation of openapi.json is a row of one of its route tables, and every route row

@@ -9,7 +9,7 @@ import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v
 import { ConfigMap, LimitRange, Namespace, PersistentVolume, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
-import { loadConfig } from '../../shared/config.js';
+import { loadConfig } from '../../shared/config/load.js';
 import { SHARED_ENV } from '../../scripts/gen/deploy-facts.js';
 import { DEFAULT_DISK, labelsOf, podSpecOf } from '../../shared/orchestrator/kube-pods.js';
 import type { Workload } from '../../shared/orchestrator/port.js';

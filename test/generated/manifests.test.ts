@@ -6,8 +6,8 @@ import { Ajv } from 'ajv';
 import { Pod } from 'kubernetes-models/v1';
 import t from 'tap';
 import { parseAllDocuments, parse } from 'yaml';
-import { loadFunctions } from '../../shared/registry.js';
-import { SECRET_SOURCES, secretsOf, type SecretName } from '../../shared/secrets.js';
+import { loadFunctions } from '../../shared/routes/registry.js';
+import { SECRET_SOURCES, secretsOf, type SecretName } from '../../shared/config/secrets.js';
 
 // The generated deployment files, validated offline: Knative manifests against the published
 // Knative schemas (kubernetes-models), stack.yml against our JSON Schema of OpenFaaS stack files
@@ -16,7 +16,7 @@ import { SECRET_SOURCES, secretsOf, type SecretName } from '../../shared/secrets
 // Service's pod template is also validated as a Kubernetes Pod.
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** Kubernetes / OpenFaaS secret names of what a function needs (shared/secrets.ts). */
+/** Kubernetes / OpenFaaS secret names of what a function needs (shared/config/secrets.ts). */
 const secretNames = (names: SecretName[]) => names.map((n) => SECRET_SOURCES[n].secret).sort();
 // Spot checks, each read off the function's handler (a function once got every secret).
 const EXPECTED: Record<string, string[]> = {

@@ -8,9 +8,9 @@ import { toFaasHandler, type LoadedFunction } from '../../shared/http/adapter.js
 import { FunctionContext } from '../../shared/http/faas.js';
 import { createRouter } from '../../shared/http/router.js';
 import { createFaasServer } from '../../shared/http/server.js';
-import { loadFunctions } from '../../shared/registry.js';
-import type { RouteDef } from '../../shared/route.js';
-import { compile, DEFAULT_PATTERN } from '../../shared/validation.js';
+import { loadFunctions } from '../../shared/routes/registry.js';
+import type { RouteDef } from '../../shared/routes/route.js';
+import { compile, DEFAULT_PATTERN } from '../../shared/core/validation.js';
 import { renderOpenApi } from '../../scripts/gen/openapi.js';
 import { testDeps } from '../helpers/deps.js';
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { loadFunctions } from '../../shared/registry.js';
+import { loadFunctions } from '../../shared/routes/registry.js';
 
 // Which functions may hold a Kubernetes API token: exactly those whose handler reaches the
 // orchestrator's API-backed methods must be marked `orchestrator: true` in their route.ts (they run

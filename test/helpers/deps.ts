@@ -2,14 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { loadConfig } from '../../shared/config.js';
-import { createDeps, type Deps, type Overrides } from '../../shared/deps.js';
-import { scopeFunction } from '../../shared/deps-uses.js';
+import { loadConfig } from '../../shared/config/load.js';
+import { createDeps, type Deps, type Overrides } from '../../shared/wiring/deps.js';
+import { scopeFunction } from '../../shared/wiring/uses.js';
 import { toFaasHandler, type LoadedFunction } from '../../shared/http/adapter.js';
 import { FunctionContext } from '../../shared/http/faas.js';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { endRecorded } from '../../shared/orchestrator/local-record.js';
-import type { Handler, RouteDef } from '../../shared/route.js';
+import type { Handler, RouteDef } from '../../shared/routes/route.js';
 import { runtimes } from '../../templates/runtimes.js';
 
 /** Real dependencies on an embedded store in a temporary folder, closed when the test ends. */
@@ -37,7 +37,7 @@ export interface Invocation {
 
 /** One request through the template's adapter, without a socket: what OpenFaaS would hand the function. */
 export async function invoke(route: RouteDef, handle: unknown, deps: Deps, req: Invocation): Promise<{ status: number; body: unknown; headers: Record<string, string> }> {
-  // The handler sees only the ports its route declares, as in a function process (shared/deps-uses.ts).
+  // The handler sees only the ports its route declares, as in a function process (shared/wiring/uses.ts).
   const fn: LoadedFunction = scopeFunction({ route, handle: handle as Handler<RouteDef> }, deps);
   const context = new FunctionContext();
   const raw = req.body === undefined ? '' : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { storagePaths } from '../../shared/storage.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { folderSaveHandler } from '../../templates/runtime-tf/checkpoint.js';
 import { until } from './poll.js';
 import type { Reachable } from './platform.js';

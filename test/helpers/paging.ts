@@ -1,12 +1,12 @@
 import type { Test } from 'tap';
-import type { Deps } from '../../shared/deps.js';
+import type { Deps } from '../../shared/wiring/deps.js';
 import { nextLink } from '../../shared/http/link-header.js';
-import type { RouteDef } from '../../shared/route.js';
+import type { RouteDef } from '../../shared/routes/route.js';
 import { invoke } from './deps.js';
 
 /**
  * The target of a `Link: <…>; rel="next"` header, or undefined when there is none. Read as the
- * clients read it; the header must also be just that one link, as shared/paging.ts writes it.
+ * clients read it; the header must also be just that one link, as shared/http/paging.ts writes it.
  */
 export function nextOf(link: string | null | undefined): string | undefined {
   const next = nextLink(link);

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../shared/config.js';
-import type { Overrides } from '../../shared/deps.js';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { loadConfig } from '../../shared/config/load.js';
+import type { Overrides } from '../../shared/wiring/deps.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { endRecorded } from '../../shared/orchestrator/local-record.js';
 import { startPlatform, type Platform } from '../../scripts/local/platform.js';
 

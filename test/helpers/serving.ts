@@ -1,9 +1,9 @@
 import { v4 as uuid } from 'uuid';
 import * as tf from '@tensorflow/tfjs';
-import type { Deps } from '../../shared/deps.js';
+import type { Deps } from '../../shared/wiring/deps.js';
 import { ckptOf } from '../../shared/models/lifecycle.js';
-import { jobsCollection, type JobDoc } from '../../shared/repos/jobs.js';
-import { modelsCollection, type ModelDoc } from '../../shared/repos/models.js';
+import { jobsCollection, type JobDoc } from '../../shared/records/jobs.js';
+import { modelsCollection, type ModelDoc } from '../../shared/records/models.js';
 import { toApi, type Amounts } from '../../shared/tcc/amounts.js';
 import { handle as createModel } from '../../functions/models-create/handler.js';
 import createModelRoute from '../../functions/models-create/route.js';

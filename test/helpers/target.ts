@@ -6,11 +6,11 @@ import { createTokenService, type TokenService } from '../../shared/auth/tokens.
 import { createKafkaBus } from '../../shared/bus/kafka.js';
 import type { Bus } from '../../shared/bus/port.js';
 import { compilePath } from '../../shared/http/path-pattern.js';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { createRelay, relayOf, type Relay } from '../../shared/metrics/relay.js';
 import { endRecorded } from '../../shared/orchestrator/local-record.js';
 import { WORKSPACE } from '../../shared/orchestrator/kube-pods.js';
-import { storagePaths } from '../../shared/storage.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { openMongoStore } from '../../shared/store/mongo.js';
 import type { Store } from '../../shared/store/port.js';
 import { clusterInfra, startClusterLocal, type ClusterLocal } from './cluster.js';

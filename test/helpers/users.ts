@@ -1,5 +1,5 @@
 import { hashPassword } from '../../shared/auth/password.js';
-import type { Deps } from '../../shared/deps.js';
+import type { Deps } from '../../shared/wiring/deps.js';
 import { bearer } from './deps.js';
 
 /** Registers a user straight in the store and returns a Bearer header of theirs. */

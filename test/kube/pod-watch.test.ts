@@ -1,6 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import t from 'tap';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { startPodWatcher, statusFeed, type PodWatcher } from '../../shared/orchestrator/kube-watch.js';
 import type { WorkloadStatus } from '../../shared/orchestrator/port.js';
 import { kubeConfig, startTestKube } from '../helpers/kube.js';

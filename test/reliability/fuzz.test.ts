@@ -5,14 +5,14 @@ import t from 'tap';
 import type { TSchema } from '@sinclair/typebox';
 import { MAX_BODY_BYTES, createFaasServer } from '../../shared/http/server.js';
 import { createRouter } from '../../shared/http/router.js';
-import { loadFunctions } from '../../shared/registry.js';
+import { loadFunctions } from '../../shared/routes/registry.js';
 import type { LoadedFunction } from '../../shared/http/adapter.js';
-import { compile } from '../../shared/validation.js';
+import { compile } from '../../shared/core/validation.js';
 import { homeScript } from '../helpers/jobs.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { fillPath, pool, rawRequest, sleep, snapshot } from './helpers.js';
 
-// Fuzz: every POST/PUT route of the route registry (shared/registry.ts) gets at least
+// Fuzz: every POST/PUT route of the route registry (shared/routes/registry.ts) gets at least
 // RUNS generated invalid bodies (fast-check) and malformed HTTP. Every answer must be 403 {msg},
 // the platform must keep answering, and neither the store nor the tenant's in-use may change.
 //

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { CollectionName } from '../../shared/store/port.js';
-import type { Deps } from '../../shared/deps.js';
+import type { Deps } from '../../shared/wiring/deps.js';
 
 /** Every collection the platform keeps (store/port.ts CollectionName), but the conformance suite's own. */
 export const COLLECTIONS: CollectionName[] = ['user', 'tenant', 'resource_request', 'job', 'metrics', 'model', 'dataset', 'app_group', 'app_port'];

@@ -3,10 +3,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { processStartTime, recordStore } from '../../shared/orchestrator/local-record.js';
 import { createLocalOrchestrator } from '../../shared/orchestrator/local.js';
-import { storagePaths } from '../../shared/storage.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { startPlatformProcess, type PlatformProcess } from '../helpers/platform-process.js';
 import { untilAnswer } from '../helpers/poll.js';
 import { freePort } from '../helpers/process.js';

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import t from 'tap';
 import WebSocket from 'ws';
-import { loadFunctions } from '../../shared/registry.js';
-import { jobsCollection } from '../../shared/repos/jobs.js';
+import { loadFunctions } from '../../shared/routes/registry.js';
+import { jobsCollection } from '../../shared/records/jobs.js';
 import { endedJob, ckptOf, modelSettled, tinyModel, userOn } from '../helpers/models.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { fillPath, rawRequest } from './helpers.js';

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { loadConfig } from '../../shared/config.js';
-import { createDeps } from '../../shared/deps.js';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { loadConfig } from '../../shared/config/load.js';
+import { createDeps } from '../../shared/wiring/deps.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { runtimes } from '../../templates/runtimes.js';
 import { startTestPlatform, storeBackends, type TestPlatform } from '../helpers/platform.js';
 

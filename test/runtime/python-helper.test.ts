@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import publishRoute from '../../functions/metrics-publish/route.js';
-import { compile } from '../../shared/validation.js';
+import { compile } from '../../shared/core/validation.js';
 
 /** The helper's package folder (templates/runtime-py), put on PYTHONPATH as a job's runtime will. */
 const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates/runtime-py');

@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { loadConfig } from '../../shared/config.js';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { loadConfig } from '../../shared/config/load.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { PY_HELPER_DIR, type Runtime } from '../../shared/runtimes/catalog.js';
 import { createPythonEnvs } from '../../shared/runtimes/python-env.js';
 

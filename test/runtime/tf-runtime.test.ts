@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import * as tf from '@tensorflow/tfjs';
-import { storagePaths } from '../../shared/storage.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { loadModelFromFolder } from '../../templates/model-server-tf/load-model.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { until as poll } from '../helpers/poll.js';

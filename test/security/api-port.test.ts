@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { createLogger, memorySink } from '../../shared/log.js';
+import { createLogger, memorySink } from '../../shared/core/log.js';
 import { insideApi } from '../../shared/orchestrator/api-bridge.js';
 import { createLocalOrchestrator } from '../../shared/orchestrator/local.js';
 import type { WorkloadStatus } from '../../shared/orchestrator/port.js';

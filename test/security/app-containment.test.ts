@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { userHostUid } from '../../shared/orchestrator/userns.js';
-import { storagePaths } from '../../shared/storage.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { ckptOf, endedJob, modelSettled, ROWS, SERVER_RAM, serverPid, tinyModel, userOn } from '../helpers/models.js';
 import { until } from '../helpers/poll.js';
 import { call, startTestPlatform } from '../helpers/platform.js';

@@ -2,10 +2,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import WebSocket from 'ws';
-import { TRIES_PER_USER } from '../../functions/users-token/limits.js';
+import { TRIES_PER_USER } from '../../functions/users-token/attempts.js';
 import { MAX_SOCKETS_PER_USER } from '../../shared/http/upgrade.js';
-import { MAX_EPOCHS, PUBLISH_LIMIT } from '../../shared/metrics/limits.js';
-import { storagePaths } from '../../shared/storage.js';
+import { MAX_EPOCHS, PUBLISH_LIMIT } from '../../shared/metrics/bounds.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { startTestPlatform, type Answer, type TestPlatform } from '../helpers/platform.js';
 import { until } from '../helpers/poll.js';
 

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { storagePaths } from '../../shared/storage.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { until as poll } from '../helpers/poll.js';
 

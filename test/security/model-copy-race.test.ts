@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { storagePaths } from '../../shared/storage.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { users } from '../helpers/attack.js';
 import { homeScript } from '../helpers/jobs.js';
 import { startTestPlatform } from '../helpers/platform.js';

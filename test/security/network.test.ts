@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { storagePaths } from '../../shared/storage.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { results, runJob, users } from '../helpers/attack.js';
 import { homeScript } from '../helpers/jobs.js';
 import { startTestPlatform } from '../helpers/platform.js';

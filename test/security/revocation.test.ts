@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import t from 'tap';
-import { storagePaths } from '../../shared/storage.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { openMetricsSocket, WAIT_MS, type MetricsSocket } from '../helpers/metrics-socket.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path';
 import t from 'tap';
 import { userHostUid } from '../../shared/orchestrator/userns.js';
-import { storagePaths } from '../../shared/storage.js';
+import { storagePaths } from '../../shared/storage/paths.js';
 import { homeScript } from '../helpers/jobs.js';
 import { results, runJob, users } from '../helpers/attack.js';
 import { startTestPlatform } from '../helpers/platform.js';

@@ -1,6 +1,6 @@
 // The API's rules (docs/api.md), checked before sending; the server checks again
 // and its msg is shown when it refuses.
-import { segmentProblem } from '../../shared/file-name.js';
+import { segmentProblem } from '../../shared/storage/file-name.js';
 
 const NAME = /^[a-z]{1,50}$/;
 
@@ -20,7 +20,7 @@ export function checkPassword(password: string): string | undefined {
 
 /**
  * A path inside a dataset or the home: segments of 1–255 bytes of UTF-8 without "/", NUL or
- * control characters, none "." or ".." (the rule of shared/file-name.ts, which the server applies too).
+ * control characters, none "." or ".." (the rule of shared/storage/file-name.ts, which the server applies too).
  */
 export function checkFilePath(path: string): string | undefined {
   for (const s of path.split('/')) {

@@ -1,8 +1,8 @@
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { PORT_MAX, PORT_MIN } from '../../../shared/repos/apps.js';
-import { storagePaths } from '../../../shared/storage.js';
+import { PORT_MAX, PORT_MIN } from '../../../shared/records/apps.js';
+import { storagePaths } from '../../../shared/storage/paths.js';
 import { call, type Answer } from '../../helpers/platform.js';
 import { ckptOf, closeTo, endedJob, killServer, modelSettled, predictLocally, reconcile, ROWS, SERVER_RAM, serverPid, tinyModel, userOn } from '../../helpers/models.js';
 import { until } from '../../helpers/poll.js';

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { storagePaths } from '../../../shared/storage.js';
+import { storagePaths } from '../../../shared/storage/paths.js';
 import { reconcile as reconcileOnce } from '../../helpers/models.js';
 import type { Answer } from '../../helpers/platform.js';
 import { until as poll } from '../../helpers/poll.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { storagePaths } from '../../../shared/storage.js';
+import { storagePaths } from '../../../shared/storage/paths.js';
 import { reconcile } from '../../helpers/models.js';
 import { openMetricsSocket } from '../../helpers/metrics-socket.js';
 import { call } from '../../helpers/platform.js';

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
-import type { ModelDoc } from '../../../shared/repos/models.js';
-import { storagePaths } from '../../../shared/storage.js';
+import type { ModelDoc } from '../../../shared/records/models.js';
+import { storagePaths } from '../../../shared/storage/paths.js';
 import { ckptOf, endedJob, modelSettled, reconcile, tinyModel, userOn } from '../../helpers/models.js';
 import { until } from '../../helpers/poll.js';
 import type { Answer } from '../../helpers/platform.js';

@@ -1,6 +1,6 @@
-import type { Deps } from './deps.js';
-import { Forbidden } from './errors.js';
-import type { Collection, Doc, Filter } from './store/port.js';
+import type { Deps } from '../wiring/deps.js';
+import { Forbidden } from '../core/errors.js';
+import type { Collection, Doc, Filter } from '../store/port.js';
 
 const SINGULAR = { datasets: 'dataset', jobs: 'job', models: 'model', apps: 'app', sweeps: 'sweep' } as const;
 export type ObjectKind = keyof typeof SINGULAR;

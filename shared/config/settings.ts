@@ -1,5 +1,5 @@
 /**
- * The declaration of every MLP_* setting (SETTINGS): what loadConfig (shared/config.ts) reads,
+ * The declaration of every MLP_* setting (SETTINGS): what loadConfig (shared/config/load.ts) reads,
  * with its type, default and meaning, from which `npm run gen` writes docs/configuration.md.
  */
 

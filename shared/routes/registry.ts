@@ -1,10 +1,10 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { LoadedFunction } from './http/adapter.js';
+import type { LoadedFunction } from '../http/adapter.js';
 import type { Handler, RouteDef, Service, UpgradeHandler } from './route.js';
 
 /** The functions folder beside shared/, both in the source tree (tsx) and in dist/. */
-export const FUNCTIONS_DIR = fileURLToPath(new URL('../functions/', import.meta.url));
+export const FUNCTIONS_DIR = fileURLToPath(new URL('../../functions/', import.meta.url));
 
 /** The route registry: every functions/* folder with a route.ts, loaded with its handler. */
 export async function loadFunctions(dir = FUNCTIONS_DIR): Promise<LoadedFunction[]> {

@@ -1,4 +1,4 @@
-import { defineMachine } from '../fsm.js';
+import { defineMachine } from '../core/fsm.js';
 import type { Collection, Store } from '../store/port.js';
 import type { Holder } from '../tcc/hold.js';
 

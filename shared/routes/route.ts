@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { WebSocket } from 'ws';
-import type { Logger } from './log.js';
-import type { Deps } from './deps.js';
-import type { Principal } from './auth/principal.js';
-import type { SecretName } from './secrets.js';
-import type { Use } from './deps-uses.js';
-import type { PathParams } from './http/path-pattern.js';
+import type { Logger } from '../core/log.js';
+import type { Deps } from '../wiring/deps.js';
+import type { Principal } from '../auth/principal.js';
+import type { SecretName } from '../config/secrets.js';
+import type { Use } from '../wiring/uses.js';
+import type { PathParams } from '../http/path-pattern.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPTIONS';
 
@@ -49,14 +49,14 @@ export interface RouteDef<B extends TSchema | undefined = TSchema | undefined, P
   /** Scheduled reconcilers: run every so many seconds (local runner) or on this cron (cluster). */
   schedule?: { everySeconds: number; cron: string };
   /**
-   * Secrets the handler uses beyond what its auth mode implies (shared/secrets.ts secretsOf):
+   * Secrets the handler uses beyond what its auth mode implies (shared/config/secrets.ts secretsOf):
    * 'signing-key' where it issues tokens or verifies one itself, 'service-token' where it calls
    * an internal route. A function's deployment gets exactly these plus its auth mode's, no more.
    */
   secrets?: SecretName[];
   /**
    * The injected ports the handler (and its upgrade and service) uses beyond configuration, log,
-   * clock, tokens and authentication (shared/deps-uses.ts): a function builds only these, and its
+   * clock, tokens and authentication (shared/wiring/uses.ts): a function builds only these, and its
    * code sees only these. The store also comes with an auth mode that reads users.
    */
   uses?: Use[];

@@ -7,8 +7,8 @@ import ts from 'typescript';
 // is the library and reaches the runtimes' code only through the port handed in
 // (shared/runtimes/port.ts), and the runtimes' own code stays inside templates/, as their images
 // and sandboxes hold only templates/ and node_modules (templates/model-server-tf/Dockerfile,
-// shared/runtime-files.ts). Type-only imports count too: one is a step from a value import.
-const ROOT = path.resolve(import.meta.dirname, '..');
+// shared/runtimes/sandbox-files.ts). Type-only imports count too: one is a step from a value import.
+const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** Every relative import of the TypeScript files under `dir`, resolved to a path relative to the checkout. */
 function importsUnder(dir: string): { file: string; target: string }[] {
@@ -24,8 +24,8 @@ const within = (target: string, dir: string) => target === dir || target.startsW
 
 t.test('the scan finds what it looks for', async (t) => {
   t.ok(
-    importsUnder('shared').some((i) => i.file === path.join('shared', 'deps.ts') && within(i.target, 'shared/runtimes')),
-    'shared/deps.ts imports the port',
+    importsUnder('shared').some((i) => i.file === path.join('shared', 'wiring', 'deps.ts') && within(i.target, 'shared/runtimes')),
+    'shared/wiring/deps.ts imports the port',
   );
   t.ok(
     importsUnder('templates/model-server-tf').some((i) => within(i.target, 'templates/runtime-tf')),

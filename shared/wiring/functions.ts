@@ -1,14 +1,14 @@
 import type http from 'node:http';
-import type { Config } from './config.js';
+import type { Config } from '../config/load.js';
 import { createDeps, type Deps, type Overrides } from './deps.js';
-import type { Runtimes } from './runtimes/port.js';
-import { scopeFunction, type Use } from './deps-uses.js';
-import type { LoadedFunction } from './http/adapter.js';
-import { createRouter } from './http/router.js';
-import { createFaasServer, type Dispatch } from './http/server.js';
-import { createUpgrader } from './http/upgrade.js';
-import type { Logger } from './log.js';
-import { exclusiveTrigger } from './store/lease.js';
+import type { Runtimes } from '../runtimes/port.js';
+import { scopeFunction, type Use } from './uses.js';
+import type { LoadedFunction } from '../http/adapter.js';
+import { createRouter } from '../http/router.js';
+import { createFaasServer, type Dispatch } from '../http/server.js';
+import { createUpgrader } from '../http/upgrade.js';
+import type { Logger } from '../core/log.js';
+import { exclusiveTrigger } from '../store/lease.js';
 
 export interface Wired {
   deps: Deps;
@@ -26,7 +26,7 @@ export interface Wired {
  * (templates/mlp-node20/index.ts, one function) and the local runner (scripts/local/platform.ts,
  * all of them): dependencies, one router, the server with its upgrades and readiness, the
  * always-on services. `around` lets the template put the cron trigger in front of the router;
- * `uses` builds only those ports (the template passes its route's, shared/deps-uses.ts usesOf).
+ * `uses` builds only those ports (the template passes its route's, shared/wiring/uses.ts usesOf).
  */
 export async function wireFunctions(
   fns: LoadedFunction[],

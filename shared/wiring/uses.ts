@@ -1,10 +1,10 @@
 import type { Deps } from './deps.js';
-import type { LoadedFunction } from './http/adapter.js';
-import type { AuthMode } from './route.js';
+import type { LoadedFunction } from '../http/adapter.js';
+import type { AuthMode } from '../routes/route.js';
 
 /**
  * What a route may declare it uses (`uses` in functions/<name>/route.ts): a function process builds
- * only these (shared/deps.ts), and its handler, upgrade and service see only these (scopeDeps).
+ * only these (shared/wiring/deps.ts), and its handler, upgrade and service see only these (scopeDeps).
  * The rest of Deps (configuration, log, clock, tokens, authentication, addresses) is always there.
  */
 export type Use = 'store' | 'bus' | 'orchestrator' | 'resources';
@@ -39,7 +39,7 @@ export function usesOf(route: { uses?: readonly Use[]; auth: AuthMode }): Use[] 
  */
 export function scopeDeps(deps: Deps, route: { name: string; uses?: readonly Use[] }): Deps {
   // One view per deps and route, so what modules keep per Deps object (rate limiters, serialized
-  // passes: shared/rate-limit.ts limiterPer) stays one per function however often it is asked.
+  // passes: shared/core/rate-limit.ts limiterPer) stays one per function however often it is asked.
   let byRoute = views.get(deps);
   if (!byRoute) views.set(deps, (byRoute = new WeakMap()));
   const known = byRoute.get(route);

@@ -1,4 +1,4 @@
-import { defineMachine } from '../fsm.js';
+import { defineMachine } from '../core/fsm.js';
 import type { Collection, Doc, Store } from '../store/port.js';
 
 export type DatasetState = 'creating' | 'ready' | 'error' | 'deleting';

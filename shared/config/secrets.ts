@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from './config.js';
-import { ConfigError } from './errors.js';
-import type { RouteDef } from './route.js';
+import type { Config } from './load.js';
+import { ConfigError } from '../core/errors.js';
+import type { RouteDef } from '../routes/route.js';
 
 export interface Secrets {
   /** Signs and verifies JWTs. */

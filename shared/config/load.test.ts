@@ -1,6 +1,6 @@
 import t from 'tap';
-import { appGatewayUrl, loadConfig } from './config.js';
-import { ConfigError } from './errors.js';
+import { appGatewayUrl, loadConfig } from './load.js';
+import { ConfigError } from '../core/errors.js';
 
 t.test('defaults follow docs/api.md#resources and docs/configuration.md', async (t) => {
   const c = loadConfig({}, '/srv');

@@ -1,6 +1,6 @@
-import { Invalid } from './errors.js';
-import { Reply } from './route.js';
-import type { Collection, Cursor, Doc, Filter } from './store/port.js';
+import { Invalid } from '../core/errors.js';
+import { Reply } from '../routes/route.js';
+import type { Collection, Cursor, Doc, Filter } from '../store/port.js';
 
 /**
  * Pages of lists (docs/api.md#conventions): every list route takes `?limit=` (1–1000) and `?after=` (an opaque

@@ -2,14 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { loadConfig } from './config.js';
+import { loadConfig } from '../config/load.js';
 import { createDeps, type Deps } from './deps.js';
-import { scopeDeps, scopeFunction, USES, usesOf } from './deps-uses.js';
-import { createLogger, memorySink } from './log.js';
-import { loadFunctions } from './registry.js';
-import type { RouteDef } from './route.js';
-import type { LoadedFunction } from './http/adapter.js';
-import type { Runtimes } from './runtimes/port.js';
+import { scopeDeps, scopeFunction, USES, usesOf } from './uses.js';
+import { createLogger, memorySink } from '../core/log.js';
+import { loadFunctions } from '../routes/registry.js';
+import type { RouteDef } from '../routes/route.js';
+import type { LoadedFunction } from '../http/adapter.js';
+import type { Runtimes } from '../runtimes/port.js';
 
 const fake = { store: 'S', users: 'U', bus: 'B', orchestrator: 'O', resources: 'R', tcc: 'T', config: 'C', log: 'L' } as unknown as Deps;
 

@@ -1,4 +1,4 @@
-import { createRateLimiter, limiterPer, type RateLimiter } from '../../shared/rate-limit.js';
+import { createRateLimiter, limiterPer, type RateLimiter } from '../../shared/core/rate-limit.js';
 
 /**
  * Token requests per requested user name, existing or not (so the bound says nothing about

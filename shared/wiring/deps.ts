@@ -1,21 +1,21 @@
 import path from 'node:path';
-import { createAuthenticator, type Authenticator } from './auth/principal.js';
-import { createTokenService, type TokenService } from './auth/tokens.js';
-import { createInProcessBus } from './bus/in-process.js';
-import type { Bus } from './bus/port.js';
-import { appGatewayUrl, type Config } from './config.js';
-import { ConfigError } from './errors.js';
-import type { Logger } from './log.js';
-import { USES, type Use } from './deps-uses.js';
-import type { JobLimits } from './orchestrator/local-limits.js';
-import type { Orchestrator } from './orchestrator/port.js';
-import { usersRepo, type UsersRepo } from './repos/users.js';
-import type { Runtimes } from './runtimes/port.js';
-import type { PythonEnvs } from './runtimes/python-env.js';
-import { resolveSecrets } from './secrets.js';
-import type { Store } from './store/port.js';
-import type { TccClient } from './tcc/client.js';
-import type { ResourceManager } from './tcc/resource-manager.js';
+import { createAuthenticator, type Authenticator } from '../auth/principal.js';
+import { createTokenService, type TokenService } from '../auth/tokens.js';
+import { createInProcessBus } from '../bus/in-process.js';
+import type { Bus } from '../bus/port.js';
+import { appGatewayUrl, type Config } from '../config/load.js';
+import { ConfigError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { USES, type Use } from './uses.js';
+import type { JobLimits } from '../orchestrator/local-limits.js';
+import type { Orchestrator } from '../orchestrator/port.js';
+import { usersRepo, type UsersRepo } from '../records/users.js';
+import type { Runtimes } from '../runtimes/port.js';
+import type { PythonEnvs } from '../runtimes/python-env.js';
+import { resolveSecrets } from '../config/secrets.js';
+import type { Store } from '../store/port.js';
+import type { TccClient } from '../tcc/client.js';
+import type { ResourceManager } from '../tcc/resource-manager.js';
 
 /** Everything a handler may use, built once at start and injected (never read from process.env). */
 export interface Deps {
@@ -60,7 +60,7 @@ export interface Overrides {
 
 /**
  * Builds the adapters the configuration names: real servers when configured, embedded defaults
- * otherwise. With `uses` (a function process: shared/deps-uses.ts usesOf of its route) only those
+ * otherwise. With `uses` (a function process: shared/wiring/uses.ts usesOf of its route) only those
  * ports are built, and modules of the others are not even loaded; each port left out throws if
  * read. Without it (the local runner, tests), everything.
  */
@@ -92,9 +92,9 @@ export async function createDeps(config: Config, log: Logger, overrides: Overrid
   if (wants('resources')) {
     try {
       const [{ resourceManager }, { createTccClient, inProcessTransport }, { toExact }] = await Promise.all([
-        import('./tcc/resource-manager.js'),
-        import('./tcc/client.js'),
-        import('./tcc/amounts.js'),
+        import('../tcc/resource-manager.js'),
+        import('../tcc/client.js'),
+        import('../tcc/amounts.js'),
       ]);
       resources = resourceManager(store, { now, log, timeoutMs: config.tccTimeout * 1000 });
       // Capacity comes from configuration at every start; what is in use is kept.
@@ -159,10 +159,10 @@ function notBuilt<T>(use: Use): T {
 /** The orchestrator and how it confines jobs: probed, and its modules loaded, only where jobs are started. */
 async function openJobs(config: Config, log: Logger, now: () => Date, overrides: Overrides, gateway: { url: string }): Promise<Pick<Deps, 'orchestrator' | 'jobSandbox' | 'jobLimits' | 'pythonEnvs'>> {
   const [{ createLocalOrchestrator }, { describeLimits }, { describeSandbox, sandboxSupport }, { createPythonEnvs }] = await Promise.all([
-    import('./orchestrator/local.js'),
-    import('./orchestrator/local-limits.js'),
-    import('./orchestrator/sandbox.js'),
-    import('./runtimes/python-env.js'),
+    import('../orchestrator/local.js'),
+    import('../orchestrator/local-limits.js'),
+    import('../orchestrator/sandbox.js'),
+    import('../runtimes/python-env.js'),
   ]);
   const kube = config.orchestrator === 'kubernetes' && !overrides.orchestrator ? await openKubernetes(config, log, now) : undefined;
   // The local sandbox is probed once per process; another orchestrator confines jobs its own way.
@@ -188,15 +188,15 @@ async function openJobs(config: Config, log: Logger, now: () => Date, overrides:
 /** MLP_JOB_LIMITS as this machine can enforce it (cgroups probed once per process). */
 async function jobLimits(config: Config): Promise<JobLimits> {
   if (config.jobLimits === 'off') return { mode: 'off' };
-  const { cgroupSupport } = await import('./orchestrator/cgroups-probe.js');
-  const { JOB_NOFILE } = await import('./orchestrator/local-limits.js');
+  const { cgroupSupport } = await import('../orchestrator/cgroups-probe.js');
+  const { JOB_NOFILE } = await import('../orchestrator/local-limits.js');
   return { mode: 'on', cgroups: await cgroupSupport(), pids: config.jobPids, disk: config.jobDisk, nofile: JOB_NOFILE };
 }
 
 /** The Kubernetes adapter: the kubeconfig from KUBECONFIG (or ~/.kube/config), else the pod's service account. */
 async function openKubernetes(config: Config, log: Logger, now: () => Date): Promise<Orchestrator> {
   const k8s = await import('@kubernetes/client-node');
-  const { createKubernetesOrchestrator } = await import('./orchestrator/kubernetes.js');
+  const { createKubernetesOrchestrator } = await import('../orchestrator/kubernetes.js');
   const kubeConfig = new k8s.KubeConfig();
   try {
     kubeConfig.loadFromDefault();
@@ -208,7 +208,7 @@ async function openKubernetes(config: Config, log: Logger, now: () => Date): Pro
   // A function without the mlp-orchestrator ServiceAccount (most of them, by design) has no token:
   // then client-node falls back to an anonymous http://localhost:8080, which is never the cluster.
   if (!cluster || (cluster.name === 'cluster' && cluster.server === 'http://localhost:8080')) {
-    const { uncredentialedKubernetes } = await import('./orchestrator/kube-uncredentialed.js');
+    const { uncredentialedKubernetes } = await import('../orchestrator/kube-uncredentialed.js');
     return uncredentialedKubernetes({ namespace: k.namespace, endpointMode: k.endpoint, why: 'no cluster in KUBECONFIG and no service-account token' });
   }
   // Its close() ends only this process's watch: pods outlive the function that started them.
@@ -229,16 +229,16 @@ async function openKubernetes(config: Config, log: Logger, now: () => Date): Pro
 
 async function openStore(config: Config, now: () => Date, log: Logger): Promise<Store> {
   if (config.mongoUrl) {
-    const { openMongoStore } = await import('./store/mongo.js');
+    const { openMongoStore } = await import('../store/mongo.js');
     return openMongoStore({ url: config.mongoUrl, log, now, lease: { ttlMs: config.mongoLease * 1000, waitMs: 10 * config.mongoLease * 1000 } });
   }
-  const { openEmbeddedStore } = await import('./store/embedded.js');
+  const { openEmbeddedStore } = await import('../store/embedded.js');
   return openEmbeddedStore({ dir: path.join(config.root, 'store'), now });
 }
 
 async function openBus(config: Config, log: Logger): Promise<Bus> {
   if (config.kafkaBrokers) {
-    const { createKafkaBus } = await import('./bus/kafka.js');
+    const { createKafkaBus } = await import('../bus/kafka.js');
     return createKafkaBus({ brokers: config.kafkaBrokers, log, clientId: 'mlp' });
   }
   return createInProcessBus({ log });

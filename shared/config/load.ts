@@ -1,8 +1,8 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { SETTINGS } from './config-settings.js';
-import { ConfigError } from './errors.js';
-import { RUNTIMES, type Runtime } from './runtimes/catalog.js';
+import { SETTINGS } from './settings.js';
+import { ConfigError } from '../core/errors.js';
+import { RUNTIMES, type Runtime } from '../runtimes/catalog.js';
 
 export interface TenantCapacity {
   cpu: number;
