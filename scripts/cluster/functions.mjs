@@ -31,7 +31,7 @@ function tail(file) {
  */
 async function writeSecrets(routes, env, dir) {
   const lib = (file) => import(pathToFileURL(path.join(ROOT, 'dist/shared', file)).href);
-  const [{ loadConfig }, { resolveSecrets, secretsOf, SECRET_SOURCES }] = await Promise.all([lib('config.js'), lib('secrets.js')]);
+  const [{ loadConfig }, { resolveSecrets, secretsOf, SECRET_SOURCES }] = await Promise.all([lib('config/load.js'), lib('config/secrets.js')]);
   const values = await resolveSecrets(loadConfig(env));
   const byName = { 'signing-key': values.secret, 'service-token': values.serviceToken };
   const dirs = {};
