@@ -1,6 +1,6 @@
 import type { RouteDef } from '../../shared/routes/route.js';
 import { DEFAULT_PATTERN } from '../../shared/core/validation.js';
-import { type Answer, answer, answerLocation, block, map, msg, PROXY_HEADERS, pathRegex } from './nginx-config.js';
+import { type Answer, answer, answerLocation, block, map, msg, PROXY_HEADERS, pathRegex, SUBREQUEST } from './nginx-config.js';
 
 // The app gateway (docs/api.md#applications): its maps in nginx/mlp-routes.conf and its own server {} in nginx/mlp-apps-server.conf (port 30002).
 
@@ -218,20 +218,7 @@ export function renderAppServer(endpoint: RouteDef): string {
     ),
     block(
       'location = /_mlp_app/check',
-      [
-        'internal;',
-        'proxy_pass_request_body off;',
-        'proxy_set_header Content-Length "";',
-        ...PROXY_HEADERS,
-        'proxy_set_header Upgrade "";',
-        'proxy_set_header Connection "";',
-        'proxy_set_header X-Original-URI $request_uri;',
-        'proxy_set_header X-Original-Method $request_method;',
-        'proxy_intercept_errors on;',
-        'error_page 500 502 503 504 = @mlp_app_check_fault;',
-        'error_page 404 = @mlp_app_check_missing;',
-        `proxy_pass http://$mlp_app_check_upstream${checkUri};`,
-      ],
+      [...SUBREQUEST, 'error_page 500 502 503 504 = @mlp_app_check_fault;', 'error_page 404 = @mlp_app_check_missing;', `proxy_pass http://$mlp_app_check_upstream${checkUri};`],
       `The check: ${endpoint.name} answers 200 with x-mlp-app-upstream, or 403 with the reason in x-mlp-error. Only the Authorization header counts (no ?token=).`,
     ),
     block(

@@ -40,6 +40,22 @@ export const PROXY_HEADERS = [
   'proxy_set_header X-Request-Id $request_id;',
 ];
 
+/**
+ * What an auth_request subrequest's location sends its check: the request's headers with its
+ * original URI and method, never its body, and the check's errors kept for the caller's pages.
+ */
+export const SUBREQUEST = [
+  'internal;',
+  'proxy_pass_request_body off;',
+  'proxy_set_header Content-Length "";',
+  ...PROXY_HEADERS,
+  'proxy_set_header Upgrade "";',
+  'proxy_set_header Connection "";',
+  'proxy_set_header X-Original-URI $request_uri;',
+  'proxy_set_header X-Original-Method $request_method;',
+  'proxy_intercept_errors on;',
+];
+
 /** A named location (`@…`), or an internal one reached by its URI (`/…`). */
 export function answerLocation(name: string, a: Answer): string {
   return name.startsWith('@') ? block(`location ${name}`, answer(a.status, a.body, a.code)) : block(`location = ${name}`, ['internal;', ...answer(a.status, a.body, a.code)]);

@@ -1,6 +1,6 @@
 import { MAX_BODY_BYTES } from '../../shared/http/server.js';
 import type { RouteDef } from '../../shared/routes/route.js';
-import { type Answer, answer, answerLocation, block, msg, proxyTo, PROXY_HEADERS } from './nginx-config.js';
+import { type Answer, answer, answerLocation, block, msg, proxyTo, SUBREQUEST } from './nginx-config.js';
 
 // The API gateway's server {} (nginx/mlp-server.conf): dispatch by access, auth_request, and a JSON answer for every error.
 
@@ -96,17 +96,9 @@ export function renderServer(auth: RouteDef): string {
     block(
       'location = /_mlp/auth',
       [
-        'internal;',
+        ...SUBREQUEST,
         // The check never reads the body, but nginx applies this location's limit to its length.
         'client_max_body_size 0;',
-        'proxy_pass_request_body off;',
-        'proxy_set_header Content-Length "";',
-        ...PROXY_HEADERS,
-        'proxy_set_header Upgrade "";',
-        'proxy_set_header Connection "";',
-        'proxy_set_header X-Original-URI $request_uri;',
-        'proxy_set_header X-Original-Method $request_method;',
-        'proxy_intercept_errors on;',
         ...errorPages({ 500: '@mlp_auth_fault', 502: '@mlp_auth_fault', 503: '@mlp_auth_fault', 504: '@mlp_auth_fault' }),
         `proxy_pass http://$mlp_auth_upstream${auth.path}$mlp_query;`,
       ],

@@ -1,5 +1,6 @@
 import uPlot from 'uplot';
 import type { JobMetrics, Session } from './api.js';
+import { perFrame, plotSize } from './plot-frame.js';
 
 /**
  * A job's accuracy and loss per epoch, live (docs/api.md#job-metrics): the metrics WebSocket sends the stored
@@ -16,7 +17,7 @@ export class MetricsChart {
   private readonly loss: number[] = [];
   private plot: uPlot | undefined;
   private ws: WebSocket | undefined;
-  private frame = 0;
+  private readonly schedule = perFrame(() => this.draw());
   private retry = 0;
   private retryTimer = 0;
   private stopped = true;
@@ -126,16 +127,8 @@ export class MetricsChart {
     this.el.dataset.state = text;
   }
 
-  private schedule(): void {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.draw();
-    });
-  }
-
   private size(): { width: number; height: number } {
-    return { width: Math.max(240, this.plotBox.clientWidth || 600), height: 260 };
+    return plotSize(this.plotBox, 260);
   }
 
   private draw(): void {

@@ -1,5 +1,6 @@
 import uPlot from 'uplot';
 import { api, type JobMetrics, type Session, userPath } from './api.js';
+import { perFrame, plotSize } from './plot-frame.js';
 
 /** Points asked per job (docs/api.md#job-metrics: `points=` 2–10000, thinned evenly keeping the first and last). */
 export const COMPARE_POINTS = 1000;
@@ -30,7 +31,7 @@ export class CompareChart {
   private readonly after = new Map<string, number>();
   private plot: uPlot | undefined;
   private builtFor = '';
-  private frame = 0;
+  private readonly schedule = perFrame(() => this.draw());
   private draws = 0;
   /** Bumped on every new set of jobs, so an answer for an older set is dropped. */
   private generation = 0;
@@ -100,16 +101,8 @@ export class CompareChart {
     this.schedule();
   }
 
-  private schedule(): void {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.draw();
-    });
-  }
-
   private size(): { width: number; height: number } {
-    return { width: Math.max(240, this.plotBox.clientWidth || 600), height: 300 };
+    return plotSize(this.plotBox, 300);
   }
 
   private draw(): void {
