@@ -1,6 +1,6 @@
 import { NotFound } from '../../shared/core/errors.js';
 import type { Handler } from '../../shared/routes/route.js';
-import { tenantView } from '../../shared/tcc/resource-manager.js';
+import { tenantView } from '../../shared/tcc/tenant-view.js';
 import type route from './route.js';
 
 export const handle: Handler<typeof route> = async ({ params }, deps) => {

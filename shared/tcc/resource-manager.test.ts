@@ -24,6 +24,8 @@ async function setup(t: Test, opts: { maxPending?: number } = {}) {
     rmSync(dir, { recursive: true, force: true });
   });
   const fault: { next: Fault } = { next: undefined };
+  /** Decision writes on tenants (those that set inuse), not the prunes after them. */
+  const counted = { decisionWrites: 0 };
   const failing: Store = {
     ...store,
     collection<T extends Doc>(name: Parameters<Store['collection']>[0]): Collection<T> {
@@ -36,6 +38,7 @@ async function setup(t: Test, opts: { maxPending?: number } = {}) {
           ...col,
           update: (id, where, change) => {
             const prune = change.set && 'requests' in change.set && !('inuse' in change.set);
+            if (change.set && 'inuse' in change.set) counted.decisionWrites += 1;
             if (prune && fault.next === 'prune') {
               fault.next = undefined;
               return Promise.reject(new Unavailable('killed before the prune'));
@@ -53,7 +56,7 @@ async function setup(t: Test, opts: { maxPending?: number } = {}) {
   await rm.ensureTenant('default', amt({ cpu: 4000, rom: 1000 }));
   const tenant = async () => (await rm.getTenant('default')) as TenantDoc;
   const archive = store.collection<ArchivedRequest>('resource_request');
-  return { rm, fault, tenant, archive, logs: sink.lines, tick: (ms: number) => (clock += ms) };
+  return { rm, fault, tenant, archive, counted, logs: sink.lines, tick: (ms: number) => (clock += ms) };
 }
 
 t.test('a decided request is archived, then leaves the tenant document', async (t) => {
@@ -144,4 +147,27 @@ t.test('the reconciler drops tombstones after 24 hours and confirmed requests af
   tick(7 * 24 * 3600_000);
   t.match(await rm.reconcile(), { collected: 1 });
   t.equal(await rm.lookup('kept'), undefined);
+});
+
+// All 30 callers ask before the store answers once, so the first goes alone and the other 29
+// wait and go together: each group is at most a few writes however the I/O interleaves.
+t.test('concurrent decisions on one tenant share writes (a group commit), each caller gets its own decision', async (t) => {
+  const { rm, tenant, counted } = await setup(t);
+  const writes = () => counted.decisionWrites;
+  // 4000 thousandths of capacity: 30 tries of 150 fit 26 times.
+  const tries = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => rm.try({ id: `g${i}`, applier: 'jm', type: 'request', tenant: 'default', amounts: amt({ cpu: 150 }) })));
+  const held = tries.filter((r) => r.status === 'fulfilled').length;
+  t.equal(held, 26, '26 of 30 fit the capacity');
+  t.ok(
+    tries.filter((r) => r.status === 'rejected').every((r) => /TCC_DOES_NOT_FIT/.test(String((r.reason as { code?: string }).code))),
+    'the other 4 each refused as not fitting',
+  );
+  t.ok(writes() <= 3, `30 tries took ${writes()} decision writes`);
+  t.equal((await tenant()).inuse.cpu, 26 * 150, 'in use: exactly what was held');
+  const before = writes();
+  await Promise.all(tries.map((r, i) => (r.status === 'fulfilled' ? rm.confirm(`g${i}`, 'jm') : rm.cancel(`g${i}`, 'jm'))));
+  t.ok(writes() - before <= 3, `30 confirms and cancels took ${writes() - before} decision writes`);
+  const after = await tenant();
+  t.equal(after.inuse.cpu, 26 * 150, 'confirms keep what they hold');
+  t.same(Object.keys(after.requests), [], 'every decided request left the ledger');
 });

@@ -1,5 +1,5 @@
 import { Conflict, Forbidden } from '../core/errors.js';
-import { keyedMutex } from '../core/keyed-mutex.js';
+import { keyedBatches } from '../core/keyed-batches.js';
 import type { Logger } from '../core/log.js';
 import type { Collection, Doc, Store } from '../store/port.js';
 import { toApi, ZERO, type Amounts } from './amounts.js';
@@ -32,35 +32,6 @@ export interface ArchivedRequest extends Doc {
   expires_at?: string;
 }
 
-export interface TenantView {
-  name: string;
-  cpu: number;
-  gpu: number;
-  ram: number;
-  rom: number;
-  cpu_inuse: number;
-  gpu_inuse: number;
-  ram_inuse: number;
-  rom_inuse: number;
-  created_at: string;
-  updated_at: string;
-}
-
-export function tenantView(t: TenantDoc): TenantView {
-  const cap = toApi(t.capacity);
-  const use = toApi(t.inuse);
-  return {
-    name: t.name,
-    ...cap,
-    cpu_inuse: use.cpu,
-    gpu_inuse: use.gpu,
-    ram_inuse: use.ram,
-    rom_inuse: use.rom,
-    created_at: t.created_at,
-    updated_at: t.updated_at,
-  };
-}
-
 export interface ResourceManager {
   /** Creates the tenant, or sets its capacity from configuration keeping what is in use. */
   ensureTenant(name: string, capacity: Amounts): Promise<TenantDoc>;
@@ -74,6 +45,12 @@ export interface ResourceManager {
   reconcile(): Promise<{ expired: string[]; archived: number; collected: number }>;
 }
 
+/** One caller's decision on a request of a tenant, made on the ledger as it stands when its turn comes. */
+interface Decision {
+  id: string;
+  decide: (l: Ledger, known: Entry | undefined) => Outcome;
+}
+
 export interface ResourceManagerOptions {
   now: () => Date;
   log: Logger;
@@ -85,6 +62,9 @@ export interface ResourceManagerOptions {
   /** The most requests one tenant's ledger holds (MAX_PENDING_REQUESTS). */
   maxPending?: number;
 }
+
+/** Tenants of requests tried here, remembered for their confirm or cancel (a hint, emptied past this). */
+const MAX_HINTS = 100_000;
 
 /** Archived requests dropped per reconciler pass, so one pass stays short however many are due. */
 const COLLECT_BATCH = 1000;
@@ -107,36 +87,48 @@ export function resourceManager(store: Store, opts: ResourceManagerOptions): Res
   const maxPending = opts.maxPending ?? MAX_PENDING_REQUESTS;
   const now = () => opts.now().getTime();
   const expiresAt = (e: Entry) => e.decided + (e.state === 'cancelled' ? tombstoneMs : confirmedMs);
-  const oneAtATime = keyedMutex();
 
   /**
-   * Decides on the tenant as read, then writes with compare-and-set on its version; a lost
-   * race decides again. Decisions of this process take turns per tenant, so its concurrent
-   * callers do not lose races to each other and read again; against other processes, the
-   * compare-and-set decides.
+   * Decisions on one tenant go in batches (a group commit): the callers that arrive while one
+   * batch is written wait and go together in the next, which reads the tenant once, applies their
+   * decisions in arrival order, each on the ledger the one before left, and writes once by
+   * compare-and-set on its version; a lost race decides the whole batch again on a fresh read.
+   * Each caller gets its own decision: a refusal reaches only its caller. Against other
+   * processes, the compare-and-set decides, as for one decision.
    */
-  function mutate(name: string, id: string, decide: (l: Ledger, known: Entry | undefined) => Outcome): Promise<void> {
-    return oneAtATime(name, () => decideAndWrite(name, id, decide));
-  }
+  const mutate = keyedBatches<Decision, void>((name, batch) => decideBatch(name, batch));
 
-  async function decideAndWrite(name: string, id: string, decide: (l: Ledger, known: Entry | undefined) => Outcome): Promise<void> {
+  async function decideBatch(name: string, batch: Decision[]): Promise<PromiseSettledResult<void>[]> {
     for (;;) {
       const tenant = await tenants.get(name);
-      if (!tenant) throw new Forbidden(`tenant ${name} not found`);
-      const inLedger = tenant.requests[id];
-      const known = inLedger ?? (await archive.get(id))?.entry;
-      const out = decide(tenant, known);
-      if (!out.ledger) {
-        // Decided before, but a crash or a fault kept it from the archive: finish that now.
-        if (inLedger && isTerminal(inLedger)) await moveOut(tenant, [id]);
-        if (out.refuse) throw new Forbidden(out.refuse.msg, { code: out.refuse.code });
-        return;
+      if (!tenant) return batch.map(() => ({ status: 'rejected', reason: new Forbidden(`tenant ${name} not found`) }));
+      const outside = [...new Set(batch.map((d) => d.id).filter((id) => !tenant.requests[id]))];
+      const archived = new Map((outside.length ? await archive.find({ _id: { $in: outside } }) : []).map((a) => [a._id, a.entry]));
+      let ledger: Ledger = tenant;
+      let changed = false;
+      /** Decided before, but a crash or a fault kept them from the archive: finished now. */
+      const stranded = new Set<string>();
+      const outcomes = batch.map(({ id, decide }): PromiseSettledResult<void> => {
+        const inLedger = ledger.requests[id];
+        const out = decide(ledger, inLedger ?? archived.get(id));
+        if (out.ledger) {
+          ledger = out.ledger;
+          changed = true;
+        } else if (inLedger && isTerminal(inLedger)) stranded.add(id);
+        return out.refuse ? { status: 'rejected', reason: new Forbidden(out.refuse.msg, { code: out.refuse.code }) } : { status: 'fulfilled', value: undefined };
+      });
+      let doc: TenantDoc = tenant;
+      if (changed) {
+        const written = await tenants.update(name, { version: tenant.version }, { set: { inuse: ledger.inuse, requests: ledger.requests } });
+        if (!written) continue;
+        doc = written;
       }
-      const written = await tenants.update(name, { version: tenant.version }, { set: { inuse: out.ledger.inuse, requests: out.ledger.requests } });
-      if (!written) continue;
-      const entry = written.requests[id];
-      if (entry && isTerminal(entry)) await moveOut(written, [id]);
-      return;
+      const decided = [...new Set(batch.map((d) => d.id))].filter((id) => {
+        const entry = doc.requests[id];
+        return stranded.has(id) || (changed && entry !== undefined && isTerminal(entry));
+      });
+      if (decided.length) await moveOut(doc, decided);
+      return outcomes;
     }
   }
 
@@ -176,6 +168,17 @@ export function resourceManager(store: Store, opts: ResourceManagerOptions): Res
       cur = await tenants.get(doc.name);
       if (!cur) return 0;
     }
+  }
+
+  /**
+   * The tenant of each request tried through this manager, so its confirm or cancel needs no
+   * search of every tenant: a request's tenant never changes, and the decision itself still
+   * reads the ledger and the archive. A hint only, so it is simply emptied past its bound.
+   */
+  const triedHere = new Map<string, string>();
+  function remember(id: string, tenant: string): void {
+    if (triedHere.size >= MAX_HINTS) triedHere.clear();
+    triedHere.set(id, tenant);
   }
 
   async function lookup(id: string): Promise<{ tenant: string; entry: Entry } | undefined> {
@@ -227,18 +230,24 @@ export function resourceManager(store: Store, opts: ResourceManagerOptions): Res
     getTenant: (name) => tenants.get(name),
     lookup,
     async try(req) {
-      await mutate(req.tenant, req.id, (l, known) => decideTry(l, req, known, now(), maxPending));
+      await mutate(req.tenant, { id: req.id, decide: (l, known) => decideTry(l, req, known, now(), maxPending) });
+      remember(req.id, req.tenant);
     },
     async confirm(id, applier) {
-      const found = await lookup(id);
-      if (!found) return; // unknown id: 200, nothing to do
-      await mutate(found.tenant, id, (l, known) => decideConfirm(l, id, applier, known, now()));
+      const tenant = triedHere.get(id) ?? (await lookup(id))?.tenant;
+      if (!tenant) return; // unknown id: 200, nothing to do
+      await mutate(tenant, { id, decide: (l, known) => decideConfirm(l, id, applier, known, now()) });
+      triedHere.delete(id);
     },
     async cancel(id, applier) {
-      const found = await lookup(id);
-      if (found) return mutate(found.tenant, id, (l, known) => decideCancel(l, id, applier, known, now()));
+      const tenant = triedHere.get(id) ?? (await lookup(id))?.tenant;
+      if (tenant) {
+        await mutate(tenant, { id, decide: (l, known) => decideCancel(l, id, applier, known, now()) });
+        triedHere.delete(id);
+        return;
+      }
       // Unknown id: a tombstone in every tenant, so a late try anywhere is refused.
-      for (const t of await tenants.find()) await mutate(t.name, id, (l, known) => decideCancel(l, id, applier, known, now()));
+      for (const t of await tenants.find()) await mutate(t.name, { id, decide: (l, known) => decideCancel(l, id, applier, known, now()) });
     },
     async reconcile() {
       const expired: string[] = [];
