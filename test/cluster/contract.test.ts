@@ -1,16 +1,25 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { clusterAvailable, clusterTarget } from '../helpers/target.js';
 import { APPS_ENV, appsScenario } from '../contract/scenarios/apps.js';
 import { JOBS_ENV, jobsScenario } from '../contract/scenarios/jobs.js';
 import { metricsScenario } from '../contract/scenarios/metrics.js';
 import { MODELS_ENV, modelsScenario } from '../contract/scenarios/models.js';
+import { sweepsCoreScenario } from '../contract/scenarios/sweeps.js';
+import type { Target } from '../helpers/target.js';
 
-// The contract scenarios of test/contract/ for jobs, metrics, models and apps, unchanged, against
+// The contract scenarios of test/contract/ for jobs, sweeps, metrics, models and apps against
 // `npm run cluster:local`: every function its own process behind Nginx, FerretDB, Kafka, the
 // Kubernetes orchestrator on a real kube-apiserver; pods run by the test kubelet stand-in (the
-// only stand-in). Each scenario gets a cluster of its own, with the tenant its numbers assume.
+// only stand-in). Each scenario gets a cluster of its own, with the tenant its numbers assume; the
+// sweeps' core checks (test/contract/scenarios/sweeps.ts: grid order and trial names, reserved
+// names, the parallel bound, best and progress, stop, delete with the trials) share the jobs'
+// cluster as a user of their own, after the jobs scenario, whose tenant they fit and leave as found.
+const jobsThenSweeps = async (t: Test, target: Target) => {
+  await jobsScenario(t, target);
+  t.test('sweeps (user sam)', (t) => sweepsCoreScenario(t, target, 'sam'));
+};
 const scenarios = [
-  { name: 'jobs', env: JOBS_ENV, run: jobsScenario },
+  { name: 'jobs and sweeps', env: JOBS_ENV, run: jobsThenSweeps },
   { name: 'metrics', env: {}, run: metricsScenario },
   { name: 'models', env: MODELS_ENV, run: modelsScenario },
   { name: 'apps', env: APPS_ENV, run: appsScenario },

@@ -6,6 +6,7 @@ import { modelSettled, reconcile, SERVER_CPU, SERVER_RAM } from '../helpers/mode
 import { until } from '../helpers/poll.js';
 import { call, startTestPlatform, type Answer } from '../helpers/platform.js';
 import { startNginx } from '../gateway/nginx.js';
+import { classOf, davPut, irisDataset, rightOf, X } from '../helpers/iris-rows.js';
 
 // The Python examples (examples/iris-keras, iris-sklearn, iris-torch) as a user runs them on
 // `npm start`'s setup — one platform process, the local orchestrator, sandboxed jobs in the
@@ -15,15 +16,6 @@ import { startNginx } from '../gateway/nginx.js';
 // with TensorFlow Serving's :predict and the Open Inference Protocol's infer, directly and
 // through Nginx. Nothing here is faked.
 const REPO = path.resolve(import.meta.dirname, '../..');
-const SPECIES = ['setosa', 'versicolor', 'virginica'];
-const CSV = readFileSync(path.join(REPO, 'examples/iris/data/iris.csv'));
-const ROWS = CSV.toString('utf8')
-  .trim()
-  .split('\n')
-  .slice(1)
-  .map((l) => l.split(','));
-const X = ROWS.map((r) => r.slice(0, 4).map(Number));
-const Y = ROWS.map((r) => SPECIES.indexOf(r[4]?.trim() ?? ''));
 
 interface Metric {
   epoch: number;
@@ -38,15 +30,6 @@ const EXAMPLES = [
   { name: 'torch', dir: 'iris-torch', runtime: 'torch', epochs: 60, outputs: 1 },
 ] as const;
 
-/** The class a prediction names: a probability row, or (several outputs) the object's label. */
-function classOf(prediction: unknown): number {
-  if (Array.isArray(prediction)) return prediction.indexOf(Math.max(...(prediction as number[])));
-  const p = prediction as { label: number; probabilities: number[] };
-  return p.label;
-}
-
-const rightOf = (predicted: number[]) => predicted.filter((c, i) => c === Y[i]).length;
-
 // Three trainings with TensorFlow or PyTorch and three model servers: longer than the 300 s default.
 t.setTimeout(30 * 60_000);
 
@@ -57,11 +40,8 @@ t.test('the Python examples: train, watch live, model, app, predict by TF Servin
   t.teardown(() => nginx.stop());
   await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: 'password1' } });
   const token = (await p.call('GET', '/api/v1/users/alice/token', { basic: ['alice', 'password1'] })).json as string;
-  const put = async (urlPath: string, body: Buffer) => (await fetch(p.url + urlPath, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body })).status;
-
-  t.equal((await p.call('POST', '/api/v1/users/alice/datasets', { token, body: { name: 'iris', size: CSV.length } })).status, 201);
-  t.equal(await put('/data/alice/iris/iris.csv', CSV), 201);
-  t.equal((await p.call('PUT', '/api/v1/users/alice/datasets/iris:heartbeat', { token, body: { state: 'ready', progress: 100 } })).status, 200);
+  const put = (urlPath: string, body: Buffer) => davPut(p, token, urlPath, body);
+  await irisDataset(t, p, token);
 
   for (const ex of EXAMPLES) {
     t.test(`${ex.dir} (runtime ${ex.runtime})`, async (t) => example(t, ex));

@@ -6,6 +6,7 @@ import { reconcile } from '../../helpers/models.js';
 import type { Answer } from '../../helpers/platform.js';
 import { until as poll } from '../../helpers/poll.js';
 import type { Target } from '../../helpers/target.js';
+import { compareRuns, earlyStop, queuePositions, randomSweep, retries } from './sweeps-more.js';
 
 // docs/api.md#experiments (sweeps, retries) and docs/api.md#jobs (queue position) over HTTP, with
 // real trial processes; compare runs of docs/api.md#job-metrics on the trials' metrics.
@@ -56,43 +57,83 @@ interface Trial {
   epoch: number | null;
 }
 
-export async function sweepsScenario(t: Test, p: Target): Promise<void> {
-  await p.call('POST', '/api/v1/users', { body: { username: 'alice', password: 'password1' } });
-  const token = (await p.call('GET', '/api/v1/users/alice/token', { basic: ['alice', 'password1'] })).json as string;
-  const home = storagePaths(p.root).home('alice');
+export interface SweepsContext {
+  api: (method: string, suffix: string, body?: unknown) => Promise<Answer>;
+  /** One pass of the sweep reconciler, then one of the job reconciler. */
+  pass: () => Promise<void>;
+  sweep: (name: string) => Promise<Record<string, unknown>>;
+  trials: (name: string) => Promise<Trial[]>;
+  /** Polls (reconciling) until the sweep has ended, running `check` before each pass. */
+  ended: (name: string, check?: () => Promise<void>) => Promise<Record<string, unknown>>;
+  jobEnds: (name: string, states: string[]) => Promise<Record<string, unknown>>;
+  refused: (t: Test, a: Answer, msg: RegExp) => void;
+  cpuInUse: () => Promise<number>;
+}
+
+/**
+ * A user of `user`'s name with the scripts in its home, and the scenario's helpers. The polls are
+ * bounds, generous for cluster:local, where each trial is a pod and each pass an HTTP call.
+ */
+export async function sweepsContext(p: Target, user: string): Promise<SweepsContext> {
+  await p.call('POST', '/api/v1/users', { body: { username: user, password: 'password1' } });
+  const token = (await p.call('GET', `/api/v1/users/${user}/token`, { basic: [user, 'password1'] })).json as string;
+  const home = storagePaths(p.root).home(user);
   mkdirSync(home, { recursive: true });
   for (const [name, text] of Object.entries(SCRIPTS)) writeFileSync(path.join(home, name), text);
-  const api = (method: string, suffix: string, body?: unknown) => p.call(method, `/api/v1/users/alice${suffix}`, { token, body });
+  const api = (method: string, suffix: string, body?: unknown) => p.call(method, `/api/v1/users/${user}${suffix}`, { token, body });
   const pass = async () => {
     await reconcile(p, 'sweeps');
     await reconcile(p, 'jobs');
   };
   const sweep = async (name: string) => (await api('GET', `/sweeps/${name}`)).json as Record<string, unknown>;
-  const trials = async (name: string) => (await api('GET', `/sweeps/${name}/trials`)).json as Trial[];
-  const ended = (name: string, check?: () => Promise<void>) =>
-    poll(
-      () => sweep(name),
-      (s) => s.state !== 'running',
-      `sweep ${name} ending`,
-      { tries: 600, ms: 100, before: async () => (await check?.(), await pass()) },
-    );
-  const jobEnds = (name: string, states: string[]) =>
-    poll(
-      async () => (await api('GET', `/jobs/${name}`)).json as Record<string, unknown>,
-      (j) => states.includes(j.state as string),
-      `job ${name} reaching ${states}`,
-      {
-        tries: 1200,
-        ms: 100,
-        before: pass,
-      },
-    );
-  const refused = (tt: Test, a: Answer, msg: RegExp) => {
-    tt.equal(a.status, 403, `403 (got ${a.status} ${a.text})`);
-    tt.match(a.json, { msg });
+  return {
+    api,
+    pass,
+    sweep,
+    trials: async (name) => (await api('GET', `/sweeps/${name}/trials`)).json as Trial[],
+    ended: (name, check) =>
+      poll(
+        () => sweep(name),
+        (s) => s.state !== 'running',
+        `sweep ${name} ending`,
+        { tries: 3000, ms: 100, before: async () => (await check?.(), await pass()) },
+      ),
+    jobEnds: (name, states) =>
+      poll(
+        async () => (await api('GET', `/jobs/${name}`)).json as Record<string, unknown>,
+        (j) => states.includes(j.state as string),
+        `job ${name} reaching ${states}`,
+        { tries: 3000, ms: 100, before: pass },
+      ),
+    refused: (tt, a, msg) => {
+      tt.equal(a.status, 403, `403 (got ${a.status} ${a.text})`);
+      tt.match(a.json, { msg });
+    },
+    cpuInUse: async () => ((await p.call('GET', '/api/v1/tenants/default', { token })).json as { cpu_inuse: number }).cpu_inuse,
   };
-  const cpuInUse = async () => ((await p.call('GET', '/api/v1/tenants/default', { token })).json as { cpu_inuse: number }).cpu_inuse;
+}
 
+/** Every check, on a tenant of SWEEPS_ENV to itself (test/contract/sweeps.test.ts). */
+export async function sweepsScenario(t: Test, p: Target): Promise<void> {
+  const c = await sweepsContext(p, 'alice');
+  gridSweep(t, c);
+  compareRuns(t, c);
+  randomSweep(t, c);
+  earlyStop(t, c);
+  stopAndDelete(t, c);
+  retries(t, c);
+  queuePositions(t, c);
+}
+
+/** The checks that hold wherever trials run (test/cluster/contract.test.ts runs these on pods). */
+export async function sweepsCoreScenario(t: Test, p: Target, user: string): Promise<void> {
+  const c = await sweepsContext(p, user);
+  gridSweep(t, c);
+  stopAndDelete(t, c);
+}
+
+export function gridSweep(t: Test, c: SweepsContext): void {
+  const { api, trials, ended, refused } = c;
   t.test('a grid sweep: every point in order, at most `parallel` at once, the best found', async (t) => {
     const a = await api('POST', '/sweeps', { name: 'gs', entry: 'trial.mjs', space: { lr: [0.1, 0.01], units: [4, 8] }, metric: 'accuracy', parallel: 2, cpu: 0.5 });
     t.equal(a.status, 201, a.text);
@@ -129,45 +170,10 @@ export async function sweepsScenario(t: Test, p: Target): Promise<void> {
       'refused sweeps leave nothing behind',
     );
   });
+}
 
-  t.test('compare runs: the trials’ metrics side by side', async (t) => {
-    const a = await api('GET', '/job_metrics?jobs=gsa,gsb,nosuch');
-    t.equal(a.status, 200, a.text);
-    const got = a.json as Record<string, { epoch: number; accuracy: number }[]>;
-    t.same(
-      got.gsa?.map((m) => m.epoch),
-      [0, 1],
-    );
-    t.ok(Math.abs((got.gsb?.[1]?.accuracy ?? 0) - 0.9) < 1e-9);
-    t.same(got.nosuch, [], 'a job without metrics gives []');
-    refused(t, await api('GET', '/job_metrics?jobs=gsa&points=1'), /"points" must be an integer from 2/);
-    refused(t, await api('GET', '/job_metrics'), /query "jobs" is missing/);
-  });
-
-  t.test('a random sweep draws each point within its ranges', async (t) => {
-    const space = { lr: { min: 0.001, max: 0.1, log: true }, units: { min: 2, max: 16, int: true }, act: ['relu', 'tanh'] };
-    t.equal((await api('POST', '/sweeps', { name: 'rs', entry: 'trial.mjs', space, strategy: 'random', trials: 3, parallel: 3, metric: 'accuracy', cpu: 0.5 })).status, 201);
-    t.match(await ended('rs'), { state: 'finished', progress: 100 });
-    const listed = await trials('rs');
-    t.equal(listed.length, 3);
-    for (const x of listed) {
-      const { lr, units, act } = x.params as { lr: number; units: number; act: string };
-      t.ok(lr >= 0.001 && lr <= 0.1, `lr ${lr} within [0.001, 0.1]`);
-      t.ok(Number.isInteger(units) && units >= 2 && units <= 16, `units ${units} an integer within [2, 16]`);
-      t.ok(['relu', 'tanh'].includes(act), `act ${act} one of the list`);
-      t.ok(Math.abs((x.value ?? -1) - (units / 10 + lr)) < 1e-9, `${x.job} ran with its own point`);
-    }
-  });
-
-  t.test('early stopping: the median rule stops the trial that trails', async (t) => {
-    t.equal((await api('POST', '/sweeps', { name: 'es', entry: 'curve.mjs', space: { q: [1, 2] }, metric: 'accuracy', early_stop: true, parallel: 2, cpu: 0.5 })).status, 201);
-    t.match(await ended('es'), { state: 'finished', best: { job: 'esb', value: 0.2 } });
-    t.match((await api('GET', '/jobs/esa')).json, { state: 'error', msg: 'stopped early by sweep es' });
-    t.match((await api('GET', '/jobs/esb')).json, { state: 'finished' });
-    const curve = ((await api('GET', '/job_metrics?jobs=esa')).json as Record<string, unknown[]>).esa ?? [];
-    t.ok(curve.length >= 4 && curve.length < 80, `esa was stopped from epoch 3 on, before its end (${curve.length} epochs)`);
-  });
-
+export function stopAndDelete(t: Test, c: SweepsContext): void {
+  const { api, pass, trials, ended, jobEnds, refused, cpuInUse } = c;
   t.test(':stop, then delete with its trials', async (t) => {
     t.equal((await api('POST', '/sweeps', { name: 'st', entry: 'hold.mjs', space: { q: [1, 2, 3, 4] }, metric: 'loss', parallel: 2, cpu: 0.5 })).status, 201);
     for (const name of ['sta', 'stb']) await jobEnds(name, ['running']);
@@ -186,58 +192,9 @@ export async function sweepsScenario(t: Test, p: Target): Promise<void> {
       () => api('GET', '/sweeps/st'),
       (a) => a.status !== 200,
       'sweep st gone',
-      { tries: 600, ms: 100, before: pass },
+      { tries: 3000, ms: 100, before: pass },
     );
     for (const name of ['sta', 'stb']) t.equal((await api('GET', `/jobs/${name}`)).status, 403, `${name} deleted with it`);
-    t.equal(await poll(cpuInUse, (c) => c === 0, 'cpu back', { tries: 100, ms: 100, before: pass }), 0);
-  });
-
-  t.test('retries: a job that fails once resumes from its checkpoint', async (t) => {
-    t.equal((await api('POST', '/jobs', { name: 'rt', entry: 'resume.mjs', retries: 1, cpu: 0.5 })).status, 201);
-    const waiting = await poll(
-      async () => (await api('GET', '/jobs/rt')).json as Record<string, unknown>,
-      (j) => /attempt 1 of 2/.test(String(j.msg)),
-      'rt waiting to retry',
-      {
-        tries: 600,
-        ms: 100,
-        before: pass,
-      },
-    );
-    t.match(waiting, { state: 'creating', attempt: 1, retries: 1, msg: /attempt 1 of 2: .*exit code 3; attempt 2 starts at / });
-    t.equal(await cpuInUse(), 0.5, 'it holds its resources while it waits');
-    // The backoff is 10 s of real time (shared/jobs/retry.ts).
-    t.match(await jobEnds('rt', ['finished', 'error']), { state: 'finished', attempt: 2 });
-    t.match((await api('GET', '/jobs/rt/log')).text, 'resumed from 5');
-  });
-
-  t.test('queue positions move up as jobs are admitted', async (t) => {
-    t.equal((await api('POST', '/jobs', { name: 'hog', entry: 'hold.mjs', cpu: 2 })).status, 201);
-    await jobEnds('hog', ['running']);
-    for (const [name, cpu] of [
-      ['qa', 1],
-      ['qb', 1],
-      ['qc', 2],
-    ] as const)
-      t.equal((await api('POST', '/jobs', { name, entry: 'hold.mjs', cpu })).status, 201);
-    const position = async (name: string) => ((await api('GET', `/jobs/${name}`)).json as { queue?: { position: number } }).queue?.position;
-    t.same([await position('qa'), await position('qb'), await position('qc')], [1, 2, 3]);
-    const listed = (await api('GET', '/jobs')).json as { name: string; queue?: { position: number } }[];
-    t.same(
-      listed.filter((j) => j.queue).map((j) => [j.name, j.queue?.position]),
-      [
-        ['qa', 1],
-        ['qb', 2],
-        ['qc', 3],
-      ],
-      'the list shows the same positions',
-    );
-    t.equal(await position('hog'), undefined, 'a running job has no position');
-    refused(t, await api('POST', '/sweeps', { name: 'q', entry: 'hold.mjs', space: { x: [1] }, metric: 'loss' }), /sweep q would name a trial qa, and you have a job of that name/);
-    await api('PUT', '/jobs/hog:stop', {});
-    for (const name of ['qa', 'qb']) await jobEnds(name, ['running']);
-    t.same([await position('qa'), await position('qc')], [undefined, 1], 'qc is next once the two ahead were admitted');
-    for (const name of ['qa', 'qb', 'qc']) await api('PUT', `/jobs/${name}:stop`, {});
-    t.equal(await poll(cpuInUse, (c) => c === 0, 'cpu back', { tries: 100, ms: 100, before: pass }), 0);
+    t.equal(await poll(cpuInUse, (c) => c === 0, 'cpu back', { tries: 600, ms: 100, before: pass }), 0);
   });
 }
