@@ -135,9 +135,9 @@ export async function sweepsCoreScenario(t: Test, p: Target, user: string): Prom
 export function gridSweep(t: Test, c: SweepsContext): void {
   const { api, trials, ended, refused } = c;
   t.test('a grid sweep: every point in order, at most `parallel` at once, the best found', async (t) => {
-    const a = await api('POST', '/sweeps', { name: 'gs', entry: 'trial.mjs', space: { lr: [0.1, 0.01], units: [4, 8] }, metric: 'accuracy', parallel: 2, cpu: 0.5 });
+    const a = await api('POST', '/sweeps', { name: 'gs', entry: 'trial.mjs', space: { lr: [0.1, 0.01], units: [4, 8] }, metric: 'accuracy', parallel: 2, cpu: 0.5, retries: 1 });
     t.equal(a.status, 201, a.text);
-    t.match(a.json, { name: 'gs', strategy: 'grid', trials: 4, parallel: 2, goal: 'max', state: 'running', progress: 0, best: null });
+    t.match(a.json, { name: 'gs', strategy: 'grid', trials: 4, parallel: 2, goal: 'max', state: 'running', progress: 0, best: null, retries: 1 });
     // gsd is created only after two trials ended; a job may not take the name meanwhile.
     refused(t, await api('POST', '/jobs', { name: 'gsd', entry: 'trial.mjs' }), /job name gsd is reserved for a trial of sweep gs/);
     let most = 0;
@@ -161,6 +161,7 @@ export function gridSweep(t: Test, c: SweepsContext): void {
       'trials in grid order, the first parameter varying slowest',
     );
     t.match((await api('GET', '/jobs/gsc/log')).text, 'params {"lr":0.01,"units":4}', 'a trial gets its point as MLP_PARAMS');
+    t.match((await api('GET', '/jobs/gsc')).json, { retries: 1, attempt: 1 }, "a trial carries its sweep's retries");
     // Sweep g's trial 495 would be named gsa (bijective base 26), a trial of sweep gs.
     const wide = { a: Array.from({ length: 20 }, (_, i) => i), b: Array.from({ length: 25 }, (_, i) => i) };
     refused(t, await api('POST', '/sweeps', { name: 'g', entry: 'trial.mjs', space: wide, metric: 'loss' }), /sweep g's trial names meet those of sweep gs/);
