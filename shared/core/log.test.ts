@@ -35,6 +35,8 @@ t.test('a line is the text JSON.stringify gives the whole of it, whatever the fi
     { bound: { request_id: 'r' }, msg: 'no fields' },
     { bound: {}, msg: 'given component', fields: { component: 'other', time: 'x' } },
     { bound: { component: 7 }, msg: 'odd component' },
+    { bound: { component: 'fn', msg: 'b', level: 'x' }, msg: 'both clash', fields: { level: 'y', field_time: 'kept', component: undefined, time: 't' } },
+    { bound: { a: 1, b: 2 }, msg: 'order', fields: { c: 3, a: 4, component: 'z' } },
   ];
   for (const c of cases) {
     const sink = memorySink();

@@ -27,21 +27,33 @@ export function createLogger(opts: { component: string; level?: Level; sinks: Si
       if (rank[level] < min) return;
       // A child may name its own component (a function in the local runner): its lines go to its own file.
       const component = typeof bound.component === 'string' ? bound.component : opts.component;
-      const extra = boundEmpty ? { ...fields } : { ...bound, ...fields };
+      // The fields in one new object, as {...bound, ...fields} orders them, without the line's own
+      // keys: deleting keys from it made JSON.stringify of every line slow (a dictionary object).
+      const extra: Record<string, unknown> = {};
+      let shown: unknown = component;
+      let clash = false;
+      const take = (from: Record<string, unknown>) => {
+        for (const key in from) {
+          if (key === 'component')
+            shown = from[key]; // takes the key's place, as a spread would
+          else if (key === 'time' || key === 'level' || key === 'msg') clash = true;
+          else extra[key] = from[key];
+        }
+      };
+      if (!boundEmpty) take(bound);
+      if (fields) take(fields);
       // The line's own keys win: a field of the same name is kept as field_<name>.
-      for (const key of OWN_KEYS) {
-        if (key in extra) {
-          extra[`field_${key}`] = extra[key];
-          delete extra[key];
+      if (clash) {
+        for (const key of OWN_KEYS) {
+          if (fields && key in fields) extra[`field_${key}`] = fields[key];
+          else if (key in bound) extra[`field_${key}`] = bound[key];
         }
       }
-      // The fixed keys as text, the fields serialized once (no second object to spread them into):
-      // the same line as JSON.stringify of the whole (shared/core/log.test.ts).
-      // A field named component (a child's, or given) takes the key's place, as a spread would.
-      const shown = 'component' in extra ? extra.component : component;
-      delete extra.component;
+      // The fixed keys as text, the fields serialized once: the same line as JSON.stringify of the
+      // whole (shared/core/log.test.ts).
       const rest = JSON.stringify(extra);
-      const line = `{"time":"${isoTime(Date.now())}","level":"${level}","component":${JSON.stringify(shown)},"msg":${JSON.stringify(msg)}${rest === '{}' ? '}' : `,${rest.slice(1)}`}`;
+      const named = JSON.stringify(shown);
+      const line = `{"time":"${isoTime(Date.now())}","level":"${level}",${named === undefined ? '' : `"component":${named},`}"msg":${JSON.stringify(msg)}${rest === '{}' ? '}' : `,${rest.slice(1)}`}`;
       for (const sink of opts.sinks) sink(line, component);
     };
     return {
