@@ -6,7 +6,8 @@ import { SECRET_SOURCES, secretsOf } from '../../shared/config/secrets.js';
 export const NAMESPACE = 'mlp';
 export const IMAGE_PREFIX = 'mlp';
 export const VERSION = '0.1.0';
-export const ENTRY = ['node', 'dist/templates/mlp-node20/index.js'];
+/** What every function image runs: its function's bundle (templates/mlp-node20/Dockerfile, scripts/bundle-functions.mjs). */
+export const ENTRY = ['node', 'dist/bundles/function/index.js'];
 export const DATA_MOUNT = '/mlp';
 
 export function imageOf(route: RouteDef): string {

@@ -22,7 +22,7 @@ export interface TokenService {
 }
 
 const ISSUER = 'mlp';
-/** Tokens whose signature was checked, remembered (least recently used dropped first) so a busy caller skips the HMAC. */
+/** Tokens whose signature was checked, remembered (the longest remembered dropped first) so a busy caller skips the HMAC. */
 const VERIFIED_CACHE = 10_000;
 /** How long a checked signature is remembered (never past the token's expiry). */
 const VERIFIED_FOR_MS = 10_000;
@@ -52,15 +52,17 @@ export function createTokenService(opts: { secret: string; ttlSeconds: number; n
       // A signature checked a moment ago is still good: only the expiry is looked at again.
       // Revocation and deactivation are not the token's business (the authenticator reads the
       // user on every request), so this cache cannot delay a logout.
+      // Dropped oldest-checked first when full: moving a hit to the end cost a delete and a set of
+      // its key on every request, and an entry lives at most VERIFIED_FOR_MS anyway.
       const t = now().getTime();
       const known = verified.get(token);
       if (known) {
-        verified.delete(token);
-        if (known.claims.exp * 1000 <= t) throw new TokenInvalid('token has expired; get a new one');
-        if (known.until > t) {
-          verified.set(token, known); // most recently used last
-          return { ...known.claims };
+        if (known.claims.exp * 1000 <= t) {
+          verified.delete(token);
+          throw new TokenInvalid('token has expired; get a new one');
         }
+        if (known.until > t) return { ...known.claims };
+        verified.delete(token);
       }
       const claims = await verifySignature(token);
       if (verified.size >= VERIFIED_CACHE) verified.delete(verified.keys().next().value as string);

@@ -22,19 +22,38 @@ export type Sink = (line: string, component: string) => void;
 export function createLogger(opts: { component: string; level?: Level; sinks: Sink[] }): Logger {
   const min = rank[opts.level ?? 'info'];
   const make = (bound: Record<string, unknown>): Logger => {
+    const boundEmpty = Object.keys(bound).length === 0;
     const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {
       if (rank[level] < min) return;
       // A child may name its own component (a function in the local runner): its lines go to its own file.
       const component = typeof bound.component === 'string' ? bound.component : opts.component;
-      const extra = { ...bound, ...fields };
+      // The fields in one new object, as {...bound, ...fields} orders them, without the line's own
+      // keys: deleting keys from it made JSON.stringify of every line slow (a dictionary object).
+      const extra: Record<string, unknown> = {};
+      let shown: unknown = component;
+      let clash = false;
+      const take = (from: Record<string, unknown>) => {
+        for (const key in from) {
+          if (key === 'component')
+            shown = from[key]; // takes the key's place, as a spread would
+          else if (key === 'time' || key === 'level' || key === 'msg') clash = true;
+          else extra[key] = from[key];
+        }
+      };
+      if (!boundEmpty) take(bound);
+      if (fields) take(fields);
       // The line's own keys win: a field of the same name is kept as field_<name>.
-      for (const key of OWN_KEYS) {
-        if (key in extra) {
-          extra[`field_${key}`] = extra[key];
-          delete extra[key];
+      if (clash) {
+        for (const key of OWN_KEYS) {
+          if (fields && key in fields) extra[`field_${key}`] = fields[key];
+          else if (key in bound) extra[`field_${key}`] = bound[key];
         }
       }
-      const line = JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...extra });
+      // The fixed keys as text, the fields serialized once: the same line as JSON.stringify of the
+      // whole (shared/core/log.test.ts).
+      const rest = JSON.stringify(extra);
+      const named = JSON.stringify(shown);
+      const line = `{"time":"${isoTime(Date.now())}","level":"${level}",${named === undefined ? '' : `"component":${named},`}"msg":${JSON.stringify(msg)}${rest === '{}' ? '}' : `,${rest.slice(1)}`}`;
       for (const sink of opts.sinks) sink(line, component);
     };
     return {
@@ -46,6 +65,25 @@ export function createLogger(opts: { component: string; level?: Level; sinks: Si
     };
   };
   return make({});
+}
+
+let second = Number.NaN;
+let secondText = '';
+
+/**
+ * `new Date(ms).toISOString()`, with the text up to the second kept from the last call: a log
+ * line's time was a tenth of a GET's CPU, toISOString being slow beside Date.now
+ * (docs/benchmarks.md); only the milliseconds change between most lines.
+ */
+export function isoTime(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s !== second) {
+    // 'YYYY-MM-DDTHH:mm:ss.' (or a six-digit year's longer form): all but 'sssZ'.
+    secondText = new Date(s * 1000).toISOString().slice(0, -4);
+    second = s;
+  }
+  const milli = ms - s * 1000;
+  return `${secondText}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }
 
 export const stdoutSink: Sink = (line) => {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { v4 as uuid } from 'uuid';
+import { randomUUID as uuid } from 'node:crypto';
 import type { Principal } from '../auth/principal.js';
 import type { Deps } from '../wiring/deps.js';
 import { Invalid } from '../core/errors.js';
@@ -138,6 +138,11 @@ export function toFaasHandler(fn: LoadedFunction, deps: Deps): FaasHandler {
 function decodeParams(raw: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
+    // Most values have no escape to decode.
+    if (!value.includes('%')) {
+      out[name] = value;
+      continue;
+    }
     try {
       out[name] = decodeURIComponent(value);
     } catch {

@@ -3,7 +3,8 @@ import t from 'tap';
 import { Forbidden } from '../core/errors.js';
 import { createLogger, memorySink } from '../core/log.js';
 import { fromFaasHandler, type FaasHandler } from './faas.js';
-import { createFaasServer, MAX_BODY_BYTES } from './server.js';
+import fc from 'fast-check';
+import { createFaasServer, MAX_BODY_BYTES, PLAIN_PATH } from './server.js';
 import { createAppGateway } from '../apps/gateway.js';
 import type { Deps } from '../wiring/deps.js';
 
@@ -74,4 +75,21 @@ t.test("/_/health and /_/ready say which function answers, so a supervisor knows
   t.equal((await fetch(url(named, '/_/ready'))).headers.get('x-mlp-function'), 'users-token');
   t.equal((await fetch(url(named, '/_/health'))).headers.get('x-mlp-function'), 'users-token');
   t.equal((await fetch(url(plain, '/_/ready'))).headers.get('x-mlp-function'), null, 'the local runner serves many functions: no one name');
+});
+
+t.test('a path taken as it is (no URL parsed) is exactly the pathname `new URL` would give', async (t) => {
+  const chars = [...'abcXYZ019_~!$&\'()*+,;=:@/-.%?#\\ "<>`{}^|[]é'];
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...chars), { maxLength: 30 }), (parts) => {
+      const target = `/${parts.join('')}`;
+      if (!PLAIN_PATH.test(target)) return;
+      const url = new URL(target, 'http://localhost');
+      if (url.pathname !== target || url.search !== '' || url.host !== 'localhost') throw new Error(`${target}: URL says ${url.pathname}${url.search} on ${url.host}`);
+    }),
+    { numRuns: 5000 },
+  );
+  t.ok(PLAIN_PATH.test('/api/v1/users/alice/datasets/mnist'), 'an API path');
+  for (const target of ['//evil.example/x', '/a/../b', '/a/./b', '/a/%2e%2e/b', '/a?x=1', '/a#f', '/a b', '/a\\b', '/d/mnist.csv']) {
+    t.notOk(PLAIN_PATH.test(target), `${target} is parsed`);
+  }
 });

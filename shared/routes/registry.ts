@@ -16,8 +16,16 @@ export async function loadFunctions(dir = FUNCTIONS_DIR): Promise<LoadedFunction
 }
 
 export async function loadFunction(name: string, dir = FUNCTIONS_DIR): Promise<LoadedFunction> {
-  const routeModule = (await import(new URL(`${name}/route.js`, `file://${dir}`).href)) as { default: RouteDef };
-  const handlerModule = (await import(new URL(`${name}/handler.js`, `file://${dir}`).href)) as { handle: Handler<RouteDef>; upgrade?: UpgradeHandler; service?: Service };
+  const routeModule = (await import(new URL(`${name}/route.js`, `file://${dir}`).href)) as RouteModule;
+  const handlerModule = (await import(new URL(`${name}/handler.js`, `file://${dir}`).href)) as HandlerModule;
+  return checkedFunction(name, routeModule, handlerModule);
+}
+
+export type RouteModule = { default: RouteDef };
+export type HandlerModule = { handle: Handler<RouteDef>; upgrade?: UpgradeHandler; service?: Service };
+
+/** A function from its two modules, however they were imported (by name above, or statically in a bundle: scripts/bundle-functions.mjs). */
+export function checkedFunction(name: string, routeModule: RouteModule, handlerModule: HandlerModule): LoadedFunction {
   const route = routeModule.default;
   if (!route || route.name !== name) throw new Error(`functions/${name}/route.ts must export default defineRoute({ name: '${name}', ... })`);
   if (typeof handlerModule.handle !== 'function') throw new Error(`functions/${name}/handler.ts must export const handle`);

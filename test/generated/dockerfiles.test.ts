@@ -103,7 +103,13 @@ function buildMakes(rel: string, stage?: Stage): boolean {
   const src = rel.slice('dist/'.length).replace(/\$\{FUNCTION\}/, 'users-create');
   if (existsSync(path.join(ROOT, src)) || existsSync(path.join(ROOT, src.replace(/\.js$/, '.ts')))) return true;
   // Written by a build script rather than tsc (dist/client by scripts/bundle-client.mjs).
-  return readdirSync(path.join(ROOT, 'scripts')).some((f) => f.endsWith('.mjs') && readFileSync(path.join(ROOT, 'scripts', f), 'utf8').includes(`'${rel}/`));
+  const scripts = readdirSync(path.join(ROOT, 'scripts')).filter((f) => f.endsWith('.mjs'));
+  const written = (dir: string) => scripts.some((f) => readFileSync(path.join(ROOT, 'scripts', f), 'utf8').includes(`'${dir}`));
+  // A function's bundle, dist/bundles/{name}/index.js and its chunks (scripts/bundle-functions.mjs):
+  // the function must exist and a build script must write dist/bundles.
+  const bundle = /^dist\/bundles\/([^/]+)(\/index\.js)?$/.exec(src.startsWith('bundles/') ? `dist/${src}` : '');
+  if (bundle) return existsSync(path.join(ROOT, 'functions', bundle[1] ?? '', 'route.ts')) && written('dist/bundles');
+  return written(`${rel}/`);
 }
 
 /** Where in the repository (or build) an image path of the final stage comes from; undefined: nowhere. */
@@ -317,6 +323,9 @@ t.test('the checks can fail', async (t) => {
   const final = bad.at(-1) as Stage;
   t.equal(origin(bad, final, '/a/dist/missing.js'), undefined, 'a file no COPY puts there');
   t.notOk(buildMakes('dist/nope'), 'a dist path with no source');
+  t.ok(buildMakes('dist/bundles/${FUNCTION}/index.js'), "a function's bundle (scripts/bundle-functions.mjs)");
+  t.notOk(buildMakes('dist/bundles/no-such-function/index.js'), 'the bundle of a function that does not exist');
+  t.notOk(buildMakes('dist/bundles/users-create/other.js'), 'a file the bundler does not name');
   t.notOk(buildMakes('venv', { ...final, runs: ['python3 -m venv /elsewhere/venv && true'] }), 'a venv made elsewhere');
   t.equal(final.user, undefined, 'no USER is seen as none');
   t.ok(runReads('npm run build').includes('ui'), 'npm run build reads ui/ (scripts/bundle-ui.mjs)');

@@ -23,7 +23,12 @@ export interface Spawned {
 
 /** Runs a TypeScript entry through tsx as its own process; killed when the test ends. */
 export function spawnTs(t: Test, entry: string, env: Record<string, string>, args: string[] = []): Spawned {
-  const child = spawn(process.execPath, ['--import=tsx', entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnNode(t, ['--import=tsx', entry, ...args], env);
+}
+
+/** `node` with these arguments (plain JavaScript: no tsx), killed at the test's end if still running. */
+export function spawnNode(t: Test, argv: string[], env: Record<string, string>): Spawned {
+  const child = spawn(process.execPath, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {

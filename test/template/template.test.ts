@@ -44,7 +44,8 @@ t.test('Dockerfile builds one function behind of-watchdog in http mode (static c
   t.match(text, /FROM ghcr\.io\/openfaas\/of-watchdog:/);
   t.equal(env.mode, 'http');
   t.equal(env.upstream_url, `http://127.0.0.1:${env.PORT}`, 'the watchdog forwards to the port the server listens on');
-  t.equal(env.fprocess, 'node dist/templates/mlp-node20/index.js');
+  t.equal(env.fprocess, 'node dist/bundles/function/index.js', "the function's bundle (scripts/bundle-functions.mjs)");
+  t.match(text, /^COPY --from=build \/app\/dist\/bundles\/\$\{FUNCTION\} \.\/dist\/bundles\/function$/m, 'the bundle of the function named, under the one name fprocess runs');
   t.match(text, /CMD \["fwatchdog"\]/);
   // Every path the build copies exists in the repository.
   for (const m of text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
@@ -53,4 +54,6 @@ t.test('Dockerfile builds one function behind of-watchdog in http mode (static c
   const tpl = parse(readFileSync(path.join(TEMPLATE, 'template.yml'), 'utf8')) as { language: string; fprocess: string };
   t.equal(tpl.language, 'mlp-node20');
   t.equal(tpl.fprocess, env.fprocess, 'template.yml and the image agree on the process');
+  const knative = parse(readFileSync(path.join(ROOT, 'knative/datasets-get.yaml'), 'utf8')) as { spec: { template: { spec: { containers: { command: string[] }[] } } } };
+  t.same(knative.spec.template.spec.containers[0]?.command, env.fprocess?.split(' '), 'Knative runs the same command as the watchdog (scripts/gen/deploy-facts.ts ENTRY)');
 });
