@@ -31,7 +31,7 @@ export interface JobDoc extends Doc {
    * take turns by it, and MLP_QUEUE_RESERVE seconds after it, resources are kept for the job.
    */
   head_at?: string;
-  /** Admitted, it waits for its runtime's Python environment to be built (jobs/lifecycle.ts pythonFor). */
+  /** Admitted, it waits for its runtime's Python environment to be built (shared/jobs/launch.ts pythonFor). */
   awaits_runtime?: boolean;
   /** A sweep's trial: the sweep's name (docs/api.md#experiments). */
   sweep?: string;
