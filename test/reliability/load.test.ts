@@ -12,7 +12,7 @@ import { freePort } from '../helpers/process.js';
 // Load: 200 users at once each register, get a token, create a dataset and upload it
 // (WebDAV PUT), run a short job that reads it, and delete everything: 0 errors, the tenant back
 // to zero, and nothing of theirs left under MLP_ROOT. The only answers retried are those that say
-// to try again: the per-address bound on token requests (users-token/limits.ts: 60 at once, then
+// to try again: the per-address bound on token requests (functions/users-token/attempts.ts: 60 at once, then
 // 2 a second from one address; no setting changes it) answers 403 "… try again in N s", which 200
 // users behind one address (this test) must wait out as clients behind one NAT would; and the
 // bounded queue of password checks (auth/password.ts) answers "try again in a few seconds".
