@@ -165,7 +165,7 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
       stopping = false;
       await deps.bus.ensureTopics([deps.config.metricsTopic]);
       subscriptions.push(await onRevocation(deps.bus, (r) => relay.recheck(r.user), log));
-      subscriptions.push(await deps.bus.subscribe({ topic: deps.config.metricsTopic, group: RELAY_GROUP, fromBeginning: true }, relay.handle));
+      subscriptions.push(await deps.bus.subscribe({ topic: deps.config.metricsTopic, group: RELAY_GROUP, fromBeginning: true, commit: 'batch' }, relay.handle));
       ticker = setInterval(() => {
         // A pass still running (a slow store) is not started again over itself.
         if (checking) return;
