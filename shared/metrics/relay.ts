@@ -137,9 +137,10 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
   };
 
   const drain = async () => {
-    while (waiting.size > 0) {
-      // A small batch waits a little for more: one write then carries them all.
-      if (!stopping && waiting.size < batchSize && flushMs > 0) await new Promise((r) => setTimeout(r, flushMs));
+    for (let first = true; waiting.size > 0; first = false) {
+      // A small batch waits a little for more: one write then carries them all. Only the first:
+      // after a write, what came in meanwhile has waited for as long as it took.
+      if (first && !stopping && waiting.size < batchSize && flushMs > 0) await new Promise((r) => setTimeout(r, flushMs));
       const batch: Waiting[] = [];
       while (batch.length < batchSize) {
         const next = waiting.shift();
