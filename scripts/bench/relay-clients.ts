@@ -5,7 +5,7 @@
 // metric's `loss` (ms since the epoch, performance.timeOrigin + performance.now(): one machine,
 // one clock). Driven over IPC:
 //   → { open: url, clients }   ← { opened }
-//   ← { progress: fewest messages any socket got } every 5 ms while any socket lacks some
+//   ← { progress: fewest messages any socket got } as it grows
 //   → { report: true }         ← { counts, latencies, outOfOrder }
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
@@ -66,6 +66,7 @@ function open(url: string, index: number): Promise<void> {
           at += header + len;
         }
         client.pending = at < buf.length ? buf.subarray(at) : undefined;
+        progress();
       };
       if (head.length > 0) onData(head);
       socket.on('data', onData);
@@ -76,17 +77,25 @@ function open(url: string, index: number): Promise<void> {
   });
 }
 
+let reporting = false;
+let reported = -1;
+/** Progress goes to the parent once per turn of the event loop in which some socket got data. */
+function progress(): void {
+  if (reporting) return;
+  reporting = true;
+  setImmediate(() => {
+    reporting = false;
+    const n = fewest();
+    if (n !== reported) process.send?.({ progress: (reported = n) });
+  });
+}
+
 const fewest = () => clients.reduce((min, c) => Math.min(min, c.count), Number.POSITIVE_INFINITY);
 
 process.on('message', async (msg: { open?: string; clients?: number; report?: boolean }) => {
   if (msg.open) {
     for (let i = 0; i < (msg.clients ?? 1); i++) await open(msg.open, i);
     process.send?.({ opened: clients.length });
-    let last = -1;
-    setInterval(() => {
-      const n = fewest();
-      if (n !== last) process.send?.({ progress: (last = n) });
-    }, 5).unref();
   }
   if (msg.report) {
     process.send?.({ counts: clients.map((c) => c.count), latencies, outOfOrder }, () => process.exit(0));

@@ -44,7 +44,7 @@ const CLIENTS = Number(args.clients);
 const RATE = Number(args.rate);
 const RATE_METRICS = Math.min(MAX_EPOCHS, Math.round(RATE * Number(args.seconds ?? (args.quick ? 1 : 4))));
 /** Published but not yet seen by the slowest socket (the relay keeps 1000 waiting per job and drops the oldest past that). */
-const WINDOW = 500;
+const WINDOW = 900;
 const now = () => performance.timeOrigin + performance.now();
 
 run('relay', async () => {
