@@ -84,13 +84,15 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
       await commitAfter(t, partition, msg.offset);
     };
     /** commit 'batch': the batch's messages in order, then one commit of the last handled (also when stop() cuts the batch short). */
-    const handleBatch = async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+    const handleBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
       let last: string | undefined;
       try {
         for (const message of batch.messages) {
           // Stopping, or the partition was taken away (a rebalance): the rest is left for redelivery.
           if (stopping || !isRunning() || isStale()) break;
           await handleOne(batch.topic, batch.partition, toMessage(batch.topic, batch.partition, message));
+          // Resolved: the next fetch starts after it (without, kafkajs fetches the batch again).
+          resolveOffset(message.offset);
           last = message.offset;
         }
       } finally {
