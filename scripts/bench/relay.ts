@@ -26,7 +26,7 @@ import { createRelay } from '../../shared/metrics/relay.js';
 import { begin } from '../../shared/metrics/store.js';
 import { runtimes } from '../../templates/runtimes.js';
 import { median, run, say, section, servers } from './lib.js';
-import { ratio } from './report.js';
+import { meets, ratio } from './report.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -64,6 +64,7 @@ run('relay', async () => {
 });
 
 async function bench(label: string, env: Record<string, string>, s: ReturnType<typeof section>): Promise<void> {
+  const kafka = env.MLP_KAFKA_BROKERS !== undefined;
   const root = mkdtempSync(path.join(tmpdir(), 'mlp-bench-relay-'));
   const deps = await createDeps(loadConfig({ MLP_ROOT: root, ...env }), createLogger({ component: 'bench', sinks: [memorySink()] }), { runtimes });
   const relay = createRelay(deps);
@@ -91,6 +92,7 @@ async function bench(label: string, env: Record<string, string>, s: ReturnType<t
     // As fast as the relay delivers: published in batches as room opens in the window.
     const fast = await clientsOf(`${url}/train`, children);
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     for (let epoch = 0; epoch < METRICS; ) {
       const room = Math.min(WINDOW - (epoch - fast.fewest), METRICS - epoch);
       if (room <= 0) {
@@ -105,9 +107,15 @@ async function bench(label: string, env: Record<string, string>, s: ReturnType<t
     }
     await fast.reach(METRICS, 10_000);
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const done = await fast.report();
     const rate = Math.min(...done.counts) / seconds;
-    s.figure({ name: `${label}: metrics/s to ${CLIENTS} sockets`, value: rate, unit: 'msg/s', baseline: { name: 'raw consume of the same bus', value: raw }, ratio: ratio(rate, raw, '%') });
+    // The goals (docs/benchmarks.md): in-process at least 10,000 metrics/s; on Kafka at least half its raw consume.
+    const r = ratio(rate, raw, '%');
+    const goal = kafka ? { goal: '>= 50 %', met: meets('>= 50', r.value) } : { goal: '>= 10000 msg/s', met: meets('>= 10000', rate) };
+    s.figure({ name: `${label}: metrics/s to ${CLIENTS} sockets`, value: rate, unit: 'msg/s', baseline: { name: 'raw consume of the same bus', value: raw }, ratio: r, ...goal });
+    // Less moved by other processes on the machine than the rate: CPU time of this process (the relay and the publisher) per metric.
+    s.figure({ name: `${label}: relay CPU per metric to ${CLIENTS} sockets`, value: (cpu.user + cpu.system) / METRICS, unit: 'us' });
     const missing = METRICS * CLIENTS - done.counts.reduce((a, b) => a + b, 0);
     if (missing !== 0 || done.outOfOrder > 0) s.note(`${label}: ${missing} of ${METRICS * CLIENTS} socket messages missing (negative: extra), ${done.outOfOrder} out of order`);
 
@@ -134,7 +142,8 @@ async function bench(label: string, env: Record<string, string>, s: ReturnType<t
     if (lost !== 0) s.note(`${label}: at ${RATE} metrics/s, ${lost} of ${RATE_METRICS * CLIENTS} socket messages did not arrive (the relay kept up less than offered and dropped the oldest waiting)`);
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? Number.NaN;
-    s.figure({ name: `${label}: latency bus to socket at ${RATE} metrics/s, p99`, value: p99, unit: 'ms' });
+    const p99Goal = kafka ? 250 : 100;
+    s.figure({ name: `${label}: latency bus to socket at ${RATE} metrics/s, p99`, value: p99, unit: 'ms', goal: `<= ${p99Goal} ms`, met: meets(`<= ${p99Goal}`, p99) });
     s.figure({ name: `${label}: latency bus to socket at ${RATE} metrics/s, p50`, value: median(latencies), unit: 'ms' });
     say(`  offered ${offered.toFixed(0)} metrics/s; ${latencies.length} latencies sampled`);
 
