@@ -121,8 +121,10 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
     });
     if (live.length < batch.length) log.debug('dropped metrics of a job deleted or begun again', { dropped: batch.length - live.length });
     await storeMany(deps, live);
-    // docs/api.md#job-metrics: a last progress of 100 or −1 also means the job ended.
-    for (const { m } of live) if (ends(m)) await finish(deps, m.user, m.name);
+    // docs/api.md#job-metrics: a last progress of 100 or −1 also means the job ended. The batch's
+    // ended jobs together, once each: 100 jobs ending at once cost one round, not 100.
+    const ended = new Map(live.filter(({ m }) => ends(m)).map(({ m }) => [`${m.user}/${m.name}`, m]));
+    await Promise.all([...ended.values()].map((m) => finish(deps, m.user, m.name)));
     // Grouped per job and run, each in the batch's order: a socket is written once per batch.
     const jobs = new Map<string, { key: string; jobId: string; ms: JobMetrics[] }>();
     for (const { m, jobId } of live) {
