@@ -83,6 +83,18 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
       await handleOne(t, partition, msg);
       await commitAfter(t, partition, msg.offset);
     };
+    /**
+     * commit 'batch': the commit of the batch before, still under way while this one is handled (a
+     * broker round trip the consumer does not wait for; at most one outstanding, so commits stay in
+     * order). A commit that fails leaves its messages to be redelivered.
+     */
+    let committing: Promise<void> = Promise.resolve();
+    const commitBehind = async (t: string, partition: number, offset: string) => {
+      await committing;
+      committing = commitAfter(t, partition, offset).catch((err: unknown) =>
+        opts.log.warn('kafka: a commit failed; its messages will be delivered again', { topic: t, group, partition, offset, err: (err as Error).message }),
+      );
+    };
     /** commit 'batch': the batch's messages in order, then one commit of the last handled (also when stop() cuts the batch short). */
     const handleBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
       let last: string | undefined;
@@ -96,7 +108,7 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
           last = message.offset;
         }
       } finally {
-        if (last !== undefined) await commitAfter(batch.topic, batch.partition, last);
+        if (last !== undefined) await commitBehind(batch.topic, batch.partition, last);
       }
       await heartbeat();
     };
@@ -142,6 +154,7 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
         consumer.pause([{ topic }]);
         // The message being handled finishes and is committed before the consumer leaves.
         await inflight?.catch((err: unknown) => opts.log.warn('in-flight message not committed at stop', { err: (err as Error).message }));
+        await committing;
         consumers.delete(consumer);
         await consumer.disconnect();
       },
