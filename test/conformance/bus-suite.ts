@@ -63,11 +63,15 @@ export function busConformance(t: Test, subject: { open(): Promise<Bus>; topicNa
       const got = collector();
       const sub = await bus.subscribe({ topic, group: `g-${topic}`, fromBeginning: true, commit }, async (m) => got.push(m));
       await got.until(() => got.seen.length >= batch.length);
+      // One more after them: a message handled twice (fetched again) would come before it.
+      const end = { key: 'alice/train', value: 'end', headers: { 'mlp-job-id': 'j1' } };
+      await bus.publish(topic, [end]);
+      await got.until(() => got.seen.some((m) => m.value === 'end'));
       await sub.stop();
-      t.equal(got.seen.length, batch.length, 'nothing more, nothing less');
+      t.equal(got.seen.length, batch.length + 1, 'nothing more, nothing less');
       t.same(
         got.seen.map((m) => m.value),
-        batch.map((m) => m.value),
+        [...batch, end].map((m) => m.value),
         'in the order published',
       );
       t.ok(
