@@ -18,7 +18,7 @@ const tests = (dir, pattern) =>
     .map((file) => path.join(dir, file))
     .sort();
 // Contract files that need a server npm test starts (Kafka).
-const NEEDS_SERVERS = ['test/contract/metrics-kafka.test.ts'];
+const NEEDS_SERVERS = ['test/contract/metrics-kafka.test.ts', 'test/contract/metrics-volume-kafka.test.ts'];
 const LOOPS = {
   unit: () => [...tests('functions', /^[^/]+\/handler\.test\.ts$/), ...tests('shared', /\.test\.ts$/)],
   contract: () => tests('test/contract', /^[^/]+\.test\.ts$/).filter((file) => !NEEDS_SERVERS.includes(file)),

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Logger } from '../core/log.js';
 import type { Bus, Message, Subscription } from './port.js';
 
@@ -60,12 +60,12 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
     },
   };
 
-  async function subscribeOnce({ topic, group, fromBeginning }: Parameters<Bus['subscribe']>[0], handler: Parameters<Bus['subscribe']>[1]): Promise<Subscription> {
+  async function subscribeOnce({ topic, group, fromBeginning, commit }: Parameters<Bus['subscribe']>[0], handler: Parameters<Bus['subscribe']>[1]): Promise<Subscription> {
     const consumer = kafka.consumer({ groupId: group, allowAutoTopicCreation: false });
     consumers.add(consumer);
     let stopping = false;
     let inflight: Promise<void> | undefined;
-    const handleAndCommit = async (t: string, partition: number, msg: Message) => {
+    const handleOne = async (t: string, partition: number, msg: Message) => {
       // Retry here rather than let kafkajs restart the consumer: the partition waits, nothing is skipped.
       for (;;) {
         try {
@@ -77,32 +77,71 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
           await new Promise((r) => setTimeout(r, retryMs));
         }
       }
-      await consumer.commitOffsets([{ topic: t, partition, offset: (BigInt(msg.offset) + 1n).toString() }]);
+    };
+    const commitAfter = (t: string, partition: number, offset: string) => consumer.commitOffsets([{ topic: t, partition, offset: (BigInt(offset) + 1n).toString() }]);
+    const handleAndCommit = async (t: string, partition: number, msg: Message) => {
+      await handleOne(t, partition, msg);
+      await commitAfter(t, partition, msg.offset);
+    };
+    /**
+     * commit 'batch': the commit of the batch before, still under way while this one is handled (a
+     * broker round trip the consumer does not wait for; at most one outstanding, so commits stay in
+     * order). A commit that fails leaves its messages to be redelivered.
+     */
+    let committing: Promise<void> = Promise.resolve();
+    const commitBehind = async (t: string, partition: number, offset: string) => {
+      await committing;
+      committing = commitAfter(t, partition, offset).catch((err: unknown) =>
+        opts.log.warn('kafka: a commit failed; its messages will be delivered again', { topic: t, group, partition, offset, err: (err as Error).message }),
+      );
+    };
+    /** commit 'batch': the batch's messages in order, then one commit of the last handled (also when stop() cuts the batch short). */
+    const handleBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+      let last: string | undefined;
+      try {
+        for (const message of batch.messages) {
+          // Stopping, or the partition was taken away (a rebalance): the rest is left for redelivery.
+          if (stopping || !isRunning() || isStale()) break;
+          await handleOne(batch.topic, batch.partition, toMessage(batch.topic, batch.partition, message));
+          // Resolved: the next fetch starts after it (without, kafkajs fetches the batch again).
+          resolveOffset(message.offset);
+          last = message.offset;
+        }
+      } finally {
+        if (last !== undefined) await commitBehind(batch.topic, batch.partition, last);
+      }
+      await heartbeat();
     };
     try {
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: fromBeginning ?? false });
-      await consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ topic: t, partition, message }) => {
-          // After stop() began, nothing new is handled: it stays uncommitted and is redelivered later.
-          if (stopping) throw new Error('consumer stopping');
-          const msg: Message = {
-            topic: t,
-            partition,
-            offset: message.offset,
-            key: message.key?.toString('utf8') ?? '',
-            value: message.value?.toString('utf8') ?? '',
-            headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? String(v[0] ?? '') : String(v ?? '')])),
-          };
-          inflight = handleAndCommit(t, partition, msg);
-          try {
-            await inflight;
-          } finally {
-            inflight = undefined;
-          }
-        },
-      });
+      const track = async (work: Promise<void>) => {
+        inflight = work;
+        try {
+          await work;
+        } finally {
+          inflight = undefined;
+        }
+      };
+      await consumer.run(
+        commit === 'batch'
+          ? {
+              autoCommit: false,
+              eachBatchAutoResolve: false,
+              eachBatch: async (payload) => {
+                if (stopping) throw new Error('consumer stopping');
+                await track(handleBatch(payload));
+              },
+            }
+          : {
+              autoCommit: false,
+              eachMessage: async ({ topic: t, partition, message }) => {
+                // After stop() began, nothing new is handled: it stays uncommitted and is redelivered later.
+                if (stopping) throw new Error('consumer stopping');
+                await track(handleAndCommit(t, partition, toMessage(t, partition, message)));
+              },
+            },
+      );
     } catch (err) {
       consumers.delete(consumer);
       await consumer.disconnect().catch((e: unknown) => opts.log.warn('kafka: disconnect after a failed subscribe', { err: (e as Error).message }));
@@ -115,11 +154,23 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
         consumer.pause([{ topic }]);
         // The message being handled finishes and is committed before the consumer leaves.
         await inflight?.catch((err: unknown) => opts.log.warn('in-flight message not committed at stop', { err: (err as Error).message }));
+        await committing;
         consumers.delete(consumer);
         await consumer.disconnect();
       },
     };
   }
+}
+
+function toMessage(topic: string, partition: number, message: KafkaMessage): Message {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key?.toString('utf8') ?? '',
+    value: message.value?.toString('utf8') ?? '',
+    headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? String(v[0] ?? '') : String(v ?? '')])),
+  };
 }
 
 /** Kafka's own verdict (a protocol error marked retriable), or kafkajs giving up on one. */

@@ -30,7 +30,13 @@ export interface Bus {
   ensureTopics(topics: string[]): Promise<void>;
   /** Resolves once the messages are durably accepted (Kafka: acks from all in-sync replicas). */
   publish(topic: string, messages: Outgoing[]): Promise<void>;
-  /** A failing handler is retried with backoff; the offset is not committed until it succeeds. */
-  subscribe(opts: { topic: string; group: string; fromBeginning?: boolean }, handler: (msg: Message) => Promise<void>): Promise<Subscription>;
+  /**
+   * A failing handler is retried with backoff; the offset is not committed until it succeeds.
+   * Messages are handled one at a time, in order per partition. `commit: 'batch'` commits once
+   * per batch fetched (Kafka), after every message of it was handled, rather than after each:
+   * a crash then redelivers up to two batches instead of one message (a batch's commit runs while
+   * the next batch is handled); stop() still commits what was handled.
+   */
+  subscribe(opts: { topic: string; group: string; fromBeginning?: boolean; commit?: 'message' | 'batch' }, handler: (msg: Message) => Promise<void>): Promise<Subscription>;
   close(): Promise<void>;
 }

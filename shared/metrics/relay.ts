@@ -5,6 +5,7 @@ import { onRevocation } from '../bus/revocations.js';
 import type { Deps } from '../wiring/deps.js';
 import { isClientError } from '../core/errors.js';
 import { FairQueue } from './fair-queue.js';
+import { framed, sendFramed, type Framed } from './frames.js';
 import { FLUSH_BATCH, FLUSH_MS, MAX_EPOCHS, MAX_SOCKET_BACKLOG_BYTES, MAX_WAITING, MAX_WAITING_PER_JOB, RECHECK_MS } from './bounds.js';
 import { Runs } from './runs.js';
 import { finish, history, RUN_HEADER, run, storeMany, validateMetrics, type JobMetrics } from './store.js';
@@ -90,22 +91,23 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
     if (client.ws.readyState === client.ws.OPEN) client.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
   };
 
-  /** `data` is the metric as JSON, made once for all of a job's sockets. */
-  const send = (client: Client, data: string) => {
+  /** `out` is made once for all of a job's sockets: one write per socket for a batch of its metrics. */
+  const send = (client: Client, out: Framed) => {
     if (client.ws.readyState !== client.ws.OPEN) return;
     if (client.ws.bufferedAmount > MAX_SOCKET_BACKLOG_BYTES) {
       log.warn('closed a socket that reads too slowly', { user: client.user });
       return close(client, CLOSE_POLICY, `the socket reads too slowly: more than ${MAX_SOCKET_BACKLOG_BYTES} bytes unsent`);
     }
-    client.ws.send(data);
+    sendFramed(client.ws, out);
   };
 
-  const push = (user: string, name: string, jobId: string, m: JobMetrics) => {
-    const data = JSON.stringify(m);
-    for (const client of sockets.get(`${user}/${name}`) ?? []) {
+  /** A job's metrics of one batch, in order, to its sockets of that run (a socket still sent its history queues them). */
+  const push = (key: string, jobId: string, ms: JobMetrics[]) => {
+    let out: Framed | undefined;
+    for (const client of sockets.get(key) ?? []) {
       if (client.jobId !== jobId) continue;
-      if (client.queue) client.queue.push(m);
-      else send(client, data);
+      if (client.queue) client.queue.push(...ms);
+      else send(client, (out ??= framed(ms.map((m) => JSON.stringify(m)))));
     }
   };
 
@@ -119,15 +121,28 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
     });
     if (live.length < batch.length) log.debug('dropped metrics of a job deleted or begun again', { dropped: batch.length - live.length });
     await storeMany(deps, live);
-    // docs/api.md#job-metrics: a last progress of 100 or −1 also means the job ended.
-    for (const { m } of live) if (ends(m)) await finish(deps, m.user, m.name);
-    for (const { m, jobId } of live) push(m.user, m.name, jobId, m);
+    // docs/api.md#job-metrics: a last progress of 100 or −1 also means the job ended. The batch's
+    // ended jobs together, once each: 100 jobs ending at once cost one round, not 100.
+    const ended = new Map(live.filter(({ m }) => ends(m)).map(({ m }) => [`${m.user}/${m.name}`, m]));
+    await Promise.all([...ended.values()].map((m) => finish(deps, m.user, m.name)));
+    // Grouped per job and run, each in the batch's order: a socket is written once per batch.
+    const jobs = new Map<string, { key: string; jobId: string; ms: JobMetrics[] }>();
+    for (const { m, jobId } of live) {
+      const key = `${m.user}/${m.name}`;
+      if (!sockets.has(key)) continue;
+      const group = `${key}\u0000${jobId}`;
+      let g = jobs.get(group);
+      if (!g) jobs.set(group, (g = { key, jobId, ms: [] }));
+      g.ms.push(m);
+    }
+    for (const { key, jobId, ms } of jobs.values()) push(key, jobId, ms);
   };
 
   const drain = async () => {
-    while (waiting.size > 0) {
-      // A small batch waits a little for more: one write then carries them all.
-      if (!stopping && waiting.size < batchSize && flushMs > 0) await new Promise((r) => setTimeout(r, flushMs));
+    for (let first = true; waiting.size > 0; first = false) {
+      // A small batch waits a little for more: one write then carries them all. Only the first:
+      // after a write, what came in meanwhile has waited for as long as it took.
+      if (first && !stopping && waiting.size < batchSize && flushMs > 0) await new Promise((r) => setTimeout(r, flushMs));
       const batch: Waiting[] = [];
       while (batch.length < batchSize) {
         const next = waiting.shift();
@@ -165,7 +180,7 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
       stopping = false;
       await deps.bus.ensureTopics([deps.config.metricsTopic]);
       subscriptions.push(await onRevocation(deps.bus, (r) => relay.recheck(r.user), log));
-      subscriptions.push(await deps.bus.subscribe({ topic: deps.config.metricsTopic, group: RELAY_GROUP, fromBeginning: true }, relay.handle));
+      subscriptions.push(await deps.bus.subscribe({ topic: deps.config.metricsTopic, group: RELAY_GROUP, fromBeginning: true, commit: 'batch' }, relay.handle));
       ticker = setInterval(() => {
         // A pass still running (a slow store) is not started again over itself.
         if (checking) return;
@@ -246,10 +261,10 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
         if (set.size === 0 && sockets.get(key) === set) sockets.delete(key);
       });
       const past = await history(deps, user, name);
-      for (const m of past) ws.send(JSON.stringify(m));
       const sent = new Set(past.map((m) => m.epoch));
-      for (const m of client.queue ?? []) if (!sent.has(m.epoch)) send(client, JSON.stringify(m));
+      const queued = (client.queue ?? []).filter((m) => !sent.has(m.epoch));
       client.queue = undefined;
+      if (past.length + queued.length > 0) send(client, framed([...past, ...queued].map((m) => JSON.stringify(m))));
     },
   };
   return relay;

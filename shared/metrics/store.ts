@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import type { Bus } from '../bus/port.js';
 import type { Deps } from '../wiring/deps.js';
 import { Conflict } from '../core/errors.js';
 import type { Collection, Doc, New } from '../store/port.js';
@@ -65,6 +66,22 @@ export async function run(deps: Deps, user: string, name: string): Promise<Metri
 /** The header of an announcement on the metrics topic: the job's run changed (begin, finish, delete). */
 export const RUN_HEADER = 'mlp-run';
 
+/** The metrics topic, ensured once per bus (on Kafka each ensureTopics is an admin connection and a metadata read). */
+const ensured = new WeakMap<Bus, Map<string, Promise<void>>>();
+function ensureTopic(deps: Deps): Promise<void> {
+  const topic = deps.config.metricsTopic;
+  let topics = ensured.get(deps.bus);
+  if (!topics) ensured.set(deps.bus, (topics = new Map()));
+  let done = topics.get(topic);
+  if (!done) {
+    const all = topics;
+    done = deps.bus.ensureTopics([topic]);
+    all.set(topic, done);
+    done.catch(() => all.delete(topic));
+  }
+  return done;
+}
+
 /**
  * Says on the metrics topic, after the store was changed, that the job's run changed: the relay
  * then reads it again (shared/metrics/runs.ts). Same key as the job's metrics, so it comes in
@@ -73,7 +90,7 @@ export const RUN_HEADER = 'mlp-run';
  */
 async function announce(deps: Deps, user: string, name: string, change: 'begin' | 'finish' | 'delete'): Promise<void> {
   try {
-    await deps.bus.ensureTopics([deps.config.metricsTopic]);
+    await ensureTopic(deps);
     await deps.bus.publish(deps.config.metricsTopic, [{ key: `${user}/${name}`, value: JSON.stringify({ user, name }), headers: { [RUN_HEADER]: change } }]);
   } catch (err) {
     deps.log.warn('a change of a run was not announced to the metrics relay', { key: `${user}/${name}`, change, err: (err as Error).message });
