@@ -1,6 +1,7 @@
 import type { RouteDef } from '../../shared/routes/route.js';
 import { SETTINGS } from '../../shared/config/settings.js';
 import { SECRET_SOURCES, secretsOf } from '../../shared/config/secrets.js';
+import { usesOf } from '../../shared/wiring/uses.js';
 
 /** Facts every deployment target shares, so stack.yml and knative/ cannot drift apart. */
 export const NAMESPACE = 'mlp';
@@ -15,13 +16,30 @@ export function imageOf(route: RouteDef): string {
 }
 
 /**
- * Configuration every function gets (docs/configuration.md), none of it secret: the cluster's ConfigMap
- * (Knative) or the deploying shell (OpenFaaS). Secrets go only where secretsOf says. The settings
- * declared `deployed` in shared/config/settings.ts, so a new one cannot be left out.
+ * Configuration deployed functions get (docs/configuration.md), none of it secret: the cluster's
+ * ConfigMap (Knative) or the deploying shell (OpenFaaS), each function only what deployedEnvOf
+ * gives it. Secrets go only where secretsOf says. The settings declared `deployed` in
+ * shared/config/settings.ts, so a new one cannot be left out.
  */
 export const SHARED_ENV: string[] = Object.entries(SETTINGS)
   .filter(([, s]) => 'deployed' in s && s.deployed)
   .map(([name]) => name);
+
+/**
+ * The deployed settings one function gets: those every function reads, and those of the ports its
+ * route uses (a setting's `use` in shared/config/settings.ts), so a function that never opens Kafka
+ * is not told where Kafka is.
+ */
+export function deployedEnvOf(route: RouteDef): string[] {
+  const uses = new Set<string>(usesOf(route));
+  return SHARED_ENV.filter((name) => {
+    const use = (SETTINGS[name as keyof typeof SETTINGS] as { use?: string }).use;
+    return use === undefined || uses.has(use);
+  });
+}
+
+/** Whether a function opens the store (so it gets MongoDB's URL with its credentials). */
+export const usesStore = (route: RouteDef): boolean => usesOf(route).includes('store');
 
 /** The ServiceAccount (and Role, RoleBinding) of the functions that call the orchestrator. */
 export const ORCHESTRATOR_ACCOUNT = 'mlp-orchestrator';

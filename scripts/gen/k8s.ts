@@ -36,7 +36,7 @@ export function renderK8s(routes: RouteDef[], nginx: Record<string, string>): Re
       [limitRange(), ...networkPolicies(routes)],
     ),
     'k8s/10-config.yaml': file(
-      `the non-secret configuration every function gets (envFrom in knative/*.yaml). MLP_MONGO_URL here is Mongo's address without credentials: MongoDB requires them, and the functions take the URL with them from the Secret ${MONGO_SECRET} (key url). The secrets are created by hand (docs/deploy.md)`,
+      `the non-secret configuration of the functions: each takes, key by key (knative/*.yaml), the settings it reads, those of the ports its route uses included. MLP_MONGO_URL here is Mongo's address without credentials: MongoDB requires them, and the functions take the URL with them from the Secret ${MONGO_SECRET} (key url). The secrets are created by hand (docs/deploy.md)`,
       [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta('mlp-config'), data: sharedConfig() }],
     ),
     'k8s/10-rbac.yaml': file(

@@ -1,12 +1,12 @@
 import { stringify } from 'yaml';
 import type { RouteDef } from '../../shared/routes/route.js';
-import { DATA_MOUNT, ENTRY, NAMESPACE, NFS_CLAIM, ORCHESTRATOR_ACCOUNT, clusterSecretsOf, imageOf } from './deploy-facts.js';
+import { DATA_MOUNT, ENTRY, NAMESPACE, NFS_CLAIM, ORCHESTRATOR_ACCOUNT, clusterSecretsOf, deployedEnvOf, imageOf, usesStore } from './deploy-facts.js';
 import { hardened, podSecurity } from './k8s-containment.js';
 
 /**
  * The Secret (made by the operator, docs/deploy.md) whose key `url` is MongoDB's URL with its
- * credentials. Every function opens the store (the registry has no route without it), so every
- * one gets it; this env entry overrides mlp-config's MLP_MONGO_URL, the address alone.
+ * credentials: the functions that open the store get it in place of mlp-config's MLP_MONGO_URL,
+ * the address alone.
  */
 export const MONGO_URL_SECRET = { name: 'mlp-mongo-auth', key: 'url' };
 /**
@@ -19,7 +19,7 @@ export const FUNCTION_UID = 1000;
  * One Knative Service per function. Knative injects PORT; the same image as OpenFaaS
  * runs with `node` as its command instead of the watchdog. Every Service is cluster-local:
  * the Nginx gateway (a Deployment of its own) is the only way in. Configuration comes from the
- * mlp-config ConfigMap; each secret the function needs (and only those) from its own Secret
+ * mlp-config ConfigMap, key by key, only the settings the function reads (deployedEnvOf); each secret the function needs (and only those) from its own Secret
  * (mlp-secret, mlp-service-token; key = name, as faas-cli secret create makes them). The NFS
  * volume needs Knative's kubernetes.podspec-persistent-volume-claim feature flag. Only the functions
  * that call the orchestrator run as the mlp-orchestrator ServiceAccount (k8s/10-rbac.yaml); every
@@ -40,10 +40,13 @@ export function renderKnative(routes: RouteDef[]): Record<string, string> {
           { name: 'MLP_FUNCTION', value: route.name },
           { name: 'MLP_LISTEN_HOST', value: '0.0.0.0' },
           { name: 'MLP_ROOT', value: DATA_MOUNT },
-          { name: 'MLP_MONGO_URL', valueFrom: { secretKeyRef: MONGO_URL_SECRET } },
+          // Each deployed setting the function reads, by key (optional: the ConfigMap may leave it to its default).
+          ...deployedEnvOf(route)
+            .filter((name) => name !== 'MLP_MONGO_URL')
+            .map((name) => ({ name, valueFrom: { configMapKeyRef: { name: 'mlp-config', key: name, optional: true } } })),
+          ...(usesStore(route) ? [{ name: 'MLP_MONGO_URL', valueFrom: { secretKeyRef: MONGO_URL_SECRET } }] : []),
           ...clusterSecretsOf(route).map((s) => ({ name: s.env, valueFrom: { secretKeyRef: { name: s.name, key: s.name } } })),
         ],
-        envFrom: [{ configMapRef: { name: 'mlp-config' } }],
         ports: [{ containerPort: 8080 }],
         readinessProbe: { httpGet: { path: '/_/ready' } },
         livenessProbe: { httpGet: { path: '/_/health' } },

@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { RouteDef } from '../../shared/routes/route.js';
-import { DATA_MOUNT, ORCHESTRATOR_ACCOUNT, SHARED_ENV, clusterSecretsOf, imageOf } from './deploy-facts.js';
+import { DATA_MOUNT, ORCHESTRATOR_ACCOUNT, clusterSecretsOf, deployedEnvOf, imageOf } from './deploy-facts.js';
 
 /**
  * OpenFaaS stack (provider openfaas, version 1.0). Images are built from the repository
@@ -20,7 +20,7 @@ export function renderStack(routes: RouteDef[]): string {
       environment: {
         MLP_FUNCTION: route.name,
         MLP_ROOT: DATA_MOUNT,
-        ...Object.fromEntries(SHARED_ENV.map((name) => [name, `\${${name}}`])),
+        ...Object.fromEntries(deployedEnvOf(route).map((name) => [name, `\${${name}}`])),
       },
       ...(clusterSecretsOf(route).length > 0 ? { secrets: clusterSecretsOf(route).map((s) => s.name) } : {}),
       labels: {

@@ -8,6 +8,9 @@ import t from 'tap';
 import { parseAllDocuments, parse } from 'yaml';
 import { loadFunctions } from '../../shared/routes/registry.js';
 import { SECRET_SOURCES, secretsOf, type SecretName } from '../../shared/config/secrets.js';
+import { SETTINGS } from '../../shared/config/settings.js';
+import { usesOf, type Use } from '../../shared/wiring/uses.js';
+import { SHARED_ENV } from '../../scripts/gen/deploy-facts.js';
 
 // The generated deployment files, validated offline: Knative manifests against the published
 // Knative schemas (kubernetes-models), stack.yml against our JSON Schema of OpenFaaS stack files
@@ -35,7 +38,7 @@ const EXPECTED: Record<string, string[]> = {
 };
 
 type Container = {
-  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string; optional?: boolean } } }[];
   envFrom?: Record<string, { name: string }>[];
   securityContext?: Record<string, unknown>;
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
@@ -87,9 +90,21 @@ t.test('every knative/*.yaml document is a valid Knative resource for a register
         t.doesNotThrow(() => new Pod(pod as never).validate(), `${file}: the pod template is a valid Kubernetes pod spec`);
 
         // The store's URL carries MongoDB's credentials: from the Secret mlp-mongo-auth (key url) and
-        // nowhere else; this entry overrides mlp-config's MLP_MONGO_URL, which is the address alone.
+        // nowhere else (mlp-config's MLP_MONGO_URL is the address alone), and only where the store is opened.
         const mongo = env.filter((e) => e.name === 'MLP_MONGO_URL');
-        t.same(mongo, [{ name: 'MLP_MONGO_URL', valueFrom: { secretKeyRef: MONGO_URL_REF } }], `${file}: MLP_MONGO_URL from mlp-mongo-auth/url, once`);
+        if (usesOf(route).includes('store')) t.same(mongo, [{ name: 'MLP_MONGO_URL', valueFrom: { secretKeyRef: MONGO_URL_REF } }], `${file}: MLP_MONGO_URL from mlp-mongo-auth/url, once`);
+        else t.same(mongo, [], `${file}: opens no store, so no MLP_MONGO_URL`);
+        // Configuration key by key from mlp-config: every deployed setting the function reads, no other.
+        const fromConfig = env.filter((e) => e.valueFrom?.configMapKeyRef);
+        t.ok(
+          fromConfig.every((e) => e.valueFrom?.configMapKeyRef?.name === 'mlp-config' && e.valueFrom.configMapKeyRef.key === e.name),
+          `${file}: each setting from mlp-config under its own name`,
+        );
+        const expected = SHARED_ENV.filter((name) => {
+          const use = (SETTINGS[name as keyof typeof SETTINGS] as { use?: Use }).use;
+          return name !== 'MLP_MONGO_URL' && (use === undefined || usesOf(route).includes(use));
+        });
+        t.same(fromConfig.map((e) => e.name).sort(), expected.sort(), `${file}: the settings of what it uses (${usesOf(route).join(', ') || 'no port'})`);
         const refs = env.filter((e) => e.valueFrom?.secretKeyRef && e.valueFrom.secretKeyRef.name !== MONGO_URL_REF.name);
         t.notOk(
           env.some((e) => e.valueFrom?.secretKeyRef?.name === MONGO_URL_REF.name && e.name !== 'MLP_MONGO_URL'),
@@ -109,7 +124,7 @@ t.test('every knative/*.yaml document is a valid Knative resource for a register
           env.some((e) => /:\/\/[^/\s]*@/.test(e.value ?? '')),
           `${file}: no URL with credentials as a plain value`,
         );
-        t.same(container?.envFrom, [{ configMapRef: { name: 'mlp-config' } }], `${file}: only the ConfigMap wholesale, no Secret`);
+        t.equal(container?.envFrom, undefined, `${file}: nothing taken wholesale (no ConfigMap or Secret whole)`);
         if (route.orchestrator) t.same([podSpec.serviceAccountName, podSpec.automountServiceAccountToken], ['mlp-orchestrator', undefined], `${file}: runs as mlp-orchestrator`);
         else t.same([podSpec.serviceAccountName, podSpec.automountServiceAccountToken], [undefined, false], `${file}: no API token`);
 
@@ -176,6 +191,11 @@ t.test("stack.yml follows OpenFaaS's stack format and covers every function", as
     if (EXPECTED[name]) t.same([...secrets].sort(), EXPECTED[name], `${name}: ${EXPECTED[name]?.join(', ') || 'no secret'}`);
     const env = (fn.environment ?? {}) as Record<string, string>;
     for (const source of Object.values(SECRET_SOURCES)) t.notOk(source.env in env, `${name}: no ${source.env} in environment`);
+    if (route) {
+      const kafka = usesOf(route).includes('bus');
+      t.equal('MLP_KAFKA_BROKERS' in env, kafka, `${name}: ${kafka ? 'told' : 'not told'} where Kafka is (${usesOf(route).join(', ') || 'no port'})`);
+      t.equal('MLP_MONGO_URL' in env, usesOf(route).includes('store'), `${name}: MLP_MONGO_URL only if it opens the store`);
+    }
   }
   const text = readFileSync(path.join(ROOT, 'stack.yml'), 'utf8');
   t.notMatch(text, /\$\{MLP_SECRET\}|\$\{MLP_SERVICE_TOKEN\}/, 'no secret substituted from the deploying shell');
