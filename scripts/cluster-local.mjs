@@ -28,6 +28,7 @@ try {
 }
 
 // Imported after ensureNodeModules: they need kafkajs, mongodb and @kubernetes/client-node.
+const { holdPorts } = await import('./infra/lib.mjs');
 const { infraUp } = await import('./infra/up.mjs');
 const { startKube } = await import('./infra/kube.mjs');
 const { startNginx } = await import('./infra/nginx.mjs');
@@ -70,6 +71,11 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 }
 
 try {
+  // The gateway's ports are held from the start: the fifty-odd function processes, the API
+  // server and the pods below each get a free port from the kernel, which could otherwise be one
+  // of these, and Nginx would then fail to bind it.
+  const held = await holdPorts([port, appPort]);
+  stops.push({ name: 'held ports', stop: held.release });
   const servers = {};
   if (!env.MLP_MONGO_URL || !env.MLP_KAFKA_BROKERS) {
     say('starting FerretDB and Kafka…');
@@ -142,6 +148,7 @@ try {
   const fns = await startFunctions({ env: { ...env, ...shared }, access, logDir: path.join(runDir, 'functions'), secretsDir: path.join(runDir, 'secrets'), log: say });
   stops.push({ name: 'functions', stop: fns.stop });
 
+  await held.release();
   const gw = await startNginx({ upstream: fns.addresses, port, appGateway: true, appPort });
   stops.push({ name: 'nginx', stop: gw.stop });
   process.stdout.write(

@@ -194,6 +194,30 @@ export async function freePorts(n) {
   return ports;
 }
 
+/**
+ * Listens on these loopback ports and holds them until release(), so that processes started
+ * meanwhile and given a free port by the kernel (listen on port 0) cannot be given one of them.
+ * Throws, naming the port, when one is already taken.
+ */
+export async function holdPorts(ports) {
+  const servers = [];
+  try {
+    for (const port of ports) {
+      servers.push(
+        await new Promise((resolve, reject) => {
+          const s = net.createServer();
+          s.once('error', (err) => reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use`) : err));
+          s.listen(port, '127.0.0.1', () => resolve(s));
+        }),
+      );
+    }
+  } catch (err) {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    throw err;
+  }
+  return { release: () => Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve)))) };
+}
+
 // Build tools' output is kept and shown only if they fail (Debian's Maven 3.8
 // prints stray colour escapes even with -q -B).
 export function runQuiet(cmd, args, opts = {}) {

@@ -118,7 +118,9 @@ async function waitUntilAnswering(url, child, stderr) {
       await res.arrayBuffer();
       return;
     } catch (err) {
-      if (err?.cause?.code !== 'ECONNREFUSED') throw err;
+      // Refused: not listening yet. Reset or closed: nginx let go of a port it had bound, as it
+      // does when it cannot bind another; it then exits, and the check above says why.
+      if (!['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET'].includes(err?.cause?.code)) throw err;
     }
     await sleep(50);
   }
