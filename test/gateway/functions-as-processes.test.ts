@@ -4,7 +4,7 @@ import path from 'node:path';
 import t from 'tap';
 import { loadFunctions } from '../../shared/routes/registry.js';
 import { call, withDatabase } from '../helpers/platform.js';
-import { freePort, spawnTs } from '../helpers/process.js';
+import { spawnTs } from '../helpers/process.js';
 import { startNginx } from './nginx.js';
 
 // The cluster's shape on one machine: every registered function is its own template process
@@ -28,12 +28,14 @@ t.test('each function in its own process, sharing MongoDB, behind Nginx', { skip
   const ports: Record<string, string> = {};
   // Started a few at a time, each awaited before the next takes its place: fifty processes
   // compiling at once on two busy cores left one silent past its bound (a bound, not a timing).
+  // Each listens on a port the kernel gives it (PORT=0) and says which: a port picked here first
+  // could be taken by another process before the function bound it.
   const queue = [...names];
   const starter = async () => {
     for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-      const port = await freePort();
-      ports[name] = `127.0.0.1:${port}`;
-      await spawnTs(t, TEMPLATE, { ...shared, MLP_FUNCTION: name, PORT: String(port) }).waitFor(/function listening/, 120_000);
+      const proc = spawnTs(t, TEMPLATE, { ...shared, MLP_FUNCTION: name, PORT: '0' });
+      await proc.waitFor(/function listening/, 120_000);
+      ports[name] = `127.0.0.1:${listeningPort(proc.output())}`;
     }
   };
   await Promise.all(Array.from({ length: 6 }, starter));
@@ -77,3 +79,13 @@ t.test('each function in its own process, sharing MongoDB, behind Nginx', { skip
   t.equal((await api('DELETE', '/api/v1/users/alice/token', { token })).status, 200, 'users-logout');
   t.equal((await api('GET', '/api/v1/users/alice', { token })).status, 403, 'the revocation is seen by every process');
 });
+
+/** The port of the process's `function listening` log line (templates/mlp-node20/serve.ts). */
+function listeningPort(output: string): number {
+  for (const line of output.split('\n')) {
+    if (!line.includes('"function listening"')) continue;
+    const port = (JSON.parse(line) as { port?: unknown }).port;
+    if (typeof port === 'number' && port > 0) return port;
+  }
+  throw new Error(`no port in the function's output:\n${output}`);
+}
