@@ -1,6 +1,6 @@
-import { v4 as uuid } from 'uuid';
 import * as tf from '@tensorflow/tfjs';
 import type { Deps } from '../../shared/wiring/deps.js';
+import { insertJob } from './job-record.js';
 import { ckptOf } from '../../shared/models/lifecycle.js';
 import { jobsCollection, type JobDoc } from '../../shared/records/jobs.js';
 import { modelsCollection, type ModelDoc } from '../../shared/records/models.js';
@@ -16,22 +16,8 @@ import { until } from './poll.js';
 tf.enableProdMode(); // no "install tfjs-node" banner in the test output
 
 /** A job record as jobs-reconcile leaves a job whose script ended well (its process is not run here). */
-export async function finishedJob(deps: Deps, user: string, name: string): Promise<JobDoc> {
-  return jobsCollection(deps.store).insert({
-    _id: `${user}/${name}`,
-    uid: uuid(),
-    name,
-    user,
-    tenant: 'default',
-    runtime: 'tf',
-    entry: 'train.mjs',
-    gpu: 0,
-    cpu: 1,
-    ram: 100,
-    state: 'finished',
-    progress: 100,
-    res: 'released',
-  });
+export function finishedJob(deps: Deps, user: string, name: string): Promise<JobDoc> {
+  return insertJob(deps.store, user, name);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Test } from 'tap';
-import { jobsCollection } from '../../../shared/records/jobs.js';
+import type { JobMetrics as Metric } from '../../../shared/metrics/store.js';
+import { insertJob } from '../../helpers/job-record.js';
 import { openMetricsSocket, type MetricsSocket } from '../../helpers/metrics-socket.js';
 import { call } from '../../helpers/platform.js';
 import type { Target } from '../../helpers/target.js';
@@ -18,15 +19,6 @@ const EPOCHS = 1000;
  * drops past that by design, which is not what this checks.
  */
 const ROUND = 100;
-
-interface Metric {
-  user: string;
-  name: string;
-  epoch: number;
-  accuracy: number;
-  loss: number;
-  progress: number;
-}
 
 interface Job {
   user: string;
@@ -60,21 +52,7 @@ export async function metricsVolumeScenario(t: Test, p: Target): Promise<void> {
       const uid = `vol-${u}-${j}`;
       // The job's record, as ended (no reconciler launches or fails it): the socket needs the job to
       // exist; what the relay accepts metrics for is its run, begun as the job lifecycle begins it.
-      await jobsCollection(p.store).insert({
-        _id: `${user}/${name}`,
-        uid,
-        name,
-        user,
-        tenant: 'default',
-        runtime: 'tf',
-        entry: 'x.mjs',
-        gpu: 0,
-        cpu: 1,
-        ram: 100,
-        state: 'finished',
-        progress: 0,
-        res: 'released',
-      });
+      await insertJob(p.store, user, name, { uid, entry: 'x.mjs', progress: 0 });
       const begun = await p.call('PUT', `/api/v1/users/${user}/job_metrics/${name}:begin`, { token: p.serviceToken, body: { job_id: uid } });
       t.equal(begun.status, 200, `${user}/${name} begun`);
       const socket = await openMetricsSocket<Metric>(`${p.url.replace('http', 'ws')}/api/v1/users/${user}/job_metrics/${name}?token=${token}`);
