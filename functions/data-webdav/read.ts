@@ -9,6 +9,7 @@ import { parsePropfind } from '../../shared/webdav/deadprops-xml.js';
 import { multistatus } from '../../shared/webdav/propfind.js';
 import { parseRange } from '../../shared/webdav/range.js';
 import type { Target } from '../../shared/webdav/target.js';
+import { READ_CHUNK } from '../../shared/webdav/write-chunks.js';
 import { readBody } from './body.js';
 import { linkRefused, missing, openRoot, propsOf, send, using } from './common.js';
 
@@ -66,7 +67,7 @@ async function download(input: StreamInput, file: NonNullable<Awaited<ReturnType
     }
     // The handle opened without following links is what is sent; the stream closes it.
     streaming = true;
-    await pipeline(handle.createReadStream({ start, end }), input.res);
+    await pipeline(handle.createReadStream({ start, end, highWaterMark: READ_CHUNK }), input.res);
   } finally {
     if (!streaming) await handle.close();
   }

@@ -38,8 +38,9 @@ const ROW = [5.1, 3.5, 1.4, 0.2];
 const PREDICT_BODY = JSON.stringify({ instances: [ROW] });
 /** A scikit-learn classifier (label int64, probabilities float) exported with skl2onnx. */
 const ONNX_FIXTURE = path.join(ROOT, 'test/fixtures/onnx/iris-sklearn.onnx');
-// Plain JavaScript without declarations: imported by URL so strict mode does not resolve it.
+// Plain JavaScript without declarations: imported by URL so strict mode does not resolve them.
 const NGINX_MODULE = new URL('../infra/nginx.mjs', import.meta.url).href;
+const BARE_NGINX_MODULE = new URL('./bare-nginx.mjs', import.meta.url).href;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /** One model format: the job whose ckpt/ holds it, the model made of that job, the app serving it. */
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   let nginx: { stop(): Promise<void> } | undefined;
   const proxies: ChildProcess[] = [];
+  const references: { stop(): Promise<void> }[] = [];
   const appBase = `http://127.0.0.1:${appPort}`;
   try {
     await poll(async () => (await fetch(`${base}/_/health`).catch(() => undefined))?.ok === true, 'the platform starting');
@@ -129,6 +131,12 @@ async function main(): Promise<void> {
           const bare = await startBareProxy(at.socketPath ?? `127.0.0.1:${app.port}`);
           proxies.push(bare.child);
           targets[`${key} bare`] = { url: `${bare.url}${route}`, method: 'POST', headers: json_, body, ...(bare.child.pid ? { pid: bare.child.pid } : {}) };
+          if (nginxUrl) {
+            // What any Nginx reaches on the same path: kept-alive upstream, no check.
+            const ref = await startBareNginx(at.socketPath ?? `127.0.0.1:${app.port}`);
+            references.push(ref);
+            targets[`${key} nginxbare`] = { url: `${ref.url}${route}`, method: 'POST', headers: json_, body };
+          }
         }
       }
       say(`  ${f.label}: model server ${socketPath ? `on ${socketPath}` : `on port ${app.port}`}${serverPid ? `, pid ${serverPid}` : ' (pid not found: no CPU figure)'}`);
@@ -154,7 +162,7 @@ async function main(): Promise<void> {
       const [format = '', protocol = '', where = ''] = name.split(' ');
       const d = loads[`${format} ${protocol} direct`] as Load;
       const cpu = r.cpuUsPerRequest === undefined ? '—' : `${r.cpuUsPerRequest.toFixed(0)}${where === 'direct' ? ' (model server)' : where === 'bare' ? ' (proxy)' : ' (platform)'}`;
-      const ratio = where === 'direct' ? 'baseline' : `**${((100 * r.rps) / d.rps).toFixed(1)} %**${where === 'bare' ? ' (reference)' : ' (goal >= 70 %)'}`;
+      const ratio = where === 'direct' ? 'baseline' : `**${((100 * r.rps) / d.rps).toFixed(1)} %**${where.endsWith('bare') ? ' (reference)' : ' (goal >= 70 %)'}`;
       say(`| ${[format, protocol === 'predict' ? ':predict' : 'OIP /infer', PATHS[where] ?? where, r.rps.toFixed(0), `${r.p50} / ${r.p99}`, String(r.errors), cpu, ratio].join(' | ')} |`);
     }
     say('');
@@ -169,6 +177,7 @@ async function main(): Promise<void> {
   } finally {
     await nginx?.stop();
     for (const p of proxies) p.kill('SIGTERM');
+    for (const r of references) await r.stop();
     if (platform.exitCode === null && platform.signalCode === null) {
       platform.kill('SIGTERM');
       await new Promise((r) => platform.once('exit', r));
@@ -180,7 +189,18 @@ async function main(): Promise<void> {
   }
 }
 
-const PATHS: Record<string, string> = { direct: 'model server directly', gateway: 'app gateway (Node)', nginx: 'app gateway (Nginx)', bare: 'bare Node proxy (reference)' };
+const PATHS: Record<string, string> = {
+  direct: 'model server directly',
+  gateway: 'app gateway (Node)',
+  nginx: 'app gateway (Nginx)',
+  bare: 'bare Node proxy (reference)',
+  nginxbare: 'bare Nginx, kept-alive upstream (reference)',
+};
+
+async function startBareNginx(upstream: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const { startBareNginx: start } = (await import(BARE_NGINX_MODULE)) as { startBareNginx: (u: string) => Promise<{ url: string; stop(): Promise<void> }> };
+  return start(upstream);
+}
 
 /** scripts/bench/bare-proxy.mjs in its own process, in front of `upstream` (a socket path or host:port). */
 async function startBareProxy(upstream: string): Promise<{ url: string; child: ChildProcess }> {

@@ -3,12 +3,13 @@
 // same disk (both directions; dd's read rate is noted), with the platform process's peak
 // RSS growth during each transfer (VmRSS sampled every 20 ms).
 //   npm run bench:transfer [-- --size 1024 (MiB) --no-nginx --quick]
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureBuilt, json, MiB, NGINX_MODULE, peakRss, run, section, startPlatform, userToken } from './lib.js';
 import { meets, ratio } from './report.js';
@@ -37,6 +38,21 @@ run('transfer', async () => {
       bases.Nginx = nginx.url;
     }
     const pid = platform.child.pid as number;
+    // The ceiling of any upload server in Node on this machine, in the same run.
+    const bare = await startBareReceiver(root);
+    try {
+      const up = await put(`${bare.url}/blob.bin`, token, SIZE_MIB);
+      const rate = SIZE_MIB / up.seconds;
+      s.figure({
+        name: 'bare node:http receiver (reference): upload (PUT)',
+        value: rate,
+        unit: 'MiB/s',
+        baseline: { name: 'dd conv=fsync', value: SIZE_MIB / ddWrite },
+        ratio: ratio(rate, SIZE_MIB / ddWrite, '%'),
+      });
+    } finally {
+      bare.child.kill('SIGTERM');
+    }
     let n = 0;
     for (const [label, base] of Object.entries(bases)) {
       const dataset = `big${'abcdef'[n++] ?? 'z'}`;
@@ -82,6 +98,16 @@ run('transfer', async () => {
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+/** scripts/bench/bare-receiver.mjs in its own process, writing into `dir`. */
+async function startBareReceiver(dir: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./bare-receiver.mjs', import.meta.url))], { env: { ...process.env, DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.once('data', (line: Buffer) => resolve(Number(/listening (\d+)/.exec(line.toString())?.[1])));
+    child.once('exit', (code) => reject(new Error(`bare receiver exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, child };
+}
 
 function dd(argv: string[]): void {
   const r = spawnSync('dd', argv, { encoding: 'utf8' });

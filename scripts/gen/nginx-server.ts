@@ -90,7 +90,7 @@ export function renderServer(auth: RouteDef): string {
     // through with their {msg} body.
     block(
       'location = /_mlp/dav',
-      bearerLocation(STREAMING, '@mlp_challenge', [400, 404, 405]),
+      bearerLocation([...STREAMING, ...FILE_BUFFERS], '@mlp_challenge', [400, 404, 405]),
       'WebDAV (/data): a stream route whose request without credentials is challenged: the check answers 401 with\n# WWW-Authenticate: Basic, and Basic with the username and an API token counts as the token (docs/api.md#datasets).',
     ),
     block(
@@ -117,6 +117,19 @@ export function renderServer(auth: RouteDef): string {
 }
 
 /** Stream locations: the function enforces each dataset's size itself; bodies pass through as they arrive. */
+/**
+ * WebDAV's files move through nginx in 256 KiB reads and writes rather than one or two memory
+ * pages (8 KiB of a body, 4 KiB of an answer): 32 times fewer system calls per byte. Only here,
+ * not on WebSocket routes, where each open socket would hold them.
+ */
+const FILE_BUFFERS = [
+  'client_body_buffer_size 256k;',
+  'proxy_buffer_size 256k;',
+  // nginx requires these to fit the answer buffer above (they are used only when buffering, never here).
+  'proxy_buffers 4 256k;',
+  'proxy_busy_buffers_size 512k;',
+];
+
 const STREAMING = ['client_max_body_size 0;', 'proxy_request_buffering off;', 'proxy_buffering off;', 'proxy_read_timeout 3600s;', 'proxy_send_timeout 3600s;'];
 
 /**

@@ -3,6 +3,7 @@ import { mkdir, open, readdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Invalid, LinkRefused, ResourceMissing } from '../core/errors.js';
 import { durability, FOLDER_MODE, lstatIn, openFileIn, openIn, type Folder } from './confined.js';
+import { READ_CHUNK, writeChunks } from './write-chunks.js';
 
 const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -44,11 +45,7 @@ export async function copyIn(from: Folder, name: string, to: Folder, toName: str
     }
     try {
       // Written through the handle kept open here, so that the same handle is fsynced after.
-      await pipeline(source.handle.createReadStream(), async (chunks: AsyncIterable<Buffer>) => {
-        for await (const chunk of chunks) {
-          for (let at = 0; at < chunk.length; ) at += (await target.write(chunk, at, chunk.length - at)).bytesWritten;
-        }
-      });
+      await pipeline(source.handle.createReadStream({ highWaterMark: READ_CHUNK }), (chunks: AsyncIterable<Buffer>) => writeChunks(target, chunks));
       await durability.file(target);
     } finally {
       await target.close();

@@ -5,6 +5,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ParentMissing } from '../core/errors.js';
 import { durability, lstatIn, openUnder, type Folder } from './confined.js';
+import { writeChunks } from './write-chunks.js';
 
 /**
  * Where uploads are received before they are committed: MLP_ROOT/tmp/webdav, beside the datasets
@@ -56,11 +57,7 @@ export async function receive(storageRoot: string, body: Readable, charge: (byte
     const file = await open(folder.at(name), FILE_FLAGS, 0o600);
     try {
       // Written through the handle kept open here, so that the same handle is fsynced after.
-      await pipeline(body, counter, async (chunks: AsyncIterable<Buffer>) => {
-        for await (const chunk of chunks) {
-          for (let at = 0; at < chunk.length; ) at += (await file.write(chunk, at, chunk.length - at)).bytesWritten;
-        }
-      });
+      await pipeline(body, counter, (chunks: AsyncIterable<Buffer>) => writeChunks(file, chunks));
       // The bytes are on disk before the upload can be committed (and answered).
       await durability.file(file);
     } finally {
