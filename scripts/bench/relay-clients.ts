@@ -77,6 +77,8 @@ function open(url: string, index: number): Promise<void> {
   });
 }
 
+/** This process's CPU time when its sockets were open: what receiving costs is counted from there. */
+let cpuAtOpen: NodeJS.CpuUsage | undefined;
 let reporting = false;
 let reported = -1;
 /** Progress goes to the parent once per turn of the event loop in which some socket got data. */
@@ -95,10 +97,12 @@ const fewest = () => clients.reduce((min, c) => Math.min(min, c.count), Number.P
 process.on('message', async (msg: { open?: string; clients?: number; report?: boolean }) => {
   if (msg.open) {
     for (let i = 0; i < (msg.clients ?? 1); i++) await open(msg.open, i);
+    cpuAtOpen = process.cpuUsage();
     process.send?.({ opened: clients.length });
   }
   if (msg.report) {
-    process.send?.({ counts: clients.map((c) => c.count), latencies, outOfOrder }, () => process.exit(0));
+    const cpu = process.cpuUsage(cpuAtOpen);
+    process.send?.({ counts: clients.map((c) => c.count), latencies, outOfOrder, cpuUs: cpu.user + cpu.system }, () => process.exit(0));
   }
 });
 process.on('disconnect', () => process.exit(0));

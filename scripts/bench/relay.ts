@@ -6,11 +6,11 @@
 // figures are the relay's. Two modes: as fast as the relay delivers (at most WINDOW metrics
 // published ahead of the slowest socket), and a fixed offered rate (--rate, 2,000 metrics/s) for
 // the latency; then the history replay of one job to a new socket (to the first and last message).
-//   npm run bench:relay [-- --metrics 5000 --clients 100 --rate 2000 --seconds 4 --quick --no-kafka]
-// A CPU profile of the relay (the clients are not in it):
-//   node --cpu-prof --cpu-prof-dir=<dir> --import tsx scripts/bench/relay.ts -- --no-kafka
+//   npm run bench:relay [-- --metrics 5000 --clients 100 --rate 2000 --seconds 4 --quick --no-kafka --no-in-process]
+// A CPU profile of the relay while it delivers as fast as it can (the clients are not in it; the
+// bench's publisher is): MLP_BENCH_PROFILE=<dir> npm run bench:relay
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'no-kafka': { type: 'boolean', default: false },
+    'no-in-process': { type: 'boolean', default: false },
   },
 });
 // One metric is kept per epoch and a job has at most MAX_EPOCHS (10,000): that bounds a run and a replay.
@@ -51,7 +52,7 @@ run('relay', async () => {
   const s = section('relay', `Metrics relay to ${CLIENTS} WebSocket clients`);
   const infra = args['no-kafka'] ? undefined : await servers({ kafka: true });
   try {
-    await bench('in-process bus', {}, s);
+    if (!args['no-in-process']) await bench('in-process bus', {}, s);
     if (infra?.kafka) await bench('Kafka', { MLP_KAFKA_BROKERS: infra.kafka, MLP_METRICS_TOPIC: `bench.metrics.${process.pid}` }, s);
     else s.note('Kafka: not measured (--no-kafka)');
     s.note(
@@ -62,6 +63,28 @@ run('relay', async () => {
     await infra?.stop();
   }
 });
+
+/**
+ * MLP_BENCH_PROFILE=<dir>: a CPU profile of this process (the relay and the publisher) while it
+ * delivers as fast as it can, written to <dir>/relay-<label>.cpuprofile (scripts/bench/profile-top.ts reads it).
+ */
+async function profileFrom(label: string): Promise<{ stop(): Promise<void> } | undefined> {
+  const dir = process.env.MLP_BENCH_PROFILE;
+  if (!dir) return undefined;
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, `relay-${label.replace(/\W+/g, '-')}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
 
 async function bench(label: string, env: Record<string, string>, s: ReturnType<typeof section>): Promise<void> {
   const kafka = env.MLP_KAFKA_BROKERS !== undefined;
@@ -91,6 +114,7 @@ async function bench(label: string, env: Record<string, string>, s: ReturnType<t
 
     // As fast as the relay delivers: published in batches as room opens in the window.
     const fast = await clientsOf(`${url}/train`, children);
+    const profiling = await profileFrom(label);
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     for (let epoch = 0; epoch < METRICS; ) {
@@ -108,6 +132,7 @@ async function bench(label: string, env: Record<string, string>, s: ReturnType<t
     await fast.reach(METRICS, 10_000);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    await profiling?.stop();
     const done = await fast.report();
     const rate = Math.min(...done.counts) / seconds;
     // The goals (docs/benchmarks.md): in-process at least 10,000 metrics/s; on Kafka at least half its raw consume.
@@ -116,6 +141,11 @@ async function bench(label: string, env: Record<string, string>, s: ReturnType<t
     s.figure({ name: `${label}: metrics/s to ${CLIENTS} sockets`, value: rate, unit: 'msg/s', baseline: { name: 'raw consume of the same bus', value: raw }, ratio: r, ...goal });
     // Less moved by other processes on the machine than the rate: CPU time of this process (the relay and the publisher) per metric.
     s.figure({ name: `${label}: relay CPU per metric to ${CLIENTS} sockets`, value: (cpu.user + cpu.system) / METRICS, unit: 'us' });
+    // What the receiving end costs on the same two cores: the clients' process, per metric and as a share of one core.
+    s.figure({ name: `${label}: clients' CPU per metric (${CLIENTS} sockets, their own process)`, value: done.cpuUs / METRICS, unit: 'us' });
+    s.note(
+      `${label}: while delivering as fast as it could, the relay's process used ${((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)} of a core and the clients' ${(done.cpuUs / 1e6 / seconds).toFixed(2)}`,
+    );
     const missing = METRICS * CLIENTS - done.counts.reduce((a, b) => a + b, 0);
     if (missing !== 0 || done.outOfOrder > 0) s.note(`${label}: ${missing} of ${METRICS * CLIENTS} socket messages missing (negative: extra), ${done.outOfOrder} out of order`);
 
@@ -187,7 +217,7 @@ interface Clients {
   /** Resolves at the next progress report. */
   next(): Promise<void>;
   reach(n: number, ms: number): Promise<void>;
-  report(): Promise<{ counts: number[]; latencies: number[]; outOfOrder: number }>;
+  report(): Promise<{ counts: number[]; latencies: number[]; outOfOrder: number; cpuUs: number }>;
 }
 
 /** CLIENTS sockets to `url` in a child process (scripts/bench/relay-clients.ts), once all are open. */
@@ -196,16 +226,16 @@ async function clientsOf(url: string, children: ChildProcess[]): Promise<Clients
   children.push(child);
   let fewest = 0;
   let waiters: (() => void)[] = [];
-  let reported: ((r: { counts: number[]; latencies: number[]; outOfOrder: number }) => void) | undefined;
+  let reported: ((r: { counts: number[]; latencies: number[]; outOfOrder: number; cpuUs: number }) => void) | undefined;
   const opened = new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the clients exited with ${code}`)));
-    child.on('message', (m: { opened?: number; progress?: number; counts?: number[]; latencies?: number[]; outOfOrder?: number }) => {
+    child.on('message', (m: { opened?: number; progress?: number; counts?: number[]; latencies?: number[]; outOfOrder?: number; cpuUs?: number }) => {
       if (m.opened !== undefined) resolve();
       if (m.progress !== undefined) {
         fewest = m.progress;
         for (const w of waiters.splice(0)) w();
       }
-      if (m.counts) reported?.({ counts: m.counts, latencies: m.latencies ?? [], outOfOrder: m.outOfOrder ?? 0 });
+      if (m.counts) reported?.({ counts: m.counts, latencies: m.latencies ?? [], outOfOrder: m.outOfOrder ?? 0, cpuUs: m.cpuUs ?? 0 });
     });
   });
   child.send({ open: url, clients: CLIENTS });
