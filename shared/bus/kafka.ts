@@ -1,6 +1,6 @@
 import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Logger } from '../core/log.js';
-import type { Bus, Message, Subscription } from './port.js';
+import type { Bus, Handled, Message, Subscription } from './port.js';
 
 /**
  * The production Bus on Kafka. Producer waits for all in-sync replicas (acks -1);
@@ -60,17 +60,18 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
     },
   };
 
-  async function subscribeOnce({ topic, group, fromBeginning, commit }: Parameters<Bus['subscribe']>[0], handler: Parameters<Bus['subscribe']>[1]): Promise<Subscription> {
+  async function subscribeOnce({ topic, group, fromBeginning, commit, awaitDurable }: Parameters<Bus['subscribe']>[0], handler: Parameters<Bus['subscribe']>[1]): Promise<Subscription> {
     const consumer = kafka.consumer({ groupId: group, allowAutoTopicCreation: false });
     consumers.add(consumer);
     let stopping = false;
     let inflight: Promise<void> | undefined;
-    const handleOne = async (t: string, partition: number, msg: Message) => {
+    /** Handles one message; answers what must be durable before it is committed (awaitDurable), if anything (wrapped: an async function would wait for a promise it returns). */
+    const handleOne = async (t: string, partition: number, msg: Message): Promise<Handled | undefined> => {
       // Retry here rather than let kafkajs restart the consumer: the partition waits, nothing is skipped.
       for (;;) {
         try {
-          await handler(msg);
-          break;
+          const answer = await handler(msg);
+          return awaitDurable && answer ? answer : undefined;
         } catch (err) {
           opts.log.error('bus handler failed; retrying', { topic: t, group, partition, offset: msg.offset, err: (err as Error).message });
           if (stopping) throw new Error('consumer stopping; message left uncommitted for redelivery');
@@ -80,7 +81,7 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
     };
     const commitAfter = (t: string, partition: number, offset: string) => consumer.commitOffsets([{ topic: t, partition, offset: (BigInt(offset) + 1n).toString() }]);
     const handleAndCommit = async (t: string, partition: number, msg: Message) => {
-      await handleOne(t, partition, msg);
+      await (await handleOne(t, partition, msg))?.durable;
       await commitAfter(t, partition, msg.offset);
     };
     /**
@@ -89,26 +90,29 @@ export async function createKafkaBus(opts: { brokers: string[]; clientId: string
      * order). A commit that fails leaves its messages to be redelivered.
      */
     let committing: Promise<void> = Promise.resolve();
-    const commitBehind = async (t: string, partition: number, offset: string) => {
+    const commitBehind = async (t: string, partition: number, offset: string, durable: Promise<unknown>) => {
       await committing;
-      committing = commitAfter(t, partition, offset).catch((err: unknown) =>
-        opts.log.warn('kafka: a commit failed; its messages will be delivered again', { topic: t, group, partition, offset, err: (err as Error).message }),
-      );
+      // Under awaitDurable the commit waits for the batch's messages to be stored (a crash before redelivers them).
+      committing = durable
+        .then(() => commitAfter(t, partition, offset))
+        .catch((err: unknown) => opts.log.warn('kafka: a commit failed; its messages will be delivered again', { topic: t, group, partition, offset, err: (err as Error).message }));
     };
     /** commit 'batch': the batch's messages in order, then one commit of the last handled (also when stop() cuts the batch short). */
     const handleBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
       let last: string | undefined;
+      const durables: Promise<void>[] = [];
       try {
         for (const message of batch.messages) {
           // Stopping, or the partition was taken away (a rebalance): the rest is left for redelivery.
           if (stopping || !isRunning() || isStale()) break;
-          await handleOne(batch.topic, batch.partition, toMessage(batch.topic, batch.partition, message));
+          const handled = await handleOne(batch.topic, batch.partition, toMessage(batch.topic, batch.partition, message));
+          if (handled) durables.push(handled.durable);
           // Resolved: the next fetch starts after it (without, kafkajs fetches the batch again).
           resolveOffset(message.offset);
           last = message.offset;
         }
       } finally {
-        if (last !== undefined) await commitBehind(batch.topic, batch.partition, last);
+        if (last !== undefined) await commitBehind(batch.topic, batch.partition, last, Promise.all(durables));
       }
       await heartbeat();
     };

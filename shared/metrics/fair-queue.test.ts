@@ -37,3 +37,18 @@ t.test('bounds: a job past its bound loses its oldest; past the total, the large
   t.equal(q.size, 5);
   t.same(drain(q), ['a3', 'b0', 'k0', 'b1', 'a4'], 'alice (the largest) lost her oldest; bob lost nothing');
 });
+
+t.test('hooks: a repeat is merged with the waiting item it replaces; a dropped item is told', async (t) => {
+  const dropped: string[] = [];
+  const q = new FairQueue<string>({ perKey: 2, total: 10 }, { replaced: (old, next) => `${old}+${next}`, dropped: (item) => dropped.push(item) });
+  q.push('alice', 'alice/j', '0', 'a');
+  q.push('alice', 'alice/j', '0', 'b');
+  q.push('alice', 'alice/j', '1', 'c');
+  q.push('alice', 'alice/j', '2', 'd');
+  t.same(dropped, ['a+b'], 'the oldest, past the bound of 2');
+  t.same(drain(q), ['c', 'd']);
+  const q2 = new FairQueue<string>({ perKey: 5, total: 10 }, { replaced: (old, next) => `${old}+${next}` });
+  q2.push('bob', 'bob/j', '0', 'x');
+  q2.push('bob', 'bob/j', '0', 'y');
+  t.same(drain(q2), ['x+y'], 'replaced in place by what the hook made');
+});

@@ -8,7 +8,14 @@ export class FairQueue<T> {
   private readonly users = new Map<string, { keys: Map<string, Map<string, T>>; size: number }>();
   private count = 0;
 
-  constructor(private readonly limits: { perKey: number; total: number }) {}
+  /**
+   * `replaced(old, next)`: what goes in place of a waiting item repeated (default: `next`);
+   * `dropped(item)`: told of each item dropped for a bound.
+   */
+  constructor(
+    private readonly limits: { perKey: number; total: number },
+    private readonly hooks: { replaced?: (old: T, next: T) => T; dropped?: (item: T) => void } = {},
+  ) {}
 
   get size(): number {
     return this.count;
@@ -20,8 +27,9 @@ export class FairQueue<T> {
    */
   push(user: string, key: string, same: string, item: T): number {
     const waiting = this.users.get(user)?.keys.get(key);
-    if (waiting?.has(same)) {
-      waiting.set(same, item);
+    const old = waiting?.get(same);
+    if (waiting && old !== undefined) {
+      waiting.set(same, this.hooks.replaced ? this.hooks.replaced(old, item) : item);
       return 0;
     }
     let dropped = 0;
@@ -57,9 +65,10 @@ export class FairQueue<T> {
   private dropOldest(user: string, key: string): number {
     const u = this.users.get(user);
     const items = u?.keys.get(key);
-    const oldest = items?.keys().next();
+    const oldest = items?.entries().next();
     if (!u || !items || !oldest || oldest.done) return 0;
-    items.delete(oldest.value);
+    items.delete(oldest.value[0]);
+    this.hooks.dropped?.(oldest.value[1]);
     u.size--;
     this.count--;
     if (items.size === 0) u.keys.delete(key);

@@ -1,8 +1,9 @@
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
-import type { Message, Subscription } from '../bus/port.js';
+import type { Handled, Message, Subscription } from '../bus/port.js';
 import { onRevocation } from '../bus/revocations.js';
 import type { Deps } from '../wiring/deps.js';
+import { deferred, type Deferred } from '../core/deferred.js';
 import { isClientError } from '../core/errors.js';
 import { FairQueue } from './fair-queue.js';
 import { framed, sendFramed, type Framed } from './frames.js';
@@ -23,6 +24,8 @@ interface Client {
 interface Waiting {
   m: JobMetrics;
   jobId: string;
+  /** The waits of those who published it (and of a repeat of its epoch it replaced): settled once its batch is stored. */
+  settles: Deferred[];
 }
 
 export interface Relay {
@@ -30,8 +33,9 @@ export interface Relay {
   stop(): Promise<void>;
   /** A socket for (user, job): the stored history in epoch order, then each new metric, while its token stays valid. */
   attach(ws: WebSocket, user: string, name: string, principal: Principal): Promise<void>;
-  /** One message from the bus (exposed for tests and the consumer): queued for its turn. */
-  handle(msg: Message): Promise<void>;
+  /** One message from the bus (exposed for tests and the consumer): queued for its turn; `durable` settles once it is stored. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler that stores nothing later answers nothing, as any async function
+  handle(msg: Message): Promise<void | Handled>;
   /** Checks the tokens of the open sockets again (of one user, or all) and closes those no longer valid. */
   recheck(user?: string): Promise<void>;
   /** Resolves once every queued metric was handled. */
@@ -60,10 +64,11 @@ export const CLOSE_POLICY = 1008;
  * Store, then push: a batch is one store write (storeMany: grouped per job, one point per epoch),
  * and its metrics go to the sockets only once it is durable, in the batch's order, so a socket
  * never shows a point the history could lose. A failed write is retried, the same batch, until it
- * succeeds; meanwhile the consumer goes on queueing within the bounds. A message is committed
- * once queued: stop() first stores every queued metric, so a restart loses nothing; a crash loses
- * at most what was waiting. A batch's metrics of a job deleted or begun again since they were
- * queued are not written back.
+ * succeeds; meanwhile the consumer goes on queueing within the bounds. A message counts as
+ * handled once its batch is stored (the Bus's awaitDurable): Kafka commits it only then, and on the
+ * in-process bus the publisher's publish() — a POST of metrics — answers only then, so neither a
+ * restart nor a crash loses an accepted metric. A batch's metrics of a job deleted or begun again
+ * since they were queued are not written back.
  *
  * Revocation: every open socket's token is checked again every RECHECK_MS, and at once for a
  * user whose logout or deactivation is announced on the bus; a socket no longer valid is closed
@@ -71,7 +76,16 @@ export const CLOSE_POLICY = 1008;
  */
 export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: number; flushMs?: number; batch?: number } = {}): Relay {
   const sockets = new Map<string, Set<Client>>();
-  const waiting = new FairQueue<Waiting>({ perKey: MAX_WAITING_PER_JOB, total: MAX_WAITING });
+  const waiting = new FairQueue<Waiting>(
+    { perKey: MAX_WAITING_PER_JOB, total: MAX_WAITING },
+    {
+      replaced: (old, next) => ({ ...next, settles: [...old.settles, ...next.settles] }),
+      // Dropped for a bound, by design (docs/architecture.md): nothing more will come of it.
+      dropped: (w) => {
+        for (const s of w.settles) s.resolve();
+      },
+    },
+  );
   const subscriptions: Subscription[] = [];
   let ticker: NodeJS.Timeout | undefined;
   let working: Promise<void> | undefined;
@@ -136,6 +150,7 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
       g.ms.push(m);
     }
     for (const { key, jobId, ms } of jobs.values()) push(key, jobId, ms);
+    for (const w of batch) for (const s of w.settles) s.resolve();
   };
 
   const drain = async () => {
@@ -156,6 +171,7 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
         } catch (err) {
           if (stopping && attempt >= 3) {
             log.error('metrics were lost: the store failed while the relay stopped', { metrics: batch.length, err: (err as Error).message });
+            for (const w of batch) for (const s of w.settles) s.reject(new Error(`metrics were not stored: ${(err as Error).message}`));
             break;
           }
           log.error('storing metrics failed; retrying', { metrics: batch.length, err: (err as Error).message });
@@ -180,7 +196,7 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
       stopping = false;
       await deps.bus.ensureTopics([deps.config.metricsTopic]);
       subscriptions.push(await onRevocation(deps.bus, (r) => relay.recheck(r.user), log));
-      subscriptions.push(await deps.bus.subscribe({ topic: deps.config.metricsTopic, group: RELAY_GROUP, fromBeginning: true, commit: 'batch' }, relay.handle));
+      subscriptions.push(await deps.bus.subscribe({ topic: deps.config.metricsTopic, group: RELAY_GROUP, fromBeginning: true, commit: 'batch', awaitDurable: true }, relay.handle));
       ticker = setInterval(() => {
         // A pass still running (a slow store) is not started again over itself.
         if (checking) return;
@@ -226,11 +242,13 @@ export function createRelay(deps: Deps, opts: { recheckMs?: number; retryMs?: nu
         return;
       }
       if (ends(m)) runs.ended(m.user, m.name);
-      const lost = waiting.push(m.user, `${m.user}/${m.name}`, `${jobId}/${m.epoch}`, { m, jobId });
+      const done = deferred();
+      const lost = waiting.push(m.user, `${m.user}/${m.name}`, `${jobId}/${m.epoch}`, { m, jobId, settles: [done] });
       if (lost > 0 && dropped++ % 1000 === 0) {
         log.warn('dropped waiting metrics: a job publishes faster than it is served', { key: msg.key, dropped_so_far: dropped });
       }
       void work();
+      return { durable: done.promise };
     },
     async recheck(user) {
       const checks: Promise<void>[] = [];

@@ -8,7 +8,7 @@ import { processStartTime, recordStore } from '../../shared/orchestrator/local-r
 import { createLocalOrchestrator } from '../../shared/orchestrator/local.js';
 import { storagePaths } from '../../shared/storage/paths.js';
 import { startPlatformProcess, type PlatformProcess } from '../helpers/platform-process.js';
-import { untilAnswer } from '../helpers/poll.js';
+import { until, untilAnswer } from '../helpers/poll.js';
 import { freePort } from '../helpers/process.js';
 
 // Jobs outlive a platform restart: a running job's process is not killed when the
@@ -137,10 +137,13 @@ async function scenario(t: Test, sandbox: 'on' | 'off') {
     const text = log(name);
     t.ok(ticks(name) > adopted[name as 'fails'] && /saw go/.test(text), `${name}'s log has lines from before and after the restarts`);
     const total = ticks(name);
-    const got = await untilAnswer(`${name}'s metrics arrive`, async () => {
-      const e = await epochs(name);
-      return e.length >= total ? e : undefined;
-    });
+    // Polled as the epochs themselves, so a failure names those that arrived.
+    const got = await until(
+      () => epochs(name),
+      (e) => e.length >= total,
+      `${name}'s ${total} metrics arrive`,
+      { ms: 100 },
+    );
     t.same(
       got,
       Array.from({ length: total }, (_, i) => i + 1),
