@@ -7,7 +7,7 @@ import t from 'tap';
 import { api, PAGE_SIZE } from '../../bin/src/api.js';
 import * as jobs from '../../bin/src/jobs.js';
 import { nextLink } from '../../shared/http/link-header.js';
-import { jobId, jobsCollection } from '../../shared/records/jobs.js';
+import { insertJob } from '../helpers/job-record.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { spawnTs } from '../helpers/process.js';
 
@@ -23,21 +23,7 @@ t.test('ls walks the list in pages of 200 and prints every object once, in creat
   const token = (await p.call('GET', '/api/v1/users/alice/token', { basic: ['alice', 'password1'] })).json as string;
   const names = Array.from({ length: 450 }, (_, i) => `j${letters(449 - i)}`);
   for (const name of names) {
-    await jobsCollection(p.deps.store).insert({
-      _id: jobId('alice', name),
-      uid: `u-${name}`,
-      name,
-      user: 'alice',
-      tenant: 'default',
-      runtime: 'tf',
-      entry: 'x.mjs',
-      gpu: 0,
-      cpu: 1,
-      ram: 100,
-      state: 'finished',
-      progress: 100,
-      res: 'released',
-    });
+    await insertJob(p.deps.store, 'alice', name, { uid: `u-${name}`, entry: 'x.mjs' });
   }
   t.equal((await p.call('POST', '/api/v1/users/alice/datasets', { token, body: { name: 'one', size: 1 } })).status, 201);
 

@@ -3,6 +3,7 @@ import t, { type Test } from 'tap';
 import { jobId, jobsCollection, type JobDoc } from '../../shared/records/jobs.js';
 import { findQuery } from '../../shared/store/mongo.js';
 import type { New } from '../../shared/store/port.js';
+import { jobRecord } from '../helpers/job-record.js';
 import { nextOf } from '../helpers/paging.js';
 import { startTestPlatform, storeBackends, type TestPlatform } from '../helpers/platform.js';
 
@@ -29,22 +30,7 @@ const nameOf = (i: number) => {
   return `job${s}`;
 };
 
-const finishedJob = (user: string, name: string): New<JobDoc> => ({
-  _id: jobId(user, name),
-  uid: `${user}-${name}-uid`,
-  name,
-  user,
-  tenant: 'default',
-  runtime: 'tf',
-  entry: 'train.mjs',
-  gpu: 0,
-  cpu: 0.5,
-  ram: 100,
-  state: 'finished',
-  progress: 100,
-  res: 'released',
-  launched: true,
-});
+const finishedJob = (user: string, name: string): New<JobDoc> => jobRecord(user, name, { uid: `${user}-${name}-uid`, cpu: 0.5, launched: true });
 
 const before = (a: Listed, b: Listed) => a.created_at < b.created_at || (a.created_at === b.created_at && a.name < b.name);
 

@@ -1,14 +1,14 @@
 import { v4 as uuid } from 'uuid';
-import { jobsCollection, type JobDoc } from '../../shared/records/jobs.js';
-import type { Store } from '../../shared/store/port.js';
+import { jobId, jobsCollection, type JobDoc } from '../../shared/records/jobs.js';
+import type { New, Store } from '../../shared/store/port.js';
 
 /**
- * A job's record written straight to the store, for tests whose job no process runs: one cpu,
- * 100 Mi, runtime tf, ended well unless told otherwise (`state`, `res`, … override).
+ * A job's record as jobs-create and the reconciler leave it, for tests whose job no process runs:
+ * one cpu, 100 Mi, runtime tf, ended well unless told otherwise (`state`, `res`, … override).
  */
-export function insertJob(store: Store, user: string, name: string, fields: Partial<JobDoc> = {}): Promise<JobDoc> {
-  return jobsCollection(store).insert({
-    _id: `${user}/${name}`,
+export function jobRecord(user: string, name: string, fields: Partial<JobDoc> = {}): New<JobDoc> {
+  return {
+    _id: jobId(user, name),
     uid: uuid(),
     name,
     user,
@@ -22,5 +22,10 @@ export function insertJob(store: Store, user: string, name: string, fields: Part
     progress: 100,
     res: 'released',
     ...fields,
-  });
+  };
+}
+
+/** `jobRecord` written straight to the store. */
+export function insertJob(store: Store, user: string, name: string, fields: Partial<JobDoc> = {}): Promise<JobDoc> {
+  return jobsCollection(store).insert(jobRecord(user, name, fields));
 }

@@ -17,6 +17,7 @@ import { saveModel } from '../../templates/runtime-tf/mlp-runtime.js';
 import { jobsCollection } from '../../shared/records/jobs.js';
 import { orchestratorConformance } from '../conformance/orchestrator-suite.js';
 import { testDeps } from '../helpers/deps.js';
+import { insertJob } from '../helpers/job-record.js';
 import { kubeConfig, startTestKube } from '../helpers/kube.js';
 import { until as poll } from '../helpers/poll.js';
 import { freePort } from '../helpers/process.js';
@@ -501,21 +502,7 @@ if (!process.env.MLP_TEST_KUBE) {
       try { writeFileSync(process.env.MLP_HOME + '/x', 'x'); console.log('home writable'); } catch (err) { console.log('home', err.code); }`,
     );
     const col = jobsCollection(deps.store);
-    const job = await col.insert({
-      _id: 'alice/e2e',
-      uid: 'e2e-job',
-      name: 'e2e',
-      user: 'alice',
-      tenant: 'default',
-      runtime: 'tf',
-      entry: 'train.mjs',
-      gpu: 0,
-      cpu: 1,
-      ram: 100,
-      state: 'creating',
-      progress: 0,
-      res: 'held',
-    });
+    const job = await insertJob(deps.store, 'alice', 'e2e', { uid: 'e2e-job', state: 'creating', progress: 0, res: 'held' });
     await launch(job, deps);
     for (let i = 0; i < 600 && !['finished', 'error'].includes((await col.get('alice/e2e'))?.state ?? ''); i++) {
       await syncWorkloads(deps);
