@@ -31,6 +31,19 @@ export function ensureBuilt(): void {
   if (tsc.status !== 0) say(`  (build: tsc reported type errors; dist/ was emitted anyway:\n${tsc.stdout.split('\n').slice(0, 5).join('\n')})`);
 }
 
+/**
+ * A reference server of a benchmark (scripts/bench/bare-*.mjs) in its own process: `env` as it
+ * is told, listening on a port the kernel gives it, which it prints as "listening <port>".
+ */
+export async function startReference(script: string, env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/bench', script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.once('data', (line: Buffer) => resolve(Number(/listening (\d+)/.exec(line.toString())?.[1])));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
 export interface Platform {
   base: string;
   appBase: string;

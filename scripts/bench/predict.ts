@@ -17,7 +17,7 @@ import { endRecorded } from '../../shared/orchestrator/local-record.js';
 import { storagePaths } from '../../shared/storage/paths.js';
 import { folderSaveHandler } from '../../templates/runtime-tf/checkpoint.js';
 import { freePorts } from './ports.js';
-import { alternate, json, median, poll, type Load, type Target } from './lib.js';
+import { alternate, json, median, poll, startReference, type Load, type Target } from './lib.js';
 import { modelServers, oneRowLatency, pidOf, request } from './model-servers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
         if (nginxUrl) targets[`${key} nginx`] = { url: `${nginxUrl}/bench/${f.app}${route}`, method: 'POST', headers: auth, body };
         if (protocol === 'predict') {
           // What a bare Node proxy reaches on the same path: the ceiling for any gateway in Node.
-          const bare = await startBareProxy(at.socketPath ?? `127.0.0.1:${app.port}`);
+          const bare = await startReference('bare-proxy.mjs', { UPSTREAM: at.socketPath ?? `127.0.0.1:${app.port}` });
           proxies.push(bare.child);
           targets[`${key} bare`] = { url: `${bare.url}${route}`, method: 'POST', headers: json_, body, ...(bare.child.pid ? { pid: bare.child.pid } : {}) };
           if (nginxUrl) {
@@ -200,17 +200,6 @@ const PATHS: Record<string, string> = {
 async function startBareNginx(upstream: string): Promise<{ url: string; stop(): Promise<void> }> {
   const { startBareNginx: start } = (await import(BARE_NGINX_MODULE)) as { startBareNginx: (u: string) => Promise<{ url: string; stop(): Promise<void> }> };
   return start(upstream);
-}
-
-/** scripts/bench/bare-proxy.mjs in its own process, in front of `upstream` (a socket path or host:port). */
-async function startBareProxy(upstream: string): Promise<{ url: string; child: ChildProcess }> {
-  const [port] = await freePorts(1);
-  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/bench/bare-proxy.mjs')], { env: { ...process.env, PORT: String(port), UPSTREAM: upstream }, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`bare proxy exited with ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, child };
 }
 
 /** A user; per format a finished job with the model in its ckpt/, a model of it, and a ready app. */

@@ -3,15 +3,14 @@
 // same disk (both directions; dd's read rate is noted), with the platform process's peak
 // RSS growth during each transfer (VmRSS sampled every 20 ms).
 //   npm run bench:transfer [-- --size 1024 (MiB) --no-nginx --quick]
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureBuilt, json, MiB, NGINX_MODULE, peakRss, run, section, startPlatform, userToken } from './lib.js';
+import { ensureBuilt, json, MiB, NGINX_MODULE, peakRss, run, section, startPlatform, startReference, userToken } from './lib.js';
 import { meets, ratio } from './report.js';
 
 const { values: args } = parseArgs({ options: { size: { type: 'string' }, 'no-nginx': { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } } });
@@ -39,7 +38,7 @@ run('transfer', async () => {
     }
     const pid = platform.child.pid as number;
     // The ceiling of any upload server in Node on this machine, in the same run.
-    const bare = await startBareReceiver(root);
+    const bare = await startReference('bare-receiver.mjs', { DIR: root });
     try {
       const up = await put(`${bare.url}/blob.bin`, token, SIZE_MIB);
       const rate = SIZE_MIB / up.seconds;
@@ -98,16 +97,6 @@ run('transfer', async () => {
     rmSync(root, { recursive: true, force: true });
   }
 });
-
-/** scripts/bench/bare-receiver.mjs in its own process, writing into `dir`. */
-async function startBareReceiver(dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./bare-receiver.mjs', import.meta.url))], { env: { ...process.env, DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout?.once('data', (line: Buffer) => resolve(Number(/listening (\d+)/.exec(line.toString())?.[1])));
-    child.once('exit', (code) => reject(new Error(`bare receiver exited with ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, child };
-}
 
 function dd(argv: string[]): void {
   const r = spawnSync('dd', argv, { encoding: 'utf8' });
