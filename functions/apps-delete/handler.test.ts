@@ -2,7 +2,7 @@ import t from 'tap';
 import { appsCollection } from '../../shared/records/apps.js';
 import { invoke, testDeps } from '../../test/helpers/deps.js';
 import { inUse, portClaims, readyModel } from '../../test/helpers/serving.js';
-import { userWithToken } from '../../test/helpers/users.js';
+import { checkEpochOf, userWithToken } from '../../test/helpers/users.js';
 import { handle as createApp } from '../apps-create/handler.js';
 import createRoute from '../apps-create/route.js';
 import { handle } from './handler.js';
@@ -34,10 +34,14 @@ t.test('only ready or error apps can be deleted; deleting again answers deleting
 
   const claims = await portClaims(deps);
   const held = await inUse(deps);
+  t.equal(checkEpochOf(deps.config.root, 'alice'), undefined, 'refusals change no epoch');
   const ready = await del('serve');
   t.equal(ready.status, 200);
   t.match(ready.body, { name: 'serve', state: 'deleting' });
+  const epoch = checkEpochOf(deps.config.root, 'alice');
+  t.ok(epoch, "a new check epoch: the Nginx app gateway's kept answers for the app are not used again");
   t.match((await del('serve')).body, { name: 'serve', state: 'deleting' }, 'idempotent');
+  t.not(checkEpochOf(deps.config.root, 'alice'), epoch, 'and tells the gateway again (the first time may have failed)');
   t.match((await del('broken')).body, { name: 'broken', state: 'deleting' });
   t.same(await portClaims(deps), claims, 'the port is freed later, by the app watcher');
   t.same(await inUse(deps), held, 'resources are released later, by the app watcher');

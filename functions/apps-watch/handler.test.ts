@@ -8,7 +8,7 @@ import { requestUpstream } from '../../shared/apps/upstream.js';
 import { predictLocally, SERVER_RAM } from '../../test/helpers/models.js';
 import { until } from '../../test/helpers/poll.js';
 import { inUse, portClaims, readyModel } from '../../test/helpers/serving.js';
-import { userWithToken } from '../../test/helpers/users.js';
+import { checkEpochOf, userWithToken } from '../../test/helpers/users.js';
 import { handle as createApp } from '../apps-create/handler.js';
 import createRoute from '../apps-create/route.js';
 import { handle as deleteApp } from '../apps-delete/handler.js';
@@ -133,6 +133,21 @@ t.test("the app watcher's pass", async (t) => {
     t.equal(await deps.orchestrator.status(failed?.uid ?? ''), null, 'no server is left for it');
     const after = await pass();
     t.same(after.started, [], 'an app in error is not started again');
+  });
+
+  await t.test("a ready app that fails for good gets its owner a new check epoch (Nginx's kept checks of it end)", async (t) => {
+    // broken, as if it had served and its server then failed for the last time.
+    await col.update('alice/broken', {}, { set: { state: 'ready', failures: 4, launched: false }, unset: ['restart_at'] });
+    const before = checkEpochOf(deps.config.root, 'alice');
+    const failed = await until(
+      () => col.get('alice/broken'),
+      (a) => a?.state === 'error',
+      'app broken failing again',
+      { tries: 600, ms: 100, before: () => pass() },
+    );
+    t.match(failed, { state: 'error', failures: 5 });
+    t.ok(checkEpochOf(deps.config.root, 'alice'), 'an epoch was written');
+    t.not(checkEpochOf(deps.config.root, 'alice'), before, 'a new one');
   });
 
   await t.test('a model folder without model files ends the app in error at once, saying which files it needs', async (t) => {

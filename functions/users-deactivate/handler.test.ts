@@ -2,6 +2,7 @@ import t from 'tap';
 import { hashPassword } from '../../shared/auth/password.js';
 import { onRevocation, type Revocation } from '../../shared/bus/revocations.js';
 import { bearer, invoke, testDeps } from '../../test/helpers/deps.js';
+import { checkEpochOf } from '../../test/helpers/users.js';
 import { handle } from './handler.js';
 import route from './route.js';
 
@@ -13,6 +14,7 @@ t.test('deactivates with any body; deactivating twice stays NotActive', async (t
   t.equal(a.status, 200);
   t.match(a.body, { username: 'alice', state: 'NotActive' });
   t.equal((await deps.users.get('alice'))?.state, 'NotActive');
+  t.ok(checkEpochOf(deps.config.root, 'alice'), "a new check epoch: no answer the Nginx app gateway kept for alice's tokens is used again");
   const again = await invoke(route, handle, deps, { path: '/api/v1/users/alice', headers: bearer(token) });
   t.equal(again.status, 403, 'the token died with the deactivation');
 });

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import { checkEpochsDir } from '../../shared/apps/check-epochs.js';
 import { endRecorded } from '../../shared/orchestrator/local-record.js';
 import { storagePaths } from '../../shared/storage/paths.js';
 import { folderSaveHandler } from '../../templates/runtime-tf/checkpoint.js';
@@ -97,8 +98,9 @@ async function main(): Promise<void> {
     const token = await setUp(base, root);
     let nginxUrl: string | undefined;
     if (args.nginx) {
-      const { startNginx } = (await import(NGINX_MODULE)) as { startNginx: (o: { upstream: string; appGateway: true }) => Promise<{ appUrl: string; stop(): Promise<void> }> };
-      const gw = await startNginx({ upstream: `127.0.0.1:${port}`, appGateway: true });
+      const { startNginx } = (await import(NGINX_MODULE)) as { startNginx: (o: { upstream: string; appGateway: true; epochsDir: string }) => Promise<{ appUrl: string; stop(): Promise<void> }> };
+      // The platform's check epochs: Nginx keeps checks' answers under them (shared/apps/check-epochs.ts).
+      const gw = await startNginx({ upstream: `127.0.0.1:${port}`, appGateway: true, epochsDir: checkEpochsDir(root) });
       nginx = gw;
       nginxUrl = gw.appUrl;
     }

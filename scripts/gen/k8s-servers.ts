@@ -1,4 +1,6 @@
-import { APP_HOST, KAFKA_BROKERS, METRICS_TOPIC, NODE_PORTS } from './deploy-facts.js';
+import { checkEpochsDir } from '../../shared/apps/check-epochs.js';
+import { APP_HOST, DATA_MOUNT, KAFKA_BROKERS, METRICS_TOPIC, NFS_CLAIM, NODE_PORTS } from './deploy-facts.js';
+import { APP_CHECK_JS, appCheckHttpLines } from './nginx-app-check.js';
 import { hardened, podSecurity } from './k8s-containment.js';
 
 // The servers the functions stand on, as k8s/ runs them (scripts/gen/k8s.ts): MongoDB, Kafka and the Nginx gateway.
@@ -151,6 +153,9 @@ export function kafka(meta: Meta, labels: Labels) {
 /** nginx.conf of the gateway pod: the generated files at http level, then the two servers (docs/deploy.md). */
 function nginxMain(dir: string): string {
   return [
+    // njs, for the app gateway's kept checks (nginx/mlp-app-check.js); the official image ships it
+    // where Debian's nginx has it too (so tests check this very file).
+    'load_module /usr/lib/nginx/modules/ngx_http_js_module.so;',
     'worker_processes auto;',
     'pid /tmp/nginx.pid;',
     'error_log /dev/stderr warn;',
@@ -158,6 +163,7 @@ function nginxMain(dir: string): string {
     'http {',
     // Non-root: temp files in the pod's emptyDir.
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path /tmp/${t};`),
+    ...appCheckHttpLines({ configDir: dir, epochsDir: checkEpochsDir(DATA_MOUNT), cacheDir: '/tmp/mlp-app-checks' }).map((line) => `    ${line}`),
     `    include ${dir}/mlp-routes.conf;`,
     `    include ${dir}/upstreams.k8s.conf;`,
     '    access_log /dev/stdout mlp_gateway;',
@@ -172,7 +178,7 @@ export function gateway(meta: Meta, labels: Labels, nginx: Record<string, string
   const name = 'mlp-gateway';
   const selector = labels(name);
   const dir = '/etc/mlp/nginx';
-  const files = ['mlp-routes.conf', 'mlp-server.conf', 'mlp-apps-server.conf', 'upstreams.k8s.conf'];
+  const files = ['mlp-routes.conf', 'mlp-server.conf', 'mlp-apps-server.conf', APP_CHECK_JS, 'upstreams.k8s.conf'];
   const data: Record<string, string> = { 'nginx.conf': nginxMain(dir) };
   // nginx writes its pid and temp files to /tmp (nginx.conf); responses it buffers may spill there.
   const pod = hardened(
@@ -187,7 +193,12 @@ export function gateway(meta: Meta, labels: Labels, nginx: Record<string, string
       ],
       readinessProbe: { tcpSocket: { port: NODE_PORTS.gateway }, periodSeconds: 5 },
       resources: { requests: { cpu: '100m', memory: '64Mi', 'ephemeral-storage': '2Gi' }, limits: { cpu: '2', memory: '256Mi', 'ephemeral-storage': '2Gi' } },
-      volumeMounts: [{ name: 'config', mountPath: dir, readOnly: true }],
+      // The NFS volume read-only, for the users' check epochs (shared/apps/check-epochs.ts), which the
+      // functions write; a subPath would have the kubelet create that folder as root, unwritable to them.
+      volumeMounts: [
+        { name: 'config', mountPath: dir, readOnly: true },
+        { name: 'mlp-data', mountPath: DATA_MOUNT, readOnly: true },
+      ],
     },
     { tmp: '/tmp' },
   );
@@ -212,7 +223,7 @@ export function gateway(meta: Meta, labels: Labels, nginx: Record<string, string
             ...podBasics,
             securityContext: podSecurity(101),
             containers: [pod.container],
-            volumes: [{ name: 'config', configMap: { name: `${name}-nginx` } }, ...pod.volumes],
+            volumes: [{ name: 'config', configMap: { name: `${name}-nginx` } }, { name: 'mlp-data', persistentVolumeClaim: { claimName: NFS_CLAIM, readOnly: true } }, ...pod.volumes],
           },
         },
       },

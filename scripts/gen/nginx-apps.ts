@@ -1,5 +1,6 @@
 import type { RouteDef } from '../../shared/routes/route.js';
 import { DEFAULT_PATTERN } from '../../shared/core/validation.js';
+import { APP_CHECK_LOCATION_LINES, APP_CHECK_SERVER_LINES } from './nginx-app-check.js';
 import { type Answer, answer, answerLocation, block, map, msg, PROXY_HEADERS, pathRegex, SUBREQUEST } from './nginx-config.js';
 
 // The app gateway (docs/api.md#applications): its maps in nginx/mlp-routes.conf and its own server {} in nginx/mlp-apps-server.conf (port 30002).
@@ -61,6 +62,9 @@ export function renderAppMaps(endpoint: RouteDef): string {
     ),
     map('$mlp_app_access', '$mlp_app_refusal', [['default', '""']], "Set by mlp-apps-server.conf (auth_request_set): the check's refusal. Declared here, so this file works without that server."),
     map('$mlp_app_access', '$mlp_app_refusal_code', [['default', '""']], "Set by mlp-apps-server.conf (auth_request_set): the check's refusal's code. Declared here like the above."),
+    '\n# The check answered something other than 200 (a refusal, a fault): never kept, whatever its headers say.\n',
+    'map $upstream_status $mlp_app_check_not_ok {\n    volatile;\n    200     "";\n    default 1;\n}\n',
+    map('$mlp_app_access', '$mlp_app_no_epoch', [['default', '""']], 'Set by mlp-apps-server.conf in the check when the owner has no check epoch file. Declared here like the refusal.'),
     map('$mlp_app_access', '$mlp_app_check_fault', [['default', '""']], 'Set by mlp-apps-server.conf inside the check subrequest when the check failed. Declared here like the above.'),
     map(
       '$mlp_app_rest',
@@ -184,6 +188,7 @@ export function renderAppServer(endpoint: RouteDef): string {
     'proxy_read_timeout 300s;',
     'proxy_send_timeout 300s;',
     'server_tokens off;',
+    ...APP_CHECK_SERVER_LINES,
     ...appErrorPages(false),
   ].join('\n');
   const locations = [
@@ -218,8 +223,14 @@ export function renderAppServer(endpoint: RouteDef): string {
     ),
     block(
       'location = /_mlp_app/check',
-      [...SUBREQUEST, 'error_page 500 502 503 504 = @mlp_app_check_fault;', 'error_page 404 = @mlp_app_check_missing;', `proxy_pass http://$mlp_app_check_upstream${checkUri};`],
-      `The check: ${endpoint.name} answers 200 with x-mlp-app-upstream, or 403 with the reason in x-mlp-error. Only the Authorization header counts (no ?token=).`,
+      [
+        ...SUBREQUEST,
+        ...APP_CHECK_LOCATION_LINES,
+        'error_page 500 502 503 504 = @mlp_app_check_fault;',
+        'error_page 404 = @mlp_app_check_missing;',
+        `proxy_pass http://$mlp_app_check_upstream${checkUri};`,
+      ],
+      `The check: ${endpoint.name} answers 200 with x-mlp-app-upstream (kept for as long as x-accel-expires says), or 403 with the reason in x-mlp-error. Only the Authorization header counts (no ?token=).`,
     ),
     block(
       'location @mlp_app_check_fault',

@@ -1,5 +1,6 @@
 import type { RouteDef } from '../../shared/routes/route.js';
 import { appEndpointRoute, renderAppMaps, renderAppServer } from './nginx-apps.js';
+import { APP_CHECK_JS, renderAppCheckJs } from './nginx-app-check.js';
 import { header } from './nginx-config.js';
 import { authRoute, renderK8sUpstreams, renderRouteMaps } from './nginx-routes.js';
 import { renderServer } from './nginx-server.js';
@@ -12,6 +13,7 @@ export { pathRegex } from './nginx-config.js';
  * - nginx/mlp-routes.conf   http level: maps from "METHOD path" to the function and its access
  * - nginx/mlp-server.conf   server level: dispatch, auth_request, JSON answers for every error
  * - nginx/mlp-apps-server.conf  server level: the app gateway (docs/api.md#applications, port 30002)
+ * - nginx/mlp-app-check.js  njs: the key under which the app gateway keeps a check's answer
  * - nginx/upstreams.k8s.conf  http level: function -> cluster address ($mlp_upstream,
  *   $mlp_auth_upstream, $mlp_app_check_upstream)
  * A deployment includes the routes file and one upstream file in `http {}`, the server file
@@ -26,6 +28,7 @@ export function renderNginx(routes: RouteDef[]): Record<string, string> {
     'nginx/mlp-routes.conf': header('http level; include with an upstream file (see upstreams.k8s.conf)') + renderRouteMaps(routes) + renderAppMaps(endpoint),
     'nginx/mlp-server.conf': header('server level; needs mlp-routes.conf and an upstream file at http level') + renderServer(auth),
     'nginx/mlp-apps-server.conf': header("server level, the app gateway's own server {} (port 30002); needs mlp-routes.conf and an upstream file at http level") + renderAppServer(endpoint),
+    [`nginx/${APP_CHECK_JS}`]: renderAppCheckJs(),
     'nginx/upstreams.k8s.conf': header('http level; the functions as Knative Services in the cluster') + renderK8sUpstreams(routes, auth, endpoint),
   };
 }

@@ -17,22 +17,37 @@ import path from 'node:path';
 import { ensureDebianPackages } from '../lib/setup.mjs';
 import { REPO_ROOT, freePorts, sleep } from './lib.mjs';
 
-const PACKAGES = ['nginx', 'libnginx-mod-http-dav-ext'];
+// njs (libnginx-mod-http-js): the app gateway's kept checks (nginx/mlp-app-check.js).
+const PACKAGES = ['nginx', 'libnginx-mod-http-dav-ext', 'libnginx-mod-http-js'];
 const START_TIMEOUT_MS = 15000;
 
 // Debian builds the dav-ext module as a dynamic module (its modules-enabled file says
 // `load_module modules/…`, relative to the compiled prefix); we run with our own prefix,
 // so load it by absolute path from the binary's --modules-path.
-function loadModuleLines() {
+export function loadModuleLines() {
   const v = spawnSync('nginx', ['-V'], { encoding: 'utf8' });
   if (v.status !== 0) throw new Error(`nginx -V failed: ${v.stderr}`);
-  if (v.stderr.includes('dav-ext')) return []; // built in statically
   const modulesPath = (v.stderr.match(/--modules-path=(\S+)/) ?? [])[1] ?? '/usr/lib/nginx/modules';
-  const dav = path.join(modulesPath, 'ngx_http_dav_ext_module.so');
-  return fs.existsSync(dav) ? [`load_module ${dav};`] : [];
+  const lines = [];
+  for (const [builtIn, file] of [
+    ['dav-ext', 'ngx_http_dav_ext_module.so'],
+    ['njs', 'ngx_http_js_module.so'],
+  ]) {
+    const module = path.join(modulesPath, file);
+    if (!v.stderr.includes(builtIn) && fs.existsSync(module)) lines.push(`load_module ${module};`);
+  }
+  return lines;
 }
 
-function nginxConf(dir, port, configDir, appPort) {
+/**
+ * The app gateway's http-level needs (scripts/gen/nginx-app-check.ts appCheckHttpLines, which
+ * test/gateway/nginx-apps.test.ts compares with these): njs's path, the epochs folder, the cache.
+ */
+export function appCheckHttpLines({ configDir, epochsDir, cacheDir }) {
+  return [`js_path ${configDir};`, `js_var $mlp_app_epochs_dir ${epochsDir};`, `proxy_cache_path ${cacheDir} levels=1:2 keys_zone=mlp_app_checks:4m max_size=64m inactive=30s use_temp_path=off;`];
+}
+
+function nginxConf(dir, port, configDir, appPort, epochsDir) {
   const tmp = (name) => path.join(dir, 'tmp', name);
   return `# Written by scripts/infra/nginx.mjs for a test gateway; removed on stop.
 ${loadModuleLines().join('\n')}
@@ -49,7 +64,13 @@ http {
     fastcgi_temp_path ${tmp('fastcgi')};
     uwsgi_temp_path ${tmp('uwsgi')};
     scgi_temp_path ${tmp('scgi')};
-    include ${path.join(configDir, 'mlp-routes.conf')};
+${
+  appPort === undefined
+    ? ''
+    : appCheckHttpLines({ configDir, epochsDir, cacheDir: path.join(dir, 'app-checks') })
+        .map((line) => `    ${line}\n`)
+        .join('')
+}    include ${path.join(configDir, 'mlp-routes.conf')};
     include ${path.join(dir, 'upstreams.test.conf')};
     access_log ${path.join(dir, 'access.log')} mlp_gateway;
     server {
@@ -127,12 +148,12 @@ async function waitUntilAnswering(url, child, stderr) {
   throw new Error(`nginx did not answer within ${START_TIMEOUT_MS} ms: ${stderr().trim()}`);
 }
 
-async function startOnce({ upstream, port, appPort, configDir, log }) {
+async function startOnce({ upstream, port, appPort, configDir, epochsDir, log }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-nginx-'));
   for (const name of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, 'tmp', name), { recursive: true });
   fs.writeFileSync(path.join(dir, 'upstreams.test.conf'), upstreamConf(upstream, appPort !== undefined));
   const conf = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(conf, nginxConf(dir, port, configDir, appPort));
+  fs.writeFileSync(conf, nginxConf(dir, port, configDir, appPort, epochsDir ?? path.join(dir, 'epochs')));
 
   const child = spawn('nginx', ['-p', `${dir}/`, '-c', conf, '-e', path.join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderrText = '';
@@ -186,7 +207,7 @@ async function startOnce({ upstream, port, appPort, configDir, log }) {
   }
   const where = typeof upstream === 'string' ? upstream : JSON.stringify(upstream);
   log(`nginx ${child.pid} serves ${url}${appUrl ? ` and the app gateway ${appUrl}` : ''} in front of ${where}`);
-  return { url, port, ...(appUrl ? { appUrl, appPort } : {}), pid: child.pid, errorLog, stop };
+  return { url, port, ...(appUrl ? { appUrl, appPort } : {}), pid: child.pid, dir, errorLog, stop };
 }
 
 /**
@@ -196,8 +217,10 @@ async function startOnce({ upstream, port, appPort, configDir, log }) {
  * idempotent, and the process is also stopped when this process exits or gets SIGINT/SIGTERM.
  * `appGateway: true` also serves mlp-apps-server.conf on `appPort` (default: a free port), its
  * check going to the upstream's apps-endpoint; the result then has appUrl and appPort too.
+ * `epochsDir`: the users' check epochs (MLP_ROOT/gateway/epochs of the platform behind; default an
+ * empty folder of nginx's own, where every epoch is "-").
  */
-export async function startNginx({ upstream, port, appGateway = false, appPort, configDir = path.join(REPO_ROOT, 'nginx'), log = () => {} } = {}) {
+export async function startNginx({ upstream, port, appGateway = false, appPort, configDir = path.join(REPO_ROOT, 'nginx'), epochsDir, log = () => {} } = {}) {
   const addresses = typeof upstream === 'object' && upstream !== null ? Object.values(upstream) : [upstream];
   for (const address of addresses) {
     if (!/^[A-Za-z0-9.-]+:\d+$/.test(address ?? '')) throw new Error(`startNginx: an upstream must be "host:port", got ${address}`);
@@ -210,7 +233,7 @@ export async function startNginx({ upstream, port, appGateway = false, appPort, 
     const chosen = port ?? free[0];
     const chosenApp = appGateway ? (appPort ?? free.find((p) => p !== chosen)) : undefined;
     try {
-      return await startOnce({ upstream, port: chosen, appPort: chosenApp, configDir, log });
+      return await startOnce({ upstream, port: chosen, appPort: chosenApp, configDir, epochsDir, log });
     } catch (err) {
       const picked = port === undefined || (appGateway && appPort === undefined);
       if (!err.addressInUse || !picked || attempt >= 5) throw err;

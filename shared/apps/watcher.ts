@@ -4,6 +4,7 @@ import { observeWorkloads, serializeBy } from '../orchestrator/observe.js';
 import type { WorkloadStatus } from '../orchestrator/port.js';
 import { appsCollection, portsCollection, type AppDoc } from '../records/apps.js';
 import { settleHold } from '../tcc/hold.js';
+import { bumpCheckEpoch } from './check-epochs.js';
 import { APP_HOLD, appMachine, finishAppDeletion, lastLogLine, startApp } from './lifecycle.js';
 
 /** Failures in a row (without serving for HEALTHY_RESET_MS in between) before an app goes to error. */
@@ -125,8 +126,11 @@ async function failed(app: AppDoc, deps: Deps, out: PassSummary, reason: string,
   await deps.orchestrator.forget(app.uid);
   if (failures >= MAX_FAILURES) {
     const msg = `the model server failed ${failures} times in a row; last: ${why}`;
-    if (await col.update(app._id, { version: app.version }, { set: { state: appMachine.transition(app.state, 'fail'), msg, failures, launched: false }, unset: ['serving_since', 'restart_at'] }))
+    if (await col.update(app._id, { version: app.version }, { set: { state: appMachine.transition(app.state, 'fail'), msg, failures, launched: false }, unset: ['serving_since', 'restart_at'] })) {
       out.failed.push(app._id);
+      // The Nginx app gateway may keep this app's check for a few seconds: not past its failure.
+      if (app.state === 'ready') await bumpCheckEpoch(deps.config.root, app.user, `app ${app.name} failed`);
+    }
     return;
   }
   const restartAt = new Date(deps.now().getTime() + backoffMs(failures)).toISOString();

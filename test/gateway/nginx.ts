@@ -3,6 +3,8 @@ export interface Gateway {
   url: string;
   port: number;
   pid: number;
+  /** Nginx's own folder: its config, logs and the app gateway's kept checks (app-checks/). */
+  dir: string;
   /** Nginx's stderr and error.log, for failure messages. */
   errorLog(): string;
   stop(): Promise<void>;
@@ -24,6 +26,8 @@ export interface StartNginxOptions {
   appPort?: number;
   /** Folder with mlp-routes.conf, mlp-server.conf (and mlp-apps-server.conf); default the checkout's nginx/. */
   configDir?: string;
+  /** The users' check epochs the app gateway reads (MLP_ROOT/gateway/epochs); default an empty folder of its own. */
+  epochsDir?: string;
   log?: (msg: string) => void;
 }
 
@@ -37,4 +41,16 @@ export async function startNginx(opts: StartNginxOptions): Promise<Gateway>;
 export async function startNginx(opts: StartNginxOptions): Promise<Gateway> {
   const mod = (await import(MODULE)) as { startNginx: StartNginx };
   return mod.startNginx(opts);
+}
+
+interface InfraHelpers {
+  /** `load_module` lines for the dynamic modules the generated config needs (dav-ext, njs). */
+  loadModuleLines(): string[];
+  /** The app gateway's http-level lines, as the test infra writes them. */
+  appCheckHttpLines(opts: { configDir: string; epochsDir: string; cacheDir: string }): string[];
+}
+
+/** The test infra's own config lines (scripts/infra/nginx.mjs), for configs a test writes itself. */
+export async function nginxInfra(): Promise<InfraHelpers> {
+  return (await import(MODULE)) as InfraHelpers;
 }

@@ -8,6 +8,7 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, LimitRange, Namespace, PersistentVolume, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
 import t from 'tap';
+import { checkEpochsDir } from '../../shared/apps/check-epochs.js';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../shared/config/load.js';
 import { SHARED_ENV } from '../../scripts/gen/deploy-facts.js';
@@ -150,7 +151,7 @@ t.test("stores, NFS claim and gateway keep the design's ports", async (t) => {
 
 t.test('the gateway runs the generated Nginx config with the cluster upstreams', async (t) => {
   const data = (find('ConfigMap', 'mlp-gateway-nginx') as { data: Record<string, string> } | undefined)?.data ?? {};
-  for (const f of ['mlp-routes.conf', 'mlp-server.conf', 'mlp-apps-server.conf', 'upstreams.k8s.conf']) {
+  for (const f of ['mlp-routes.conf', 'mlp-server.conf', 'mlp-apps-server.conf', 'mlp-app-check.js', 'upstreams.k8s.conf']) {
     t.equal(data[f], readFileSync(path.join(ROOT, 'nginx', f), 'utf8'), `${f}: the generated file`);
   }
   const main = data['nginx.conf'] ?? '';
@@ -161,13 +162,20 @@ t.test('the gateway runs the generated Nginx config with the cluster upstreams',
   t.equal((main.match(/access_log/g) ?? []).length, 1, 'one access_log');
   const deployment = find('Deployment', 'mlp-gateway') as { spec: { template: { spec: { containers: { command: string[] }[] } } } } | undefined;
   t.same(deployment?.spec.template.spec.containers[0]?.command, ['nginx', '-c', '/etc/mlp/nginx/nginx.conf', '-g', 'daemon off;']);
+  // The app gateway's kept checks: njs, a cache in the pod's /tmp, and the users' check epochs on the NFS volume, read-only.
+  t.match(main, /^load_module \/usr\/lib\/nginx\/modules\/ngx_http_js_module\.so;$/m);
+  t.match(main, `js_var $mlp_app_epochs_dir ${checkEpochsDir('/mlp')};`, 'the epochs where the functions write them (MLP_ROOT=/mlp)');
+  t.match(main, /proxy_cache_path \/tmp\/mlp-app-checks .*keys_zone=mlp_app_checks:/);
+  const pod = (deployment?.spec.template.spec ?? {}) as { containers?: { volumeMounts?: unknown[] }[]; volumes?: unknown[] };
+  t.match(pod.containers?.[0]?.volumeMounts, [{ name: 'config' }, { name: 'mlp-data', mountPath: '/mlp', readOnly: true }]);
+  t.match(pod.volumes, [{ name: 'config' }, { name: 'mlp-data', persistentVolumeClaim: { claimName: 'mlp-nfs', readOnly: true } }]);
   t.match(find('Ingress', 'mlp-gateway'), { spec: { defaultBackend: { service: { name: 'mlp-gateway', port: { name: 'api' } } } } });
 });
 
 t.test("nginx -t accepts the gateway pod's configuration as it is mounted", async (t) => {
   // Debian's nginx, as the gateway tests use it (installed on first need).
   const setup = (await import(new URL('../../scripts/lib/setup.mjs', import.meta.url).href)) as { ensureDebianPackages(names: string[]): void };
-  setup.ensureDebianPackages(['nginx']);
+  setup.ensureDebianPackages(['nginx', 'libnginx-mod-http-js']);
   const dir = mkdtempSync(path.join(tmpdir(), 'mlp-gateway-conf-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const data = (find('ConfigMap', 'mlp-gateway-nginx') as { data: Record<string, string> } | undefined)?.data ?? {};
