@@ -84,7 +84,8 @@ async function step(app: AppDoc, deps: Deps, out: PassSummary): Promise<void> {
   if (status.phase === 'running' && status.ready) return serving(app, deps, out);
   if (status.phase === 'pending' || status.phase === 'running') {
     // On Kubernetes a ready app's Deployment replaces its pod itself: not ready meanwhile is no failure.
-    if (restartsItself(deps) && app.state === 'ready') return;
+    // The new pod has a new address: the Nginx app gateway must not keep sending to the old one.
+    if (restartsItself(deps) && app.state === 'ready') return bumpCheckEpoch(deps.config.root, app.user, `app ${app.name} is being replaced`);
     if (app.started_at && now - Date.parse(app.started_at) > START_TIMEOUT_MS) {
       await deps.orchestrator.stop(app.uid);
       await failed(app, deps, out, `the model server did not become healthy within ${START_TIMEOUT_MS / 1000} s`);

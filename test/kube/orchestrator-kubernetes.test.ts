@@ -12,6 +12,7 @@ import { createLogger, memorySink } from '../../shared/core/log.js';
 import { createKubernetesOrchestrator, type KubernetesOrchestratorOptions } from '../../shared/orchestrator/kubernetes.js';
 import type { Orchestrator, Workload, WorkloadStatus } from '../../shared/orchestrator/port.js';
 import { readyApp } from '../../shared/apps/endpoint.js';
+import { checkEpochOf } from '../helpers/users.js';
 import { appsCollection } from '../../shared/records/apps.js';
 import { saveModel } from '../../templates/runtime-tf/mlp-runtime.js';
 import { jobsCollection } from '../../shared/records/jobs.js';
@@ -305,6 +306,7 @@ if (!process.env.MLP_TEST_KUBE) {
     t.equal(orch.endpoint('appk', port), `127.0.0.1:${port}`, "pod mode: the ready pod's address");
     const seen: string[] = [];
     orch.watch((s) => s.id === 'appk' && seen.push(`${s.phase}/${s.ready ?? '-'}`));
+    const epoch = checkEpochOf(root, 'alice');
     await core.deleteNamespacedPod({ namespace, name: first.metadata!.name!, gracePeriodSeconds: 0 });
     // The app watcher runs its passes while Kubernetes replaces the pod.
     let replaced: k8s.V1Pod | undefined;
@@ -319,6 +321,7 @@ if (!process.env.MLP_TEST_KUBE) {
       await new Promise((r) => setTimeout(r, 50));
     }
     t.same([...states], ['ready'], 'the app stayed ready throughout');
+    t.not(checkEpochOf(root, 'alice'), epoch, "a new check epoch: the Nginx app gateway stops sending to the old pod's address");
     t.ok(replaced, `a new pod (${replaced?.metadata?.name}) replaced ${first.metadata?.name} and is ready`);
     await watchPass(deps);
     t.match(await col.get('alice/appk'), { state: 'ready', launched: true }, 'the app is ready, its server never restarted by the watcher');
