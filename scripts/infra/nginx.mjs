@@ -25,6 +25,7 @@ const START_TIMEOUT_MS = 15000;
 // `load_module modules/…`, relative to the compiled prefix); we run with our own prefix,
 // so load it by absolute path from the binary's --modules-path.
 export function loadModuleLines() {
+  ensureNginx();
   const v = spawnSync('nginx', ['-V'], { encoding: 'utf8' });
   if (v.status !== 0) throw new Error(`nginx -V failed: ${v.stderr}`);
   const modulesPath = (v.stderr.match(/--modules-path=(\S+)/) ?? [])[1] ?? '/usr/lib/nginx/modules';
@@ -37,6 +38,11 @@ export function loadModuleLines() {
     if (!v.stderr.includes(builtIn) && fs.existsSync(module)) lines.push(`load_module ${module};`);
   }
   return lines;
+}
+
+/** Installs Nginx and the modules the generated config needs, if missing (idempotent). */
+export function ensureNginx() {
+  ensureDebianPackages(PACKAGES, (msg) => process.stderr.write(`nginx: ${msg}\n`));
 }
 
 /**
@@ -225,7 +231,7 @@ export async function startNginx({ upstream, port, appGateway = false, appPort, 
   for (const address of addresses) {
     if (!/^[A-Za-z0-9.-]+:\d+$/.test(address ?? '')) throw new Error(`startNginx: an upstream must be "host:port", got ${address}`);
   }
-  ensureDebianPackages(PACKAGES, (msg) => process.stderr.write(`nginx: ${msg}\n`));
+  ensureNginx();
   if (appPort !== undefined && !appGateway) throw new Error('startNginx: appPort is for appGateway: true');
   // A free port can be taken by a parallel test before nginx binds it: pick another then.
   for (let attempt = 1; ; attempt++) {

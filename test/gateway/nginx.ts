@@ -44,6 +44,8 @@ export async function startNginx(opts: StartNginxOptions): Promise<Gateway> {
 }
 
 interface InfraHelpers {
+  /** Installs Nginx and the modules the generated config needs, if missing. */
+  ensureNginx(): void;
   /** `load_module` lines for the dynamic modules the generated config needs (dav-ext, njs). */
   loadModuleLines(): string[];
   /** The app gateway's http-level lines, as the test infra writes them. */

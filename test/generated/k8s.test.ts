@@ -8,6 +8,7 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, LimitRange, Namespace, PersistentVolume, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
 import t from 'tap';
+import { nginxInfra } from '../gateway/nginx.js';
 import { checkEpochsDir } from '../../shared/apps/check-epochs.js';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../shared/config/load.js';
@@ -173,9 +174,8 @@ t.test('the gateway runs the generated Nginx config with the cluster upstreams',
 });
 
 t.test("nginx -t accepts the gateway pod's configuration as it is mounted", async (t) => {
-  // Debian's nginx, as the gateway tests use it (installed on first need).
-  const setup = (await import(new URL('../../scripts/lib/setup.mjs', import.meta.url).href)) as { ensureDebianPackages(names: string[]): void };
-  setup.ensureDebianPackages(['nginx', 'libnginx-mod-http-js']);
+  // Debian's nginx and its modules, as the gateway tests use them (installed on first need).
+  (await nginxInfra()).ensureNginx();
   const dir = mkdtempSync(path.join(tmpdir(), 'mlp-gateway-conf-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const data = (find('ConfigMap', 'mlp-gateway-nginx') as { data: Record<string, string> } | undefined)?.data ?? {};
