@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { Conflict, Unavailable } from '../core/errors.js';
+import { cloneDoc } from './clone.js';
 import { AppendLog } from './append-log.js';
 import { lockDir } from './dir-lock.js';
 import { applyChange, byCreation, isAfter, matches, monotonicClock } from './filter.js';
@@ -46,15 +47,15 @@ export async function openEmbeddedStore(opts: { dir: string; now?: () => Date })
           throw new Conflict(`${name} ${fresh._id} already exists`);
         }
         const t = now();
-        const doc = { ...structuredClone(fresh), version: 1, created_at: t, updated_at: t } as T;
+        const doc = { ...cloneDoc(fresh), version: 1, created_at: t, updated_at: t } as T;
         docs.set(doc._id, doc);
         await persist(name, doc._id, doc);
-        return structuredClone(doc);
+        return cloneDoc(doc);
       },
       async get(id) {
         alive();
         const doc = docs.get(id);
-        const copy = doc ? structuredClone(doc) : null;
+        const copy = doc ? cloneDoc(doc) : null;
         await log.settled();
         return copy;
       },
@@ -62,7 +63,7 @@ export async function openEmbeddedStore(opts: { dir: string; now?: () => Date })
         alive();
         const after = findOpts?.after;
         const out = [...docs.values()].filter((d) => isAfter(d, after) && matches(d as unknown as Record<string, unknown>, filter)).sort(byCreation);
-        const copy = structuredClone(findOpts?.limit !== undefined ? out.slice(0, findOpts.limit) : out);
+        const copy = cloneDoc(findOpts?.limit !== undefined ? out.slice(0, findOpts.limit) : out);
         await log.settled();
         return copy;
       },
@@ -77,7 +78,7 @@ export async function openEmbeddedStore(opts: { dir: string; now?: () => Date })
         const next = applyChange(doc, change, now());
         docs.set(id, next);
         await persist(name, id, next);
-        return structuredClone(next);
+        return cloneDoc(next);
       },
       async remove(id, where?: Filter<T>) {
         alive();
@@ -95,7 +96,7 @@ export async function openEmbeddedStore(opts: { dir: string; now?: () => Date })
         const t = now();
         const written = fresh.map((f) => {
           const old = docs.get(f._id);
-          const doc = { ...old, ...structuredClone(f), version: (old?.version ?? 0) + 1, created_at: old?.created_at ?? t, updated_at: t } as T;
+          const doc = { ...old, ...cloneDoc(f), version: (old?.version ?? 0) + 1, created_at: old?.created_at ?? t, updated_at: t } as T;
           docs.set(doc._id, doc);
           return doc;
         });

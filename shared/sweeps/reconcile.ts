@@ -8,6 +8,12 @@ import { sweepsCollection, type SweepDoc, type TrialRecord } from '../records/sw
 import { better, bestOf, medianStops, progressOf, trialName, type TrialView } from './trials.js';
 
 const ACTIVE: string[] = ['creating', 'running'];
+/**
+ * A trial's result is final this long after its job ended: on Kafka a metric the job posted last
+ * may still be on its way to the store when the job's end is seen (the relay stores it
+ * after the POST answered), and a final result is never read again.
+ */
+export const SETTLE_MS = 5000;
 const isEnded = (state: string) => (ENDED as string[]).includes(state) || state === 'deleted';
 
 /**
@@ -51,7 +57,8 @@ async function advance(sweep: SweepDoc, deps: Deps): Promise<boolean> {
     }
     const metrics = await history(deps, sweep.user, name);
     curves.set(name, curveOf(metrics, sweep));
-    results[i] = { state: job.state, ...bestPoint(metrics, sweep), ...(isEnded(job.state) ? { final: true } : {}) };
+    const settled = isEnded(job.state) && deps.now().getTime() - Date.parse(job.updated_at) >= SETTLE_MS;
+    results[i] = { state: job.state, ...bestPoint(metrics, sweep), ...(settled ? { final: true } : {}) };
   }
   const running = [...jobs.values()].filter((j) => j.state === 'running').map((j) => j.name);
   // The median rule needs the other trials' curves only once a running trial is past its first epochs.
@@ -104,9 +111,11 @@ async function stopTrial(deps: Deps, job: JobDoc, msg: string, results: TrialRec
 
 async function save(deps: Deps, sweep: SweepDoc, results: TrialRecord[], launched: number): Promise<boolean> {
   const started = results.slice(0, launched);
-  const ended = started.filter((r) => isEnded(r.state)).length + (sweep.stopping ? sweep.trials - launched : 0);
+  const notLaunched = sweep.stopping ? sweep.trials - launched : 0;
+  const ended = started.filter((r) => isEnded(r.state)).length + notLaunched;
   const views: TrialView[] = started.map((r, i) => ({ job: trialName(sweep.name, i + 1), params: sweep.points[i] ?? {}, state: r.state, value: r.value, epoch: r.epoch }));
-  const done = ended === sweep.trials;
+  // Finished once every trial's result is final, not merely its job ended (SETTLE_MS).
+  const done = started.filter((r) => r.final).length + notLaunched === sweep.trials;
   const allFailed = launched > 0 && started.every((r) => r.state === 'error' || r.state === 'deleted');
   const set: Partial<SweepDoc> = {
     results,
