@@ -78,7 +78,8 @@ ${
         .join('')
 }    include ${path.join(configDir, 'mlp-routes.conf')};
     include ${path.join(dir, 'upstreams.test.conf')};
-    access_log ${path.join(dir, 'access.log')} mlp_gateway;
+    # Buffered like the cluster's (scripts/gen/k8s-servers.ts): not one write per request.
+    access_log ${path.join(dir, 'access.log')} mlp_gateway buffer=64k flush=1s;
     server {
         listen 127.0.0.1:${port};
         include ${path.join(configDir, 'mlp-server.conf')};

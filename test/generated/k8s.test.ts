@@ -159,7 +159,7 @@ t.test('the gateway runs the generated Nginx config with the cluster upstreams',
   t.match(main, /include \/etc\/mlp\/nginx\/upstreams\.k8s\.conf;/);
   t.match(main, /server \{ listen 30001; include \/etc\/mlp\/nginx\/mlp-server\.conf; \}/);
   t.match(main, /server \{ listen 30002; include \/etc\/mlp\/nginx\/mlp-apps-server\.conf; \}/);
-  t.match(main, /access_log \/dev\/stdout mlp_gateway;/, 'the format that leaves out the query');
+  t.match(main, /access_log \/dev\/stdout mlp_gateway buffer=64k flush=1s;/, 'the format that leaves out the query, buffered');
   t.equal((main.match(/access_log/g) ?? []).length, 1, 'one access_log');
   const deployment = find('Deployment', 'mlp-gateway') as { spec: { template: { spec: { containers: { command: string[] }[] } } } } | undefined;
   t.same(deployment?.spec.template.spec.containers[0]?.command, ['nginx', '-c', '/etc/mlp/nginx/nginx.conf', '-g', 'daemon off;']);
