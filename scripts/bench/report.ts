@@ -62,7 +62,8 @@ export function num(v: number): string {
   return v.toFixed(2);
 }
 
-const ratioText = (r: Figure['ratio']) => (r ? (r.as === '%' ? `${num(r.value)} %` : `${num(r.value)}x`) : '');
+// A baseline of 0 (a p50 under the load tool's 1 ms resolution) has no ratio: say so, not "NaNx".
+const ratioText = (r: Figure['ratio']) => (!r ? '' : !Number.isFinite(r.value) ? 'none (baseline 0)' : r.as === '%' ? `${num(r.value)} %` : `${num(r.value)}x`);
 const verdict = (f: Figure) => (f.met === undefined ? '' : f.met ? 'met' : 'MISSED');
 
 /** One printed line: the figure, its baseline, the ratio, the goal. */

@@ -32,6 +32,9 @@ t.test('one printed line holds the figure, its baseline, the ratio and the goal'
   if (!figure) throw new Error('no figure');
   const line = formatFigure(figure);
   t.match(line, /local gateway: req\/s\s+10000 req\/s \| baseline bare node:http 25000 req\/s \| ratio 40.0 % \| goal >= 50 % MISSED/);
+  const zero = formatFigure({ name: 'p50', value: 2, unit: 'ms', baseline: { name: 'bare', value: 0 }, ratio: ratio(2, 0, 'x') });
+  t.match(zero, /ratio none \(baseline 0\)/, 'a baseline of 0 has no ratio');
+  t.notMatch(zero, /NaN/);
 });
 
 t.test('the table names the machine, has a row per figure, escapes pipes, lists notes', async (t) => {
