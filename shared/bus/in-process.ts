@@ -1,4 +1,5 @@
 import type { Bus, Handled, Message, Outgoing, Subscription } from './port.js';
+import { Unavailable } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 
 /**
@@ -8,13 +9,17 @@ import type { Logger } from '../core/log.js';
  * subscriber with `awaitDurable` stores: publish() waits until each such subscriber has
  * handled the messages and their `durable` settled, so what was accepted is stored.
  */
-export function createInProcessBus(opts: { log: Logger; retryMs?: number }): Bus {
+/** How long publish() waits for an awaitDurable subscriber to store what it published. */
+export const DURABLE_WAIT_MS = 15_000;
+
+export function createInProcessBus(opts: { log: Logger; retryMs?: number; durableWaitMs?: number }): Bus {
   const topics = new Map<string, Message[]>();
   const committed = new Map<string, number>(); // `${group}\u0000${topic}` -> next offset
   const wakers = new Map<string, Set<() => void>>();
   /** Per topic, the awaitDurable subscriptions: publish() waits for each to settle what it published. */
   const settlers = new Map<string, Set<(first: number, last: number) => Promise<void>>>();
   const retryMs = opts.retryMs ?? 200;
+  const durableWaitMs = opts.durableWaitMs ?? DURABLE_WAIT_MS;
   let closed = false;
 
   const log = (topic: string) => {
@@ -36,7 +41,30 @@ export function createInProcessBus(opts: { log: Logger; retryMs?: number }): Bus
       }
       for (const wake of wakers.get(topic) ?? []) wake();
       const [first, last] = [target.length - messages.length, target.length - 1];
-      await Promise.all([...(settlers.get(topic) ?? [])].map((settled) => settled(first, last)));
+      const waits = [...(settlers.get(topic) ?? [])].map((settled) => settled(first, last));
+      if (waits.length === 0) return;
+      // Bounded: with the store down the consumer retries for as long as it takes, and a caller
+      // (a job's POST) must not hang meanwhile. The messages stay queued and are stored later.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Unavailable(
+                `${messages.length === 1 ? 'the message was' : `the ${messages.length} messages were`} accepted but not stored within ${durableWaitMs / 1000} s (is the store down?); it stays queued, and sending it again is safe`,
+              ),
+            ),
+          durableWaitMs,
+        );
+      });
+      const all = Promise.all(waits);
+      // Once the caller was answered (late), a later failure is the consumer's to log (the relay does).
+      all.catch(() => undefined);
+      try {
+        await Promise.race([all, late]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async subscribe({ topic, group, fromBeginning, awaitDurable }, handler): Promise<Subscription> {
       const messages = log(topic);

@@ -5,7 +5,9 @@ import { bearer, testDeps } from '../../test/helpers/deps.js';
 import { userWithToken } from '../../test/helpers/users.js';
 import { until as poll } from '../../test/helpers/poll.js';
 import { hookedStore, type StoreCall } from '../../test/helpers/hooked-store.js';
+import { createInProcessBus } from '../bus/in-process.js';
 import { announceRevocation } from '../bus/revocations.js';
+import { createLogger, memorySink } from '../core/log.js';
 import type { Deps } from '../wiring/deps.js';
 import { MAX_SOCKET_BACKLOG_BYTES } from './bounds.js';
 import { createRelay, type Relay } from './relay.js';
@@ -316,4 +318,31 @@ t.test('a publish to a topic nobody awaits answers at once', async (t) => {
   t.teardown(() => sub.stop());
   await deps.bus.publish('plain', [{ key: 'k', value: 'v' }]);
   t.equal(handled, 0, 'without awaitDurable the publisher does not wait for the handler');
+});
+
+t.test('with the store down, a publish answers 503 after a bounded wait rather than hanging; the metric is stored once the store is back', async (t) => {
+  let down = true;
+  const store = await hookedStore(t, async (call) => {
+    if (call.collection === 'metrics' && call.method === 'upsertMany' && down) throw new Error('the store is down');
+  });
+  const bus = createInProcessBus({ log: createLogger({ component: 'test', sinks: [memorySink()] }), durableWaitMs: 300 });
+  t.teardown(() => bus.close());
+  const deps = await testDeps(t, {}, { store, bus });
+  await begin(deps, 'alice', 'train', 'u1');
+  const relay = createRelay(deps, { recheckMs: 3_600_000, retryMs: 20 });
+  await relay.start();
+  t.teardown(() => relay.stop());
+  const out = (epoch: number) => ({ key: 'alice/train', value: JSON.stringify({ epoch, accuracy: 0.5, loss: 1, progress: 1 }), headers: { 'mlp-job-id': 'u1' } });
+  await t.rejects(deps.bus.publish(deps.config.metricsTopic, [out(1)]), {
+    name: 'Unavailable',
+    message: /^the message was accepted but not stored within 0\.3 s \(is the store down\?\); it stays queued, and sending it again is safe$/,
+  });
+  down = false;
+  // Sent again, as a job's client does on a 503: stored once, with the queued one.
+  await deps.bus.publish(deps.config.metricsTopic, [out(1)]);
+  t.same(
+    (await history(deps, 'alice', 'train')).map((m) => m.epoch),
+    [1],
+    'stored once the store was back, one point for the epoch',
+  );
 });
