@@ -8,7 +8,9 @@ import { parseArgs } from 'node:util';
 import { ensureBuilt, REPORT, ROOT, say, servers } from './lib.js';
 import { renderTable, replaceRegion, type Report } from './report.js';
 
-export const BENCHES = ['api', 'cold', 'transfer', 'tcc', 'relay', 'scale', 'sweep'] as const;
+export const BENCHES = ['api', 'cold', 'transfer', 'tcc', 'relay', 'scale', 'sweep', 'predict'] as const;
+/** Arguments a benchmark gets in the suite beside --quick: predict measures the Nginx app gateway too. */
+const SUITE_ARGS: Partial<Record<(typeof BENCHES)[number], string[]>> = { predict: ['--nginx'] };
 
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'no-readme': { type: 'boolean', default: false }, render: { type: 'boolean', default: false } },
@@ -27,7 +29,7 @@ const failed: string[] = [];
 for (const name of chosen) {
   const t0 = Date.now();
   say(`\n== ${name}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, `scripts/bench/${name}.ts`), ...(args.quick ? ['--quick'] : [])], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, `scripts/bench/${name}.ts`), ...(args.quick ? ['--quick'] : []), ...(SUITE_ARGS[name as (typeof BENCHES)[number]] ?? [])], {
     cwd: ROOT,
     stdio: 'inherit',
     env: { ...process.env, ...infraEnv, MLP_BENCH_NO_BUILD: '1' },

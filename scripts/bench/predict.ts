@@ -18,21 +18,23 @@ import { endRecorded } from '../../shared/orchestrator/local-record.js';
 import { storagePaths } from '../../shared/storage/paths.js';
 import { folderSaveHandler } from '../../templates/runtime-tf/checkpoint.js';
 import { freePorts } from './ports.js';
-import { alternate, json, median, poll, startReference, type Load, type Target } from './lib.js';
+import { alternate, json, median, poll, section, startReference, type Load, type Target } from './lib.js';
+import { meets, ratio as ratioOf } from './report.js';
 import { modelServers, oneRowLatency, pidOf, request } from './model-servers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values: args } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string' },
+    rounds: { type: 'string' },
+    quick: { type: 'boolean', default: false },
     connections: { type: 'string', default: '16' },
     'latency-requests': { type: 'string', default: '300' },
     nginx: { type: 'boolean', default: false },
   },
 });
-const SECONDS = Number(args.seconds);
-const ROUNDS = Number(args.rounds);
+const SECONDS = Number(args.seconds ?? (args.quick ? 2 : 5));
+const ROUNDS = Number(args.rounds ?? (args.quick ? 1 : 3));
 const CONNECTIONS = Number(args.connections);
 const LATENCY_REQUESTS = Number(args['latency-requests']);
 const ROW = [5.1, 3.5, 1.4, 0.2];
@@ -176,6 +178,7 @@ async function main(): Promise<void> {
     for (const [label, times] of Object.entries(latency)) say(`| ${label} | ${pct(times, 0.5).toFixed(2)} | ${pct(times, 0.9).toFixed(2)} | ${Math.min(...times).toFixed(2)} |`);
     const [tfjs, onnx] = [latency.tfjs, latency.onnx];
     if (tfjs && onnx) say(`\nONNX p50 / tfjs p50: ${(median(onnx) / median(tfjs)).toFixed(2)}x`);
+    report(loads, latency, `${la(loadBefore)} before, ${la(loadAfter)} after`);
   } finally {
     await nginx?.stop();
     for (const p of proxies) p.kill('SIGTERM');
@@ -190,6 +193,31 @@ async function main(): Promise<void> {
     rmSync(root, { recursive: true, force: true });
   }
 }
+
+/** The figures `npm run bench` puts in docs/benchmarks.md: each path's req/s as a share of the model server's. */
+function report(loads: Record<string, Load>, latency: Record<string, number[]>, load: string): void {
+  const s = section('predict', 'Predict through the app gateways, as a share of the model server called directly');
+  for (const [name, r] of Object.entries(loads)) {
+    const [format = '', protocol = '', where = ''] = name.split(' ');
+    const d = loads[`${format} ${protocol} direct`];
+    if (where === 'direct' || !d) continue;
+    const share = ratioOf(r.rps, d.rps, '%');
+    const goal = where.endsWith('bare') ? undefined : GOAL;
+    s.figure({
+      name: `${format} ${protocol === 'predict' ? ':predict' : 'OIP /infer'}: ${PATHS[where] ?? where}`,
+      value: r.rps,
+      unit: 'req/s',
+      baseline: { name: 'model server directly', value: d.rps },
+      ratio: share,
+      ...(goal ? { goal, met: meets(goal, share.value) } : {}),
+    });
+  }
+  for (const [label, times] of Object.entries(latency)) s.figure({ name: `${label}: one row, model server directly, p50`, value: pct(times, 0.5), unit: 'ms' });
+  s.note(`${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s alternating every path; load average ${load}; one row: ${LATENCY_REQUESTS} requests one at a time per model`);
+  s.save();
+}
+
+const GOAL = '>= 70 %';
 
 const PATHS: Record<string, string> = {
   direct: 'model server directly',
