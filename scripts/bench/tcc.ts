@@ -18,7 +18,7 @@ import type { Doc, Store } from '../../shared/store/port.js';
 import { ZERO } from '../../shared/tcc/amounts.js';
 import { resourceManager } from '../../shared/tcc/resource-manager.js';
 import { ownDatabase, run, say, section, servers } from './lib.js';
-import { ratio } from './report.js';
+import { meets, ratio } from './report.js';
 
 const { values: args } = parseArgs({
   options: { seconds: { type: 'string' }, callers: { type: 'string', default: '50' }, quick: { type: 'boolean', default: false }, 'no-mongo': { type: 'boolean', default: false } },
@@ -31,6 +31,8 @@ const CAPACITY: Record<string, number> = { embedded: 4000, mongodb: 1500 };
 interface Counter extends Doc {
   n: number;
 }
+
+const TCC_GOAL = '>= 40 %';
 
 run('tcc', async () => {
   const s = section('tcc', `TCC try+confirm, ${CALLERS} callers`);
@@ -46,7 +48,16 @@ run('tcc', async () => {
         const cas = await bareCas(store);
         const pairs = await tryConfirm(store, name, log);
         const r = ratio(pairs.rate, cas, '%');
-        s.figure({ name: `${name}: try+confirm pairs/s`, value: pairs.rate, unit: '/s', baseline: { name: 'uncontended compare-and-sets/s on one document (1 caller)', value: cas }, ratio: r });
+        // The goal is the MongoDB-wire server's (docs/benchmarks.md); the embedded store's figure is for comparison.
+        const goal = name === 'mongodb' ? { goal: TCC_GOAL, met: meets(TCC_GOAL, r.value) } : {};
+        s.figure({
+          name: `${name}: try+confirm pairs/s`,
+          value: pairs.rate,
+          unit: '/s',
+          baseline: { name: 'uncontended compare-and-sets/s on one document (1 caller)', value: cas },
+          ratio: r,
+          ...goal,
+        });
         s.figure({ name: `${name}: over-commit (confirmed beyond capacity or beside cpu_inuse)`, value: pairs.overCommit, unit: 'units', goal: '<= 0', met: pairs.overCommit <= 0 });
         s.note(
           `${name}: ${pairs.confirmed} pairs confirmed of a capacity of ${CAPACITY[name]}, ${pairs.refusedFull} tries refused for capacity, ${pairs.refusedBusy} for too many in flight (retried), in ${pairs.seconds.toFixed(1)} s; cpu_inuse ${pairs.inuse}`,
