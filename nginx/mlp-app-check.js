@@ -12,7 +12,7 @@ let memo = null;
 
 function epoch(r) {
   if (r.variables.mlp_app_no_epoch === '1') return '-';
-  // The path map's capture: a user name of the contract's pattern, never a path of its own.
+  // The path map's capture: a user name of the default name pattern (docs/api.md#conventions), never a path of its own.
   const user = r.variables.mlp_app_user;
   try {
     return fs.readFileSync(r.variables.mlp_app_epochs_dir + '/' + user, 'utf8');
